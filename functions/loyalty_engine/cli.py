@@ -1,0 +1,64 @@
+"""Operator commands: create a loyalty group and an API key (the key is printed once).
+
+    loyalty-admin create-key --group demo --scope admin [--merchant store-1] [--name "web shop"]
+
+Uses the table named by TABLE_NAME and the usual AWS credentials/endpoint
+(AWS_ENDPOINT_URL points it at the local stack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from loyalty_engine.dal.dynamo import client
+from loyalty_engine.dal.group_store import GroupStore
+from loyalty_engine.domain.access import LoyaltyGroup, Scope, new_api_key
+from loyalty_engine.domain.timeutil import utcnow
+from loyalty_engine.logic.context import new_id
+from loyalty_engine.settings import settings
+
+
+def create_api_key(
+    store: GroupStore,
+    group: str,
+    scopes: Sequence[Scope],
+    *,
+    name: str = "",
+    merchant_id: str | None = None,
+    group_name: str | None = None,
+) -> str:
+    """Create the group if it does not exist, then a key bound to it; returns the token (shown once)."""
+    now = utcnow()
+    store.create_group(LoyaltyGroup(group_id=group, name=group_name or group, created_at=now))
+    key, token = new_api_key(
+        key_id=new_id(),
+        group_id=group,
+        name=name or f"{'+'.join(scopes)} key",
+        scopes=list(scopes),
+        merchant_id=merchant_id,
+        now=now,
+    )
+    store.put_api_key(key)
+    return token
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="loyalty-admin", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-key", help="create an API key (and its loyalty group if new)")
+    create.add_argument("--group", required=True, help="loyalty group slug")
+    create.add_argument("--scope", action="append", choices=["admin", "shop"], required=True)
+    create.add_argument("--merchant", default=None, help="bind the key to one merchant")
+    create.add_argument("--name", default="", help="a label for the key")
+    args = parser.parse_args(argv)
+    store = GroupStore(client(), settings().table_name)
+    token = create_api_key(store, args.group, args.scope, name=args.name, merchant_id=args.merchant)
+    sys.stdout.write(token + "\n")
+    sys.stderr.write("Store this key now: it is not shown again (only its hash is kept).\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Key values of every item type. Every partition key begins with the loyalty group."""
+
+from __future__ import annotations
+
+import zlib
+
+from loyalty_engine.table import MEMBER_SHARDS
+
+GROUP_SK = "GROUP"
+MEMBER_SK = "MEMBER"
+ENTRY_PREFIX = "E#"
+
+
+def group_pk(group: str) -> str:
+    return f"G#{group}"
+
+
+def member_pk(group: str, card_code: str) -> str:
+    return f"G#{group}#C#{card_code}"
+
+
+def key_sk(key_id: str) -> str:
+    return f"KEY#{key_id}"
+
+
+def program_sk(program_id: str) -> str:
+    return f"PROGRAM#{program_id}"
+
+
+def program_name_sk(name: str) -> str:
+    return f"PROGRAMNAME#{name.casefold()}"
+
+
+def idempotency_sk(operation: str, key: str) -> str:
+    return f"IDEM#{operation}#{key}"
+
+
+def entry_sk(entry_id: str) -> str:
+    return f"{ENTRY_PREFIX}{entry_id}"
+
+
+def order_sk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def burn_sk(burn_id: str) -> str:
+    return f"BURN#{burn_id}"
+
+
+def return_sk(order_id: str, return_id: str) -> str:
+    return f"RETURN#{order_id}#{return_id}"
+
+
+def member_shard(card_code: str) -> int:
+    return zlib.crc32(card_code.encode()) % MEMBER_SHARDS
+
+
+def program_members_gsi1pk(group: str, program_id: str, shard: int) -> str:
+    return f"G#{group}#P#{program_id}#S{shard:02d}"

@@ -1,0 +1,224 @@
+"""Data access for a member's partition: the member item, its ledger entries and its
+idempotency records (orders, burns, returns), all written in one transaction."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from loyalty_engine.dal import keys
+from loyalty_engine.dal.dynamo import cancellation_codes, error_code, from_item, map_error, to_item
+from loyalty_engine.dal.records import data_of, item
+from loyalty_engine.domain.errors import InvalidRequest
+from loyalty_engine.domain.ledger import LedgerEntry
+from loyalty_engine.domain.members import Member
+from loyalty_engine.table import PARTITION_KEY, SORT_KEY
+
+
+class StaleMember(Exception):
+    """The member changed since it was read (optimistic concurrency): read again and retry."""
+
+
+class RecordExists(Exception):
+    """An idempotency record was written by a concurrent request: read it and replay."""
+
+    def __init__(self, sk: str):
+        super().__init__(sk)
+        self.sk = sk
+
+
+@dataclass
+class NewRecord:
+    sk: str
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass
+class RecordUpdate:
+    """Replace an existing record of the partition (the member's version condition guards it)."""
+
+    sk: str
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass
+class MemberWrite:
+    member: Member  # the new state; its version is the expected one + 1
+    new_records: list[NewRecord] = field(default_factory=list)
+    record_updates: list[RecordUpdate] = field(default_factory=list)
+    entries: list[LedgerEntry] = field(default_factory=list)
+    group_records: list[NewRecord] = field(default_factory=list)  # e.g. an enrolment idempotency record
+
+
+def _member_item(group: str, member: Member) -> dict[str, Any]:
+    shard = keys.member_shard(member.card_code)
+    return item(
+        keys.member_pk(group, member.card_code),
+        keys.MEMBER_SK,
+        "member",
+        member.model_dump(mode="json"),
+        gsi1pk=keys.program_members_gsi1pk(group, member.program_id, shard),
+        gsi1sk=member.card_code,
+    )
+
+
+def _member_from(values: dict[str, Any]) -> Member:
+    return Member.model_validate(data_of(values))
+
+
+class MemberStore:
+    def __init__(self, client: Any, table: str):
+        self._client = client
+        self._table = table
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        return {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
+
+    def load(
+        self, group: str, card_code: str, record_sks: list[str]
+    ) -> tuple[Member | None, dict[str, dict]]:
+        """The member and the named records of its partition, in one consistent BatchGetItem."""
+        pk = keys.member_pk(group, card_code)
+        request = {
+            self._table: {"Keys": [self._key(pk, keys.MEMBER_SK)] + [self._key(pk, sk) for sk in record_sks]}
+        }
+        request[self._table]["ConsistentRead"] = True  # type: ignore[assignment]
+        found: list[dict[str, Any]] = []
+        for _ in range(8):
+            try:
+                response = self._client.batch_get_item(RequestItems=request)
+            except ClientError as error:
+                raise (map_error(error) or error) from error
+            found.extend(response.get("Responses", {}).get(self._table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        values = [from_item(raw) for raw in found]
+        member = next((_member_from(v) for v in values if v[SORT_KEY] == keys.MEMBER_SK), None)
+        records = {v[SORT_KEY]: data_of(v) for v in values if v[SORT_KEY] != keys.MEMBER_SK}
+        return member, records
+
+    def commit(self, group: str, write: MemberWrite, expected_version: int | None) -> None:
+        """Write the new member state with its records and entries atomically.
+
+        `expected_version` None means the member must not exist yet.
+        """
+        pk = keys.member_pk(group, write.member.card_code)
+        if expected_version is None:
+            member_put: dict[str, Any] = {
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            }
+        else:
+            member_put = {
+                "ConditionExpression": "#v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+            }
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(_member_item(group, write.member)),
+                    **member_put,
+                }
+            }
+        ]
+        must_be_new = [(pk, r) for r in write.new_records] + [
+            (keys.group_pk(group), r) for r in write.group_records
+        ]
+        for record_pk, record in must_be_new:
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(item(record_pk, record.sk, record.type, record.data)),
+                        "ConditionExpression": "attribute_not_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                    }
+                }
+            )
+        for update in write.record_updates:
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(item(pk, update.sk, update.type, update.data)),
+                    }
+                }
+            )
+        for entry in write.entries:
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(
+                            item(
+                                pk,
+                                keys.entry_sk(entry.entry_id),
+                                "ledger_entry",
+                                entry.model_dump(mode="json"),
+                            )
+                        ),
+                    }
+                }
+            )
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise (map_error(error) or error) from error
+            codes = cancellation_codes(error)
+            if codes and codes[0] in ("ConditionalCheckFailed", "TransactionConflict"):
+                raise StaleMember() from error
+            for (_, record), code in zip(must_be_new, codes[1:], strict=False):
+                if code == "ConditionalCheckFailed":
+                    raise RecordExists(record.sk) from error
+            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
+                raise StaleMember() from error
+            raise (map_error(error) or error) from error
+
+    def ledger_page(
+        self, group: str, card_code: str, limit: int, cursor: str | None
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """Newest entries first. The cursor holds only a sort key; the partition comes from the caller."""
+        pk = keys.member_pk(group, card_code)
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": keys.ENTRY_PREFIX}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            params["ExclusiveStartKey"] = self._key(pk, _decode_cursor(cursor))
+        try:
+            response = self._client.query(**params)
+        except ClientError as error:
+            raise (map_error(error) or error) from error
+        entries = [LedgerEntry.model_validate(data_of(from_item(raw))) for raw in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return entries, _encode_cursor(last[SORT_KEY]["S"]) if last else None
+
+
+def _encode_cursor(sk: str) -> str:
+    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        sk = ""
+    if not sk.startswith(keys.ENTRY_PREFIX) or len(sk) > 64:
+        raise InvalidRequest(
+            "invalid cursor", code="invalid_cursor", details=[{"field": "cursor", "reason": "invalid_cursor"}]
+        )
+    return sk

@@ -1,0 +1,39 @@
+"""Request fingerprints for idempotent writes.
+
+A write is identified by a natural key (order id, burn id, return id, card code) or an
+`Idempotency-Key` header. The first request stores its fingerprint and answer next to
+the effect, in the same transaction; a replay with the same fingerprint gets the stored
+answer, and one with another fingerprint is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from loyalty_engine.domain.errors import IdempotencyKeyReused
+
+
+def fingerprint(operation: str, request: BaseModel | dict[str, Any], **context: str) -> str:
+    payload = request.model_dump(mode="json") if isinstance(request, BaseModel) else request
+    canonical = json.dumps(
+        {"op": operation, "ctx": context, "req": payload}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class StoredAnswer(BaseModel):
+    fingerprint: str
+    status: int
+    body: dict[str, Any]
+
+    def replay(self, request_fingerprint: str, key_name: str, key: str) -> tuple[int, dict[str, Any]]:
+        if request_fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused(
+                f"{key_name} {key!r} was already used with a different request",
+                details=[{"field": key_name, "reason": "idempotency_key_reused"}],
+            )
+        return self.status, self.body

@@ -1,0 +1,176 @@
+"""Earning from orders and reversing them on returns (pure computations)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from loyalty_engine.domain.errors import InvalidRequest
+from loyalty_engine.domain.idempotency import StoredAnswer
+from loyalty_engine.domain.members import Balances, Member
+from loyalty_engine.domain.programs import Program
+
+NATURAL_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+Amount = Decimal
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=100_000)
+    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="Line total")
+    product_group: str | None = Field(default=None, max_length=64)
+
+
+class OrderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = Field(pattern=NATURAL_KEY_PATTERN, description="Unique per member; the idempotency key")
+    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="Amount that earns points")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    ordered_at: AwareDatetime
+    store_id: str | None = Field(default=None, max_length=64)
+    lines: list[OrderLine] = Field(default_factory=list, max_length=500)
+
+
+class ReturnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    return_id: str | None = Field(
+        default=None,
+        pattern=NATURAL_KEY_PATTERN,
+        description="Idempotency key (or the Idempotency-Key header)",
+    )
+    amount: Decimal | None = Field(
+        default=None,
+        gt=0,
+        max_digits=14,
+        decimal_places=4,
+        description="Returned amount; absent = all the rest",
+    )
+
+
+class BurnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    burn_id: str | None = Field(
+        default=None,
+        pattern=NATURAL_KEY_PATTERN,
+        description="Idempotency key (or the Idempotency-Key header)",
+    )
+    points: int = Field(ge=1, le=1_000_000_000)
+    reason: str | None = Field(default=None, max_length=256)
+
+
+class OrderRecord(BaseModel):
+    """What an order earned, kept so that returns can reverse it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str
+    amount: Decimal
+    currency: str
+    ordered_at: datetime
+    store_id: str | None = None
+    lines: list[OrderLine] = Field(default_factory=list)
+    lot_id: str
+    nq_earned: int
+    q_earned: int
+    returned_amount: Decimal = Decimal(0)
+    nq_reversed: int = 0
+    q_reversed: int = 0
+    answer: StoredAnswer
+
+
+class Earned(BaseModel):
+    nq: int = Field(description="NQ points credited")
+    q: int = Field(description="Q points credited")
+    nq_not_credited: int = Field(description="NQ points refused by the maximum balance")
+    nq_available_at: datetime
+
+
+class EarnResult(BaseModel):
+    order_id: str
+    card_code: str
+    earned: Earned
+    balances: Balances
+
+
+class Reversed(BaseModel):
+    nq: int
+    q: int
+    unrecovered: int = Field(description="Points already spent that could not be taken back")
+
+
+class ReturnResult(BaseModel):
+    return_id: str
+    order_id: str
+    amount: Decimal
+    order_returned_amount: Decimal
+    reversed: Reversed
+    balances: Balances
+
+
+class BurnResult(BaseModel):
+    burn_id: str
+    card_code: str
+    points: int
+    balances: Balances
+
+
+def check_order(order: OrderRequest, program: Program, now: datetime) -> None:
+    if order.currency != program.currency:
+        raise InvalidRequest(
+            f"order currency {order.currency} is not the program's ({program.currency})",
+            code="currency_mismatch",
+            details=[{"field": "currency", "reason": "currency_mismatch"}],
+        )
+    if order.ordered_at > now + CLOCK_SKEW:
+        raise InvalidRequest(
+            "ordered_at is in the future",
+            code="ordered_at_in_future",
+            details=[{"field": "ordered_at", "reason": "in_future"}],
+        )
+    if not program.is_active(order.ordered_at):
+        raise InvalidRequest(
+            "the program was not running at ordered_at",
+            code="program_not_active",
+            details=[{"field": "ordered_at", "reason": "program_not_active"}],
+        )
+
+
+def points_for_order(order: OrderRequest, member: Member, program: Program) -> tuple[int, int]:
+    nq_multiplier, q_multiplier = member.multipliers(program)
+    return (
+        program.nq_points.points_for(order.amount, nq_multiplier),
+        program.q_points.points_for(order.amount, q_multiplier),
+    )
+
+
+def proportional_reversal(
+    earned: int, already_reversed: int, order_amount: Decimal, returned_after: Decimal
+) -> int:
+    """Points to reverse now so that, cumulatively, floor(earned x returned / amount) is reversed.
+
+    Cumulative rounding makes a series of partial returns add up exactly to a full return.
+    """
+    if order_amount == 0:
+        return 0
+    target = int((earned * returned_after / order_amount).to_integral_value(ROUND_FLOOR))
+    return max(0, min(earned, target) - already_reversed)
+
+
+def returned_amount(record: OrderRecord, request: ReturnRequest) -> Decimal:
+    rest = record.amount - record.returned_amount
+    amount = request.amount if request.amount is not None else rest
+    if amount <= 0 or amount > rest:
+        raise InvalidRequest(
+            f"return amount {amount} exceeds what is left of the order ({rest})",
+            code="return_exceeds_order",
+            details=[{"field": "amount", "reason": "return_exceeds_order", "returnable": str(rest)}],
+        )
+    return amount

@@ -1,0 +1,45 @@
+"""Times: always timezone-aware, stored as UTC ISO-8601 strings with a `Z` suffix."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Literal
+
+DurationUnit = Literal["day", "week", "month", "year"]
+
+# Partner import files speak fixed GMT+1 (no daylight saving).
+IMPORT_TZ = timezone(timedelta(hours=1), "GMT+1")
+
+_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def to_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: a timezone is required")
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def format_utc(moment: datetime) -> str:
+    return to_utc(moment).strftime(_FORMAT)
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+
+
+def add_duration(moment: datetime, value: int, unit: DurationUnit) -> datetime:
+    """Calendar arithmetic: months and years keep the day of month, clamped to the month's end."""
+    if unit == "day":
+        return moment + timedelta(days=value)
+    if unit == "week":
+        return moment + timedelta(weeks=value)
+    months = value if unit == "month" else 12 * value
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)

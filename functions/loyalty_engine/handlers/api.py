@@ -1,0 +1,210 @@
+"""REST API handler: parse the request, call one use case, shape the answer.
+
+Validation and the OpenAPI document come from the powertools resolver and the pydantic
+models; errors are JSON objects with a stable `code` (see `errors.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from loyalty_engine.domain.access import Caller
+from loyalty_engine.domain.errors import DomainError
+from loyalty_engine.domain.ledger import LedgerEntry
+from loyalty_engine.domain.members import CARD_CODE_PATTERN, EnrolRequest, MemberView
+from loyalty_engine.domain.orders import (
+    NATURAL_KEY_PATTERN,
+    BurnRequest,
+    BurnResult,
+    EarnResult,
+    OrderRequest,
+    ReturnRequest,
+    ReturnResult,
+)
+from loyalty_engine.domain.programs import SLUG_PATTERN, Program, ProgramSpec
+from loyalty_engine.handlers.caller import caller_from_context
+from loyalty_engine.logic import members, points, programs
+from loyalty_engine.logic.context import default_context
+from loyalty_engine.wiring import API_ROUTES
+
+SERVICE = "loyalty-engine"
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
+app = APIGatewayRestResolver(enable_validation=True)
+
+_ROUTE_SCOPES = {(route.method, route.path): route.scopes for route in API_ROUTES}
+
+ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
+CardCode = Annotated[
+    str, Path(pattern=CARD_CODE_PATTERN, description="Card code, unique in the loyalty group")
+]
+OrderId = Annotated[str, Path(pattern=NATURAL_KEY_PATTERN)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=NATURAL_KEY_PATTERN,
+        description="Makes the write safe to retry when the body carries no natural key",
+    ),
+]
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable reason code")
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class LedgerPage(BaseModel):
+    entries: list[LedgerEntry]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+ERRORS: dict[int, Any] = {
+    code: {
+        "description": text,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for code, text in (
+        (401, "Missing or invalid API key"),
+        (403, "The key's scopes do not allow this"),
+        (404, "Not found in the caller's loyalty group"),
+        (409, "Conflict (idempotency key reused, insufficient points, concurrent update)"),
+    )
+}
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _caller() -> Caller:
+    return caller_from_context(app.current_event.request_context.authorizer.raw_event)
+
+
+def _require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    event = app.current_event
+    allowed = _ROUTE_SCOPES.get((event.http_method, event.resource))
+    caller = caller_from_context(event.request_context.authorizer.raw_event)
+    if allowed is not None:
+        caller.require(allowed)
+    logger.append_keys(group=caller.group_id, key_id=caller.key_id)
+    return next_middleware(app)
+
+
+app.use(middlewares=[_require_scope])
+
+
+@app.exception_handler(DomainError)
+def _domain_error(error: DomainError) -> Response:
+    if error.status >= 500:
+        logger.warning("transient failure", extra={"code": error.code})
+    return _json(error.status, error.to_body())
+
+
+@app.exception_handler(RequestValidationError)
+def _validation_error(error: RequestValidationError) -> Response:
+    details = []
+    for problem in error.errors():
+        location = [str(part) for part in problem.get("loc", ())]
+        details.append(
+            {
+                "in": location[0] if location else "body",
+                "field": ".".join(location[1:]) or None,
+                "reason": problem.get("type"),
+                "message": problem.get("msg"),
+            }
+        )
+    return _json(422, {"code": "validation_error", "message": "the request is not valid", "details": details})
+
+
+@app.not_found
+def _not_found(_: Exception) -> Response:
+    return _json(404, {"code": "route_not_found", "message": "no such route"})
+
+
+@app.put(
+    "/v1/programs/<program_id>", responses={**ERRORS, 201: {"description": "Created"}}, tags=["programs"]
+)
+def put_program(program_id: ProgramId, spec: Annotated[ProgramSpec, Body()]) -> Response[Program]:
+    status, program = programs.put_program(default_context(), _caller(), program_id, spec)
+    return _json(status, program.model_dump(mode="json"))
+
+
+@app.get("/v1/programs/<program_id>", responses=ERRORS, tags=["programs"])
+def get_program(program_id: ProgramId) -> Program:
+    return programs.get_program(default_context(), _caller(), program_id)
+
+
+@app.post("/v1/programs/<program_id>/members", status_code=201, responses=ERRORS, tags=["members"])
+def enrol_member(
+    program_id: ProgramId, request: Annotated[EnrolRequest, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[MemberView]:
+    status, body = members.enrol(default_context(), _caller(), program_id, request, idempotency_key)
+    metrics.add_metric(name="MembersEnrolled", unit=MetricUnit.Count, value=1)
+    return _json(status, body)
+
+
+@app.get("/v1/members/<card_code>", responses=ERRORS, tags=["members"])
+def get_member(card_code: CardCode) -> MemberView:
+    return members.get_member(default_context(), _caller(), card_code)
+
+
+@app.post("/v1/members/<card_code>/orders", status_code=201, responses=ERRORS, tags=["points"])
+def earn_from_order(card_code: CardCode, order: Annotated[OrderRequest, Body()]) -> Response[EarnResult]:
+    status, body = points.earn(default_context(), _caller(), card_code, order)
+    metrics.add_metric(name="Earns", unit=MetricUnit.Count, value=1)
+    return _json(status, body)
+
+
+@app.post(
+    "/v1/members/<card_code>/orders/<order_id>/returns", status_code=201, responses=ERRORS, tags=["points"]
+)
+def return_order(
+    card_code: CardCode,
+    order_id: OrderId,
+    request: Annotated[ReturnRequest, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[ReturnResult]:
+    status, body = points.return_order(
+        default_context(), _caller(), card_code, order_id, request, idempotency_key
+    )
+    metrics.add_metric(name="Returns", unit=MetricUnit.Count, value=1)
+    return _json(status, body)
+
+
+@app.post("/v1/members/<card_code>/burns", status_code=201, responses=ERRORS, tags=["points"])
+def burn_points(
+    card_code: CardCode, request: Annotated[BurnRequest, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[BurnResult]:
+    status, body = points.burn(default_context(), _caller(), card_code, request, idempotency_key)
+    metrics.add_metric(name="Burns", unit=MetricUnit.Count, value=1)
+    return _json(status, body)
+
+
+@app.get("/v1/members/<card_code>/ledger", responses=ERRORS, tags=["points"])
+def get_ledger(
+    card_code: CardCode,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+) -> LedgerPage:
+    entries, next_cursor = members.ledger_page(default_context(), _caller(), card_code, limit, cursor)
+    return LedgerPage(entries=entries, next_cursor=next_cursor)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

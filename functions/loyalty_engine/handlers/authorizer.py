@@ -1,0 +1,45 @@
+"""API Gateway REQUEST authorizer: resolves `Authorization: Bearer <key>` to a loyalty group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loyalty_engine.domain.access import parse_token, verify
+from loyalty_engine.domain.errors import Unauthorized
+from loyalty_engine.handlers.caller import authorizer_context
+from loyalty_engine.logic.context import default_context
+
+logger = Logger(service="loyalty-engine")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = APIGatewayAuthorizerRequestEvent(event)
+    try:
+        group, key_id, secret = parse_token(request.headers.get("authorization"))
+        key = default_context().groups.get_api_key(group, key_id)
+        caller = verify(key, secret)
+    except Unauthorized as refusal:
+        logger.info("refused", extra={"reason": refusal.message})
+        raise Exception("Unauthorized") from None  # API Gateway answers 401 on exactly this message
+    arn = request.parsed_arn
+    policy = APIGatewayAuthorizerResponse(
+        principal_id=f"{caller.group_id}/{caller.key_id}",
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        context=authorizer_context(caller),
+    )
+    # The whole API is allowed: results are cached per key, and each route checks scopes itself.
+    policy.allow_all_routes()
+    logger.append_keys(group=caller.group_id, key_id=caller.key_id)
+    logger.info("authorized")
+    return policy.asdict()

@@ -1,0 +1,57 @@
+"""What the use cases need: stores, a clock and id generation, built once per container."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+
+from ulid import ULID
+
+from loyalty_engine.dal.dynamo import client
+from loyalty_engine.dal.group_store import GroupStore
+from loyalty_engine.dal.member_store import MemberStore
+from loyalty_engine.domain.errors import NotFound
+from loyalty_engine.domain.programs import Program
+from loyalty_engine.domain.timeutil import utcnow
+from loyalty_engine.settings import settings
+
+
+def new_id() -> str:
+    return str(ULID())
+
+
+@dataclass
+class Context:
+    groups: GroupStore
+    members: MemberStore
+    clock: Callable[[], datetime] = utcnow
+    program_cache_seconds: float = 30.0
+    _programs: dict[tuple[str, str], tuple[float, Program]] = field(default_factory=dict)
+
+    def program(self, group: str, program_id: str) -> Program:
+        """A program, cached per container for a short while: earn and burn stay at two round trips."""
+        cached = self._programs.get((group, program_id))
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        program = self.groups.get_program(group, program_id)
+        if program is None:
+            raise NotFound(f"program {program_id!r} not found", code="program_not_found")
+        self._programs[(group, program_id)] = (time.monotonic() + self.program_cache_seconds, program)
+        return program
+
+    def forget_program(self, group: str, program_id: str) -> None:
+        self._programs.pop((group, program_id), None)
+
+
+@cache
+def default_context() -> Context:
+    config = settings()
+    dynamodb = client()
+    return Context(
+        groups=GroupStore(dynamodb, config.table_name),
+        members=MemberStore(dynamodb, config.table_name),
+        program_cache_seconds=config.program_cache_seconds,
+    )

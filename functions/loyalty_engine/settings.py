@@ -1,0 +1,21 @@
+"""Typed runtime settings, read from the environment on first use (tests may clear the cache)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    table_name: str = Field(min_length=3)
+    program_cache_seconds: float = Field(default=30.0, ge=0)
+
+
+@cache
+def settings() -> Settings:
+    return Settings(
+        table_name=os.environ.get("TABLE_NAME", ""),
+        program_cache_seconds=float(os.environ.get("PROGRAM_CACHE_SECONDS", "30")),
+    )

@@ -1,0 +1,1 @@
+"""AWS CDK app for the loyalty engine (`python -m infra.app`, or `cdk synth` via cdk.json)."""

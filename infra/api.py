@@ -1,0 +1,129 @@
+"""The REST API: a /v1 tree built from the wiring routes, every method behind the Lambda authorizer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from loyalty_engine import wiring
+
+from infra.config import StageConfig
+
+STAGE_NAME = "api"
+AUTHORIZER_CACHE_TTL = Duration.seconds(60)
+AUTHORIZATION_HEADER = "Authorization"
+
+
+def _error_body(code: str, message: str | None = None) -> str:
+    """Gateway response template: `{"code": ..., "message": ...}`, as the handlers answer errors."""
+    if message is None:
+        # $context.error.messageString is API Gateway's message, already quoted and escaped.
+        return '{"code": ' + json.dumps(code) + ', "message": $context.error.messageString}'
+    return json.dumps({"code": code, "message": message})
+
+
+# Errors API Gateway answers itself (the request never reaches a handler), with stable codes.
+GATEWAY_RESPONSES: tuple[tuple[apigw.ResponseType, str | None, str, str | None], ...] = (
+    (apigw.ResponseType.UNAUTHORIZED, "401", "unauthorized", "Missing or invalid API key"),
+    (apigw.ResponseType.ACCESS_DENIED, "403", "forbidden", "The API key may not call this API"),
+    # API Gateway's answer to an unknown path or method (403 "Missing Authentication Token").
+    (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "not_found", "No such route"),
+    (apigw.ResponseType.THROTTLED, "429", "throttled", "Too many requests"),
+    # Everything else keeps API Gateway's status code and message.
+    (apigw.ResponseType.DEFAULT_4_XX, None, "bad_request", None),
+    (apigw.ResponseType.DEFAULT_5_XX, None, "internal_error", None),
+)
+
+
+def authorizer_spec() -> wiring.Function:
+    authorizers = [spec for spec in wiring.FUNCTIONS if spec.is_authorizer]
+    if len(authorizers) != 1:
+        raise ValueError(f"wiring.FUNCTIONS must have exactly one authorizer, found {len(authorizers)}")
+    if authorizers[0].routes:
+        raise ValueError(f"the authorizer {authorizers[0].name} cannot serve API routes")
+    return authorizers[0]
+
+
+class LoyaltyApi(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, functions: Mapping[str, lambda_.IFunction]
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        # The authorizer answers with a policy for the whole API (not just the called
+        # method), so a cached decision is valid for every route the same key calls.
+        self.authorizer = apigw.RequestAuthorizer(
+            self,
+            "Authorizer",
+            handler=functions[authorizer_spec().name],
+            identity_sources=[apigw.IdentitySource.header(AUTHORIZATION_HEADER)],
+            results_cache_ttl=AUTHORIZER_CACHE_TTL,
+        )
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=config.log_retention, removal_policy=config.removal_policy
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"loyalty-engine-{config.stage}",
+            description="Loyalty engine: programs, members, earn, burn, returns, ledger",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The account-wide role API Gateway logs with; kept when the stack goes
+            # because every other API of the account and region uses it too.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=config.api_logging_level,
+                data_trace_enabled=False,  # full request/response bodies would log member data
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=config.api_rate_limit,
+                throttling_burst_limit=config.api_burst_limit,
+            ),
+            default_method_options=apigw.MethodOptions(
+                authorization_type=apigw.AuthorizationType.CUSTOM, authorizer=self.authorizer
+            ),
+        )
+        for response_type, status, code, message in GATEWAY_RESPONSES:
+            self.rest_api.add_gateway_response(
+                f"{code.title().replace('_', '')}Response",
+                type=response_type,
+                status_code=status,
+                templates={"application/json": _error_body(code, message)},
+            )
+        self._add_routes(functions)
+
+    def _add_routes(self, functions: Mapping[str, lambda_.IFunction]) -> None:
+        for spec in wiring.FUNCTIONS:
+            if not spec.routes:
+                continue
+            # One integration (hence one invoke permission, scoped to this API) per function,
+            # however many routes it serves: the function's resource policy stays small.
+            integration = apigw.LambdaIntegration(functions[spec.name], proxy=True, scope_permission_to_method=False)
+            for route in spec.routes:
+                if not route.path.startswith("/v1/"):
+                    raise ValueError(f"route {route.method} {route.path}: API paths live under /v1/")
+                resource = self.rest_api.root.resource_for_path(route.path.lstrip("/"))
+                resource.add_method(route.method, integration)
+
+    @property
+    def url(self) -> str:
+        return self.rest_api.url

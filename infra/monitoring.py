@@ -1,0 +1,218 @@
+"""Alarms (to an encrypted SNS topic) and a CloudWatch dashboard for the API, functions and table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.functions import LoyaltyFunction
+
+PERIOD = Duration.minutes(5)
+API_P99_LATENCY_MS = 2000
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        functions: Sequence[LoyaltyFunction],
+        rest_api: apigw.RestApi,
+        table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.alarm_topic = self._alarm_topic(config)
+        self._action = cloudwatch_actions.SnsAction(self.alarm_topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        for fn in functions:
+            name = fn.spec.name
+            self._alarm(
+                f"{name}Errors",
+                fn.function.metric_errors(period=PERIOD, statistic="Sum"),
+                f"{name} function: invocations ended in an error",
+            )
+            self._alarm(
+                f"{name}Throttles",
+                fn.function.metric_throttles(period=PERIOD, statistic="Sum"),
+                f"{name} function: invocations were throttled",
+            )
+            self._alarm(
+                f"{name}DeadLetters",
+                fn.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                f"{name} function: failed asynchronous invocations are waiting in its dead-letter queue",
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                threshold=0,
+            )
+        self._alarm(
+            "Api5xx",
+            rest_api.metric_server_error(period=PERIOD, statistic="Sum"),
+            "API: requests answered with a 5XX",
+        )
+        self._alarm(
+            "ApiLatencyP99",
+            rest_api.metric_latency(period=PERIOD, statistic="p99"),
+            f"API: p99 latency above {API_P99_LATENCY_MS} ms for 15 minutes",
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            threshold=API_P99_LATENCY_MS,
+            evaluation_periods=3,
+        )
+        self.dashboard = self._dashboard(config, functions, rest_api, table)
+
+    def _alarm_topic(self, config: StageConfig) -> sns.Topic:
+        # A customer-managed key: CloudWatch cannot publish to a topic encrypted with the
+        # AWS-managed aws/sns key, whose key policy cannot be changed to let it in.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"Encrypts the loyalty engine ({config.stage}) alarm topic",
+            enable_key_rotation=True,
+            removal_policy=config.removal_policy,
+        )
+        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToUseTheKey",
+                principals=[cloudwatch_principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+            )
+        )
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"Loyalty engine ({config.stage}) alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisAccountsCloudWatchAlarms",
+                principals=[cloudwatch_principal],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"},
+                },
+            )
+        )
+        return topic
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        description: str,
+        *,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: float = 1,
+        evaluation_periods: int = 1,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            alarm_description=description,
+            comparison_operator=comparison,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=evaluation_periods,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        self.alarms.append(alarm)
+        return alarm
+
+    def _dashboard(
+        self,
+        config: StageConfig,
+        functions: Sequence[LoyaltyFunction],
+        rest_api: apigw.RestApi,
+        table: dynamodb.ITable,
+    ) -> cloudwatch.Dashboard:
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"LoyaltyEngine-{config.stage}")
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests",
+                left=[rest_api.metric_count(period=PERIOD, statistic="Sum")],
+                right=[
+                    rest_api.metric_client_error(period=PERIOD, statistic="Sum"),
+                    rest_api.metric_server_error(period=PERIOD, statistic="Sum"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency (ms)",
+                left=[
+                    rest_api.metric_latency(period=PERIOD, statistic="p50"),
+                    rest_api.metric_latency(period=PERIOD, statistic="p99"),
+                    rest_api.metric_integration_latency(period=PERIOD, statistic="p99"),
+                ],
+                width=12,
+            ),
+        )
+        for fn in functions:
+            name = fn.spec.name
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title=f"{name} invocations",
+                    left=[
+                        fn.function.metric_invocations(period=PERIOD, statistic="Sum"),
+                        fn.function.metric_errors(period=PERIOD, statistic="Sum"),
+                        fn.function.metric_throttles(period=PERIOD, statistic="Sum"),
+                    ],
+                    width=12,
+                ),
+                cloudwatch.GraphWidget(
+                    title=f"{name} duration (ms)",
+                    left=[
+                        fn.function.metric_duration(period=PERIOD, statistic="p50"),
+                        fn.function.metric_duration(period=PERIOD, statistic="p99"),
+                    ],
+                    width=12,
+                ),
+            )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Table consumed capacity",
+                left=[
+                    table.metric_consumed_read_capacity_units(period=PERIOD, statistic="Sum"),
+                    table.metric_consumed_write_capacity_units(period=PERIOD, statistic="Sum"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Table throttled requests and system errors",
+                left=[
+                    table.metric_throttled_requests_for_operations(
+                        period=PERIOD,
+                        operations=[
+                            dynamodb.Operation.GET_ITEM,
+                            dynamodb.Operation.QUERY,
+                            dynamodb.Operation.PUT_ITEM,
+                            dynamodb.Operation.UPDATE_ITEM,
+                            dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+                        ],
+                    ),
+                    table.metric_system_errors_for_operations(period=PERIOD),
+                ],
+                width=12,
+            ),
+        )
+        return dashboard
