@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from loyalty_engine.domain import ledger
 from loyalty_engine.domain.ledger import Lot
 from loyalty_engine.domain.programs import Program
+from loyalty_engine.domain.timeutil import UtcDatetime
 
 CARD_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{3,39}$"
 
@@ -21,7 +22,7 @@ class EnrolRequest(BaseModel):
         default=None, pattern=CARD_CODE_PATTERN, description="Imported card code; generated when absent"
     )
     customer_ref: str | None = Field(default=None, min_length=1, max_length=128)
-    subscribed_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    subscribed_at: UtcDatetime | None = Field(default=None, description="Defaults to now")
 
 
 class Member(BaseModel):

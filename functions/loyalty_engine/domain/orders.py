@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from loyalty_engine.domain.errors import InvalidRequest
 from loyalty_engine.domain.idempotency import StoredAnswer
 from loyalty_engine.domain.members import Balances, Member
 from loyalty_engine.domain.programs import Program
+from loyalty_engine.domain.timeutil import UtcDatetime
 
 NATURAL_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 Amount = Decimal
@@ -32,7 +33,7 @@ class OrderRequest(BaseModel):
     order_id: str = Field(pattern=NATURAL_KEY_PATTERN, description="Unique per member; the idempotency key")
     amount: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="Amount that earns points")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    ordered_at: AwareDatetime
+    ordered_at: UtcDatetime
     store_id: str | None = Field(default=None, max_length=64)
     lines: list[OrderLine] = Field(default_factory=list, max_length=500)
 

@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from loyalty_engine.domain.timeutil import DurationUnit, add_duration
+from loyalty_engine.domain.timeutil import DurationUnit, UtcDatetime, add_duration
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="Lower-case letters, digits and dashes")]
@@ -99,13 +99,13 @@ class VipTier(Model):
 
 
 class Schedule(Model):
-    first_run_at: AwareDatetime
+    first_run_at: UtcDatetime
     periodicity: Literal["daily", "weekly", "monthly", "yearly"] = "daily"
 
 
 class DowngradeSchedule(Model):
     mode: Literal["calendar", "relative"] = "calendar"
-    first_run_at: AwareDatetime | None = Field(default=None, description="calendar mode")
+    first_run_at: UtcDatetime | None = Field(default=None, description="calendar mode")
     periodicity: Literal["daily", "weekly", "monthly", "yearly"] = "yearly"
     every: Duration | None = Field(default=None, description="relative mode: from each member's subscription")
 
@@ -151,8 +151,8 @@ class ProgramSpec(Model):
     name: str = Field(min_length=1, max_length=128)
     kind: Literal["simple", "tiered"] = "simple"
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of order amounts")
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime | None = None
     card_codes: CardCodeSettings = CardCodeSettings()
     nq_points: NQPointSettings = NQPointSettings()
     q_points: QPointSettings = QPointSettings()
@@ -174,8 +174,8 @@ class ProgramSpec(Model):
 
 class Program(ProgramSpec):
     program_id: Slug
-    created_at: AwareDatetime
-    updated_at: AwareDatetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
     def is_active(self, moment: datetime) -> bool:
         return self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)

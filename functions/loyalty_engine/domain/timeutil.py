@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime
 
 DurationUnit = Literal["day", "week", "month", "year"]
 
@@ -43,3 +45,11 @@ def add_duration(moment: datetime, value: int, unit: DurationUnit) -> datetime:
     year, month = moment.year + index // 12, index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def _utc_validator(moment: datetime) -> datetime:
+    return to_utc(moment)
+
+
+# An input datetime with a required offset, normalised to UTC (whole seconds) on the way in.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc_validator)]

@@ -1,0 +1,45 @@
+"""The OpenAPI document, generated from the API handler's routes and models (not used at run time)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+
+from loyalty_engine.handlers.api import ErrorBody, app
+
+TITLE = "Loyalty engine API"
+VERSION = "1.0.0"
+
+
+def document(server_url: str = "/") -> dict[str, Any]:
+    schema = json.loads(
+        app.get_openapi_json_schema(
+            title=TITLE,
+            version=VERSION,
+            description=(
+                "Points, members and programs of one loyalty group. The group comes from the API key "
+                "(`Authorization: Bearer <key>`); every write is idempotent."
+            ),
+            servers=[Server(url=server_url)],
+            security_schemes={
+                "apiKey": APIKey(
+                    name="Authorization", in_=APIKeyIn.header, description="`Bearer lk.<group>.<id>.<secret>`"
+                )
+            },
+            security=[{"apiKey": []}],
+        )
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {})["ErrorBody"] = ErrorBody.model_json_schema()
+    return schema
+
+
+def routes(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """(METHOD, path template) of every operation in the document."""
+    return sorted(
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in {"get", "put", "post", "patch", "delete"}
+    )

@@ -1,0 +1,79 @@
+"""Drive the real API handler with the sample events in events/."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from loyalty_engine.domain.access import Caller
+from loyalty_engine.handlers import api
+from loyalty_engine.handlers.caller import authorizer_context
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@cache
+def _template(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return copy.deepcopy(_template(name))
+
+
+class LambdaContext:
+    function_name = "Api"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:Api"
+    aws_request_id = "test-request"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def call(
+    event_name: str,
+    caller: Caller,
+    *,
+    path: dict[str, str] | None = None,
+    body: Any = ...,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> Reply:
+    """Call the API handler with the named sample event, overriding what the test sets."""
+    event = load_event(event_name)
+    event["requestContext"]["authorizer"] = {"principalId": f"{caller.group_id}/{caller.key_id}"} | (
+        authorizer_context(caller)
+    )
+    if path:
+        event["pathParameters"] = {**(event.get("pathParameters") or {}), **path}
+        concrete = event["resource"]
+        for name, value in event["pathParameters"].items():
+            concrete = concrete.replace("{" + name + "}", value)
+        event["path"] = concrete
+    if body is not ...:
+        event["body"] = None if body is None else json.dumps(body)
+    if raw_body is not None:
+        event["body"] = raw_body
+    if headers is not None:
+        event["headers"] = {**event["headers"], **headers}
+        event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    if query is not None:
+        event["queryStringParameters"] = query or None
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    response = api.handler(event, LambdaContext())
+    text = response.get("body") or ""
+    return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers") or {})

@@ -1,0 +1,38 @@
+"""moto helpers: the table from its one definition, and cache resets between tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from loyalty_engine.table import create_table_params, enable_ttl_params
+
+
+def create_table(client: Any, name: str) -> None:
+    client.create_table(**create_table_params(name))
+    client.update_time_to_live(**enable_ttl_params(name))
+
+
+@contextmanager
+def moto_table() -> Iterator[tuple[Any, str]]:
+    name = os.environ["TABLE_NAME"]
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=os.environ["AWS_DEFAULT_REGION"])
+        create_table(client, name)
+        yield client, name
+
+
+def fresh_caches() -> None:
+    """Forget cached settings, clients and contexts (they were built for another backend)."""
+    from loyalty_engine.dal.dynamo import client
+    from loyalty_engine.logic.context import default_context
+    from loyalty_engine.settings import settings
+
+    settings.cache_clear()
+    client.cache_clear()
+    default_context.cache_clear()
