@@ -1,0 +1,130 @@
+"""Programs and enrolment through the real API handler on moto."""
+
+from __future__ import annotations
+
+import json
+
+from loyalty_engine.domain.cardcodes import is_valid_luhn
+
+from tests.integration.conftest import ADMIN, CARD, SHOP
+from tests.support.api import call, load_event
+
+
+def _spec(**overrides) -> dict:
+    return {**json.loads(load_event("api_put_program")["body"]), **overrides}
+
+
+def test_put_program_creates_then_replays_then_replaces(clock):
+    created = call("api_put_program", ADMIN)
+    assert created.status == 201
+    assert created.body["program_id"] == "club"
+    assert created.body["starts_at"] == "2025-12-31T23:00:00Z"  # stored in UTC
+    replay = call("api_put_program", ADMIN)
+    assert (replay.status, replay.body) == (200, created.body)
+    clock.advance(minutes=5)
+    replaced = call("api_put_program", ADMIN, body=_spec(name="Club Lumière 2027"))
+    assert replaced.status == 200
+    assert replaced.body["created_at"] == created.body["created_at"]
+    assert replaced.body["updated_at"] != created.body["updated_at"]
+    assert call("api_get_program", SHOP).body["name"] == "Club Lumière 2027"
+
+
+def test_program_names_are_unique_in_the_group(clock):
+    call("api_put_program", ADMIN)
+    clash = call("api_put_program", ADMIN, path={"program_id": "other"}, body=_spec(name="club LUMIÈRE"))
+    assert clash.status == 409 and clash.body["code"] == "program_name_taken"
+    # renaming frees the old name
+    call("api_put_program", ADMIN, body=_spec(name="Renamed"))
+    assert call("api_put_program", ADMIN, path={"program_id": "other"}).status == 201
+
+
+def test_only_admin_keys_manage_programs(clock):
+    reply = call("api_put_program", SHOP)
+    assert reply.status == 403 and reply.body["code"] == "forbidden"
+
+
+def test_invalid_tiers_are_refused_with_field_details(clock):
+    spec = _spec()
+    spec["tier_settings"]["tiers"][1]["entry_threshold"] = 0
+    reply = call("api_put_program", ADMIN, body=spec)
+    assert reply.status == 422
+    assert reply.body["code"] == "validation_error"
+    assert any("entry_threshold" in d["message"] for d in reply.body["details"])
+
+
+def test_validation_errors_are_structured(clock):
+    reply = call("api_put_program", ADMIN, body=_spec(currency="euro", unknown=1))
+    assert reply.status == 422
+    fields = {(d["field"], d["reason"]) for d in reply.body["details"]}
+    assert ("currency", "string_pattern_mismatch") in fields
+    assert ("unknown", "extra_forbidden") in fields
+    malformed = call("api_put_program", ADMIN, raw_body="{not json")
+    assert malformed.status == 422 and malformed.body["code"] == "validation_error"
+    naive = call("api_put_program", ADMIN, body=_spec(starts_at="2026-01-01T00:00:00"))
+    assert naive.status == 422
+
+
+def test_unknown_program_is_404(clock):
+    reply = call("api_get_program", SHOP, path={"program_id": "nope"})
+    assert reply.status == 404 and reply.body["code"] == "program_not_found"
+
+
+def test_enrol_with_imported_card_code_is_idempotent(program):
+    first = call("api_enrol_member", SHOP)
+    assert first.status == 201
+    assert first.body["card_code"] == CARD
+    assert first.body["tier"] == {"rank": 1, "name": "Blue"}
+    assert first.body["balances"]["nq"] == {"available": 0, "pending": 0, "next_expiry": None}
+    again = call("api_enrol_member", SHOP)
+    assert (again.status, again.body) == (201, first.body)
+    other = call("api_enrol_member", SHOP, body={"card_code": CARD, "customer_ref": "SOMEONE-ELSE"})
+    assert other.status == 409 and other.body["code"] == "card_code_taken"
+
+
+def test_generated_card_codes_follow_the_series_and_luhn(program):
+    codes = set()
+    for n in range(5):
+        reply = call(
+            "api_enrol_member", SHOP, body={"customer_ref": f"C-{n}"}, headers={"Idempotency-Key": f"k{n}"}
+        )
+        assert reply.status == 201
+        code = reply.body["card_code"]
+        assert code.startswith("2990") and len(code) == 13 and is_valid_luhn(code)
+        codes.add(code)
+    assert len(codes) == 5
+
+
+def test_generated_enrolment_replays_by_idempotency_key(program):
+    headers = {"Idempotency-Key": "signup-42"}
+    first = call("api_enrol_member", SHOP, body={"customer_ref": "C-42"}, headers=headers)
+    again = call("api_enrol_member", SHOP, body={"customer_ref": "C-42"}, headers=headers)
+    assert again.body == first.body
+    reused = call("api_enrol_member", SHOP, body={"customer_ref": "C-43"}, headers=headers)
+    assert reused.status == 409 and reused.body["code"] == "idempotency_key_reused"
+
+
+def test_manual_programs_require_a_card_code(clock):
+    spec = _spec(card_codes={"generation": "manual"})
+    call("api_put_program", ADMIN, body=spec)
+    reply = call("api_enrol_member", SHOP, body={"customer_ref": "C-1"})
+    assert reply.status == 422 and reply.body["code"] == "card_code_required"
+
+
+def test_enrol_in_unknown_program_is_404(clock):
+    reply = call("api_enrol_member", SHOP, path={"program_id": "ghost"})
+    assert reply.status == 404 and reply.body["code"] == "program_not_found"
+
+
+def test_vip_multiplier_applies_when_larger(member, clock):
+    from loyalty_engine.logic.context import default_context
+
+    store = default_context().members
+    loaded, _ = store.load("demo", CARD, [])
+    assert loaded is not None
+    vip = loaded.model_copy(update={"vip_tiers": ["staff"], "version": loaded.version + 1})
+    from loyalty_engine.dal.member_store import MemberWrite
+
+    store.commit("demo", MemberWrite(member=vip), expected_version=loaded.version)
+    reply = call("api_earn_order", SHOP)
+    assert reply.body["earned"]["nq"] == 2598  # staff VIP: NQ x2 beats tier 1's x1
+    assert reply.body["earned"]["q"] == 129  # staff VIP: Q x1, tier 1: x1
