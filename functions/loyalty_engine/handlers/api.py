@@ -6,6 +6,7 @@ models; errors are JSON objects with a stable `code` (see `errors.py`).
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -42,6 +43,8 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
 app = APIGatewayRestResolver(enable_validation=True)
+# Read routes publish no metric; that is expected, not worth a warning per request.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 _ROUTE_SCOPES = {(route.method, route.path): route.scopes for route in API_ROUTES}
 

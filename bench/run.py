@@ -1,0 +1,185 @@
+"""`make bench`: the figures the issues ask for, measured in one run.
+
+1. DynamoDB round trips per earn and per burn on a warm container (botocore hooks).
+2. Cold import time of each handler module in a fresh interpreter that sees only the
+   Lambda layer's packages (as on Lambda), and its ratio to a bare powertools handler.
+3. p50/p95 of an earn through the real handler in-process on moto, and the ratio to one
+   raw TransactWriteItems call of the same shape on the same backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = ROOT / ".bench" / "layer"
+sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "TABLE_NAME": "loyalty-bench",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+HANDLERS = ["loyalty_engine.handlers.api", "loyalty_engine.handlers.authorizer"]
+IMPORT_RUNS = 7
+EARNS = 200
+MEMBERS = 20
+
+
+def ensure_layer() -> None:
+    """The runtime dependencies alone, as the Lambda layer ships them."""
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    stamp = LAYER / ".deps.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == deps:
+        return
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            str(LAYER),
+            *deps,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    stamp.write_text(json.dumps(deps))
+
+
+def import_ms(module: str, path: list[Path]) -> float:
+    """Median cumulative import time of `module` in fresh `python -S` processes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in path)
+    times = []
+    for _ in range(IMPORT_RUNS):
+        done = subprocess.run(
+            [sys.executable, "-S", "-X", "importtime", "-c", f"import {module}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        last = [line for line in done.stderr.splitlines() if line.endswith(f"| {module}")][-1]
+        times.append(int(last.split("|")[1]) / 1000)
+    return statistics.median(times)
+
+
+def cold_imports() -> dict[str, object]:
+    ensure_layer()
+    path = [LAYER, ROOT / "functions", ROOT / "bench"]
+    bare = import_ms("bare_handler", path)
+    result: dict[str, object] = {"bare_powertools_handler_ms": round(bare, 1)}
+    for module in HANDLERS:
+        ms = import_ms(module, path)
+        result[module] = {"ms": round(ms, 1), "ratio_to_bare": round(ms / bare, 2)}
+    return result
+
+
+def warm_path() -> dict[str, object]:
+    from moto import mock_aws
+
+    from loyalty_engine.dal.dynamo import client
+    from loyalty_engine.logic.context import default_context
+    from tests.integration.conftest import ADMIN, SHOP
+    from tests.support.api import call
+    from tests.support.aws import create_table, fresh_caches
+    from tests.support.clock import FakeClock
+
+    with mock_aws():
+        fresh_caches()
+        dynamodb = client()
+        create_table(dynamodb, os.environ["TABLE_NAME"])
+        default_context().clock = FakeClock()
+        calls: list[str] = []
+        dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+        assert call("api_put_program", ADMIN).status == 201
+        assert call("api_enrol_member", SHOP).status == 201
+        # warm the container: one earn and one burn
+        earn = json.loads(json.loads((ROOT / "events/api_earn_order.json").read_text())["body"])
+        assert call("api_earn_order", SHOP, body={**earn, "order_id": "warm"}).status == 201
+        assert call("api_burn_points", SHOP, body={"points": 1, "burn_id": "warm"}).status == 201
+
+        calls.clear()
+        assert call("api_earn_order", SHOP, body={**earn, "order_id": "counted"}).status == 201
+        earn_calls = list(calls)
+        calls.clear()
+        assert call("api_burn_points", SHOP, body={"points": 1, "burn_id": "counted"}).status == 201
+        burn_calls = list(calls)
+
+        # Earns spread over members (a member's item grows with its open lots), each followed by
+        # one raw TransactWriteItems of the same shape (member put + record put + entry put), so
+        # that both see the same table: moto's transactions slow down as the table grows.
+        members = [f"BENCH-{n:04d}" for n in range(MEMBERS)]
+        for card in members:
+            assert call("api_enrol_member", SHOP, body={"card_code": card}).status == 201
+        latencies, raw = [], []
+        table = os.environ["TABLE_NAME"]
+        for n in range(EARNS):
+            body = {**earn, "order_id": f"bench-{n}", "amount": "1.00"}
+            started = time.perf_counter()
+            reply = call("api_earn_order", SHOP, path={"card_code": members[n % MEMBERS]}, body=body)
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert reply.status == 201
+            items = [
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": f"G#raw#C#{n}"}, "sk": {"S": sk}, "type": {"S": "raw"}},
+                    }
+                }
+                for sk in ("MEMBER", "ORDER#x", "E#x")
+            ]
+            started = time.perf_counter()
+            dynamodb.transact_write_items(TransactItems=items)
+            raw.append((time.perf_counter() - started) * 1000)
+
+    def pct(values: list[float], q: float) -> float:
+        return round(statistics.quantiles(values, n=100)[int(q) - 1], 2)
+
+    return {
+        "round_trips_per_earn": len(earn_calls),
+        "earn_calls": earn_calls,
+        "round_trips_per_burn": len(burn_calls),
+        "burn_calls": burn_calls,
+        "earn_p50_ms": pct(latencies, 50),
+        "earn_p95_ms": pct(latencies, 95),
+        "raw_transact_p50_ms": pct(raw, 50),
+        "raw_transact_p95_ms": pct(raw, 95),
+        "earn_p50_ratio_to_raw_transact": round(pct(latencies, 50) / pct(raw, 50), 2),
+    }
+
+
+def main() -> int:
+    with contextlib.redirect_stdout(io.StringIO()):  # the handler's EMF metrics lines
+        warm = warm_path()
+    figures = {"warm_path_on_moto": warm, "cold_imports": cold_imports()}
+    print(json.dumps(figures, indent=2))
+    ok = (
+        figures["warm_path_on_moto"]["round_trips_per_earn"] <= 2
+        and figures["warm_path_on_moto"]["round_trips_per_burn"] <= 2
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
