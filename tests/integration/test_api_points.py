@@ -139,7 +139,11 @@ def test_expired_points_leave_the_balance_on_the_next_write(member, clock):
     call("api_earn_order", SHOP)
     clock.advance(days=366)
     assert call("api_get_member", SHOP).body["balances"]["nq"]["available"] == 0
-    call("api_earn_order", SHOP, body=order_body(order_id="LATE", amount="1.00", ordered_at=clock.now.isoformat()))
+    call(
+        "api_earn_order",
+        SHOP,
+        body=order_body(order_id="LATE", amount="1.00", ordered_at=clock.now.isoformat()),
+    )
     kinds = [e["kind"] for e in call("api_get_ledger", SHOP).body["entries"]]
     assert kinds == ["earn", "expire", "earn"]
 

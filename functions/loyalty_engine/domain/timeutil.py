@@ -48,7 +48,10 @@ def add_duration(moment: datetime, value: int, unit: DurationUnit) -> datetime:
 
 
 def _utc_validator(moment: datetime) -> datetime:
-    return to_utc(moment)
+    try:
+        return to_utc(moment)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+09:00 has no UTC equivalent
+        raise ValueError("the date-time is out of range once converted to UTC") from None
 
 
 # An input datetime with a required offset, normalised to UTC (whole seconds) on the way in.

@@ -6,6 +6,7 @@ models; errors are JSON objects with a stable `code` (see `errors.py`).
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import Annotated, Any
 
@@ -84,8 +85,17 @@ ERRORS: dict[int, Any] = {
         (403, "The key's scopes do not allow this"),
         (404, "Not found in the caller's loyalty group"),
         (409, "Conflict (idempotency key reused, insufficient points, concurrent update)"),
+        (415, "The body is not JSON"),
+        (422, "Invalid request, with field details"),
+        (503, "Temporarily unavailable: retry with the same idempotency key"),
     )
 }
+
+
+def responses(*success: int) -> dict[int, Any]:
+    """A route's documented answers: its success codes (model from the return type) and the errors."""
+    texts = {200: "OK", 201: "Created"}
+    return {**{code: {"description": texts[code]} for code in success}, **ERRORS}
 
 
 def _json(status: int, body: Any) -> Response:
@@ -137,20 +147,18 @@ def _not_found(_: Exception) -> Response:
     return _json(404, {"code": "route_not_found", "message": "no such route"})
 
 
-@app.put(
-    "/v1/programs/<program_id>", responses={**ERRORS, 201: {"description": "Created"}}, tags=["programs"]
-)
+@app.put("/v1/programs/<program_id>", responses=responses(200, 201), tags=["programs"])
 def put_program(program_id: ProgramId, spec: Annotated[ProgramSpec, Body()]) -> Response[Program]:
     status, program = programs.put_program(default_context(), _caller(), program_id, spec)
     return _json(status, program.model_dump(mode="json"))
 
 
-@app.get("/v1/programs/<program_id>", responses=ERRORS, tags=["programs"])
+@app.get("/v1/programs/<program_id>", responses=responses(200), tags=["programs"])
 def get_program(program_id: ProgramId) -> Program:
     return programs.get_program(default_context(), _caller(), program_id)
 
 
-@app.post("/v1/programs/<program_id>/members", status_code=201, responses=ERRORS, tags=["members"])
+@app.post("/v1/programs/<program_id>/members", status_code=201, responses=responses(201), tags=["members"])
 def enrol_member(
     program_id: ProgramId, request: Annotated[EnrolRequest, Body()], idempotency_key: IdempotencyKey = None
 ) -> Response[MemberView]:
@@ -159,12 +167,12 @@ def enrol_member(
     return _json(status, body)
 
 
-@app.get("/v1/members/<card_code>", responses=ERRORS, tags=["members"])
+@app.get("/v1/members/<card_code>", responses=responses(200), tags=["members"])
 def get_member(card_code: CardCode) -> MemberView:
     return members.get_member(default_context(), _caller(), card_code)
 
 
-@app.post("/v1/members/<card_code>/orders", status_code=201, responses=ERRORS, tags=["points"])
+@app.post("/v1/members/<card_code>/orders", status_code=201, responses=responses(201), tags=["points"])
 def earn_from_order(card_code: CardCode, order: Annotated[OrderRequest, Body()]) -> Response[EarnResult]:
     status, body = points.earn(default_context(), _caller(), card_code, order)
     metrics.add_metric(name="Earns", unit=MetricUnit.Count, value=1)
@@ -172,7 +180,10 @@ def earn_from_order(card_code: CardCode, order: Annotated[OrderRequest, Body()])
 
 
 @app.post(
-    "/v1/members/<card_code>/orders/<order_id>/returns", status_code=201, responses=ERRORS, tags=["points"]
+    "/v1/members/<card_code>/orders/<order_id>/returns",
+    status_code=201,
+    responses=responses(201),
+    tags=["points"],
 )
 def return_order(
     card_code: CardCode,
@@ -187,7 +198,7 @@ def return_order(
     return _json(status, body)
 
 
-@app.post("/v1/members/<card_code>/burns", status_code=201, responses=ERRORS, tags=["points"])
+@app.post("/v1/members/<card_code>/burns", status_code=201, responses=responses(201), tags=["points"])
 def burn_points(
     card_code: CardCode, request: Annotated[BurnRequest, Body()], idempotency_key: IdempotencyKey = None
 ) -> Response[BurnResult]:
@@ -196,7 +207,7 @@ def burn_points(
     return _json(status, body)
 
 
-@app.get("/v1/members/<card_code>/ledger", responses=ERRORS, tags=["points"])
+@app.get("/v1/members/<card_code>/ledger", responses=responses(200), tags=["points"])
 def get_ledger(
     card_code: CardCode,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -210,4 +221,20 @@ def get_ledger(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if refusal := _non_json_body(event):
+        return refusal
     return app.resolve(event, context)
+
+
+def _non_json_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 415 for a body that is not declared JSON (before the resolver tries to parse it)."""
+    if not event.get("body"):
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = str(headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        return None
+    body = {"code": "unsupported_media_type", "message": "send the body as application/json"}
+    return {"statusCode": 415, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}

@@ -1,0 +1,51 @@
+"""Seed data: loyalty groups and their API keys, made with the operators' own code (`cli.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from loyalty_engine.cli import create_api_key
+from loyalty_engine.dal.dynamo import client
+from loyalty_engine.dal.group_store import GroupStore
+from loyalty_engine.domain.access import Scope
+
+
+@dataclass(frozen=True)
+class SeedGroup:
+    group_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SeedKey:
+    role: str  # the name the key is listed under in `LocalStack.keys` and stack.json
+    scopes: tuple[Scope, ...]
+    name: str
+
+
+GROUPS: tuple[SeedGroup, ...] = (
+    SeedGroup("demo", "Demo retailer"),
+    SeedGroup("demo-b", "Another retailer (tenant isolation)"),
+)
+KEYS: tuple[SeedKey, ...] = (
+    SeedKey("admin", ("admin",), "local admin key"),
+    SeedKey("shop", ("shop",), "local shop key (tills and web shop)"),
+)
+
+
+def seed(
+    table_name: str, groups: Sequence[SeedGroup] = GROUPS, keys: Sequence[SeedKey] = KEYS
+) -> dict[str, dict[str, str]]:
+    """Create the groups and one key per role in each; the tokens by group and role.
+
+    Uses the handlers' DynamoDB client, so the local environment must be applied.
+    """
+    store = GroupStore(client(), table_name)
+    tokens: dict[str, dict[str, str]] = {}
+    for group in groups:
+        tokens[group.group_id] = {
+            key.role: create_api_key(store, group.group_id, key.scopes, name=key.name, group_name=group.name)
+            for key in keys
+        }
+    return tokens
