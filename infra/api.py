@@ -10,9 +10,9 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from loyalty_engine import wiring
 
 from infra.config import StageConfig
+from loyalty_engine import wiring
 
 STAGE_NAME = "api"
 AUTHORIZER_CACHE_TTL = Duration.seconds(60)
@@ -27,13 +27,14 @@ def _error_body(code: str, message: str | None = None) -> str:
     return json.dumps({"code": code, "message": message})
 
 
-# Errors API Gateway answers itself (the request never reaches a handler), with stable codes.
+# Errors API Gateway answers itself (the request never reaches a handler), in the handlers'
+# error shape and with stable codes (the API function uses the same ones, see domain/errors.py).
 GATEWAY_RESPONSES: tuple[tuple[apigw.ResponseType, str | None, str, str | None], ...] = (
-    (apigw.ResponseType.UNAUTHORIZED, "401", "unauthorized", "Missing or invalid API key"),
-    (apigw.ResponseType.ACCESS_DENIED, "403", "forbidden", "The API key may not call this API"),
+    (apigw.ResponseType.UNAUTHORIZED, "401", "unauthorized", "missing or invalid API key"),
+    (apigw.ResponseType.ACCESS_DENIED, "403", "forbidden", "this API key may not call the API"),
     # API Gateway's answer to an unknown path or method (403 "Missing Authentication Token").
-    (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "not_found", "No such route"),
-    (apigw.ResponseType.THROTTLED, "429", "throttled", "Too many requests"),
+    (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "route_not_found", "no such route"),
+    (apigw.ResponseType.THROTTLED, "429", "throttled", "too many requests"),
     # Everything else keeps API Gateway's status code and message.
     (apigw.ResponseType.DEFAULT_4_XX, None, "bad_request", None),
     (apigw.ResponseType.DEFAULT_5_XX, None, "internal_error", None),
@@ -51,7 +52,12 @@ def authorizer_spec() -> wiring.Function:
 
 class LoyaltyApi(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, functions: Mapping[str, lambda_.IFunction]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        functions: Mapping[str, lambda_.IFunction],
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -117,7 +123,9 @@ class LoyaltyApi(Construct):
                 continue
             # One integration (hence one invoke permission, scoped to this API) per function,
             # however many routes it serves: the function's resource policy stays small.
-            integration = apigw.LambdaIntegration(functions[spec.name], proxy=True, scope_permission_to_method=False)
+            integration = apigw.LambdaIntegration(
+                functions[spec.name], proxy=True, scope_permission_to_method=False
+            )
             for route in spec.routes:
                 if not route.path.startswith("/v1/"):
                     raise ValueError(f"route {route.method} {route.path}: API paths live under /v1/")

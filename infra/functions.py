@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration
+import jsii
+from aws_cdk import CfnResource, Duration, IStableListProducer, Lazy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from loyalty_engine import table as table_shape
-from loyalty_engine import wiring
 
 from infra.config import METRICS_NAMESPACE, SERVICE_NAME, StageConfig
 from infra.layer import ARCHITECTURE, RUNTIME
+from loyalty_engine import table as table_shape
+from loyalty_engine import wiring
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 CODE_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info")
@@ -42,10 +43,31 @@ def table_actions(access: wiring.TableAccess) -> tuple[str, ...]:
     raise ValueError(f"unknown table access {access!r}")
 
 
-def uses_indexes(spec: wiring.Function) -> bool:
-    # The wiring does not say which functions query an index. The read-only functions
-    # (the authorizer) only read items by key; writers maintain and list by the GSIs.
-    return spec.table_access == "read_write"
+def queried_indexes(spec: wiring.Function) -> list[table_shape.Index]:
+    """The table's GSIs the wiring says the function queries (an unknown name is an error)."""
+    by_name = {index.name: index for index in table_shape.GLOBAL_SECONDARY_INDEXES}
+    unknown = sorted(set(spec.indexes) - set(by_name))
+    if unknown:
+        raise ValueError(f"wiring: {spec.name} names unknown indexes {unknown}")
+    return [by_name[name] for name in spec.indexes]
+
+
+@jsii.implements(IStableListProducer)
+class _DependsOnExcept:
+    """`resource`'s DependsOn (known only once the app is prepared) without `redundant`."""
+
+    def __init__(self, resource: CfnResource, redundant: CfnResource) -> None:
+        self.resource = resource
+        self.redundant = redundant
+
+    def produce(self) -> list[str] | None:
+        stack = Stack.of(self.resource)
+        logical_ids = sorted(
+            stack.resolve(stack.get_logical_id(dependency))
+            for dependency in self.resource.obtain_dependencies()
+            if isinstance(dependency, CfnResource) and dependency.node.path != self.redundant.node.path
+        )
+        return logical_ids or None
 
 
 def function_environment(spec: wiring.Function, *, table_name: str) -> dict[str, str]:
@@ -91,6 +113,7 @@ class LoyaltyFunction(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=config.removal_policy,
         )
         # An own role instead of the AWSLambdaBasicExecutionRole managed policy: it may
         # write to its own log group only (the group exists, so no logs:CreateLogGroup).
@@ -120,18 +143,29 @@ class LoyaltyFunction(Construct):
             dead_letter_queue=self.dead_letter_queue,
         )
         self._grant_table_access(table)
+        self._drop_redundant_role_dependency()
+
+    def _drop_redundant_role_dependency(self) -> None:
+        # CDK makes the function depend on its role *and* the role's policy. The policy
+        # dependency matters (Lambda checks the dead-letter queue permission on create);
+        # the role one is implied by the Fn::GetAtt of its ARN, and cfn-lint flags it (W3005).
+        cfn_function = self.function.node.default_child
+        cfn_role = self.role.node.default_child
+        if not (isinstance(cfn_function, CfnResource) and isinstance(cfn_role, CfnResource)):
+            raise TypeError("expected the function and its role to be CloudFormation resources")
+        cfn_function.add_override("DependsOn", Lazy.list(_DependsOnExcept(cfn_function, cfn_role)))
 
     def _grant_table_access(self, table: dynamodb.ITable) -> None:
         self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=list(table_actions(self.spec.table_access)), resources=[table.table_arn])
+            iam.PolicyStatement(
+                actions=list(table_actions(self.spec.table_access)), resources=[table.table_arn]
+            )
         )
-        if uses_indexes(self.spec) and table_shape.GLOBAL_SECONDARY_INDEXES:
+        if indexes := queried_indexes(self.spec):
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(
                     actions=list(INDEX_ACTIONS),
-                    resources=[
-                        f"{table.table_arn}/index/{index.name}" for index in table_shape.GLOBAL_SECONDARY_INDEXES
-                    ],
+                    resources=[f"{table.table_arn}/index/{index.name}" for index in indexes],
                 )
             )
 
@@ -144,7 +178,8 @@ def build_functions(
     if duplicates:
         raise ValueError(f"wiring.FUNCTIONS: duplicate function names {duplicates}")
     code = function_code()
+    container = Construct(scope, "Functions")
     return {
-        spec.name: LoyaltyFunction(scope, spec, config=config, table=table, layer=layer, code=code)
+        spec.name: LoyaltyFunction(container, spec, config=config, table=table, layer=layer, code=code)
         for spec in wiring.FUNCTIONS
     }

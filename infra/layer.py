@@ -89,20 +89,32 @@ class PipLayerBundling:
         if result.returncode != 0:
             # Raising (rather than returning False) stops synth here with pip's own message,
             # instead of falling back to Docker bundling, which cannot work on these machines.
-            raise RuntimeError(f"pip install for the dependency layer failed:\n{result.stdout}{result.stderr}")
+            raise RuntimeError(
+                f"pip install for the dependency layer failed:\n{result.stdout}{result.stderr}"
+            )
         shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts are useless in a layer
         for cache in list(target.rglob("__pycache__")):
             shutil.rmtree(cache, ignore_errors=True)
         return True
 
 
+# Bump when PipLayerBundling changes what it does to pip's output: the hash must change with it.
+BUNDLING_RECIPE_VERSION = 1
+
+
 def layer_asset_hash(requirements: Sequence[str]) -> str:
     """Content hash of the layer: what is installed and how, so a cached bundle is reused only if valid."""
-    recipe = {"requirements": list(requirements), "pip": pip_install_command("<target>", ())[3:]}
+    recipe = {
+        "requirements": list(requirements),
+        "pip": pip_install_command("<target>", ())[3:],  # without the interpreter path
+        "recipe": BUNDLING_RECIPE_VERSION,
+    }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
-def build_dependency_layer(scope: Construct, requirements: Sequence[str] | None = None) -> lambda_.LayerVersion:
+def build_dependency_layer(
+    scope: Construct, requirements: Sequence[str] | None = None
+) -> lambda_.LayerVersion:
     requirements = tuple(requirements) if requirements is not None else runtime_dependencies()
     code = lambda_.Code.from_asset(
         # The bundle is made from the requirements alone (the custom hash below); the

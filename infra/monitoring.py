@@ -107,7 +107,9 @@ class Monitoring(Construct):
                 resources=[topic.topic_arn],
                 conditions={
                     "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+                    },
                 },
             )
         )
@@ -188,6 +190,17 @@ class Monitoring(Construct):
                     width=12,
                 ),
             )
+        # One math expression per graph: each reuses the operation names as metric ids.
+        operations = [
+            dynamodb.Operation.GET_ITEM,
+            dynamodb.Operation.BATCH_GET_ITEM,
+            dynamodb.Operation.QUERY,
+            dynamodb.Operation.PUT_ITEM,
+            dynamodb.Operation.UPDATE_ITEM,
+            dynamodb.Operation.DELETE_ITEM,
+            dynamodb.Operation.BATCH_WRITE_ITEM,
+            dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+        ]
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Table consumed capacity",
@@ -195,24 +208,17 @@ class Monitoring(Construct):
                     table.metric_consumed_read_capacity_units(period=PERIOD, statistic="Sum"),
                     table.metric_consumed_write_capacity_units(period=PERIOD, statistic="Sum"),
                 ],
-                width=12,
+                width=8,
             ),
             cloudwatch.GraphWidget(
-                title="Table throttled requests and system errors",
-                left=[
-                    table.metric_throttled_requests_for_operations(
-                        period=PERIOD,
-                        operations=[
-                            dynamodb.Operation.GET_ITEM,
-                            dynamodb.Operation.QUERY,
-                            dynamodb.Operation.PUT_ITEM,
-                            dynamodb.Operation.UPDATE_ITEM,
-                            dynamodb.Operation.TRANSACT_WRITE_ITEMS,
-                        ],
-                    ),
-                    table.metric_system_errors_for_operations(period=PERIOD),
-                ],
-                width=12,
+                title="Table throttled requests",
+                left=[table.metric_throttled_requests_for_operations(period=PERIOD, operations=operations)],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Table system errors",
+                left=[table.metric_system_errors_for_operations(period=PERIOD, operations=operations)],
+                width=8,
             ),
         )
         return dashboard

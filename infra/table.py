@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
-from loyalty_engine import table as table_shape
 
 from infra.config import StageConfig
+from loyalty_engine import table as table_shape
 
 
 def _string_key(name: str) -> dynamodb.Attribute:

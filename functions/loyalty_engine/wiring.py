@@ -29,6 +29,7 @@ class Function:
     table_access: TableAccess
     routes: tuple[ApiRoute, ...] = ()
     is_authorizer: bool = False
+    indexes: tuple[str, ...] = ()  # names of the table's GSIs the function queries (grants Query on them)
     memory_mb: int = 512
     timeout_s: int = 10
     environment: dict[str, str] = field(default_factory=dict)

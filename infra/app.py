@@ -1,0 +1,36 @@
+"""CDK entry point: `python -m infra.app` (what cdk.json runs) synthesizes LoyaltyEngine-<stage>.
+
+The stage comes from the `stage` context (`cdk synth -c stage=dev`); cdk.json defaults it to prod.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import App, Tags
+
+from infra.config import DEFAULT_STAGE, SERVICE_NAME, stage_config
+from infra.nag import add_nag_checks
+from infra.stack import LoyaltyEngineStack
+
+
+def build_app(app: App | None = None, stage: str | None = None) -> tuple[App, LoyaltyEngineStack]:
+    """Build the app's one stack, checked by cdk-nag's AwsSolutions pack at synth.
+
+    `stage` defaults to the app's `stage` context, then to prod.
+    """
+    app = app if app is not None else App()
+    stage = stage or app.node.try_get_context("stage") or DEFAULT_STAGE
+    config = stage_config(str(stage))
+    stack = LoyaltyEngineStack(app, config)
+    Tags.of(stack).add("project", SERVICE_NAME)
+    Tags.of(stack).add("stage", config.stage)
+    add_nag_checks(app)
+    return app, stack
+
+
+def main() -> None:
+    app, _ = build_app()
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""cdk-nag (AwsSolutions pack) registration and acknowledgments, each with its reason.
+
+cdk-nag 3 is a CDK policy-validation plugin: findings are reported in the cloud assembly's
+`validation-report.json` (and an error fails synth); accepted findings are acknowledged with
+`Validations.of(construct).acknowledge(...)` and listed in that report as suppressed, with
+their reason. Acknowledgments are narrow on purpose: on the resource concerned, and per
+finding (`AwsSolutions-IAM5[Resource::*]`) where the rule reports what exactly it found, so
+that a new finding of the same rule elsewhere still fails.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, App, Validations
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from infra.config import StageConfig
+from infra.layer import PIP_PLATFORM, PIP_PYTHON_VERSION
+
+if TYPE_CHECKING:
+    from infra.stack import LoyaltyEngineStack
+
+PACK = "AwsSolutions"
+
+
+def _acknowledgment(rule: str, reason: str) -> Acknowledgment:
+    # Namespaced with the pack ("AwsSolutions::<rule>", the form the CDK CLI prints): CDK then
+    # moves the finding to the report's suppressedViolations, with this reason, as an audit trail.
+    return Acknowledgment(id=f"{PACK}::{rule}", reason=reason)
+
+
+APIGW_CLOUDWATCH_POLICY = (
+    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+)
+
+XRAY_WILDCARD = _acknowledgment(
+    "AwsSolutions-IAM5[Resource::*]",
+    reason=(
+        "Active X-Ray tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support "
+        "no resource-level permissions, so IAM requires Resource '*'. It is the only wildcard: the table, "
+        "index, log group and dead-letter queue statements name their ARNs."
+    ),
+)
+
+RUNTIME_PINNED = _acknowledgment(
+    "AwsSolutions-L1",
+    reason=(
+        f"The runtime is pinned to python{PIP_PYTHON_VERSION} on purpose: the dependency layer is built "
+        f"from cp{PIP_PYTHON_VERSION.replace('.', '')} {PIP_PLATFORM} wheels (infra/layer.py), so the "
+        "runtime and the layer's wheel tags must change together, after the dependencies are tested on "
+        "the newer Python."
+    ),
+)
+
+APIGW_CLOUDWATCH_ROLE = _acknowledgment(
+    f"AwsSolutions-IAM4[{APIGW_CLOUDWATCH_POLICY}]",
+    reason=(
+        "The account-level role API Gateway writes execution and access logs with (needed for APIG1 and "
+        "APIG6) uses AmazonAPIGatewayPushToCloudWatchLogs, the AWS-maintained policy made for this one "
+        "purpose; it grants CloudWatch Logs actions only, and no function or user assumes the role."
+    ),
+)
+
+REQUEST_VALIDATION_IN_HANDLER = _acknowledgment(
+    "AwsSolutions-APIG2",
+    reason=(
+        "Requests are validated in the API function by the Powertools REST resolver against pydantic "
+        "models, which answers 422 {code: validation_error, message, details} naming every failing field; "
+        "an API Gateway validator would duplicate those schemas and answer in another, less precise shape."
+    ),
+)
+
+NO_WAF = _acknowledgment(
+    "AwsSolutions-APIG3",
+    reason=(
+        "No WAFv2 web ACL: callers are server-side merchant and partner integrations, every method "
+        "requires an API key checked by the Lambda authorizer, and the stage throttles every method "
+        f"({StageConfig.api_rate_limit} rps, burst {StageConfig.api_burst_limit}). A web ACL would add "
+        "cost without a rule set to enforce; attach one (e.g. through Firewall Manager) if the API is "
+        "ever opened to browsers or untrusted traffic."
+    ),
+)
+
+NOT_COGNITO = _acknowledgment(
+    "AwsSolutions-COG4",
+    reason=(
+        "Callers are machine clients (merchant and partner systems) identified by API keys, not Cognito "
+        "user-pool users: every method uses the REQUEST authorizer, which resolves the key to its loyalty "
+        "group, merchant and scopes (so APIG4, authorization on every method, passes)."
+    ),
+)
+
+
+def add_nag_checks(app: App) -> AwsSolutionsChecks:
+    checks = AwsSolutionsChecks(app, verbose=True)
+    Validations.of(app).add_plugins(checks)
+    return checks
+
+
+def _acknowledge(construct: IConstruct, *acknowledgments: Acknowledgment) -> None:
+    Validations.of(construct).acknowledge(*acknowledgments)
+
+
+def add_nag_acknowledgments(stack: LoyaltyEngineStack) -> None:
+    for fn in stack.functions.values():
+        _acknowledge(fn.role, XRAY_WILDCARD)
+        _acknowledge(fn.function, RUNTIME_PINNED)
+
+    rest_api = stack.api.rest_api
+    _acknowledge(rest_api.node.find_child("CloudWatchRole"), APIGW_CLOUDWATCH_ROLE)
+    _acknowledge(rest_api.deployment_stage, NO_WAF)
+    _acknowledge(rest_api, REQUEST_VALIDATION_IN_HANDLER)
+    # On the API, so it covers every method, including those a new wiring route adds.
+    _acknowledge(rest_api, NOT_COGNITO)

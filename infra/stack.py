@@ -1,0 +1,54 @@
+"""The LoyaltyEngine-<stage> stack: table, dependency layer, functions, API, monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.api import LoyaltyApi
+from infra.config import StageConfig
+from infra.functions import build_functions
+from infra.layer import build_dependency_layer
+from infra.monitoring import Monitoring
+from infra.nag import add_nag_acknowledgments
+from infra.table import build_table
+
+
+class LoyaltyEngineStack(Stack):
+    def __init__(self, scope: Construct, config: StageConfig, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            config.stack_name,
+            description=f"Serverless loyalty engine ({config.stage}): points ledger, tiers, rewards",
+            **kwargs,
+        )
+        self.config = config
+        self.table = build_table(self, config)
+        self.layer = build_dependency_layer(self)
+        self.functions = build_functions(self, config=config, table=self.table, layer=self.layer)
+        self.api = LoyaltyApi(
+            self,
+            "Api",
+            config=config,
+            functions={name: fn.function for name, fn in self.functions.items()},
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            functions=list(self.functions.values()),
+            rest_api=self.api.rest_api,
+            table=self.table,
+        )
+
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the REST API (stage api)")
+        CfnOutput(self, "TableName", value=self.table.table_name, description="The DynamoDB table")
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.monitoring.alarm_topic.topic_arn,
+            description="Subscribe on-call here: every alarm and its recovery is published to this topic",
+        )
+        add_nag_acknowledgments(self)

@@ -1,0 +1,115 @@
+"""Helpers for the infra tests: synthesize the app once and look into the result."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Validations
+from aws_cdk.assertions import Template
+
+from infra.app import build_app
+from infra.stack import LoyaltyEngineStack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The context `cdk synth` gets from cdk.json (feature flags such as minimizePolicies shape the template).
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+TEST_CONTEXT = {
+    "aws:cdk:bundling-stacks": [],  # no local pip install of the dependency layer in tests
+    "@aws-cdk/core:failSynthOnValidationErrors": False,  # cdk-nag findings are asserted on instead
+}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    stage: str
+    app: App
+    stack: LoyaltyEngineStack
+    template: Template
+    template_json: dict[str, Any]
+    outdir: Path
+    validation_report: dict[str, Any]
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        resources: dict[str, dict[str, Any]] = self.template_json["Resources"]
+        return resources
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
+
+    def logical_id(self, construct: Any) -> str:
+        """Logical id of a construct's CloudFormation resource (or of a CfnResource itself)."""
+        cfn = getattr(construct.node, "default_child", None) or construct
+        return str(self.stack.resolve(self.stack.get_logical_id(cfn)))
+
+    def plugin_report(self, plugin: str) -> dict[str, Any] | None:
+        reports = [r for r in self.validation_report["pluginReports"] if r["pluginName"] == plugin]
+        assert len(reports) <= 1
+        return reports[0] if reports else None
+
+    def findings(self) -> list[tuple[str, str, str, str]]:
+        """(plugin, rule, severity, construct path) of every finding not acknowledged."""
+        return [
+            (
+                report["pluginName"],
+                violation["ruleName"],
+                violation["severity"],
+                resource.get("constructPath", "?"),
+            )
+            for report in self.validation_report["pluginReports"]
+            for violation in report["violations"]
+            for resource in violation["violatingConstructs"]
+        ]
+
+    def acknowledged_findings(self, plugin: str) -> list[dict[str, Any]]:
+        """The findings an acknowledgment suppressed, as listed in the validation report."""
+        report = self.plugin_report(plugin)
+        return list(report.get("suppressedViolations", [])) if report else []
+
+    def acknowledgments(self) -> list[tuple[str, str, str]]:
+        """(acknowledged id, construct path, reason) of every acknowledgment in the stack."""
+        return [
+            (rule_id, construct.node.path, reason)
+            for construct in self.stack.node.find_all()
+            for entry in construct.node.metadata
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+            for rule_id, reason in entry.data.items()
+        ]
+
+
+def synthesize(outdir: Path, stage: str = "prod", context: dict[str, Any] | None = None) -> Synthesized:
+    app = App(
+        outdir=str(outdir), context=CDK_JSON_CONTEXT, post_cli_context={**TEST_CONTEXT, **(context or {})}
+    )
+    app, stack = build_app(app, stage)
+    assembly = app.synth()
+    report = json.loads((Path(assembly.directory) / "validation-report.json").read_text())
+    template = Template.from_stack(stack)
+    return Synthesized(
+        stage=stage,
+        app=app,
+        stack=stack,
+        template=template,
+        template_json=dict(template.to_json()),
+        outdir=Path(assembly.directory),
+        validation_report=report,
+    )
+
+
+def refs(value: Any) -> set[str]:
+    """Logical ids referenced (Ref / Fn::GetAtt) anywhere in a template fragment (not AWS::*)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str) and not value["Ref"].startswith("AWS::"):
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        for item in value.values():
+            found |= refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= refs(item)
+    return found

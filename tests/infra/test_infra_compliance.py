@@ -1,0 +1,62 @@
+"""cdk-nag (AwsSolutions) and cfn-lint find nothing; every cdk-nag acknowledgment is needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cfnlint.api import lint
+from infra_testing import Synthesized
+
+from infra.nag import PACK
+
+pytestmark = pytest.mark.infra
+
+LINT_REGIONS = ["eu-west-1", "us-east-1"]
+
+
+def test_validation_reports_nothing(each_stage: Synthesized) -> None:
+    assert each_stage.findings() == []
+
+
+def test_cdk_nag_runs_as_part_of_the_app(each_stage: Synthesized) -> None:
+    # The pack is registered by build_app: its acknowledged findings are in the report.
+    report = each_stage.plugin_report(PACK)
+    assert report is not None
+    assert report["conclusion"] == "success"
+    assert each_stage.acknowledged_findings(PACK)
+
+
+def test_no_cdk_warnings_or_errors(each_stage: Synthesized) -> None:
+    artifact = each_stage.app.synth().get_stack_artifact(each_stage.stack.artifact_id)
+    messages = [(m.level, m.id, m.entry.data) for m in artifact.messages if m.level in ("warning", "error")]
+    assert messages == []
+
+
+def test_every_acknowledgment_is_needed_and_explained(prod: Synthesized) -> None:
+    acknowledgments = prod.acknowledgments()
+    used = {(f["acknowledgedId"], f["acknowledgedAt"]) for f in prod.acknowledged_findings(PACK)}
+    assert acknowledgments
+    for rule_id, path, reason in acknowledgments:
+        assert rule_id.startswith(f"{PACK}::"), rule_id
+        assert (rule_id, path) in used, f"stale acknowledgment of {rule_id} on {path}: nothing to acknowledge"
+        assert len(reason) >= 100, f"{rule_id} on {path}: the reason should say why, specifically"
+
+
+def test_acknowledgments_are_on_resources_not_on_the_stack(prod: Synthesized) -> None:
+    paths = {path for _, path, _ in prod.acknowledgments()}
+    assert prod.stack.node.path not in paths
+    assert all(path.startswith(prod.stack.node.path + "/") for path in paths)
+
+
+def test_acknowledged_wildcards_are_only_the_xray_resource_wildcard(prod: Synthesized) -> None:
+    wildcard_ids = {rule_id for rule_id, _, _ in prod.acknowledgments() if "IAM5" in rule_id}
+    assert wildcard_ids == {f"{PACK}::AwsSolutions-IAM5[Resource::*]"}
+
+
+def test_cfn_lint_finds_nothing(each_stage: Synthesized) -> None:
+    matches = lint(json.dumps(each_stage.template_json), regions=LINT_REGIONS)
+    findings = [
+        f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id[0] in "EW"
+    ]
+    assert findings == []

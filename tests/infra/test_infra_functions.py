@@ -1,0 +1,131 @@
+"""One Lambda per wiring function, on the dependency layer, traced, with its own log group and DLQ."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+from infra_testing import Synthesized, refs
+
+from infra.functions import FUNCTIONS_DIR
+from infra.layer import runtime_dependencies
+from loyalty_engine import wiring
+
+pytestmark = pytest.mark.infra
+
+
+def functions_by_handler(synthesized: Synthesized) -> dict[str, tuple[str, dict]]:
+    return {
+        resource["Properties"]["Handler"]: (logical_id, resource["Properties"])
+        for logical_id, resource in synthesized.of_type("AWS::Lambda::Function").items()
+    }
+
+
+def test_one_function_per_wiring_entry(prod: Synthesized) -> None:
+    prod.template.resource_count_is("AWS::Lambda::Function", len(wiring.FUNCTIONS))
+    assert set(functions_by_handler(prod)) == {spec.handler for spec in wiring.FUNCTIONS}
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_function_configuration(prod: Synthesized, spec: wiring.Function) -> None:
+    (layer_id,) = prod.of_type("AWS::Lambda::LayerVersion")
+    (table_id,) = prod.of_type("AWS::DynamoDB::Table")
+    prod.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": spec.handler,
+            "Runtime": "python3.12",
+            "Architectures": ["arm64"],
+            "TracingConfig": {"Mode": "Active"},
+            "Layers": [{"Ref": layer_id}],
+            "MemorySize": spec.memory_mb,
+            "Timeout": spec.timeout_s,
+            "Description": spec.description,
+            "Environment": {
+                "Variables": Match.object_equals(
+                    {
+                        "TABLE_NAME": {"Ref": table_id},
+                        "POWERTOOLS_SERVICE_NAME": "loyalty-engine",
+                        "POWERTOOLS_METRICS_NAMESPACE": "LoyaltyEngine",
+                        "POWERTOOLS_LOG_LEVEL": "INFO",
+                        **spec.environment,
+                    }
+                )
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_function_has_own_log_group_with_retention(each_stage: Synthesized, spec: wiring.Function) -> None:
+    _, properties = functions_by_handler(each_stage)[spec.handler]
+    log_group_id = properties["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = each_stage.resources[log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    expected_days = {"prod": 90, "dev": 7}[each_stage.stage]
+    assert log_group["Properties"]["RetentionInDays"] == expected_days
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_function_has_encrypted_ssl_only_dead_letter_queue(prod: Synthesized, spec: wiring.Function) -> None:
+    _, properties = functions_by_handler(prod)[spec.handler]
+    (queue_id,) = refs(properties["DeadLetterConfig"]["TargetArn"])
+    queue = prod.resources[queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+    policies = [
+        p
+        for p in prod.of_type("AWS::SQS::QueuePolicy").values()
+        if queue_id in refs(p["Properties"]["Queues"])
+    ]
+    assert len(policies) == 1
+    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
+
+
+def test_dead_letter_queues_are_distinct(prod: Synthesized) -> None:
+    queues = [refs(p["DeadLetterConfig"]["TargetArn"]).pop() for _, p in functions_by_handler(prod).values()]
+    assert len(set(queues)) == len(wiring.FUNCTIONS)
+    assert len(prod.of_type("AWS::SQS::Queue")) == len(wiring.FUNCTIONS)
+
+
+def test_function_depends_on_its_policy_but_not_redundantly_on_its_role(prod: Synthesized) -> None:
+    for logical_id, _ in functions_by_handler(prod).values():
+        resource = prod.resources[logical_id]
+        role_id = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+        (policy_id,) = [
+            pid
+            for pid, policy in prod.of_type("AWS::IAM::Policy").items()
+            if role_id in refs(policy["Properties"]["Roles"])
+        ]
+        assert resource["DependsOn"] == [policy_id]
+
+
+def test_layer_is_built_for_the_function_platform(prod: Synthesized) -> None:
+    (layer,) = prod.of_type("AWS::Lambda::LayerVersion").values()
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    for requirement in runtime_dependencies():
+        assert requirement in layer["Properties"]["Description"]
+
+
+def test_function_code_asset_is_the_functions_directory_without_caches(prod: Synthesized) -> None:
+    (key,) = {p["Code"]["S3Key"] for _, p in functions_by_handler(prod).values()}
+    asset_dir = prod.outdir / f"asset.{key.removesuffix('.zip')}"
+    assert (asset_dir / "loyalty_engine" / "wiring.py").is_file()
+    assert (asset_dir / "loyalty_engine" / "table.py").is_file()
+    leftovers = [
+        p.relative_to(asset_dir)
+        for p in asset_dir.rglob("*")
+        if p.name == "__pycache__" or p.suffix == ".pyc" or p.name.endswith(".egg-info")
+    ]
+    assert leftovers == []
+    source_modules = {
+        p.relative_to(FUNCTIONS_DIR)
+        for p in FUNCTIONS_DIR.rglob("*.py")
+        if "__pycache__" not in p.parts and not any(part.endswith(".egg-info") for part in p.parts)
+    }
+    assert source_modules <= {p.relative_to(asset_dir) for p in asset_dir.rglob("*.py")}

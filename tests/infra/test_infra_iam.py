@@ -1,0 +1,153 @@
+"""Least privilege: per-function roles with item-level table actions only."""
+
+from __future__ import annotations
+
+import pytest
+from infra_testing import Synthesized, refs
+
+from loyalty_engine import wiring
+
+pytestmark = pytest.mark.infra
+
+# Spelled out here, not imported from infra, so that widening a grant there fails a test.
+READ_ACTIONS = {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"}
+WRITE_ACTIONS = {
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+}
+ITEM_WRITE_ACTIONS = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+}
+
+
+def as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(policy: dict) -> list[dict]:
+    return as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def role_statements(synthesized: Synthesized, spec: wiring.Function) -> list[dict]:
+    """Every statement of every policy attached to the role of the wiring function `spec`."""
+    (function,) = [
+        f
+        for f in synthesized.of_type("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == spec.handler
+    ]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = synthesized.resources[role_id]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert "Policies" not in role["Properties"]
+    return [
+        statement
+        for policy in synthesized.of_type("AWS::IAM::Policy").values()
+        if role_id in refs(policy["Properties"]["Roles"])
+        for statement in statements(policy)
+    ]
+
+
+def dynamodb_grants(synthesized: Synthesized, spec: wiring.Function) -> dict[str, set[str]]:
+    """action -> resources ("table" or "index/<name>") granted to the function's role."""
+    (table_id,) = synthesized.of_type("AWS::DynamoDB::Table")
+    grants: dict[str, set[str]] = {}
+    for statement in role_statements(synthesized, spec):
+        actions = [a for a in as_list(statement["Action"]) if a.startswith("dynamodb:")]
+        if not actions:
+            continue
+        assert statement["Effect"] == "Allow"
+        for resource in as_list(statement["Resource"]):
+            assert refs(resource) == {table_id}, resource
+            if resource == {"Fn::GetAtt": [table_id, "Arn"]}:
+                target = "table"
+            else:
+                suffix = resource["Fn::Join"][1][-1]
+                assert suffix.startswith("/index/")
+                target = suffix.removeprefix("/")
+            for action in actions:
+                grants.setdefault(action, set()).add(target)
+    return grants
+
+
+READ_ONLY = [spec for spec in wiring.FUNCTIONS if spec.table_access == "read"]
+READ_WRITE = [spec for spec in wiring.FUNCTIONS if spec.table_access == "read_write"]
+
+
+def test_wiring_has_both_kinds_of_function() -> None:
+    # Otherwise the two tests below would silently test nothing.
+    assert READ_ONLY
+    assert READ_WRITE
+
+
+@pytest.mark.parametrize("spec", READ_ONLY, ids=lambda spec: spec.name)
+def test_read_only_function_can_only_read_items(prod: Synthesized, spec: wiring.Function) -> None:
+    grants = dynamodb_grants(prod, spec)
+    assert grants == {action: {"table"} for action in READ_ACTIONS}
+    assert not set(grants) & ITEM_WRITE_ACTIONS
+
+
+@pytest.mark.parametrize("spec", READ_WRITE, ids=lambda spec: spec.name)
+def test_read_write_function_reads_writes_and_queries_only_its_indexes(
+    prod: Synthesized, spec: wiring.Function
+) -> None:
+    grants = dynamodb_grants(prod, spec)
+    expected = {action: {"table"} for action in (*READ_ACTIONS, *WRITE_ACTIONS)}
+    expected["dynamodb:Query"] = {"table", *(f"index/{name}" for name in spec.indexes)}
+    assert grants == expected
+
+
+def test_no_wildcard_or_scan_actions_anywhere(prod: Synthesized) -> None:
+    for logical_id, policy in prod.of_type("AWS::IAM::Policy").items():
+        for statement in statements(policy):
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, (logical_id, action)
+                assert action not in {"dynamodb:Scan", "dynamodb:PartiQLSelect"}, (logical_id, action)
+
+
+def test_only_xray_is_granted_on_every_resource(prod: Synthesized) -> None:
+    for policy in prod.of_type("AWS::IAM::Policy").values():
+        for statement in statements(policy):
+            if "*" in as_list(statement["Resource"]):
+                assert set(as_list(statement["Action"])) == {
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                }
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_function_writes_only_its_own_log_group_and_queue(prod: Synthesized, spec: wiring.Function) -> None:
+    (function,) = [
+        f
+        for f in prod.of_type("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == spec.handler
+    ]
+    own = {
+        function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"],
+        *refs(function["Properties"]["DeadLetterConfig"]),
+    }
+    for statement in role_statements(prod, spec):
+        if any(a.startswith(("logs:", "sqs:")) for a in as_list(statement["Action"])):
+            assert refs(statement["Resource"]) <= own
+
+
+def test_only_the_api_gateway_logging_role_uses_a_managed_policy(prod: Synthesized) -> None:
+    with_managed = {
+        logical_id: role["Properties"]["ManagedPolicyArns"]
+        for logical_id, role in prod.of_type("AWS::IAM::Role").items()
+        if "ManagedPolicyArns" in role["Properties"]
+    }
+    assert len(with_managed) == 1
+    (arns,) = with_managed.values()
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" in str(arns)
+    (account,) = prod.of_type("AWS::ApiGateway::Account").values()
+    assert refs(account["Properties"]["CloudWatchRoleArn"]) == set(with_managed)

@@ -1,0 +1,119 @@
+"""Alarms for every function, DLQ and the API, published to an encrypted topic; a dashboard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from infra_testing import Synthesized, refs
+
+from loyalty_engine import wiring
+
+pytestmark = pytest.mark.infra
+
+
+def alarms(synthesized: Synthesized) -> list[dict]:
+    return [a["Properties"] for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()]
+
+
+def alarms_on(synthesized: Synthesized, metric: str, dimension: str, target: str) -> list[dict]:
+    return [
+        a
+        for a in alarms(synthesized)
+        if a.get("MetricName") == metric
+        and any(d["Name"] == dimension and target in refs(d["Value"]) for d in a.get("Dimensions", []))
+    ]
+
+
+def function_ids(synthesized: Synthesized) -> dict[str, str]:
+    by_handler = {
+        f["Properties"]["Handler"]: logical_id
+        for logical_id, f in synthesized.of_type("AWS::Lambda::Function").items()
+    }
+    return {spec.name: by_handler[spec.handler] for spec in wiring.FUNCTIONS}
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_has_an_alarm(prod: Synthesized, metric: str) -> None:
+    for name, logical_id in function_ids(prod).items():
+        (alarm,) = alarms_on(prod, metric, "FunctionName", logical_id)
+        assert alarm["Namespace"] == "AWS/Lambda", name
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["Threshold"] == 1
+
+
+def test_every_dead_letter_queue_has_an_alarm(prod: Synthesized) -> None:
+    for logical_id in function_ids(prod).values():
+        (queue_id,) = refs(prod.resources[logical_id]["Properties"]["DeadLetterConfig"])
+        (alarm,) = alarms_on(prod, "ApproximateNumberOfMessagesVisible", "QueueName", queue_id)
+        assert alarm["Namespace"] == "AWS/SQS"
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["Threshold"] == 0
+
+
+def test_api_alarms(prod: Synthesized) -> None:
+    (rest_api,) = prod.of_type("AWS::ApiGateway::RestApi").values()
+    api_name = rest_api["Properties"]["Name"]
+    api_alarms = {
+        a["MetricName"]: a
+        for a in alarms(prod)
+        if a.get("Namespace") == "AWS/ApiGateway"
+        and {"Name": "ApiName", "Value": api_name} in a["Dimensions"]
+    }
+    assert set(api_alarms) == {"5XXError", "Latency"}
+    assert api_alarms["5XXError"]["Statistic"] == "Sum"
+    assert api_alarms["Latency"]["ExtendedStatistic"] == "p99"
+
+
+def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(prod: Synthesized) -> None:
+    (topic_id,) = prod.of_type("AWS::SNS::Topic")
+    assert len(alarms(prod)) == 3 * len(wiring.FUNCTIONS) + 2
+    for alarm in alarms(prod):
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["OKActions"] == [{"Ref": topic_id}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+    assert prod.template_json["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": topic_id}
+
+
+def test_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(prod: Synthesized) -> None:
+    (topic,) = prod.of_type("AWS::SNS::Topic").values()
+    (key_id,) = refs(topic["Properties"]["KmsMasterKeyId"])
+    key = prod.resources[key_id]
+    assert key["Type"] == "AWS::KMS::Key"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    cloudwatch_statements = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(cloudwatch_statements) == 1
+    assert set(cloudwatch_statements[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def test_topic_requires_ssl_and_lets_this_accounts_alarms_publish(prod: Synthesized) -> None:
+    (topic_id,) = prod.of_type("AWS::SNS::Topic")
+    (policy,) = prod.of_type("AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert "aws:SourceAccount" in allow["Condition"]["StringEquals"]
+
+
+def test_dashboard_shows_api_functions_and_table(prod: Synthesized) -> None:
+    (dashboard,) = prod.of_type("AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]
+    shown = refs(body)
+    (table_id,) = prod.of_type("AWS::DynamoDB::Table")
+    assert table_id in shown
+    assert set(function_ids(prod).values()) <= shown
+    text = json.dumps(body)
+    (rest_api,) = prod.of_type("AWS::ApiGateway::RestApi").values()
+    assert rest_api["Properties"]["Name"] in text
+    for namespace in ("AWS/ApiGateway", "AWS/Lambda", "AWS/DynamoDB"):
+        assert namespace in text
