@@ -18,12 +18,20 @@ os.environ.update(
         "POWERTOOLS_DEV": "false",
     }
 )
+# jsii (the infra tests) starts Node; these only quiet its banners and telemetry.
+for name, value in {
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+    "CDK_DISABLE_VERSION_CHECK": "1",
+}.items():
+    os.environ.setdefault(name, value)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.support.aws import fresh_caches, moto_table  # noqa: E402
+from tests.support.aws import fresh_caches, moto_table
 
 
 @pytest.fixture

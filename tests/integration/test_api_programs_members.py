@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from loyalty_engine.domain.cardcodes import is_valid_luhn
-
 from tests.integration.conftest import ADMIN, CARD, SHOP
 from tests.support.api import call, load_event
 

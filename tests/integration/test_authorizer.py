@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+
 from loyalty_engine.cli import create_api_key, main
 from loyalty_engine.dal.dynamo import client
 from loyalty_engine.dal.group_store import GroupStore
 from loyalty_engine.handlers import authorizer
 from loyalty_engine.handlers.caller import caller_from_context
-
 from tests.support.api import LambdaContext, load_event
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from loyalty_engine.handlers.openapi import document, routes
 from loyalty_engine.wiring import API_ROUTES
-
 from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP
 from tests.support.api import call, load_event
 
@@ -57,7 +57,6 @@ def test_request_without_authorizer_context_is_401(member):
     event = load_event("api_get_member")
     event["requestContext"]["authorizer"] = {}
     from loyalty_engine.handlers import api
-
     from tests.support.api import LambdaContext
 
     response = api.handler(event, LambdaContext())

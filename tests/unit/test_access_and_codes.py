@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from loyalty_engine.domain.access import Caller, new_api_key, parse_token, verify
 from loyalty_engine.domain.cardcodes import generate_card_code, is_valid_luhn, luhn_check_digit
 from loyalty_engine.domain.errors import Forbidden, Unauthorized

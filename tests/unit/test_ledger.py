@@ -5,6 +5,7 @@ from decimal import Decimal
 from itertools import count
 
 import pytest
+
 from loyalty_engine.domain import ledger
 from loyalty_engine.domain.errors import InsufficientPoints
 from loyalty_engine.domain.orders import proportional_reversal

@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
+
 from loyalty_engine.domain.programs import Duration, NQPointSettings, ProgramSpec, TierSettings
 from loyalty_engine.domain.timeutil import add_duration
-from pydantic import ValidationError
 
 
 @pytest.mark.parametrize(

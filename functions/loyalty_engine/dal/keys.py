@@ -35,8 +35,12 @@ def idempotency_sk(operation: str, key: str) -> str:
     return f"IDEM#{operation}#{key}"
 
 
-def entry_sk(entry_id: str) -> str:
-    return f"{ENTRY_PREFIX}{entry_id}"
+def entry_sk(member_version: int, position: int) -> str:
+    """Ledger order is commit order: the member version a write creates, then the entry's place in it.
+
+    (Not the entry's ULID: ids from containers whose clocks differ could sort against commit order.)
+    """
+    return f"{ENTRY_PREFIX}{member_version:012d}#{position:02d}"
 
 
 def order_sk(order_id: str) -> str:

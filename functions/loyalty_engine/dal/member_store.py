@@ -153,7 +153,7 @@ class MemberStore:
                     }
                 }
             )
-        for entry in write.entries:
+        for position, entry in enumerate(write.entries):
             actions.append(
                 {
                     "Put": {
@@ -161,7 +161,7 @@ class MemberStore:
                         "Item": to_item(
                             item(
                                 pk,
-                                keys.entry_sk(entry.entry_id),
+                                keys.entry_sk(write.member.version, position),
                                 "ledger_entry",
                                 entry.model_dump(mode="json"),
                             )
