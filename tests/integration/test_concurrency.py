@@ -28,6 +28,7 @@ from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.support.api import LambdaContext, Reply, load_event
 from tests.support.aws import create_table, fresh_caches
 from tests.support.clock import FakeClock
+from tests.support.ledger import assert_running_balances
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -158,15 +159,6 @@ def ledger(handler: Handler) -> list[dict[str, Any]]:
         query = {"limit": "20", "cursor": page.body["next_cursor"]}
 
 
-def check_ledger(entries: list[dict[str, Any]]) -> None:
-    running = {"nq": 0, "q": 0}
-    for entry in entries:
-        running["nq"] += entry["nq"]
-        running["q"] += entry["q"]
-        assert (entry["nq_balance"], entry["q_balance"]) == (running["nq"], running["q"]), entry
-        assert entry["nq_balance"] >= 0 and entry["q_balance"] >= 0, entry
-
-
 def test_fifty_concurrent_burns_spend_exactly_what_is_available(funded_member):
     handlers = [lambda_container() for _ in range(50)]
 
@@ -188,7 +180,7 @@ def test_fifty_concurrent_burns_spend_exactly_what_is_available(funded_member):
     view = invoke(main, "api_get_member", SHOP)
     assert view.body["balances"]["nq"] == {"available": 0, "pending": 0, "next_expiry": None}
     entries = ledger(main)
-    check_ledger(entries)
+    assert_running_balances(entries)
     assert sorted(entry["reference"] for entry in entries if entry["kind"] == "burn") == spent
     assert [entry["kind"] for entry in entries] == ["earn"] + ["burn"] * 10
     stored, _ = default_context().members.load(SHOP.group_id, CARD, [])
@@ -217,7 +209,7 @@ def test_twenty_concurrent_replays_of_one_order_earn_once(moto_server):
     assert all(reply.body == replies[0].body for reply in replies)
     assert replies[0].body["earned"]["nq"] == 1000
     entries = ledger(setup)
-    check_ledger(entries)
+    assert_running_balances(entries)
     assert [(entry["kind"], entry["reference"]) for entry in entries] == [("earn", "WEB-RACE")]
     view = invoke(setup, "api_get_member", SHOP)
     assert view.body["balances"]["nq"]["available"] == 1000

@@ -38,6 +38,7 @@ from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.support.api import call
 from tests.support.aws import create_table, fresh_caches
 from tests.support.clock import FakeClock
+from tests.support.ledger import assert_running_balances
 
 GROUP = ADMIN.group_id
 PROGRAM = "club"  # events/api_put_program.json
@@ -433,12 +434,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def ledger_adds_up_and_has_one_entry_per_key(self) -> None:
         entries = self.ledger()
         assert len(entries) == self.entries
-        running = {"nq": 0, "q": 0}
-        for entry in entries:
-            running["nq"] += entry["nq"]
-            running["q"] += entry["q"]
-            assert (entry["nq_balance"], entry["q_balance"]) == (running["nq"], running["q"]), entry
-            assert entry["nq_balance"] >= 0 and entry["q_balance"] >= 0, entry
+        running = assert_running_balances(entries)
         # available + pending + expired but not yet written off
         assert running == {"nq": self.points("nq"), "q": self.points("q")}
         references = Counter(entry["reference"] for entry in entries if entry["kind"] != "expire")
