@@ -9,9 +9,9 @@ What it does as API Gateway does, for the routes of `loyalty_engine.wiring` only
 - builds the v1 proxy event, with the authorizer's context in `requestContext.authorizer`,
   and writes the function's answer back.
 
-Its own answers are JSON `{"code", "message"}`: 404 route_not_found, 405
-method_not_allowed, 401 unauthorized, 403 forbidden, 413 payload_too_large, 400
-bad_request (malformed HTTP), and 502 internal_error when a function fails; a failure is
+Its own answers are JSON `{"code", "message"}`: 404 route_not_found (an unknown path
+or method, as the deployed API answers), 401 unauthorized, 403 forbidden, 413
+payload_too_large, 400 bad_request (malformed HTTP), and 502 internal_error when a function fails; a failure is
 a bug, so its traceback goes to stderr. Client input never makes the gateway fail.
 """
 
@@ -106,7 +106,7 @@ class Router:
         return re.compile("^/" + "/".join(parts) + "/?$"), tuple(rank)
 
     def match(self, method: str, path: str) -> RouteMatch:
-        """The route for METHOD path, or GatewayError 404/405."""
+        """The route for METHOD path, or GatewayError 404."""
         candidates = []
         for pattern, rank, route, function in self._routes:
             found = pattern.match(path)
@@ -120,12 +120,12 @@ class Router:
             if route.method == method:
                 parameters = {name: unquote(value) for name, value in found.groupdict().items()}
                 return RouteMatch(route, function, parameters)
+        # As deployed: API Gateway has no such method there, and infra maps that to 404 too.
         allowed = ", ".join(sorted({route.method for _, route, _, _ in candidates}))
         raise GatewayError(
-            405,
-            "method_not_allowed",
-            f"{method} is not allowed on {candidates[0][1].path} (allowed: {allowed})",
-            headers={"Allow": allowed},
+            404,
+            "route_not_found",
+            f"no route for {method} {candidates[0][1].path} (routes there: {allowed})",
         )
 
 
@@ -490,7 +490,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return self.server_version
 
     def __getattr__(self, name: str) -> Any:
-        # Every method, known or not, goes through the gateway (405 where no route has it).
+        # Every method, known or not, goes through the gateway (404 where no route has it).
         if name.startswith("do_"):
             return self._serve
         raise AttributeError(name)

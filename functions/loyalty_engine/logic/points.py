@@ -129,12 +129,7 @@ def earn(ctx: Context, caller: Caller, card_code: str, request: OrderRequest) ->
         )
         answer = StoredAnswer(fingerprint=fp, status=201, body=result.model_dump(mode="json"))
         record = OrderRecord(
-            order_id=request.order_id,
-            amount=request.amount,
-            currency=request.currency,
-            ordered_at=request.ordered_at,
-            store_id=request.store_id,
-            lines=request.lines,
+            **request.model_dump(),
             lot_id=entry_id,
             nq_earned=entry.nq,
             q_earned=entry.q,
