@@ -1,7 +1,7 @@
 """Write or check docs/openapi.json, the OpenAPI document generated from the code.
 
-    python scripts/openapi.py write   # regenerate
-    python scripts/openapi.py check   # fail when the committed document drifted from the code
+python scripts/openapi.py write   # regenerate
+python scripts/openapi.py check   # fail when the committed document drifted from the code
 """
 
 from __future__ import annotations
