@@ -2,7 +2,8 @@
 
 1. DynamoDB round trips per earn and per burn on a warm container (botocore hooks).
 2. Cold import time of each handler module in a fresh interpreter that sees only the
-   Lambda layer's packages (as on Lambda), and its ratio to a bare powertools handler.
+   Lambda layer's packages, with Lambda's environment variables (tracing on), and its
+   ratio to a bare powertools handler.
 3. p50/p95 of an earn through the real handler in-process on moto, and the ratio to one
    raw TransactWriteItems call of the same shape on the same backend.
 """
@@ -68,8 +69,14 @@ def ensure_layer() -> None:
 
 def import_ms(module: str, path: list[Path]) -> float:
     """Median cumulative import time of `module` in fresh `python -S` processes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "POWERTOOLS_TRACE"))}
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in path)
+    # What Lambda sets: the X-Ray SDK then samples locally instead of building API clients at import.
+    env.update(
+        LAMBDA_TASK_ROOT=str(ROOT / "functions"),
+        AWS_LAMBDA_FUNCTION_NAME="bench",
+        AWS_REGION=os.environ["AWS_DEFAULT_REGION"],
+    )
     times = []
     for _ in range(IMPORT_RUNS):
         done = subprocess.run(
