@@ -127,3 +127,25 @@ def test_vip_multiplier_applies_when_larger(member, clock):
     reply = call("api_earn_order", SHOP)
     assert reply.body["earned"]["nq"] == 2598  # staff VIP: NQ x2 beats tier 1's x1
     assert reply.body["earned"]["q"] == 129  # staff VIP: Q x1, tier 1: x1
+
+
+def test_members_are_listed_by_program_on_the_sharded_index(program, table):
+    from loyalty_engine.dal import keys
+    from loyalty_engine.table import GSI1, MEMBER_SHARDS
+
+    client, name = table
+    cards = {f"CARD-{n:04d}" for n in range(12)}
+    for card in cards:
+        assert call("api_enrol_member", SHOP, body={"card_code": card}).status == 201
+    found = set()
+    for shard in range(MEMBER_SHARDS):
+        page = client.query(
+            TableName=name,
+            IndexName=GSI1.name,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": GSI1.partition_key},
+            ExpressionAttributeValues={":pk": {"S": keys.program_members_gsi1pk("demo", "club", shard)}},
+        )
+        found |= {item[GSI1.sort_key]["S"] for item in page["Items"]}
+        assert all(item["type"]["S"] == "member" for item in page["Items"])
+    assert found == cards

@@ -16,7 +16,7 @@ from loyalty_engine.dal.records import data_of, item
 from loyalty_engine.domain.errors import InvalidRequest
 from loyalty_engine.domain.ledger import LedgerEntry
 from loyalty_engine.domain.members import Member
-from loyalty_engine.table import PARTITION_KEY, SORT_KEY
+from loyalty_engine.table import GSI1, PARTITION_KEY, SORT_KEY
 
 
 class StaleMember(Exception):
@@ -63,8 +63,10 @@ def _member_item(group: str, member: Member) -> dict[str, Any]:
         keys.MEMBER_SK,
         "member",
         member.model_dump(mode="json"),
-        gsi1pk=keys.program_members_gsi1pk(group, member.program_id, shard),
-        gsi1sk=member.card_code,
+        **{
+            GSI1.partition_key: keys.program_members_gsi1pk(group, member.program_id, shard),
+            GSI1.sort_key: member.card_code,
+        },
     )
 
 

@@ -6,9 +6,17 @@ import json
 from typing import Any
 
 from loyalty_engine.domain.idempotency import StoredAnswer
-from loyalty_engine.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, TYPE_ATTRIBUTE
+from loyalty_engine.table import (
+    GLOBAL_SECONDARY_INDEXES,
+    PARTITION_KEY,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+    TYPE_ATTRIBUTE,
+)
 
-_INTERNAL = {PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE, TTL_ATTRIBUTE, "gsi1pk", "gsi1sk"}
+_INTERNAL = {PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE, TTL_ATTRIBUTE} | {
+    attribute for index in GLOBAL_SECONDARY_INDEXES for attribute in (index.partition_key, index.sort_key)
+}
 
 
 def item(pk: str, sk: str, item_type: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
