@@ -113,7 +113,9 @@ def test_return_of_unknown_order_is_404(member):
 
 
 def test_max_balance_caps_credit_and_says_so(member, program):
-    spec = {k: v for k, v in program.items() if k not in {"program_id", "created_at", "updated_at"}}
+    spec = {
+        k: v for k, v in program.items() if k not in {"program_id", "created_at", "updated_at", "version"}
+    }
     spec["nq_points"] = {**spec["nq_points"], "max_balance": 2000}
     assert call("api_put_program", ADMIN, body=spec).status == 200
     call("api_earn_order", SHOP)  # 1299
@@ -157,3 +159,41 @@ def test_unknown_member_is_404(program):
     reply = call("api_earn_order", SHOP, path={"card_code": "NOBODY-1"})
     assert reply.status == 404 and reply.body["code"] == "member_not_found"
     assert CARD
+
+
+def test_return_after_the_orders_points_expired_takes_nothing_from_other_orders(member, clock):
+    call("api_earn_order", SHOP)  # A: 1299 NQ, valid one year
+    clock.advance(days=400)
+    later = order_body(order_id="B", ordered_at=clock.now.isoformat())
+    assert call("api_earn_order", SHOP, body=later).body["earned"]["nq"] == 1299
+    reply = call("api_return_order", SHOP, body={"return_id": "R-A"})
+    assert reply.status == 201
+    # A's points expired already (an `expire` entry took them): B's stay
+    assert reply.body["reversed"] == {"nq": 0, "q": 0, "unrecovered": 1299 + 129}
+    clock.advance(days=14)
+    assert call("api_get_member", SHOP).body["balances"]["nq"]["available"] == 1299
+
+
+def test_the_same_amount_spelled_differently_is_the_same_order(member):
+    first = call("api_earn_order", SHOP, body=order_body(amount="129.90"))
+    again = call("api_earn_order", SHOP, body=order_body(amount="129.9"))
+    assert (again.status, again.body) == (first.status, first.body)
+
+
+def test_points_that_never_expire_are_kept_as_one_lot(member, program, clock):
+    from loyalty_engine.logic.context import default_context
+
+    spec = {
+        k: v for k, v in program.items() if k not in {"program_id", "created_at", "updated_at", "version"}
+    }
+    spec["nq_points"] = {**spec["nq_points"], "validity": None, "holding_period": None}
+    spec["q_points"] = {**spec["q_points"], "validity": None}
+    assert call("api_put_program", ADMIN, body=spec).status == 200
+    for n in range(5):
+        call("api_earn_order", SHOP, body=order_body(order_id=f"O-{n}", amount="1.00"))
+    stored, _ = default_context().members.load("demo", CARD, [])
+    assert stored is not None
+    assert sorted((lot.kind, lot.points) for lot in stored.lots) == [("nq", 50), ("q", 5)]
+    assert call("api_burn_points", SHOP, body={"points": 50, "burn_id": "all"}).status == 201
+    back = call("api_return_order", SHOP, path={"order_id": "O-4"}, body={"return_id": "r"})
+    assert back.body["reversed"] == {"nq": 0, "q": 1, "unrecovered": 10}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from loyalty_engine.domain.cardcodes import is_valid_luhn
 from tests.integration.conftest import ADMIN, CARD, SHOP
 from tests.support.api import call, load_event
@@ -149,3 +151,43 @@ def test_members_are_listed_by_program_on_the_sharded_index(program, table):
         found |= {item[GSI1.sort_key]["S"] for item in page["Items"]}
         assert all(item["type"]["S"] == "member" for item in page["Items"])
     assert found == cards
+
+
+def test_enrolment_replays_survive_program_changes(program, clock):
+    headers = {"Idempotency-Key": "signup-1"}
+    generated = call("api_enrol_member", SHOP, body={"customer_ref": "C-1"}, headers=headers)
+    imported = call("api_enrol_member", SHOP)
+    call(
+        "api_put_program",
+        ADMIN,
+        body=_spec(card_codes={"generation": "manual"}, ends_at="2026-12-31T00:00:00Z"),
+    )
+    clock.advance(days=30)  # the program has ended too
+    assert (
+        call("api_enrol_member", SHOP, body={"customer_ref": "C-1"}, headers=headers).body == generated.body
+    )
+    assert call("api_enrol_member", SHOP).body == imported.body
+    late = call("api_enrol_member", SHOP, body={"card_code": "NEW-0001"})
+    assert late.status == 422 and late.body["code"] == "program_not_active"
+
+
+def test_generated_card_codes_need_an_idempotency_key(program):
+    reply = call("api_enrol_member", SHOP, body={"customer_ref": "C-9"})
+    assert reply.status == 422 and reply.body["code"] == "idempotency_key_required"
+
+
+def test_a_stale_program_replacement_is_refused_and_claims_no_name(program, clock):
+    from loyalty_engine.domain.errors import Conflict
+    from loyalty_engine.domain.programs import Program
+    from loyalty_engine.logic.context import default_context
+
+    store = default_context().groups
+    p0 = store.get_program("demo", "club", consistent=True)
+    assert p0 is not None and p0.version == 1
+    assert call("api_put_program", ADMIN, body=_spec(name="Bravo")).body["version"] == 2
+    stale = Program(**{**p0.model_dump(), "name": "Charlie", "version": 2})
+    with pytest.raises(Conflict):
+        store.put_program("demo", stale, previous=p0)
+    assert (
+        call("api_put_program", ADMIN, path={"program_id": "other"}, body=_spec(name="Charlie")).status == 201
+    )

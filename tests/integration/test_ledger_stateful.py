@@ -87,6 +87,7 @@ class ModelOrder:
     amount: Decimal
     nq_earned: int
     q_earned: int
+    expires_at: datetime | None = None  # of the order's lots (both kinds: one year after ordered_at)
     returned: Decimal = Decimal(0)
     nq_reversed: int = 0
     q_reversed: int = 0
@@ -257,7 +258,7 @@ class LedgerMachine(RuleBasedStateMachine):
             "nq_available_at": iso(ordered_at + HOLDING),
         }
         assert reply.body["balances"] == self.balances()
-        self.orders[order_id] = ModelOrder(body, (reply.status, reply.body), amount, credited, q)
+        self.orders[order_id] = ModelOrder(body, (reply.status, reply.body), amount, credited, q, expires_at)
 
     def replay(self, data) -> None:
         """Send an earlier write again: the same answer and no effect. Then its key with another
@@ -375,6 +376,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 (lot for lot in self.lots if lot.kind == kind and lot.order_id != order_id),
                 key=self.spend_order,
             )
+            if order.expires_at is not None and order.expires_at <= self.clock.now:
+                others = []  # what the order's lot lost to expiry is not taken again from others
             got[kind] = self.take(own + others, wanted[kind]) if wanted[kind] > 0 else 0
         self.entries += 1
         assert Decimal(reply.body.pop("amount")) == amount

@@ -102,3 +102,26 @@ def test_partial_returns_add_up_to_the_full_reversal(parts, expected):
         done += step
         got.append(step)
     assert got == expected and done == 1299
+
+
+def test_compaction_merges_only_available_never_expiring_lots():
+    lots, _ = _credit([], 10, lot="a")
+    lots, _ = _credit(lots, 20, lot="b")
+    lots, _ = _credit(lots, 30, lot="pending", available_after=5)
+    lots, _ = _credit(lots, 40, lot="expiring", days_valid=30)
+    compacted = ledger.compact(lots, T0)
+    assert sorted((lot.lot_id, lot.points) for lot in compacted) == [
+        ("a", 30),
+        ("expiring", 40),
+        ("pending", 30),
+    ]
+    assert ledger.balance(compacted, "nq") == ledger.balance(lots, "nq")
+    assert ledger.compact(compacted, T0) is compacted  # nothing left to merge
+
+
+def test_reverse_takes_nothing_from_others_once_the_orders_lot_expired():
+    lots, _ = _credit([], 100, lot="other")
+    lots, entry = ledger.reverse(
+        lots, nq=50, q=0, lot_id="gone", now=T0, entry_id="R", reference="r", own_expired=frozenset({"nq"})
+    )
+    assert entry.nq == 0 and entry.unrecovered == 50 and ledger.balance(lots, "nq") == 100

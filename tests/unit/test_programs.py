@@ -80,3 +80,12 @@ def test_program_kind_and_dates_are_consistent():
         ProgramSpec.model_validate({**base, "ends_at": "2026-01-01T00:00:00Z"})
     spec = ProgramSpec.model_validate(base)
     assert spec.starts_at == datetime(2026, 12, 31, 23, tzinfo=UTC)
+
+
+def test_periods_are_bounded_and_arithmetic_never_overflows():
+    with pytest.raises(ValidationError, match="100 years"):
+        Duration(value=10_000, unit="years")
+    assert Duration(value=100, unit="years").value == 100
+    late = datetime(9999, 6, 1, tzinfo=UTC)
+    assert add_duration(late, 1, "year") == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert add_duration(late, 400, "day") == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)

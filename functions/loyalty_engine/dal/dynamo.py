@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from loyalty_engine.domain.errors import ConcurrentUpdate, DomainError, ServiceUnavailable
+from loyalty_engine.domain.errors import ConcurrentUpdate, Conflict, DomainError, ServiceUnavailable
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -102,6 +102,10 @@ def cancellation_codes(error: ClientError) -> list[str]:
     return [str(reason.get("Code", "None")) for reason in reasons]
 
 
+# Reason codes of one item of a cancelled transaction (they differ from whole-request codes).
+TRANSIENT_ITEM_CODES = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
+
+
 def map_error(error: ClientError) -> DomainError | None:
     """The domain error for an AWS error code, or None when the caller must decide (or re-raise)."""
     code = error_code(error)
@@ -109,8 +113,11 @@ def map_error(error: ClientError) -> DomainError | None:
         return ServiceUnavailable("the database is busy; retry with the same idempotency key")
     if code == "TransactionConflictException":
         return ConcurrentUpdate("a concurrent request changed the same data; retry")
-    if code == "TransactionCanceledException" and any(
-        c in TRANSIENT_CODES or c == "TransactionConflict" for c in cancellation_codes(error)
-    ):
-        return ConcurrentUpdate("a concurrent request changed the same data; retry")
+    if code == "TransactionCanceledException":
+        reasons = set(cancellation_codes(error))
+        if "ValidationError" in reasons:
+            # in practice: an item over DynamoDB's 400 KB (a member with too many open lots)
+            return Conflict("the change would make a stored item too large", code="item_too_large")
+        if reasons & TRANSIENT_ITEM_CODES:
+            return ServiceUnavailable("the database is busy; retry with the same idempotency key")
     return None

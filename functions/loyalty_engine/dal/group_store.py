@@ -74,8 +74,8 @@ class GroupStore:
     def put_program(self, group: str, program: Program, previous: Program | None) -> None:
         """Create or replace a program and claim its name, unique within the group.
 
-        The write is conditional on the program being as it was read (`previous`), so two
-        concurrent replacements cannot both win.
+        The write is conditional on the program's version being the one read (`previous`),
+        so of two concurrent replacements only one wins.
         """
         pk = keys.group_pk(group)
         program_put: dict[str, Any] = {
@@ -88,10 +88,9 @@ class GroupStore:
             program_put["ConditionExpression"] = "attribute_not_exists(#pk)"
             program_put["ExpressionAttributeNames"] = {"#pk": PARTITION_KEY}
         else:
-            program_put["ConditionExpression"] = "updated_at = :u"
-            program_put["ExpressionAttributeValues"] = {
-                ":u": {"S": previous.model_dump(mode="json")["updated_at"]}
-            }
+            program_put["ConditionExpression"] = "#v = :v"
+            program_put["ExpressionAttributeNames"] = {"#v": "version"}
+            program_put["ExpressionAttributeValues"] = {":v": {"N": str(previous.version)}}
         name_put = {
             "TableName": self._table,
             "Item": to_item(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,10 +14,12 @@ from botocore.exceptions import ClientError
 from loyalty_engine.dal import keys
 from loyalty_engine.dal.dynamo import cancellation_codes, error_code, from_item, map_error, to_item
 from loyalty_engine.dal.records import data_of, item
-from loyalty_engine.domain.errors import InvalidRequest
+from loyalty_engine.domain.errors import InvalidRequest, ServiceUnavailable
 from loyalty_engine.domain.ledger import LedgerEntry
 from loyalty_engine.domain.members import Member
 from loyalty_engine.table import GSI1, PARTITION_KEY, SORT_KEY
+
+UNPROCESSED_ATTEMPTS = 6
 
 
 class StaleMember(Exception):
@@ -92,7 +95,9 @@ class MemberStore:
         }
         request[self._table]["ConsistentRead"] = True  # type: ignore[assignment]
         found: list[dict[str, Any]] = []
-        for _ in range(8):
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            if attempt:
+                time.sleep(min(0.5, 0.02 * 2**attempt))
             try:
                 response = self._client.batch_get_item(RequestItems=request)
             except ClientError as error:
@@ -101,6 +106,9 @@ class MemberStore:
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
+        else:
+            # never answer "not found" for what was not read
+            raise ServiceUnavailable("the database is busy; retry with the same idempotency key")
         values = [from_item(raw) for raw in found]
         member = next((_member_from(v) for v in values if v[SORT_KEY] == keys.MEMBER_SK), None)
         records = {v[SORT_KEY]: data_of(v) for v in values if v[SORT_KEY] != keys.MEMBER_SK}

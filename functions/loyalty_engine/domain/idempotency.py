@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,10 +19,23 @@ from pydantic import BaseModel
 from loyalty_engine.domain.errors import IdempotencyKeyReused
 
 
+def _canonical(value: Any) -> Any:
+    """Equal values spell alike: 129.9, "129.90" and 129.900 are the same amount."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    return value
+
+
 def fingerprint(operation: str, request: BaseModel | dict[str, Any], **context: str) -> str:
-    payload = request.model_dump(mode="json") if isinstance(request, BaseModel) else request
+    payload = request.model_dump() if isinstance(request, BaseModel) else request
     canonical = json.dumps(
-        {"op": operation, "ctx": context, "req": payload}, sort_keys=True, separators=(",", ":")
+        {"op": operation, "ctx": context, "req": _canonical(payload)}, sort_keys=True, separators=(",", ":")
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 

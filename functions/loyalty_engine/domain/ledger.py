@@ -219,12 +219,21 @@ def burn(
 
 
 def reverse(
-    lots: list[Lot], *, nq: int, q: int, lot_id: str, now: datetime, entry_id: str, reference: str
+    lots: list[Lot],
+    *,
+    nq: int,
+    q: int,
+    lot_id: str,
+    now: datetime,
+    entry_id: str,
+    reference: str,
+    own_expired: frozenset[PointKind] = frozenset(),
 ) -> tuple[list[Lot], LedgerEntry]:
     """Take back points an order earned: its own lot first, then others (pending included).
 
-    Points already spent cannot be taken back without a negative balance; the shortfall
-    is recorded on the entry as `unrecovered`.
+    What the order's lot no longer holds was spent (taken back from other lots) or, for a
+    kind in `own_expired`, expired already (not taken again). Points that cannot be taken
+    back without a negative balance are recorded on the entry as `unrecovered`.
     """
     movements: list[LotMovement] = []
     unrecovered = 0
@@ -243,6 +252,8 @@ def reverse(
             ),
             key=_spend_order,
         )
+        if kind in own_expired:
+            others = []
         new_lots, moved, got = _take(new_lots, own + others, wanted)
         movements.extend(moved)
         unrecovered += wanted - got
@@ -256,3 +267,29 @@ def reverse(
         unrecovered=unrecovered,
     )
     return new_lots, entry
+
+
+def compact(lots: list[Lot], now: datetime) -> list[Lot]:
+    """Merge the lots that can no longer differ: available and never expiring, per kind.
+
+    Such lots are spent and reversed alike, so one lot (the oldest's id) holds their sum;
+    the balance and the ledger are unchanged. Without it, a program with no validity
+    would grow the member item by one lot per order, up to DynamoDB's 400 KB.
+    """
+
+    def mergeable(lot: Lot) -> bool:
+        return lot.expires_at is None and lot.available_at <= now
+
+    kinds = [lot.kind for lot in lots if mergeable(lot)]
+    if all(kinds.count(kind) < 2 for kind in set(kinds)):
+        return lots
+    merged: dict[str, Lot] = {}
+    kept: list[Lot] = []
+    for lot in sorted(lots, key=lambda lot: (lot.available_at, lot.lot_id)):
+        if not mergeable(lot):
+            kept.append(lot)
+        elif (first := merged.get(lot.kind)) is None:
+            merged[lot.kind] = lot
+        else:
+            merged[lot.kind] = first.model_copy(update={"points": first.points + lot.points})
+    return [*merged.values(), *kept]

@@ -81,6 +81,8 @@ class OrderRecord(BaseModel):
     lot_id: str
     nq_earned: int
     q_earned: int
+    nq_expires_at: datetime | None = None
+    q_expires_at: datetime | None = None
     returned_amount: Decimal = Decimal(0)
     nq_reversed: int = 0
     q_reversed: int = 0
@@ -104,7 +106,7 @@ class EarnResult(BaseModel):
 class Reversed(BaseModel):
     nq: int
     q: int
-    unrecovered: int = Field(description="Points already spent that could not be taken back")
+    unrecovered: int = Field(description="Points already spent or expired, that could not be taken back")
 
 
 class ReturnResult(BaseModel):

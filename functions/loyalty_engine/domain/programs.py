@@ -24,7 +24,7 @@ class Model(BaseModel):
 class Duration(Model):
     """A period such as 30 days or 1 year. Units accept singular or plural, any case."""
 
-    value: int = Field(ge=1, le=10_000)
+    value: int = Field(ge=1, le=36_500)
     unit: DurationUnit
 
     @field_validator("unit", mode="before")
@@ -34,6 +34,13 @@ class Duration(Model):
             unit = unit.strip().lower()
             return unit[:-1] if unit.endswith("s") else unit
         return unit
+
+    @model_validator(mode="after")
+    def _at_most_a_century(self) -> Duration:
+        days_per_unit = {"day": 1, "week": 7, "month": 31, "year": 366}
+        if self.value * days_per_unit[self.unit] > 36_600:
+            raise ValueError("a period may not exceed 100 years")
+        return self
 
     def after(self, moment: datetime) -> datetime:
         return add_duration(moment, self.value, self.unit)
@@ -176,6 +183,7 @@ class Program(ProgramSpec):
     program_id: Slug
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    version: int = Field(default=1, ge=1, description="Incremented by every replacement")
 
     def is_active(self, moment: datetime) -> bool:
         return self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)

@@ -34,8 +34,21 @@ def parse_utc(text: str) -> datetime:
     return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
 
 
+END_OF_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 def add_duration(moment: datetime, value: int, unit: DurationUnit) -> datetime:
-    """Calendar arithmetic: months and years keep the day of month, clamped to the month's end."""
+    """Calendar arithmetic: months and years keep the day of month, clamped to the month's end.
+
+    Past year 9999 the result is END_OF_TIME (a program may start far in the future).
+    """
+    try:
+        return _add(moment, value, unit)
+    except (OverflowError, ValueError):
+        return END_OF_TIME
+
+
+def _add(moment: datetime, value: int, unit: DurationUnit) -> datetime:
     if unit == "day":
         return moment + timedelta(days=value)
     if unit == "week":

@@ -23,11 +23,34 @@ def _member_not_found(card_code: str) -> NotFound:
     return NotFound(f"member {card_code!r} not found", code="member_not_found")
 
 
+def _replay_card(stored: StoredAnswer | None, fp: str, card_code: str) -> tuple[int, dict[str, Any]]:
+    """The first answer for the same enrolment; any other request for a taken card code is refused."""
+    if stored is not None and stored.fingerprint == fp:
+        return stored.status, stored.body
+    raise Conflict(
+        f"card code {card_code!r} is already enrolled",
+        code="card_code_taken",
+        details=[{"field": "card_code", "reason": "card_code_taken"}],
+    )
+
+
 def enrol(
     ctx: Context, caller: Caller, program_id: str, request: EnrolRequest, idempotency_key: str | None
 ) -> tuple[int, dict[str, Any]]:
     """Enrol a member (201). Idempotent by card code, or by Idempotency-Key for generated codes."""
     group = caller.group_id
+    fp = fingerprint("enrol", request, program=program_id)
+    # Replays first: they get the first answer even if the program has changed since.
+    idem_sk = None
+    if request.card_code is not None:
+        _, records = ctx.members.load(group, request.card_code, [ENROL_SK])
+        if ENROL_SK in records:
+            return _replay_card(answer_from(records[ENROL_SK]["answer"]), fp, request.card_code)
+    elif idempotency_key:
+        idem_sk = keys.idempotency_sk("enrol", idempotency_key)
+        if stored := ctx.groups.get_record(group, idem_sk):
+            return answer_from(stored["answer"]).replay(fp, "Idempotency-Key", idempotency_key)
+
     program = ctx.program(group, program_id)
     now = ctx.clock()
     if program.ends_at is not None and program.ends_at <= now:
@@ -38,10 +61,12 @@ def enrol(
             code="card_code_required",
             details=[{"field": "card_code", "reason": "required"}],
         )
-    fp = fingerprint("enrol", request, program=program_id)
-    idem_sk = keys.idempotency_sk("enrol", idempotency_key) if idempotency_key else None
-    if idem_sk and (stored := ctx.groups.get_record(group, idem_sk)):
-        return answer_from(stored["answer"]).replay(fp, "Idempotency-Key", idempotency_key or "")
+    if request.card_code is None and idem_sk is None:
+        raise InvalidRequest(
+            "an enrolment with a generated card code needs an Idempotency-Key header (safe retries)",
+            code="idempotency_key_required",
+            details=[{"in": "header", "field": "Idempotency-Key", "reason": "required"}],
+        )
 
     for _ in range(GENERATION_ATTEMPTS):
         card_code = request.card_code or generate_card_code(program.card_codes)
@@ -72,14 +97,8 @@ def enrol(
             if request.card_code is None:
                 continue  # a generated code collided: draw another
             _, records = ctx.members.load(group, card_code, [ENROL_SK])
-            if ENROL_SK in records and answer_from(records[ENROL_SK]["answer"]).fingerprint == fp:
-                stored_answer = answer_from(records[ENROL_SK]["answer"])
-                return stored_answer.status, stored_answer.body
-            raise Conflict(
-                f"card code {card_code!r} is already enrolled",
-                code="card_code_taken",
-                details=[{"field": "card_code", "reason": "card_code_taken"}],
-            ) from None
+            stored_answer = answer_from(records[ENROL_SK]["answer"]) if ENROL_SK in records else None
+            return _replay_card(stored_answer, fp, card_code)
     raise ConcurrentUpdate("could not allocate a card code; retry")
 
 

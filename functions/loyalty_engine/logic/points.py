@@ -59,11 +59,14 @@ def _run(ctx: Context, group: str, card_code: str, record_sks: list[str], decide
         member, records = ctx.members.load(group, card_code, record_sks)
         if member is None:
             raise NotFound(f"member {card_code!r} not found", code="member_not_found")
-        decision = decide(member, records, ctx.clock())
+        now = ctx.clock()
+        decision = decide(member, records, now)
         if not isinstance(decision, Decision):
             return decision
+        write = decision.write
+        write.member = write.member.model_copy(update={"lots": ledger.compact(write.member.lots, now)})
         try:
-            ctx.members.commit(group, decision.write, expected_version=member.version)
+            ctx.members.commit(group, write, expected_version=member.version)
         except (StaleMember, RecordExists):
             time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
             continue
@@ -104,6 +107,8 @@ def earn(ctx: Context, caller: Caller, card_code: str, request: OrderRequest) ->
         base = request.ordered_at
         nq_settings, q_settings = program.nq_points, program.q_points
         nq_available_at = nq_settings.holding_period.after(base) if nq_settings.holding_period else base
+        nq_expires_at = nq_settings.validity.after(base) if nq_settings.validity else None
+        q_expires_at = q_settings.validity.after(base) if q_settings.validity else None
         lots, entry = ledger.credit(
             lots,
             entry_id=entry_id,
@@ -113,9 +118,9 @@ def earn(ctx: Context, caller: Caller, card_code: str, request: OrderRequest) ->
             nq=nq,
             q=q,
             nq_available_at=nq_available_at,
-            nq_expires_at=nq_settings.validity.after(base) if nq_settings.validity else None,
+            nq_expires_at=nq_expires_at,
             q_available_at=q_settings.holding_period.after(base) if q_settings.holding_period else base,
-            q_expires_at=q_settings.validity.after(base) if q_settings.validity else None,
+            q_expires_at=q_expires_at,
             nq_max_balance=nq_settings.max_balance,
         )
         lots, late = ledger.expire_due(lots, now, new_id)  # an order so old its points are already expired
@@ -133,6 +138,8 @@ def earn(ctx: Context, caller: Caller, card_code: str, request: OrderRequest) ->
             lot_id=entry_id,
             nq_earned=entry.nq,
             q_earned=entry.q,
+            nq_expires_at=nq_expires_at,
+            q_expires_at=q_expires_at,
             answer=answer,
         )
         write = MemberWrite(
@@ -174,6 +181,11 @@ def return_order(
         nq = proportional_reversal(record.nq_earned, record.nq_reversed, record.amount, after)
         q = proportional_reversal(record.q_earned, record.q_reversed, record.amount, after)
         lots, expired = ledger.expire_due(member.lots, now, new_id)
+        own_expired = frozenset(
+            kind
+            for kind, expires_at in (("nq", record.nq_expires_at), ("q", record.q_expires_at))
+            if expires_at is not None and expires_at <= now
+        )
         lots, entry = ledger.reverse(
             lots,
             nq=nq,
@@ -182,6 +194,7 @@ def return_order(
             now=now,
             entry_id=new_id(),
             reference=f"{order_id}/{return_id}",
+            own_expired=own_expired,  # type: ignore[arg-type]
         )
         result = ReturnResult(
             return_id=return_id,

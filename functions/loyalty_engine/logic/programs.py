@@ -23,6 +23,7 @@ def put_program(ctx: Context, caller: Caller, program_id: str, spec: ProgramSpec
         program_id=program_id,
         created_at=previous.created_at if previous else now,
         updated_at=now,
+        version=previous.version + 1 if previous else 1,
     )
     ctx.groups.put_program(group, program, previous)
     ctx.forget_program(group, program_id)
