@@ -41,7 +41,7 @@ from loyalty_engine.wiring import API_ROUTES
 
 SERVICE = "loyalty-engine"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # only what the function calls
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
 app = APIGatewayRestResolver(enable_validation=True)
 # Read routes publish no metric; that is expected, not worth a warning per request.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
     APIGatewayAuthorizerResponse,
@@ -17,9 +17,11 @@ from loyalty_engine.handlers.caller import authorizer_context
 from loyalty_engine.logic.context import default_context
 
 logger = Logger(service="loyalty-engine")
+tracer = Tracer(service="loyalty-engine", patch_modules=["botocore"])  # only what the function calls
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
     try:
