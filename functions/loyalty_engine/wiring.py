@@ -67,11 +67,3 @@ API = Function(
 )
 
 FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API)
-
-
-def function_for_route(method: str, path: str) -> Function | None:
-    for function in FUNCTIONS:
-        for route in function.routes:
-            if route.method == method and route.path == path:
-                return function
-    return None

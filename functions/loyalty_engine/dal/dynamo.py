@@ -79,8 +79,6 @@ def deserialize(attribute: dict[str, Any]) -> Any:
         return [deserialize(v) for v in value]
     if kind == "M":
         return {k: deserialize(v) for k, v in value.items()}
-    if kind == "SS":
-        return set(value)
     raise TypeError(f"unexpected attribute type {kind}")
 
 

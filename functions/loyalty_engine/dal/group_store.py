@@ -46,10 +46,6 @@ class GroupStore:
         return True
 
     # groups and keys
-    def get_group(self, group: str) -> LoyaltyGroup | None:
-        values = self._get(keys.group_pk(group), keys.GROUP_SK, consistent=True)
-        return LoyaltyGroup.model_validate(values) if values else None
-
     def create_group(self, group: LoyaltyGroup) -> bool:
         """False when the group already exists (left unchanged)."""
         pk = keys.group_pk(group.group_id)

@@ -43,6 +43,10 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+def program_not_found(program_id: str) -> NotFound:
+    return NotFound(f"program {program_id!r} not found", code="program_not_found")
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"

@@ -16,7 +16,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from loyalty_engine.domain.errors import IdempotencyKeyReused
+from loyalty_engine.domain.errors import IdempotencyKeyReused, InvalidRequest
+
+
+def key_required(field: str, location: str = "body") -> InvalidRequest:
+    """A write that has neither its natural key nor an Idempotency-Key header."""
+    return InvalidRequest(
+        f"{field} or an Idempotency-Key header is required"
+        if location == "body"
+        else "a generated card code needs an Idempotency-Key header (safe retries)",
+        code="idempotency_key_required",
+        details=[{"in": location, "field": field, "reason": "required"}],
+    )
 
 
 def _canonical(value: Any) -> Any:

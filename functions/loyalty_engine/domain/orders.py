@@ -14,7 +14,6 @@ from loyalty_engine.domain.programs import Program
 from loyalty_engine.domain.timeutil import UtcDatetime
 
 NATURAL_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-Amount = Decimal
 CLOCK_SKEW = timedelta(minutes=5)
 
 

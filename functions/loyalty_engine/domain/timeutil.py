@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime
 
 DurationUnit = Literal["day", "week", "month", "year"]
-
-# Partner import files speak fixed GMT+1 (no daylight saving).
-IMPORT_TZ = timezone(timedelta(hours=1), "GMT+1")
-
-_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def utcnow() -> datetime:
@@ -24,14 +19,6 @@ def to_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: a timezone is required")
     return moment.astimezone(UTC).replace(microsecond=0)
-
-
-def format_utc(moment: datetime) -> str:
-    return to_utc(moment).strftime(_FORMAT)
-
-
-def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
 
 
 END_OF_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)

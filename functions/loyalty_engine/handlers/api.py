@@ -103,7 +103,8 @@ def _json(status: int, body: Any) -> Response:
 
 
 def _caller() -> Caller:
-    return caller_from_context(app.current_event.request_context.authorizer.raw_event)
+    caller: Caller = app.context["caller"]  # set by _require_scope for every route
+    return caller
 
 
 def _require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
@@ -113,6 +114,7 @@ def _require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware)
     if allowed is not None:
         caller.require(allowed)
     logger.append_keys(group=caller.group_id, key_id=caller.key_id)
+    app.append_context(caller=caller)
     return next_middleware(app)
 
 

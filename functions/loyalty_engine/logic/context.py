@@ -13,7 +13,7 @@ from ulid import ULID
 from loyalty_engine.dal.dynamo import client
 from loyalty_engine.dal.group_store import GroupStore
 from loyalty_engine.dal.member_store import MemberStore
-from loyalty_engine.domain.errors import NotFound
+from loyalty_engine.domain.errors import program_not_found
 from loyalty_engine.domain.programs import Program
 from loyalty_engine.domain.timeutil import utcnow
 from loyalty_engine.settings import settings
@@ -38,7 +38,7 @@ class Context:
             return cached[1]
         program = self.groups.get_program(group, program_id)
         if program is None:
-            raise NotFound(f"program {program_id!r} not found", code="program_not_found")
+            raise program_not_found(program_id)
         self._programs[(group, program_id)] = (time.monotonic() + self.program_cache_seconds, program)
         return program
 

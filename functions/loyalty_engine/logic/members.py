@@ -10,7 +10,7 @@ from loyalty_engine.dal.records import answer_attrs, answer_from
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.cardcodes import generate_card_code
 from loyalty_engine.domain.errors import ConcurrentUpdate, Conflict, InvalidRequest, NotFound
-from loyalty_engine.domain.idempotency import StoredAnswer, fingerprint
+from loyalty_engine.domain.idempotency import StoredAnswer, fingerprint, key_required
 from loyalty_engine.domain.ledger import LedgerEntry
 from loyalty_engine.domain.members import EnrolRequest, Member, MemberView, initial_tier, member_view
 from loyalty_engine.logic.context import Context
@@ -62,11 +62,7 @@ def enrol(
             details=[{"field": "card_code", "reason": "required"}],
         )
     if request.card_code is None and idem_sk is None:
-        raise InvalidRequest(
-            "an enrolment with a generated card code needs an Idempotency-Key header (safe retries)",
-            code="idempotency_key_required",
-            details=[{"in": "header", "field": "Idempotency-Key", "reason": "required"}],
-        )
+        raise key_required("Idempotency-Key", location="header")
 
     for _ in range(GENERATION_ATTEMPTS):
         card_code = request.card_code or generate_card_code(program.card_codes)

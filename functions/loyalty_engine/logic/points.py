@@ -21,8 +21,8 @@ from loyalty_engine.dal.member_store import MemberWrite, NewRecord, RecordExists
 from loyalty_engine.dal.records import answer_attrs, answer_from
 from loyalty_engine.domain import ledger
 from loyalty_engine.domain.access import Caller
-from loyalty_engine.domain.errors import ConcurrentUpdate, InvalidRequest, NotFound
-from loyalty_engine.domain.idempotency import StoredAnswer, fingerprint
+from loyalty_engine.domain.errors import ConcurrentUpdate, NotFound
+from loyalty_engine.domain.idempotency import StoredAnswer, fingerprint, key_required
 from loyalty_engine.domain.members import Member, balances
 from loyalty_engine.domain.orders import (
     BurnRequest,
@@ -80,14 +80,6 @@ def _order_attrs(record: OrderRecord) -> dict[str, Any]:
 
 def _order_from(attrs: dict[str, Any]) -> OrderRecord:
     return OrderRecord.model_validate({**attrs, "answer": answer_from(attrs["answer"])})
-
-
-def _key_required(field: str) -> InvalidRequest:
-    return InvalidRequest(
-        f"{field} or an Idempotency-Key header is required",
-        code="idempotency_key_required",
-        details=[{"field": field, "reason": "required"}],
-    )
 
 
 def earn(ctx: Context, caller: Caller, card_code: str, request: OrderRequest) -> Answer:
@@ -164,7 +156,7 @@ def return_order(
     group = caller.group_id
     return_id = request.return_id or idempotency_key
     if not return_id:
-        raise _key_required("return_id")
+        raise key_required("return_id")
     order_key, return_key = keys.order_sk(order_id), keys.return_sk(order_id, return_id)
     fp = fingerprint(
         "return", request.model_copy(update={"return_id": return_id}), card=card_code, order=order_id
@@ -230,7 +222,7 @@ def burn(
     group = caller.group_id
     burn_id = request.burn_id or idempotency_key
     if not burn_id:
-        raise _key_required("burn_id")
+        raise key_required("burn_id")
     sk = keys.burn_sk(burn_id)
     fp = fingerprint("burn", request.model_copy(update={"burn_id": burn_id}), card=card_code)
 

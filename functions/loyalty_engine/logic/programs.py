@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loyalty_engine.domain.access import Caller
-from loyalty_engine.domain.errors import NotFound
+from loyalty_engine.domain.errors import program_not_found
 from loyalty_engine.domain.programs import Program, ProgramSpec
 from loyalty_engine.logic.context import Context
 
@@ -33,5 +33,5 @@ def put_program(ctx: Context, caller: Caller, program_id: str, spec: ProgramSpec
 def get_program(ctx: Context, caller: Caller, program_id: str) -> Program:
     program = ctx.groups.get_program(caller.group_id, program_id)
     if program is None:
-        raise NotFound(f"program {program_id!r} not found", code="program_not_found")
+        raise program_not_found(program_id)
     return program
