@@ -2,7 +2,9 @@
 
 serve: the stack in the foreground until Ctrl-C (`make local`). Ports from LOCAL_API_PORT
 (default 3000) and LOCAL_AWS_PORT (default 0, any free port); 0 means any free port.
-The URLs and keys are written to .local/stack.json (LOCAL_STATE_FILE) while it runs.
+LOCAL_QUEUE_DELAY_S: the queues' delivery delay in seconds (default 0: an upload is
+handled at once), or `wiring` for the deployed delays.
+The URLs, keys, bucket and queue are written to .local/stack.json (LOCAL_STATE_FILE) while it runs.
 demo: a scenario through the HTTP API on a fresh stack (`make demo`); exit code 1 if
 any answer is not the expected one.
 """
@@ -37,6 +39,17 @@ def _port(variable: str, default: int) -> int:
     return port
 
 
+def _delay(variable: str) -> int | None:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return 0
+    if raw == "wiring":
+        return None
+    if not raw.isdigit() or int(raw) > 900:
+        raise SystemExit(f"{variable}={raw!r} is not 0..900 seconds nor 'wiring'")
+    return int(raw)
+
+
 def banner(stack: LocalStack, state_file: Path | None) -> str:
     admin = stack.keys["demo"]["admin"]
     lines = [
@@ -45,6 +58,16 @@ def banner(stack: LocalStack, state_file: Path | None) -> str:
         f"  API         {stack.api_url}   (API Gateway stage {stack.stage!r}: the wiring's routes, in-process)",
         f"  AWS (moto)  {stack.aws_endpoint_url}   table {stack.table_name}, region {stack.region}",
     ]
+    for name, bucket in stack.resources.buckets.items():
+        lines.append(f"  Bucket      {bucket}   ({name})")
+    for name, queue in stack.resources.queues.items():
+        function = (
+            ", ".join(d.runtime.spec.name for d in stack.deliveries if d.queue is queue) or "no function"
+        )
+        lines.append(
+            f"  Queue       {queue.url}   ({name} -> {function}, delay {queue.delivery_delay_s} s, DLQ after "
+            f"{queue.spec.max_receive_count} receives)"
+        )
     if state_file is not None:
         lines.append(f"  State       {state_file}   (URLs and keys, removed on exit)")
     lines += ["", "  API keys"]
@@ -60,6 +83,18 @@ def banner(stack: LocalStack, state_file: Path | None) -> str:
         f'    curl -s {stack.api_url}/v1/programs/coffee -H "Authorization: Bearer {admin}"',
         f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {stack.aws_endpoint_url} \\",
         f"      --region {stack.region} dynamodb scan --table-name {stack.table_name}",
+    ]
+    for delivery in stack.deliveries:
+        queue = delivery.queue
+        if queue.spec.source is None or queue.spec.source.bucket not in stack.resources.buckets:
+            continue
+        bucket = stack.resources.buckets[queue.spec.source.bucket]
+        lines += [
+            f"    # a partner file of the group demo, handled by {delivery.runtime.spec.name} (see README, local stack)",
+            f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {stack.aws_endpoint_url} \\",
+            f"      --region {stack.region} s3 cp file.csv s3://{bucket}/{queue.spec.source.prefix}demo/file.csv",
+        ]
+    lines += [
         "",
         "  Ctrl-C to stop.",
     ]
@@ -71,7 +106,13 @@ def serve() -> int:
     aws_port = _port("LOCAL_AWS_PORT", 0)
     state_file = Path(os.environ.get("LOCAL_STATE_FILE") or DEFAULT_STATE_FILE)
     try:
-        stack = LocalStack.start(api_port=api_port, aws_port=aws_port, state_file=state_file, access_log=True)
+        stack = LocalStack.start(
+            api_port=api_port,
+            aws_port=aws_port,
+            state_file=state_file,
+            access_log=True,
+            delivery_delay_s=_delay("LOCAL_QUEUE_DELAY_S"),
+        )
     except OSError as error:
         sys.stderr.write(
             f"cannot start the local stack: {error}\n"

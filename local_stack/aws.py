@@ -3,13 +3,20 @@
 The server runs in a thread of this process. moto's backends are module globals, so
 every server of a process shares the same state; AWS requests are served one at a
 time (a lock around the WSGI app) so that DynamoDB transactions and conditional
-writes are as atomic as they are on AWS.
+writes are as atomic as they are on AWS. (Hence no SQS long polling here: moto waits
+inside the request, so a long poll would hold every other AWS call; see `queues.py`.)
+
+Resources, all from the wiring: the table (`loyalty_engine.table`), one bucket per
+`wiring.BUCKETS`, one queue and its dead-letter queue per `wiring.QUEUES`, and the
+bucket notifications of the queues fed by S3.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -19,12 +26,15 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from loyalty_engine.table import create_table_params, enable_ttl_params
+from loyalty_engine.wiring import BUCKETS, QUEUES, Bucket, Queue
 
 HOST = "127.0.0.1"
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto's fake credentials
+RESOURCE_PREFIX = "loyalty-engine"  # local names: <prefix>-<wiring name, lowercased>-local
+DLQ_RETENTION_S = 14 * 24 * 3600  # SQS's maximum: time to look at what failed
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -84,42 +94,219 @@ class MotoServer:
         self._server = self._thread = None
 
 
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+
+
 def client(service: str, endpoint_url: str) -> Any:
-    """A client of the local AWS, whatever the environment says."""
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint_url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-        config=Config(retries={"mode": "standard", "max_attempts": 2}),
-    )
+    """A client of the local AWS, whatever the environment says.
+
+    Clients are kept per service and endpoint, from one session: a new session loads
+    botocore's endpoint and model files again (a quarter of a second per client).
+    """
+    global _session
+    with _clients_lock:
+        found = _clients.get((service, endpoint_url))
+        if found is None:
+            if _session is None:
+                _session = boto3.session.Session()
+            found = _session.client(
+                service,
+                endpoint_url=endpoint_url,
+                region_name=REGION,
+                aws_access_key_id=ACCESS_KEY_ID,
+                aws_secret_access_key=SECRET_ACCESS_KEY,
+                config=Config(retries={"mode": "standard", "max_attempts": 2}),
+            )
+            _clients[(service, endpoint_url)] = found
+        return found
 
 
-def create_resources(endpoint_url: str, table_name: str) -> None:
-    """The table, built from `loyalty_engine.table` exactly as CDK declares it.
+def bucket_name(bucket: Bucket) -> str:
+    """The local name of a wiring bucket (the functions get it from `bucket.env`)."""
+    return f"{RESOURCE_PREFIX}-{bucket.name.lower()}-local"
 
-    Buckets and queues named by the wiring list are to be created here as well once it
-    declares any, so that every handler finds what it finds on AWS.
+
+def queue_name(queue: Queue, *, dead_letter: bool = False) -> str:
+    suffix = "-dlq" if dead_letter else ""
+    return f"{RESOURCE_PREFIX}-{queue.name.lower()}{suffix}-local"
+
+
+@dataclass(frozen=True)
+class LocalQueue:
+    spec: Queue
+    url: str
+    arn: str
+    dlq_url: str
+    dlq_arn: str
+    delivery_delay_s: int  # the wiring's, unless the stack was started with another one
+
+
+@dataclass
+class Resources:
+    """What `create_resources` made, by wiring name."""
+
+    table_name: str
+    buckets: dict[str, str] = field(default_factory=dict)  # Bucket.name -> local bucket name
+    queues: dict[str, LocalQueue] = field(default_factory=dict)  # Queue.name -> the queue
+
+    def environment(
+        self, buckets: Sequence[Bucket] = BUCKETS, queues: Sequence[Queue] = QUEUES
+    ) -> dict[str, str]:
+        """`Bucket.env` = the bucket's name and `Queue.env` = the queue's URL, as CDK sets them."""
+        env = {bucket.env: self.buckets[bucket.name] for bucket in buckets if bucket.name in self.buckets}
+        env.update({queue.env: self.queues[queue.name].url for queue in queues if queue.name in self.queues})
+        return env
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def create_resources(
+    endpoint_url: str,
+    table_name: str,
+    *,
+    buckets: Sequence[Bucket] = BUCKETS,
+    queues: Sequence[Queue] = QUEUES,
+    delivery_delay_s: int | None = 0,
+) -> Resources:
+    """The table, buckets, queues and bucket notifications, as CDK declares them.
+
+    `delivery_delay_s` replaces every queue's `DelaySeconds` (0: messages are delivered
+    at once, for fast demos and tests); None keeps the wiring's delays, as deployed.
+    Whatever an earlier stack of this process left behind is replaced (moto's state is
+    per process), so every stack starts empty.
     """
     dynamodb = client("dynamodb", endpoint_url)
     try:
         dynamodb.create_table(**create_table_params(table_name))
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
+        if _error_code(error) != "ResourceInUseException":
             raise
-        # Left over by an earlier stack of this process (moto's state is per process): start empty.
         dynamodb.delete_table(TableName=table_name)
         dynamodb.create_table(**create_table_params(table_name))
     dynamodb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.1})
     dynamodb.update_time_to_live(**enable_ttl_params(table_name))
 
+    resources = Resources(table_name)
+    s3 = client("s3", endpoint_url)
+    for bucket in buckets:
+        name = bucket_name(bucket)
+        _delete_bucket(s3, name)
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        resources.buckets[bucket.name] = name
 
-def delete_resources(endpoint_url: str, table_name: str) -> None:
+    sqs = client("sqs", endpoint_url)
+    for queue in queues:
+        delay = queue.delivery_delay_s if delivery_delay_s is None else delivery_delay_s
+        dlq_url, dlq_arn = _create_queue(
+            sqs, queue_name(queue, dead_letter=True), {"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
+        )
+        attributes = {
+            "VisibilityTimeout": str(queue.visibility_timeout_s),
+            "DelaySeconds": str(delay),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+            ),
+        }
+        url, arn = _create_queue(sqs, queue_name(queue), attributes)
+        resources.queues[queue.name] = LocalQueue(queue, url, arn, dlq_url, dlq_arn, delay)
+
+    # One notification configuration per bucket (a put replaces the bucket's whole configuration).
+    notified: dict[str, list[dict[str, Any]]] = {}
+    for queue in queues:
+        if queue.source is None:
+            continue
+        local = resources.queues[queue.name]
+        if queue.source.bucket not in resources.buckets:
+            raise ValueError(f"queue {queue.name} is fed by bucket {queue.source.bucket}, not in the wiring")
+        target = resources.buckets[queue.source.bucket]
+        # As CDK's S3 -> SQS notification does: S3 may send to the queue, from this bucket only.
+        sqs.set_queue_attributes(
+            QueueUrl=local.url, Attributes={"Policy": _s3_send_policy(local.arn, target)}
+        )
+        notified.setdefault(target, []).append(
+            {
+                "Id": f"{queue.name}-{queue.source.prefix}".replace("/", "-").strip("-"),
+                "QueueArn": local.arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": queue.source.prefix}]}},
+            }
+        )
+    for name, configurations in notified.items():
+        # S3 sends an s3:TestEvent to each queue configured: the consumers see it first.
+        s3.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration={"QueueConfigurations": configurations}
+        )
+    return resources
+
+
+def _create_queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, str]:
+    try:
+        stale = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    except ClientError as error:
+        if _error_code(error) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            raise
+    else:
+        sqs.delete_queue(QueueUrl=stale)
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return str(url), str(arn)
+
+
+def _s3_send_policy(queue_arn: str, bucket: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {
+                        "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"},
+                        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def _delete_bucket(s3: Any, name: str) -> None:
+    """Empty and delete the bucket, if it exists."""
+    try:
+        pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=name))
+    except ClientError as error:
+        if _error_code(error) != "NoSuchBucket":
+            raise
+        return
+    for page in pages:
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+    s3.delete_bucket(Bucket=name)
+
+
+def delete_resources(endpoint_url: str, resources: Resources) -> None:
     """Free moto's memory: its state outlives the server in this process."""
+    s3 = client("s3", endpoint_url)
+    for name in resources.buckets.values():
+        _delete_bucket(s3, name)
+    sqs = client("sqs", endpoint_url)
+    for queue in resources.queues.values():
+        for url in (queue.url, queue.dlq_url):
+            try:
+                sqs.delete_queue(QueueUrl=url)
+            except ClientError as error:
+                if _error_code(error) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+                    raise
     dynamodb = client("dynamodb", endpoint_url)
     try:
-        dynamodb.delete_table(TableName=table_name)
+        dynamodb.delete_table(TableName=resources.table_name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if _error_code(error) != "ResourceNotFoundException":
             raise

@@ -1,11 +1,13 @@
 """Running the Lambda handlers in this process, as Lambda runs them.
 
-- The environment the functions get on AWS (table name, powertools settings) plus the
-  local AWS endpoint and fake credentials, applied to this process for the stack's life
-  and restored afterwards; the handlers' cached settings and clients are reset both times.
+- The environment the functions get on AWS (table name, bucket names, queue URLs,
+  powertools settings) plus the local AWS endpoint and fake credentials, applied to this
+  process for the stack's life and restored afterwards; the handlers' cached settings and
+  clients are reset both times.
 - A Lambda context object with what powertools reads.
 - Invocation: a JSON copy of the event in, a JSON copy of the answer out, one event at a
-  time in the process (see `_INVOCATION_LOCK`).
+  time in the process (see `_INVOCATION_LOCK`). A test may give a function another
+  handler (`FunctionRuntime(spec, handler=...)`, `LocalStack.start(handlers=...)`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's synchronous response limit
 _CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_SECURITY_TOKEN")
 
 
-def function_environment(endpoint_url: str, table_name: str) -> dict[str, str]:
+def function_environment(
+    endpoint_url: str, table_name: str, resources: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`resources`: `Bucket.env` / `Queue.env` -> bucket name / queue URL (`aws.Resources.environment`).
+
+    All functions share this process, hence one environment: each gets every bucket and
+    queue variable, where on AWS it gets those of its grants only.
+    """
     env = {
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
@@ -47,6 +56,7 @@ def function_environment(endpoint_url: str, table_name: str) -> dict[str, str]:
         "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF lines on stdout
         # The functions log at INFO on AWS; locally only warnings, unless asked for more.
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        **(resources or {}),
     }
     for function in FUNCTIONS:
         for name, value in function.environment.items():
@@ -60,7 +70,13 @@ def function_environment(endpoint_url: str, table_name: str) -> dict[str, str]:
 
 
 def reset_handler_caches() -> None:
-    """Forget settings, clients and contexts built from the previous environment."""
+    """Forget settings, clients and contexts built from the previous environment.
+
+    Every `functools.cache` / `lru_cache` function defined at module level in a loaded
+    `loyalty_engine` module is cleared (settings, the DynamoDB client, the default context,
+    and whatever clients the other functions cache), so a stack started after another
+    never reaches the previous one's endpoint.
+    """
     from loyalty_engine.dal import dynamo
     from loyalty_engine.logic import context
     from loyalty_engine.settings import settings
@@ -68,6 +84,13 @@ def reset_handler_caches() -> None:
     settings.cache_clear()
     dynamo.client.cache_clear()
     context.default_context.cache_clear()
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "loyalty_engine" or name.startswith("loyalty_engine.")):
+            continue
+        for value in list(vars(module).values()):
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear) and getattr(value, "__module__", None) == name:
+                clear()
 
 
 class Environment:
@@ -83,6 +106,14 @@ class Environment:
         for name in _CLEARED:
             os.environ.pop(name, None)
         os.environ.update(self._values)
+        reset_handler_caches()
+
+    def extend(self, values: Mapping[str, str]) -> None:
+        """Add variables to the applied environment (known once resources exist)."""
+        for name in values:
+            self._saved.setdefault(name, os.environ.get(name))
+        self._values.update(values)
+        os.environ.update(values)
         reset_handler_caches()
 
     def restore(self) -> None:
@@ -150,13 +181,15 @@ def load_handler(dotted: str) -> Handler:
 class FunctionRuntime:
     """One function of the wiring, invoked in-process as Lambda would invoke it."""
 
-    def __init__(self, spec: Function):
+    def __init__(self, spec: Function, handler: Handler | None = None):
+        """`handler` replaces the wiring's `spec.handler` (tests substitute a stub)."""
         self.spec = spec
-        self._handler: Handler | None = None
+        self._handler: Handler | None = handler
 
     def warm(self) -> None:
         """Import the handler now: import errors show at start, and the first request is fast."""
-        self._handler = load_handler(self.spec.handler)
+        if self._handler is None:
+            self._handler = load_handler(self.spec.handler)
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Call the handler with a copy of the event; the result as Lambda would return it (JSON)."""

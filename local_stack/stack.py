@@ -1,7 +1,10 @@
-"""The local stack: moto, the table, seed keys and the API gateway, in this process.
+"""The local stack: moto, the table, buckets and queues, seed keys, the API gateway and the
+queue deliveries, in this process, all from `loyalty_engine.wiring`.
 
     with LocalStack.start() as stack:
         requests.get(f"{stack.api_url}/v1/members/123", headers={"Authorization": f"Bearer {stack.keys['demo']['admin']}"})
+        stack.client("s3").put_object(Bucket=stack.bucket_name("Imports"), Key="incoming/demo/x.csv", Body=b"...")
+        stack.wait_for_queues()  # the Importer has handled the file (or it is in the DLQ)
 
 The functions' environment is applied to this process while the stack runs (so one
 stack per process at a time) and restored by `stop()`.
@@ -12,13 +15,15 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from local_stack import aws
 from local_stack.gateway import STAGE, Gateway, GatewayServer
-from local_stack.runtime import Environment, FunctionRuntime, function_environment
+from local_stack.queues import QueueDelivery, wait_until_drained
+from local_stack.runtime import Environment, FunctionRuntime, Handler, function_environment
 from local_stack.seed import seed
 from loyalty_engine.wiring import FUNCTIONS
 
@@ -38,7 +43,8 @@ class LocalStack:
         self._moto: aws.MotoServer | None = None
         self._environment: Environment | None = None
         self._gateway: GatewayServer | None = None
-        self._resources_created = False
+        self._resources: aws.Resources | None = None
+        self._deliveries: dict[str, QueueDelivery] = {}  # by function name
 
     @classmethod
     def start(
@@ -49,8 +55,20 @@ class LocalStack:
         table_name: str = DEFAULT_TABLE_NAME,
         state_file: str | Path | None = None,
         access_log: bool = False,
+        handlers: Mapping[str, Handler] | None = None,
+        delivery_delay_s: int | None = 0,
+        retry_delay_s: int = 1,
     ) -> LocalStack:
-        """Start everything (port 0 = any free port); `state_file` gets `info()` as JSON."""
+        """Start everything (port 0 = any free port); `state_file` gets `info()` as JSON.
+
+        - `handlers`: wiring function name -> a handler used instead of the function's own
+          (a test's stub, e.g. `{"Importer": fake}`); the others run the real handlers.
+        - `delivery_delay_s`: every queue's `DelaySeconds`. 0 by default, so that an upload
+          is handled at once; None keeps the wiring's delays (`Queue.delivery_delay_s`, as
+          deployed: the imports queue waits 30 s).
+        - `retry_delay_s`: how soon a message whose delivery failed is received again (set
+          as its visibility); AWS waits for the queue's visibility timeout (`Queue.visibility_timeout_s`).
+        """
         global _running
         with _running_lock:
             if _running is not None:
@@ -58,7 +76,16 @@ class LocalStack:
             stack = cls()
             _running = stack
         try:
-            stack._start(api_port, aws_port, table_name, state_file, access_log)
+            stack._start(
+                api_port,
+                aws_port,
+                table_name,
+                state_file,
+                access_log,
+                handlers or {},
+                delivery_delay_s,
+                retry_delay_s,
+            )
         except BaseException:
             stack.stop()
             raise
@@ -71,18 +98,35 @@ class LocalStack:
         table_name: str,
         state_file: str | Path | None,
         access_log: bool,
+        handlers: Mapping[str, Handler],
+        delivery_delay_s: int | None,
+        retry_delay_s: int,
     ) -> None:
+        unknown = sorted(set(handlers) - {function.name for function in FUNCTIONS})
+        if unknown:
+            raise ValueError(f"handlers for functions not in the wiring: {unknown}")
         self.table_name = table_name
         self._moto = aws.MotoServer(aws_port).start()
-        self._environment = Environment(function_environment(self._moto.endpoint_url, table_name))
+        endpoint = self._moto.endpoint_url
+        self._environment = Environment(function_environment(endpoint, table_name))
         self._environment.apply()
-        aws.create_resources(self._moto.endpoint_url, table_name)
-        self._resources_created = True
+        self._resources = aws.create_resources(endpoint, table_name, delivery_delay_s=delivery_delay_s)
+        # Bucket names and queue URLs, known now (a queue's URL is moto's answer).
+        self._environment.extend(self._resources.environment())
         self.keys = seed(table_name)
-        runtimes = {function.name: FunctionRuntime(function) for function in FUNCTIONS}
+        runtimes = {
+            function.name: FunctionRuntime(function, handlers.get(function.name)) for function in FUNCTIONS
+        }
         for runtime in runtimes.values():
             runtime.warm()
         self._gateway = GatewayServer(Gateway(runtimes), api_port, access_log=access_log).start()
+        for function in FUNCTIONS:
+            if function.queue_trigger is not None:
+                queue = self._resources.queues[function.queue_trigger.queue]
+                delivery = QueueDelivery(
+                    runtimes[function.name], queue, endpoint, retry_delay_s=retry_delay_s
+                )
+                self._deliveries[function.name] = delivery.start()
         if state_file is not None:
             self.state_file = Path(state_file)
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -110,29 +154,68 @@ class LocalStack:
             raise RuntimeError("the local stack is not running")
         return self._gateway.gateway
 
+    @property
+    def resources(self) -> aws.Resources:
+        if self._resources is None:
+            raise RuntimeError("the local stack is not running")
+        return self._resources
+
+    def bucket_name(self, bucket: str) -> str:
+        """The local name of the wiring bucket named `bucket` (`Bucket.name`, e.g. "Imports")."""
+        return self.resources.buckets[bucket]
+
+    def queue(self, queue: str) -> aws.LocalQueue:
+        """The wiring queue named `queue` (`Queue.name`): `.url`, `.arn`, `.dlq_url`, `.dlq_arn`."""
+        return self.resources.queues[queue]
+
+    def delivery(self, function: str) -> QueueDelivery:
+        """The delivery loop feeding the wiring function named `function` from its queue."""
+        return self._deliveries[function]
+
+    @property
+    def deliveries(self) -> list[QueueDelivery]:
+        return list(self._deliveries.values())
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the local AWS (fake credentials, the stack's region)."""
+        return aws.client(service, self.aws_endpoint_url)
+
+    def wait_for_queues(self, timeout: float = 30.0) -> None:
+        """Return once every queue feeding a function is drained: nothing visible, in flight or
+        delayed, and no batch being handled (failed messages are retried until they succeed or
+        reach the dead-letter queue). TimeoutError after `timeout` seconds."""
+        wait_until_drained(self._deliveries.values(), timeout)
+
+    wait_for_imports = wait_for_queues  # the imports queue is the only queue today
+
     def info(self) -> dict[str, Any]:
-        """What `.local/stack.json` holds."""
+        """What `.local/stack.json` holds: plus one entry per bucket and queue, named after its
+        environment variable (`import_bucket`, `import_queue_url`)."""
         return {
             "aws_endpoint_url": self.aws_endpoint_url,
             "api_url": self.api_url,
             "table_name": self.table_name,
             "region": self.region,
             "keys": self.keys,
+            **{name.lower(): value for name, value in self.resources.environment().items()},
         }
 
     def stop(self) -> None:
         """Stop and clean up whatever was started; safe to call twice."""
         global _running
         try:
+            for delivery in self._deliveries.values():
+                delivery.stop()
+            self._deliveries = {}
             if self._gateway is not None:
                 self._gateway.stop()
                 self._gateway = None
             if self._moto is not None:
-                if self._resources_created:
+                if self._resources is not None:
                     try:
-                        aws.delete_resources(self._moto.endpoint_url, self.table_name)
+                        aws.delete_resources(self._moto.endpoint_url, self._resources)
                     finally:
-                        self._resources_created = False
+                        self._resources = None
                 self._moto.stop()
                 self._moto = None
         finally:

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 class Settings(BaseModel):
     table_name: str = Field(min_length=3)
     program_cache_seconds: float = Field(default=30.0, ge=0)
+    import_bucket: str = ""  # only the functions that read or write import files have it
+    import_queue_url: str = ""
 
 
 @cache
@@ -18,4 +20,6 @@ def settings() -> Settings:
     return Settings(
         table_name=os.environ.get("TABLE_NAME", ""),
         program_cache_seconds=float(os.environ.get("PROGRAM_CACHE_SECONDS", "30")),
+        import_bucket=os.environ.get("IMPORT_BUCKET", ""),
+        import_queue_url=os.environ.get("IMPORT_QUEUE_URL", ""),
     )

@@ -22,6 +22,49 @@ class ApiRoute:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    name: str  # logical name: the CDK construct id, and the local stack's bucket name suffix
+    env: str  # environment variable that carries the bucket's real name to the functions using it
+
+
+@dataclass(frozen=True)
+class S3Notification:
+    """Object-created events of `bucket` under `prefix` are sent to the queue."""
+
+    bucket: str  # Bucket.name
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str  # logical name; each queue gets a dead-letter queue after `max_receive_count` receives
+    env: str  # environment variable that carries the queue's URL to the functions sending to it
+    visibility_timeout_s: int
+    delivery_delay_s: int = 0
+    max_receive_count: int = 5
+    source: S3Notification | None = None
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    """The function consumes the queue in batches and reports partial batch failures."""
+
+    queue: str  # Queue.name
+    batch_size: int = 10
+
+
+@dataclass(frozen=True)
+class BucketGrant:
+    """What a function may do in a bucket, by key prefix (least privilege)."""
+
+    bucket: str  # Bucket.name
+    read: tuple[str, ...] = ()  # GetObject
+    write: tuple[str, ...] = ()  # PutObject
+    delete: tuple[str, ...] = ()  # DeleteObject
+    list: tuple[str, ...] = ()  # ListBucket, conditioned on these prefixes
+
+
+@dataclass(frozen=True)
 class Function:
     name: str  # logical name, also the Lambda's id in CDK
     handler: str  # dotted path "module.attribute" under functions/
@@ -33,6 +76,9 @@ class Function:
     memory_mb: int = 512
     timeout_s: int = 10
     environment: dict[str, str] = field(default_factory=dict)
+    queue_trigger: QueueTrigger | None = None
+    buckets: tuple[BucketGrant, ...] = ()
+    sends_to: tuple[str, ...] = ()  # Queue.name of each queue the function sends messages to
 
 
 ADMIN = ("admin",)
@@ -46,7 +92,31 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/v1/members/{card_code}/orders/{order_id}/returns"),
     ApiRoute("POST", "/v1/members/{card_code}/burns"),
     ApiRoute("GET", "/v1/members/{card_code}/ledger"),
+    ApiRoute("GET", "/v1/rewards"),
+    ApiRoute("GET", "/v1/rewards/{external_id}"),
+    ApiRoute("PUT", "/v1/rewards/{external_id}", ADMIN),
+    ApiRoute("POST", "/v1/members/{card_code}/rewards"),
+    ApiRoute("GET", "/v1/members/{card_code}/rewards"),
+    ApiRoute("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"),
+    ApiRoute("GET", "/v1/imports", ADMIN),
+    ApiRoute("GET", "/v1/imports/{import_id}", ADMIN),
 )
+
+# Partner files: `incoming/<group>/<name>.csv` in, `reports/<group>/...` out, applied files
+# moved to `processed/<group>/`. (Key layout in `loyalty_engine.domain.import_files`.)
+IMPORT_BUCKET = Bucket(name="Imports", env="IMPORT_BUCKET")
+IMPORT_QUEUE = Queue(
+    name="Imports",
+    env="IMPORT_QUEUE_URL",
+    visibility_timeout_s=6 * 900,  # AWS's advice for a queue feeding a Lambda: 6 x its timeout
+    # Files uploaded together are all in the bucket before the first is applied, so that
+    # a burn file can rely on the earn file dropped with it (see README, "Imports").
+    delivery_delay_s=30,
+    max_receive_count=5,
+    source=S3Notification(bucket=IMPORT_BUCKET.name, prefix="incoming/"),
+)
+BUCKETS: tuple[Bucket, ...] = (IMPORT_BUCKET,)
+QUEUES: tuple[Queue, ...] = (IMPORT_QUEUE,)
 
 AUTHORIZER = Function(
     name="Authorizer",
@@ -61,9 +131,30 @@ AUTHORIZER = Function(
 API = Function(
     name="Api",
     handler="loyalty_engine.handlers.api.handler",
-    description="REST API: programs, members, earn, burn, returns, ledger",
+    description="REST API: programs, members, points, rewards, import status",
+    indexes=("gsi1",),
     table_access="read_write",
     routes=API_ROUTES,
 )
 
-FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API)
+IMPORTER = Function(
+    name="Importer",
+    handler="loyalty_engine.handlers.imports.handler",
+    description="Applies partner reward CSV files (masterreward, earnreward, burnreward) in order",
+    table_access="read_write",
+    memory_mb=1024,
+    timeout_s=900,
+    queue_trigger=QueueTrigger(queue=IMPORT_QUEUE.name, batch_size=10),
+    buckets=(
+        BucketGrant(
+            bucket=IMPORT_BUCKET.name,
+            read=("incoming/",),
+            write=("reports/", "processed/"),
+            delete=("incoming/",),
+            list=("incoming/",),
+        ),
+    ),
+    sends_to=(IMPORT_QUEUE.name,),  # a drain that runs out of time queues its own continuation
+)
+
+FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API, IMPORTER)

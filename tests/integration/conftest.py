@@ -40,3 +40,11 @@ def order_body(**overrides) -> dict:
     import json
 
     return {**json.loads(body), **overrides}
+
+
+@pytest.fixture
+def world(table):
+    """Import bucket and queue, the group `demo`, and the program `silver` with imported card codes."""
+    from tests.support.import_world import make_world
+
+    return make_world()

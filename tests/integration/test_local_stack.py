@@ -19,6 +19,7 @@ import requests
 from local_stack import LocalStack
 from local_stack.demo import run_scenario
 from local_stack.gateway import MAX_BODY_BYTES
+from loyalty_engine.wiring import BUCKETS, QUEUES
 
 TIMEOUT = 30
 
@@ -82,7 +83,9 @@ def _enrolled(stack: LocalStack, program_id: str, card_code: str) -> None:
 def test_state_file_describes_the_running_stack(stack: LocalStack, state_file: Path) -> None:
     state = json.loads(state_file.read_text())
     assert state == stack.info()
-    assert set(state) == {"aws_endpoint_url", "api_url", "table_name", "region", "keys"}
+    resources = {bucket.env.lower() for bucket in BUCKETS} | {queue.env.lower() for queue in QUEUES}
+    assert set(state) == {"aws_endpoint_url", "api_url", "table_name", "region", "keys"} | resources
+    assert resources >= {"import_bucket", "import_queue_url"}
     assert state["api_url"].startswith("http://127.0.0.1:")
     assert state["aws_endpoint_url"].startswith("http://127.0.0.1:")
     assert state["region"] == "eu-west-1"

@@ -30,9 +30,9 @@ def moto_table() -> Iterator[tuple[Any, str]]:
 def fresh_caches() -> None:
     """Forget cached settings, clients and contexts (they were built for another backend)."""
     from loyalty_engine.dal.dynamo import client
-    from loyalty_engine.logic.context import default_context
+    from loyalty_engine.dal.objects import s3_client, sqs_client
+    from loyalty_engine.logic.context import default_context, import_services
     from loyalty_engine.settings import settings
 
-    settings.cache_clear()
-    client.cache_clear()
-    default_context.cache_clear()
+    for cached in (settings, client, s3_client, sqs_client, default_context, import_services):
+        cached.cache_clear()

@@ -51,6 +51,10 @@ class GroupStore:
         pk = keys.group_pk(group.group_id)
         return self._put(item(pk, keys.GROUP_SK, "group", group.model_dump(mode="json")), only_if_new=True)
 
+    def get_group(self, group: str) -> LoyaltyGroup | None:
+        values = self._get(keys.group_pk(group), keys.GROUP_SK, consistent=True)
+        return LoyaltyGroup.model_validate(values) if values else None
+
     def get_api_key(self, group: str, key_id: str) -> ApiKey | None:
         values = self._get(keys.group_pk(group), keys.key_sk(key_id))
         return ApiKey.model_validate(values) if values else None

@@ -61,3 +61,56 @@ def member_shard(card_code: str) -> int:
 
 def program_members_gsi1pk(group: str, program_id: str, shard: int) -> str:
     return f"G#{group}#P#{program_id}#S{shard:02d}"
+
+
+# Rewards: the catalog is one item collection per group (listed by a Query on it); the
+# stock counter of a reward is a separate item so that catalog updates never touch it.
+def rewards_pk(group: str) -> str:
+    return f"G#{group}#REWARDS"
+
+
+REWARD_PREFIX = "R#"
+STOCK_PREFIX = "STOCK#"
+
+
+def reward_sk(external_id: str) -> str:
+    return f"{REWARD_PREFIX}{external_id}"
+
+
+def stock_sk(external_id: str) -> str:
+    return f"{STOCK_PREFIX}{external_id}"
+
+
+# Attributions: one item each, unique by attribution id in the group; gsi1 lists a card's.
+ATTRIBUTION_SK = "ATTRIBUTION"
+
+
+def attribution_pk(group: str, attribution_id: str) -> str:
+    return f"G#{group}#A#{attribution_id}"
+
+
+def member_attributions_gsi1pk(group: str, card_code: str) -> str:
+    return f"G#{group}#C#{card_code}#ATTRIBUTIONS"
+
+
+# Import jobs: one partition per job (the job item and its skipped lines); gsi1 finds a
+# file's jobs by file name. The drain lock serializes the files of one subsection.
+JOB_SK = "JOB"
+SKIPPED_PREFIX = "SKIP#"
+LOCK_SK = "LOCK"
+
+
+def import_pk(group: str, job_id: str) -> str:
+    return f"G#{group}#IMPORT#{job_id}"
+
+
+def skipped_sk(line: int) -> str:
+    return f"{SKIPPED_PREFIX}{line:09d}"
+
+
+def import_file_gsi1pk(group: str, file_name: str) -> str:
+    return f"G#{group}#IMPORTFILE#{file_name}"
+
+
+def import_lock_pk(group: str, subsection: str) -> str:
+    return f"G#{group}#IMPORTLOCK#{subsection}"

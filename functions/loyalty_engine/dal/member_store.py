@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from loyalty_engine.dal import keys
+from loyalty_engine.dal.batch import batch_get
 from loyalty_engine.dal.dynamo import cancellation_codes, error_code, from_item, map_error, to_item
 from loyalty_engine.dal.records import data_of, item
 from loyalty_engine.domain.errors import InvalidRequest, ServiceUnavailable
@@ -24,6 +25,14 @@ UNPROCESSED_ATTEMPTS = 6
 
 class StaleMember(Exception):
     """The member changed since it was read (optimistic concurrency): read again and retry."""
+
+
+class ExtraConditionFailed(Exception):
+    """A condition of one of the write's extra actions (outside the member's partition) failed."""
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.index = index
 
 
 class RecordExists(Exception):
@@ -57,6 +66,8 @@ class MemberWrite:
     record_updates: list[RecordUpdate] = field(default_factory=list)
     entries: list[LedgerEntry] = field(default_factory=list)
     group_records: list[NewRecord] = field(default_factory=list)  # e.g. an enrolment idempotency record
+    # prepared transaction actions on other items (e.g. a reward's stock, a new attribution)
+    extra_actions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _member_item(group: str, member: Member) -> dict[str, Any]:
@@ -179,6 +190,8 @@ class MemberStore:
                     }
                 }
             )
+        first_extra = len(actions)
+        actions.extend(write.extra_actions)
         try:
             self._client.transact_write_items(TransactItems=actions)
         except ClientError as error:
@@ -190,9 +203,18 @@ class MemberStore:
             for (_, record), code in zip(must_be_new, codes[1:], strict=False):
                 if code == "ConditionalCheckFailed":
                     raise RecordExists(record.sk) from error
+            for index, code in enumerate(codes[first_extra:]):
+                if code == "ConditionalCheckFailed":
+                    raise ExtraConditionFailed(index) from error
             if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
                 raise StaleMember() from error
             raise (map_error(error) or error) from error
+
+    def programs_of(self, group: str, card_codes: list[str]) -> dict[str, str]:
+        """The program of each card that exists (a light read: two attributes per member)."""
+        wanted = [(keys.member_pk(group, card), keys.MEMBER_SK) for card in card_codes]
+        found = batch_get(self._client, self._table, wanted, projection=("card_code", "program_id"))
+        return {values["card_code"]: values["program_id"] for values in found.values()}
 
     def ledger_page(
         self, group: str, card_code: str, limit: int, cursor: str | None

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.errors import DomainError
+from loyalty_engine.domain.import_jobs import ImportView
 from loyalty_engine.domain.ledger import LedgerEntry
 from loyalty_engine.domain.members import CARD_CODE_PATTERN, EnrolRequest, MemberView
 from loyalty_engine.domain.orders import (
@@ -34,8 +35,18 @@ from loyalty_engine.domain.orders import (
     ReturnResult,
 )
 from loyalty_engine.domain.programs import SLUG_PATTERN, Program, ProgramSpec
+from loyalty_engine.domain.rewards import (
+    ATTRIBUTION_ID_PATTERN,
+    EXTERNAL_ID_PATTERN,
+    Attribution,
+    AttributionBurnResult,
+    BurnAttributionRequest,
+    BuyRequest,
+    RewardSpec,
+    RewardView,
+)
 from loyalty_engine.handlers.caller import caller_from_context
-from loyalty_engine.logic import members, points, programs
+from loyalty_engine.logic import members, points, programs, rewards
 from loyalty_engine.logic.context import default_context
 from loyalty_engine.wiring import API_ROUTES
 
@@ -62,6 +73,26 @@ IdempotencyKey = Annotated[
         description="Makes the write safe to retry when the body carries no natural key",
     ),
 ]
+
+
+ExternalId = Annotated[str, Path(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")]
+AttributionId = Annotated[str, Path(pattern=ATTRIBUTION_ID_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=600, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class RewardPage(BaseModel):
+    rewards: list[RewardView]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class AttributionPage(BaseModel):
+    attributions: list[Attribution]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class ImportList(BaseModel):
+    imports: list[ImportView] = Field(description="The file's imports, newest first")
 
 
 class ErrorBody(BaseModel):
@@ -217,6 +248,70 @@ def get_ledger(
 ) -> LedgerPage:
     entries, next_cursor = members.ledger_page(default_context(), _caller(), card_code, limit, cursor)
     return LedgerPage(entries=entries, next_cursor=next_cursor)
+
+
+@app.get("/v1/rewards", responses=responses(200), tags=["rewards"])
+def list_rewards(limit: Limit = 50, cursor: Cursor = None) -> RewardPage:
+    page, next_cursor = rewards.list_rewards(default_context(), _caller(), limit, cursor)
+    return RewardPage(rewards=page, next_cursor=next_cursor)
+
+
+@app.get("/v1/rewards/<external_id>", responses=responses(200), tags=["rewards"])
+def get_reward(external_id: ExternalId) -> RewardView:
+    return rewards.get_reward(default_context(), _caller(), external_id)
+
+
+@app.put("/v1/rewards/<external_id>", responses=responses(200, 201), tags=["rewards"])
+def put_reward(external_id: ExternalId, spec: Annotated[RewardSpec, Body()]) -> Response[RewardView]:
+    status, view = rewards.put_reward(default_context(), _caller(), external_id, spec)
+    return _json(status, view.model_dump(mode="json"))
+
+
+@app.post("/v1/members/<card_code>/rewards", status_code=201, responses=responses(201), tags=["rewards"])
+def buy_reward(
+    card_code: CardCode, request: Annotated[BuyRequest, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[Attribution]:
+    status, body = rewards.buy(default_context(), _caller(), card_code, request, idempotency_key)
+    metrics.add_metric(name="RewardsBought", unit=MetricUnit.Count, value=1)
+    return _json(status, body)
+
+
+@app.get("/v1/members/<card_code>/rewards", responses=responses(200), tags=["rewards"])
+def member_rewards(card_code: CardCode, limit: Limit = 50, cursor: Cursor = None) -> AttributionPage:
+    page, next_cursor = rewards.member_rewards(default_context(), _caller(), card_code, limit, cursor)
+    return AttributionPage(attributions=page, next_cursor=next_cursor)
+
+
+@app.post(
+    "/v1/members/<card_code>/rewards/<attribution_id>/burns",
+    status_code=201,
+    responses=responses(201),
+    tags=["rewards"],
+)
+def burn_attribution(
+    card_code: CardCode,
+    attribution_id: AttributionId,
+    request: Annotated[BurnAttributionRequest, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[AttributionBurnResult]:
+    status, body = rewards.burn_attribution(
+        default_context(), _caller(), card_code, attribution_id, request, idempotency_key
+    )
+    metrics.add_metric(name="RewardsBurned", unit=MetricUnit.Count, value=1)
+    return _json(status, body)
+
+
+@app.get("/v1/imports", responses=responses(200), tags=["imports"])
+def list_imports(
+    file: Annotated[str, Query(min_length=1, max_length=512, description="The uploaded file's name")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> ImportList:
+    return ImportList(imports=rewards.imports_of_file(default_context(), _caller(), file, limit))
+
+
+@app.get("/v1/imports/<import_id>", responses=responses(200), tags=["imports"])
+def get_import(import_id: Annotated[str, Path(pattern=r"^[A-Z2-7]{26}$")]) -> ImportView:
+    return rewards.get_import(default_context(), _caller(), import_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

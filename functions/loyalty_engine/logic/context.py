@@ -7,16 +7,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from ulid import ULID
 
 from loyalty_engine.dal.dynamo import client
 from loyalty_engine.dal.group_store import GroupStore
+from loyalty_engine.dal.import_store import ImportStore
 from loyalty_engine.dal.member_store import MemberStore
+from loyalty_engine.dal.reward_store import RewardStore
 from loyalty_engine.domain.errors import program_not_found
 from loyalty_engine.domain.programs import Program
 from loyalty_engine.domain.timeutil import utcnow
 from loyalty_engine.settings import settings
+
+if TYPE_CHECKING:
+    from loyalty_engine.logic.imports import ImportServices
 
 
 def new_id() -> str:
@@ -27,6 +33,8 @@ def new_id() -> str:
 class Context:
     groups: GroupStore
     members: MemberStore
+    rewards: RewardStore
+    imports: ImportStore
     clock: Callable[[], datetime] = utcnow
     program_cache_seconds: float = 30.0
     _programs: dict[tuple[str, str], tuple[float, Program]] = field(default_factory=dict)
@@ -53,5 +61,25 @@ def default_context() -> Context:
     return Context(
         groups=GroupStore(dynamodb, config.table_name),
         members=MemberStore(dynamodb, config.table_name),
+        rewards=RewardStore(dynamodb, config.table_name),
+        imports=ImportStore(dynamodb, config.table_name),
         program_cache_seconds=config.program_cache_seconds,
+    )
+
+
+@cache
+def import_services() -> ImportServices:
+    """What the import function needs, built once per container."""
+    from loyalty_engine.dal.objects import ImportQueue, ObjectStore, s3_client, sqs_client
+    from loyalty_engine.logic.imports import ImportServices
+
+    config = settings()
+    ctx = default_context()
+    return ImportServices(
+        groups=ctx.groups,
+        members=ctx.members,
+        rewards=ctx.rewards,
+        jobs=ctx.imports,
+        objects=ObjectStore(s3_client(), config.import_bucket),
+        queue=ImportQueue(sqs_client(), config.import_queue_url) if config.import_queue_url else None,
     )

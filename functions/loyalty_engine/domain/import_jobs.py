@@ -1,0 +1,138 @@
+"""Import jobs: one per uploaded object (key + version/ETag), with its state, counts and progress.
+
+The job id is derived from the object's identity, so that every delivery of the same object
+finds the same job: a completed job is not applied again, a running one resumes from its
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from base64 import b32encode
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from loyalty_engine.domain.import_files import Scope, spreadsheet_safe
+from loyalty_engine.domain.timeutil import UtcDatetime
+
+JobState = Literal["queued", "running", "completed", "rejected"]
+
+
+def job_id_for(key: str, version: str) -> str:
+    digest = hashlib.sha256(f"{key}\n{version}".encode()).digest()
+    return b32encode(digest).decode()[:26]
+
+
+class Rejection(BaseModel):
+    code: str
+    message: str
+    line: int | None = None
+
+
+class ReportLocation(BaseModel):
+    bucket: str
+    summary_key: str
+    skipped_key: str
+
+
+class Progress(BaseModel):
+    lines_total: int | None = Field(default=None, description="Data lines in the file, once counted")
+    lines_read: int = 0
+    applied: int = 0
+    skipped: int = 0
+
+
+class ImportJob(BaseModel):
+    import_id: str
+    file_name: str
+    key: str
+    version: str = Field(description="The object's version id, or its ETag in an unversioned bucket")
+    size: int
+    scope: Scope | None = None
+    subsection: str | None = None
+    state: JobState = "queued"
+    received_at: UtcDatetime
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
+    progress: Progress = Progress()
+    rejection: Rejection | None = None
+    report: ReportLocation | None = None
+    # where to resume: the byte offset and line number just after the last applied chunk
+    header: list[str] | None = None
+    separator: str | None = None
+    next_offset: int = 0
+    next_line: int = 2
+    chunk: int = 0
+    reserved_rewards: list[str] = Field(default_factory=list, description="Rewards with a stock reservation")
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("completed", "rejected")
+
+
+class ImportView(BaseModel):
+    """An import job as the API shows it."""
+
+    import_id: str
+    file_name: str
+    key: str
+    state: JobState
+    scope: Scope | None
+    subsection: str | None
+    received_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    progress: Progress
+    rejection: Rejection | None
+    report: ReportLocation | None
+
+    @classmethod
+    def of(cls, job: ImportJob) -> ImportView:
+        return cls.model_validate(job.model_dump(include=set(cls.model_fields)))
+
+
+class SkippedLine(BaseModel):
+    line: int
+    code: str
+    field: str | None
+    message: str
+    raw: str
+
+
+SKIPPED_COLUMNS = ("line", "reason_code", "field", "message", "raw_line")
+
+
+def skipped_csv_header() -> str:
+    return ";".join(SKIPPED_COLUMNS) + "\r\n"
+
+
+def skipped_csv_row(skipped: SkippedLine) -> str:
+    """One report row; every text cell that a spreadsheet would evaluate is escaped."""
+    out = io.StringIO()
+    cells = [str(skipped.line), skipped.code, skipped.field or "", skipped.message, skipped.raw]
+    csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL).writerow(
+        [spreadsheet_safe(cell) for cell in cells]
+    )
+    return out.getvalue()
+
+
+def summary(job: ImportJob) -> dict[str, object]:
+    """The JSON report written next to the file."""
+    return {
+        "import_id": job.import_id,
+        "file": job.file_name,
+        "key": job.key,
+        "state": job.state,
+        "scope": job.scope,
+        "subsection": job.subsection,
+        "received_at": job.received_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "lines_read": job.progress.lines_read,
+        "applied": job.progress.applied,
+        "skipped": job.progress.skipped,
+        "rejection": job.rejection.model_dump() if job.rejection else None,
+        "skipped_lines_report": job.report.skipped_key if job.report else None,
+    }

@@ -1,0 +1,54 @@
+"""Import function: S3 notifications (through SQS) of partner reward files, and continuations.
+
+Each message is processed on its own; a message that fails is reported as a batch item
+failure so that SQS delivers it again (and, after the queue's receive limit, to its DLQ).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loyalty_engine.logic.context import import_services
+from loyalty_engine.logic.imports import handle_message
+
+SERVICE = "loyalty-engine"
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
+metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
+processor = BatchProcessor(event_type=EventType.SQS)
+_invocation: dict[str, LambdaContext] = {}
+
+
+def _remaining_ms() -> int:
+    context = _invocation.get("context")
+    return context.get_remaining_time_in_millis() if context is not None else 900_000
+
+
+@tracer.capture_method
+def _record(record: SQSRecord) -> None:
+    try:
+        body = json.loads(record.body)
+    except json.JSONDecodeError:
+        logger.error("import message is not JSON; dropped", extra={"message_id": record.message_id})
+        metrics.add_metric(name="ImportMessagesUnreadable", unit=MetricUnit.Count, value=1)
+        return
+    handle_message(import_services(), body, _remaining_ms)
+    metrics.add_metric(name="ImportMessages", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _invocation["context"] = context
+    response = process_partial_response(
+        event=event, record_handler=_record, processor=processor, context=context
+    )
+    return dict(response)
