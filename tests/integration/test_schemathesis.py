@@ -37,7 +37,22 @@ SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 PROGRAM_ID = "st-program"
 CARD_CODE = "ST-MEMBER-0001"
 ORDER_ID = "st-order-1"
-SEEDED = {"program_id": PROGRAM_ID, "card_code": CARD_CODE, "order_id": ORDER_ID}
+REWARD_ID = "st-reward"
+SEEDED = {
+    "program_id": PROGRAM_ID,
+    "card_code": CARD_CODE,
+    "order_id": ORDER_ID,
+    "external_id": REWARD_ID,
+    "attribution_id": "set-by-the-seeded-fixture",
+    "import_id": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+}
+REWARD = {
+    "name": "Free coffee",
+    "nqp_value": 0,
+    "validity_interval_count": 1,
+    "validity_interval_type": "month",
+    "is_auto_generated": True,
+}
 PROGRAM = {
     "name": "Schemathesis program",
     "currency": "EUR",
@@ -67,6 +82,9 @@ EXAMPLE_BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"return_id": "st-return-1", "amount": "1.00"},
     ],
     ("POST", "/v1/members/{card_code}/burns"): [{"burn_id": "st-burn-1", "points": 10}],
+    ("PUT", "/v1/rewards/{external_id}"): [REWARD],
+    ("POST", "/v1/members/{card_code}/rewards"): [{"reward_id": REWARD_ID}],
+    ("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"): [{"quantity": 1}],
 }
 
 
@@ -96,6 +114,15 @@ def seeded(stack: LocalStack, auth: dict[str, str]) -> None:
         requests.post(f"{base}/v1/members/{CARD_CODE}/orders", json=ORDER, headers=auth, timeout=TIMEOUT),
     ]
     assert [answer.status_code for answer in answers] == [201, 201, 201], [a.text for a in answers]
+    reward = requests.put(f"{base}/v1/rewards/{REWARD_ID}", json=REWARD, headers=auth, timeout=TIMEOUT)
+    bought = requests.post(
+        f"{base}/v1/members/{CARD_CODE}/rewards",
+        json={"reward_id": REWARD_ID},
+        headers=auth | {"Idempotency-Key": "st-buy-1"},
+        timeout=TIMEOUT,
+    )
+    assert (reward.status_code, bought.status_code) == (201, 201), (reward.text, bought.text)
+    SEEDED["attribution_id"] = bought.json()["attribution_id"]
 
 
 @SCHEMA.hook
@@ -115,6 +142,8 @@ def flatmap_path_parameters(
     context: schemathesis.HookContext, path_parameters: dict[str, Any]
 ) -> st.SearchStrategy[dict[str, Any]]:
     # Half of the generated requests address the seeded program, member and order.
+    if not path_parameters:
+        return st.just(path_parameters)
     real = {name: SEEDED.get(name, value) for name, value in path_parameters.items()}
     return st.sampled_from([path_parameters, real])
 
