@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty_engine.domain.import_jobs import ImportJob
 from loyalty_engine.logic.context import import_services
 from loyalty_engine.logic.imports import handle_message
 
@@ -31,6 +32,16 @@ def _remaining_ms() -> int:
     return context.get_remaining_time_in_millis() if context is not None else 900_000
 
 
+def _count(job: ImportJob) -> None:
+    """Metrics per ended file: an alarm can watch rejections and skipped lines."""
+    if job.state == "rejected":
+        metrics.add_metric(name="ImportFilesRejected", unit=MetricUnit.Count, value=1)
+        return
+    metrics.add_metric(name="ImportFilesCompleted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ImportLinesApplied", unit=MetricUnit.Count, value=job.progress.applied)
+    metrics.add_metric(name="ImportLinesSkipped", unit=MetricUnit.Count, value=job.progress.skipped)
+
+
 @tracer.capture_method
 def _record(record: SQSRecord) -> None:
     try:
@@ -39,7 +50,9 @@ def _record(record: SQSRecord) -> None:
         logger.error("import message is not JSON; dropped", extra={"message_id": record.message_id})
         metrics.add_metric(name="ImportMessagesUnreadable", unit=MetricUnit.Count, value=1)
         return
-    handle_message(import_services(), body, _remaining_ms)
+    services = import_services()
+    services.on_finished = _count
+    handle_message(services, body, _remaining_ms)
     metrics.add_metric(name="ImportMessages", unit=MetricUnit.Count, value=1)
 
 

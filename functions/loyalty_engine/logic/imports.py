@@ -101,6 +101,8 @@ class ImportServices:
     time_margin_ms: int = TIME_MARGIN_MS
     # tests: called with (job, chunk number) before a chunk's writes, to simulate a crash
     before_chunk: Callable[[ImportJob, int], None] | None = None
+    # the handler's metrics: called with each job that ends (completed or rejected)
+    on_finished: Callable[[ImportJob], None] | None = None
 
 
 @dataclass
@@ -269,6 +271,8 @@ def _finish(svc: ImportServices, group: str, job: ImportJob, expected_chunk: int
         svc.objects.put_stream(skipped_key, spool, "text/csv; charset=utf-8")  # type: ignore[arg-type]
     svc.objects.put_json(summary_key, summary(job))
     svc.jobs.save_job(group, job, expected_chunk=expected_chunk)
+    if svc.on_finished is not None:
+        svc.on_finished(job)
 
 
 # --- one file ----------------------------------------------------------------------------
