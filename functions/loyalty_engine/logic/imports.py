@@ -27,7 +27,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger
 
 from loyalty_engine.dal.group_store import GroupStore
-from loyalty_engine.dal.import_store import ImportStore, skipped_item
+from loyalty_engine.dal.import_store import ImportStore, job_item, skipped_item
 from loyalty_engine.dal.member_store import MemberStore
 from loyalty_engine.dal.objects import ImportQueue, ObjectStore, StoredObject
 from loyalty_engine.dal.reward_store import BurnRefused, RewardStore, attribution_item, reward_item
@@ -97,7 +97,7 @@ class ImportServices:
     objects: ObjectStore
     queue: ImportQueue | None
     clock: Callable[[], datetime] = utcnow
-    chunk_lines: int = 1000
+    chunk_lines: int = 5000
     time_margin_ms: int = TIME_MARGIN_MS
     # tests: called with (job, chunk number) before a chunk's writes, to simulate a crash
     before_chunk: Callable[[ImportJob, int], None] | None = None
@@ -110,6 +110,7 @@ class _ChunkOutcome:
     applied: int = 0
     skipped: list[SkippedLine] = field(default_factory=list)
     reserved: set[str] = field(default_factory=set)
+    items: list[dict[str, Any]] = field(default_factory=list)  # to put once the chunk is decided
 
 
 def _skip(record: Record, problem: LineSkipped | RuleBroken) -> SkippedLine:
@@ -350,13 +351,20 @@ def _apply(
     group_settings = svc.groups.get_group(group)
     null_erases = bool(group_settings and group_settings.settings.null_erases)
     records = _records(svc, stored, job.separator, job.next_offset, job.next_line)
+    rewards: dict[str, MasterReward] = {}  # the catalog as read by this run's earn chunks
     apply_chunk = {
         Scope.MASTERREWARD: lambda j, c: _master_chunk(svc, group, j, c, null_erases),
-        Scope.EARNREWARD: lambda j, c: _earn_chunk(svc, group, j, c),
+        Scope.EARNREWARD: lambda j, c: _earn_chunk(svc, group, j, c, rewards),
         Scope.BURNREWARD: lambda j, c: _burn_chunk(svc, group, j, c),
     }[job.scope]
+    # The checkpoint after chunk k rides in the first write request of chunk k+1 (chunk k's
+    # writes are all done by then): no request of its own. A crash before it lands replays
+    # chunk k, which is idempotent. `persisted` is the job as the table holds it.
+    persisted, checkpoint = job, None
     while True:
         if remaining_ms() < svc.time_margin_ms:
+            if checkpoint is not None:
+                svc.jobs.save_job(group, checkpoint, expected_chunk=persisted.chunk)
             return False
         chunk = list(itertools.islice(records, svc.chunk_lines))
         if not chunk:
@@ -364,11 +372,15 @@ def _apply(
         if svc.before_chunk is not None:
             svc.before_chunk(job, job.chunk)
         outcome: _ChunkOutcome = apply_chunk(job, chunk)
-        if outcome.skipped:
-            expires = int(time.time()) + SKIPPED_TTL_S
-            svc.rewards.put_items([skipped_item(group, job.import_id, s, expires) for s in outcome.skipped])
+        expires = int(time.time()) + SKIPPED_TTL_S
+        items = outcome.items + [skipped_item(group, job.import_id, s, expires) for s in outcome.skipped]
+        if checkpoint is not None:
+            items.insert(0, job_item(group, checkpoint))
+        if items:
+            svc.rewards.put_items(items)
+            persisted = checkpoint or persisted
         progress = job.progress
-        advanced = job.model_copy(
+        checkpoint = job = job.model_copy(
             update={
                 "chunk": job.chunk + 1,
                 "next_offset": chunk[-1].end,
@@ -383,12 +395,10 @@ def _apply(
                 ),
             }
         )
-        svc.jobs.save_job(group, advanced, expected_chunk=job.chunk)
-        job = advanced
     for external_id in job.reserved_rewards:
         svc.rewards.release_job(group, external_id, job.import_id)
     done = job.model_copy(update={"state": "completed", "finished_at": svc.clock()})
-    _finish(svc, group, done, expected_chunk=job.chunk)
+    _finish(svc, group, done, expected_chunk=persisted.chunk)
     logger.info(
         "import applied",
         extra={"key": job.key, "applied": job.progress.applied, "skipped": job.progress.skipped},
@@ -444,14 +454,16 @@ def _master_chunk(
         reward = state[external_id]
         assert reward is not None
         items.append(reward_item(group, reward, tag, before.get(external_id)))
-    svc.rewards.put_items(items)
+    outcome.items = items
     return outcome
 
 
 # --- earnreward --------------------------------------------------------------------------
 
 
-def _earn_chunk(svc: ImportServices, group: str, job: ImportJob, chunk: list[Record]) -> _ChunkOutcome:
+def _earn_chunk(
+    svc: ImportServices, group: str, job: ImportJob, chunk: list[Record], rewards: dict[str, MasterReward]
+) -> _ChunkOutcome:
     outcome = _ChunkOutcome()
     assert job.header is not None and job.started_at is not None and job.subsection is not None
     now = job.started_at  # one instant per job: a replay decides exactly as the first run did
@@ -462,7 +474,9 @@ def _earn_chunk(svc: ImportServices, group: str, job: ImportJob, chunk: list[Rec
             lines.append((record, earn_line(row_of(job.header, record.fields), now, day_start)))
         except LineSkipped as problem:
             outcome.skipped.append(_skip(record, problem))
-    rewards = svc.rewards.rewards(group, sorted({line.reward_id for _, line in lines}))
+    unread = sorted({line.reward_id for _, line in lines} - set(rewards))
+    if unread:
+        rewards.update(svc.rewards.rewards(group, unread))
     ids = {
         record.line: line.attribution_id or generated_attribution_id(job.import_id, record.line)
         for record, line in lines
@@ -561,7 +575,7 @@ def _earn_chunk(svc: ImportServices, group: str, job: ImportJob, chunk: list[Rec
             burns=burns,
         )
         items.append(attribution_item(group, attribution))
-    svc.rewards.put_items(items)
+    outcome.items = items
     return outcome
 
 
