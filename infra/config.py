@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 
@@ -14,14 +14,35 @@ DEFAULT_STAGE = "prod"
 SERVICE_NAME = "loyalty-engine"
 METRICS_NAMESPACE = "LoyaltyEngine"
 
+# Buckets (every wiring bucket): objects under these prefixes expire after these many days.
+# processed/: applied partner files, kept for 90 days to answer questions about an import.
+# reports/: import reports, kept for 400 days (a year of imports, with a month to spare).
+OBJECT_EXPIRATION_BY_PREFIX: tuple[tuple[str, Duration], ...] = (
+    ("processed/", Duration.days(90)),
+    ("reports/", Duration.days(400)),
+)
+# Versioning keeps overwritten and deleted objects this long, then they go for good.
+NONCURRENT_VERSION_EXPIRATION = Duration.days(30)
+ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER = Duration.days(7)
+
+# Queues (every wiring queue): how long a message waits, and how long a dead letter is kept.
+# The dead-letter queue keeps messages longer than the queue (the age of a moved message
+# counts from its first enqueue), so that a dead letter is never lost before it is looked at.
+QUEUE_RETENTION = Duration.days(4)
+DEAD_LETTER_RETENTION = Duration.days(14)
+
 
 @dataclass(frozen=True)
 class StageConfig:
     stage: str
-    # Stateful resources (table, alarm key, log groups): kept on stack deletion in prod.
+    # Stateful resources (table, buckets, queues, alarm key, log groups): kept on stack deletion in prod.
     removal_policy: RemovalPolicy
     table_deletion_protection: bool
+    # Empty the buckets when the stack is deleted (only where removal_policy is DESTROY).
+    auto_delete_objects: bool
     log_retention: logs.RetentionDays
+    # S3 server access logs of the buckets (who read or wrote which partner file).
+    access_log_expiration: Duration
     api_logging_level: apigw.MethodLoggingLevel
     # Stage-wide API Gateway throttling (every method inherits it).
     api_rate_limit: int = 100
@@ -38,7 +59,9 @@ def stage_config(stage: str) -> StageConfig:
             stage=stage,
             removal_policy=RemovalPolicy.RETAIN,
             table_deletion_protection=True,
+            auto_delete_objects=False,
             log_retention=logs.RetentionDays.THREE_MONTHS,
+            access_log_expiration=Duration.days(365),
             api_logging_level=apigw.MethodLoggingLevel.ERROR,
         )
     if stage == "dev":
@@ -46,7 +69,9 @@ def stage_config(stage: str) -> StageConfig:
             stage=stage,
             removal_policy=RemovalPolicy.DESTROY,
             table_deletion_protection=False,
+            auto_delete_objects=True,
             log_retention=logs.RetentionDays.ONE_WEEK,
+            access_log_expiration=Duration.days(7),
             api_logging_level=apigw.MethodLoggingLevel.INFO,
         )
     raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")

@@ -1,20 +1,28 @@
-"""One Lambda function per `loyalty_engine.wiring.FUNCTIONS` entry, with least-privilege table access."""
+"""One Lambda function per `loyalty_engine.wiring.FUNCTIONS` entry, with least-privilege access.
+
+From the wiring: table access (and the indexes it queries), bucket access by key prefix, the
+queues it sends to, the queue it consumes, and the environment naming those resources.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
-import jsii
-from aws_cdk import CfnResource, Duration, IStableListProducer, Lazy, Stack
+from aws_cdk import CfnResource, Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import METRICS_NAMESPACE, SERVICE_NAME, StageConfig
+from infra.config import DEAD_LETTER_RETENTION, METRICS_NAMESPACE, SERVICE_NAME, StageConfig
+from infra.depends_on import drop_redundant_dependencies
 from infra.layer import ARCHITECTURE, RUNTIME
+from infra.queues import queue_spec
 from loyalty_engine import table as table_shape
 from loyalty_engine import wiring
 
@@ -34,6 +42,19 @@ WRITE_ACTIONS: tuple[str, ...] = (
 )
 INDEX_ACTIONS: tuple[str, ...] = ("dynamodb:Query",)
 
+# Object-level S3 actions per kind of wiring bucket grant, each on `<bucket>/<prefix>*` only;
+# listing is granted on the bucket, conditioned on the listed prefixes. No s3:*, no bucket "*".
+# The importer reads and deletes the exact version it applied (the bucket is versioned).
+OBJECT_ACTIONS: tuple[tuple[str, str], ...] = (
+    ("read", "s3:GetObject"),
+    ("read", "s3:GetObjectVersion"),
+    ("write", "s3:PutObject"),
+    ("delete", "s3:DeleteObject"),
+    ("delete", "s3:DeleteObjectVersion"),
+)
+LIST_ACTION = "s3:ListBucket"
+SEND_ACTION = "sqs:SendMessage"
+
 
 def table_actions(access: wiring.TableAccess) -> tuple[str, ...]:
     if access == "read":
@@ -52,35 +73,70 @@ def queried_indexes(spec: wiring.Function) -> list[table_shape.Index]:
     return [by_name[name] for name in spec.indexes]
 
 
-@jsii.implements(IStableListProducer)
-class _DependsOnExcept:
-    """`resource`'s DependsOn (known only once the app is prepared) without `redundant`."""
-
-    def __init__(self, resource: CfnResource, redundant: CfnResource) -> None:
-        self.resource = resource
-        self.redundant = redundant
-
-    def produce(self) -> list[str] | None:
-        stack = Stack.of(self.resource)
-        logical_ids = sorted(
-            stack.resolve(stack.get_logical_id(dependency))
-            for dependency in self.resource.obtain_dependencies()
-            if isinstance(dependency, CfnResource) and dependency.node.path != self.redundant.node.path
+def _key_prefix(spec: wiring.Function, grant: wiring.BucketGrant, prefix: str) -> str:
+    """`prefix*`, refusing a prefix that would widen the grant to the whole bucket or beyond it."""
+    if not prefix or "*" in prefix or "?" in prefix or not prefix.endswith("/"):
+        raise ValueError(
+            f"wiring function {spec.name}: bucket {grant.bucket} prefix {prefix!r} must be a folder "
+            "like 'incoming/' (no wildcards, not the whole bucket)"
         )
-        return logical_ids or None
+    return f"{prefix}*"
 
 
-def function_environment(spec: wiring.Function, *, table_name: str) -> dict[str, str]:
+def bucket_statements(
+    spec: wiring.Function, grant: wiring.BucketGrant, bucket: s3.IBucket
+) -> list[iam.PolicyStatement]:
+    """The statements of one wiring bucket grant: one per action, on the granted prefixes only."""
+    statements = [
+        iam.PolicyStatement(
+            actions=[action],
+            resources=[bucket.arn_for_objects(_key_prefix(spec, grant, p)) for p in getattr(grant, kind)],
+        )
+        for kind, action in OBJECT_ACTIONS
+        if getattr(grant, kind)
+    ]
+    if grant.list:
+        statements.append(
+            iam.PolicyStatement(
+                actions=[LIST_ACTION],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [_key_prefix(spec, grant, p) for p in grant.list]}},
+            )
+        )
+    return statements
+
+
+def function_environment(
+    spec: wiring.Function,
+    *,
+    table_name: str,
+    bucket_names: Mapping[str, str],
+    queue_urls: Mapping[str, str],
+) -> dict[str, str]:
+    """The function's environment: common settings, every bucket's name, the URL of each queue
+    it sends to, then the wiring's own `environment` (which may not override any of these).
+
+    Every function gets every bucket's name (a name is not a secret, and e.g. the API reports
+    where an import's report lives); what it may do in a bucket is decided by its grants only.
+    """
     common = {
         "TABLE_NAME": table_name,
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
-    clashes = sorted(common.keys() & spec.environment.keys())
+    resource_vars = [bucket.env for bucket in wiring.BUCKETS] + [queue.env for queue in wiring.QUEUES]
+    taken = sorted(
+        {v for v in resource_vars if resource_vars.count(v) > 1} | (common.keys() & set(resource_vars))
+    )
+    if taken:
+        raise ValueError(f"wiring: bucket and queue environment variables {taken} are not distinct")
+    resources = {bucket.env: bucket_names[bucket.name] for bucket in wiring.BUCKETS}
+    resources.update({queue_spec(name).env: queue_urls[name] for name in spec.sends_to})
+    clashes = sorted((common.keys() | set(resource_vars)) & spec.environment.keys())
     if clashes:
         raise ValueError(f"wiring function {spec.name}: environment may not override {clashes}")
-    return {**common, **spec.environment}
+    return {**common, **resources, **spec.environment}
 
 
 def function_code() -> lambda_.Code:
@@ -88,7 +144,13 @@ def function_code() -> lambda_.Code:
 
 
 class LoyaltyFunction(Construct):
-    """A wiring function: its Lambda, own role, log group and dead-letter queue."""
+    """A wiring function: its Lambda, own role and log group, and either its queue trigger or
+    a dead-letter queue for failed asynchronous invocations.
+
+    A queue-triggered function has no dead-letter queue of its own: Lambda polls the queue
+    (a synchronous invocation), and a message it fails `max_receive_count` times moves to
+    the queue's dead-letter queue, where the alarm is.
+    """
 
     def __init__(
         self,
@@ -99,22 +161,34 @@ class LoyaltyFunction(Construct):
         table: dynamodb.ITable,
         layer: lambda_.ILayerVersion,
         code: lambda_.Code,
+        buckets: Mapping[str, s3.IBucket],
+        queues: Mapping[str, sqs.IQueue],
     ) -> None:
         super().__init__(scope, spec.name)
         self.spec = spec
+        unknown_queues = sorted(
+            {*spec.sends_to, *([spec.queue_trigger.queue] if spec.queue_trigger else [])} - set(queues)
+        )
+        unknown_buckets = sorted({grant.bucket for grant in spec.buckets} - set(buckets))
+        if unknown_queues or unknown_buckets:
+            raise ValueError(
+                f"wiring function {spec.name}: unknown queues {unknown_queues} / buckets {unknown_buckets}"
+            )
 
         self.log_group = logs.LogGroup(
             self, "LogGroup", retention=config.log_retention, removal_policy=config.removal_policy
         )
         # Failed asynchronous invocations (after Lambda's retries) land here.
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=config.removal_policy,
-        )
+        self.dead_letter_queue: sqs.Queue | None = None
+        if spec.queue_trigger is None:
+            self.dead_letter_queue = sqs.Queue(
+                self,
+                "DeadLetterQueue",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=DEAD_LETTER_RETENTION,
+                removal_policy=config.removal_policy,
+            )
         # An own role instead of the AWSLambdaBasicExecutionRole managed policy: it may
         # write to its own log group only (the group exists, so no logs:CreateLogGroup).
         self.role = iam.Role(
@@ -136,24 +210,52 @@ class LoyaltyFunction(Construct):
             layers=[layer],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_s),
-            environment=function_environment(spec, table_name=table.table_name),
+            environment=function_environment(
+                spec,
+                table_name=table.table_name,
+                bucket_names={name: bucket.bucket_name for name, bucket in buckets.items()},
+                queue_urls={name: queue.queue_url for name, queue in queues.items()},
+            ),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             role=self.role,
             dead_letter_queue=self.dead_letter_queue,
         )
         self._grant_table_access(table)
+        for grant in spec.buckets:
+            for statement in bucket_statements(spec, grant, buckets[grant.bucket]):
+                self.role.add_to_principal_policy(statement)
+        if spec.sends_to:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[SEND_ACTION], resources=[queues[name].queue_arn for name in spec.sends_to]
+                )
+            )
+        if spec.queue_trigger is not None:
+            self._consume(spec.queue_trigger, queues[spec.queue_trigger.queue])
         self._drop_redundant_role_dependency()
 
+    def _consume(self, trigger: wiring.QueueTrigger, queue: sqs.IQueue) -> None:
+        queue_timeout = queue_spec(trigger.queue).visibility_timeout_s
+        if queue_timeout < self.spec.timeout_s:
+            raise ValueError(
+                f"wiring: queue {trigger.queue} has a visibility timeout of {queue_timeout} s, shorter "
+                f"than the {self.spec.timeout_s} s timeout of {self.spec.name}, which consumes it: a "
+                "message would be delivered again while it is still being processed"
+            )
+        # Grants the role the receive/delete permissions on the queue (and nothing else).
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                queue, batch_size=trigger.batch_size, report_batch_item_failures=True
+            )
+        )
+
     def _drop_redundant_role_dependency(self) -> None:
-        # CDK makes the function depend on its role *and* the role's policy. The policy
-        # dependency matters (Lambda checks the dead-letter queue permission on create);
-        # the role one is implied by the Fn::GetAtt of its ARN, and cfn-lint flags it (W3005).
         cfn_function = self.function.node.default_child
         cfn_role = self.role.node.default_child
         if not (isinstance(cfn_function, CfnResource) and isinstance(cfn_role, CfnResource)):
             raise TypeError("expected the function and its role to be CloudFormation resources")
-        cfn_function.add_override("DependsOn", Lazy.list(_DependsOnExcept(cfn_function, cfn_role)))
+        drop_redundant_dependencies(cfn_function, [cfn_role])
 
     def _grant_table_access(self, table: dynamodb.ITable) -> None:
         self.role.add_to_principal_policy(
@@ -171,7 +273,13 @@ class LoyaltyFunction(Construct):
 
 
 def build_functions(
-    scope: Construct, *, config: StageConfig, table: dynamodb.ITable, layer: lambda_.ILayerVersion
+    scope: Construct,
+    *,
+    config: StageConfig,
+    table: dynamodb.ITable,
+    layer: lambda_.ILayerVersion,
+    buckets: Mapping[str, s3.IBucket],
+    queues: Mapping[str, sqs.IQueue],
 ) -> dict[str, LoyaltyFunction]:
     names = [spec.name for spec in wiring.FUNCTIONS]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -180,6 +288,15 @@ def build_functions(
     code = function_code()
     container = Construct(scope, "Functions")
     return {
-        spec.name: LoyaltyFunction(container, spec, config=config, table=table, layer=layer, code=code)
+        spec.name: LoyaltyFunction(
+            container,
+            spec,
+            config=config,
+            table=table,
+            layer=layer,
+            code=code,
+            buckets=buckets,
+            queues=queues,
+        )
         for spec in wiring.FUNCTIONS
     }

@@ -1,4 +1,4 @@
-"""Alarms (to an encrypted SNS topic) and a CloudWatch dashboard for the API, functions and table."""
+"""Alarms (to an encrypted SNS topic) and a CloudWatch dashboard for the API, functions, queues and table."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ from constructs import Construct
 
 from infra.config import StageConfig
 from infra.functions import LoyaltyFunction
+from infra.queues import LoyaltyQueue
 
 PERIOD = Duration.minutes(5)
 API_P99_LATENCY_MS = 2000
+# A queue's oldest message older than this: its consumer is failing, stuck or too slow.
+QUEUE_OLDEST_MESSAGE_AGE = Duration.hours(1)
 
 
 class Monitoring(Construct):
@@ -29,6 +32,7 @@ class Monitoring(Construct):
         *,
         config: StageConfig,
         functions: Sequence[LoyaltyFunction],
+        queues: Sequence[LoyaltyQueue],
         rest_api: apigw.RestApi,
         table: dynamodb.ITable,
     ) -> None:
@@ -49,14 +53,36 @@ class Monitoring(Construct):
                 fn.function.metric_throttles(period=PERIOD, statistic="Sum"),
                 f"{name} function: invocations were throttled",
             )
+            if fn.dead_letter_queue is not None:  # queue-triggered functions: see the queue's alarms
+                self._alarm(
+                    f"{name}DeadLetters",
+                    fn.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=Duration.minutes(1), statistic="Maximum"
+                    ),
+                    f"{name} function: failed asynchronous invocations are waiting in its dead-letter queue",
+                    comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    threshold=0,
+                )
+        for queue in queues:
+            name = queue.spec.name
             self._alarm(
-                f"{name}DeadLetters",
-                fn.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                f"{name}QueueDeadLetters",
+                queue.dead_letter_queue.metric_approximate_number_of_messages_visible(
                     period=Duration.minutes(1), statistic="Maximum"
                 ),
-                f"{name} function: failed asynchronous invocations are waiting in its dead-letter queue",
+                f"{name} queue: messages failed {queue.spec.max_receive_count} times and wait in its "
+                "dead-letter queue",
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 threshold=0,
+            )
+            self._alarm(
+                f"{name}QueueOldestMessage",
+                queue.queue.metric_approximate_age_of_oldest_message(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                f"{name} queue: a message has waited more than {QUEUE_OLDEST_MESSAGE_AGE.to_human_string()}",
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                threshold=QUEUE_OLDEST_MESSAGE_AGE.to_seconds(),
             )
         self._alarm(
             "Api5xx",
@@ -71,7 +97,7 @@ class Monitoring(Construct):
             threshold=API_P99_LATENCY_MS,
             evaluation_periods=3,
         )
-        self.dashboard = self._dashboard(config, functions, rest_api, table)
+        self.dashboard = self._dashboard(config, functions, queues, rest_api, table)
 
     def _alarm_topic(self, config: StageConfig) -> sns.Topic:
         # A customer-managed key: CloudWatch cannot publish to a topic encrypted with the
@@ -145,6 +171,7 @@ class Monitoring(Construct):
         self,
         config: StageConfig,
         functions: Sequence[LoyaltyFunction],
+        queues: Sequence[LoyaltyQueue],
         rest_api: apigw.RestApi,
         table: dynamodb.ITable,
     ) -> cloudwatch.Dashboard:
@@ -186,6 +213,39 @@ class Monitoring(Construct):
                     left=[
                         fn.function.metric_duration(period=PERIOD, statistic="p50"),
                         fn.function.metric_duration(period=PERIOD, statistic="p99"),
+                    ],
+                    width=12,
+                ),
+            )
+        for queue in queues:
+            name = queue.spec.name
+            dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title=f"{name} queue messages",
+                    left=[
+                        queue.queue.metric_approximate_number_of_messages_visible(
+                            period=PERIOD, statistic="Maximum"
+                        ),
+                        queue.queue.metric_approximate_number_of_messages_not_visible(
+                            period=PERIOD, statistic="Maximum"
+                        ),
+                        queue.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                            period=PERIOD, statistic="Maximum", label="Dead letters"
+                        ),
+                    ],
+                    width=12,
+                ),
+                cloudwatch.GraphWidget(
+                    title=f"{name} queue oldest message (s)",
+                    left=[
+                        queue.queue.metric_approximate_age_of_oldest_message(
+                            period=PERIOD, statistic="Maximum"
+                        )
+                    ],
+                    left_annotations=[
+                        cloudwatch.HorizontalAnnotation(
+                            value=QUEUE_OLDEST_MESSAGE_AGE.to_seconds(), label="alarm"
+                        )
                     ],
                     width=12,
                 ),

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import Acknowledgment, App, Validations
+from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from infra.config import StageConfig
+from infra.functions import OBJECT_ACTIONS
 from infra.layer import PIP_PLATFORM, PIP_PYTHON_VERSION
+from loyalty_engine import wiring
 
 if TYPE_CHECKING:
     from infra.stack import LoyaltyEngineStack
@@ -39,10 +41,39 @@ XRAY_WILDCARD = _acknowledgment(
     "AwsSolutions-IAM5[Resource::*]",
     reason=(
         "Active X-Ray tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support "
-        "no resource-level permissions, so IAM requires Resource '*'. It is the only wildcard: the table, "
-        "index, log group and dead-letter queue statements name their ARNs."
+        "no resource-level permissions, so IAM requires Resource '*'. It is the only '*' resource: the "
+        "table, index, log group, queue and bucket statements name their ARNs (bucket objects by key prefix)."
     ),
 )
+
+
+def object_prefix_wildcard(
+    bucket_logical_id: str, bucket: str, prefix: str, actions: list[str]
+) -> Acknowledgment:
+    """The `<bucket ARN>/<prefix>*` resource of a wiring `BucketGrant` (one finding per prefix)."""
+    return _acknowledgment(
+        f"AwsSolutions-IAM5[Resource::<{bucket_logical_id}.Arn>/{prefix}*]",
+        reason=(
+            f"{', '.join(sorted(actions))} on the objects under '{prefix}' in the {bucket} bucket only, as the "
+            "function's BucketGrant in loyalty_engine/wiring.py says: object keys are made at run time (per "
+            "loyalty group and file), so a key prefix is the narrowest resource IAM can name; no s3:*, no "
+            "other prefix, no other bucket."
+        ),
+    )
+
+
+def bucket_grant_acknowledgments(spec: wiring.Function, bucket_ids: dict[str, str]) -> list[Acknowledgment]:
+    """One acknowledgment per (bucket, object prefix) the wiring grants `spec` (listing has no wildcard)."""
+    actions: dict[tuple[str, str], list[str]] = {}
+    for grant in spec.buckets:
+        for kind, action in OBJECT_ACTIONS:
+            for prefix in getattr(grant, kind):
+                actions.setdefault((grant.bucket, prefix), []).append(action)
+    return [
+        object_prefix_wildcard(bucket_ids[bucket], bucket, prefix, granted)
+        for (bucket, prefix), granted in actions.items()
+    ]
+
 
 RUNTIME_PINNED = _acknowledgment(
     "AwsSolutions-L1",
@@ -99,13 +130,21 @@ def add_nag_checks(app: App) -> AwsSolutionsChecks:
     return checks
 
 
+def _logical_id(stack: Stack, construct: IConstruct) -> str:
+    resource = construct.node.default_child
+    if not isinstance(resource, CfnElement):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource")
+    return str(stack.resolve(stack.get_logical_id(resource)))
+
+
 def _acknowledge(construct: IConstruct, *acknowledgments: Acknowledgment) -> None:
     Validations.of(construct).acknowledge(*acknowledgments)
 
 
 def add_nag_acknowledgments(stack: LoyaltyEngineStack) -> None:
+    bucket_ids = {name: _logical_id(stack, bucket) for name, bucket in stack.buckets.buckets.items()}
     for fn in stack.functions.values():
-        _acknowledge(fn.role, XRAY_WILDCARD)
+        _acknowledge(fn.role, XRAY_WILDCARD, *bucket_grant_acknowledgments(fn.spec, bucket_ids))
         _acknowledge(fn.function, RUNTIME_PINNED)
 
     rest_api = stack.api.rest_api

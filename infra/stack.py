@@ -1,4 +1,4 @@
-"""The LoyaltyEngine-<stage> stack: table, dependency layer, functions, API, monitoring."""
+"""The LoyaltyEngine-<stage> stack: table, buckets, queues, dependency layer, functions, API, monitoring."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.api import LoyaltyApi
+from infra.buckets import Buckets, bucket_spec
 from infra.config import StageConfig
 from infra.functions import build_functions
 from infra.layer import build_dependency_layer
 from infra.monitoring import Monitoring
 from infra.nag import add_nag_acknowledgments
+from infra.queues import build_queues
 from infra.table import build_table
 
 
@@ -26,8 +28,17 @@ class LoyaltyEngineStack(Stack):
         )
         self.config = config
         self.table = build_table(self, config)
+        self.buckets = Buckets(self, "Buckets", config=config)
+        self.queues = build_queues(self, config=config, buckets=self.buckets)
         self.layer = build_dependency_layer(self)
-        self.functions = build_functions(self, config=config, table=self.table, layer=self.layer)
+        self.functions = build_functions(
+            self,
+            config=config,
+            table=self.table,
+            layer=self.layer,
+            buckets=self.buckets.buckets,
+            queues={name: queue.queue for name, queue in self.queues.items()},
+        )
         self.api = LoyaltyApi(
             self,
             "Api",
@@ -39,12 +50,20 @@ class LoyaltyEngineStack(Stack):
             "Monitoring",
             config=config,
             functions=list(self.functions.values()),
+            queues=list(self.queues.values()),
             rest_api=self.api.rest_api,
             table=self.table,
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the REST API (stage api)")
         CfnOutput(self, "TableName", value=self.table.table_name, description="The DynamoDB table")
+        for name, bucket in self.buckets.buckets.items():
+            CfnOutput(
+                self,
+                f"{name}BucketName",
+                value=bucket.bucket_name,
+                description=f"The {name} S3 bucket (the functions get its name in {bucket_spec(name).env})",
+            )
         CfnOutput(
             self,
             "AlarmTopicArn",

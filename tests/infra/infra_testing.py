@@ -12,6 +12,7 @@ from aws_cdk.assertions import Template
 
 from infra.app import build_app
 from infra.stack import LoyaltyEngineStack
+from loyalty_engine import wiring
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The context `cdk synth` gets from cdk.json (feature flags such as minimizePolicies shape the template).
@@ -97,6 +98,32 @@ def synthesize(outdir: Path, stage: str = "prod", context: dict[str, Any] | None
         outdir=Path(assembly.directory),
         validation_report=report,
     )
+
+
+def function_resource(synthesized: Synthesized, spec: wiring.Function) -> tuple[str, dict[str, Any]]:
+    """(logical id, properties) of the Lambda function of the wiring function `spec`."""
+    (found,) = [
+        (logical_id, resource["Properties"])
+        for logical_id, resource in synthesized.of_type("AWS::Lambda::Function").items()
+        if resource["Properties"].get("Handler") == spec.handler
+    ]
+    return found
+
+
+def wiring_functions(synthesized: Synthesized) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Wiring function name -> (logical id, properties); CDK's own custom-resource handlers left out."""
+    return {spec.name: function_resource(synthesized, spec) for spec in wiring.FUNCTIONS}
+
+
+def bucket_id(synthesized: Synthesized, name: str) -> str:
+    """Logical id of the wiring bucket called `name`."""
+    return synthesized.logical_id(synthesized.stack.buckets.buckets[name])
+
+
+def queue_ids(synthesized: Synthesized, name: str) -> tuple[str, str]:
+    """Logical ids of the wiring queue called `name` and of its dead-letter queue."""
+    queue = synthesized.stack.queues[name]
+    return synthesized.logical_id(queue.queue), synthesized.logical_id(queue.dead_letter_queue)
 
 
 def refs(value: Any) -> set[str]:

@@ -6,9 +6,10 @@ import json
 
 import pytest
 from cfnlint.api import lint
-from infra_testing import Synthesized
+from infra_testing import Synthesized, bucket_id
 
 from infra.nag import PACK
+from loyalty_engine import wiring
 
 pytestmark = pytest.mark.infra
 
@@ -49,9 +50,32 @@ def test_acknowledgments_are_on_resources_not_on_the_stack(prod: Synthesized) ->
     assert all(path.startswith(prod.stack.node.path + "/") for path in paths)
 
 
-def test_acknowledged_wildcards_are_only_the_xray_resource_wildcard(prod: Synthesized) -> None:
+def test_acknowledged_wildcards_are_xray_and_the_wirings_object_prefixes(prod: Synthesized) -> None:
+    # X-Ray's Resource '*', and `<bucket ARN>/<prefix>*` for each object prefix a wiring
+    # BucketGrant names (read, write, delete; listing is conditioned on the bucket ARN).
+    object_prefixes = {
+        f"{PACK}::AwsSolutions-IAM5[Resource::<{bucket_id(prod, grant.bucket)}.Arn>/{prefix}*]"
+        for spec in wiring.FUNCTIONS
+        for grant in spec.buckets
+        for prefix in (*grant.read, *grant.write, *grant.delete)
+    }
     wildcard_ids = {rule_id for rule_id, _, _ in prod.acknowledgments() if "IAM5" in rule_id}
-    assert wildcard_ids == {f"{PACK}::AwsSolutions-IAM5[Resource::*]"}
+    assert wildcard_ids == {f"{PACK}::AwsSolutions-IAM5[Resource::*]", *object_prefixes}
+
+
+def test_object_prefix_acknowledgments_are_on_the_granted_functions_roles_only(prod: Synthesized) -> None:
+    granted = {
+        spec.name: {f"/{prefix}*]" for g in spec.buckets for prefix in (*g.read, *g.write, *g.delete)}
+        for spec in wiring.FUNCTIONS
+    }
+    for rule_id, path, _ in prod.acknowledgments():
+        if "IAM5" in rule_id and "Resource::*]" not in rule_id:
+            (name,) = [
+                spec.name
+                for spec in wiring.FUNCTIONS
+                if path == f"{prod.stack.node.path}/Functions/{spec.name}/Role"
+            ]
+            assert any(rule_id.endswith(suffix) for suffix in granted[name]), (rule_id, path)
 
 
 def test_cfn_lint_finds_nothing(each_stage: Synthesized) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,12 @@ from infra_testing import TEST_CONTEXT
 
 from infra import layer
 from infra.app import build_app
-from infra.config import stage_config
+from infra.config import (
+    ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER,
+    NONCURRENT_VERSION_EXPIRATION,
+    OBJECT_EXPIRATION_BY_PREFIX,
+    stage_config,
+)
 from infra.functions import READ_ACTIONS, WRITE_ACTIONS, function_environment, table_actions
 from loyalty_engine import wiring
 
@@ -26,6 +32,7 @@ def test_prod_keeps_data_and_dev_does_not() -> None:
     prod, dev = stage_config("prod"), stage_config("dev")
     assert (prod.removal_policy, prod.table_deletion_protection) == (RemovalPolicy.RETAIN, True)
     assert (dev.removal_policy, dev.table_deletion_protection) == (RemovalPolicy.DESTROY, False)
+    assert (prod.auto_delete_objects, dev.auto_delete_objects) == (False, True)
     assert (prod.stack_name, dev.stack_name) == ("LoyaltyEngine-prod", "LoyaltyEngine-dev")
 
 
@@ -129,13 +136,72 @@ def test_read_access_has_no_write_action() -> None:
         table_actions("admin")  # type: ignore[arg-type]
 
 
+def test_bucket_retention_policy() -> None:
+    # The retention the operators agreed on; the constants in infra.config are the one place to change it.
+    assert {prefix: after.to_days() for prefix, after in OBJECT_EXPIRATION_BY_PREFIX} == {
+        "processed/": 90,
+        "reports/": 400,
+    }
+    assert NONCURRENT_VERSION_EXPIRATION.to_days() == 30
+    assert ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER.to_days() == 7
+
+
+BUCKET_NAMES = {bucket.name: f"bucket-{bucket.name}" for bucket in wiring.BUCKETS}
+QUEUE_URLS = {queue.name: f"https://sqs/{queue.name}" for queue in wiring.QUEUES}
+
+
+def environment(spec: wiring.Function) -> dict[str, str]:
+    return function_environment(spec, table_name="t", bucket_names=BUCKET_NAMES, queue_urls=QUEUE_URLS)
+
+
 def test_function_environment_cannot_override_the_common_variables() -> None:
     spec = wiring.Function(
         name="X", handler="m.h", description="d", table_access="read", environment={"TABLE_NAME": "other"}
     )
     with pytest.raises(ValueError, match="TABLE_NAME"):
-        function_environment(spec, table_name="t")
+        environment(spec)
     extra = wiring.Function(
         name="X", handler="m.h", description="d", table_access="read", environment={"A": "1"}
     )
-    assert function_environment(extra, table_name="t")["A"] == "1"
+    assert environment(extra)["A"] == "1"
+
+
+def test_function_environment_names_every_bucket_and_the_queues_it_sends_to() -> None:
+    (queue, *_) = wiring.QUEUES
+    plain = wiring.Function(name="X", handler="m.h", description="d", table_access="read")
+    sender = wiring.Function(
+        name="Y", handler="m.h", description="d", table_access="read", sends_to=(queue.name,)
+    )
+    buckets = {bucket.env: BUCKET_NAMES[bucket.name] for bucket in wiring.BUCKETS}
+    assert {k: v for k, v in environment(plain).items() if k in buckets or k == queue.env} == buckets
+    assert environment(sender)[queue.env] == QUEUE_URLS[queue.name]
+    for name in (wiring.BUCKETS[0].env, queue.env):
+        overriding = wiring.Function(
+            name="Z", handler="m.h", description="d", table_access="read", environment={name: "other"}
+        )
+        with pytest.raises(ValueError, match=name):
+            environment(overriding)
+
+
+def test_a_queue_must_stay_invisible_longer_than_its_consumer_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Checked at synth time: a shorter visibility timeout would hand a message to a second
+    # consumer while the first is still working on it.
+    consumer = next(spec for spec in wiring.FUNCTIONS if spec.queue_trigger is not None)
+    assert consumer.queue_trigger is not None
+    short = [
+        replace(queue, visibility_timeout_s=consumer.timeout_s - 1)
+        if queue.name == consumer.queue_trigger.queue
+        else queue
+        for queue in wiring.QUEUES
+    ]
+    monkeypatch.setattr(wiring, "QUEUES", tuple(short))
+    with pytest.raises(ValueError, match=f"visibility timeout of {consumer.timeout_s - 1} s"):
+        build_app(App(post_cli_context=TEST_CONTEXT), "prod")
+
+
+def test_a_grant_on_the_whole_bucket_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    granted = next(spec for spec in wiring.FUNCTIONS if spec.buckets)
+    wide = replace(granted, buckets=(replace(granted.buckets[0], read=("",)),))
+    monkeypatch.setattr(wiring, "FUNCTIONS", tuple(wide if s is granted else s for s in wiring.FUNCTIONS))
+    with pytest.raises(ValueError, match="not the whole bucket"):
+        build_app(App(post_cli_context=TEST_CONTEXT), "prod")

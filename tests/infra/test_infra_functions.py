@@ -1,10 +1,11 @@
-"""One Lambda per wiring function, on the dependency layer, traced, with its own log group and DLQ."""
+"""One Lambda per wiring function, on the dependency layer, traced, with its own log group and a DLQ
+(or its queue trigger)."""
 
 from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match
-from infra_testing import Synthesized, refs
+from infra_testing import Synthesized, bucket_id, queue_ids, refs, wiring_functions
 
 from infra.functions import FUNCTIONS_DIR
 from infra.layer import runtime_dependencies
@@ -13,22 +14,55 @@ from loyalty_engine import wiring
 pytestmark = pytest.mark.infra
 
 
+ASYNC_DLQ = [spec for spec in wiring.FUNCTIONS if spec.queue_trigger is None]
+QUEUE_TRIGGERED = [spec for spec in wiring.FUNCTIONS if spec.queue_trigger is not None]
+
+
 def functions_by_handler(synthesized: Synthesized) -> dict[str, tuple[str, dict]]:
+    """The wiring functions by handler (CDK's custom-resource handlers left out)."""
     return {
-        resource["Properties"]["Handler"]: (logical_id, resource["Properties"])
-        for logical_id, resource in synthesized.of_type("AWS::Lambda::Function").items()
+        properties["Handler"]: (logical_id, properties)
+        for logical_id, properties in wiring_functions(synthesized).values()
     }
 
 
-def test_one_function_per_wiring_entry(prod: Synthesized) -> None:
-    prod.template.resource_count_is("AWS::Lambda::Function", len(wiring.FUNCTIONS))
-    assert set(functions_by_handler(prod)) == {spec.handler for spec in wiring.FUNCTIONS}
+def test_one_function_per_wiring_entry(each_stage: Synthesized) -> None:
+    ours = {logical_id for logical_id, _ in wiring_functions(each_stage).values()}
+    assert len(ours) == len(wiring.FUNCTIONS)
+    # Every other function is one of CDK's inline custom-resource handlers (bucket notifications,
+    # and in dev the emptying of buckets on stack deletion), not application code.
+    others = {k: f for k, f in each_stage.of_type("AWS::Lambda::Function").items() if k not in ours}
+    assert {f["Properties"]["Handler"] for f in others.values()} == {"index.handler"}
+    assert all("Layers" not in f["Properties"] for f in others.values())
+    assert len(others) == {"prod": 1, "dev": 2}[each_stage.stage]
+
+
+def expected_environment(synthesized: Synthesized, spec: wiring.Function) -> dict:
+    """Common settings, every bucket's name, the URL of each queue the function sends to."""
+    (table_id,) = synthesized.of_type("AWS::DynamoDB::Table")
+    queues = {queue.name: queue for queue in wiring.QUEUES}
+    return {
+        "TABLE_NAME": {"Ref": table_id},
+        "POWERTOOLS_SERVICE_NAME": "loyalty-engine",
+        "POWERTOOLS_METRICS_NAMESPACE": "LoyaltyEngine",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        **{bucket.env: {"Ref": bucket_id(synthesized, bucket.name)} for bucket in wiring.BUCKETS},
+        **{queues[name].env: {"Ref": queue_ids(synthesized, name)[0]} for name in spec.sends_to},
+        **spec.environment,
+    }
+
+
+def test_wiring_exercises_the_environment_rules() -> None:
+    # Otherwise the environment assertions below would check less than they claim.
+    assert wiring.BUCKETS
+    assert any(spec.sends_to for spec in wiring.FUNCTIONS)
+    assert any(not spec.sends_to for spec in wiring.FUNCTIONS)
+    assert any(not spec.buckets for spec in wiring.FUNCTIONS)  # still gets every bucket's name
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
 def test_function_configuration(prod: Synthesized, spec: wiring.Function) -> None:
     (layer_id,) = prod.of_type("AWS::Lambda::LayerVersion")
-    (table_id,) = prod.of_type("AWS::DynamoDB::Table")
     prod.template.has_resource_properties(
         "AWS::Lambda::Function",
         {
@@ -40,17 +74,7 @@ def test_function_configuration(prod: Synthesized, spec: wiring.Function) -> Non
             "MemorySize": spec.memory_mb,
             "Timeout": spec.timeout_s,
             "Description": spec.description,
-            "Environment": {
-                "Variables": Match.object_equals(
-                    {
-                        "TABLE_NAME": {"Ref": table_id},
-                        "POWERTOOLS_SERVICE_NAME": "loyalty-engine",
-                        "POWERTOOLS_METRICS_NAMESPACE": "LoyaltyEngine",
-                        "POWERTOOLS_LOG_LEVEL": "INFO",
-                        **spec.environment,
-                    }
-                )
-            },
+            "Environment": {"Variables": Match.object_equals(expected_environment(prod, spec))},
         },
     )
 
@@ -65,7 +89,7 @@ def test_function_has_own_log_group_with_retention(each_stage: Synthesized, spec
     assert log_group["Properties"]["RetentionInDays"] == expected_days
 
 
-@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+@pytest.mark.parametrize("spec", ASYNC_DLQ, ids=lambda spec: spec.name)
 def test_function_has_encrypted_ssl_only_dead_letter_queue(prod: Synthesized, spec: wiring.Function) -> None:
     _, properties = functions_by_handler(prod)[spec.handler]
     (queue_id,) = refs(properties["DeadLetterConfig"]["TargetArn"])
@@ -86,10 +110,25 @@ def test_function_has_encrypted_ssl_only_dead_letter_queue(prod: Synthesized, sp
     )
 
 
+@pytest.mark.parametrize("spec", QUEUE_TRIGGERED, ids=lambda spec: spec.name)
+def test_queue_triggered_function_has_no_async_dead_letter_queue(
+    prod: Synthesized, spec: wiring.Function
+) -> None:
+    # Lambda polls the queue (a synchronous invocation): a failing message goes to the queue's
+    # own dead-letter queue after max_receive_count receives, where the alarm is.
+    _, properties = functions_by_handler(prod)[spec.handler]
+    assert "DeadLetterConfig" not in properties
+
+
 def test_dead_letter_queues_are_distinct(prod: Synthesized) -> None:
-    queues = [refs(p["DeadLetterConfig"]["TargetArn"]).pop() for _, p in functions_by_handler(prod).values()]
-    assert len(set(queues)) == len(wiring.FUNCTIONS)
-    assert len(prod.of_type("AWS::SQS::Queue")) == len(wiring.FUNCTIONS)
+    queues = [
+        refs(p["DeadLetterConfig"]["TargetArn"]).pop()
+        for _, p in functions_by_handler(prod).values()
+        if "DeadLetterConfig" in p
+    ]
+    assert len(set(queues)) == len(ASYNC_DLQ)
+    # Plus each wiring queue and its dead-letter queue.
+    assert len(prod.of_type("AWS::SQS::Queue")) == len(ASYNC_DLQ) + 2 * len(wiring.QUEUES)
 
 
 def test_function_depends_on_its_policy_but_not_redundantly_on_its_role(prod: Synthesized) -> None:

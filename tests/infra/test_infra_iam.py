@@ -1,9 +1,10 @@
-"""Least privilege: per-function roles with item-level table actions only."""
+"""Least privilege: per-function roles with item-level table actions, bucket actions by key prefix,
+and queue actions on the wiring's queues only."""
 
 from __future__ import annotations
 
 import pytest
-from infra_testing import Synthesized, refs
+from infra_testing import Synthesized, bucket_id, function_resource, queue_ids, refs
 
 from loyalty_engine import wiring
 
@@ -40,12 +41,8 @@ def statements(policy: dict) -> list[dict]:
 
 def role_statements(synthesized: Synthesized, spec: wiring.Function) -> list[dict]:
     """Every statement of every policy attached to the role of the wiring function `spec`."""
-    (function,) = [
-        f
-        for f in synthesized.of_type("AWS::Lambda::Function").values()
-        if f["Properties"]["Handler"] == spec.handler
-    ]
-    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    _, function = function_resource(synthesized, spec)
+    role_id = function["Role"]["Fn::GetAtt"][0]
     role = synthesized.resources[role_id]
     assert "ManagedPolicyArns" not in role["Properties"]
     assert "Policies" not in role["Properties"]
@@ -125,19 +122,108 @@ def test_only_xray_is_granted_on_every_resource(prod: Synthesized) -> None:
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
-def test_function_writes_only_its_own_log_group_and_queue(prod: Synthesized, spec: wiring.Function) -> None:
-    (function,) = [
-        f
-        for f in prod.of_type("AWS::Lambda::Function").values()
-        if f["Properties"]["Handler"] == spec.handler
-    ]
+def test_function_writes_only_its_own_log_group_and_queues(prod: Synthesized, spec: wiring.Function) -> None:
+    _, function = function_resource(prod, spec)
     own = {
-        function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"],
-        *refs(function["Properties"]["DeadLetterConfig"]),
+        function["LoggingConfig"]["LogGroup"]["Ref"],
+        *refs(function.get("DeadLetterConfig", {})),
+        *(queue_ids(prod, name)[0] for name in spec.sends_to),
+        *([queue_ids(prod, spec.queue_trigger.queue)[0]] if spec.queue_trigger else []),
     }
     for statement in role_statements(prod, spec):
         if any(a.startswith(("logs:", "sqs:")) for a in as_list(statement["Action"])):
             assert refs(statement["Resource"]) <= own
+
+
+# Spelled out, as above: the S3 action each kind of wiring bucket grant stands for.
+OBJECT_ACTIONS = {
+    "read": ("s3:GetObject", "s3:GetObjectVersion"),
+    "write": ("s3:PutObject",),
+    "delete": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+}
+# What Lambda's SQS poller needs (granted by the event source mapping), nothing more.
+CONSUME_ACTIONS = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+}
+
+
+def object_target(resource: object) -> tuple[str, str]:
+    """(bucket logical id, key pattern) of `<bucket ARN>/<pattern>`, or (id, "") for the bucket ARN."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        assert resource["Fn::GetAtt"][1] == "Arn"
+        return resource["Fn::GetAtt"][0], ""
+    assert isinstance(resource, dict)
+    arn, suffix = resource["Fn::Join"][1]
+    assert resource["Fn::Join"][0] == ""
+    assert arn["Fn::GetAtt"][1] == "Arn"
+    assert suffix.startswith("/")
+    return arn["Fn::GetAtt"][0], suffix.removeprefix("/")
+
+
+def s3_grants(synthesized: Synthesized, spec: wiring.Function) -> set[tuple[str, str, str, str]]:
+    """(action, bucket logical id, key pattern, s3:prefix condition) granted to the function's role."""
+    grants = set()
+    for statement in role_statements(synthesized, spec):
+        actions = [a for a in as_list(statement["Action"]) if a.startswith("s3:")]
+        if not actions:
+            continue
+        assert statement["Effect"] == "Allow"
+        assert len(actions) == len(as_list(statement["Action"])), "S3 actions share no statement with others"
+        condition = statement.get("Condition")
+        for resource in as_list(statement["Resource"]):
+            bucket, pattern = object_target(resource)
+            for action in actions:
+                if condition is None:
+                    grants.add((action, bucket, pattern, ""))
+                else:
+                    assert set(condition) == {"StringLike"}
+                    assert set(condition["StringLike"]) == {"s3:prefix"}
+                    for prefix in as_list(condition["StringLike"]["s3:prefix"]):
+                        grants.add((action, bucket, pattern, prefix))
+    return grants
+
+
+def test_wiring_has_bucket_grants_of_every_kind() -> None:
+    # Otherwise the test below would check fewer kinds of grant than it claims.
+    grants = [grant for spec in wiring.FUNCTIONS for grant in spec.buckets]
+    for kind in (*OBJECT_ACTIONS, "list"):
+        assert any(getattr(grant, kind) for grant in grants), kind
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_bucket_access_is_exactly_the_wirings_prefixes(prod: Synthesized, spec: wiring.Function) -> None:
+    expected = set()
+    for grant in spec.buckets:
+        bucket = bucket_id(prod, grant.bucket)
+        for kind, actions in OBJECT_ACTIONS.items():
+            expected |= {(a, bucket, f"{prefix}*", "") for a in actions for prefix in getattr(grant, kind)}
+        # Listing is on the bucket itself, conditioned on the listed prefixes.
+        expected |= {("s3:ListBucket", bucket, "", f"{prefix}*") for prefix in grant.list}
+    assert s3_grants(prod, spec) == expected
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_queue_access_is_sending_to_its_queues_and_consuming_its_trigger(
+    prod: Synthesized, spec: wiring.Function
+) -> None:
+    _, function = function_resource(prod, spec)
+    async_dlq = refs(function.get("DeadLetterConfig", {}))
+    granted: dict[str, set[str]] = {}
+    for statement in role_statements(prod, spec):
+        for action in as_list(statement["Action"]):
+            if action.startswith("sqs:"):
+                for queue in refs(statement["Resource"]) - async_dlq:
+                    granted.setdefault(queue, set()).add(action)
+    expected: dict[str, set[str]] = {}
+    for name in spec.sends_to:
+        expected.setdefault(queue_ids(prod, name)[0], set()).add("sqs:SendMessage")
+    if spec.queue_trigger:
+        expected.setdefault(queue_ids(prod, spec.queue_trigger.queue)[0], set()).update(CONSUME_ACTIONS)
+    assert granted == expected
 
 
 def test_only_the_api_gateway_logging_role_uses_a_managed_policy(prod: Synthesized) -> None:

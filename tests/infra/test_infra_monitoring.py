@@ -1,11 +1,11 @@
-"""Alarms for every function, DLQ and the API, published to an encrypted topic; a dashboard."""
+"""Alarms for every function, DLQ, queue and the API, published to an encrypted topic; a dashboard."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from infra_testing import Synthesized, refs
+from infra_testing import Synthesized, queue_ids, refs
 
 from loyalty_engine import wiring
 
@@ -42,13 +42,36 @@ def test_every_function_has_an_alarm(prod: Synthesized, metric: str) -> None:
         assert alarm["Threshold"] == 1
 
 
+def dead_letter_queue_ids(synthesized: Synthesized) -> list[str]:
+    """The functions' (asynchronous invocations) and the wiring queues' dead-letter queues."""
+    async_dlqs = [
+        queue_id
+        for logical_id in function_ids(synthesized).values()
+        for queue_id in refs(synthesized.resources[logical_id]["Properties"].get("DeadLetterConfig", {}))
+    ]
+    return async_dlqs + [queue_ids(synthesized, queue.name)[1] for queue in wiring.QUEUES]
+
+
 def test_every_dead_letter_queue_has_an_alarm(prod: Synthesized) -> None:
-    for logical_id in function_ids(prod).values():
-        (queue_id,) = refs(prod.resources[logical_id]["Properties"]["DeadLetterConfig"])
+    dead_letter_queues = dead_letter_queue_ids(prod)
+    assert len(dead_letter_queues) == len(prod.of_type("AWS::SQS::Queue")) - len(wiring.QUEUES)
+    for queue_id in dead_letter_queues:
         (alarm,) = alarms_on(prod, "ApproximateNumberOfMessagesVisible", "QueueName", queue_id)
         assert alarm["Namespace"] == "AWS/SQS"
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
         assert alarm["Threshold"] == 0
+
+
+@pytest.mark.parametrize("queue", wiring.QUEUES, ids=lambda queue: queue.name)
+def test_queue_alarms_when_its_oldest_message_is_older_than_an_hour(
+    prod: Synthesized, queue: wiring.Queue
+) -> None:
+    queue_id, _ = queue_ids(prod, queue.name)
+    (alarm,) = alarms_on(prod, "ApproximateAgeOfOldestMessage", "QueueName", queue_id)
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == 3600
 
 
 def test_api_alarms(prod: Synthesized) -> None:
@@ -67,7 +90,10 @@ def test_api_alarms(prod: Synthesized) -> None:
 
 def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(prod: Synthesized) -> None:
     (topic_id,) = prod.of_type("AWS::SNS::Topic")
-    assert len(alarms(prod)) == 3 * len(wiring.FUNCTIONS) + 2
+    # Errors and throttles per function, dead letters per function DLQ, dead letters and
+    # oldest-message age per queue, and the API's 5XX and latency.
+    async_dlqs = [spec for spec in wiring.FUNCTIONS if spec.queue_trigger is None]
+    assert len(alarms(prod)) == 2 * len(wiring.FUNCTIONS) + len(async_dlqs) + 2 * len(wiring.QUEUES) + 2
     for alarm in alarms(prod):
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["OKActions"] == [{"Ref": topic_id}]
@@ -112,8 +138,9 @@ def test_dashboard_shows_api_functions_and_table(prod: Synthesized) -> None:
     (table_id,) = prod.of_type("AWS::DynamoDB::Table")
     assert table_id in shown
     assert set(function_ids(prod).values()) <= shown
+    assert {queue_id for queue in wiring.QUEUES for queue_id in queue_ids(prod, queue.name)} <= shown
     text = json.dumps(body)
     (rest_api,) = prod.of_type("AWS::ApiGateway::RestApi").values()
     assert rest_api["Properties"]["Name"] in text
-    for namespace in ("AWS/ApiGateway", "AWS/Lambda", "AWS/DynamoDB"):
+    for namespace in ("AWS/ApiGateway", "AWS/Lambda", "AWS/DynamoDB", "AWS/SQS"):
         assert namespace in text

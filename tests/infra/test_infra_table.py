@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from infra_testing import Synthesized
+from infra_testing import Synthesized, wiring_functions
 
 from loyalty_engine import table as table_shape
 
@@ -60,7 +60,7 @@ def test_dev_table_can_be_deleted(dev: Synthesized) -> None:
 def test_table_name_is_output_and_given_to_every_function(prod: Synthesized) -> None:
     (table_id,) = prod.of_type("AWS::DynamoDB::Table")
     assert prod.template_json["Outputs"]["TableName"]["Value"] == {"Ref": table_id}
-    functions = prod.of_type("AWS::Lambda::Function")
+    functions = wiring_functions(prod)
     assert functions
-    for function in functions.values():
-        assert function["Properties"]["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": table_id}
+    for _, properties in functions.values():
+        assert properties["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": table_id}
