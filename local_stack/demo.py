@@ -442,8 +442,10 @@ def run_scenario(
 
 
 def main() -> int:
+    from local_stack.demo_imports import run_import_scenario
     from local_stack.stack import LocalStack
 
     with LocalStack.start() as stack:
         result = run_scenario(stack.api_url, stack.keys)
-    return 0 if result.ok else 1
+        imports = run_import_scenario(stack)
+    return 0 if result.ok and imports.ok else 1

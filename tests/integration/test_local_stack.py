@@ -288,3 +288,12 @@ def test_the_demo_scenario_runs_green(stack: LocalStack) -> None:
     result = run_scenario(stack.api_url, stack.keys, out=out, suffix="-t")
     assert result.ok, out.getvalue()
     assert "all" in out.getvalue().splitlines()[-1]
+
+
+def test_the_partner_import_scenario_runs_green(stack: LocalStack) -> None:
+    from local_stack.demo_imports import run_import_scenario
+
+    out = io.StringIO()
+    result = run_import_scenario(stack, out=out, suffix="-t")
+    assert result.ok, out.getvalue()
+    assert "all" in out.getvalue().splitlines()[-1]
