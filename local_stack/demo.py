@@ -110,6 +110,17 @@ class _Client:
             problem = next((p for p in (check(answer) for check in checks) if p), None)
         return self._record(Step(title, method, path, expect, response.status_code, problem), answer)
 
+    def finish(self) -> ScenarioResult:
+        """Print the verdict line and return the result."""
+        result = self.result
+        verdict = (
+            f"all {len(result.steps)} answers as expected"
+            if result.ok
+            else f"{len(result.failures)} of {len(result.steps)} answers NOT as expected"
+        )
+        self.out.write(f"\n  {verdict}\n")
+        return result
+
     def _record(self, step: Step, answer: Any) -> Any:
         self.result.steps.append(step)
         mark = "ok" if step.ok else "FAIL"
@@ -431,14 +442,7 @@ def run_scenario(
             ]
         )
     _table(out, ["card code", "orders", "earned", "spent", "returned", "balance"], summary, {1, 2, 3, 4, 5})
-    result = c.result
-    verdict = (
-        f"all {len(result.steps)} answers as expected"
-        if result.ok
-        else f"{len(result.failures)} of {len(result.steps)} answers NOT as expected"
-    )
-    out.write(f"\n  {verdict}\n")
-    return result
+    return c.finish()
 
 
 def main() -> int:

@@ -162,14 +162,7 @@ def run_import_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: 
         expect=409,
         checks=(_field("code", "already_burned"),),
     )
-    result = c.result
-    verdict = (
-        f"all {len(result.steps)} answers as expected"
-        if result.ok
-        else f"{len(result.failures)} of {len(result.steps)} answers NOT as expected"
-    )
-    out.write(f"\n  {verdict}\n")
-    return result
+    return c.finish()
 
 
 def _first(name: str, expected: Any) -> Any:

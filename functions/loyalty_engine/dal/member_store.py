@@ -3,8 +3,6 @@ idempotency records (orders, burns, returns), all written in one transaction."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,9 +11,10 @@ from botocore.exceptions import ClientError
 
 from loyalty_engine.dal import keys
 from loyalty_engine.dal.batch import batch_get
+from loyalty_engine.dal.cursors import decode_cursor, encode_cursor
 from loyalty_engine.dal.dynamo import cancellation_codes, error_code, from_item, map_error, to_item
 from loyalty_engine.dal.records import data_of, item
-from loyalty_engine.domain.errors import InvalidRequest, ServiceUnavailable
+from loyalty_engine.domain.errors import ServiceUnavailable
 from loyalty_engine.domain.ledger import LedgerEntry
 from loyalty_engine.domain.members import Member
 from loyalty_engine.table import GSI1, PARTITION_KEY, SORT_KEY
@@ -230,27 +229,13 @@ class MemberStore:
             "Limit": limit,
         }
         if cursor:
-            params["ExclusiveStartKey"] = self._key(pk, _decode_cursor(cursor))
+            params["ExclusiveStartKey"] = self._key(
+                pk, decode_cursor(cursor, prefix=keys.ENTRY_PREFIX, max_length=64)
+            )
         try:
             response = self._client.query(**params)
         except ClientError as error:
             raise (map_error(error) or error) from error
         entries = [LedgerEntry.model_validate(data_of(from_item(raw))) for raw in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        return entries, _encode_cursor(last[SORT_KEY]["S"]) if last else None
-
-
-def _encode_cursor(sk: str) -> str:
-    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        sk = ""
-    if not sk.startswith(keys.ENTRY_PREFIX) or len(sk) > 64:
-        raise InvalidRequest(
-            "invalid cursor", code="invalid_cursor", details=[{"field": "cursor", "reason": "invalid_cursor"}]
-        )
-    return sk
+        return entries, encode_cursor(last[SORT_KEY]["S"]) if last else None

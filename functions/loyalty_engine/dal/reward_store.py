@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +10,9 @@ from botocore.exceptions import ClientError
 from loyalty_engine.dal import keys
 from loyalty_engine.dal.batch import batch_get, batch_put
 from loyalty_engine.dal.batch import key as table_key
+from loyalty_engine.dal.cursors import decode_cursor, encode_cursor
 from loyalty_engine.dal.dynamo import error_code, from_item, map_error, serialize, to_item
 from loyalty_engine.dal.records import data_of, item
-from loyalty_engine.domain.errors import InvalidRequest
 from loyalty_engine.domain.rewards import Attribution, Burn, MasterReward
 from loyalty_engine.table import GSI1, PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE
 
@@ -152,7 +150,7 @@ class RewardStore:
             "Limit": limit,
         }
         if cursor:
-            params["ExclusiveStartKey"] = table_key(pk, decode_cursor(cursor, keys.REWARD_PREFIX))
+            params["ExclusiveStartKey"] = table_key(pk, decode_cursor(cursor, prefix=keys.REWARD_PREFIX))
         response = self._query(params)
         rewards = [_reward(from_item(raw)) for raw in response.get("Items", [])]
         taken = self.rewards_with_stock(group, [r.external_id for r in rewards]) if rewards else {}
@@ -340,7 +338,7 @@ class RewardStore:
             "Limit": limit,
         }
         if cursor:
-            gsi_sk, attribution_id = decode_cursor(cursor, "").rsplit("|", 1)
+            gsi_sk, attribution_id = decode_cursor(cursor, separator="|").rsplit("|", 1)
             params["ExclusiveStartKey"] = table_key(
                 keys.attribution_pk(group, attribution_id), keys.ATTRIBUTION_SK
             ) | {
@@ -363,24 +361,3 @@ class RewardStore:
         except ClientError as error:
             raise (map_error(error) or error) from error
         return response
-
-
-def encode_cursor(position: str) -> str:
-    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, prefix: str) -> str:
-    try:
-        position = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        position = ""
-    if (
-        not position
-        or not position.startswith(prefix)
-        or len(position) > 400
-        or (not prefix and "|" not in position)
-    ):
-        raise InvalidRequest(
-            "invalid cursor", code="invalid_cursor", details=[{"field": "cursor", "reason": "invalid_cursor"}]
-        )
-    return position

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
 
 from loyalty_engine.dal import keys
 from loyalty_engine.dal.member_store import (
@@ -37,9 +36,8 @@ from loyalty_engine.domain.rewards import (
     stock_codes,
 )
 from loyalty_engine.logic.context import Context, new_id
+from loyalty_engine.logic.points import MAX_ATTEMPTS, Answer
 
-MAX_ATTEMPTS = 40
-Answer = tuple[int, dict[str, Any]]
 CONFLICT_CODES = frozenset({"already_burned", "insufficient_quantity", "attribution_of_other_card"})
 
 
