@@ -82,7 +82,16 @@ def _attribution(values: dict[str, Any]) -> Attribution:
 
 
 def _stock_names(job_id: str) -> dict[str, str]:
-    return {"#c": f"rc_{job_id}", "#n": f"rn_{job_id}", "#s": f"rs_{job_id}"}
+    """A job's reservation markers on a stock item: the last chunk's (chunk, units, first unit)
+    and the one before (a checkpoint lags one chunk, so a replay may ask for either)."""
+    return {
+        "#c": f"rc_{job_id}",
+        "#n": f"rn_{job_id}",
+        "#s": f"rs_{job_id}",
+        "#pc": f"pc_{job_id}",
+        "#pn": f"pn_{job_id}",
+        "#ps": f"ps_{job_id}",
+    }
 
 
 class RewardStore:
@@ -165,8 +174,9 @@ class RewardStore:
     ) -> Reservation | None:
         """Take `units` for one chunk of an import, once: a replayed chunk gets its first reservation.
 
-        Returns None when fewer than `units` are left (the caller asks for fewer). The job's
-        reservation is kept on the stock item until the job ends (`release_job`).
+        Returns None when fewer than `units` are left (the caller asks for fewer); `units` is
+        never more than `limit`. The job's markers stay on the stock item until the job ends
+        (`release_job`).
         """
         names = _stock_names(job_id) | {"#taken": "taken", "#type": TYPE_ATTRIBUTE}
         try:
@@ -175,7 +185,8 @@ class RewardStore:
                 Key=table_key(keys.rewards_pk(group), keys.stock_sk(external_id)),
                 UpdateExpression=(
                     "SET #taken = if_not_exists(#taken, :zero) + :n, #s = if_not_exists(#taken, :zero) + :one, "
-                    "#c = :c, #n = :n, #type = :type"
+                    "#c = :c, #n = :n, #pc = if_not_exists(#c, :none), #pn = if_not_exists(#n, :zero), "
+                    "#ps = if_not_exists(#s, :zero), #type = :type"
                 ),
                 ConditionExpression=(
                     "(attribute_not_exists(#c) OR #c < :c) AND (attribute_not_exists(#taken) OR #taken <= :room)"
@@ -184,6 +195,7 @@ class RewardStore:
                 ExpressionAttributeValues={
                     ":zero": serialize(0),
                     ":one": serialize(1),
+                    ":none": serialize(-1),
                     ":n": serialize(units),
                     ":c": serialize(chunk),
                     ":room": serialize(limit - units),
@@ -196,8 +208,9 @@ class RewardStore:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise (map_error(error) or error) from error
             old = from_item(error.response.get("Item") or {})
-            if old.get(names["#c"]) == chunk:
-                return Reservation(first_unit=int(old[names["#s"]]), units=int(old[names["#n"]]))
+            for c, first, n in (("#c", "#s", "#n"), ("#pc", "#ps", "#pn")):
+                if old.get(names[c]) == chunk:
+                    return Reservation(first_unit=int(old[names[first]]), units=int(old[names[n]]))
             return None
         new = from_item(response["Attributes"])
         return Reservation(first_unit=int(new[names["#s"]]), units=units)
@@ -213,7 +226,7 @@ class RewardStore:
             self._client.update_item(
                 TableName=self._table,
                 Key=table_key(keys.rewards_pk(group), keys.stock_sk(external_id)),
-                UpdateExpression="REMOVE #c, #n, #s",
+                UpdateExpression="REMOVE #c, #n, #s, #pc, #pn, #ps",
                 ConditionExpression="attribute_exists(#pk)",
                 ExpressionAttributeNames=names | {"#pk": PARTITION_KEY},
             )

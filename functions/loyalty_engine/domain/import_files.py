@@ -39,7 +39,7 @@ class Scope(StrEnum):
 
 
 _NAME = re.compile(
-    r"^(?P<universe>[^_/]+)_(?P<scope>[a-z]+)_(?P<subsection>[^/]+)_(?P<date>\d{8})\.csv$", re.IGNORECASE
+    r"^(?P<universe>[^_/]+)_(?P<scope>[a-z]+)_(?P<subsection>[^/]+)_(?P<date>[0-9]{8})\.csv$", re.IGNORECASE
 )
 
 
@@ -115,8 +115,8 @@ def report_keys(group: str, name: str) -> tuple[str, str]:
 
 # --- dates -------------------------------------------------------------------------------
 
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class ValueProblem(Exception):
@@ -139,9 +139,9 @@ def parse_file_datetime(text: str, *, time_optional: bool) -> datetime:
         raise ValueProblem("invalid_datetime", f"{text!r} is not a date and time (YYYY-MM-DD HH:MM:SS)")
     try:
         local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=FILE_TZ)
-    except ValueError:
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):  # 0001-01-01 00:30 GMT+1 has no UTC equivalent
         raise ValueProblem("invalid_datetime", f"{text!r} is not a valid date and time") from None
-    return local.astimezone(UTC)
 
 
 def file_day_start(instant: datetime) -> datetime:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -126,7 +126,7 @@ def _flag(column: str, text: str) -> bool:
     raise LineSkipped("invalid_flag", column, f"{column} takes 0 or 1, not {text!r}")
 
 
-_INT = re.compile(r"^\d{1,15}$")
+_INT = re.compile(r"^[0-9]{1,15}$")
 
 
 def _int(column: str, text: str, minimum: int) -> int:
@@ -137,15 +137,16 @@ def _int(column: str, text: str, minimum: int) -> int:
     return int(value)
 
 
+_DECIMAL = re.compile(r"^[0-9]{1,14}(\.[0-9]{1,4})?$")
+
+
 def _decimal(column: str, text: str) -> Decimal:
     value = text.strip()
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite() or number < 0 or "e" in value.lower():
-        raise LineSkipped("invalid_number", column, f"{column} must be a decimal number >= 0, not {text!r}")
-    return number
+    if not _DECIMAL.match(value):
+        raise LineSkipped(
+            "invalid_number", column, f"{column} must be a number >= 0 with up to 4 decimals, not {text!r}"
+        )
+    return Decimal(value)
 
 
 def _text(column: str, text: str, limit: int = TEXT_MAX) -> str:

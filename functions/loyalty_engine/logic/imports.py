@@ -218,7 +218,9 @@ def _drain_locked(svc: ImportServices, group: str, subsection: str, remaining_ms
         if stored is None:
             continue  # moved meanwhile (by an earlier run); list again
         job = _job(svc, group, file_name.name, stored)
-        if not job.done and not _apply(svc, group, job, file_name, stored, remaining_ms):
+        if job.done:
+            _release_reservations(svc, group, job)  # again: the run that completed it may have died
+        elif not _apply(svc, group, job, file_name, stored, remaining_ms):
             return False
         svc.objects.move(stored, processed_key(group, file_name.name, job.import_id))
     return True
@@ -395,15 +397,20 @@ def _apply(
                 ),
             }
         )
-    for external_id in job.reserved_rewards:
-        svc.rewards.release_job(group, external_id, job.import_id)
     done = job.model_copy(update={"state": "completed", "finished_at": svc.clock()})
     _finish(svc, group, done, expected_chunk=persisted.chunk)
+    _release_reservations(svc, group, done)
     logger.info(
         "import applied",
         extra={"key": job.key, "applied": job.progress.applied, "skipped": job.progress.skipped},
     )
     return True
+
+
+def _release_reservations(svc: ImportServices, group: str, job: ImportJob) -> None:
+    """Forget the job's stock markers, once it is saved as completed (a replay needs them before)."""
+    for external_id in job.reserved_rewards:
+        svc.rewards.release_job(group, external_id, job.import_id)
 
 
 def _chunk_tag(job: ImportJob) -> str:
@@ -594,6 +601,16 @@ class _Units:
         return first
 
 
+def _fitting(quantities: list[int], available: int) -> int:
+    """Units of the longest run of lines, in line order, that fits in `available`."""
+    total = 0
+    for quantity in quantities:
+        if total + quantity > available:
+            break
+        total += quantity
+    return total
+
+
 def _reserve_units(
     svc: ImportServices,
     group: str,
@@ -601,24 +618,26 @@ def _reserve_units(
     candidates: list[tuple[Record, EarnLine, MasterReward, str, bool]],
     outcome: _ChunkOutcome,
 ) -> dict[str, _Units]:
-    """One stock reservation per finite reward per chunk (replays get the first one back)."""
-    demand: dict[str, int] = defaultdict(int)
+    """One stock reservation per finite reward per chunk, of exactly the units its lines will
+    use (replays get the first reservation back)."""
+    demand: dict[str, list[int]] = defaultdict(list)
     limits: dict[str, int] = {}
     for _, line, reward, _, _ in candidates:
         if reward.stock_limit is not None:
-            demand[reward.external_id] += line.quantity
+            demand[reward.external_id].append(line.quantity)
             limits[reward.external_id] = reward.stock_limit
     units: dict[str, _Units] = {}
-    for external_id, wanted in sorted(demand.items()):
+    for external_id, quantities in sorted(demand.items()):
         limit = limits[external_id]
+        wanted = _fitting(quantities, limit)
         reservation = None
         for _ in range(20):
+            if wanted == 0:
+                break
             reservation = svc.rewards.reserve(group, external_id, job.import_id, job.chunk, wanted, limit)
             if reservation is not None:
                 break
-            wanted = min(wanted, max(0, limit - svc.rewards.taken(group, external_id)))
-            if wanted == 0:
-                break
+            wanted = _fitting(quantities, max(0, limit - svc.rewards.taken(group, external_id)))
         outcome.reserved.add(external_id)
         units[external_id] = (
             _Units(reservation.first_unit, reservation.units) if reservation else _Units(0, 0)

@@ -1,0 +1,404 @@
+"""The reward catalog and members' rewards through the real API handler on moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from loyalty_engine.domain.access import Caller
+from loyalty_engine.handlers import api
+from loyalty_engine.handlers.caller import authorizer_context
+from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP
+from tests.support.api import LambdaContext, Reply, call, load_event
+from tests.support.fast_clients import shared_botocore_loader
+
+OTHER_CARD = "2990000000024"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fast_clients():
+    with shared_botocore_loader():
+        yield
+
+
+def coffee(**overrides: Any) -> dict[str, Any]:
+    """The sample reward (events/api_put_reward.json): 100 NQ points, 500 units."""
+    return {**json.loads(load_event("api_put_reward")["body"]), **overrides}
+
+
+def put_reward(external_id: str = "coffee", **overrides: Any) -> Reply:
+    return call("api_put_reward", ADMIN, path={"external_id": external_id}, body=coffee(**overrides))
+
+
+def buy(key: str | None = "buy-1", card: str = CARD, caller: Caller = SHOP, **body: Any) -> Reply:
+    return call(
+        "api_buy_reward",
+        caller,
+        path={"card_code": card},
+        body={"reward_id": "coffee", "quantity": 1, "context": "web", **body},
+        headers={"Idempotency-Key": key} if key is not None else None,
+    )
+
+
+def burn(
+    attribution_id: str, key: str = "use-1", card: str = CARD, caller: Caller = SHOP, **body: Any
+) -> Reply:
+    return call(
+        "api_burn_reward",
+        caller,
+        path={"card_code": card, "attribution_id": attribution_id},
+        body={"quantity": 1, "store_id": "store-12", **body},
+        headers={"Idempotency-Key": key},
+    )
+
+
+def without_idempotency_key(event_name: str, path: dict[str, str], body: dict[str, Any]) -> Reply:
+    """The request with no Idempotency-Key header at all."""
+    event = load_event(event_name)
+    event["requestContext"]["authorizer"] = {"principalId": f"{SHOP.group_id}/{SHOP.key_id}"} | (
+        authorizer_context(SHOP)
+    )
+    event["pathParameters"] = {**event["pathParameters"], **path}
+    concrete = event["resource"]
+    for name, value in event["pathParameters"].items():
+        concrete = concrete.replace("{" + name + "}", value)
+    event["path"] = concrete
+    event["headers"] = {k: v for k, v in event["headers"].items() if k.lower() != "idempotency-key"}
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    event["body"] = json.dumps(body)
+    response = api.handler(event, LambdaContext())
+    return Reply(response["statusCode"], json.loads(response["body"]), response.get("headers") or {})
+
+
+def nq_available(card: str = CARD) -> int:
+    reply = call("api_get_member", SHOP, path={"card_code": card})
+    assert reply.status == 200, reply.body
+    return reply.body["balances"]["nq"]["available"]
+
+
+@pytest.fixture
+def funded(member) -> dict:
+    """The sample member with 1299 NQ points available (the sample order, holding period over)."""
+    earned = call("api_earn_order", SHOP)
+    assert earned.status == 201, earned.body
+    assert earned.body["balances"]["nq"]["available"] == 1299
+    return member
+
+
+# --- catalog ---------------------------------------------------------------------------
+
+
+def test_put_creates_then_replaces(program, clock):
+    created = put_reward()
+    assert created.status == 201, created.body
+    assert (created.body["external_id"], created.body["nqp_value"]) == ("coffee", 100)
+    assert (created.body["attributed"], created.body["remaining"], created.body["updated_by"]) == (
+        0,
+        500,
+        "api",
+    )
+    clock.advance(hours=1)
+    replaced = put_reward(name="Large coffee", nqp_value=150)
+    assert replaced.status == 200, replaced.body
+    assert (replaced.body["name"], replaced.body["nqp_value"]) == ("Large coffee", 150)
+    assert replaced.body["created_at"] == created.body["created_at"]
+    assert replaced.body["updated_at"] != created.body["updated_at"]
+    got = call("api_get_reward", SHOP, path={"external_id": "coffee"})
+    assert got.status == 200
+    assert got.body == replaced.body
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "field"),
+    [
+        ({"is_limited": False, "max_attribution_count": 0}, "no_stock", "max_attribution_count"),
+        ({"is_limited": True, "max_attribution_count": 0}, "limited_without_stock", "max_attribution_count"),
+        ({"is_limited": False, "max_attribution_count": None}, "stock_undefined", "max_attribution_count"),
+        (
+            {"is_auto_generated": True, "is_limited": False, "max_attribution_count": 5},
+            "stock_with_auto_generation",
+            "max_attribution_count",
+        ),
+        ({"monetary_type": None}, "monetary_incomplete", "monetary_type"),
+        ({"monetary_value": None}, "monetary_incomplete", "monetary_value"),
+        ({"monetary_type": "percentage", "monetary_value": "150"}, "invalid_value", "monetary_value"),
+        (
+            {"forced_validity": True, "forced_validity_start": "2027-01-01T00:00:00Z"},
+            "forced_validity_incomplete",
+            "forced_validity_end",
+        ),
+        (
+            {
+                "forced_validity": True,
+                "forced_validity_start": "2027-02-01T00:00:00Z",
+                "forced_validity_end": "2027-01-01T00:00:00Z",
+            },
+            "invalid_validity_window",
+            "forced_validity_end",
+        ),
+    ],
+)
+def test_put_refuses_broken_rules_with_their_reason(program, overrides, code, field):
+    reply = put_reward(**overrides)
+    assert reply.status == 422, reply.body
+    assert reply.body["code"] == code
+    assert reply.body["details"] == [{"field": field, "reason": code}]
+    missing = call("api_get_reward", SHOP, path={"external_id": "coffee"})
+    assert (missing.status, missing.body["code"]) == (404, "reward_not_found")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        coffee(colour="red"),  # unknown field
+        coffee(nqp_value=-1),
+        coffee(validity_interval_type="fortnight"),
+        coffee(custom={"c32": "x"}),
+        {k: v for k, v in coffee().items() if k != "name"},
+    ],
+)
+def test_put_refuses_invalid_bodies(program, body):
+    reply = call("api_put_reward", ADMIN, path={"external_id": "coffee"}, body=body)
+    assert reply.status == 422, reply.body
+    assert reply.body["code"] == "validation_error"
+
+
+def test_put_needs_the_admin_scope(program):
+    reply = call("api_put_reward", SHOP, path={"external_id": "coffee"}, body=coffee())
+    assert reply.status == 403
+
+
+def test_list_pages_with_a_cursor(program):
+    ids = ["a-1", "b-2", "c-3", "d-4", "e-5"]
+    for external_id in ids:
+        assert put_reward(external_id).status == 201
+    seen: list[str] = []
+    query = {"limit": "2"}
+    pages = 0
+    while True:
+        page = call("api_list_rewards", SHOP, query=query)
+        assert page.status == 200, page.body
+        pages += 1
+        assert len(page.body["rewards"]) <= 2
+        seen += [r["external_id"] for r in page.body["rewards"]]
+        assert all(r["remaining"] == 500 for r in page.body["rewards"])
+        if not page.body["next_cursor"]:
+            break
+        query = {"limit": "2", "cursor": page.body["next_cursor"]}
+    assert seen == ids
+    assert pages in (3, 4)  # the last page may come back empty
+    bad = call("api_list_rewards", SHOP, query={"cursor": "bm90LWEtcmV3YXJk"})
+    assert (bad.status, bad.body["code"]) == (422, "invalid_cursor")
+
+
+def test_unknown_reward_is_404(program):
+    reply = call("api_get_reward", SHOP, path={"external_id": "nothing"})
+    assert (reply.status, reply.body["code"]) == (404, "reward_not_found")
+
+
+# --- buying ----------------------------------------------------------------------------
+
+
+def test_buy_spends_points_once_per_idempotency_key(funded, clock):
+    assert put_reward().status == 201
+    first = buy()
+    assert first.status == 201, first.body
+    attribution = first.body
+    assert (attribution["reward_id"], attribution["card_code"], attribution["quantity"]) == (
+        "coffee",
+        CARD,
+        1,
+    )
+    assert (attribution["nqp_spent"], attribution["codes"]) == (100, ["coffee-000001"])
+    assert (attribution["earned_at"], attribution["valid_from"]) == (
+        "2026-12-10T12:00:00Z",
+        "2026-12-10T12:00:00Z",
+    )
+    assert attribution["valid_until"] == "2027-01-09T12:00:00Z"  # 30 days
+    assert nq_available() == 1199
+
+    again = buy()
+    assert (again.status, again.body) == (201, attribution)
+    assert nq_available() == 1199
+    assert call("api_get_reward", SHOP, path={"external_id": "coffee"}).body["attributed"] == 1
+
+    reused = buy(quantity=2)
+    assert (reused.status, reused.body["code"]) == (409, "idempotency_key_reused")
+    assert nq_available() == 1199
+
+    ledger = call("api_get_ledger", SHOP).body["entries"]
+    burns = [e for e in ledger if e["kind"] == "burn"]
+    assert [(e["nq"], e["reference"]) for e in burns] == [(-100, f"reward:{attribution['attribution_id']}")]
+
+    owned = call("api_list_member_rewards", SHOP).body["attributions"]
+    assert owned == [attribution]
+
+
+def test_buy_needs_an_idempotency_key(funded):
+    assert put_reward().status == 201
+    reply = without_idempotency_key("api_buy_reward", {"card_code": CARD}, {"reward_id": "coffee"})
+    assert reply.status == 422, reply.body
+    assert reply.body["code"] == "idempotency_key_required"
+    blank = buy(key="")
+    assert blank.status == 422
+    assert blank.body["code"] in {"idempotency_key_required", "validation_error"}
+    assert nq_available() == 1299
+
+
+def test_buy_without_enough_points_changes_nothing(funded):
+    assert put_reward().status == 201
+    reply = buy(quantity=13)  # 1300 points
+    assert (reply.status, reply.body["code"]) == (409, "insufficient_points")
+    assert nq_available() == 1299
+    assert call("api_get_reward", SHOP, path={"external_id": "coffee"}).body["attributed"] == 0
+    assert call("api_list_member_rewards", SHOP).body["attributions"] == []
+    assert buy(quantity=12).status == 201
+    assert nq_available() == 99
+
+
+def test_buy_beyond_the_stock_is_refused(funded):
+    assert put_reward(max_attribution_count=2, nqp_value=10).status == 201
+    assert buy("k-1").status == 201
+    too_many = buy("k-2", quantity=2)
+    assert (too_many.status, too_many.body["code"]) == (409, "out_of_stock")
+    last = buy("k-3")
+    assert last.status == 201 and last.body["codes"] == ["coffee-000002"]
+    gone = buy("k-4")
+    assert (gone.status, gone.body["code"]) == (409, "out_of_stock")
+    view = call("api_get_reward", SHOP, path={"external_id": "coffee"}).body
+    assert (view["attributed"], view["remaining"]) == (2, 0)
+    assert nq_available() == 1299 - 20
+
+
+def test_buy_of_an_auto_generated_reward_generates_codes(funded):
+    assert (
+        put_reward(is_auto_generated=True, is_limited=False, max_attribution_count=None, nqp_value=0).status
+        == 201
+    )
+    reply = buy(quantity=3)
+    assert reply.status == 201, reply.body
+    codes = reply.body["codes"]
+    assert len(codes) == len(set(codes)) == 3
+    assert all(len(code) == 16 for code in codes)
+    assert call("api_get_reward", SHOP, path={"external_id": "coffee"}).body["remaining"] is None
+    assert nq_available() == 1299  # free
+
+
+def test_buy_for_unknown_reward_or_member(funded):
+    assert put_reward().status == 201
+    nothing = buy(reward_id="nothing")
+    assert (nothing.status, nothing.body["code"]) == (404, "reward_not_found")
+    stranger = buy(card="2990000000999")
+    assert (stranger.status, stranger.body["code"]) == (404, "member_not_found")
+
+
+# --- burning an attribution ------------------------------------------------------------
+
+
+@pytest.fixture
+def bought(funded) -> dict:
+    assert put_reward(nqp_value=10).status == 201
+    reply = buy(quantity=3)
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+def test_burn_is_idempotent_and_counts_units(bought, clock):
+    attribution_id = bought["attribution_id"]
+    first = burn(attribution_id)
+    assert first.status == 201, first.body
+    assert (first.body["burned"], first.body["remaining"]) == (1, 2)
+    assert first.body["burn"]["store_id"] == "store-12"
+    again = burn(attribution_id)
+    assert (again.status, again.body) == (201, first.body)
+    reused = burn(attribution_id, quantity=2)
+    assert (reused.status, reused.body["code"]) == (409, "idempotency_key_reused")
+
+    too_many = burn(attribution_id, key="use-2", quantity=3)
+    assert (too_many.status, too_many.body["code"]) == (409, "insufficient_quantity")
+    rest = burn(attribution_id, key="use-3", quantity=2)
+    assert rest.status == 201, rest.body
+    assert (rest.body["burned"], rest.body["remaining"]) == (3, 0)
+    done = burn(attribution_id, key="use-4")
+    assert (done.status, done.body["code"]) == (409, "already_burned")
+    # a replay of an earlier burn still answers as it did then
+    assert burn(attribution_id).body == first.body
+
+    (stored,) = call("api_list_member_rewards", SHOP).body["attributions"]
+    assert (stored["burned"], [b["quantity"] for b in stored["burns"]]) == (3, [1, 2])
+
+
+def test_burn_dates(bought, clock):
+    attribution_id = bought["attribution_id"]
+    future = burn(attribution_id, burned_at="2026-12-10T12:00:01Z")
+    assert (future.status, future.body["code"]) == (422, "burn_date_in_future")
+    before = burn(attribution_id, burned_at="2026-12-10T11:59:59Z")
+    assert (before.status, before.body["code"]) == (422, "burn_outside_validity")
+    ok = burn(attribution_id, burned_at="2026-12-10T12:00:00Z")
+    assert ok.status == 201, ok.body
+    clock.advance(days=31)
+    late = burn(attribution_id, key="use-late")
+    assert (late.status, late.body["code"]) == (422, "burn_outside_validity")
+
+
+def test_burn_of_another_cards_attribution_is_404(bought):
+    reply = call("api_enrol_member", SHOP, body={"card_code": OTHER_CARD})
+    assert reply.status == 201, reply.body
+    stolen = burn(bought["attribution_id"], card=OTHER_CARD)
+    assert (stolen.status, stolen.body["code"]) == (404, "attribution_not_found")
+    unknown = burn("01JD0000000000000000000098")
+    assert (unknown.status, unknown.body["code"]) == (404, "attribution_not_found")
+    (stored,) = call("api_list_member_rewards", SHOP).body["attributions"]
+    assert stored["burned"] == 0
+
+
+def test_burn_needs_an_idempotency_key(bought):
+    reply = without_idempotency_key(
+        "api_burn_reward", {"card_code": CARD, "attribution_id": bought["attribution_id"]}, {"quantity": 1}
+    )
+    assert (reply.status, reply.body["code"]) == (422, "idempotency_key_required")
+
+
+def test_member_rewards_pages_newest_first(funded, clock):
+    assert put_reward(nqp_value=1).status == 201
+    bought = []
+    for n in range(5):
+        clock.advance(minutes=1)
+        reply = buy(f"k-{n}")
+        assert reply.status == 201
+        bought.append(reply.body["attribution_id"])
+    seen: list[str] = []
+    query = {"limit": "2"}
+    while True:
+        page = call("api_list_member_rewards", SHOP, query=query)
+        assert page.status == 200, page.body
+        seen += [a["attribution_id"] for a in page.body["attributions"]]
+        if not page.body["next_cursor"]:
+            break
+        query = {"limit": "2", "cursor": page.body["next_cursor"]}
+    assert seen == bought[::-1]
+    stranger = call("api_list_member_rewards", SHOP, path={"card_code": "2990000000999"})
+    assert (stranger.status, stranger.body["code"]) == (404, "member_not_found")
+
+
+# --- tenants ---------------------------------------------------------------------------
+
+
+def test_another_group_sees_nothing_of_demos_rewards(bought):
+    attribution_id = bought["attribution_id"]
+    assert call("api_get_reward", OTHER_GROUP, path={"external_id": "coffee"}).status == 404
+    assert call("api_list_rewards", OTHER_GROUP, query={}).body == {"rewards": [], "next_cursor": None}
+    bought_elsewhere = buy("other-1", caller=OTHER_GROUP)
+    assert (bought_elsewhere.status, bought_elsewhere.body["code"]) == (404, "member_not_found")
+    listed = call("api_list_member_rewards", OTHER_GROUP)
+    assert (listed.status, listed.body["code"]) == (404, "member_not_found")
+    burned = burn(attribution_id, key="other-2", caller=OTHER_GROUP)
+    assert (burned.status, burned.body["code"]) == (404, "attribution_not_found")
+    # demo-b's catalog is its own: the same external id does not touch demo's reward
+    mine = call("api_put_reward", OTHER_GROUP, path={"external_id": "coffee"}, body=coffee(name="Intruder"))
+    assert mine.status == 201
+    assert call("api_get_reward", SHOP, path={"external_id": "coffee"}).body["name"] == "Coffee voucher"
+    (stored,) = call("api_list_member_rewards", SHOP).body["attributions"]
+    assert stored["burned"] == 0

@@ -1,0 +1,91 @@
+"""What an import leaves behind, read straight from the table and the bucket, for comparisons.
+
+`snapshot()` gathers the reward catalog, the stock counters, the attributions, and every
+import job with its counts and skipped lines, in a form that compares with `==` across two
+worlds that were fed the same files (the same keys and contents give the same job ids).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from loyalty_engine.dal.dynamo import client, from_item
+from loyalty_engine.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from tests.support.imports import BUCKET
+
+
+def table_items() -> list[dict[str, Any]]:
+    dynamodb = client()
+    params: dict[str, Any] = {"TableName": os.environ["TABLE_NAME"], "ConsistentRead": True}
+    found: list[dict[str, Any]] = []
+    while True:
+        response = dynamodb.scan(**params)
+        found.extend(from_item(raw) for raw in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return found
+        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _plain(values: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in (TTL_ATTRIBUTE, *drop)}
+
+
+def snapshot(group: str = "demo") -> dict[str, Any]:
+    """The import-related state of a group."""
+    catalog: dict[str, Any] = {}
+    stock: dict[str, Any] = {}
+    attributions: dict[str, Any] = {}
+    jobs: dict[str, Any] = {}
+    skipped: dict[str, dict[int, str]] = {}
+    for values in table_items():
+        pk, sk, kind = values[PARTITION_KEY], values[SORT_KEY], values.get("type")
+        if not pk.startswith(f"G#{group}#"):
+            continue
+        if kind == "reward":
+            catalog[values["external_id"]] = _plain(values)
+        elif kind == "reward_stock":
+            stock[sk] = _plain(values)
+        elif kind == "attribution":
+            attributions[values["attribution_id"]] = _plain(values)
+        elif kind == "import_job":
+            jobs[values["file_name"]] = {
+                "import_id": values["import_id"],
+                "state": values["state"],
+                "progress": values["progress"],
+                "rejection": (values.get("rejection") or {}).get("code"),
+                "chunk": values["chunk"],
+                "reserved_rewards": values.get("reserved_rewards"),
+            }
+        elif kind == "import_skipped_line":
+            skipped.setdefault(pk, {})[int(values["line"])] = values["code"]
+    for job in jobs.values():
+        job["skipped_lines"] = skipped.get(f"G#{group}#IMPORT#{job['import_id']}", {})
+    return {"catalog": catalog, "stock": stock, "attributions": attributions, "jobs": jobs}
+
+
+def bucket_keys(s3: Any, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    params: dict[str, Any] = {"Bucket": BUCKET, "Prefix": prefix}
+    while True:
+        response = s3.list_objects_v2(**params)
+        keys.extend(entry["Key"] for entry in response.get("Contents", []))
+        if not response.get("IsTruncated"):
+            return sorted(keys)
+        params["ContinuationToken"] = response["NextContinuationToken"]
+
+
+def queued_messages(sqs: Any) -> list[dict[str, Any]]:
+    """Receive (and delete) every message waiting on the import queue."""
+    import json
+
+    url = os.environ["IMPORT_QUEUE_URL"]
+    bodies: list[dict[str, Any]] = []
+    while True:
+        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = response.get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
