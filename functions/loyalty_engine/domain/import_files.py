@@ -233,6 +233,9 @@ def read_records(
     unterminated quote, a record over MAX_RECORD_BYTES.
     """
     lines = _Lines(chunks, offset, first_line)
+    # A long value is a line's problem (`too_long`), not the file's: let the csv module read
+    # values as long as a record may be (its default stops at 128 KiB).
+    csv.field_size_limit(MAX_RECORD_BYTES)
     reader = csv.reader(lines, delimiter=separator, quotechar='"', doublequote=True, strict=False)
     while True:
         start_line = lines.line + 1
