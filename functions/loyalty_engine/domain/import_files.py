@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
+from functools import lru_cache
 
 INCOMING = "incoming/"
 REPORTS = "reports/"
@@ -130,6 +131,11 @@ class ValueProblem(Exception):
 
 def parse_file_datetime(text: str, *, time_optional: bool) -> datetime:
     """`YYYY-MM-DD HH:MM:SS` in GMT+1 as a UTC datetime; a bare date only where the column allows it."""
+    return _parse_file_datetime(text, time_optional)
+
+
+@lru_cache(maxsize=4096)  # files repeat their dates (validity windows): parse each once
+def _parse_file_datetime(text: str, time_optional: bool) -> datetime:
     value = text.strip()
     if _DATE.match(value):
         if not time_optional:

@@ -37,11 +37,13 @@ class IntervalType(StrEnum):
     @classmethod
     def parse(cls, text: str) -> IntervalType:
         """Singular or plural, any case: `day`, `Days`, ..."""
-        value = text.strip().lower()
-        for member in cls:
-            if value in (member.value, member.value[:-1]):
-                return member
-        raise ValueError(f"{text!r} is not one of days, weeks, months, years")
+        found = _INTERVAL_NAMES.get(text.strip().lower())
+        if found is None:
+            raise ValueError(f"{text!r} is not one of days, weeks, months, years")
+        return found
+
+
+_INTERVAL_NAMES = {name: member for member in IntervalType for name in (member.value, member.value[:-1])}
 
 
 class RuleBroken(Exception):

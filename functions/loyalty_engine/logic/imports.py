@@ -86,6 +86,7 @@ logger = Logger(service="loyalty-engine", child=True)
 SKIPPED_TTL_S = 400 * 86_400  # skipped-line records outlive the report they feed by nothing: keep ~13 months
 TIME_MARGIN_MS = 60_000  # stop starting chunks with less than this left; a continuation resumes
 LOCK_LEASE_S = 16 * 60  # longer than a Lambda can run: a crashed holder's lock frees itself
+CARD_CACHE_MAX = 50_000  # cards known to exist (and their program) per run: ~5 MB at most
 
 
 @dataclass
@@ -97,7 +98,9 @@ class ImportServices:
     objects: ObjectStore
     queue: ImportQueue | None
     clock: Callable[[], datetime] = utcnow
-    chunk_lines: int = 5000
+    # With the checkpoint riding in its first write request, a chunk of valid lines writes
+    # 4,999 + 1 items: exactly 200 full BatchWriteItem requests.
+    chunk_lines: int = 4_999
     time_margin_ms: int = TIME_MARGIN_MS
     # tests: called with (job, chunk number) before a chunk's writes, to simulate a crash
     before_chunk: Callable[[ImportJob, int], None] | None = None
@@ -354,10 +357,13 @@ def _apply(
     null_erases = bool(group_settings and group_settings.settings.null_erases)
     records = _records(svc, stored, job.separator, job.next_offset, job.next_line)
     rewards: dict[str, MasterReward] = {}  # the catalog as read by this run's earn chunks
+    # Members are never deleted nor moved to another program: once read, a card's program
+    # holds for the whole run, and a card named again in a later chunk is not read again.
+    cards = _CardCache()
     apply_chunk = {
         Scope.MASTERREWARD: lambda j, c: _master_chunk(svc, group, j, c, null_erases),
-        Scope.EARNREWARD: lambda j, c: _earn_chunk(svc, group, j, c, rewards),
-        Scope.BURNREWARD: lambda j, c: _burn_chunk(svc, group, j, c),
+        Scope.EARNREWARD: lambda j, c: _earn_chunk(svc, group, j, c, rewards, cards),
+        Scope.BURNREWARD: lambda j, c: _burn_chunk(svc, group, j, c, cards),
     }[job.scope]
     # The checkpoint after chunk k rides in the first write request of chunk k+1 (chunk k's
     # writes are all done by then): no request of its own. A crash before it lands replays
@@ -411,6 +417,25 @@ def _release_reservations(svc: ImportServices, group: str, job: ImportJob) -> No
     """Forget the job's stock markers, once it is saved as completed (a replay needs them before)."""
     for external_id in job.reserved_rewards:
         svc.rewards.release_job(group, external_id, job.import_id)
+
+
+class _CardCache:
+    """The program of cards read during one run (bounded: past the bound, cards are read again)."""
+
+    def __init__(self) -> None:
+        self._programs: dict[str, str] = {}
+
+    def lookup(
+        self, svc: ImportServices, group: str, card_codes: set[str], attribution_ids: set[str]
+    ) -> tuple[dict[str, str], dict[str, Attribution]]:
+        """(program of each existing card named, existing attributions), in one batched read."""
+        unknown = sorted(card_codes - set(self._programs))
+        found, attributions = svc.rewards.cards_and_attributions(group, unknown, sorted(attribution_ids))
+        for card, program in found.items():
+            if len(self._programs) < CARD_CACHE_MAX:
+                self._programs[card] = program
+        programs = {card: self._programs.get(card) or found.get(card) for card in card_codes}
+        return {card: program for card, program in programs.items() if program}, attributions
 
 
 def _chunk_tag(job: ImportJob) -> str:
@@ -469,7 +494,12 @@ def _master_chunk(
 
 
 def _earn_chunk(
-    svc: ImportServices, group: str, job: ImportJob, chunk: list[Record], rewards: dict[str, MasterReward]
+    svc: ImportServices,
+    group: str,
+    job: ImportJob,
+    chunk: list[Record],
+    rewards: dict[str, MasterReward],
+    cards: _CardCache,
 ) -> _ChunkOutcome:
     outcome = _ChunkOutcome()
     assert job.header is not None and job.started_at is not None and job.subsection is not None
@@ -489,9 +519,7 @@ def _earn_chunk(
         for record, line in lines
         if line.reward_id in rewards
     }
-    programs, existing = svc.rewards.cards_and_attributions(
-        group, sorted({line.card_code for _, line in lines}), sorted(set(ids.values()))
-    )
+    programs, existing = cards.lookup(svc, group, {line.card_code for _, line in lines}, set(ids.values()))
     candidates: list[tuple[Record, EarnLine, MasterReward, str, bool]] = []  # (…, replayed)
     seen: set[str] = set()
     for record, line in lines:
@@ -648,7 +676,9 @@ def _reserve_units(
 # --- burnreward --------------------------------------------------------------------------
 
 
-def _burn_chunk(svc: ImportServices, group: str, job: ImportJob, chunk: list[Record]) -> _ChunkOutcome:
+def _burn_chunk(
+    svc: ImportServices, group: str, job: ImportJob, chunk: list[Record], cards: _CardCache
+) -> _ChunkOutcome:
     outcome = _ChunkOutcome()
     assert job.header is not None and job.started_at is not None
     now = job.started_at
@@ -658,10 +688,8 @@ def _burn_chunk(svc: ImportServices, group: str, job: ImportJob, chunk: list[Rec
             lines.append((record, burn_line(row_of(job.header, record.fields))))
         except LineSkipped as problem:
             outcome.skipped.append(_skip(record, problem))
-    programs, attributions = svc.rewards.cards_and_attributions(
-        group,
-        sorted({line.card_code for _, line in lines}),
-        sorted({line.attribution_id for _, line in lines}),
+    programs, attributions = cards.lookup(
+        svc, group, {line.card_code for _, line in lines}, {line.attribution_id for _, line in lines}
     )
     for record, line in lines:
         source = _source(job, record)
