@@ -41,7 +41,7 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 HANDLERS = ["loyalty_engine.handlers.api", "loyalty_engine.handlers.authorizer"]
-IMPORT_RUNS = 7
+IMPORT_RUNS = 15
 EARNS = 200
 MEMBERS = 20
 
@@ -70,8 +70,24 @@ def ensure_layer() -> None:
     stamp.write_text(json.dumps(deps))
 
 
-def import_ms(module: str, path: list[Path]) -> float:
-    """Median cumulative import time of `module` in fresh `python -S` processes."""
+def _import_once(module: str, env: dict[str, str]) -> float:
+    done = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", "-c", f"import {module}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    last = [line for line in done.stderr.splitlines() if line.endswith(f"| {module}")][-1]
+    return int(last.split("|")[1]) / 1000
+
+
+def import_ms(modules: list[str], path: list[Path]) -> dict[str, float]:
+    """Median cumulative import time of each module in fresh `python -S` processes.
+
+    The modules are measured in turns (one of each per round), so that the machine's drift
+    during the measurement weighs on all of them alike: the ratios are what to read.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "POWERTOOLS_TRACE"))}
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in path)
     # What Lambda sets: the X-Ray SDK then samples locally instead of building API clients at import.
@@ -80,27 +96,21 @@ def import_ms(module: str, path: list[Path]) -> float:
         AWS_LAMBDA_FUNCTION_NAME="bench",
         AWS_REGION=os.environ["AWS_DEFAULT_REGION"],
     )
-    times = []
+    times: dict[str, list[float]] = {module: [] for module in modules}
     for _ in range(IMPORT_RUNS):
-        done = subprocess.run(
-            [sys.executable, "-S", "-X", "importtime", "-c", f"import {module}"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        last = [line for line in done.stderr.splitlines() if line.endswith(f"| {module}")][-1]
-        times.append(int(last.split("|")[1]) / 1000)
-    return statistics.median(times)
+        for module in modules:
+            times[module].append(_import_once(module, env))
+    return {module: statistics.median(values) for module, values in times.items()}
 
 
 def cold_imports() -> dict[str, object]:
     ensure_layer()
     path = [LAYER, ROOT / "functions", ROOT / "bench"]
-    bare = import_ms("bare_handler", path)
+    measured = import_ms(["bare_handler", *HANDLERS], path)
+    bare = measured["bare_handler"]
     result: dict[str, object] = {"bare_powertools_handler_ms": round(bare, 1)}
     for module in HANDLERS:
-        ms = import_ms(module, path)
+        ms = measured[module]
         result[module] = {"ms": round(ms, 1), "ratio_to_bare": round(ms / bare, 2)}
     return result
 

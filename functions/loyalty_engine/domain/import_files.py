@@ -16,8 +16,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
-from enum import StrEnum
 from functools import lru_cache
+
+from loyalty_engine.domain.import_jobs import Scope
 
 INCOMING = "incoming/"
 REPORTS = "reports/"
@@ -26,17 +27,6 @@ PROCESSED = "processed/"
 MAX_DATA_LINES = 200_000
 MAX_RECORD_BYTES = 1 << 20  # a record (line) larger than 1 MiB rejects the file: it cannot be resynchronised
 FILE_TZ = timezone(timedelta(hours=1), "GMT+1")  # import files speak fixed GMT+1, no daylight saving
-
-
-class Scope(StrEnum):
-    MASTERREWARD = "masterreward"
-    EARNREWARD = "earnreward"
-    BURNREWARD = "burnreward"
-
-    @property
-    def rank(self) -> int:
-        """Files of one day are applied masterreward, then earnreward, then burnreward."""
-        return list(Scope).index(self)
 
 
 _NAME = re.compile(

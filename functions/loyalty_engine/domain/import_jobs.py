@@ -7,18 +7,27 @@ checkpoint.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from base64 import b32encode
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from loyalty_engine.domain.import_files import Scope, spreadsheet_safe
 from loyalty_engine.domain.timeutil import UtcDatetime
 
 JobState = Literal["queued", "running", "completed", "rejected"]
+
+
+class Scope(StrEnum):
+    MASTERREWARD = "masterreward"
+    EARNREWARD = "earnreward"
+    BURNREWARD = "burnreward"
+
+    @property
+    def rank(self) -> int:
+        """Files of one day are applied masterreward, then earnreward, then burnreward."""
+        return list(Scope).index(self)
 
 
 def job_id_for(key: str, version: str) -> str:
@@ -100,39 +109,3 @@ class SkippedLine(BaseModel):
     field: str | None
     message: str
     raw: str
-
-
-SKIPPED_COLUMNS = ("line", "reason_code", "field", "message", "raw_line")
-
-
-def skipped_csv_header() -> str:
-    return ";".join(SKIPPED_COLUMNS) + "\r\n"
-
-
-def skipped_csv_row(skipped: SkippedLine) -> str:
-    """One report row; every text cell that a spreadsheet would evaluate is escaped."""
-    out = io.StringIO()
-    cells = [str(skipped.line), skipped.code, skipped.field or "", skipped.message, skipped.raw]
-    csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL).writerow(
-        [spreadsheet_safe(cell) for cell in cells]
-    )
-    return out.getvalue()
-
-
-def summary(job: ImportJob) -> dict[str, object]:
-    """The JSON report written next to the file."""
-    return {
-        "import_id": job.import_id,
-        "file": job.file_name,
-        "key": job.key,
-        "state": job.state,
-        "scope": job.scope,
-        "subsection": job.subsection,
-        "received_at": job.received_at.isoformat(),
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "lines_read": job.progress.lines_read,
-        "applied": job.progress.applied,
-        "skipped": job.progress.skipped,
-        "rejection": job.rejection.model_dump() if job.rejection else None,
-        "skipped_lines_report": job.report.skipped_key if job.report else None,
-    }

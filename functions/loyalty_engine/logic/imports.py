@@ -55,10 +55,8 @@ from loyalty_engine.domain.import_jobs import (
     ReportLocation,
     SkippedLine,
     job_id_for,
-    skipped_csv_header,
-    skipped_csv_row,
-    summary,
 )
+from loyalty_engine.domain.import_reports import skipped_csv_header, skipped_csv_row, summary
 from loyalty_engine.domain.import_rows import (
     EarnLine,
     LineSkipped,
