@@ -363,7 +363,7 @@ def test_out_of_time_continues_on_the_queue(world):
     assert running["chunk"] >= 1 and running["progress"]["lines_read"] == 4 * running["chunk"]
     assert bucket_keys(world.s3, "incoming/") == [key]
     (continuation,) = queued_messages(world.sqs)
-    assert continuation == {"drain": {"group": "demo", "subsection": PROGRAM}}
+    assert continuation == {"drain": {"group": "demo"}}
 
     # the continuation finishes the job, as one clean run would have
     no_failures(imports.handler(sqs_event(continuation), ImportContext()))
@@ -382,7 +382,7 @@ def test_too_little_time_left_applies_nothing_and_continues(world):
     assert state["jobs"][MASTER]["progress"]["lines_read"] == 0
     assert state["catalog"] == {}
     bodies = queued_messages(world.sqs)
-    assert bodies == [{"drain": {"group": "demo", "subsection": PROGRAM}}]
+    assert bodies == [{"drain": {"group": "demo"}}]
     for body in bodies:
         no_failures(imports.handler(sqs_event(body), ImportContext()))
     expect_out_of_time_result(world)

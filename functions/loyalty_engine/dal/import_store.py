@@ -1,4 +1,4 @@
-"""Data access for import jobs, their skipped lines, and the drain lock of a subsection."""
+"""Data access for import jobs, their skipped lines, and the drain lock of a group."""
 
 from __future__ import annotations
 
@@ -135,14 +135,14 @@ class ImportStore:
 
     # --- the drain lock ----------------------------------------------------------------------
 
-    def acquire_lock(self, group: str, subsection: str, owner: str, now: int, lease_s: int) -> bool:
-        """Hold the subsection's drain lock until `now + lease_s` unless someone else holds it."""
+    def acquire_lock(self, group: str, owner: str, now: int, lease_s: int) -> bool:
+        """Hold the group's drain lock until `now + lease_s` unless someone else holds it."""
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item=to_item(
                     item(
-                        keys.import_lock_pk(group, subsection),
+                        keys.import_lock_pk(group),
                         keys.LOCK_SK,
                         "import_lock",
                         {"owner": owner, "expires_at": now + lease_s},
@@ -159,11 +159,11 @@ class ImportStore:
             raise (map_error(error) or error) from error
         return True
 
-    def release_lock(self, group: str, subsection: str, owner: str) -> None:
+    def release_lock(self, group: str, owner: str) -> None:
         try:
             self._client.delete_item(
                 TableName=self._table,
-                Key=table_key(keys.import_lock_pk(group, subsection), keys.LOCK_SK),
+                Key=table_key(keys.import_lock_pk(group), keys.LOCK_SK),
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":owner": serialize(owner)},

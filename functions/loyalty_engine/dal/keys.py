@@ -94,7 +94,7 @@ def member_attributions_gsi1pk(group: str, card_code: str) -> str:
 
 
 # Import jobs: one partition per job (the job item and its skipped lines); gsi1 finds a
-# file's jobs by file name. The drain lock serializes the files of one subsection.
+# file's jobs by file name. The drain lock serializes the files of one group.
 JOB_SK = "JOB"
 SKIPPED_PREFIX = "SKIP#"
 LOCK_SK = "LOCK"
@@ -112,5 +112,5 @@ def import_file_gsi1pk(group: str, file_name: str) -> str:
     return f"G#{group}#IMPORTFILE#{file_name}"
 
 
-def import_lock_pk(group: str, subsection: str) -> str:
-    return f"G#{group}#IMPORTLOCK#{subsection}"
+def import_lock_pk(group: str) -> str:
+    return f"G#{group}#IMPORTLOCK"

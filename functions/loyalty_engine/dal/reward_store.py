@@ -351,7 +351,8 @@ class RewardStore:
             "Limit": limit,
         }
         if cursor:
-            gsi_sk, attribution_id = decode_cursor(cursor, separator="|").rsplit("|", 1)
+            gsi_sk = decode_cursor(cursor, separator="#")
+            attribution_id = gsi_sk.split("#", 1)[1]  # gsi1sk is `<created at>#<attribution id>`
             params["ExclusiveStartKey"] = table_key(
                 keys.attribution_pk(group, attribution_id), keys.ATTRIBUTION_SK
             ) | {
@@ -363,9 +364,7 @@ class RewardStore:
         last = response.get("LastEvaluatedKey")
         next_cursor = None
         if last:
-            next_cursor = encode_cursor(
-                f"{last[GSI1.sort_key]['S']}|{last[PARTITION_KEY]['S'].rsplit('#A#', 1)[1]}"
-            )
+            next_cursor = encode_cursor(last[GSI1.sort_key]["S"])
         return page, next_cursor
 
     def _query(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from base64 import b32encode
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from loyalty_engine.domain.timeutil import UtcDatetime
 
-JobState = Literal["queued", "running", "completed", "rejected"]
+JobState = Literal["queued", "running", "completed", "rejected", "failed"]
 
 
 class Scope(StrEnum):
@@ -35,10 +35,22 @@ def job_id_for(key: str, version: str) -> str:
     return b32encode(digest).decode()[:26]
 
 
+TEXT_KEPT = 4096  # characters of a message or raw line kept in a job or report (items stay small)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= TEXT_KEPT else text[: TEXT_KEPT - 1] + "…"
+
+
 class Rejection(BaseModel):
     code: str
     message: str
     line: int | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _short(cls, value: str) -> str:
+        return _clip(value)
 
 
 class ReportLocation(BaseModel):
@@ -76,10 +88,11 @@ class ImportJob(BaseModel):
     next_line: int = 2
     chunk: int = 0
     reserved_rewards: list[str] = Field(default_factory=list, description="Rewards with a stock reservation")
+    failures: int = Field(default=0, description="Deliveries that failed in a way that would repeat")
 
     @property
     def done(self) -> bool:
-        return self.state in ("completed", "rejected")
+        return self.state in ("completed", "rejected", "failed")
 
 
 class ImportView(BaseModel):
@@ -108,4 +121,9 @@ class SkippedLine(BaseModel):
     code: str
     field: str | None
     message: str
-    raw: str
+    raw: str = Field(description="The line as read (its first 4,096 characters)")
+
+    @field_validator("message", "raw")
+    @classmethod
+    def _short(cls, value: str) -> str:
+        return _clip(value)

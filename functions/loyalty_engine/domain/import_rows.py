@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from loyalty_engine.domain.import_files import FileRejected, Scope, ValueProblem, parse_file_datetime
 from loyalty_engine.domain.rewards import (
     CUSTOM_COLUMNS,
+    CUSTOM_VALUE_MAX,
+    MAX_QUANTITY,
     TEXT_MAX,
     IntervalType,
     RewardSpec,
@@ -213,8 +215,8 @@ def _interval(text: str) -> IntervalType:
 
 
 def master_external_id(row: dict[str, str]) -> str:
-    external_id = _required(row, "external_id")
-    if len(external_id) > TEXT_MAX or "/" in external_id or "#" in external_id:
+    external_id = _text("external_id", _required(row, "external_id"))
+    if "/" in external_id or "#" in external_id:
         raise LineSkipped(
             "invalid_value", "external_id", "external_id: at most 128 characters, without '/' or '#'"
         )
@@ -224,7 +226,7 @@ def master_external_id(row: dict[str, str]) -> str:
 def master_spec(row: dict[str, str], stored: RewardSpec | None, null_erases: bool) -> RewardSpec:
     """A masterreward line applied over the stored reward (None when new).
 
-    An empty cell keeps the stored value (a new reward: the default; a flag: 0); `NULL`
+    An empty cell keeps the stored value (a new reward: the default; a flag is 0); `NULL`
     erases it when the group's `null_erases` is on, and is ignored otherwise. A mandatory
     column must hold a value in every line.
     """
@@ -246,11 +248,11 @@ def master_spec(row: dict[str, str], stored: RewardSpec | None, null_erases: boo
         if not text.strip():
             if column in mandatory and column not in FLAGS:
                 raise LineSkipped("missing_value", column, f"{column} is mandatory and empty")
-            if stored is None and column in FLAGS:
-                values[column] = False
+            if column in FLAGS:
+                values[column] = False  # DOMAIN.md: an empty flag means 0, on an update too
             continue
         if column in CUSTOM_COLUMNS:
-            custom[column] = _text(column, text, 4096)
+            custom[column] = _text(column, text, CUSTOM_VALUE_MAX)
         elif column in FLAGS:
             values[column] = _flag(column, text)
         else:
@@ -303,8 +305,8 @@ def earn_line(row: dict[str, str], now: datetime, day_start: datetime) -> EarnLi
             raise LineSkipped("invalid_value", "attribution_id", "attribution_id may not contain '/' or '#'")
     quantity_text = _present(row, "quantity")
     quantity = _int("quantity", quantity_text, 1) if quantity_text else 1
-    if quantity > 1000:
-        raise LineSkipped("invalid_integer", "quantity", "quantity is at most 1000 per line")
+    if quantity > MAX_QUANTITY:
+        raise LineSkipped("invalid_integer", "quantity", f"quantity is at most {MAX_QUANTITY} per line")
     earn_text = _present(row, "earn_date")
     earned_at = _datetime("earn_date", earn_text) if earn_text else now
     valid_from = _datetime("validity_start_date", _required(row, "validity_start_date"))

@@ -22,7 +22,9 @@ from loyalty_engine.domain.errors import Conflict, InvalidRequest
 from loyalty_engine.domain.timeutil import UtcDatetime, add_duration
 
 TEXT_MAX = 128
-LONG_TEXT_MAX = 65_536
+LONG_TEXT_MAX = 16_384  # with the custom columns, a reward (kept twice on import) stays far below 400 KB
+CUSTOM_VALUE_MAX = 1024
+MAX_QUANTITY = 100  # units per attribution: its burns are kept on its item
 CUSTOM_COLUMNS = tuple(f"c{i}" for i in range(32))
 EXTERNAL_ID_PATTERN = r"^[^\s/#][^/#]{0,127}$"
 ATTRIBUTION_ID_PATTERN = r"^[^\s/#][^/#]{0,127}$"
@@ -96,6 +98,8 @@ class RewardSpec(BaseModel):
         unknown = sorted(set(value) - set(CUSTOM_COLUMNS))
         if unknown:
             raise ValueError(f"unknown custom columns {unknown}: c0..c31 only")
+        if any(len(text) > CUSTOM_VALUE_MAX for text in value.values()):
+            raise ValueError(f"a custom value is at most {CUSTOM_VALUE_MAX} characters")
         return value
 
     def check(self) -> None:
@@ -227,7 +231,7 @@ class BuyRequest(BaseModel):
 class BurnAttributionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(default=1, ge=1, le=1000)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
     burned_at: UtcDatetime | None = Field(default=None, description="Default: now; never in the future")
     context: str | None = Field(default=None, max_length=1024)
     store_id: str | None = Field(default=None, max_length=TEXT_MAX)

@@ -23,7 +23,8 @@ SERVICE = "loyalty-engine"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
-processor = BatchProcessor(event_type=EventType.SQS)
+# Every record failing is answered like any partial failure (all of them listed), not raised.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _invocation: dict[str, LambdaContext] = {}
 
 

@@ -1,10 +1,10 @@
 """Applying partner reward files: ordering, checking, chunked application with checkpoints, reports.
 
 Flow (see README, "Imports"):
-- Every S3 notification, and every continuation message, asks to *drain* one subsection
-  (program) of one loyalty group: the files of that subsection still under `incoming/` are
+- Every S3 notification, and every continuation message, asks to *drain* one loyalty
+  group: the group's files still under `incoming/` are
   applied one at a time, in order of date, then scope, whatever order they arrived in. A
-  lock item keeps a single drain per subsection.
+  lock item keeps a single drain per group.
 - A file is first read whole to check its header and count its lines (a rejected file
   applies nothing), then applied in chunks. After each chunk the job's checkpoint (byte
   offset, line, counts) is saved; a redelivered message resumes from there. Every write of
@@ -26,6 +26,7 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
 
+from loyalty_engine.dal.dynamo import error_code
 from loyalty_engine.dal.group_store import GroupStore
 from loyalty_engine.dal.import_store import ImportStore, job_item, skipped_item
 from loyalty_engine.dal.member_store import MemberStore
@@ -128,8 +129,7 @@ def handle_message(svc: ImportServices, body: dict[str, Any], remaining_ms: Call
     if body.get("Event") == "s3:TestEvent":
         return
     if "drain" in body:
-        drain = body["drain"]
-        _drain(svc, str(drain["group"]), str(drain["subsection"]), remaining_ms)
+        _drain(svc, str(body["drain"]["group"]), remaining_ms)
         return
     records = body.get("Records")
     if not isinstance(records, list):
@@ -168,52 +168,52 @@ def _object_created(svc: ImportServices, key: str, remaining_ms: Callable[[], in
             _reject(svc, group, job, rejection)
         svc.objects.move(stored, processed_key(group, name.replace("/", "_"), job.import_id))
         return
-    _drain(svc, group, file_name.subsection, remaining_ms)
+    del file_name  # named well: applied in its turn among the group's files
+    _drain(svc, group, remaining_ms)
 
 
-# --- draining a subsection ---------------------------------------------------------------
+# --- draining a group --------------------------------------------------------------------
+# One drain per group at a time (not per subsection): the catalog, stock and attribution ids
+# are the group's, shared by its subsections, and the importer writes them in batches.
 
 
-def _pending(svc: ImportServices, group: str, subsection: str) -> list[FileName]:
+def _pending(svc: ImportServices, group: str) -> list[FileName]:
+    """The group's well-named files still to handle, in the order they must be applied."""
     files = []
     for key in svc.objects.keys_under(incoming_key(group, "")):
         located = split_incoming_key(key)
         if located is None:
             continue
         try:
-            file_name = parse_file_name(located[1], group)
+            files.append(parse_file_name(located[1], group))
         except FileRejected:
             continue  # its own notification rejects it
-        if file_name.subsection == subsection:
-            files.append(file_name)
     return sorted(files, key=lambda f: f.order)
 
 
-def _drain(svc: ImportServices, group: str, subsection: str, remaining_ms: Callable[[], int]) -> None:
+def _drain(svc: ImportServices, group: str, remaining_ms: Callable[[], int]) -> None:
     owner = f"{time.time_ns()}-{id(svc)}"
     while True:
-        if not svc.jobs.acquire_lock(group, subsection, owner, int(time.time()), LOCK_LEASE_S):
-            # Another run drains this subsection; it lists the files again after releasing the
+        if not svc.jobs.acquire_lock(group, owner, int(time.time()), LOCK_LEASE_S):
+            # Another run drains this group; it lists the files again after releasing the
             # lock, and this message's file was in the bucket before this message existed.
-            logger.info(
-                "subsection being drained elsewhere", extra={"group": group, "subsection": subsection}
-            )
+            logger.info("group being drained elsewhere", extra={"group": group})
             return
         try:
-            finished = _drain_locked(svc, group, subsection, remaining_ms)
+            finished = _drain_locked(svc, group, remaining_ms)
         finally:
-            svc.jobs.release_lock(group, subsection, owner)
+            svc.jobs.release_lock(group, owner)
         if not finished:
             if svc.queue is None:
                 raise RuntimeError("out of time and no queue to continue on")
-            svc.queue.send({"drain": {"group": group, "subsection": subsection}})
+            svc.queue.send({"drain": {"group": group}})
             return
-        if not _pending(svc, group, subsection):
+        if not _pending(svc, group):
             return
 
 
-def _drain_locked(svc: ImportServices, group: str, subsection: str, remaining_ms: Callable[[], int]) -> bool:
-    while pending := _pending(svc, group, subsection):
+def _drain_locked(svc: ImportServices, group: str, remaining_ms: Callable[[], int]) -> bool:
+    while pending := _pending(svc, group):
         file_name = pending[0]
         stored = svc.objects.head(incoming_key(group, file_name.name))
         if stored is None:
@@ -221,9 +221,53 @@ def _drain_locked(svc: ImportServices, group: str, subsection: str, remaining_ms
         job = _job(svc, group, file_name.name, stored)
         if job.done:
             _release_reservations(svc, group, job)  # again: the run that completed it may have died
-        elif not _apply(svc, group, job, file_name, stored, remaining_ms):
-            return False
+        else:
+            try:
+                if not _apply(svc, group, job, file_name, stored, remaining_ms):
+                    return False
+            except Exception as error:
+                if not _poisoned(svc, group, job, error):
+                    raise
         svc.objects.move(stored, processed_key(group, file_name.name, job.import_id))
+    return True
+
+
+MAX_FAILURES = 3
+_DETERMINISTIC = (ValueError, TypeError, KeyError, AssertionError, UnicodeError)
+
+
+def _poisoned(svc: ImportServices, group: str, job: ImportJob, error: Exception) -> bool:
+    """Count a failure that would happen again on every delivery (a bug, an item DynamoDB
+    refuses); at the third, end the job as `failed` with a report, so that the group's later
+    files are not blocked behind it. Transient failures are not counted: SQS retries them."""
+    from botocore.exceptions import ClientError
+
+    code = error_code(error) if isinstance(error, ClientError) else ""
+    if not (isinstance(error, _DETERMINISTIC) or code == "ValidationException"):
+        return False
+    current = svc.jobs.job(group, job.import_id) or job
+    failures = current.failures + 1
+    logger.exception("import failed", extra={"key": job.key, "failures": failures})
+    if failures < MAX_FAILURES:
+        svc.jobs.save_job(
+            group, current.model_copy(update={"failures": failures}), expected_chunk=current.chunk
+        )
+        return False
+    now = svc.clock()
+    failed = current.model_copy(
+        update={
+            "state": "failed",
+            "failures": failures,
+            "finished_at": now,
+            "rejection": Rejection(
+                code="internal_error",
+                message=f"the import stopped after {current.progress.lines_read} lines "
+                f"({type(error).__name__} {code}); the lines before were applied: contact the operator",
+            ),
+        }
+    )
+    _finish(svc, group, failed, expected_chunk=current.chunk)
+    _release_reservations(svc, group, failed)
     return True
 
 
@@ -694,6 +738,12 @@ def _burn_chunk(
         try:
             if line.card_code not in programs:
                 raise LineSkipped("unknown_card", "card_code", f"no card {line.card_code!r}")
+            if programs[line.card_code] != job.subsection:
+                raise LineSkipped(
+                    "card_not_in_program",
+                    "card_code",
+                    f"the card belongs to program {programs[line.card_code]!r}, not {job.subsection!r}",
+                )
             attribution = attributions.get(line.attribution_id)
             if attribution is None:
                 raise LineSkipped(
