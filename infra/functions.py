@@ -19,10 +19,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import DEAD_LETTER_RETENTION, METRICS_NAMESPACE, SERVICE_NAME, StageConfig
+from infra.config import METRICS_NAMESPACE, SERVICE_NAME, StageConfig
 from infra.depends_on import drop_redundant_dependencies
 from infra.layer import ARCHITECTURE, RUNTIME
-from infra.queues import queue_spec
+from infra.queues import dead_letter_queue, queue_spec
 from loyalty_engine import table as table_shape
 from loyalty_engine import wiring
 
@@ -181,14 +181,7 @@ class LoyaltyFunction(Construct):
         # Failed asynchronous invocations (after Lambda's retries) land here.
         self.dead_letter_queue: sqs.Queue | None = None
         if spec.queue_trigger is None:
-            self.dead_letter_queue = sqs.Queue(
-                self,
-                "DeadLetterQueue",
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                enforce_ssl=True,
-                retention_period=DEAD_LETTER_RETENTION,
-                removal_policy=config.removal_policy,
-            )
+            self.dead_letter_queue = dead_letter_queue(self, config)
         # An own role instead of the AWSLambdaBasicExecutionRole managed policy: it may
         # write to its own log group only (the group exists, so no logs:CreateLogGroup).
         self.role = iam.Role(

@@ -24,6 +24,18 @@ def queue_spec(name: str) -> wiring.Queue:
     raise ValueError(f"wiring: no queue named {name!r} in wiring.QUEUES")
 
 
+def dead_letter_queue(scope: Construct, config: StageConfig) -> sqs.Queue:
+    """A dead-letter queue (encrypted, SSL only, kept 14 days): a queue's, or a function's."""
+    return sqs.Queue(
+        scope,
+        "DeadLetterQueue",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DEAD_LETTER_RETENTION,
+        removal_policy=config.removal_policy,
+    )
+
+
 class LoyaltyQueue(Construct):
     """A wiring queue: SQS-managed SSE, SSL only, messages moved to its dead-letter queue
     after `max_receive_count` receives."""
@@ -31,14 +43,7 @@ class LoyaltyQueue(Construct):
     def __init__(self, scope: Construct, spec: wiring.Queue, *, config: StageConfig) -> None:
         super().__init__(scope, spec.name)
         self.spec = spec
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-            removal_policy=config.removal_policy,
-        )
+        self.dead_letter_queue = dead_letter_queue(self, config)
         self.queue = sqs.Queue(
             self,
             "Queue",

@@ -6,7 +6,6 @@ so requests are serialized there), and one copy of the API module per thread.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -14,11 +13,10 @@ from typing import Any
 import pytest
 
 from loyalty_engine.domain.access import Caller
-from loyalty_engine.handlers.caller import authorizer_context
 from loyalty_engine.logic.context import default_context
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.integration.test_concurrency import Handler, all_at_once, lambda_container, moto_server  # noqa: F401
-from tests.support.api import LambdaContext, Reply, load_event
+from tests.support.api import Reply, call
 from tests.support.clock import FakeClock
 from tests.support.fast_clients import shared_botocore_loader
 
@@ -41,27 +39,7 @@ def invoke(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
 ) -> Reply:
-    event = load_event(event_name)
-    event["requestContext"]["authorizer"] = {"principalId": f"{caller.group_id}/{caller.key_id}"} | (
-        authorizer_context(caller)
-    )
-    if path:
-        event["pathParameters"] = {**(event.get("pathParameters") or {}), **path}
-        concrete = event["resource"]
-        for name, value in event["pathParameters"].items():
-            concrete = concrete.replace("{" + name + "}", value)
-        event["path"] = concrete
-    if body is not ...:
-        event["body"] = json.dumps(body)
-    if headers:
-        event["headers"] = {**event["headers"], **headers}
-        event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
-    if query is not None:
-        event["queryStringParameters"] = query
-        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
-    response = handler(event, LambdaContext())
-    text = response.get("body") or ""
-    return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers") or {})
+    return call(event_name, caller, path=path, body=body, headers=headers, query=query, handler=handler)
 
 
 def reward(limit: int, nqp_value: int) -> dict[str, Any]:

@@ -52,8 +52,10 @@ def call(
     raw_body: str | None = None,
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
+    handler: Any = None,
 ) -> Reply:
-    """Call the API handler with the named sample event, overriding what the test sets."""
+    """Call the API handler (or `handler`, e.g. one per thread) with the named sample event,
+    overriding what the test sets."""
     event = load_event(event_name)
     event["requestContext"]["authorizer"] = {"principalId": f"{caller.group_id}/{caller.key_id}"} | (
         authorizer_context(caller)
@@ -74,6 +76,6 @@ def call(
     if query is not None:
         event["queryStringParameters"] = query or None
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
-    response = api.handler(event, LambdaContext())
+    response = (handler or api.handler)(event, LambdaContext())
     text = response.get("body") or ""
     return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers") or {})

@@ -162,9 +162,9 @@ class RewardStore:
             params["ExclusiveStartKey"] = table_key(pk, decode_cursor(cursor, prefix=keys.REWARD_PREFIX))
         response = self._query(params)
         rewards = [_reward(from_item(raw)) for raw in response.get("Items", [])]
-        taken = self.rewards_with_stock(group, [r.external_id for r in rewards]) if rewards else {}
+        taken = self.taken_of(group, [r.external_id for r in rewards]) if rewards else {}
         last = response.get("LastEvaluatedKey")
-        page = [(r, taken[r.external_id][1] if r.external_id in taken else 0) for r in rewards]
+        page = [(r, taken.get(r.external_id, 0)) for r in rewards]
         return page, encode_cursor(last[SORT_KEY]["S"]) if last else None
 
     # --- stock -----------------------------------------------------------------------------
@@ -215,9 +215,14 @@ class RewardStore:
         new = from_item(response["Attributes"])
         return Reservation(first_unit=int(new[names["#s"]]), units=units)
 
+    def taken_of(self, group: str, external_ids: list[str]) -> dict[str, int]:
+        """Units taken from each reward's stock (the stock items only)."""
+        pk = keys.rewards_pk(group)
+        found = batch_get(self._client, self._table, [(pk, keys.stock_sk(e)) for e in external_ids])
+        return {e: int((found.get((pk, keys.stock_sk(e))) or {}).get("taken", 0)) for e in external_ids}
+
     def taken(self, group: str, external_id: str) -> int:
-        found = batch_get(self._client, self._table, [(keys.rewards_pk(group), keys.stock_sk(external_id))])
-        return int(next(iter(found.values()), {}).get("taken", 0))
+        return self.taken_of(group, [external_id])[external_id]
 
     def release_job(self, group: str, external_id: str, job_id: str) -> None:
         """Forget a finished job's reservation markers (the units stay taken)."""

@@ -161,14 +161,13 @@ def _object_created(svc: ImportServices, key: str, remaining_ms: Callable[[], in
     try:
         if svc.groups.get_group(group) is None:
             raise FileRejected("unknown_group", f"there is no loyalty group {group!r}")
-        file_name = parse_file_name(name, group)
+        parse_file_name(name, group)  # a well-named file is applied in its turn among the group's
     except FileRejected as rejection:
         job = _job(svc, group, name, stored)
         if not job.done:
             _reject(svc, group, job, rejection)
         svc.objects.move(stored, processed_key(group, name.replace("/", "_"), job.import_id))
         return
-    del file_name  # named well: applied in its turn among the group's files
     _drain(svc, group, remaining_ms)
 
 
