@@ -13,6 +13,11 @@ class Settings(BaseModel):
     program_cache_seconds: float = Field(default=30.0, ge=0)
     import_bucket: str = ""  # only the functions that read or write import files have it
     import_queue_url: str = ""
+    job_queue_url: str = ""
+    schedule_group: str = ""  # empty: program schedules are not managed (unit tests)
+    scheduler_role_arn: str = ""
+    job_target_arn: str = ""
+    schedule_dlq_arn: str = ""
 
 
 @cache
@@ -22,4 +27,9 @@ def settings() -> Settings:
         program_cache_seconds=float(os.environ.get("PROGRAM_CACHE_SECONDS", "30")),
         import_bucket=os.environ.get("IMPORT_BUCKET", ""),
         import_queue_url=os.environ.get("IMPORT_QUEUE_URL", ""),
+        job_queue_url=os.environ.get("JOB_QUEUE_URL", ""),
+        schedule_group=os.environ.get("SCHEDULE_GROUP", ""),
+        scheduler_role_arn=os.environ.get("SCHEDULER_ROLE_ARN", ""),
+        job_target_arn=os.environ.get("JOB_TARGET_ARN", ""),
+        schedule_dlq_arn=os.environ.get("SCHEDULE_DLQ_ARN", ""),
     )

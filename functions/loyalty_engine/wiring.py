@@ -65,6 +65,23 @@ class BucketGrant:
 
 
 @dataclass(frozen=True)
+class ProgramSchedules:
+    """Per-program EventBridge Scheduler schedules (tier runs, points jobs), in one schedule group.
+
+    The functions that manage them get the group's name, the role Scheduler assumes to invoke
+    the target, and the target function's ARN through these environment variables.
+    """
+
+    name: str  # logical name: the CDK construct id, and the local stack's schedule group suffix
+    group_env: str
+    role_env: str
+    target_env: str
+    dead_letter_env: str  # the queue where Scheduler puts invocations that failed all retries
+    retry_attempts: int = 10  # Scheduler's retries of a failed invocation, then its dead-letter queue
+    max_event_age_s: int = 6 * 3600
+
+
+@dataclass(frozen=True)
 class Function:
     name: str  # logical name, also the Lambda's id in CDK
     handler: str  # dotted path "module.attribute" under functions/
@@ -79,6 +96,8 @@ class Function:
     queue_trigger: QueueTrigger | None = None
     buckets: tuple[BucketGrant, ...] = ()
     sends_to: tuple[str, ...] = ()  # Queue.name of each queue the function sends messages to
+    schedule_target: bool = False  # EventBridge Scheduler invokes it with the program schedules' input
+    manages_schedules: bool = False  # creates/updates/deletes the program schedules (see PROGRAM_SCHEDULES)
 
 
 ADMIN = ("admin",)
@@ -100,6 +119,9 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"),
     ApiRoute("GET", "/v1/imports", ADMIN),
     ApiRoute("GET", "/v1/imports/{import_id}", ADMIN),
+    ApiRoute("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}", ADMIN),
+    ApiRoute("DELETE", "/v1/members/{card_code}/vip-tiers/{vip_tier}", ADMIN),
+    ApiRoute("GET", "/v1/members/{card_code}/tier-history"),
 )
 
 # Partner files: `incoming/<group>/<name>.csv` in, `reports/<group>/...` out, applied files
@@ -115,8 +137,23 @@ IMPORT_QUEUE = Queue(
     max_receive_count=5,
     source=S3Notification(bucket=IMPORT_BUCKET.name, prefix="incoming/"),
 )
+# Scheduled jobs: a program's schedules invoke the job starter, which queues one message
+# per member shard; the job worker pages through its shard and queues its own continuation.
+JOB_QUEUE = Queue(
+    name="Jobs",
+    env="JOB_QUEUE_URL",
+    visibility_timeout_s=6 * 900,
+    max_receive_count=5,
+)
+PROGRAM_SCHEDULES = ProgramSchedules(
+    name="Programs",
+    group_env="SCHEDULE_GROUP",
+    role_env="SCHEDULER_ROLE_ARN",
+    target_env="JOB_TARGET_ARN",
+    dead_letter_env="SCHEDULE_DLQ_ARN",
+)
 BUCKETS: tuple[Bucket, ...] = (IMPORT_BUCKET,)
-QUEUES: tuple[Queue, ...] = (IMPORT_QUEUE,)
+QUEUES: tuple[Queue, ...] = (IMPORT_QUEUE, JOB_QUEUE)
 
 AUTHORIZER = Function(
     name="Authorizer",
@@ -131,10 +168,11 @@ AUTHORIZER = Function(
 API = Function(
     name="Api",
     handler="loyalty_engine.handlers.api.handler",
-    description="REST API: programs, members, points, rewards, import status",
+    description="REST API: programs, members, points, rewards, VIP tiers, import status",
     indexes=("gsi1",),
     table_access="read_write",
     routes=API_ROUTES,
+    manages_schedules=True,  # a program's schedules follow its settings
 )
 
 IMPORTER = Function(
@@ -157,4 +195,27 @@ IMPORTER = Function(
     sends_to=(IMPORT_QUEUE.name,),  # a drain that runs out of time queues its own continuation
 )
 
-FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API, IMPORTER)
+JOB_STARTER = Function(
+    name="JobStarter",
+    handler="loyalty_engine.handlers.jobs.start",
+    description="Starts a program's scheduled run (tier upgrade/downgrade, points expiry, reconciliation)",
+    table_access="read_write",
+    memory_mb=256,
+    timeout_s=30,
+    schedule_target=True,
+    sends_to=(JOB_QUEUE.name,),
+)
+
+JOB_WORKER = Function(
+    name="JobWorker",
+    handler="loyalty_engine.handlers.jobs.work",
+    description="Runs one member shard of a scheduled run, with a checkpoint per page",
+    table_access="read_write",
+    indexes=("gsi1",),
+    memory_mb=1024,
+    timeout_s=900,
+    queue_trigger=QueueTrigger(queue=JOB_QUEUE.name, batch_size=1),
+    sends_to=(JOB_QUEUE.name,),  # a shard running out of time queues its own continuation
+)
+
+FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API, IMPORTER, JOB_STARTER, JOB_WORKER)
