@@ -24,7 +24,7 @@ Sizes: the issue's 20,000 and 200,000 lines take about 21 minutes on 2 cores (mo
 Setup is not measured: the table, bucket (versioned, as deployed) and queue; group `demo`
 with program `silver` (manual card codes) through the API handler; for earnreward, one
 limited reward (1,000,000 units) imported through the importer and 20,000 member items
-written directly (`member_store._member_item`, BatchWriteItem). Earn lines cycle over those
+written directly (`member_store.member_item`, BatchWriteItem). Earn lines cycle over those
 members: a chunk (at most 20,000 lines) names distinct cards, so it reads as many member
 keys as with one member per line.
 
@@ -285,7 +285,7 @@ def do_setup(scope: str) -> dict[str, Any]:
 
     from loyalty_engine.dal.batch import batch_put
     from loyalty_engine.dal.dynamo import client
-    from loyalty_engine.dal.member_store import _member_item
+    from loyalty_engine.dal.member_store import member_item
     from loyalty_engine.domain.access import GroupSettings, LoyaltyGroup
     from loyalty_engine.domain.members import Member
     from loyalty_engine.logic.context import default_context, import_services
@@ -307,7 +307,7 @@ def do_setup(scope: str) -> dict[str, Any]:
     _invoke(name)
     _counted(_summary(name), 1)
     members = [
-        _member_item(GROUP, Member(card_code=card(n), program_id=PROGRAM, subscribed_at=now, created_at=now))
+        member_item(GROUP, Member(card_code=card(n), program_id=PROGRAM, subscribed_at=now, created_at=now))
         for n in range(MEMBERS)
     ]
     return {"member_requests": batch_put(client(), TABLE, members)}

@@ -114,3 +114,24 @@ def import_file_gsi1pk(group: str, file_name: str) -> str:
 
 def import_lock_pk(group: str) -> str:
     return f"G#{group}#IMPORTLOCK"
+
+
+# Tier history: in the member's partition, in commit order (the member version it created).
+TIER_HISTORY_PREFIX = "TIER#"
+
+
+def tier_history_sk(member_version: int) -> str:
+    return f"{TIER_HISTORY_PREFIX}{member_version:012d}"
+
+
+# Scheduled runs: one partition per (program, job, scheduled time): the run and its shards.
+RUN_SK = "RUN"
+SHARD_PREFIX = "SHARD#"
+
+
+def run_pk(group: str, program_id: str, run_id: str) -> str:
+    return f"G#{group}#P#{program_id}#RUN#{run_id}"
+
+
+def shard_sk(shard: int) -> str:
+    return f"{SHARD_PREFIX}{shard:02d}"

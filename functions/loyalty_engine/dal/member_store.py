@@ -69,7 +69,7 @@ class MemberWrite:
     extra_actions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _member_item(group: str, member: Member) -> dict[str, Any]:
+def member_item(group: str, member: Member) -> dict[str, Any]:
     shard = keys.member_shard(member.card_code)
     return item(
         keys.member_pk(group, member.card_code),
@@ -145,7 +145,7 @@ class MemberStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": to_item(_member_item(group, write.member)),
+                    "Item": to_item(member_item(group, write.member)),
                     **member_put,
                 }
             }

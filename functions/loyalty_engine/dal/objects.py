@@ -129,7 +129,7 @@ class ObjectStore:
             raise ServiceUnavailable(f"S3 {operation} failed: {error_code(error)}") from error
 
 
-class ImportQueue:
+class MessageQueue:
     def __init__(self, client: Any, url: str):
         self._client = client
         self._url = url
@@ -139,3 +139,22 @@ class ImportQueue:
             self._client.send_message(QueueUrl=self._url, MessageBody=json.dumps(body), DelaySeconds=delay_s)
         except ClientError as error:
             raise ServiceUnavailable(f"SQS send_message failed: {error_code(error)}") from error
+
+    def send_all(self, bodies: list[dict[str, Any]]) -> None:
+        """Send every body, 10 per request, retrying the entries SQS reports as failed."""
+        for start in range(0, len(bodies), 10):
+            entries = [
+                {"Id": str(n), "MessageBody": json.dumps(body)}
+                for n, body in enumerate(bodies[start : start + 10])
+            ]
+            for _ in range(5):
+                try:
+                    response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+                except ClientError as error:
+                    raise ServiceUnavailable(f"SQS send_message_batch failed: {error_code(error)}") from error
+                failed = {entry["Id"] for entry in response.get("Failed", [])}
+                entries = [entry for entry in entries if entry["Id"] in failed]
+                if not entries:
+                    break
+            else:
+                raise ServiceUnavailable("SQS refused some messages five times")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loyalty_engine.domain import ledger
 from loyalty_engine.domain.ledger import Lot
 from loyalty_engine.domain.programs import Program
+from loyalty_engine.domain.tier_history import TierChange
 from loyalty_engine.domain.timeutil import UtcDatetime
 
 CARD_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{3,39}$"
@@ -37,6 +38,10 @@ class Member(BaseModel):
     vip_tiers: list[str] = Field(default_factory=list)
     lots: list[Lot] = Field(default_factory=list)
     version: int = 0
+    # Scheduled tier runs: the scheduled time of the last run of each job that changed the
+    # member, and that change (a retried run re-writes its history entry from it).
+    tier_marks: dict[str, datetime] = Field(default_factory=dict)
+    last_run_change: TierChange | None = None
 
     def multipliers(self, program: Program) -> tuple[Decimal, Decimal]:
         """(NQ, Q) multipliers: the larger of the standard tier's and the VIP tiers'."""

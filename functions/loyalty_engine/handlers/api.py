@@ -45,8 +45,9 @@ from loyalty_engine.domain.rewards import (
     RewardSpec,
     RewardView,
 )
+from loyalty_engine.domain.tier_history import REASON_MAX, TierChange
 from loyalty_engine.handlers.caller import caller_from_context
-from loyalty_engine.logic import members, points, programs, rewards
+from loyalty_engine.logic import members, points, programs, rewards, tiers
 from loyalty_engine.logic.context import default_context
 from loyalty_engine.wiring import API_ROUTES
 
@@ -93,6 +94,20 @@ class AttributionPage(BaseModel):
 
 class ImportList(BaseModel):
     imports: list[ImportView] = Field(description="The file's imports, newest first")
+
+
+class TierHistoryPage(BaseModel):
+    changes: list[TierChange] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class VipGrant(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    reason: str = Field(min_length=1, max_length=REASON_MAX, description="Why (e.g. an employee's job title)")
+
+
+VipTierName = Annotated[str, Path(pattern=SLUG_PATTERN, description="The VIP tier's name")]
 
 
 class ErrorBody(BaseModel):
@@ -312,6 +327,34 @@ def list_imports(
 @app.get("/v1/imports/<import_id>", responses=responses(200), tags=["imports"])
 def get_import(import_id: Annotated[str, Path(pattern=r"^[A-Z2-7]{26}$")]) -> ImportView:
     return rewards.get_import(default_context(), _caller(), import_id)
+
+
+@app.put("/v1/members/<card_code>/vip-tiers/<vip_tier>", responses=responses(200), tags=["tiers"])
+def grant_vip_tier(
+    card_code: CardCode, vip_tier: VipTierName, grant: Annotated[VipGrant, Body()]
+) -> MemberView:
+    """Grant a VIP tier (idempotent: granting a held tier changes nothing)."""
+    _, body = tiers.set_vip(
+        default_context(), _caller(), card_code, vip_tier, grant=True, reason=grant.reason
+    )
+    return MemberView.model_validate(body)
+
+
+@app.delete("/v1/members/<card_code>/vip-tiers/<vip_tier>", responses=responses(200), tags=["tiers"])
+def remove_vip_tier(
+    card_code: CardCode,
+    vip_tier: VipTierName,
+    reason: Annotated[str | None, Query(min_length=1, max_length=REASON_MAX)] = None,
+) -> MemberView:
+    """Remove a VIP tier (idempotent: removing a tier not held changes nothing)."""
+    _, body = tiers.set_vip(default_context(), _caller(), card_code, vip_tier, grant=False, reason=reason)
+    return MemberView.model_validate(body)
+
+
+@app.get("/v1/members/<card_code>/tier-history", responses=responses(200), tags=["tiers"])
+def tier_history(card_code: CardCode, limit: Limit = 50, cursor: Cursor = None) -> TierHistoryPage:
+    changes, next_cursor = tiers.tier_history(default_context(), _caller(), card_code, limit, cursor)
+    return TierHistoryPage(changes=changes, next_cursor=next_cursor)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

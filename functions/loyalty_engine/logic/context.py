@@ -14,6 +14,7 @@ from ulid import ULID
 from loyalty_engine.dal.dynamo import client
 from loyalty_engine.dal.group_store import GroupStore
 from loyalty_engine.dal.import_store import ImportStore
+from loyalty_engine.dal.job_store import JobStore
 from loyalty_engine.dal.member_store import MemberStore
 from loyalty_engine.dal.reward_store import RewardStore
 from loyalty_engine.domain.errors import program_not_found
@@ -22,11 +23,33 @@ from loyalty_engine.domain.timeutil import utcnow
 from loyalty_engine.settings import settings
 
 if TYPE_CHECKING:
+    from loyalty_engine.dal.schedules import ScheduleStore
     from loyalty_engine.logic.imports import ImportServices
+    from loyalty_engine.logic.jobs import JobServices
 
 
 def new_id() -> str:
     return str(ULID())
+
+
+@cache
+def _schedule_store() -> ScheduleStore | None:
+    """The program schedules' store; None where they are not managed (no schedule group set)."""
+    config = settings()
+    if not config.schedule_group:
+        return None
+    from loyalty_engine.dal.schedules import ScheduleStore, scheduler_client
+    from loyalty_engine.wiring import PROGRAM_SCHEDULES
+
+    return ScheduleStore(
+        scheduler_client(),
+        group_name=config.schedule_group,
+        role_arn=config.scheduler_role_arn,
+        target_arn=config.job_target_arn,
+        dead_letter_arn=config.schedule_dlq_arn,
+        retry_attempts=PROGRAM_SCHEDULES.retry_attempts,
+        max_event_age_s=PROGRAM_SCHEDULES.max_event_age_s,
+    )
 
 
 @dataclass
@@ -35,7 +58,9 @@ class Context:
     members: MemberStore
     rewards: RewardStore
     imports: ImportStore
+    jobs: JobStore
     clock: Callable[[], datetime] = utcnow
+    schedules: Callable[[], ScheduleStore | None] = field(default=lambda: _schedule_store())
     program_cache_seconds: float = 30.0
     _programs: dict[tuple[str, str], tuple[float, Program]] = field(default_factory=dict)
 
@@ -63,6 +88,7 @@ def default_context() -> Context:
         members=MemberStore(dynamodb, config.table_name),
         rewards=RewardStore(dynamodb, config.table_name),
         imports=ImportStore(dynamodb, config.table_name),
+        jobs=JobStore(dynamodb, config.table_name),
         program_cache_seconds=config.program_cache_seconds,
     )
 
@@ -70,7 +96,7 @@ def default_context() -> Context:
 @cache
 def import_services() -> ImportServices:
     """What the import function needs, built once per container."""
-    from loyalty_engine.dal.objects import ImportQueue, ObjectStore, s3_client, sqs_client
+    from loyalty_engine.dal.objects import MessageQueue, ObjectStore, s3_client, sqs_client
     from loyalty_engine.logic.imports import ImportServices
 
     config = settings()
@@ -81,5 +107,21 @@ def import_services() -> ImportServices:
         rewards=ctx.rewards,
         jobs=ctx.imports,
         objects=ObjectStore(s3_client(), config.import_bucket),
-        queue=ImportQueue(sqs_client(), config.import_queue_url) if config.import_queue_url else None,
+        queue=MessageQueue(sqs_client(), config.import_queue_url) if config.import_queue_url else None,
+    )
+
+
+@cache
+def job_services() -> JobServices:
+    """What the job functions need, built once per container."""
+    from loyalty_engine.dal.objects import MessageQueue, sqs_client
+    from loyalty_engine.logic.jobs import JobServices
+
+    config = settings()
+    ctx = default_context()
+    return JobServices(
+        groups=ctx.groups,
+        members=ctx.members,
+        jobs=ctx.jobs,
+        queue=MessageQueue(sqs_client(), config.job_queue_url) if config.job_queue_url else None,
     )

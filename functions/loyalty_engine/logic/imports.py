@@ -30,7 +30,7 @@ from loyalty_engine.dal.dynamo import error_code
 from loyalty_engine.dal.group_store import GroupStore
 from loyalty_engine.dal.import_store import ImportStore, job_item, skipped_item
 from loyalty_engine.dal.member_store import MemberStore
-from loyalty_engine.dal.objects import ImportQueue, ObjectStore, StoredObject
+from loyalty_engine.dal.objects import MessageQueue, ObjectStore, StoredObject
 from loyalty_engine.dal.reward_store import BurnRefused, RewardStore, attribution_item, reward_item
 from loyalty_engine.domain.import_files import (
     INCOMING,
@@ -95,7 +95,7 @@ class ImportServices:
     rewards: RewardStore
     jobs: ImportStore
     objects: ObjectStore
-    queue: ImportQueue | None
+    queue: MessageQueue | None
     clock: Callable[[], datetime] = utcnow
     # With the checkpoint riding in its first write request, a chunk of valid lines writes
     # 4,999 + 1 items: exactly 200 full BatchWriteItem requests.

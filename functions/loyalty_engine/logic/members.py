@@ -19,7 +19,7 @@ ENROL_SK = "ENROL"
 GENERATION_ATTEMPTS = 5
 
 
-def _member_not_found(card_code: str) -> NotFound:
+def member_not_found(card_code: str) -> NotFound:
     return NotFound(f"member {card_code!r} not found", code="member_not_found")
 
 
@@ -101,7 +101,7 @@ def enrol(
 def get_member(ctx: Context, caller: Caller, card_code: str) -> MemberView:
     member, _ = ctx.members.load(caller.group_id, card_code, [])
     if member is None:
-        raise _member_not_found(card_code)
+        raise member_not_found(card_code)
     program = ctx.program(caller.group_id, member.program_id)
     return member_view(member, program, ctx.clock())
 
@@ -111,5 +111,5 @@ def ledger_page(
 ) -> tuple[list[LedgerEntry], str | None]:
     member, _ = ctx.members.load(caller.group_id, card_code, [])
     if member is None:
-        raise _member_not_found(card_code)
+        raise member_not_found(card_code)
     return ctx.members.ledger_page(caller.group_id, card_code, limit, cursor)

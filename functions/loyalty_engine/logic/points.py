@@ -40,6 +40,7 @@ from loyalty_engine.domain.orders import (
     returned_amount,
 )
 from loyalty_engine.logic.context import Context, new_id
+from loyalty_engine.logic.members import member_not_found
 
 MAX_ATTEMPTS = 40
 Answer = tuple[int, dict[str, Any]]
@@ -54,11 +55,11 @@ class Decision:
 Decide = Callable[[Member, dict[str, dict[str, Any]], datetime], "Decision | Answer"]
 
 
-def _run(ctx: Context, group: str, card_code: str, record_sks: list[str], decide: Decide) -> Answer:
+def change_member(ctx: Context, group: str, card_code: str, record_sks: list[str], decide: Decide) -> Answer:
     for attempt in range(MAX_ATTEMPTS):
         member, records = ctx.members.load(group, card_code, record_sks)
         if member is None:
-            raise NotFound(f"member {card_code!r} not found", code="member_not_found")
+            raise member_not_found(card_code)
         now = ctx.clock()
         decision = decide(member, records, now)
         if not isinstance(decision, Decision):
@@ -141,7 +142,7 @@ def earn(ctx: Context, caller: Caller, card_code: str, request: OrderRequest) ->
         )
         return Decision(write, answer)
 
-    return _run(ctx, group, card_code, [sk], decide)
+    return change_member(ctx, group, card_code, [sk], decide)
 
 
 def return_order(
@@ -212,7 +213,7 @@ def return_order(
         )
         return Decision(write, answer)
 
-    return _run(ctx, group, card_code, [order_key, return_key], decide)
+    return change_member(ctx, group, card_code, [order_key, return_key], decide)
 
 
 def burn(
@@ -242,4 +243,4 @@ def burn(
         )
         return Decision(write, answer)
 
-    return _run(ctx, group, card_code, [sk], decide)
+    return change_member(ctx, group, card_code, [sk], decide)

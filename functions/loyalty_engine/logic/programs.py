@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.errors import program_not_found
+from loyalty_engine.domain.jobs import schedule_specs
 from loyalty_engine.domain.programs import Program, ProgramSpec
 from loyalty_engine.logic.context import Context
 
@@ -16,6 +17,7 @@ def put_program(ctx: Context, caller: Caller, program_id: str, spec: ProgramSpec
         previous is not None
         and ProgramSpec.model_validate(previous.model_dump(include=set(ProgramSpec.model_fields))) == spec
     ):
+        _sync_schedules(ctx, group, previous)  # a retry after a failed sync converges here
         return 200, previous
     now = ctx.clock()
     program = Program(
@@ -27,7 +29,15 @@ def put_program(ctx: Context, caller: Caller, program_id: str, spec: ProgramSpec
     )
     ctx.groups.put_program(group, program, previous)
     ctx.forget_program(group, program_id)
+    _sync_schedules(ctx, group, program)
     return (200 if previous else 201), program
+
+
+def _sync_schedules(ctx: Context, group: str, program: Program) -> None:
+    """The program's job schedules follow its settings (a failure answers 503: retry the PUT)."""
+    store = ctx.schedules()
+    if store is not None:
+        store.sync(schedule_specs(group, program), ctx.clock())
 
 
 def get_program(ctx: Context, caller: Caller, program_id: str) -> Program:

@@ -1,0 +1,88 @@
+"""Scheduled jobs: `start` is the target of the programs' EventBridge Scheduler schedules,
+`work` consumes the job queue (one member shard per message).
+
+A schedule's input is `{"group", "program_id", "job", "scheduled_at"}`, where Scheduler
+fills `scheduled_at` with the occurrence's time. An invalid input is logged and counted,
+not retried (it would fail the same way every time).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from loyalty_engine.domain.jobs import JobRequest, RunSummary, ShardMessage
+from loyalty_engine.logic.context import job_services
+from loyalty_engine.logic.jobs import start_run, work_shard
+
+SERVICE = "loyalty-engine"
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
+metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_invocation: dict[str, LambdaContext] = {}
+
+
+def _finished(summary: RunSummary) -> None:
+    """Metrics once per completed run; `BalanceDrift` has an alarm."""
+    metrics.add_metric(name="JobRunsCompleted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="JobMembersChanged", unit=MetricUnit.Count, value=summary.changed)
+    if summary.job == "reconcile":
+        metrics.add_metric(name="BalanceDrift", unit=MetricUnit.Count, value=summary.drift)
+    logger.info("run completed", extra={"run": summary.model_dump(mode="json")})
+
+
+def _remaining_ms() -> float:
+    context = _invocation.get("context")
+    return context.get_remaining_time_in_millis() if context is not None else 900_000
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def start(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        request = JobRequest.model_validate(event)
+    except ValidationError as error:
+        logger.error("invalid schedule input; not retried", extra={"errors": error.errors(include_url=False)})
+        metrics.add_metric(name="JobInputsInvalid", unit=MetricUnit.Count, value=1)
+        return {"state": "invalid"}
+    logger.append_keys(group=request.group, program_id=request.program_id, run=request.run_id)
+    services = job_services()
+    services.on_finished = _finished
+    summary = start_run(services, request)
+    return summary.model_dump(mode="json")
+
+
+@tracer.capture_method
+def _record(record: SQSRecord) -> None:
+    try:
+        message = ShardMessage.model_validate(json.loads(record.body))
+    except (json.JSONDecodeError, ValidationError):
+        logger.error("job message is unreadable; dropped", extra={"message_id": record.message_id})
+        metrics.add_metric(name="JobMessagesUnreadable", unit=MetricUnit.Count, value=1)
+        return
+    logger.append_keys(
+        group=message.group, program_id=message.program_id, run=message.run_id, shard=message.shard
+    )
+    services = job_services()
+    services.on_finished = _finished
+    work_shard(services, message, _remaining_ms)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def work(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _invocation["context"] = context
+    response = process_partial_response(
+        event=event, record_handler=_record, processor=processor, context=context
+    )
+    return dict(response)
