@@ -1,6 +1,11 @@
-"""Operator commands: create a loyalty group and an API key (the key is printed once).
+"""Operator commands: create an API key (the key is printed once), run a scheduled job now.
 
     loyalty-admin create-key --group demo --scope admin [--merchant store-1] [--name "web shop"]
+    loyalty-admin run-job --group demo --program club --job tier-upgrade --at 2027-01-01T00:00:00+01:00
+
+`run-job` runs every member shard in this process "as of" the given instant (time travel:
+the instant may be in the past or the future), once per (program, job, instant): running
+it again reports the first run.
 
 Uses the table named by TABLE_NAME and the usual AWS credentials/endpoint
 (AWS_ENDPOINT_URL points it at the local stack).
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 from loyalty_engine.dal.dynamo import client
 from loyalty_engine.dal.group_store import GroupStore
 from loyalty_engine.domain.access import LoyaltyGroup, Scope, new_api_key
+from loyalty_engine.domain.jobs import JOB_NAMES
 from loyalty_engine.domain.timeutil import utcnow
 from loyalty_engine.logic.context import new_id
 from loyalty_engine.settings import settings
@@ -52,12 +58,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--scope", action="append", choices=["admin", "shop"], required=True)
     create.add_argument("--merchant", default=None, help="bind the key to one merchant")
     create.add_argument("--name", default="", help="a label for the key")
+    run = commands.add_parser("run-job", help="run a program's scheduled job as of an instant, here and now")
+    run.add_argument("--group", required=True, help="loyalty group slug")
+    run.add_argument("--program", required=True, help="program id")
+    run.add_argument("--job", required=True, choices=JOB_NAMES)
+    run.add_argument(
+        "--at", required=True, help="ISO 8601 instant with its offset, e.g. 2027-01-01T00:00:00+01:00"
+    )
     args = parser.parse_args(argv)
+    if args.command == "run-job":
+        return _run_job(args.group, args.program, args.job, args.at)
     store = GroupStore(client(), settings().table_name)
     token = create_api_key(store, args.group, args.scope, name=args.name, merchant_id=args.merchant)
     sys.stdout.write(token + "\n")
     sys.stderr.write("Store this key now: it is not shown again (only its hash is kept).\n")
     return 0
+
+
+def _run_job(group: str, program_id: str, job: str, at: str) -> int:
+    from pydantic import ValidationError
+
+    from loyalty_engine.domain.jobs import JobRequest
+    from loyalty_engine.logic.context import job_services
+    from loyalty_engine.logic.jobs import run_now
+
+    try:
+        request = JobRequest(group=group, program_id=program_id, job=job, scheduled_at=at)  # type: ignore[arg-type]
+    except ValidationError as error:
+        for problem in error.errors(include_url=False):
+            sys.stderr.write(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}\n")
+        return 2
+    summary = run_now(job_services(), request)
+    sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
+    return 0 if summary.state != "skipped" else 1
 
 
 if __name__ == "__main__":
