@@ -13,13 +13,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from loyalty_engine.domain.calendars import SCHEDULER_TIMEZONE, Calendar, midnight_on_or_after
+from loyalty_engine.domain.job_names import JOB_NAMES, TIER_JOBS, JobName
 from loyalty_engine.domain.programs import SLUG_PATTERN, Program
 from loyalty_engine.domain.timeutil import UtcDatetime
 from loyalty_engine.table import MEMBER_SHARDS
 
-JobName = Literal["tier-upgrade", "tier-downgrade", "expire-points", "reconcile"]
-JOB_NAMES: tuple[JobName, ...] = ("tier-upgrade", "tier-downgrade", "expire-points", "reconcile")
-TIER_JOBS: tuple[JobName, ...] = ("tier-upgrade", "tier-downgrade")
 # Points jobs run every day, at these hours of GMT+1: expiry just after midnight (lots
 # expire at midnight), reconciliation in the quiet hours.
 POINTS_JOB_HOURS: dict[JobName, int] = {"expire-points": 0, "reconcile": 3}

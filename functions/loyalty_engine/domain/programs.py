@@ -105,9 +105,17 @@ class VipTier(Model):
     nq_multiplier: Multiplier = Decimal(1)
 
 
+def _whole_minute(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.second:
+        raise ValueError("runs are scheduled to the minute: first_run_at must have 0 seconds")
+    return moment
+
+
 class Schedule(Model):
     first_run_at: UtcDatetime
     periodicity: Literal["daily", "weekly", "monthly", "yearly"] = "daily"
+
+    _minutes = field_validator("first_run_at")(_whole_minute)
 
 
 class DowngradeSchedule(Model):
@@ -115,6 +123,8 @@ class DowngradeSchedule(Model):
     first_run_at: UtcDatetime | None = Field(default=None, description="calendar mode")
     periodicity: Literal["daily", "weekly", "monthly", "yearly"] = "yearly"
     every: Duration | None = Field(default=None, description="relative mode: from each member's subscription")
+
+    _minutes = field_validator("first_run_at")(_whole_minute)
 
     @model_validator(mode="after")
     def _mode_fields(self) -> DowngradeSchedule:

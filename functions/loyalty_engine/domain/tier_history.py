@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loyalty_engine.domain.jobs import JobName
+from loyalty_engine.domain.job_names import JobName
 
 TierCause = Literal["upgrade_run", "downgrade_run", "vip_grant", "vip_remove"]
 REASON_MAX = 256

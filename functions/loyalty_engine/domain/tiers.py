@@ -11,7 +11,7 @@ from datetime import datetime
 
 from loyalty_engine.domain import ledger
 from loyalty_engine.domain.calendars import Calendar
-from loyalty_engine.domain.jobs import JobName
+from loyalty_engine.domain.job_names import JobName
 from loyalty_engine.domain.members import Member
 from loyalty_engine.domain.programs import Program, TierSettings
 from loyalty_engine.domain.tier_history import RunRef, TierCause, TierChange, TierRef

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.errors import program_not_found
-from loyalty_engine.domain.jobs import schedule_specs
 from loyalty_engine.domain.programs import Program, ProgramSpec
 from loyalty_engine.logic.context import Context
 
@@ -37,6 +36,8 @@ def _sync_schedules(ctx: Context, group: str, program: Program) -> None:
     """The program's job schedules follow its settings (a failure answers 503: retry the PUT)."""
     store = ctx.schedules()
     if store is not None:
+        from loyalty_engine.domain.jobs import schedule_specs  # only where schedules are managed
+
         store.sync(schedule_specs(group, program), ctx.clock())
 
 
