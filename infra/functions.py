@@ -1,7 +1,8 @@
 """One Lambda function per `loyalty_engine.wiring.FUNCTIONS` entry, with least-privilege access.
 
 From the wiring: table access (and the indexes it queries), bucket access by key prefix, the
-queues it sends to, the queue it consumes, and the environment naming those resources.
+queues it sends to, the queue it consumes, the program schedules it manages (or is the target
+of), and the environment naming those resources.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from infra.config import METRICS_NAMESPACE, SERVICE_NAME, StageConfig
 from infra.depends_on import drop_redundant_dependencies
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.queues import dead_letter_queue, queue_spec
+from infra.schedules import ProgramSchedules, schedule_environment_names, schedule_target_spec
 from loyalty_engine import table as table_shape
 from loyalty_engine import wiring
 
@@ -112,9 +114,11 @@ def function_environment(
     table_name: str,
     bucket_names: Mapping[str, str],
     queue_urls: Mapping[str, str],
+    schedules: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The function's environment: common settings, every bucket's name, the URL of each queue
-    it sends to, then the wiring's own `environment` (which may not override any of these).
+    it sends to, the program schedules' settings if it manages them (`schedules`, by variable
+    name), then the wiring's own `environment` (which may not override any of these).
 
     Every function gets every bucket's name (a name is not a secret, and e.g. the API reports
     where an import's report lives); what it may do in a bucket is decided by its grants only.
@@ -125,14 +129,26 @@ def function_environment(
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
-    resource_vars = [bucket.env for bucket in wiring.BUCKETS] + [queue.env for queue in wiring.QUEUES]
+    schedule_vars = schedule_environment_names()
+    resource_vars = [
+        *(bucket.env for bucket in wiring.BUCKETS),
+        *(queue.env for queue in wiring.QUEUES),
+        *schedule_vars,
+    ]
     taken = sorted(
         {v for v in resource_vars if resource_vars.count(v) > 1} | (common.keys() & set(resource_vars))
     )
     if taken:
-        raise ValueError(f"wiring: bucket and queue environment variables {taken} are not distinct")
+        raise ValueError(f"wiring: bucket, queue and schedule environment variables {taken} are not distinct")
     resources = {bucket.env: bucket_names[bucket.name] for bucket in wiring.BUCKETS}
     resources.update({queue_spec(name).env: queue_urls[name] for name in spec.sends_to})
+    if spec.manages_schedules:
+        if schedules is None or set(schedules) != set(schedule_vars):
+            raise ValueError(
+                f"wiring function {spec.name} manages the program schedules: its environment needs "
+                f"exactly {sorted(schedule_vars)}, got {sorted(schedules or {})}"
+            )
+        resources.update(schedules)
     clashes = sorted((common.keys() | set(resource_vars)) & spec.environment.keys())
     if clashes:
         raise ValueError(f"wiring function {spec.name}: environment may not override {clashes}")
@@ -145,7 +161,8 @@ def function_code() -> lambda_.Code:
 
 class LoyaltyFunction(Construct):
     """A wiring function: its Lambda, own role and log group, and either its queue trigger or
-    a dead-letter queue for failed asynchronous invocations.
+    a dead-letter queue for failed asynchronous invocations. The schedule target is attached to
+    the program schedules; a function managing them gets their settings and may manage them.
 
     A queue-triggered function has no dead-letter queue of its own: Lambda polls the queue
     (a synchronous invocation), and a message it fails `max_receive_count` times moves to
@@ -163,6 +180,7 @@ class LoyaltyFunction(Construct):
         code: lambda_.Code,
         buckets: Mapping[str, s3.IBucket],
         queues: Mapping[str, sqs.IQueue],
+        schedules: ProgramSchedules,
     ) -> None:
         super().__init__(scope, spec.name)
         self.spec = spec
@@ -208,6 +226,7 @@ class LoyaltyFunction(Construct):
                 table_name=table.table_name,
                 bucket_names={name: bucket.bucket_name for name, bucket in buckets.items()},
                 queue_urls={name: queue.queue_url for name, queue in queues.items()},
+                schedules=schedules.environment() if spec.manages_schedules else None,
             ),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
@@ -226,6 +245,10 @@ class LoyaltyFunction(Construct):
             )
         if spec.queue_trigger is not None:
             self._consume(spec.queue_trigger, queues[spec.queue_trigger.queue])
+        if spec.schedule_target:
+            schedules.set_target(self.function)
+        if spec.manages_schedules:
+            schedules.grant_manage(self.role)
         self._drop_redundant_role_dependency()
 
     def _consume(self, trigger: wiring.QueueTrigger, queue: sqs.IQueue) -> None:
@@ -273,14 +296,19 @@ def build_functions(
     layer: lambda_.ILayerVersion,
     buckets: Mapping[str, s3.IBucket],
     queues: Mapping[str, sqs.IQueue],
+    schedules: ProgramSchedules,
 ) -> dict[str, LoyaltyFunction]:
+    """The wiring functions, by name, in wiring order."""
     names = [spec.name for spec in wiring.FUNCTIONS]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"wiring.FUNCTIONS: duplicate function names {duplicates}")
+    schedule_target_spec()  # exactly one, and it does not manage the schedules
     code = function_code()
     container = Construct(scope, "Functions")
-    return {
+    # The functions managing the program schedules are built last: their environment names the
+    # schedule target's ARN, known once the target is built.
+    built = {
         spec.name: LoyaltyFunction(
             container,
             spec,
@@ -290,6 +318,8 @@ def build_functions(
             code=code,
             buckets=buckets,
             queues=queues,
+            schedules=schedules,
         )
-        for spec in wiring.FUNCTIONS
+        for spec in sorted(wiring.FUNCTIONS, key=lambda spec: spec.manages_schedules)
     }
+    return {spec.name: built[spec.name] for spec in wiring.FUNCTIONS}

@@ -1,4 +1,5 @@
-"""Alarms (to an encrypted SNS topic) and a CloudWatch dashboard for the API, functions, queues and table."""
+"""Alarms (to an encrypted SNS topic) and a CloudWatch dashboard for the API, functions, queues,
+program schedules, scheduled jobs and table."""
 
 from __future__ import annotations
 
@@ -14,14 +15,45 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.config import StageConfig
+from infra.config import METRICS_NAMESPACE, SERVICE_NAME, StageConfig
 from infra.functions import LoyaltyFunction
 from infra.queues import LoyaltyQueue
+from infra.schedules import ProgramSchedules
 
 PERIOD = Duration.minutes(5)
 API_P99_LATENCY_MS = 2000
 # A queue's oldest message older than this: its consumer is failing, stuck or too slow.
 QUEUE_OLDEST_MESSAGE_AGE = Duration.hours(1)
+# The reconciliation job's count of members whose balance is not the sum of their ledger,
+# emitted with Powertools Metrics (namespace METRICS_NAMESPACE, dimension service=SERVICE_NAME).
+BALANCE_DRIFT_METRIC = "BalanceDrift"
+# EventBridge Scheduler's metrics, per schedule group.
+SCHEDULER_NAMESPACE = "AWS/Scheduler"
+
+
+def custom_metric(metric_name: str, *, statistic: str, period: Duration = PERIOD) -> cloudwatch.Metric:
+    """A metric the functions emit with Powertools Metrics (its `service` dimension included)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"service": SERVICE_NAME},
+        statistic=statistic,
+        period=period,
+    )
+
+
+def scheduler_metric(
+    schedules: ProgramSchedules, metric_name: str, *, label: str | None = None
+) -> cloudwatch.Metric:
+    """An EventBridge Scheduler metric of the schedule group (Sum over PERIOD)."""
+    return cloudwatch.Metric(
+        namespace=SCHEDULER_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"ScheduleGroup": schedules.group_name},
+        statistic="Sum",
+        period=PERIOD,
+        label=label,
+    )
 
 
 class Monitoring(Construct):
@@ -33,6 +65,7 @@ class Monitoring(Construct):
         config: StageConfig,
         functions: Sequence[LoyaltyFunction],
         queues: Sequence[LoyaltyQueue],
+        schedules: ProgramSchedules,
         rest_api: apigw.RestApi,
         table: dynamodb.ITable,
     ) -> None:
@@ -84,6 +117,32 @@ class Monitoring(Construct):
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 threshold=QUEUE_OLDEST_MESSAGE_AGE.to_seconds(),
             )
+        name = schedules.spec.name
+        self._alarm(
+            f"{name}ScheduleDeadLetters",
+            schedules.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            f"{name} schedules: invocations of the scheduled jobs that failed "
+            f"{schedules.spec.retry_attempts} retries (or were older than "
+            f"{Duration.seconds(schedules.spec.max_event_age_s).to_human_string()}) wait in their dead-letter queue",
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            threshold=0,
+        )
+        # Failed invocations that could not be put in the dead-letter queue either: lost otherwise.
+        self._alarm(
+            f"{name}ScheduleDeadLettersLost",
+            scheduler_metric(schedules, "InvocationsFailedToBeSentToDeadLetterCount"),
+            f"{name} schedules: failed invocations of the scheduled jobs could not be sent to their "
+            "dead-letter queue (and are lost)",
+        )
+        self._alarm(
+            BALANCE_DRIFT_METRIC,
+            custom_metric(BALANCE_DRIFT_METRIC, statistic="Sum"),
+            "Reconciliation found members whose balance is not the sum of their ledger",
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            threshold=0,
+        )
         self._alarm(
             "Api5xx",
             rest_api.metric_server_error(period=PERIOD, statistic="Sum"),
@@ -97,7 +156,7 @@ class Monitoring(Construct):
             threshold=API_P99_LATENCY_MS,
             evaluation_periods=3,
         )
-        self.dashboard = self._dashboard(config, functions, queues, rest_api, table)
+        self.dashboard = self._dashboard(config, functions, queues, schedules, rest_api, table)
 
     def _alarm_topic(self, config: StageConfig) -> sns.Topic:
         # A customer-managed key: CloudWatch cannot publish to a topic encrypted with the
@@ -172,6 +231,7 @@ class Monitoring(Construct):
         config: StageConfig,
         functions: Sequence[LoyaltyFunction],
         queues: Sequence[LoyaltyQueue],
+        schedules: ProgramSchedules,
         rest_api: apigw.RestApi,
         table: dynamodb.ITable,
     ) -> cloudwatch.Dashboard:
@@ -250,6 +310,32 @@ class Monitoring(Construct):
                     width=12,
                 ),
             )
+        name = schedules.spec.name
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"{name} schedules invocations",
+                left=[
+                    scheduler_metric(schedules, "InvocationAttemptCount", label="Attempts"),
+                    scheduler_metric(schedules, "TargetErrorCount", label="Target errors"),
+                    scheduler_metric(schedules, "InvocationsSentToDeadLetterCount", label="Sent to DLQ"),
+                    scheduler_metric(
+                        schedules, "InvocationsFailedToBeSentToDeadLetterCount", label="Lost (DLQ failed)"
+                    ),
+                ],
+                right=[
+                    schedules.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum", label="Dead letters"
+                    )
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Reconciliation: members with balance drift",
+                left=[custom_metric(BALANCE_DRIFT_METRIC, statistic="Sum")],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=0, label="alarm above")],
+                width=12,
+            ),
+        )
         # One math expression per graph: each reuses the operation names as metric ids.
         operations = [
             dynamodb.Operation.GET_ITEM,

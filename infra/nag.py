@@ -16,9 +16,10 @@ from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from infra.config import StageConfig
+from infra.config import DEAD_LETTER_RETENTION, StageConfig
 from infra.functions import OBJECT_ACTIONS
 from infra.layer import PIP_PLATFORM, PIP_PYTHON_VERSION
+from infra.schedules import MANAGE_ACTIONS
 from loyalty_engine import wiring
 
 if TYPE_CHECKING:
@@ -73,6 +74,35 @@ def bucket_grant_acknowledgments(spec: wiring.Function, bucket_ids: dict[str, st
         object_prefix_wildcard(bucket_ids[bucket], bucket, prefix, granted)
         for (bucket, prefix), granted in actions.items()
     ]
+
+
+def schedules_wildcard(group_logical_id: str, schedules: wiring.ProgramSchedules) -> Acknowledgment:
+    """`schedule/<group>/*`: the schedules of the program schedules' group, for a function managing them."""
+    return _acknowledgment(
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:"
+        f"schedule/<{group_logical_id}>/*]",
+        reason=(
+            f"{', '.join(MANAGE_ACTIONS)} on the schedules of the {schedules.name} schedule group only "
+            "(manages_schedules in loyalty_engine/wiring.py): the function creates one schedule per program "
+            "and job at run time, named from them, so the group is the narrowest resource IAM can name; no "
+            "ListSchedules, no group or tag management, no other group, and iam:PassRole on Scheduler's "
+            "role only, conditioned on iam:PassedToService scheduler.amazonaws.com."
+        ),
+    )
+
+
+def schedules_dead_letter_queue(schedules: wiring.ProgramSchedules) -> Acknowledgment:
+    """The program schedules' dead-letter queue, which only the schedules made at run time name."""
+    return _acknowledgment(
+        "AwsSolutions-SQS3",
+        reason=(
+            f"This queue is itself a dead-letter queue: that of the {schedules.name} EventBridge Scheduler "
+            "schedules, which the functions with manages_schedules create at run time with a DeadLetterConfig "
+            f"naming it (their {schedules.dead_letter_env}), so no resource of the template refers to it as a "
+            "DLQ. Like the other dead-letter queues it is encrypted, SSL only, kept "
+            f"{DEAD_LETTER_RETENTION.to_days()} days and alarmed on."
+        ),
+    )
 
 
 RUNTIME_PINNED = _acknowledgment(
@@ -131,7 +161,8 @@ def add_nag_checks(app: App) -> AwsSolutionsChecks:
 
 
 def _logical_id(stack: Stack, construct: IConstruct) -> str:
-    resource = construct.node.default_child
+    """Logical id of a construct's CloudFormation resource (or of a CloudFormation resource itself)."""
+    resource = construct if isinstance(construct, CfnElement) else construct.node.default_child
     if not isinstance(resource, CfnElement):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource")
     return str(stack.resolve(stack.get_logical_id(resource)))
@@ -143,9 +174,13 @@ def _acknowledge(construct: IConstruct, *acknowledgments: Acknowledgment) -> Non
 
 def add_nag_acknowledgments(stack: LoyaltyEngineStack) -> None:
     bucket_ids = {name: _logical_id(stack, bucket) for name, bucket in stack.buckets.buckets.items()}
+    schedules = stack.schedules
+    schedule_group_id = _logical_id(stack, schedules.group)
     for fn in stack.functions.values():
-        _acknowledge(fn.role, XRAY_WILDCARD, *bucket_grant_acknowledgments(fn.spec, bucket_ids))
+        manages = [schedules_wildcard(schedule_group_id, schedules.spec)] if fn.spec.manages_schedules else []
+        _acknowledge(fn.role, XRAY_WILDCARD, *bucket_grant_acknowledgments(fn.spec, bucket_ids), *manages)
         _acknowledge(fn.function, RUNTIME_PINNED)
+    _acknowledge(schedules.dead_letter_queue, schedules_dead_letter_queue(schedules.spec))
 
     rest_api = stack.api.rest_api
     _acknowledge(rest_api.node.find_child("CloudWatchRole"), APIGW_CLOUDWATCH_ROLE)

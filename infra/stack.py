@@ -1,4 +1,5 @@
-"""The LoyaltyEngine-<stage> stack: table, buckets, queues, dependency layer, functions, API, monitoring."""
+"""The LoyaltyEngine-<stage> stack: table, buckets, queues, program schedules, dependency layer, functions,
+API, monitoring."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from infra.layer import build_dependency_layer
 from infra.monitoring import Monitoring
 from infra.nag import add_nag_acknowledgments
 from infra.queues import build_queues
+from infra.schedules import build_schedules
 from infra.table import build_table
 
 
@@ -30,6 +32,9 @@ class LoyaltyEngineStack(Stack):
         self.table = build_table(self, config)
         self.buckets = Buckets(self, "Buckets", config=config)
         self.queues = build_queues(self, config=config, buckets=self.buckets)
+        # The schedule group, Scheduler's role and dead-letter queue; the functions attach the
+        # target and get the managers' grants and environment.
+        self.schedules = build_schedules(self, config=config)
         self.layer = build_dependency_layer(self)
         self.functions = build_functions(
             self,
@@ -38,6 +43,7 @@ class LoyaltyEngineStack(Stack):
             layer=self.layer,
             buckets=self.buckets.buckets,
             queues={name: queue.queue for name, queue in self.queues.items()},
+            schedules=self.schedules,
         )
         self.api = LoyaltyApi(
             self,
@@ -51,6 +57,7 @@ class LoyaltyEngineStack(Stack):
             config=config,
             functions=list(self.functions.values()),
             queues=list(self.queues.values()),
+            schedules=self.schedules,
             rest_api=self.api.rest_api,
             table=self.table,
         )

@@ -126,6 +126,24 @@ def queue_ids(synthesized: Synthesized, name: str) -> tuple[str, str]:
     return synthesized.logical_id(queue.queue), synthesized.logical_id(queue.dead_letter_queue)
 
 
+@dataclass(frozen=True)
+class ScheduleIds:
+    """Logical ids of the program schedules' group, Scheduler's role and its dead-letter queue."""
+
+    group: str
+    role: str
+    dead_letter_queue: str
+
+
+def schedule_ids(synthesized: Synthesized) -> ScheduleIds:
+    schedules = synthesized.stack.schedules
+    return ScheduleIds(
+        group=synthesized.logical_id(schedules.group),
+        role=synthesized.logical_id(schedules.role),
+        dead_letter_queue=synthesized.logical_id(schedules.dead_letter_queue),
+    )
+
+
 def refs(value: Any) -> set[str]:
     """Logical ids referenced (Ref / Fn::GetAtt) anywhere in a template fragment (not AWS::*)."""
     found: set[str] = set()

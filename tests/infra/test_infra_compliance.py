@@ -6,7 +6,7 @@ import json
 
 import pytest
 from cfnlint.api import lint
-from infra_testing import Synthesized, bucket_id
+from infra_testing import Synthesized, bucket_id, schedule_ids
 
 from infra.nag import PACK
 from loyalty_engine import wiring
@@ -50,9 +50,21 @@ def test_acknowledgments_are_on_resources_not_on_the_stack(prod: Synthesized) ->
     assert all(path.startswith(prod.stack.node.path + "/") for path in paths)
 
 
-def test_acknowledged_wildcards_are_xray_and_the_wirings_object_prefixes(prod: Synthesized) -> None:
-    # X-Ray's Resource '*', and `<bucket ARN>/<prefix>*` for each object prefix a wiring
-    # BucketGrant names (read, write, delete; listing is conditioned on the bucket ARN).
+def schedules_wildcard(synthesized: Synthesized) -> str:
+    """The acknowledged id of `schedule/<group>/*`, the resource of the schedule managers' grant."""
+    group = schedule_ids(synthesized).group
+    return (
+        f"{PACK}::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:"
+        f"<AWS::AccountId>:schedule/<{group}>/*]"
+    )
+
+
+def test_acknowledged_wildcards_are_xray_the_wirings_object_prefixes_and_the_schedule_group(
+    prod: Synthesized,
+) -> None:
+    # X-Ray's Resource '*', `<bucket ARN>/<prefix>*` for each object prefix a wiring BucketGrant
+    # names (read, write, delete; listing is conditioned on the bucket ARN), and the schedules of
+    # the program schedules' group for the functions managing them.
     object_prefixes = {
         f"{PACK}::AwsSolutions-IAM5[Resource::<{bucket_id(prod, grant.bucket)}.Arn>/{prefix}*]"
         for spec in wiring.FUNCTIONS
@@ -60,7 +72,21 @@ def test_acknowledged_wildcards_are_xray_and_the_wirings_object_prefixes(prod: S
         for prefix in (*grant.read, *grant.write, *grant.delete)
     }
     wildcard_ids = {rule_id for rule_id, _, _ in prod.acknowledgments() if "IAM5" in rule_id}
-    assert wildcard_ids == {f"{PACK}::AwsSolutions-IAM5[Resource::*]", *object_prefixes}
+    assert wildcard_ids == {
+        f"{PACK}::AwsSolutions-IAM5[Resource::*]",
+        *object_prefixes,
+        schedules_wildcard(prod),
+    }
+
+
+def function_of_role(synthesized: Synthesized, path: str) -> str:
+    """The wiring function whose role is at construct `path`."""
+    (name,) = [
+        spec.name
+        for spec in wiring.FUNCTIONS
+        if path == f"{synthesized.stack.node.path}/Functions/{spec.name}/Role"
+    ]
+    return name
 
 
 def test_object_prefix_acknowledgments_are_on_the_granted_functions_roles_only(prod: Synthesized) -> None:
@@ -69,13 +95,24 @@ def test_object_prefix_acknowledgments_are_on_the_granted_functions_roles_only(p
         for spec in wiring.FUNCTIONS
     }
     for rule_id, path, _ in prod.acknowledgments():
-        if "IAM5" in rule_id and "Resource::*]" not in rule_id:
-            (name,) = [
-                spec.name
-                for spec in wiring.FUNCTIONS
-                if path == f"{prod.stack.node.path}/Functions/{spec.name}/Role"
-            ]
+        if "IAM5" in rule_id and "Resource::*]" not in rule_id and rule_id != schedules_wildcard(prod):
+            name = function_of_role(prod, path)
             assert any(rule_id.endswith(suffix) for suffix in granted[name]), (rule_id, path)
+
+
+def test_schedule_group_acknowledgment_is_on_the_schedule_managers_roles_only(prod: Synthesized) -> None:
+    acknowledged = {
+        function_of_role(prod, path)
+        for rule_id, path, _ in prod.acknowledgments()
+        if rule_id == schedules_wildcard(prod)
+    }
+    assert acknowledged == {spec.name for spec in wiring.FUNCTIONS if spec.manages_schedules}
+
+
+def test_only_the_schedules_dead_letter_queue_is_acknowledged_as_one(prod: Synthesized) -> None:
+    # Nothing in the template names it as a DLQ: the schedules the API creates at run time do.
+    paths = {path for rule_id, path, _ in prod.acknowledgments() if "SQS3" in rule_id}
+    assert paths == {prod.stack.schedules.dead_letter_queue.node.path}
 
 
 def test_cfn_lint_finds_nothing(each_stage: Synthesized) -> None:

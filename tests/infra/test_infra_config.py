@@ -183,6 +183,57 @@ def test_function_environment_names_every_bucket_and_the_queues_it_sends_to() ->
             environment(overriding)
 
 
+SCHEDULE_SETTINGS = {
+    wiring.PROGRAM_SCHEDULES.group_env: "group",
+    wiring.PROGRAM_SCHEDULES.role_env: "arn:role",
+    wiring.PROGRAM_SCHEDULES.target_env: "arn:function",
+    wiring.PROGRAM_SCHEDULES.dead_letter_env: "arn:queue",
+}
+
+
+def test_function_environment_gives_the_schedule_settings_to_the_functions_managing_them_only() -> None:
+    manager = wiring.Function(
+        name="X", handler="m.h", description="d", table_access="read", manages_schedules=True
+    )
+    plain = wiring.Function(name="Y", handler="m.h", description="d", table_access="read")
+    managed = function_environment(
+        manager, table_name="t", bucket_names=BUCKET_NAMES, queue_urls=QUEUE_URLS, schedules=SCHEDULE_SETTINGS
+    )
+    assert {k: managed[k] for k in SCHEDULE_SETTINGS} == SCHEDULE_SETTINGS
+    unmanaged = function_environment(
+        plain, table_name="t", bucket_names=BUCKET_NAMES, queue_urls=QUEUE_URLS, schedules=SCHEDULE_SETTINGS
+    )
+    assert not set(SCHEDULE_SETTINGS) & set(unmanaged)
+    with pytest.raises(ValueError, match="manages the program schedules"):
+        environment(manager)  # no settings given
+    partial = dict(list(SCHEDULE_SETTINGS.items())[:3])
+    with pytest.raises(ValueError, match="manages the program schedules"):
+        function_environment(
+            manager, table_name="t", bucket_names=BUCKET_NAMES, queue_urls=QUEUE_URLS, schedules=partial
+        )
+
+
+def test_function_environment_cannot_override_or_reuse_the_schedule_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    overriding = wiring.Function(
+        name="X",
+        handler="m.h",
+        description="d",
+        table_access="read",
+        environment={wiring.PROGRAM_SCHEDULES.group_env: "other"},
+    )
+    with pytest.raises(ValueError, match=wiring.PROGRAM_SCHEDULES.group_env):
+        environment(overriding)
+    # A schedule variable may not be a queue's (or bucket's) variable too.
+    monkeypatch.setattr(
+        wiring, "PROGRAM_SCHEDULES", replace(wiring.PROGRAM_SCHEDULES, role_env=wiring.QUEUES[0].env)
+    )
+    plain = wiring.Function(name="Y", handler="m.h", description="d", table_access="read")
+    with pytest.raises(ValueError, match="not distinct"):
+        environment(plain)
+
+
 def test_a_queue_must_stay_invisible_longer_than_its_consumer_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     # Checked at synth time: a shorter visibility timeout would hand a message to a second
     # consumer while the first is still working on it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match
-from infra_testing import Synthesized, bucket_id, queue_ids, refs, wiring_functions
+from infra_testing import Synthesized, bucket_id, queue_ids, refs, schedule_ids, wiring_functions
 
 from infra.functions import FUNCTIONS_DIR
 from infra.layer import runtime_dependencies
@@ -37,8 +37,25 @@ def test_one_function_per_wiring_entry(each_stage: Synthesized) -> None:
     assert len(others) == {"prod": 1, "dev": 2}[each_stage.stage]
 
 
+def expected_schedule_environment(synthesized: Synthesized, spec: wiring.Function) -> dict:
+    """The program schedules' group, Scheduler's role, the target and the DLQ, for a function managing them."""
+    if not spec.manages_schedules:
+        return {}
+    ids = schedule_ids(synthesized)
+    (target,) = [s for s in wiring.FUNCTIONS if s.schedule_target]
+    target_id, _ = functions_by_handler(synthesized)[target.handler]
+    schedules = wiring.PROGRAM_SCHEDULES
+    return {
+        schedules.group_env: {"Ref": ids.group},
+        schedules.role_env: {"Fn::GetAtt": [ids.role, "Arn"]},
+        schedules.target_env: {"Fn::GetAtt": [target_id, "Arn"]},
+        schedules.dead_letter_env: {"Fn::GetAtt": [ids.dead_letter_queue, "Arn"]},
+    }
+
+
 def expected_environment(synthesized: Synthesized, spec: wiring.Function) -> dict:
-    """Common settings, every bucket's name, the URL of each queue the function sends to."""
+    """Common settings, every bucket's name, the URL of each queue the function sends to, and the
+    program schedules' settings if it manages them."""
     (table_id,) = synthesized.of_type("AWS::DynamoDB::Table")
     queues = {queue.name: queue for queue in wiring.QUEUES}
     return {
@@ -48,6 +65,7 @@ def expected_environment(synthesized: Synthesized, spec: wiring.Function) -> dic
         "POWERTOOLS_LOG_LEVEL": "INFO",
         **{bucket.env: {"Ref": bucket_id(synthesized, bucket.name)} for bucket in wiring.BUCKETS},
         **{queues[name].env: {"Ref": queue_ids(synthesized, name)[0]} for name in spec.sends_to},
+        **expected_schedule_environment(synthesized, spec),
         **spec.environment,
     }
 
@@ -58,6 +76,8 @@ def test_wiring_exercises_the_environment_rules() -> None:
     assert any(spec.sends_to for spec in wiring.FUNCTIONS)
     assert any(not spec.sends_to for spec in wiring.FUNCTIONS)
     assert any(not spec.buckets for spec in wiring.FUNCTIONS)  # still gets every bucket's name
+    assert any(spec.manages_schedules for spec in wiring.FUNCTIONS)
+    assert any(not spec.manages_schedules for spec in wiring.FUNCTIONS)
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
@@ -127,8 +147,9 @@ def test_dead_letter_queues_are_distinct(prod: Synthesized) -> None:
         if "DeadLetterConfig" in p
     ]
     assert len(set(queues)) == len(ASYNC_DLQ)
-    # Plus each wiring queue and its dead-letter queue.
-    assert len(prod.of_type("AWS::SQS::Queue")) == len(ASYNC_DLQ) + 2 * len(wiring.QUEUES)
+    # Plus each wiring queue and its dead-letter queue, and the program schedules' dead-letter queue.
+    assert len(prod.of_type("AWS::SQS::Queue")) == len(ASYNC_DLQ) + 2 * len(wiring.QUEUES) + 1
+    assert schedule_ids(prod).dead_letter_queue not in queues
 
 
 def test_function_depends_on_its_policy_but_not_redundantly_on_its_role(prod: Synthesized) -> None:

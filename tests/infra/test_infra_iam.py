@@ -1,10 +1,11 @@
 """Least privilege: per-function roles with item-level table actions, bucket actions by key prefix,
-and queue actions on the wiring's queues only."""
+queue actions on the wiring's queues only, and the program schedules' grants for the functions
+managing them only."""
 
 from __future__ import annotations
 
 import pytest
-from infra_testing import Synthesized, bucket_id, function_resource, queue_ids, refs
+from infra_testing import Synthesized, bucket_id, function_resource, queue_ids, refs, schedule_ids
 
 from loyalty_engine import wiring
 
@@ -237,3 +238,78 @@ def test_only_the_api_gateway_logging_role_uses_a_managed_policy(prod: Synthesiz
     assert "AmazonAPIGatewayPushToCloudWatchLogs" in str(arns)
     (account,) = prod.of_type("AWS::ApiGateway::Account").values()
     assert refs(account["Properties"]["CloudWatchRoleArn"]) == set(with_managed)
+
+
+# Spelled out, as above: what a function managing the program schedules may do.
+SCHEDULE_ACTIONS = {
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:GetSchedule",
+    "scheduler:DeleteSchedule",
+}
+# Every kind of grant the wiring can give a function; scheduler/iam for the schedule managers only.
+GRANTED_SERVICES = {"dynamodb", "s3", "sqs", "logs", "xray"}
+SCHEDULE_MANAGER_SERVICES = {"scheduler", "iam"}
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_function_role_has_only_the_kinds_of_grant_the_wiring_gives(
+    prod: Synthesized, spec: wiring.Function
+) -> None:
+    services = {action.split(":")[0] for s in role_statements(prod, spec) for action in as_list(s["Action"])}
+    allowed = GRANTED_SERVICES | (SCHEDULE_MANAGER_SERVICES if spec.manages_schedules else set())
+    assert services <= allowed, spec.name
+    # No function may invoke another (the schedule target is invoked by Scheduler's role).
+    assert "lambda" not in services
+
+
+def test_wiring_has_schedule_managers_and_others() -> None:
+    assert any(spec.manages_schedules for spec in wiring.FUNCTIONS)
+    assert any(not spec.manages_schedules for spec in wiring.FUNCTIONS)
+
+
+def schedules_arn_group(resource: dict) -> str:
+    """The group logical id of `arn:<partition>:scheduler:<region>:<account>:schedule/<group>/*`."""
+    assert set(resource) == {"Fn::Join"}
+    separator, parts = resource["Fn::Join"]
+    assert separator == ""
+    assert parts == [
+        "arn:",
+        {"Ref": "AWS::Partition"},
+        ":scheduler:",
+        {"Ref": "AWS::Region"},
+        ":",
+        {"Ref": "AWS::AccountId"},
+        ":schedule/",
+        parts[7],
+        "/*",
+    ]
+    return str(parts[7]["Ref"])
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_schedule_managers_manage_the_groups_schedules_and_pass_schedulers_role_only(
+    prod: Synthesized, spec: wiring.Function
+) -> None:
+    ids = schedule_ids(prod)
+    scheduler_statements = [
+        s
+        for s in role_statements(prod, spec)
+        if any(a.startswith(("scheduler:", "iam:")) for a in as_list(s["Action"]))
+    ]
+    if not spec.manages_schedules:
+        assert scheduler_statements == []
+        return
+    (pass_role,) = [s for s in scheduler_statements if "iam:PassRole" in as_list(s["Action"])]
+    (manage,) = [s for s in scheduler_statements if s is not pass_role]
+    assert manage["Effect"] == "Allow"
+    assert set(as_list(manage["Action"])) == SCHEDULE_ACTIONS
+    assert "Condition" not in manage
+    (resource,) = as_list(manage["Resource"])
+    assert schedules_arn_group(resource) == ids.group
+    assert pass_role == {
+        "Action": "iam:PassRole",
+        "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": [ids.role, "Arn"]},
+        "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+    }

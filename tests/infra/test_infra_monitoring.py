@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from infra_testing import Synthesized, queue_ids, refs
+from infra_testing import Synthesized, queue_ids, refs, schedule_ids
 
 from loyalty_engine import wiring
 
@@ -43,13 +43,17 @@ def test_every_function_has_an_alarm(prod: Synthesized, metric: str) -> None:
 
 
 def dead_letter_queue_ids(synthesized: Synthesized) -> list[str]:
-    """The functions' (asynchronous invocations) and the wiring queues' dead-letter queues."""
+    """The functions' (asynchronous invocations), the wiring queues' and the schedules' dead-letter queues."""
     async_dlqs = [
         queue_id
         for logical_id in function_ids(synthesized).values()
         for queue_id in refs(synthesized.resources[logical_id]["Properties"].get("DeadLetterConfig", {}))
     ]
-    return async_dlqs + [queue_ids(synthesized, queue.name)[1] for queue in wiring.QUEUES]
+    return [
+        *async_dlqs,
+        *(queue_ids(synthesized, queue.name)[1] for queue in wiring.QUEUES),
+        schedule_ids(synthesized).dead_letter_queue,
+    ]
 
 
 def test_every_dead_letter_queue_has_an_alarm(prod: Synthesized) -> None:
@@ -91,9 +95,11 @@ def test_api_alarms(prod: Synthesized) -> None:
 def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(prod: Synthesized) -> None:
     (topic_id,) = prod.of_type("AWS::SNS::Topic")
     # Errors and throttles per function, dead letters per function DLQ, dead letters and
-    # oldest-message age per queue, and the API's 5XX and latency.
+    # oldest-message age per queue, the schedules' dead letters (kept and lost), balance drift,
+    # and the API's 5XX and latency.
     async_dlqs = [spec for spec in wiring.FUNCTIONS if spec.queue_trigger is None]
-    assert len(alarms(prod)) == 2 * len(wiring.FUNCTIONS) + len(async_dlqs) + 2 * len(wiring.QUEUES) + 2
+    expected = 2 * len(wiring.FUNCTIONS) + len(async_dlqs) + 2 * len(wiring.QUEUES) + 2 + 1 + 2
+    assert len(alarms(prod)) == expected
     for alarm in alarms(prod):
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["OKActions"] == [{"Ref": topic_id}]
@@ -131,6 +137,36 @@ def test_topic_requires_ssl_and_lets_this_accounts_alarms_publish(prod: Synthesi
     assert "aws:SourceAccount" in allow["Condition"]["StringEquals"]
 
 
+def test_schedules_alarm_when_an_invocation_failed_all_retries(prod: Synthesized) -> None:
+    ids = schedule_ids(prod)
+    (kept,) = alarms_on(prod, "ApproximateNumberOfMessagesVisible", "QueueName", ids.dead_letter_queue)
+    assert kept["Statistic"] == "Maximum"
+    assert "dead-letter queue" in kept["AlarmDescription"]
+    # Those Scheduler could not even put in the dead-letter queue.
+    (lost,) = alarms_on(prod, "InvocationsFailedToBeSentToDeadLetterCount", "ScheduleGroup", ids.group)
+    assert lost["Namespace"] == "AWS/Scheduler"
+    assert lost["Statistic"] == "Sum"
+    assert lost["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert lost["Threshold"] == 1
+
+
+def test_balance_drift_alarm(prod: Synthesized) -> None:
+    (alarm,) = [a for a in alarms(prod) if a.get("MetricName") == "BalanceDrift"]
+    # As Powertools Metrics emits it: the functions' namespace, and the service as the only dimension.
+    assert alarm["Namespace"] == "LoyaltyEngine"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "loyalty-engine"}]
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Period"] == 300
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1)
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == 0
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert (
+        alarm["AlarmDescription"]
+        == "Reconciliation found members whose balance is not the sum of their ledger"
+    )
+
+
 def test_dashboard_shows_api_functions_and_table(prod: Synthesized) -> None:
     (dashboard,) = prod.of_type("AWS::CloudWatch::Dashboard").values()
     body = dashboard["Properties"]["DashboardBody"]
@@ -139,8 +175,18 @@ def test_dashboard_shows_api_functions_and_table(prod: Synthesized) -> None:
     assert table_id in shown
     assert set(function_ids(prod).values()) <= shown
     assert {queue_id for queue in wiring.QUEUES for queue_id in queue_ids(prod, queue.name)} <= shown
+    ids = schedule_ids(prod)
+    assert {ids.group, ids.dead_letter_queue} <= shown
     text = json.dumps(body)
     (rest_api,) = prod.of_type("AWS::ApiGateway::RestApi").values()
     assert rest_api["Properties"]["Name"] in text
-    for namespace in ("AWS/ApiGateway", "AWS/Lambda", "AWS/DynamoDB", "AWS/SQS"):
+    assert "BalanceDrift" in text
+    for namespace in (
+        "AWS/ApiGateway",
+        "AWS/Lambda",
+        "AWS/DynamoDB",
+        "AWS/SQS",
+        "AWS/Scheduler",
+        "LoyaltyEngine",
+    ):
         assert namespace in text
