@@ -14,10 +14,11 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean
+.PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job
 
 help:
-	@echo "make demo | make test | make local | make synth | make deploy | make bench | make openapi"
+	@echo "make demo | make test | make local | make synth | make deploy | make bench | make openapi | make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00 [GROUP=demo]"
+	@echo "  run-job: a program's scheduled job as of any instant, on the running local stack (.local/stack.json) or else on AWS (TABLE_NAME and your credentials)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -58,6 +59,28 @@ local: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m local_stack demo
+
+# A scheduled job run now "as of" AT (time travel), every member shard in this process: on
+# the running local stack if its state file exists (`make local`), else on AWS with the
+# caller's credentials, region and TABLE_NAME.
+LOCAL_STATE_FILE ?= .local/stack.json
+run-job: $(STAMP)
+	@if [ -z "$(JOB)" ] || [ -z "$(PROGRAM)" ] || [ -z "$(AT)" ]; then \
+		echo "usage: make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00 [GROUP=demo]" >&2; \
+		echo "  JOB: tier-upgrade | tier-downgrade | expire-points | reconcile" >&2; exit 2; \
+	fi
+	@if [ -f "$(LOCAL_STATE_FILE)" ]; then \
+		exports="$$(LOCAL_STATE_FILE="$(LOCAL_STATE_FILE)" $(PY) -m local_stack env)" || exit $$?; \
+		eval "$$exports"; \
+		echo "run-job: the local stack at $$AWS_ENDPOINT_URL, table $$TABLE_NAME" >&2; \
+	elif [ -z "$$TABLE_NAME" ]; then \
+		echo "run-job: no local stack ($(LOCAL_STATE_FILE) does not exist) and TABLE_NAME is not set." >&2; \
+		echo "  Start one with 'make local', or set TABLE_NAME (and AWS credentials and region) to run on AWS." >&2; \
+		exit 2; \
+	else \
+		echo "run-job: AWS, table $$TABLE_NAME, region $${AWS_REGION:-$$AWS_DEFAULT_REGION}" >&2; \
+	fi; \
+	$(PY) -m loyalty_engine.cli run-job --group "$(or $(GROUP),demo)" --program "$(PROGRAM)" --job "$(JOB)" --at "$(AT)"
 
 bench: $(STAMP)
 	$(PY) bench/run.py

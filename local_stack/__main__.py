@@ -1,29 +1,41 @@
-"""python -m local_stack serve | demo
+"""python -m local_stack serve | demo | env
 
 serve: the stack in the foreground until Ctrl-C (`make local`). Ports from LOCAL_API_PORT
 (default 3000) and LOCAL_AWS_PORT (default 0, any free port); 0 means any free port.
 LOCAL_QUEUE_DELAY_S: the queues' delivery delay in seconds (default 0: an upload is
 handled at once), or `wiring` for the deployed delays.
+LOCAL_CLOCK_SPEED: how fast the program schedules' clock runs (default 1: real time;
+86400: a day per second), from LOCAL_CLOCK_START (an ISO 8601 instant; default now).
 The URLs, keys, bucket and queue are written to .local/stack.json (LOCAL_STATE_FILE) while it runs.
-demo: a scenario through the HTTP API on a fresh stack (`make demo`); exit code 1 if
+demo: scenarios through the HTTP API on a fresh stack (`make demo`); exit code 1 if
 any answer is not the expected one.
+env: `export` lines that point the AWS SDK and the operators' commands (`loyalty_engine.cli`)
+at the running stack of the state file (`make run-job`); exit code 3 if there is none.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
+from local_stack import aws
+from local_stack.schedules import iso_z
 from local_stack.stack import LocalStack
 
 DEFAULT_API_PORT = 3000
 DEFAULT_STATE_FILE = ".local/stack.json"
+NO_STACK = 3  # `env`: no state file
 
 
 def _port(variable: str, default: int) -> int:
@@ -50,6 +62,34 @@ def _delay(variable: str) -> int | None:
     return int(raw)
 
 
+def _speed(variable: str) -> float:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        speed = float(raw)
+    except ValueError:
+        raise SystemExit(
+            f"{variable}={raw!r} is not a number (1: real time, 86400: a day per second)"
+        ) from None
+    if not 0 < speed <= 1e9:
+        raise SystemExit(f"{variable}={raw!r} must be above 0 (and at most 1e9)")
+    return speed
+
+
+def _instant(variable: str) -> datetime | None:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"{variable}={raw!r} is not an ISO 8601 instant") from None
+    if moment.tzinfo is None:
+        raise SystemExit(f"{variable}={raw!r} needs its offset, e.g. 2027-01-01T00:00:00+01:00")
+    return moment.astimezone(UTC)
+
+
 def banner(stack: LocalStack, state_file: Path | None) -> str:
     admin = stack.keys["demo"]["admin"]
     lines = [
@@ -67,6 +107,13 @@ def banner(stack: LocalStack, state_file: Path | None) -> str:
         lines.append(
             f"  Queue       {queue.url}   ({name} -> {function}, delay {queue.delivery_delay_s} s, DLQ after "
             f"{queue.spec.max_receive_count} receives)"
+        )
+    schedules = stack.resources.schedules
+    if schedules is not None:
+        clock = stack.schedules.clock
+        lines.append(
+            f"  Schedules   {schedules.group_name}   (EventBridge Scheduler -> {schedules.target.name}; "
+            f"clock at {iso_z(clock.now())}, x{clock.speed:g})"
         )
     if state_file is not None:
         lines.append(f"  State       {state_file}   (URLs and keys, removed on exit)")
@@ -94,6 +141,11 @@ def banner(stack: LocalStack, state_file: Path | None) -> str:
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {stack.aws_endpoint_url} \\",
             f"      --region {stack.region} s3 cp file.csv s3://{bucket}/{queue.spec.source.prefix}demo/file.csv",
         ]
+    if schedules is not None:
+        lines += [
+            "    # a tier run as of any instant, on this stack (while it runs)",
+            "    make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00",
+        ]
     lines += [
         "",
         "  Ctrl-C to stop.",
@@ -112,6 +164,8 @@ def serve() -> int:
             state_file=state_file,
             access_log=True,
             delivery_delay_s=_delay("LOCAL_QUEUE_DELAY_S"),
+            clock_start=_instant("LOCAL_CLOCK_START"),
+            clock_speed=_speed("LOCAL_CLOCK_SPEED"),
         )
     except OSError as error:
         sys.stderr.write(
@@ -140,12 +194,63 @@ def serve() -> int:
     return 0
 
 
+def environment(state: dict[str, object]) -> dict[str, str]:
+    """What a process needs to reach the stack described by `state` (stack.json) as the
+    functions do: the endpoint, fake credentials, the region and the functions' variables."""
+    env = {
+        "AWS_ENDPOINT_URL": str(state["aws_endpoint_url"]),
+        "AWS_ACCESS_KEY_ID": aws.ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": aws.SECRET_ACCESS_KEY,
+        "AWS_REGION": str(state["region"]),
+        "AWS_DEFAULT_REGION": str(state["region"]),
+        "TABLE_NAME": str(state["table_name"]),
+    }
+    # import_bucket, job_queue_url, schedule_group, ...: the functions' variables, upper-cased.
+    for name, value in state.items():
+        if isinstance(value, str) and name not in ("aws_endpoint_url", "api_url", "region", "table_name"):
+            env[name.upper()] = value
+    return env
+
+
+def _answers(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or aws.HOST, parts.port or 80), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def env(state_file: Path) -> int:
+    if not state_file.exists():
+        sys.stderr.write(f"no local stack: {state_file} does not exist (`make local` writes it)\n")
+        return NO_STACK
+    try:
+        state = json.loads(state_file.read_text())
+        values = environment(state)
+    except (ValueError, KeyError, TypeError) as error:
+        sys.stderr.write(f"{state_file} is not a local stack's state file: {error}\n")
+        return 2
+    if not _answers(values["AWS_ENDPOINT_URL"]):
+        sys.stderr.write(
+            f"{state_file} is stale: nothing answers at {values['AWS_ENDPOINT_URL']} "
+            "(start `make local`, or remove the file to use AWS)\n"
+        )
+        return 2
+    sys.stdout.write("unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN\n")
+    for name, value in sorted(values.items()):
+        sys.stdout.write(f"export {name}={shlex.quote(value)}\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["serve", "demo"])
+    parser.add_argument("command", choices=["serve", "demo", "env"])
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve()
+    if args.command == "env":
+        return env(Path(os.environ.get("LOCAL_STATE_FILE") or DEFAULT_STATE_FILE))
     from local_stack.demo import main as demo
 
     return demo()

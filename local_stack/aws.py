@@ -7,8 +7,11 @@ writes are as atomic as they are on AWS. (Hence no SQS long polling here: moto w
 inside the request, so a long poll would hold every other AWS call; see `queues.py`.)
 
 Resources, all from the wiring: the table (`loyalty_engine.table`), one bucket per
-`wiring.BUCKETS`, one queue and its dead-letter queue per `wiring.QUEUES`, and the
-bucket notifications of the queues fed by S3.
+`wiring.BUCKETS`, one queue and its dead-letter queue per `wiring.QUEUES`, the
+bucket notifications of the queues fed by S3, and the EventBridge Scheduler schedule
+group of `wiring.PROGRAM_SCHEDULES` with its dead-letter queue. moto stores schedules but
+never fires them: `schedules.py` does, on the stack's clock. The role Scheduler assumes
+and the target's ARN are names only (moto runs no Lambda and checks no role).
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from loyalty_engine.table import create_table_params, enable_ttl_params
-from loyalty_engine.wiring import BUCKETS, QUEUES, Bucket, Queue
+from loyalty_engine.wiring import (
+    BUCKETS,
+    FUNCTIONS,
+    PROGRAM_SCHEDULES,
+    QUEUES,
+    Bucket,
+    Function,
+    ProgramSchedules,
+    Queue,
+)
 
 HOST = "127.0.0.1"
 REGION = "eu-west-1"
@@ -39,6 +51,9 @@ DLQ_RETENTION_S = 14 * 24 * 3600  # SQS's maximum: time to look at what failed
 
 class _QuietHandler(MotoRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: botocore reuses its connections
+    # The status line and headers, then the body, go out in two writes: with Nagle's algorithm
+    # the second waits for the client's delayed ACK of the first, 40 ms per AWS call.
+    disable_nagle_algorithm = True
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # one line per DynamoDB call would drown the gateway's output
@@ -133,6 +148,52 @@ def queue_name(queue: Queue, *, dead_letter: bool = False) -> str:
     return f"{RESOURCE_PREFIX}-{queue.name.lower()}{suffix}-local"
 
 
+def function_name(function: Function) -> str:
+    """The local name of a wiring function (the last part of its fake Lambda ARN)."""
+    return f"{RESOURCE_PREFIX}-{function.name.lower()}-local"
+
+
+def function_arn(function: Function) -> str:
+    """A Lambda ARN naming the wiring function: what a schedule's target names locally."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name(function)}"
+
+
+def schedule_group_name(schedules: ProgramSchedules) -> str:
+    return f"{RESOURCE_PREFIX}-{schedules.name.lower()}-local"
+
+
+def schedule_target(functions: Sequence[Function] = FUNCTIONS) -> Function:
+    """The one wiring function the program schedules invoke (`schedule_target=True`)."""
+    targets = [function for function in functions if function.schedule_target]
+    if len(targets) != 1:
+        raise ValueError(
+            f"the wiring must have exactly one schedule target, found {[f.name for f in targets]}"
+        )
+    return targets[0]
+
+
+@dataclass(frozen=True)
+class LocalSchedules:
+    """The program schedules' group and what the functions managing them are told."""
+
+    spec: ProgramSchedules
+    group_name: str
+    group_arn: str
+    role_arn: str  # a name only: moto checks no role
+    target: Function  # the wiring's schedule target
+    target_arn: str  # a fake Lambda ARN naming it (`function_arn`)
+    dlq_url: str
+    dlq_arn: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            self.spec.group_env: self.group_name,
+            self.spec.role_env: self.role_arn,
+            self.spec.target_env: self.target_arn,
+            self.spec.dead_letter_env: self.dlq_arn,
+        }
+
+
 @dataclass(frozen=True)
 class LocalQueue:
     spec: Queue
@@ -150,13 +211,17 @@ class Resources:
     table_name: str
     buckets: dict[str, str] = field(default_factory=dict)  # Bucket.name -> local bucket name
     queues: dict[str, LocalQueue] = field(default_factory=dict)  # Queue.name -> the queue
+    schedules: LocalSchedules | None = None
 
     def environment(
         self, buckets: Sequence[Bucket] = BUCKETS, queues: Sequence[Queue] = QUEUES
     ) -> dict[str, str]:
-        """`Bucket.env` = the bucket's name and `Queue.env` = the queue's URL, as CDK sets them."""
+        """`Bucket.env` = the bucket's name and `Queue.env` = the queue's URL, as CDK sets them,
+        and the program schedules' group, role, target and dead-letter queue ARN."""
         env = {bucket.env: self.buckets[bucket.name] for bucket in buckets if bucket.name in self.buckets}
         env.update({queue.env: self.queues[queue.name].url for queue in queues if queue.name in self.queues})
+        if self.schedules is not None:
+            env.update(self.schedules.environment())
         return env
 
 
@@ -171,8 +236,10 @@ def create_resources(
     buckets: Sequence[Bucket] = BUCKETS,
     queues: Sequence[Queue] = QUEUES,
     delivery_delay_s: int | None = 0,
+    schedules: ProgramSchedules | None = PROGRAM_SCHEDULES,
+    functions: Sequence[Function] = FUNCTIONS,
 ) -> Resources:
-    """The table, buckets, queues and bucket notifications, as CDK declares them.
+    """The table, buckets, queues, bucket notifications and schedule group, as CDK declares them.
 
     `delivery_delay_s` replaces every queue's `DelaySeconds` (0: messages are delivered
     at once, for fast demos and tests); None keeps the wiring's delays, as deployed.
@@ -240,7 +307,45 @@ def create_resources(
         s3.put_bucket_notification_configuration(
             Bucket=name, NotificationConfiguration={"QueueConfigurations": configurations}
         )
+    if schedules is not None:
+        resources.schedules = _create_schedules(endpoint_url, sqs, schedules, schedule_target(functions))
     return resources
+
+
+def _create_schedules(
+    endpoint_url: str, sqs: Any, spec: ProgramSchedules, target: Function
+) -> LocalSchedules:
+    """The schedule group (emptied if an earlier stack left it) and its dead-letter queue."""
+    scheduler = client("scheduler", endpoint_url)
+    name = schedule_group_name(spec)
+    _delete_schedule_group(scheduler, name)
+    arn = scheduler.create_schedule_group(Name=name)["ScheduleGroupArn"]
+    dlq_url, dlq_arn = _create_queue(
+        sqs,
+        f"{RESOURCE_PREFIX}-{spec.name.lower()}-schedules-dlq-local",
+        {"MessageRetentionPeriod": str(DLQ_RETENTION_S)},
+    )
+    return LocalSchedules(
+        spec=spec,
+        group_name=name,
+        group_arn=str(arn),
+        role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{RESOURCE_PREFIX}-{spec.name.lower()}-scheduler-local",
+        target=target,
+        target_arn=function_arn(target),
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
+    )
+
+
+def _delete_schedule_group(scheduler: Any, name: str) -> None:
+    """Delete the group and its schedules, if it exists (moto fails on a missing group: look first)."""
+    try:
+        scheduler.get_schedule_group(Name=name)
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFoundException":
+            raise
+        return
+    scheduler.delete_schedule_group(Name=name)
 
 
 def _create_queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, str]:
@@ -297,13 +402,16 @@ def delete_resources(endpoint_url: str, resources: Resources) -> None:
     for name in resources.buckets.values():
         _delete_bucket(s3, name)
     sqs = client("sqs", endpoint_url)
-    for queue in resources.queues.values():
-        for url in (queue.url, queue.dlq_url):
-            try:
-                sqs.delete_queue(QueueUrl=url)
-            except ClientError as error:
-                if _error_code(error) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-                    raise
+    urls = [url for queue in resources.queues.values() for url in (queue.url, queue.dlq_url)]
+    if resources.schedules is not None:
+        _delete_schedule_group(client("scheduler", endpoint_url), resources.schedules.group_name)
+        urls.append(resources.schedules.dlq_url)
+    for url in urls:
+        try:
+            sqs.delete_queue(QueueUrl=url)
+        except ClientError as error:
+            if _error_code(error) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+                raise
     dynamodb = client("dynamodb", endpoint_url)
     try:
         dynamodb.delete_table(TableName=resources.table_name)

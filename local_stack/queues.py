@@ -35,6 +35,7 @@ from local_stack import aws
 from local_stack.runtime import FunctionRuntime, InvocationError
 
 POLL_INTERVAL_S = 0.1
+BUSY_LOOK_INTERVAL_S = 0.25  # wait_until_drained, while messages are waiting
 STOP_TIMEOUT_S = 10.0
 
 
@@ -251,7 +252,12 @@ def wait_until_drained(deliveries: Iterable[QueueDelivery], timeout: float) -> N
     deliveries = list(deliveries)
     deadline = time.monotonic() + timeout
     while True:
-        counts: dict[str, dict[str, int]] = {}
+        # A first look without holding off the deliveries, and not too often: while messages
+        # wait, every look is AWS calls the deliveries' calls queue behind (one at a time).
+        counts: dict[str, dict[str, int]] = {d.queue.spec.name: d.pending() for d in deliveries}
+        if any(any(c.values()) for c in counts.values()) and time.monotonic() < deadline:
+            time.sleep(min(BUSY_LOOK_INTERVAL_S, max(deadline - time.monotonic(), 0.0)))
+            continue
         with contextlib.ExitStack() as held:
             idle = [held.enter_context(d.between_cycles(deadline - time.monotonic())) for d in deliveries]
             if all(idle):

@@ -1,10 +1,13 @@
-"""The local stack: moto, the table, buckets and queues, seed keys, the API gateway and the
-queue deliveries, in this process, all from `loyalty_engine.wiring`.
+"""The local stack: moto, the table, buckets and queues, seed keys, the API gateway, the
+queue deliveries and the program schedules on a virtual clock, in this process, all from
+`loyalty_engine.wiring`.
 
     with LocalStack.start() as stack:
         requests.get(f"{stack.api_url}/v1/members/123", headers={"Authorization": f"Bearer {stack.keys['demo']['admin']}"})
         stack.client("s3").put_object(Bucket=stack.bucket_name("Imports"), Key="incoming/demo/x.csv", Body=b"...")
         stack.wait_for_queues()  # the Importer has handled the file (or it is in the DLQ)
+        stack.advance_clock(datetime(2027, 1, 1, tzinfo=UTC))  # the schedules due until then have
+        # fired (schedule -> JobStarter -> Jobs queue -> JobWorker) and the queues are drained
 
 The functions' environment is applied to this process while the stack runs (so one
 stack per process at a time) and restored by `stop()`.
@@ -14,8 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +29,7 @@ from local_stack import aws
 from local_stack.gateway import STAGE, Gateway, GatewayServer
 from local_stack.queues import QueueDelivery, wait_until_drained
 from local_stack.runtime import Environment, FunctionRuntime, Handler, function_environment
+from local_stack.schedules import Firing, ScheduleRunner, VirtualClock
 from local_stack.seed import seed
 from loyalty_engine.wiring import FUNCTIONS
 
@@ -45,6 +51,7 @@ class LocalStack:
         self._gateway: GatewayServer | None = None
         self._resources: aws.Resources | None = None
         self._deliveries: dict[str, QueueDelivery] = {}  # by function name
+        self._schedules: ScheduleRunner | None = None
 
     @classmethod
     def start(
@@ -58,6 +65,8 @@ class LocalStack:
         handlers: Mapping[str, Handler] | None = None,
         delivery_delay_s: int | None = 0,
         retry_delay_s: int = 1,
+        clock_start: datetime | None = None,
+        clock_speed: float | None = None,
     ) -> LocalStack:
         """Start everything (port 0 = any free port); `state_file` gets `info()` as JSON.
 
@@ -68,6 +77,9 @@ class LocalStack:
           deployed: the imports queue waits 30 s).
         - `retry_delay_s`: how soon a message whose delivery failed is received again (set
           as its visibility); AWS waits for the queue's visibility timeout (`Queue.visibility_timeout_s`).
+        - `clock_start`, `clock_speed`: the schedules' virtual clock (`stack.schedules`) starts at
+          `clock_start` (default: now) and runs at `clock_speed` (1: real time, 86400: a day per
+          second). None (the default) leaves it standing until moved (`advance_clock`, tests).
         """
         global _running
         with _running_lock:
@@ -85,6 +97,8 @@ class LocalStack:
                 handlers or {},
                 delivery_delay_s,
                 retry_delay_s,
+                clock_start,
+                clock_speed,
             )
         except BaseException:
             stack.stop()
@@ -101,6 +115,8 @@ class LocalStack:
         handlers: Mapping[str, Handler],
         delivery_delay_s: int | None,
         retry_delay_s: int,
+        clock_start: datetime | None,
+        clock_speed: float | None,
     ) -> None:
         unknown = sorted(set(handlers) - {function.name for function in FUNCTIONS})
         if unknown:
@@ -127,6 +143,22 @@ class LocalStack:
                     runtimes[function.name], queue, endpoint, retry_delay_s=retry_delay_s
                 )
                 self._deliveries[function.name] = delivery.start()
+        schedules = self._resources.schedules
+        if schedules is not None:
+            clock = VirtualClock(
+                clock_start or datetime.now(UTC).replace(microsecond=0),
+                clock_speed if clock_speed is not None else 1.0,  # a speed <= 0 is refused
+                running=clock_speed is not None,
+            )
+            targets = {aws.function_arn(function): runtimes[function.name] for function in FUNCTIONS}
+            self._schedules = ScheduleRunner(
+                endpoint,
+                schedules.group_name,
+                targets,
+                clock,
+                dlq_url=schedules.dlq_url,
+                out=sys.stderr if access_log else None,
+            ).start()
         if state_file is not None:
             self.state_file = Path(state_file)
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +208,20 @@ class LocalStack:
     def deliveries(self) -> list[QueueDelivery]:
         return list(self._deliveries.values())
 
+    @property
+    def schedules(self) -> ScheduleRunner:
+        """The program schedules' runner: `.clock`, `.advance_to(instant)`, `.firings`, ..."""
+        if self._schedules is None:
+            raise RuntimeError("the local stack is not running (or the wiring has no program schedules)")
+        return self._schedules
+
+    def advance_clock(self, instant: datetime, timeout: float = 60.0) -> list[Firing]:
+        """Move the schedules' clock to `instant`, fire every schedule due up to it, and wait
+        until the queues are drained (the runs the firings started are done); the firings."""
+        fired = self.schedules.advance_to(instant)
+        self.wait_for_queues(timeout)
+        return fired
+
     def client(self, service: str) -> Any:
         """A boto3 client of the local AWS (fake credentials, the stack's region)."""
         return aws.client(service, self.aws_endpoint_url)
@@ -186,11 +232,11 @@ class LocalStack:
         reach the dead-letter queue). TimeoutError after `timeout` seconds."""
         wait_until_drained(self._deliveries.values(), timeout)
 
-    wait_for_imports = wait_for_queues  # the imports queue is the only queue today
+    wait_for_imports = wait_for_queues  # its first name, when the imports queue was the only one
 
     def info(self) -> dict[str, Any]:
-        """What `.local/stack.json` holds: plus one entry per bucket and queue, named after its
-        environment variable (`import_bucket`, `import_queue_url`)."""
+        """What `.local/stack.json` holds: plus one entry per bucket, queue and schedules setting,
+        named after its environment variable (`import_bucket`, `import_queue_url`, `schedule_group`, ...)."""
         return {
             "aws_endpoint_url": self.aws_endpoint_url,
             "api_url": self.api_url,
@@ -204,6 +250,9 @@ class LocalStack:
         """Stop and clean up whatever was started; safe to call twice."""
         global _running
         try:
+            if self._schedules is not None:
+                self._schedules.stop()
+                self._schedules = None
             for delivery in self._deliveries.values():
                 delivery.stop()
             self._deliveries = {}

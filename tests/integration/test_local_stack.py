@@ -19,7 +19,7 @@ import requests
 from local_stack import LocalStack
 from local_stack.demo import run_scenario
 from local_stack.gateway import MAX_BODY_BYTES
-from loyalty_engine.wiring import BUCKETS, QUEUES
+from loyalty_engine.wiring import BUCKETS, PROGRAM_SCHEDULES, QUEUES
 
 TIMEOUT = 30
 
@@ -53,9 +53,13 @@ def _program(program_id: str, name: str) -> dict[str, Any]:
     }
 
 
+# One instant for every order of the module: a till's retry sends the very same body, and an
+# `ordered_at` computed per call would differ across a second's boundary (a 409, not a replay).
+ORDERED_AT = (datetime.now(UTC) - timedelta(hours=1)).astimezone().isoformat(timespec="seconds")
+
+
 def _order(order_id: str, amount: str) -> dict[str, Any]:
-    ordered_at = (datetime.now(UTC) - timedelta(hours=1)).astimezone().isoformat(timespec="seconds")
-    return {"order_id": order_id, "amount": amount, "currency": "EUR", "ordered_at": ordered_at}
+    return {"order_id": order_id, "amount": amount, "currency": "EUR", "ordered_at": ORDERED_AT}
 
 
 def _enrolled(stack: LocalStack, program_id: str, card_code: str) -> None:
@@ -84,6 +88,15 @@ def test_state_file_describes_the_running_stack(stack: LocalStack, state_file: P
     state = json.loads(state_file.read_text())
     assert state == stack.info()
     resources = {bucket.env.lower() for bucket in BUCKETS} | {queue.env.lower() for queue in QUEUES}
+    resources |= {
+        name.lower()
+        for name in (
+            PROGRAM_SCHEDULES.group_env,
+            PROGRAM_SCHEDULES.role_env,
+            PROGRAM_SCHEDULES.target_env,
+            PROGRAM_SCHEDULES.dead_letter_env,
+        )
+    }
     assert set(state) == {"aws_endpoint_url", "api_url", "table_name", "region", "keys"} | resources
     assert resources >= {"import_bucket", "import_queue_url"}
     assert state["api_url"].startswith("http://127.0.0.1:")
