@@ -45,6 +45,7 @@ SEEDED = {
     "external_id": REWARD_ID,
     "attribution_id": "set-by-the-seeded-fixture",
     "import_id": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "vip_tier": "st-vip",
 }
 REWARD = {
     "name": "Free coffee",
@@ -58,6 +59,7 @@ PROGRAM = {
     "currency": "EUR",
     "starts_at": "2025-01-01T00:00:00+01:00",
     "nq_points": {"conversion_rate": "10", "rounding": "down", "validity": {"value": 1, "unit": "year"}},
+    "vip_tiers": [{"name": "st-vip", "nq_multiplier": "2"}],
 }
 ORDER = {
     "order_id": ORDER_ID,
@@ -85,6 +87,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("PUT", "/v1/rewards/{external_id}"): [REWARD],
     ("POST", "/v1/members/{card_code}/rewards"): [{"reward_id": REWARD_ID}],
     ("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"): [{"quantity": 1}],
+    ("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): [{"reason": "store manager"}],
 }
 
 
@@ -131,7 +134,7 @@ def before_add_examples(context: schemathesis.HookContext, examples: list[schema
     if operation is None:
         return
     parameters = {name: value for name, value in SEEDED.items() if "{" + name + "}" in operation.path}
-    if operation.method.upper() == "GET":
+    if operation.method.upper() in ("GET", "DELETE"):
         examples.append(operation.Case(path_parameters=parameters))
     for body in EXAMPLE_BODIES.get((operation.method.upper(), operation.path), []):
         examples.append(operation.Case(path_parameters=parameters, body=body, media_type="application/json"))
@@ -169,6 +172,9 @@ def test_every_operation_documents_its_success_responses() -> None:
         ("post", "/v1/members/{card_code}/orders/{order_id}/returns"): {"201"},
         ("post", "/v1/members/{card_code}/burns"): {"201"},
         ("get", "/v1/members/{card_code}/ledger"): {"200"},
+        ("put", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): {"200"},
+        ("delete", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): {"200"},
+        ("get", "/v1/members/{card_code}/tier-history"): {"200"},
     }
     for (method, path), statuses in expected.items():
         declared = DOCUMENT["paths"][path][method]["responses"]

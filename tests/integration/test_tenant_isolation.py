@@ -32,6 +32,9 @@ EVENT_FOR = {
     ("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"): "api_burn_reward",
     ("GET", "/v1/imports"): "api_list_imports",
     ("GET", "/v1/imports/{import_id}"): "api_get_import",
+    ("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): "api_grant_vip_tier",
+    ("DELETE", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): "api_remove_vip_tier",
+    ("GET", "/v1/members/{card_code}/tier-history"): "api_get_tier_history",
 }
 NOT_FOUND = {
     "member_not_found",
@@ -78,7 +81,10 @@ def test_openapi_routes_are_the_wired_routes():
 def test_other_group_cannot_reach_demo_data(route, member):
     assert call("api_earn_order", SHOP).status == 201
     attribution = _demo_reward_data()
+    assert call("api_grant_vip_tier", ADMIN).status == 200  # demo's member holds `staff`
     before = call("api_get_ledger", SHOP).body
+    history = call("api_get_tier_history", SHOP).body
+    assert [change["cause"] for change in history["changes"]] == ["vip_grant"]
     event = load_event(EVENT_FOR[route])
     if route == ("PUT", "/v1/programs/{program_id}"):
         # demo-b may create its own program with the same id: it must not touch demo's
@@ -103,7 +109,9 @@ def test_other_group_cannot_reach_demo_data(route, member):
         assert reply.status == 404, reply.body
         assert reply.body["code"] in NOT_FOUND
     assert call("api_get_ledger", SHOP).body == before
+    assert call("api_get_tier_history", SHOP).body == history
     assert CARD in json.dumps(call("api_get_member", SHOP).body)
+    assert call("api_get_member", SHOP).body["vip_tiers"] == ["staff"]
 
 
 def test_request_without_authorizer_context_is_401(member):

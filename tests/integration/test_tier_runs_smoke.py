@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from loyalty_engine.domain.jobs import JobRequest
 from loyalty_engine.logic.context import default_context
 from loyalty_engine.logic.jobs import JobServices, run_now
-from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
+from tests.integration.conftest import ADMIN, SHOP, order_body
 from tests.support.api import call
 
 
@@ -18,14 +18,18 @@ def test_upgrade_run_moves_member_and_records_history(member, clock):
     reply = call("api_earn_order", SHOP, body=order_body(amount="650.00", order_id="O-1"))
     assert reply.status == 201, reply.body
     at = datetime(2026, 12, 11, 2, 0, tzinfo=UTC)  # 03:00 GMT+1, an upgrade occurrence
-    summary = run_now(services(), JobRequest(group="demo", program_id="club", job="tier-upgrade", scheduled_at=at))
+    summary = run_now(
+        services(), JobRequest(group="demo", program_id="club", job="tier-upgrade", scheduled_at=at)
+    )
     assert summary.state == "completed", summary
     assert summary.changed == 1 and summary.members == 1
     view = call("api_get_member", SHOP).body
     assert view["tier"]["name"] == "Silver"
     history = call("api_get_tier_history", SHOP).body
     assert [c["cause"] for c in history["changes"]] == ["upgrade_run"]
-    again = run_now(services(), JobRequest(group="demo", program_id="club", job="tier-upgrade", scheduled_at=at))
+    again = run_now(
+        services(), JobRequest(group="demo", program_id="club", job="tier-upgrade", scheduled_at=at)
+    )
     assert again == summary
     granted = call("api_grant_vip_tier", ADMIN)
     assert granted.status == 200, granted.body

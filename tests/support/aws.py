@@ -31,8 +31,19 @@ def fresh_caches() -> None:
     """Forget cached settings, clients and contexts (they were built for another backend)."""
     from loyalty_engine.dal.dynamo import client
     from loyalty_engine.dal.objects import s3_client, sqs_client
-    from loyalty_engine.logic.context import default_context, import_services
+    from loyalty_engine.dal.schedules import scheduler_client
+    from loyalty_engine.logic.context import _schedule_store, default_context, import_services, job_services
     from loyalty_engine.settings import settings
 
-    for cached in (settings, client, s3_client, sqs_client, default_context, import_services):
+    for cached in (
+        settings,
+        client,
+        s3_client,
+        sqs_client,
+        scheduler_client,
+        default_context,
+        import_services,
+        job_services,
+        _schedule_store,
+    ):
         cached.cache_clear()

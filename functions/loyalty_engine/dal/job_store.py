@@ -121,7 +121,8 @@ class JobStore:
 
     def ledger_sums(self, group: str, card_code: str) -> tuple[Member | None, int, int, int]:
         """The member and the sums of its ledger entries' NQ and Q changes (and their count),
-        from one consistent Query over the partition's range `E#...` .. `MEMBER`."""
+        from one consistent Query over the partition's range `E#...` .. `MEMBER` (which also
+        holds other records of the member, e.g. `ENROL` and `IDEM#...`: only entries count)."""
         pk = keys.member_pk(group, card_code)
         params: dict[str, Any] = {
             "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :first AND :member",
@@ -140,7 +141,7 @@ class JobStore:
                 values = from_item(raw)
                 if values[SORT_KEY] == keys.MEMBER_SK:
                     member = Member.model_validate(data_of(values))
-                else:
+                elif values[SORT_KEY].startswith(keys.ENTRY_PREFIX):
                     nq, q, count = nq + int(values["nq"]), q + int(values["q"]), count + 1
             last = response.get("LastEvaluatedKey")
             if not last:

@@ -83,6 +83,8 @@ def start_run(services: JobServices, request: JobRequest, *, manual: bool = Fals
         if summary is not None and summary.state == "completed":
             return summary
         shards = [shard for shard in shards if not (shard in progress and progress[shard].done)]
+        if not shards:  # every shard is done but the run was not closed (its closer died): close it
+            _close_if_done(services, request)
     messages = [ShardMessage(**request.model_dump(), shard=shard) for shard in shards]
     if services.queue is None:
         for message in messages:
@@ -210,9 +212,13 @@ def _tier_member(
         change = decide_run(program, member, message.job, message.scheduled_at, previous_run)
         if change is None:
             done = member.last_run_change
-            # An earlier try of this run changed the member: write its entry again (same key).
+            # An earlier try of this run changed the member: write its entry again (same key),
+            # and count it (that try's count was lost with its page's checkpoint).
             if done is not None and done.run is not None and done.run.job == message.job:
-                return done if done.run.scheduled_at == message.scheduled_at else None
+                if done.run.scheduled_at != message.scheduled_at:
+                    return None
+                counts.changed += 1
+                return done
             return None
         try:
             services.jobs.put_member(
