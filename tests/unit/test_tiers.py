@@ -265,7 +265,7 @@ def test_a_calendar_downgrade_run_twice_changes_once():
     after = apply_change(person, change)
     assert after.tier_rank == 2 and after.version == 1
     assert after.tier_marks == {"tier-downgrade": DOWNGRADE_AT}
-    assert after.last_run_change == change
+    assert after.run_changes == {change.run.job: change}
     assert decide_run(prog, after, "tier-downgrade", DOWNGRADE_AT, None) is None
     # without the mark, the same member would drop again
     assert decide_run(prog, after.model_copy(update={"tier_marks": {}}), "tier-downgrade", DOWNGRADE_AT, None)
@@ -282,6 +282,21 @@ def test_marks_are_per_job():
     assert rank_after(prog, upgraded, "tier-upgrade", UPGRADE_AT) == 2
     later_mark = member(1, q_lot(600, EARLY), marks={"tier-upgrade": UPGRADE_AT + timedelta(days=1)})
     assert rank_after(prog, later_mark, "tier-upgrade", UPGRADE_AT) == 1  # a later run changed it already
+
+
+def test_each_job_keeps_its_last_change_for_a_retry():
+    """A downgrade run's change survives a later upgrade run's change (and the other way round),
+    so a retried run can write its lost history entry again."""
+    prog = program(SAMPLE)
+    person = member(3)
+    downgrade = decide_run(prog, person, "tier-downgrade", DOWNGRADE_AT, None)
+    dropped = apply_change(person, downgrade)
+    later = DOWNGRADE_AT + timedelta(days=1)
+    regained = dropped.model_copy(update={"lots": [q_lot(2_500, EARLY)]})
+    upgrade = decide_run(prog, regained, "tier-upgrade", later, None)
+    assert upgrade is not None and upgrade.new_tier.rank == 3
+    after = apply_change(regained, upgrade)
+    assert after.run_changes == {"tier-downgrade": downgrade, "tier-upgrade": upgrade}
 
 
 def test_no_tier_decisions_without_tiers_or_for_points_jobs():
@@ -315,7 +330,7 @@ def test_vip_grant_and_remove():
     assert granted.q_points == 700 and granted.at == now and granted.run is None
     after = apply_change(person, granted)
     assert after.vip_tiers == ["ambassador", "staff"] and after.tier_rank == 2 and after.version == 1
-    assert after.tier_marks == {} and after.last_run_change is None
+    assert after.tier_marks == {} and after.run_changes == {}
     removed = vip_change(prog, after, "staff", grant=False, reason="left", now=now)
     assert removed.cause == "vip_remove" and removed.vip_tiers == ["ambassador"]
     assert removed.member_version == 2

@@ -38,10 +38,10 @@ class Member(BaseModel):
     vip_tiers: list[str] = Field(default_factory=list)
     lots: list[Lot] = Field(default_factory=list)
     version: int = 0
-    # Scheduled tier runs: the scheduled time of the last run of each job that changed the
+    # Scheduled tier runs, per job: the scheduled time of the last run that changed the
     # member, and that change (a retried run re-writes its history entry from it).
     tier_marks: dict[str, datetime] = Field(default_factory=dict)
-    last_run_change: TierChange | None = None
+    run_changes: dict[str, TierChange] = Field(default_factory=dict)
 
     def multipliers(self, program: Program) -> tuple[Decimal, Decimal]:
         """(NQ, Q) multipliers: the larger of the standard tier's and the VIP tiers'."""

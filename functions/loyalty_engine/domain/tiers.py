@@ -117,7 +117,7 @@ def apply_change(member: Member, change: TierChange) -> Member:
     }
     if change.run is not None:
         update["tier_marks"] = {**member.tier_marks, change.run.job: change.run.scheduled_at}
-        update["last_run_change"] = change
+        update["run_changes"] = {**member.run_changes, change.run.job: change}
     return member.model_copy(update=update)
 
 

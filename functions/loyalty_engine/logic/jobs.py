@@ -211,12 +211,10 @@ def _tier_member(
             return None
         change = decide_run(program, member, message.job, message.scheduled_at, previous_run)
         if change is None:
-            done = member.last_run_change
+            done = member.run_changes.get(message.job)
             # An earlier try of this run changed the member: write its entry again (same key),
             # and count it (that try's count was lost with its page's checkpoint).
-            if done is not None and done.run is not None and done.run.job == message.job:
-                if done.run.scheduled_at != message.scheduled_at:
-                    return None
+            if done is not None and done.run is not None and done.run.scheduled_at == message.scheduled_at:
                 counts.changed += 1
                 return done
             return None
