@@ -9,6 +9,10 @@
 4. Imports (`bench/imports.py`): masterreward and earnreward files through the real importer
    against a moto server in its own process: time and ratio to a raw batch_writer, requests
    per line, peak RSS of a small and a large file, and a projection on AWS.
+5. Scheduled jobs (`bench/jobs.py`): a tier-upgrade run over BENCH_JOB_MEMBERS members (default
+   100,000) against a moto server in its own process: DynamoDB requests per member, members/s
+   and the ratio to a raw paginated read of the same members, a replay and the next day's run;
+   reconcile and expire-points runs on smaller programs; a projection to 10 million members.
 """
 
 from __future__ import annotations
@@ -197,9 +201,13 @@ def main() -> int:
     from bench import imports as import_bench  # after the figures above: it takes a few minutes
 
     import_bench.run_all()
+    from bench import jobs as job_bench  # a few minutes more
+
+    jobs = job_bench.run_all()
     ok = (
         figures["warm_path_on_moto"]["round_trips_per_earn"] <= 2
         and figures["warm_path_on_moto"]["round_trips_per_burn"] <= 2
+        and job_bench.goals_met(jobs)
     )
     return 0 if ok else 1
 
