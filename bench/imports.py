@@ -39,8 +39,6 @@ import json
 import math
 import os
 import pstats
-import resource
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -48,14 +46,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-ROOT = Path(__file__).resolve().parent.parent
-for _path in (str(ROOT / "functions"), str(ROOT)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
+    sys.path.insert(0, _root)  # run as a script: only bench/ is on the path
+
+from bench.processes import (
+    REGION,
+    ROOT,
+    Backend,
+    backend_client,
+    child_env,
+    peak_rss_mb,
+    run_child,
+)
 
 OUT = ROOT / ".bench" / "imports.json"
 WORK = ROOT / ".bench" / "imports"
-REGION = "eu-west-1"
 TABLE = "loyalty-bench-imports"
 BUCKET = "loyalty-bench-imports"
 QUEUE = "loyalty-bench-imports"
@@ -129,89 +134,21 @@ CATALOG = MASTER_HEADER + f"{REWARD};Bench reward;0;10;0;1;month;0;1;1000000;One
 # --- the moto backend and the child processes (parent side) ------------------------------
 
 
-class Backend:
-    """`bench/moto_backend.py` in a subprocess; the endpoint URL while inside `with`."""
-
-    def __enter__(self) -> str:
-        self._process = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "moto_backend.py")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        port = self._process.stdout.readline().strip()
-        if not port.isdigit():
-            self._process.kill()
-            raise RuntimeError("the moto backend did not start")
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *_: object) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-
-
-def _boto3(service: str, endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
-
-
 def prepare(endpoint: str) -> str:
     """Table, bucket (versioned, as deployed) and queue; returns the queue URL."""
     from loyalty_engine.table import create_table_params, enable_ttl_params
 
-    dynamodb = _boto3("dynamodb", endpoint)
+    dynamodb = backend_client("dynamodb", endpoint)
     dynamodb.create_table(**create_table_params(TABLE))
     dynamodb.update_time_to_live(**enable_ttl_params(TABLE))
-    s3 = _boto3("s3", endpoint)
+    s3 = backend_client("s3", endpoint)
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    return str(_boto3("sqs", endpoint).create_queue(QueueName=QUEUE)["QueueUrl"])
-
-
-def child_env(endpoint: str, queue_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PYTHON"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(ROOT / "functions"), str(ROOT)]),
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION=REGION,
-        TABLE_NAME=TABLE,
-        IMPORT_BUCKET=BUCKET,
-        IMPORT_QUEUE_URL=queue_url,
-        POWERTOOLS_TRACE_DISABLED="1",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-    )
-    return env
+    return str(backend_client("sqs", endpoint).create_queue(QueueName=QUEUE)["QueueUrl"])
 
 
 def child(mode: str, env: dict[str, str], *args: str) -> dict[str, Any]:
-    WORK.mkdir(parents=True, exist_ok=True)
-    out = WORK / f"{mode}.json"
-    out.unlink(missing_ok=True)
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), mode, "--out", str(out), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,  # the importer's EMF metrics lines
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise RuntimeError(f"bench child {mode} {' '.join(args)} failed")
-    return dict(json.loads(out.read_text()))
+    return run_child(__file__, WORK / f"{mode}.json", mode, env, *args)
 
 
 def run_scope(
@@ -219,9 +156,9 @@ def run_scope(
 ) -> dict[int, dict[str, Any]]:
     runs: dict[int, dict[str, Any]] = {}
     with Backend() as endpoint:
-        env = child_env(endpoint, prepare(endpoint))
+        env = child_env(endpoint, TABLE, IMPORT_BUCKET=BUCKET, IMPORT_QUEUE_URL=prepare(endpoint))
         child("setup", env, "--scope", scope)
-        s3 = _boto3("s3", endpoint)
+        s3 = backend_client("s3", endpoint)
         for index, lines in enumerate(sizes, start=1):
             name = file_name(scope, index)
             content = file_content(scope, lines)
@@ -313,19 +250,6 @@ def do_setup(scope: str) -> dict[str, Any]:
     return {"member_requests": batch_put(client(), TABLE, members)}
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child
-    of a large parent (`make bench` after its in-process moto) would report the parent's size."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux, bytes on macOS
-
-
 def do_measure(scope: str, lines: int, name: str, raw: bool, profile: str | None) -> dict[str, Any]:
     import loyalty_engine.handlers.imports  # noqa: F401 - imported before the baseline RSS
     from loyalty_engine.dal.dynamo import client
@@ -360,7 +284,7 @@ def do_measure(scope: str, lines: int, name: str, raw: bool, profile: str | None
     client().meta.events.register("before-parameter-build.dynamodb.BatchGetItem", batch_keys)
     client().meta.events.register("before-send.dynamodb", attempt)
 
-    rss_before = _peak_rss_mb()
+    rss_before = peak_rss_mb()
     profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
     if profiler is not None:
@@ -369,7 +293,7 @@ def do_measure(scope: str, lines: int, name: str, raw: bool, profile: str | None
     if profiler is not None:
         profiler.disable()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    rss_peak = _peak_rss_mb()
+    rss_peak = peak_rss_mb()
     counted, seconds = dict(calls), dict(spent)
     attempts, batch_written = counted.pop("attempts.dynamodb", 0), counted.pop("items.batch_written", 0)
     batch_read = counted.pop("items.batch_read", 0)

@@ -49,7 +49,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -57,16 +56,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-for _path in (str(ROOT / "functions"), str(ROOT)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
+    sys.path.insert(0, _root)  # run as a script: only bench/ is on the path
 
-from bench.imports import _peak_rss_mb  # noqa: E402
+from bench.processes import ROOT, Backend, backend_client, child_env, peak_rss_mb, run_child
 
 OUT = ROOT / ".bench" / "jobs.json"
 WORK = ROOT / ".bench" / "jobs"
-REGION = "eu-west-1"
 GROUP = "demo"
 PROGRAM = "club"
 GOAL_REQUESTS_PER_MEMBER = 1.2
@@ -231,87 +227,25 @@ def serve() -> None:
     moto_backend.main()
 
 
-class Backend:
-    """`python bench/jobs.py backend` in a subprocess; the endpoint URL while inside `with`."""
-
-    def __enter__(self) -> str:
-        self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "backend"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        port = self._process.stdout.readline().strip()
-        if not port.isdigit():
-            self._process.kill()
-            raise RuntimeError("the moto backend did not start")
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *_: object) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+BACKEND = (sys.executable, str(Path(__file__).resolve()), "backend")  # `serve` in a process of its own
 
 
 # --- the parent: child processes, figures ------------------------------------------------
 
 
-def child_env(endpoint: str, table: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "POWERTOOLS_", "PYTHON", "SCHEDULE", "JOB_", "TABLE_"))
-    }
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(ROOT / "functions"), str(ROOT)]),
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION=REGION,
-        TABLE_NAME=table,
-        POWERTOOLS_TRACE_DISABLED="1",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-    )
-    return env
-
-
 def child(mode: str, env: dict[str, str], *args: str) -> dict[str, Any]:
-    WORK.mkdir(parents=True, exist_ok=True)
     out = WORK / f"{mode}-{args[1] if len(args) > 1 else 'all'}.json"
-    out.unlink(missing_ok=True)
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), mode, "--out", str(out), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,  # EMF metrics lines, if any
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise RuntimeError(f"bench child {mode} {' '.join(args)} failed")
-    return dict(json.loads(out.read_text()))
+    return run_child(__file__, out, mode, env, *args)
 
 
 def run_job(endpoint: str, job: str, members: int) -> dict[str, Any]:
-    import boto3
-
     from loyalty_engine.table import create_table_params, enable_ttl_params
 
     table = JOBS[job]["table"]
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
+    dynamodb = backend_client("dynamodb", endpoint)
     dynamodb.create_table(**create_table_params(table))
     dynamodb.update_time_to_live(**enable_ttl_params(table))
-    env = child_env(endpoint, table)
+    env = child_env(endpoint, table, drop=("SCHEDULE", "JOB_", "TABLE_"))
     started = time.perf_counter()
     seeded = child("setup", env, "--job", job, "--members", str(members))
     seeded["wall_s"] = round(time.perf_counter() - started, 1)
@@ -516,7 +450,7 @@ def timed_run(services: Any, calls: Calls, job: str, at: datetime) -> dict[str, 
 
     request = JobRequest(group=GROUP, program_id=PROGRAM, job=job, scheduled_at=at)  # type: ignore[arg-type]
     calls.reset()
-    rss_before = _peak_rss_mb()
+    rss_before = peak_rss_mb()
     started, cpu = time.perf_counter(), time.process_time()
     summary = run_now(services, request)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -533,7 +467,7 @@ def timed_run(services: Any, calls: Calls, job: str, at: datetime) -> dict[str, 
         "call_seconds": {op: round(t, 2) for op, t in sorted(calls.seconds.items())},
         "attempts": calls.attempts,
         "peak_rss_before_mb": rss_before,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -547,7 +481,7 @@ def do_measure(job: str, members: int) -> dict[str, Any]:
     services = JobServices(groups=ctx.groups, members=ctx.members, jobs=ctx.jobs, queue=None)
     dynamodb = client()
     calls = Calls(dynamodb)
-    result: dict[str, Any] = {"job": job, "members": members, "rss_start_mb": _peak_rss_mb()}
+    result: dict[str, Any] = {"job": job, "members": members, "rss_start_mb": peak_rss_mb()}
     if job == "tier-upgrade":
         raws = [raw_read(dynamodb, calls)]
         result["run"] = timed_run(services, calls, job, UPGRADE_AT)
@@ -770,7 +704,7 @@ def run_all(jobs: tuple[str, ...] = tuple(JOBS), sizes: dict[str, int] | None = 
     sizes = sizes or {}
     started = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
-    with Backend() as endpoint:
+    with Backend(BACKEND) as endpoint:
         for job in jobs:
             results[job] = run_job(endpoint, job, sizes.get(job) or default_size(job))
     result = figures(results)
