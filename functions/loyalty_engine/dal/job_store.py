@@ -10,8 +10,8 @@ from botocore.exceptions import ClientError
 from loyalty_engine.dal import keys
 from loyalty_engine.dal.batch import batch_put
 from loyalty_engine.dal.cursors import decode_cursor, encode_cursor
-from loyalty_engine.dal.dynamo import error_code, from_item, map_error, serialize, to_item
-from loyalty_engine.dal.member_store import StaleMember
+from loyalty_engine.dal.dynamo import error_code, from_item, map_error, to_item
+from loyalty_engine.dal.member_store import StaleMember, member_item
 from loyalty_engine.dal.records import data_of, item
 from loyalty_engine.domain.jobs import JobRequest, RunSummary, ShardProgress
 from loyalty_engine.domain.members import Member
@@ -19,8 +19,6 @@ from loyalty_engine.domain.tier_history import TierChange
 from loyalty_engine.table import GSI1, PARTITION_KEY, SORT_KEY
 
 PAGE_SIZE = 500  # members per page: one checkpoint per page
-# What a tier run changes on a member ("version" first: the condition names it).
-TIER_FIELDS = ("version", "tier_rank", "vip_tiers", "tier_marks", "run_changes")
 
 
 class JobStore:
@@ -64,25 +62,14 @@ class JobStore:
         return members, encode_cursor(last[GSI1.sort_key]["S"]) if last else None
 
     def put_member(self, group: str, member: Member, expected_version: int) -> None:
-        """Write a run's change to the member (its tier fields only) if its version is still
-        `expected_version` (else StaleMember). Only what a tier run changes is sent: the
-        member's lots, the bulk of the item, stay as they are."""
-        values = member.model_dump(mode="json", include=set(TIER_FIELDS))
-        names = {f"#f{n}": name for n, name in enumerate(TIER_FIELDS)}
+        """Replace the member if its version is still `expected_version` (else StaleMember)."""
         try:
-            self._client.update_item(
+            self._client.put_item(
                 TableName=self._table,
-                Key={
-                    PARTITION_KEY: {"S": keys.member_pk(group, member.card_code)},
-                    SORT_KEY: {"S": keys.MEMBER_SK},
-                },
-                UpdateExpression="SET " + ", ".join(f"#f{n} = :f{n}" for n in range(len(TIER_FIELDS))),
-                ConditionExpression="#f0 = :expected",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
-                    ":expected": {"N": str(expected_version)},
-                    **{f":f{n}": serialize(values[name]) for n, name in enumerate(TIER_FIELDS)},
-                },
+                Item=to_item(member_item(group, member)),
+                ConditionExpression="#v = :v",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":v": {"N": str(expected_version)}},
             )
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
