@@ -11,11 +11,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty_engine.domain.import_jobs import ImportJob
+from loyalty_engine.handlers.sqs_batches import process_batch, remaining_ms
 from loyalty_engine.logic.context import import_services
 from loyalty_engine.logic.imports import handle_message
 
@@ -23,14 +23,6 @@ SERVICE = "loyalty-engine"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
-# Every record failing is answered like any partial failure (all of them listed), not raised.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_invocation: dict[str, LambdaContext] = {}
-
-
-def _remaining_ms() -> int:
-    context = _invocation.get("context")
-    return context.get_remaining_time_in_millis() if context is not None else 900_000
 
 
 def _count(job: ImportJob) -> None:
@@ -53,7 +45,7 @@ def _record(record: SQSRecord) -> None:
         return
     services = import_services()
     services.on_finished = _count
-    handle_message(services, body, _remaining_ms)
+    handle_message(services, body, remaining_ms)
     metrics.add_metric(name="ImportMessages", unit=MetricUnit.Count, value=1)
 
 
@@ -61,8 +53,4 @@ def _record(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _invocation["context"] = context
-    response = process_partial_response(
-        event=event, record_handler=_record, processor=processor, context=context
-    )
-    return dict(response)
+    return process_batch(event, context, _record)

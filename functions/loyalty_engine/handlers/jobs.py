@@ -13,12 +13,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from loyalty_engine.domain.jobs import JobRequest, RunSummary, ShardMessage
+from loyalty_engine.handlers.sqs_batches import process_batch, remaining_ms
 from loyalty_engine.logic.context import job_services
 from loyalty_engine.logic.jobs import start_run, work_shard
 
@@ -26,8 +26,6 @@ SERVICE = "loyalty-engine"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_invocation: dict[str, LambdaContext] = {}
 
 
 def _finished(summary: RunSummary) -> None:
@@ -37,11 +35,6 @@ def _finished(summary: RunSummary) -> None:
     if summary.job == "reconcile":
         metrics.add_metric(name="BalanceDrift", unit=MetricUnit.Count, value=summary.drift)
     logger.info("run completed", extra={"run": summary.model_dump(mode="json")})
-
-
-def _remaining_ms() -> float:
-    context = _invocation.get("context")
-    return context.get_remaining_time_in_millis() if context is not None else 900_000
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -74,15 +67,11 @@ def _record(record: SQSRecord) -> None:
     )
     services = job_services()
     services.on_finished = _finished
-    work_shard(services, message, _remaining_ms)
+    work_shard(services, message, remaining_ms)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def work(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _invocation["context"] = context
-    response = process_partial_response(
-        event=event, record_handler=_record, processor=processor, context=context
-    )
-    return dict(response)
+    return process_batch(event, context, _record)

@@ -124,7 +124,7 @@ def _skip(record: Record, problem: LineSkipped | RuleBroken) -> SkippedLine:
 # --- messages ----------------------------------------------------------------------------
 
 
-def handle_message(svc: ImportServices, body: dict[str, Any], remaining_ms: Callable[[], int]) -> None:
+def handle_message(svc: ImportServices, body: dict[str, Any], remaining_ms: Callable[[], float]) -> None:
     """One queue message: an S3 notification, S3's test event, or a drain continuation."""
     if body.get("Event") == "s3:TestEvent":
         return
@@ -142,7 +142,7 @@ def handle_message(svc: ImportServices, body: dict[str, Any], remaining_ms: Call
         _object_created(svc, key, remaining_ms)
 
 
-def _object_created(svc: ImportServices, key: str, remaining_ms: Callable[[], int]) -> None:
+def _object_created(svc: ImportServices, key: str, remaining_ms: Callable[[], float]) -> None:
     located = split_incoming_key(key)
     if located is None:
         parts = key[len(INCOMING) :].split("/", 1) if key.startswith(INCOMING) else []
@@ -190,7 +190,7 @@ def _pending(svc: ImportServices, group: str) -> list[FileName]:
     return sorted(files, key=lambda f: f.order)
 
 
-def _drain(svc: ImportServices, group: str, remaining_ms: Callable[[], int]) -> None:
+def _drain(svc: ImportServices, group: str, remaining_ms: Callable[[], float]) -> None:
     owner = f"{time.time_ns()}-{id(svc)}"
     while True:
         if not svc.jobs.acquire_lock(group, owner, int(time.time()), LOCK_LEASE_S):
@@ -211,7 +211,7 @@ def _drain(svc: ImportServices, group: str, remaining_ms: Callable[[], int]) -> 
             return
 
 
-def _drain_locked(svc: ImportServices, group: str, remaining_ms: Callable[[], int]) -> bool:
+def _drain_locked(svc: ImportServices, group: str, remaining_ms: Callable[[], float]) -> bool:
     while pending := _pending(svc, group):
         file_name = pending[0]
         stored = svc.objects.head(incoming_key(group, file_name.name))
@@ -377,7 +377,7 @@ def _apply(
     job: ImportJob,
     file_name: FileName,
     stored: StoredObject,
-    remaining_ms: Callable[[], int],
+    remaining_ms: Callable[[], float],
 ) -> bool:
     """Apply the file from its checkpoint; False when out of time (the checkpoint is saved)."""
     if job.state == "queued":
