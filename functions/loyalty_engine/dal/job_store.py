@@ -3,7 +3,7 @@ member, tier history, and the run's own items (summary and one checkpoint per sh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -13,10 +13,12 @@ from loyalty_engine.dal.cursors import decode_cursor, encode_cursor
 from loyalty_engine.dal.dynamo import error_code, from_item, map_error, to_item
 from loyalty_engine.dal.member_store import StaleMember, member_item
 from loyalty_engine.dal.records import data_of, item
-from loyalty_engine.domain.jobs import JobRequest, RunSummary, ShardProgress
 from loyalty_engine.domain.members import Member
 from loyalty_engine.domain.tier_history import TierChange
 from loyalty_engine.table import GSI1, PARTITION_KEY, SORT_KEY
+
+if TYPE_CHECKING:  # the API reads tier history through this store: the run models stay off its cold path
+    from loyalty_engine.domain.jobs import JobRequest, RunSummary, ShardProgress
 
 PAGE_SIZE = 500  # members per page: one checkpoint per page
 
@@ -184,6 +186,8 @@ class JobStore:
 
     def run_items(self, request: JobRequest) -> tuple[RunSummary | None, dict[int, ShardProgress]]:
         """The run and its shards' checkpoints (consistent)."""
+        from loyalty_engine.domain.jobs import RunSummary, ShardProgress
+
         pk = keys.run_pk(request.group, request.program_id, request.run_id)
         params: dict[str, Any] = {
             "KeyConditionExpression": "#pk = :pk",
@@ -206,6 +210,8 @@ class JobStore:
             params["ExclusiveStartKey"] = last
 
     def shard_progress(self, request: JobRequest, shard: int) -> ShardProgress | None:
+        from loyalty_engine.domain.jobs import ShardProgress
+
         pk = keys.run_pk(request.group, request.program_id, request.run_id)
         response = self._call(
             "get_item",

@@ -47,7 +47,7 @@ from loyalty_engine.domain.rewards import (
 )
 from loyalty_engine.domain.tier_history import REASON_MAX, TierChange
 from loyalty_engine.handlers.caller import caller_from_context
-from loyalty_engine.logic import members, points, programs, rewards, tiers
+from loyalty_engine.logic import members, points, programs, rewards
 from loyalty_engine.logic.context import default_context
 from loyalty_engine.wiring import API_ROUTES
 
@@ -334,6 +334,8 @@ def grant_vip_tier(
     card_code: CardCode, vip_tier: VipTierName, grant: Annotated[VipGrant, Body()]
 ) -> MemberView:
     """Grant a VIP tier (idempotent: granting a held tier changes nothing)."""
+    from loyalty_engine.logic import tiers  # off the cold path: rare admin calls
+
     _, body = tiers.set_vip(
         default_context(), _caller(), card_code, vip_tier, grant=True, reason=grant.reason
     )
@@ -347,12 +349,16 @@ def remove_vip_tier(
     reason: Annotated[str | None, Query(min_length=1, max_length=REASON_MAX)] = None,
 ) -> MemberView:
     """Remove a VIP tier (idempotent: removing a tier not held changes nothing)."""
+    from loyalty_engine.logic import tiers  # off the cold path: rare admin calls
+
     _, body = tiers.set_vip(default_context(), _caller(), card_code, vip_tier, grant=False, reason=reason)
     return MemberView.model_validate(body)
 
 
 @app.get("/v1/members/<card_code>/tier-history", responses=responses(200), tags=["tiers"])
 def tier_history(card_code: CardCode, limit: Limit = 50, cursor: Cursor = None) -> TierHistoryPage:
+    from loyalty_engine.logic import tiers  # off the cold path: the calendars and tier rules
+
     changes, next_cursor = tiers.tier_history(default_context(), _caller(), card_code, limit, cursor)
     return TierHistoryPage(changes=changes, next_cursor=next_cursor)
 
