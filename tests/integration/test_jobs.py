@@ -36,12 +36,12 @@ from tests.support.jobs import (
     emf_metrics,
     history_as_changes,
     job_store,
-    receive_all,
     reference_ranks,
     services,
     sqs_event,
     start_event,
 )
+from tests.support.queues import receive_all
 
 REGION = "eu-west-1"
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)

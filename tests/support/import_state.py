@@ -13,6 +13,7 @@ from typing import Any
 from loyalty_engine.dal.dynamo import client, from_item
 from loyalty_engine.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from tests.support.imports import BUCKET
+from tests.support.queues import receive_all
 
 
 def table_items() -> list[dict[str, Any]]:
@@ -77,15 +78,4 @@ def bucket_keys(s3: Any, prefix: str = "") -> list[str]:
 
 def queued_messages(sqs: Any) -> list[dict[str, Any]]:
     """Receive (and delete) every message waiting on the import queue."""
-    import json
-
-    url = os.environ["IMPORT_QUEUE_URL"]
-    bodies: list[dict[str, Any]] = []
-    while True:
-        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        messages = response.get("Messages", [])
-        if not messages:
-            return bodies
-        for message in messages:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return receive_all(sqs, os.environ["IMPORT_QUEUE_URL"])

@@ -214,19 +214,6 @@ def sqs_event(*bodies: str | dict[str, Any]) -> dict[str, Any]:
     return {"Records": records}
 
 
-def receive_all(sqs: Any, url: str) -> list[dict[str, Any]]:
-    """Receive (and delete) every message waiting on the queue."""
-    bodies: list[dict[str, Any]] = []
-    while True:
-        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        messages = response.get("Messages", [])
-        if not messages:
-            return bodies
-        for message in messages:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def emf_metrics(output: str) -> Iterator[tuple[str, float]]:
     """(name, value) of every metric in the Embedded Metric Format lines of `output`."""
     for line in output.splitlines():

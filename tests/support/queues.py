@@ -72,3 +72,16 @@ class RecordingHandler:
     def records_for(self, key: str) -> list[Record]:
         """The records of S3 notifications about `key` (decoded), in delivery order."""
         return [record for record in self.records if key in s3_keys(record)]
+
+
+def receive_all(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Receive (and delete) every message waiting on the queue."""
+    bodies: list[dict[str, Any]] = []
+    while True:
+        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = response.get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

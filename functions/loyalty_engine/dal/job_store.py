@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from loyalty_engine.dal import keys
 from loyalty_engine.dal.batch import batch_put
-from loyalty_engine.dal.cursors import decode_cursor, encode_cursor
+from loyalty_engine.dal.cursors import decode_cursor, encode_cursor, newest_first_page
 from loyalty_engine.dal.dynamo import error_code, from_item, map_error, to_item
 from loyalty_engine.dal.member_store import StaleMember, member_item
 from loyalty_engine.dal.records import data_of, item
@@ -101,25 +101,20 @@ class JobStore:
         self, group: str, card_code: str, limit: int, cursor: str | None
     ) -> tuple[list[TierChange], str | None]:
         """Newest first."""
-        pk = keys.member_pk(group, card_code)
-        params: dict[str, Any] = {
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": keys.TIER_HISTORY_PREFIX}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            sk = decode_cursor(cursor, prefix=keys.TIER_HISTORY_PREFIX, max_length=64)
-            params["ExclusiveStartKey"] = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
-        response = self._call("query", **params)
-        changes = []
-        for raw in response.get("Items", []):
-            values = data_of(from_item(raw))
-            values.pop("card_code", None)
-            changes.append(TierChange.model_validate(values))
-        last = response.get("LastEvaluatedKey")
-        return changes, encode_cursor(last[SORT_KEY]["S"]) if last else None
+        self.requests += 1
+        values, next_cursor = newest_first_page(
+            self._client,
+            self._table,
+            keys.member_pk(group, card_code),
+            keys.TIER_HISTORY_PREFIX,
+            limit,
+            cursor,
+        )
+        changes = [
+            TierChange.model_validate({k: v for k, v in entry.items() if k != "card_code"})
+            for entry in values
+        ]
+        return changes, next_cursor
 
     def ledger_sums(self, group: str, card_code: str) -> tuple[Member | None, int, int, int]:
         """The member and the sums of its ledger entries' NQ and Q changes (and their count),

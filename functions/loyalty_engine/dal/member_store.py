@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from loyalty_engine.dal import keys
 from loyalty_engine.dal.batch import batch_get
-from loyalty_engine.dal.cursors import decode_cursor, encode_cursor
+from loyalty_engine.dal.cursors import newest_first_page
 from loyalty_engine.dal.dynamo import cancellation_codes, error_code, from_item, map_error, to_item
 from loyalty_engine.dal.records import data_of, item
 from loyalty_engine.domain.errors import ServiceUnavailable
@@ -219,23 +219,7 @@ class MemberStore:
         self, group: str, card_code: str, limit: int, cursor: str | None
     ) -> tuple[list[LedgerEntry], str | None]:
         """Newest entries first. The cursor holds only a sort key; the partition comes from the caller."""
-        pk = keys.member_pk(group, card_code)
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": keys.ENTRY_PREFIX}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            params["ExclusiveStartKey"] = self._key(
-                pk, decode_cursor(cursor, prefix=keys.ENTRY_PREFIX, max_length=64)
-            )
-        try:
-            response = self._client.query(**params)
-        except ClientError as error:
-            raise (map_error(error) or error) from error
-        entries = [LedgerEntry.model_validate(data_of(from_item(raw))) for raw in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        return entries, encode_cursor(last[SORT_KEY]["S"]) if last else None
+        values, next_cursor = newest_first_page(
+            self._client, self._table, keys.member_pk(group, card_code), keys.ENTRY_PREFIX, limit, cursor
+        )
+        return [LedgerEntry.model_validate(entry) for entry in values], next_cursor
