@@ -18,6 +18,9 @@ class Settings(BaseModel):
     scheduler_role_arn: str = ""
     job_target_arn: str = ""
     schedule_dlq_arn: str = ""
+    export_bucket: str = ""  # CSV exports of pre-issued batches
+    batch_queue_url: str = ""  # pre-issue batches run in the background
+    sync_batch_limit: int = Field(default=1000, ge=0, description="Larger batches run in the background")
 
 
 @cache
@@ -32,4 +35,7 @@ def settings() -> Settings:
         scheduler_role_arn=os.environ.get("SCHEDULER_ROLE_ARN", ""),
         job_target_arn=os.environ.get("JOB_TARGET_ARN", ""),
         schedule_dlq_arn=os.environ.get("SCHEDULE_DLQ_ARN", ""),
+        export_bucket=os.environ.get("EXPORT_BUCKET", ""),
+        batch_queue_url=os.environ.get("BATCH_QUEUE_URL", ""),
+        sync_batch_limit=int(os.environ.get("SYNC_BATCH_LIMIT", "1000")),
     )

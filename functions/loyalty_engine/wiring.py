@@ -124,6 +124,32 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/members/{card_code}/tier-history"),
 )
 
+# Merchants, series, instruments and customers: a function of their own (see handlers/instrument_api).
+# Point-of-sale routes (sell, issue store credit, redeem, reverse, look up) are open to shop keys;
+# they act as the merchant the key is bound to.
+INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute("PUT", "/v1/merchant-groups/{merchant_group_id}", ADMIN),
+    ApiRoute("GET", "/v1/merchant-groups/{merchant_group_id}", ADMIN),
+    ApiRoute("PUT", "/v1/merchants/{merchant_id}", ADMIN),
+    ApiRoute("GET", "/v1/merchants/{merchant_id}", ADMIN),
+    ApiRoute("PUT", "/v1/series/{series_id}", ADMIN),
+    ApiRoute("GET", "/v1/series/{series_id}"),
+    ApiRoute("GET", "/v1/series"),
+    ApiRoute("POST", "/v1/series/{series_id}/batches", ADMIN),
+    ApiRoute("GET", "/v1/series/{series_id}/batches/{batch_id}", ADMIN),
+    ApiRoute("POST", "/v1/series/{series_id}/store-credits"),
+    ApiRoute("POST", "/v1/instruments/{number}/activations"),
+    ApiRoute("POST", "/v1/instruments/{number}/redemptions"),
+    ApiRoute("POST", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"),
+    ApiRoute("GET", "/v1/instruments/{number}"),
+    ApiRoute("GET", "/v1/instruments/{number}/ledger"),
+    ApiRoute("PUT", "/v1/customer-groups/{customer_group_id}", ADMIN),
+    ApiRoute("GET", "/v1/customer-groups/{customer_group_id}", ADMIN),
+    ApiRoute("PUT", "/v1/customers/{customer_id}", ADMIN),
+    ApiRoute("GET", "/v1/customers/{customer_id}", ADMIN),
+    ApiRoute("PUT", "/v1/members/{card_code}/customer", ADMIN),
+)
+
 # Partner files: `incoming/<group>/<name>.csv` in, `reports/<group>/...` out, applied files
 # moved to `processed/<group>/`. (Key layout in `loyalty_engine.domain.import_files`.)
 IMPORT_BUCKET = Bucket(name="Imports", env="IMPORT_BUCKET")
@@ -152,8 +178,17 @@ PROGRAM_SCHEDULES = ProgramSchedules(
     target_env="JOB_TARGET_ARN",
     dead_letter_env="SCHEDULE_DLQ_ARN",
 )
-BUCKETS: tuple[Bucket, ...] = (IMPORT_BUCKET,)
-QUEUES: tuple[Queue, ...] = (IMPORT_QUEUE, JOB_QUEUE)
+# Pre-issue batches too large to issue during the API call; their CSV exports land in
+# `exports/<group>/<series>/<batch>.csv` of the exports bucket.
+EXPORT_BUCKET = Bucket(name="Exports", env="EXPORT_BUCKET")
+BATCH_QUEUE = Queue(
+    name="InstrumentBatches",
+    env="BATCH_QUEUE_URL",
+    visibility_timeout_s=6 * 900,
+    max_receive_count=5,
+)
+BUCKETS: tuple[Bucket, ...] = (IMPORT_BUCKET, EXPORT_BUCKET)
+QUEUES: tuple[Queue, ...] = (IMPORT_QUEUE, JOB_QUEUE, BATCH_QUEUE)
 
 AUTHORIZER = Function(
     name="Authorizer",
@@ -218,4 +253,35 @@ JOB_WORKER = Function(
     sends_to=(JOB_QUEUE.name,),  # a shard running out of time queues its own continuation
 )
 
-FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API, IMPORTER, JOB_STARTER, JOB_WORKER)
+INSTRUMENT_API = Function(
+    name="InstrumentApi",
+    handler="loyalty_engine.handlers.instrument_api.handler",
+    description="REST API: merchants, series and batches, gift cards, store credit, coupons, customers",
+    table_access="read_write",
+    routes=INSTRUMENT_ROUTES,
+    timeout_s=29,  # a small batch is issued during the call (API Gateway's limit is 29 s)
+    buckets=(BucketGrant(bucket=EXPORT_BUCKET.name, write=("exports/",)),),
+    sends_to=(BATCH_QUEUE.name,),
+)
+
+BATCH_ISSUER = Function(
+    name="BatchIssuer",
+    handler="loyalty_engine.handlers.instrument_batches.handler",
+    description="Pre-issues a batch of gift cards or coupons, with a checkpoint per 1,000, then its CSV export",
+    table_access="read_write",
+    memory_mb=1024,
+    timeout_s=900,
+    queue_trigger=QueueTrigger(queue=BATCH_QUEUE.name, batch_size=1),
+    buckets=(BucketGrant(bucket=EXPORT_BUCKET.name, write=("exports/",)),),
+    sends_to=(BATCH_QUEUE.name,),  # a batch running out of time queues its own continuation
+)
+
+FUNCTIONS: tuple[Function, ...] = (
+    AUTHORIZER,
+    API,
+    IMPORTER,
+    JOB_STARTER,
+    JOB_WORKER,
+    INSTRUMENT_API,
+    BATCH_ISSUER,
+)

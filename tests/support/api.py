@@ -36,6 +36,17 @@ class LambdaContext:
         return 10_000
 
 
+def handler_for(event: dict[str, Any]) -> Any:
+    """The handler the wiring gives the event's route (the points API or the instrument API)."""
+    from loyalty_engine.wiring import INSTRUMENT_ROUTES
+
+    if any(r.method == event["httpMethod"] and r.path == event["resource"] for r in INSTRUMENT_ROUTES):
+        from loyalty_engine.handlers import instrument_api
+
+        return instrument_api.handler
+    return api.handler
+
+
 @dataclass
 class Reply:
     status: int
@@ -76,6 +87,6 @@ def call(
     if query is not None:
         event["queryStringParameters"] = query or None
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
-    response = (handler or api.handler)(event, LambdaContext())
+    response = (handler or handler_for(event))(event, LambdaContext())
     text = response.get("body") or ""
     return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers") or {})

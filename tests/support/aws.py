@@ -32,7 +32,13 @@ def fresh_caches() -> None:
     from loyalty_engine.dal.dynamo import client
     from loyalty_engine.dal.objects import s3_client, sqs_client
     from loyalty_engine.dal.schedules import scheduler_client
-    from loyalty_engine.logic.context import _schedule_store, default_context, import_services, job_services
+    from loyalty_engine.logic.context import (
+        _schedule_store,
+        default_context,
+        import_services,
+        instrument_services,
+        job_services,
+    )
     from loyalty_engine.settings import settings
 
     for cached in (
@@ -44,6 +50,7 @@ def fresh_caches() -> None:
         default_context,
         import_services,
         job_services,
+        instrument_services,
         _schedule_store,
     ):
         cached.cache_clear()

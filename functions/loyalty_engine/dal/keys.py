@@ -135,3 +135,106 @@ def run_pk(group: str, program_id: str, run_id: str) -> str:
 
 def shard_sk(shard: int) -> str:
     return f"{SHARD_PREFIX}{shard:02d}"
+
+
+# Merchants and merchant groups: one item collection per group (few items, read by key);
+# a store id is claimed by one merchant through its own item.
+def merchants_pk(group: str) -> str:
+    return f"G#{group}#MERCHANTS"
+
+
+def merchant_sk(merchant_id: str) -> str:
+    return f"M#{merchant_id}"
+
+
+def merchant_group_sk(merchant_group_id: str) -> str:
+    return f"MG#{merchant_group_id}"
+
+
+def store_claim_sk(store_id: str) -> str:
+    return f"STORE#{store_id}"
+
+
+# Series: one item collection per group. The series item is keyed by its prefix, so that a
+# number's series is one read of its leading digits; a second item claims the series id.
+def series_pk(group: str) -> str:
+    return f"G#{group}#SERIES"
+
+
+SERIES_PREFIX_PREFIX = "P#"
+
+
+def series_prefix_sk(prefix: str) -> str:
+    return f"{SERIES_PREFIX_PREFIX}{prefix}"
+
+
+def series_id_sk(series_id: str) -> str:
+    return f"S#{series_id}"
+
+
+# Pre-issue batches: one item per batch, in the series' collection.
+def batch_sk(series_id: str, batch_id: str) -> str:
+    return f"B#{series_id}#{batch_id}"
+
+
+# Instruments: one partition per number: the instrument, its ledger (by the version each
+# movement created) and its idempotency records (activations, redemptions, reversals).
+INSTRUMENT_SK = "INSTRUMENT"
+INSTRUMENT_ENTRY_PREFIX = "E#"
+
+
+def instrument_pk(group: str, number: str) -> str:
+    return f"G#{group}#I#{number}"
+
+
+def instrument_entry_sk(version: int) -> str:
+    return f"{INSTRUMENT_ENTRY_PREFIX}{version:012d}"
+
+
+def activation_sk(activation_id: str) -> str:
+    return f"ACT#{activation_id}"
+
+
+def redemption_sk(redemption_id: str) -> str:
+    return f"RED#{redemption_id}"
+
+
+def reversal_sk(reversal_id: str) -> str:
+    return f"REV#{reversal_id}"
+
+
+# Store credit issued on a return: the return's claim (its idempotency record) sits in the
+# series' return partition, since the number is not known before the credit exists.
+def store_credit_return_pk(group: str, series_id: str, return_id: str) -> str:
+    return f"G#{group}#SCRETURN#{series_id}#{return_id}"
+
+
+RETURN_CLAIM_SK = "RETURN"
+
+
+# Customers: one partition each (the customer and its links); customer groups in one collection.
+CUSTOMER_SK = "CUSTOMER"
+
+
+def customer_pk(group: str, customer_id: str) -> str:
+    return f"G#{group}#CU#{customer_id}"
+
+
+def customer_card_link_sk(card_code: str) -> str:
+    return f"CARD#{card_code}"
+
+
+def customer_instrument_link_sk(number: str) -> str:
+    return f"INSTR#{number}"
+
+
+def customer_groups_pk(group: str) -> str:
+    return f"G#{group}#CUSTOMERGROUPS"
+
+
+def customer_group_sk(customer_group_id: str) -> str:
+    return f"CG#{customer_group_id}"
+
+
+# A member card's link to a customer, in the member's partition.
+CUSTOMER_LINK_SK = "CUSTOMERLINK"

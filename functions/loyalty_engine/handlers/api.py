@@ -6,14 +6,10 @@ models; errors are JSON objects with a stable `code` (see `errors.py`).
 
 from __future__ import annotations
 
-import json
-import warnings
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,7 +17,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from loyalty_engine.domain.access import Caller
-from loyalty_engine.domain.errors import DomainError
 from loyalty_engine.domain.import_jobs import ImportView
 from loyalty_engine.domain.ledger import LedgerEntry
 from loyalty_engine.domain.members import CARD_CODE_PATTERN, EnrolRequest, MemberView
@@ -46,20 +41,22 @@ from loyalty_engine.domain.rewards import (
     RewardView,
 )
 from loyalty_engine.domain.tier_history import REASON_MAX, TierChange
-from loyalty_engine.handlers.caller import caller_from_context
+from loyalty_engine.handlers.rest import (
+    SERVICE,
+    caller_of,
+    json_response,
+    non_json_body,
+    responses,
+    rest_app,
+)
 from loyalty_engine.logic import members, points, programs, rewards
 from loyalty_engine.logic.context import default_context
 from loyalty_engine.wiring import API_ROUTES
 
-SERVICE = "loyalty-engine"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # only what the function calls
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
-app = APIGatewayRestResolver(enable_validation=True)
-# Read routes publish no metric; that is expected, not worth a warning per request.
-warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-
-_ROUTE_SCOPES = {(route.method, route.path): route.scopes for route in API_ROUTES}
+app = rest_app(API_ROUTES, logger)
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
 CardCode = Annotated[
@@ -110,89 +107,17 @@ class VipGrant(BaseModel):
 VipTierName = Annotated[str, Path(pattern=SLUG_PATTERN, description="The VIP tier's name")]
 
 
-class ErrorBody(BaseModel):
-    code: str = Field(description="Stable reason code")
-    message: str
-    details: list[dict[str, Any]] = Field(default_factory=list)
-
-
 class LedgerPage(BaseModel):
     entries: list[LedgerEntry]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-ERRORS: dict[int, Any] = {
-    code: {
-        "description": text,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
-    }
-    for code, text in (
-        (401, "Missing or invalid API key"),
-        (403, "The key's scopes do not allow this"),
-        (404, "Not found in the caller's loyalty group"),
-        (409, "Conflict (idempotency key reused, insufficient points, concurrent update)"),
-        (415, "The body is not JSON"),
-        (422, "Invalid request, with field details"),
-        (503, "Temporarily unavailable: retry with the same idempotency key"),
-    )
-}
-
-
-def responses(*success: int) -> dict[int, Any]:
-    """A route's documented answers: its success codes (model from the return type) and the errors."""
-    texts = {200: "OK", 201: "Created"}
-    return {**{code: {"description": texts[code]} for code in success}, **ERRORS}
-
-
 def _json(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    return json_response(status, body)
 
 
 def _caller() -> Caller:
-    caller: Caller = app.context["caller"]  # set by _require_scope for every route
-    return caller
-
-
-def _require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    event = app.current_event
-    allowed = _ROUTE_SCOPES.get((event.http_method, event.resource))
-    caller = caller_from_context(event.request_context.authorizer.raw_event)
-    if allowed is not None:
-        caller.require(allowed)
-    logger.append_keys(group=caller.group_id, key_id=caller.key_id)
-    app.append_context(caller=caller)
-    return next_middleware(app)
-
-
-app.use(middlewares=[_require_scope])
-
-
-@app.exception_handler(DomainError)
-def _domain_error(error: DomainError) -> Response:
-    if error.status >= 500:
-        logger.warning("transient failure", extra={"code": error.code})
-    return _json(error.status, error.to_body())
-
-
-@app.exception_handler(RequestValidationError)
-def _validation_error(error: RequestValidationError) -> Response:
-    details = []
-    for problem in error.errors():
-        location = [str(part) for part in problem.get("loc", ())]
-        details.append(
-            {
-                "in": location[0] if location else "body",
-                "field": ".".join(location[1:]) or None,
-                "reason": problem.get("type"),
-                "message": problem.get("msg"),
-            }
-        )
-    return _json(422, {"code": "validation_error", "message": "the request is not valid", "details": details})
-
-
-@app.not_found
-def _not_found(_: Exception) -> Response:
-    return _json(404, {"code": "route_not_found", "message": "no such route"})
+    return caller_of(app)
 
 
 @app.put("/v1/programs/<program_id>", responses=responses(200, 201), tags=["programs"])
@@ -367,20 +292,6 @@ def tier_history(card_code: CardCode, limit: Limit = 50, cursor: Cursor = None) 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if refusal := _non_json_body(event):
+    if refusal := non_json_body(event):
         return refusal
     return app.resolve(event, context)
-
-
-def _non_json_body(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A 415 for a body that is not declared JSON (before the resolver tries to parse it)."""
-    if not event.get("body"):
-        return None
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    media_type = str(headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    ):
-        return None
-    body = {"code": "unsupported_media_type", "message": "send the body as application/json"}
-    return {"statusCode": 415, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}

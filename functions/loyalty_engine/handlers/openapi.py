@@ -7,19 +7,29 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 
-from loyalty_engine.handlers.api import ErrorBody, app
+from loyalty_engine.handlers import api, instrument_api
+from loyalty_engine.handlers.rest import ErrorBody
 
 TITLE = "Loyalty engine API"
 VERSION = "1.0.0"
 
 
 def document(server_url: str = "/") -> dict[str, Any]:
+    """One document for the API's two functions (points and instruments): their routes and models."""
+    schema = _document(api.app, server_url)
+    extra = _document(instrument_api.app, server_url)
+    schema["paths"].update(extra["paths"])
+    schema["components"]["schemas"].update(extra["components"]["schemas"])
+    return schema
+
+
+def _document(app: Any, server_url: str) -> dict[str, Any]:
     schema = json.loads(
         app.get_openapi_json_schema(
             title=TITLE,
             version=VERSION,
             description=(
-                "Points, members and programs of one loyalty group. The group comes from the API key "
+                "Points, members, programs, merchants, series, gift cards, store credit, coupons and customers of one loyalty group. The group comes from the API key "
                 "(`Authorization: Bearer <key>`); every write is idempotent."
             ),
             servers=[Server(url=server_url)],

@@ -23,7 +23,12 @@ from loyalty_engine.domain.timeutil import utcnow
 from loyalty_engine.settings import settings
 
 if TYPE_CHECKING:
+    from loyalty_engine.dal.customer_store import CustomerStore
+    from loyalty_engine.dal.instrument_store import InstrumentStore
+    from loyalty_engine.dal.merchant_store import MerchantStore
+    from loyalty_engine.dal.objects import MessageQueue, ObjectStore
     from loyalty_engine.dal.schedules import ScheduleStore
+    from loyalty_engine.dal.series_store import SeriesStore
     from loyalty_engine.logic.imports import ImportServices
     from loyalty_engine.logic.jobs import JobServices
 
@@ -124,4 +129,37 @@ def job_services() -> JobServices:
         members=ctx.members,
         jobs=ctx.jobs,
         queue=MessageQueue(sqs_client(), config.job_queue_url) if config.job_queue_url else None,
+    )
+
+
+@dataclass
+class InstrumentServices:
+    """What the instrument API and the batch issuer need: merchants, customers, series, instruments."""
+
+    merchants: MerchantStore
+    customers: CustomerStore
+    series: SeriesStore
+    instruments: InstrumentStore
+    exports: ObjectStore | None = None
+    batch_queue: MessageQueue | None = None
+    clock: Callable[[], datetime] = utcnow
+
+
+@cache
+def instrument_services() -> InstrumentServices:
+    from loyalty_engine.dal.customer_store import CustomerStore
+    from loyalty_engine.dal.instrument_store import InstrumentStore
+    from loyalty_engine.dal.merchant_store import MerchantStore
+    from loyalty_engine.dal.objects import MessageQueue, ObjectStore, s3_client, sqs_client
+    from loyalty_engine.dal.series_store import SeriesStore
+
+    config = settings()
+    dynamodb = client()
+    return InstrumentServices(
+        merchants=MerchantStore(dynamodb, config.table_name),
+        customers=CustomerStore(dynamodb, config.table_name),
+        series=SeriesStore(dynamodb, config.table_name),
+        instruments=InstrumentStore(dynamodb, config.table_name),
+        exports=ObjectStore(s3_client(), config.export_bucket) if config.export_bucket else None,
+        batch_queue=MessageQueue(sqs_client(), config.batch_queue_url) if config.batch_queue_url else None,
     )

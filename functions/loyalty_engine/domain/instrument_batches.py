@@ -1,0 +1,110 @@
+"""Pre-issue batches: a number of gift cards (or coupons) drawn from a series' index space.
+
+A batch owns index ranges reserved from its series' counter; its numbers are the series'
+numbers at those indexes, minus those that fall in a more specific (nested) series, cut to
+the batch's count. The list is therefore reproducible from the batch item alone: the CSV
+export regenerates it instead of reading the instruments back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loyalty_engine.domain.instrument_numbers import number_at
+from loyalty_engine.domain.orders import NATURAL_KEY_PATTERN
+from loyalty_engine.domain.series import Series
+from loyalty_engine.domain.timeutil import UtcDatetime
+
+BatchStatus = Literal["pending", "completed"]
+BATCH_KINDS = frozenset({"gift_card", "coupon"})
+MAX_BATCH = 1_000_000
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: str = Field(pattern=NATURAL_KEY_PATTERN, description="Names the batch; the idempotency key")
+    count: int = Field(ge=1, le=MAX_BATCH, description="How many instruments to pre-issue")
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: str
+    series_id: str
+    count: int
+    status: BatchStatus = "pending"
+    ranges: list[tuple[int, int]] = Field(default_factory=list, description="Reserved [start, end) indexes")
+    excluded_prefixes: list[str] = Field(default_factory=list, description="Nested series when reserved")
+    position: int = Field(default=0, description="Indexes of the ranges already written")
+    issued: int = Field(default=0, description="Instruments written so far")
+    export_key: str | None = None
+    fingerprint: str
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    completed_at: UtcDatetime | None = None
+
+    @property
+    def reserved(self) -> int:
+        return sum(end - start for start, end in self.ranges)
+
+
+class BatchView(BaseModel):
+    batch_id: str
+    series_id: str
+    count: int
+    status: BatchStatus
+    issued: int = Field(description="Instruments written so far (progress)")
+    progress: float = Field(description="issued / count, for display")
+    export: str | None = Field(description="s3://bucket/key of the CSV of the numbers, once completed")
+    created_at: UtcDatetime
+    completed_at: UtcDatetime | None
+
+    @classmethod
+    def of(cls, batch: Batch, bucket: str) -> BatchView:
+        return cls(
+            batch_id=batch.batch_id,
+            series_id=batch.series_id,
+            count=batch.count,
+            status=batch.status,
+            issued=batch.issued,
+            progress=round(batch.issued / batch.count, 4),
+            export=f"s3://{bucket}/{batch.export_key}" if batch.export_key else None,
+            created_at=batch.created_at,
+            completed_at=batch.completed_at,
+        )
+
+
+def series_number(series: Series, index: int) -> str:
+    """The series' number at an index; without a check digit, the Luhn number's body."""
+    if series.check_digit:
+        return number_at(series.prefix, series.length, series.secret, index)
+    return number_at(series.prefix, series.length + 1, series.secret, index)[:-1]
+
+
+def indexes(ranges: list[tuple[int, int]], start: int, stop: int) -> Iterator[int]:
+    """The indexes at positions [start, stop) of the concatenated ranges."""
+    offset = 0
+    for low, high in ranges:
+        size = high - low
+        first, last = max(start - offset, 0), min(stop - offset, size)
+        yield from range(low + first, low + last) if first < last else ()
+        offset += size
+
+
+def numbers_at(series: Series, batch: Batch, start: int, stop: int) -> list[str]:
+    """The batch's numbers drawn from positions [start, stop): nested series' numbers skipped."""
+    excluded = tuple(batch.excluded_prefixes)
+    numbers = (series_number(series, index) for index in indexes(batch.ranges, start, stop))
+    return [number for number in numbers if not (excluded and number.startswith(excluded))]
+
+
+def all_numbers(series: Series, batch: Batch) -> list[str]:
+    return numbers_at(series, batch, 0, batch.reserved)[: batch.count]
+
+
+def export_key(group: str, batch: Batch) -> str:
+    return f"exports/{group}/{batch.series_id}/{batch.batch_id}.csv"

@@ -1,0 +1,121 @@
+"""What the REST handlers share: the caller's scope check, the error shape and its documented
+answers, the 415 for non-JSON bodies. Each API function builds its resolver with `rest_app`."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+
+from loyalty_engine.domain.access import Caller
+from loyalty_engine.domain.errors import DomainError
+from loyalty_engine.handlers.caller import caller_from_context
+from loyalty_engine.wiring import ApiRoute
+
+SERVICE = "loyalty-engine"
+# Read routes publish no metric; that is expected, not worth a warning per request.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable reason code")
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+ERRORS: dict[int, Any] = {
+    code: {
+        "description": text,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for code, text in (
+        (401, "Missing or invalid API key"),
+        (403, "The key's scopes (or its merchant's groups) do not allow this"),
+        (404, "Not found in the caller's loyalty group"),
+        (409, "Conflict (idempotency key reused, insufficient points or balance, concurrent update)"),
+        (415, "The body is not JSON"),
+        (422, "Invalid request, with field details"),
+        (503, "Temporarily unavailable: retry with the same idempotency key"),
+    )
+}
+
+
+def responses(*success: int) -> dict[int, Any]:
+    """A route's documented answers: its success codes (model from the return type) and the errors."""
+    texts = {200: "OK", 201: "Created", 202: "Accepted: running in the background"}
+    return {**{code: {"description": texts[code]} for code in success}, **ERRORS}
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestResolver:
+    """A validating resolver whose every route checks the key's scopes and knows its caller."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    scopes = {(route.method, route.path): route.scopes for route in routes}
+
+    def require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+        event = app.current_event
+        allowed = scopes.get((event.http_method, event.resource))
+        caller = caller_from_context(event.request_context.authorizer.raw_event)
+        if allowed is not None:
+            caller.require(allowed)
+        logger.append_keys(group=caller.group_id, key_id=caller.key_id)
+        app.append_context(caller=caller)
+        return next_middleware(app)
+
+    app.use(middlewares=[require_scope])
+
+    @app.exception_handler(DomainError)
+    def _domain_error(error: DomainError) -> Response:
+        if error.status >= 500:
+            logger.warning("transient failure", extra={"code": error.code})
+        return json_response(error.status, error.to_body())
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(error: RequestValidationError) -> Response:
+        details = []
+        for problem in error.errors():
+            location = [str(part) for part in problem.get("loc", ())]
+            details.append(
+                {
+                    "in": location[0] if location else "body",
+                    "field": ".".join(location[1:]) or None,
+                    "reason": problem.get("type"),
+                    "message": problem.get("msg"),
+                }
+            )
+        body = {"code": "validation_error", "message": "the request is not valid", "details": details}
+        return json_response(422, body)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return json_response(404, {"code": "route_not_found", "message": "no such route"})
+
+    return app
+
+
+def caller_of(app: APIGatewayRestResolver) -> Caller:
+    caller: Caller = app.context["caller"]  # set by the scope check for every route
+    return caller
+
+
+def non_json_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 415 for a body that is not declared JSON (before the resolver tries to parse it)."""
+    if not event.get("body"):
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = str(headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        return None
+    body = {"code": "unsupported_media_type", "message": "send the body as application/json"}
+    return {"statusCode": 415, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
