@@ -13,12 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loyalty_engine.domain.instrument_numbers import number_at
+from loyalty_engine.domain.instrument_numbers import SeriesExhausted, capacity, number_at
 from loyalty_engine.domain.orders import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.series import Series
 from loyalty_engine.domain.timeutil import UtcDatetime
 
-BatchStatus = Literal["pending", "completed"]
+BatchStatus = Literal["pending", "completed", "failed"]
 BATCH_KINDS = frozenset({"gift_card", "coupon"})
 MAX_BATCH = 1_000_000
 
@@ -42,6 +42,7 @@ class Batch(BaseModel):
     position: int = Field(default=0, description="Indexes of the ranges already written")
     issued: int = Field(default=0, description="Instruments written so far")
     export_key: str | None = None
+    failure: str | None = Field(default=None, description="Why a failed batch stopped")
     fingerprint: str
     created_at: UtcDatetime
     updated_at: UtcDatetime
@@ -60,6 +61,7 @@ class BatchView(BaseModel):
     issued: int = Field(description="Instruments written so far (progress)")
     progress: float = Field(description="issued / count, for display")
     export: str | None = Field(description="s3://bucket/key of the CSV of the numbers, once completed")
+    failure: str | None = Field(description="Why a failed batch stopped (e.g. the series ran out of numbers)")
     created_at: UtcDatetime
     completed_at: UtcDatetime | None
 
@@ -73,8 +75,25 @@ class BatchView(BaseModel):
             issued=batch.issued,
             progress=round(batch.issued / batch.count, 4),
             export=f"s3://{bucket}/{batch.export_key}" if batch.export_key else None,
+            failure=batch.failure,
             created_at=batch.created_at,
             completed_at=batch.completed_at,
+        )
+
+
+def series_capacity(series: Series) -> int:
+    """How many numbers the series can ever hold."""
+    return capacity(series.prefix, series.length + (0 if series.check_digit else 1))
+
+
+def check_room(series: Series, count: int, drawn: int) -> None:
+    """Refuse to draw `count` more numbers when the series' counter (`drawn`) leaves too few."""
+    room = series_capacity(series) - drawn
+    if count > room:
+        raise SeriesExhausted(
+            f"series {series.series_id!r} has room for {max(room, 0)} more numbers, not {count}",
+            code="series_exhausted",
+            details=[{"field": "count", "reason": "series_exhausted", "room": max(room, 0)}],
         )
 
 

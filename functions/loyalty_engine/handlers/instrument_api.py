@@ -117,14 +117,14 @@ def create_batch(series_id: Slug, request: Annotated[BatchRequest, Body()]) -> R
     svc, config = instrument_services(), settings()
     caller = caller_of(app)
     batch, now = series.create_batch(svc, caller, series_id, request, config.sync_batch_limit)
-    if batch.status != "completed":
+    if batch.status == "pending":
         if now or svc.batch_queue is None:
             batch = series.run_batch(svc, caller.group_id, series_id, batch.batch_id, remaining_ms) or batch
-        if batch.status != "completed" and svc.batch_queue is not None:
+        if batch.status == "pending" and svc.batch_queue is not None:
             svc.batch_queue.send(series.batch_message(caller.group_id, batch))
     metrics.add_metric(name="InstrumentBatchesRequested", unit=MetricUnit.Count, value=1)
     view = BatchView.of(batch, config.export_bucket)
-    return _put(201 if batch.status == "completed" else 202, view)
+    return _put(202 if batch.status == "pending" else 201, view)
 
 
 @app.get("/v1/series/<series_id>/batches/<batch_id>", responses=responses(200), tags=["series"])

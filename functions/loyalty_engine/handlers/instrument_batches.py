@@ -46,6 +46,10 @@ def _record(record: SQSRecord) -> None:
         metrics.add_metric(name="InstrumentBatchesCompleted", unit=MetricUnit.Count, value=1)
         logger.info("batch completed", extra={"issued": batch.issued})
         return
+    if batch.status == "failed":
+        metrics.add_metric(name="InstrumentBatchesFailed", unit=MetricUnit.Count, value=1)
+        logger.error("batch failed", extra={"issued": batch.issued, "failure": batch.failure})
+        return
     assert svc.batch_queue is not None, "the batch issuer sends its continuations to its own queue"
     svc.batch_queue.send(batch_message(message.group, batch))
     logger.info("batch continues in a new invocation", extra={"issued": batch.issued})

@@ -19,11 +19,12 @@ from typing import Any
 
 from loyalty_engine.dal import keys
 from loyalty_engine.dal.instrument_store import InstrumentWrite, Loaded, StaleInstrument
+from loyalty_engine.dal.item_access import NEW_ONLY
 from loyalty_engine.dal.records import answer_attrs, answer_from, item
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.errors import ConcurrentUpdate, Forbidden, InvalidRequest, NotFound
 from loyalty_engine.domain.idempotency import StoredAnswer, fingerprint
-from loyalty_engine.domain.instrument_batches import series_number
+from loyalty_engine.domain.instrument_batches import check_room, series_number
 from loyalty_engine.domain.instrument_numbers import is_valid_number
 from loyalty_engine.domain.instruments import (
     ActivationRequest,
@@ -228,7 +229,9 @@ def issue_store_credit(
         now = svc.clock()
         # Decide before drawing a number, so that a refusal uses none.
         new_store_credit("0" * series.length, series, merchant, request, now)
-        start, _ = svc.series.reserve(group, series, 1)
+        check_room(series, 1, series.next_index)
+        start, end = svc.series.reserve(group, series, 1)
+        check_room(series, 0, end)
         number = series_number(series, start)
         instrument, entry = new_store_credit(number, series, merchant, request, now)
         answer = StoredAnswer(
@@ -242,7 +245,7 @@ def issue_store_credit(
                     "store_credit_return",
                     {"number": number, "answer": answer_attrs(answer)},
                 ),
-                {"ConditionExpression": "attribute_not_exists(pk)"},
+                NEW_ONLY,
             )
         ]
         if instrument.customer_id:

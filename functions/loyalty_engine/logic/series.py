@@ -15,10 +15,11 @@ from loyalty_engine.domain.instrument_batches import (
     Batch,
     BatchRequest,
     all_numbers,
+    check_room,
     export_key,
     numbers_at,
 )
-from loyalty_engine.domain.instrument_numbers import nested_pairs, new_series_secret
+from loyalty_engine.domain.instrument_numbers import SeriesExhausted, nested_pairs, new_series_secret
 from loyalty_engine.domain.instruments import Instrument
 from loyalty_engine.domain.series import Series, SeriesSpec, SeriesView, check_update, prefix_overlap
 from loyalty_engine.logic.context import InstrumentServices
@@ -117,6 +118,9 @@ def create_batch(
             details=[{"field": "series_id", "reason": "unsupported_operation"}],
         )
     fp = fingerprint("instrument_batch", request, series=series_id)
+    existing = svc.series.batch(group, series_id, request.batch_id)
+    if existing is None:
+        check_room(series, request.count, series.next_index)
     now = svc.clock()
     batch = Batch(
         batch_id=request.batch_id,
@@ -177,14 +181,19 @@ def run_batch(
     batch = svc.series.batch(group, series_id, batch_id)
     if series is None or batch is None:
         return None
-    while batch.status != "completed":
+    while batch.status == "pending":
         if remaining_ms() < MARGIN_MS:
             return batch
         if batch.issued >= batch.count:
             batch = _complete(svc, group, series, batch)
             continue
         if batch.position >= batch.reserved:
-            start, end = svc.series.reserve(group, series, batch.count - batch.issued)
+            wanted = batch.count - batch.issued
+            start, end = svc.series.reserve(group, series, wanted)
+            try:
+                check_room(series, 0, end)  # concurrent batches may have taken the last numbers
+            except SeriesExhausted as exhausted:
+                return _fail(svc, group, batch, exhausted.message)
             excluded = batch.excluded_prefixes
             if not batch.ranges:
                 # Read after the first reservation: from then on no series can nest in this one.
@@ -207,6 +216,12 @@ def run_batch(
         )
         batch = _saved(svc, group, updated, batch)
     return batch
+
+
+def _fail(svc: InstrumentServices, group: str, batch: Batch, reason: str) -> Batch:
+    """Stop a batch for good (its numbers so far stay issued and listed by their batch id)."""
+    failed = batch.model_copy(update={"status": "failed", "failure": reason, "updated_at": svc.clock()})
+    return _saved(svc, group, failed, batch)
 
 
 def _saved(svc: InstrumentServices, group: str, updated: Batch, previous: Batch) -> Batch:
