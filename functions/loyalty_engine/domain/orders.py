@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loyalty_engine.domain.errors import InvalidRequest
 from loyalty_engine.domain.idempotency import StoredAnswer
 from loyalty_engine.domain.members import Balances, Member
-from loyalty_engine.domain.programs import Program
+from loyalty_engine.domain.programs import EarningRule, Program, QPointSettings
 from loyalty_engine.domain.timeutil import UtcDatetime
 
 NATURAL_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
@@ -146,11 +146,62 @@ def check_order(order: OrderRequest, program: Program, now: datetime) -> None:
 
 
 def points_for_order(order: OrderRequest, member: Member, program: Program) -> tuple[int, int]:
+    """(NQ, Q) points of an order, with the member's tier multipliers.
+
+    Without lines or without earning rules: the order's amount, rounded once. Otherwise each
+    line earns by its rule (a SKU rule wins over a product-group rule) or by its amount, and
+    is rounded on its own, so that a line's points do not depend on the other lines; the
+    lines must then add up to the order's amount, which returns are proportional to.
+    """
     nq_multiplier, q_multiplier = member.multipliers(program)
+    if not order.lines or not program.earning_rules:
+        return (
+            program.nq_points.points_for(order.amount, nq_multiplier),
+            program.q_points.points_for(order.amount, q_multiplier),
+        )
+    _check_lines_total(order)
+    matched = _match_rules(order.lines, program.earning_rules)
     return (
-        program.nq_points.points_for(order.amount, nq_multiplier),
-        program.q_points.points_for(order.amount, q_multiplier),
+        _lines_points(matched, program.nq_points, nq_multiplier),
+        _lines_points(matched, program.q_points, q_multiplier),
     )
+
+
+Matched = list[tuple[OrderLine, EarningRule | None]]
+
+
+def _match_rules(lines: list[OrderLine], rules: list[EarningRule]) -> Matched:
+    """Each line with its rule: the SKU's, else the product group's, else none."""
+    by_sku = {rule.sku: rule for rule in rules if rule.sku is not None}
+    by_group = {rule.product_group: rule for rule in rules if rule.product_group is not None}
+    return [(line, by_sku.get(line.sku, by_group.get(line.product_group or ""))) for line in lines]
+
+
+def _lines_points(matched: Matched, settings: QPointSettings, multiplier: Decimal) -> int:
+    """The sum of the lines' points, each line rounded on its own."""
+    return sum(
+        settings.points_for(line.amount, multiplier)
+        if rule is None
+        else rule.points_for(settings, line.amount, line.quantity, multiplier)
+        for line, rule in matched
+    )
+
+
+def _check_lines_total(order: OrderRequest) -> None:
+    total = sum((line.amount for line in order.lines), Decimal(0))
+    if total != order.amount:
+        raise InvalidRequest(
+            f"the lines add up to {total}, not to the order's amount ({order.amount})",
+            code="lines_do_not_match_amount",
+            details=[
+                {
+                    "field": "lines",
+                    "reason": "lines_do_not_match_amount",
+                    "lines_total": str(total),
+                    "amount": str(order.amount),
+                }
+            ],
+        )
 
 
 def proportional_reversal(

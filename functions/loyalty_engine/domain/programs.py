@@ -1,9 +1,10 @@
-"""Loyalty programs: NQ/Q point settings, card code series, tiers (stored here; computed by tier runs)."""
+"""Loyalty programs: point settings, earning rules, card codes, tiers (stored here; computed by tier runs)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +16,9 @@ Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="Lower-case letter
 Rounding = Literal["nearest", "up", "down"]
 _ROUNDING = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
 Multiplier = Annotated[Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3)]
+# Enough digits for the largest product of an amount, a rate and two multipliers (about 32
+# significant digits), which the default context (28) would round before the points are rounded.
+_EXACT = Context(prec=64)
 
 
 class Model(BaseModel):
@@ -55,15 +59,49 @@ class QPointSettings(Model):
     validity: Duration | None = None
 
     def points_for(self, amount: Decimal, multiplier: Decimal = Decimal(1)) -> int:
-        return int(
-            (amount * self.conversion_rate * multiplier).quantize(Decimal(1), _ROUNDING[self.rounding])
-        )
+        """`amount x conversion rate x multiplier`, rounded once with the settings' rounding."""
+        return self.rounded(_EXACT.multiply(_EXACT.multiply(amount, self.conversion_rate), multiplier))
+
+    def rounded(self, points: Decimal) -> int:
+        return int(points.quantize(Decimal(1), _ROUNDING[self.rounding], _EXACT))
 
 
 class NQPointSettings(QPointSettings):
     """Non-qualifying points: the program's currency."""
 
     max_balance: int = Field(default=0, ge=0, description="0 means unlimited")
+
+
+class EarningRule(Model):
+    """How the order lines of one SKU or one product group earn, instead of by their amount alone.
+
+    Exactly one selector (`sku` or `product_group`, matched exactly) and exactly one effect:
+    `points_per_unit` (fixed points per unit bought, whatever the amount; 0 excludes the
+    product) or `multiplier` (of the line's amount-based points). A rule applies to NQ and Q
+    points alike, each with its own settings and the member's tier multiplier for that kind.
+    """
+
+    sku: str | None = Field(default=None, min_length=1, max_length=64)
+    product_group: str | None = Field(default=None, min_length=1, max_length=64)
+    points_per_unit: int | None = Field(default=None, ge=0, le=1_000_000, description="Instead of the amount")
+    multiplier: Multiplier | None = Field(default=None, description="Of the line's amount-based points")
+
+    @model_validator(mode="after")
+    def _one_selector_one_effect(self) -> EarningRule:
+        if (self.sku is None) == (self.product_group is None):
+            raise ValueError("an earning rule needs exactly one of sku or product_group")
+        if (self.points_per_unit is None) == (self.multiplier is None):
+            raise ValueError("an earning rule needs exactly one of points_per_unit or multiplier")
+        return self
+
+    def points_for(
+        self, settings: QPointSettings, amount: Decimal, quantity: int, multiplier: Decimal
+    ) -> int:
+        """The points of one order line (`amount` is the line total) with the member's tier `multiplier`."""
+        if self.points_per_unit is not None:
+            return settings.rounded(_EXACT.multiply(Decimal(self.points_per_unit * quantity), multiplier))
+        assert self.multiplier is not None
+        return settings.points_for(amount, _EXACT.multiply(multiplier, self.multiplier))
 
 
 class CardCodeSettings(Model):
@@ -175,6 +213,24 @@ class ProgramSpec(Model):
     q_points: QPointSettings = QPointSettings()
     tier_settings: TierSettings | None = None
     vip_tiers: list[VipTier] = Field(default_factory=list, max_length=20)
+    earning_rules: list[EarningRule] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Per SKU or product group, applied to orders with lines; a SKU rule wins over a group rule",
+    )
+
+    @field_validator("earning_rules")
+    @classmethod
+    def _one_rule_per_selector(cls, rules: list[EarningRule]) -> list[EarningRule]:
+        skus = Counter(rule.sku for rule in rules if rule.sku is not None)
+        groups = Counter(rule.product_group for rule in rules if rule.product_group is not None)
+        for selector, counts in (("sku", skus), ("product_group", groups)):
+            duplicates = sorted(value for value, count in counts.items() if count > 1)
+            if duplicates:
+                raise ValueError(
+                    f"more than one earning rule for {selector} {', '.join(map(repr, duplicates))}"
+                )
+        return rules
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramSpec:
