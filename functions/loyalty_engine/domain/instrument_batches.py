@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loyalty_engine.domain.instrument_numbers import SeriesExhausted, capacity, number_at
+from loyalty_engine.domain.instrument_numbers import SeriesExhausted, capacity, number_at, numbers_from
 from loyalty_engine.domain.orders import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.series import Series
 from loyalty_engine.domain.timeutil import UtcDatetime
@@ -83,7 +83,7 @@ class BatchView(BaseModel):
 
 def series_capacity(series: Series) -> int:
     """How many numbers the series can ever hold."""
-    return capacity(series.prefix, series.length + (0 if series.check_digit else 1))
+    return capacity(series.prefix, series.length, check_digit=series.check_digit)
 
 
 def check_room(series: Series, count: int, drawn: int) -> None:
@@ -98,27 +98,35 @@ def check_room(series: Series, count: int, drawn: int) -> None:
 
 
 def series_number(series: Series, index: int) -> str:
-    """The series' number at an index; without a check digit, the Luhn number's body."""
-    if series.check_digit:
-        return number_at(series.prefix, series.length, series.secret, index)
-    return number_at(series.prefix, series.length + 1, series.secret, index)[:-1]
+    """The series' number at an index."""
+    return number_at(series.prefix, series.length, series.secret, index, check_digit=series.check_digit)
 
 
-def indexes(ranges: list[tuple[int, int]], start: int, stop: int) -> Iterator[int]:
-    """The indexes at positions [start, stop) of the concatenated ranges."""
+def index_runs(ranges: list[tuple[int, int]], start: int, stop: int) -> Iterator[tuple[int, int]]:
+    """The indexes at positions [start, stop) of the concatenated ranges, as [low, high) runs."""
     offset = 0
     for low, high in ranges:
         size = high - low
         first, last = max(start - offset, 0), min(stop - offset, size)
-        yield from range(low + first, low + last) if first < last else ()
+        if first < last:
+            yield low + first, low + last
         offset += size
 
 
 def numbers_at(series: Series, batch: Batch, start: int, stop: int) -> list[str]:
-    """The batch's numbers drawn from positions [start, stop): nested series' numbers skipped."""
+    """The batch's numbers drawn from positions [start, stop): nested series' numbers skipped.
+
+    The numbers of ``series_number`` at those indexes, a run of consecutive indexes at a time
+    (``numbers_from`` checks the series once per run, not once per number: about twice as fast).
+    """
     excluded = tuple(batch.excluded_prefixes)
-    numbers = (series_number(series, index) for index in indexes(batch.ranges, start, stop))
-    return [number for number in numbers if not (excluded and number.startswith(excluded))]
+    numbers: list[str] = []
+    for low, high in index_runs(batch.ranges, start, stop):
+        run, _ = numbers_from(
+            series.prefix, series.length, series.secret, low, high - low, check_digit=series.check_digit
+        )
+        numbers += [n for n in run if not n.startswith(excluded)] if excluded else run
+    return numbers
 
 
 def all_numbers(series: Series, batch: Batch) -> list[str]:

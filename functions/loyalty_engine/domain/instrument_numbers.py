@@ -7,7 +7,7 @@ digits: at least ``MIN_BODY_DIGITS`` (4) of them, so ``length >= len(prefix) + 5
 
 A series without a check digit (``check_digit=False``: ``length`` then counts no check digit, and
 ``length >= len(prefix) + 4``) numbers like the series one digit longer with a check digit, its
-numbers cut of their last digit: same bodies, same permutation.
+numbers cut off their last digit: same bodies, same permutation.
 
 The n-th number of a series (n = 0, 1, 2, ... up to its capacity, 10 ** body digits) has as body a
 keyed permutation of n: a Feistel network over the mixed radix 10**u x 10**v (u = body // 2,
@@ -216,8 +216,8 @@ def numbers_from(
 
     ``excluded_prefixes`` are the prefixes of the series nested in this one (longer prefixes that
     begin with ``prefix``): the numbers that begin with them belong to those series. Prefixes that
-    neither begin with ``prefix`` nor enclose it cannot match and are ignored; one equal to or
-    enclosing ``prefix`` would exclude everything and raises ValueError.
+    neither begin with ``prefix`` nor enclose it, or hold a non-digit, cannot match and are ignored;
+    one equal to or enclosing ``prefix`` would exclude everything and raises ValueError.
 
     Returns (numbers, next_index): next_index is the first index not consumed (skipped indexes are
     consumed), so the next call starts there and never repeats a number. All or nothing: raises
@@ -234,7 +234,7 @@ def numbers_from(
     for excluded in excluded_prefixes:
         if prefix.startswith(excluded):
             raise ValueError(f"excluded prefix {excluded!r} is not nested in the series {prefix!r}")
-        if excluded.startswith(prefix):
+        if excluded.startswith(prefix) and _is_digits(excluded):
             extras.append(excluded[len(prefix) :])
     if count == 0:
         return [], start
