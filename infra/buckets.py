@@ -2,7 +2,8 @@
 
 Every bucket is private (public access blocked, bucket-owner-enforced ownership, SSL and
 TLS 1.2+ only), encrypted with S3-managed keys, versioned, and cleaned up by lifecycle rules
-(`infra.config`). Server access logs go to one access-log bucket per stack.
+(`infra.config.OBJECT_EXPIRATION`, per bucket and prefix). Server access logs go to one
+access-log bucket per stack.
 
 Object-created notifications to a queue (a wiring queue's `S3Notification` source) are
 applied by CDK's `Custom::S3BucketNotifications` resource, whose handler function gets a
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnResource, Stack
+from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -25,7 +26,7 @@ from constructs import Construct, IConstruct
 from infra.config import (
     ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER,
     NONCURRENT_VERSION_EXPIRATION,
-    OBJECT_EXPIRATION_BY_PREFIX,
+    OBJECT_EXPIRATION,
     StageConfig,
 )
 from infra.depends_on import drop_redundant_dependencies
@@ -48,7 +49,21 @@ def bucket_spec(name: str) -> wiring.Bucket:
     raise ValueError(f"wiring: no bucket named {name!r} in wiring.BUCKETS")
 
 
-def lifecycle_rules() -> list[s3.LifecycleRule]:
+def object_expiration(name: str) -> tuple[tuple[str, Duration], ...]:
+    """(prefix, after) of the wiring bucket called `name`: its objects that expire (`infra.config`)."""
+    bucket_spec(name)
+    unknown = sorted(set(OBJECT_EXPIRATION) - {bucket.name for bucket in wiring.BUCKETS})
+    if unknown:
+        raise ValueError(f"infra.config.OBJECT_EXPIRATION names buckets {unknown}, not in wiring.BUCKETS")
+    rules = OBJECT_EXPIRATION.get(name, ())
+    for prefix, _ in rules:
+        if not prefix.endswith("/") or "*" in prefix:
+            raise ValueError(f"bucket {name}: expiration prefix {prefix!r} must be a folder ending in '/'")
+    return rules
+
+
+def lifecycle_rules(name: str) -> list[s3.LifecycleRule]:
+    """The wiring bucket's rules: housekeeping (versions, uploads) and its prefixes' expiration."""
     return [
         s3.LifecycleRule(
             id="Housekeeping",
@@ -59,7 +74,7 @@ def lifecycle_rules() -> list[s3.LifecycleRule]:
         ),
         *(
             s3.LifecycleRule(id=f"Expire-{prefix.strip('/')}", prefix=prefix, expiration=after)
-            for prefix, after in OBJECT_EXPIRATION_BY_PREFIX
+            for prefix, after in object_expiration(name)
         ),
     ]
 
@@ -83,9 +98,10 @@ class Buckets(Construct):
     """The wiring buckets (`buckets`, by wiring name) and their access-log bucket.
 
     SSE-S3 rather than SSE-KMS: the files carry what the table already holds (card codes,
-    rewards, points; no payment or login data), so a customer-managed key would add no
-    protection the bucket policy and IAM grants do not give, but would add kms:* grants for
-    the importer and for whoever uploads (a partner's role, a presigned URL), key policy
+    rewards, points, the numbers of pre-issued gift cards and coupons; no payment card or
+    login data), so a customer-managed key would add no protection the bucket policy and IAM
+    grants do not give, but would add kms:* grants for the functions, for whoever uploads (a
+    partner's role, a presigned URL) and for the operators who download exports, key policy
     upkeep and per-request KMS cost. The access-log bucket must be SSE-S3 anyway (server
     access logs cannot be delivered to an SSE-KMS bucket). Move to SSE-KMS with a bucket key
     if the data classification ever requires key-level audit or revocation.
@@ -133,7 +149,7 @@ class Buckets(Construct):
                 spec.name,
                 config,
                 versioned=True,
-                lifecycle_rules=lifecycle_rules(),
+                lifecycle_rules=lifecycle_rules(spec.name),
                 server_access_logs_bucket=self.access_log_bucket,
                 server_access_logs_prefix=f"{spec.name}/",
                 notifications_handler_role=self.notifications_role,

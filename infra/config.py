@@ -8,19 +8,31 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 
+from loyalty_engine import wiring
+
 STAGES = ("prod", "dev")
 DEFAULT_STAGE = "prod"
 
 SERVICE_NAME = "loyalty-engine"
 METRICS_NAMESPACE = "LoyaltyEngine"
 
-# Buckets (every wiring bucket): objects under these prefixes expire after these many days.
-# processed/: applied partner files, kept for 90 days to answer questions about an import.
-# reports/: import reports, kept for 400 days (a year of imports, with a month to spare).
-OBJECT_EXPIRATION_BY_PREFIX: tuple[tuple[str, Duration], ...] = (
-    ("processed/", Duration.days(90)),
-    ("reports/", Duration.days(400)),
-)
+# Buckets, by wiring bucket name: objects under these prefixes expire after these many days
+# (a bucket not named here keeps its current objects; every bucket expires old versions).
+# Imports
+#   processed/: applied partner files, kept for 90 days to answer questions about an import.
+#   reports/: import reports, kept for 400 days (a year of imports, with a month to spare).
+# Exports
+#   exports/: the CSV of a pre-issued batch's numbers, a hand-off to the card printer that the
+#   operator downloads once. Kept 30 days: a list of the numbers of cards that carry value once
+#   sold should not outlive its use; the instruments stay in the table, and the list can be
+#   regenerated from the batch item (loyalty_engine.domain.instrument_batches.all_numbers).
+OBJECT_EXPIRATION: dict[str, tuple[tuple[str, Duration], ...]] = {
+    wiring.IMPORT_BUCKET.name: (
+        ("processed/", Duration.days(90)),
+        ("reports/", Duration.days(400)),
+    ),
+    wiring.EXPORT_BUCKET.name: (("exports/", Duration.days(30)),),
+}
 # Versioning keeps overwritten and deleted objects this long, then they go for good.
 NONCURRENT_VERSION_EXPIRATION = Duration.days(30)
 ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER = Duration.days(7)

@@ -141,6 +141,11 @@ def banner(stack: LocalStack, state_file: Path | None) -> str:
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {stack.aws_endpoint_url} \\",
             f"      --region {stack.region} s3 cp file.csv s3://{bucket}/{queue.spec.source.prefix}demo/file.csv",
         ]
+    lines += [
+        "    # a till key bound to a merchant: point-of-sale routes (sell, pay, refund) act as that store",
+        '    eval "$(.venv/bin/python -m local_stack env)"; .venv/bin/loyalty-admin create-key --group demo \\',
+        "      --scope shop --merchant store-1 --name 'till 1'",
+    ]
     if schedules is not None:
         lines += [
             "    # a tier run as of any instant, on this stack (while it runs)",

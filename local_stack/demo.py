@@ -447,12 +447,16 @@ def run_scenario(
 
 def main() -> int:
     from local_stack.demo_imports import run_import_scenario
+    from local_stack.demo_instruments import run_instruments_scenario
     from local_stack.demo_tiers import run_tiers_scenario
     from local_stack.stack import LocalStack
 
     # The schedules' clock stands still until the tiers scenario runs it.
     with LocalStack.start() as stack:
-        result = run_scenario(stack.api_url, stack.keys)
-        imports = run_import_scenario(stack)
-        tiers = run_tiers_scenario(stack)
-    return 0 if result.ok and imports.ok and tiers.ok else 1
+        results = [
+            run_scenario(stack.api_url, stack.keys),
+            run_import_scenario(stack),
+            run_tiers_scenario(stack),
+            run_instruments_scenario(stack),
+        ]
+    return 0 if all(result.ok for result in results) else 1

@@ -158,3 +158,50 @@ def refs(value: Any) -> set[str]:
         for item in value:
             found |= refs(item)
     return found
+
+
+def as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(policy: dict) -> list[dict]:
+    return as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def role_statements(synthesized: Synthesized, spec: wiring.Function) -> list[dict]:
+    """Every statement of every policy attached to the role of the wiring function `spec`."""
+    _, function = function_resource(synthesized, spec)
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    role = synthesized.resources[role_id]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert "Policies" not in role["Properties"]
+    return [
+        statement
+        for policy in synthesized.of_type("AWS::IAM::Policy").values()
+        if role_id in refs(policy["Properties"]["Roles"])
+        for statement in statements(policy)
+    ]
+
+
+def resource_paths(synthesized: Synthesized) -> dict[str, str]:
+    """API Gateway resource logical id -> full path, rebuilt from PathPart/ParentId."""
+    resources = synthesized.of_type("AWS::ApiGateway::Resource")
+    (rest_api_id,) = synthesized.of_type("AWS::ApiGateway::RestApi")
+
+    def path_of(logical_id: str) -> str:
+        properties = resources[logical_id]["Properties"]
+        parent = properties["ParentId"]
+        if parent == {"Fn::GetAtt": [rest_api_id, "RootResourceId"]}:
+            return "/" + properties["PathPart"]
+        return path_of(parent["Ref"]) + "/" + properties["PathPart"]
+
+    return {logical_id: path_of(logical_id) for logical_id in resources}
+
+
+def methods(synthesized: Synthesized) -> dict[tuple[str, str], dict]:
+    """(HTTP method, path) -> method properties."""
+    paths = resource_paths(synthesized)
+    return {
+        (m["Properties"]["HttpMethod"], paths[m["Properties"]["ResourceId"]["Ref"]]): m["Properties"]
+        for m in synthesized.of_type("AWS::ApiGateway::Method").values()
+    }

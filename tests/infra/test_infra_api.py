@@ -5,35 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from infra_testing import Synthesized, refs, synthesize
+from infra_testing import Synthesized, methods, refs, resource_paths, synthesize
 
 from loyalty_engine import wiring
 
 pytestmark = pytest.mark.infra
-
-
-def resource_paths(synthesized: Synthesized) -> dict[str, str]:
-    """API Gateway resource logical id -> full path, rebuilt from PathPart/ParentId."""
-    resources = synthesized.of_type("AWS::ApiGateway::Resource")
-    (rest_api_id,) = synthesized.of_type("AWS::ApiGateway::RestApi")
-
-    def path_of(logical_id: str) -> str:
-        properties = resources[logical_id]["Properties"]
-        parent = properties["ParentId"]
-        if parent == {"Fn::GetAtt": [rest_api_id, "RootResourceId"]}:
-            return "/" + properties["PathPart"]
-        return path_of(parent["Ref"]) + "/" + properties["PathPart"]
-
-    return {logical_id: path_of(logical_id) for logical_id in resources}
-
-
-def methods(synthesized: Synthesized) -> dict[tuple[str, str], dict]:
-    """(HTTP method, path) -> method properties."""
-    paths = resource_paths(synthesized)
-    return {
-        (m["Properties"]["HttpMethod"], paths[m["Properties"]["ResourceId"]["Ref"]]): m["Properties"]
-        for m in synthesized.of_type("AWS::ApiGateway::Method").values()
-    }
 
 
 def function_id(synthesized: Synthesized, spec: wiring.Function) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, DockerImage, RemovalPolicy
+from aws_cdk import App, DockerImage, Duration, RemovalPolicy
 from infra_testing import TEST_CONTEXT
 
 from infra import layer
@@ -17,7 +17,7 @@ from infra.app import build_app
 from infra.config import (
     ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER,
     NONCURRENT_VERSION_EXPIRATION,
-    OBJECT_EXPIRATION_BY_PREFIX,
+    OBJECT_EXPIRATION,
     stage_config,
 )
 from infra.functions import READ_ACTIONS, WRITE_ACTIONS, function_environment, table_actions
@@ -138,12 +138,27 @@ def test_read_access_has_no_write_action() -> None:
 
 def test_bucket_retention_policy() -> None:
     # The retention the operators agreed on; the constants in infra.config are the one place to change it.
-    assert {prefix: after.to_days() for prefix, after in OBJECT_EXPIRATION_BY_PREFIX} == {
-        "processed/": 90,
-        "reports/": 400,
+    assert {
+        bucket: {prefix: after.to_days() for prefix, after in rules}
+        for bucket, rules in OBJECT_EXPIRATION.items()
+    } == {
+        "Imports": {"processed/": 90, "reports/": 400},
+        "Exports": {"exports/": 30},  # a hand-off to the card printer: see infra.config
     }
     assert NONCURRENT_VERSION_EXPIRATION.to_days() == 30
     assert ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER.to_days() == 7
+
+
+def test_object_expiration_must_name_wiring_buckets_and_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra import buckets
+
+    monkeypatch.setitem(buckets.OBJECT_EXPIRATION, "Nope", (("x/", Duration.days(1)),))
+    with pytest.raises(ValueError, match="Nope"):
+        buckets.object_expiration("Imports")
+    monkeypatch.delitem(buckets.OBJECT_EXPIRATION, "Nope")
+    monkeypatch.setitem(buckets.OBJECT_EXPIRATION, "Exports", (("exports", Duration.days(1)),))
+    with pytest.raises(ValueError, match="folder"):
+        buckets.object_expiration("Exports")
 
 
 BUCKET_NAMES = {bucket.name: f"bucket-{bucket.name}" for bucket in wiring.BUCKETS}

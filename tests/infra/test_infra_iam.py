@@ -5,7 +5,17 @@ managing them only."""
 from __future__ import annotations
 
 import pytest
-from infra_testing import Synthesized, bucket_id, function_resource, queue_ids, refs, schedule_ids
+from infra_testing import (
+    Synthesized,
+    as_list,
+    bucket_id,
+    function_resource,
+    queue_ids,
+    refs,
+    role_statements,
+    schedule_ids,
+    statements,
+)
 
 from loyalty_engine import wiring
 
@@ -30,29 +40,6 @@ ITEM_WRITE_ACTIONS = {
     "dynamodb:PartiQLUpdate",
     "dynamodb:PartiQLDelete",
 }
-
-
-def as_list(value: object) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def statements(policy: dict) -> list[dict]:
-    return as_list(policy["Properties"]["PolicyDocument"]["Statement"])
-
-
-def role_statements(synthesized: Synthesized, spec: wiring.Function) -> list[dict]:
-    """Every statement of every policy attached to the role of the wiring function `spec`."""
-    _, function = function_resource(synthesized, spec)
-    role_id = function["Role"]["Fn::GetAtt"][0]
-    role = synthesized.resources[role_id]
-    assert "ManagedPolicyArns" not in role["Properties"]
-    assert "Policies" not in role["Properties"]
-    return [
-        statement
-        for policy in synthesized.of_type("AWS::IAM::Policy").values()
-        if role_id in refs(policy["Properties"]["Roles"])
-        for statement in statements(policy)
-    ]
 
 
 def dynamodb_grants(synthesized: Synthesized, spec: wiring.Function) -> dict[str, set[str]]:

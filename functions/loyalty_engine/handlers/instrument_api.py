@@ -40,7 +40,6 @@ from loyalty_engine.domain.orders import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.programs import SLUG_PATTERN
 from loyalty_engine.domain.series import SeriesSpec, SeriesView
 from loyalty_engine.handlers.rest import SERVICE, caller_of, json_response, non_json_body, responses, rest_app
-from loyalty_engine.handlers.sqs_batches import remaining_ms
 from loyalty_engine.logic import customers, instruments, merchants, series
 from loyalty_engine.logic.context import instrument_services
 from loyalty_engine.settings import settings
@@ -119,7 +118,13 @@ def create_batch(series_id: Slug, request: Annotated[BatchRequest, Body()]) -> R
     batch, now = series.create_batch(svc, caller, series_id, request, config.sync_batch_limit)
     if batch.status == "pending":
         if now or svc.batch_queue is None:
-            batch = series.run_batch(svc, caller.group_id, series_id, batch.batch_id, remaining_ms) or batch
+            remaining = app.lambda_context.get_remaining_time_in_millis
+            batch = (
+                series.run_batch(
+                    svc, caller.group_id, series_id, batch.batch_id, remaining, series.API_MARGIN_MS
+                )
+                or batch
+            )
         if batch.status == "pending" and svc.batch_queue is not None:
             svc.batch_queue.send(series.batch_message(caller.group_id, batch))
     metrics.add_metric(name="InstrumentBatchesRequested", unit=MetricUnit.Count, value=1)

@@ -268,6 +268,8 @@ def lookup(svc: InstrumentServices, caller: Caller, number: str) -> InstrumentVi
     series = loaded.series
     if series is None or len(number) != series.length:
         raise refused("unknown_series", f"no series of this loyalty group has numbers like {number!r}")
+    if series.check_digit and not is_valid_number(number):
+        raise refused("invalid_number", "the number's check digit is wrong (a typo?)", field="number")
     if loaded.instrument is None:
         raise refused("instrument_not_found", f"instrument {number!r} was not issued")
     return InstrumentView.of(loaded.instrument, series, svc.clock())

@@ -26,6 +26,7 @@ from loyalty_engine.logic.context import InstrumentServices
 
 CHUNK = 1000  # indexes per checkpoint: 40 BatchWriteItem requests
 MARGIN_MS = 30_000  # stop and queue a continuation this long before the invocation's timeout
+API_MARGIN_MS = 5_000  # a batch issued during an API call hands over to the queue 5 s before the timeout
 
 
 def series_not_found(series_id: str) -> NotFound:
@@ -168,7 +169,12 @@ def _card(series: Series, batch: Batch, number: str) -> Instrument:
 
 
 def run_batch(
-    svc: InstrumentServices, group: str, series_id: str, batch_id: str, remaining_ms: Callable[[], float]
+    svc: InstrumentServices,
+    group: str,
+    series_id: str,
+    batch_id: str,
+    remaining_ms: Callable[[], float],
+    margin_ms: float = MARGIN_MS,
 ) -> Batch | None:
     """Issue a batch's instruments from its last checkpoint; write the export when all are issued.
 
@@ -182,7 +188,7 @@ def run_batch(
     if series is None or batch is None:
         return None
     while batch.status == "pending":
-        if remaining_ms() < MARGIN_MS:
+        if remaining_ms() < margin_ms:
             return batch
         if batch.issued >= batch.count:
             batch = _complete(svc, group, series, batch)
