@@ -62,14 +62,21 @@ class ItemTable:
         return list(self.query_by_sk(pk, prefix, limit).values())
 
     def query_by_sk(self, pk: str, prefix: str, limit: int | None = None) -> dict[str, dict[str, Any]]:
-        """Every item of a partition under a sort-key prefix (all pages), by sort key."""
+        """Every item of a partition under a sort-key prefix (all pages), by sort key.
+
+        An empty prefix reads the whole partition (DynamoDB refuses an empty key value in
+        `begins_with`)."""
         params: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
         }
+        if prefix:
+            params["KeyConditionExpression"] += " AND begins_with(#sk, :prefix)"
+            params["ExpressionAttributeNames"]["#sk"] = SORT_KEY
+            params["ExpressionAttributeValues"][":prefix"] = {"S": prefix}
         if limit:
             params["Limit"] = limit
         values: dict[str, dict[str, Any]] = {}

@@ -6,7 +6,7 @@ from loyalty_engine.dal import keys
 from loyalty_engine.dal.batch import batch_get
 from loyalty_engine.dal.item_access import ConditionsFailed, ItemTable, new_or_version
 from loyalty_engine.dal.records import item
-from loyalty_engine.domain.errors import Conflict
+from loyalty_engine.domain.errors import Conflict, InvalidRequest
 from loyalty_engine.domain.merchants import Merchant, MerchantGroup
 
 
@@ -76,8 +76,8 @@ class MerchantStore(ItemTable):
                     details=[{"field": "store_id", "reason": "store_id_taken"}],
                 ) from None
             missing = [groups_checked[i - first_check] for i in failed.failed if i >= first_check]
-            if missing:
-                raise Conflict(
+            if missing:  # 422, as for a series' or a customer's unknown groups
+                raise InvalidRequest(
                     f"unknown merchant groups {missing}",
                     code="unknown_merchant_group",
                     details=[
