@@ -1,9 +1,14 @@
 """Property-based API tests: schemathesis against the local gateway with docs/openapi.json.
 
 Every documented operation gets explicit examples aimed at seeded data (one program, one
-member with an order) and generated requests, valid and invalid, half of them pointed at
-the seeded ids, all with the demo group's admin key. Checks: no 5xx, status codes
-documented, responses conform to their documented schemas.
+member with an order; a merchant group, a merchant, a gift card series with a batch, a sold
+and partly spent gift card, a store credit series, a customer group and a customer) and
+generated requests, valid and invalid, half of them pointed at the seeded ids, all with the
+demo group's admin key, but for the point-of-sale routes: a shop key bound to the seeded
+till (a merchant of the seeded group). Checks: no 5xx, status codes documented, responses
+conform to their documented schemas. The seeded series hold 10,000 numbers each, so that no
+generated batch count can make the background batch issuer write more. Explicit examples are
+built before the fixtures run: path values known only then (LATER) are filled in at the call.
 
 The regression tests at the end pin what this test once found: success responses
 missing from the document, a multipart body without a boundary, and date-times with no
@@ -12,6 +17,8 @@ UTC equivalent (both used to crash the function instead of answering 4xx).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +33,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from local_stack import LocalStack
+from loyalty_engine.cli import create_api_key
+from loyalty_engine.dal.group_store import GroupStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT: dict[str, Any] = json.loads((ROOT / "docs" / "openapi.json").read_text())
@@ -38,14 +47,45 @@ PROGRAM_ID = "st-program"
 CARD_CODE = "ST-MEMBER-0001"
 ORDER_ID = "st-order-1"
 REWARD_ID = "st-reward"
+MERCHANT_GROUP_ID = "st-stores"
+MERCHANT_ID = "st-merchant"
+TILL_ID = "st-till"  # the point-of-sale key's merchant (generated PUTs address MERCHANT_ID)
+LATER = "set-by-the-seeded-fixture"  # explicit examples are built before the fixtures run
+SERIES_ID = "st-gift"
+CREDIT_SERIES_ID = "st-credit"
+BATCH_ID = "st-batch"
+CUSTOMER_GROUP_ID = "st-vip-customers"
+CUSTOMER_ID = "st-customer"
+REDEMPTION_ID = "st-pay-1"
 SEEDED = {
     "program_id": PROGRAM_ID,
     "card_code": CARD_CODE,
     "order_id": ORDER_ID,
     "external_id": REWARD_ID,
-    "attribution_id": "set-by-the-seeded-fixture",
+    "attribution_id": LATER,
     "import_id": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
     "vip_tier": "st-vip",
+    "merchant_group_id": MERCHANT_GROUP_ID,
+    "merchant_id": MERCHANT_ID,
+    "series_id": SERIES_ID,
+    "batch_id": BATCH_ID,
+    "number": LATER,  # a gift card of the seeded batch, sold
+    "redemption_id": REDEMPTION_ID,
+    "customer_group_id": CUSTOMER_GROUP_ID,
+    "customer_id": CUSTOMER_ID,
+}
+# Seeded path values of one operation that differ from SEEDED's.
+SEEDED_FOR: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/v1/series/{series_id}/store-credits"): {"series_id": CREDIT_SERIES_ID},
+}
+# The point-of-sale routes: called with a shop key bound to the seeded till.
+POS_OPERATIONS = {
+    ("POST", "/v1/series/{series_id}/store-credits"),
+    ("POST", "/v1/instruments/{number}/activations"),
+    ("POST", "/v1/instruments/{number}/redemptions"),
+    ("POST", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"),
+    ("GET", "/v1/instruments/{number}"),
+    ("GET", "/v1/instruments/{number}/ledger"),
 }
 REWARD = {
     "name": "Free coffee",
@@ -69,6 +109,27 @@ ORDER = {
     "store_id": "paris-04",
     "lines": [{"sku": "COF-250", "quantity": 2, "amount": "250.00"}],
 }
+SERIES = {
+    "name": "Schemathesis gift cards",
+    "kind": "gift_card",
+    "prefix": "6012",
+    "length": 9,  # 10,000 numbers
+    "issuer_group": MERCHANT_GROUP_ID,
+    "acceptor_group": MERCHANT_GROUP_ID,
+    "currency": "EUR",
+    "min_value": "5.00",
+    "max_value": "500.00",
+    "validity": {"value": 3, "unit": "years"},
+}
+CREDIT_SERIES = {
+    **SERIES,
+    "name": "Schemathesis store credit",
+    "kind": "store_credit",
+    "prefix": "6013",
+    "min_value": None,
+}
+MERCHANT = {"name": "Schemathesis store", "store_id": "ST-001", "merchant_groups": [MERCHANT_GROUP_ID]}
+CUSTOMER = {"first_name": "Ada", "email": "ada@example.com", "customer_groups": [CUSTOMER_GROUP_ID]}
 # Request bodies known to be valid, per operation (explicit examples on the seeded ids).
 EXAMPLE_BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("PUT", "/v1/programs/{program_id}"): [PROGRAM],
@@ -88,6 +149,25 @@ EXAMPLE_BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("POST", "/v1/members/{card_code}/rewards"): [{"reward_id": REWARD_ID}],
     ("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"): [{"quantity": 1}],
     ("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): [{"reason": "store manager"}],
+    ("PUT", "/v1/merchant-groups/{merchant_group_id}"): [{"name": "Stores", "description": "All of them"}],
+    ("PUT", "/v1/merchants/{merchant_id}"): [MERCHANT],
+    ("PUT", "/v1/series/{series_id}"): [SERIES, {**SERIES, "name": "Renamed", "max_value": "300.00"}],
+    ("POST", "/v1/series/{series_id}/batches"): [{"batch_id": "st-batch-2", "count": 2}],
+    ("POST", "/v1/series/{series_id}/store-credits"): [
+        {"return_id": "st-return-1", "amount": "10.00", "currency": "EUR"},
+        {"return_id": "st-return-2", "amount": "2.50", "currency": "EUR", "customer_id": CUSTOMER_ID},
+    ],
+    ("POST", "/v1/instruments/{number}/activations"): [{"activation_id": "st-sale-1", "value": "50.00"}],
+    ("POST", "/v1/instruments/{number}/redemptions"): [
+        {"redemption_id": "st-pay-2", "amount": "1.00", "currency": "EUR"}
+    ],
+    ("POST", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"): [
+        {"reversal_id": "st-refund-1", "amount": "0.50"},
+        {"reversal_id": "st-refund-2"},
+    ],
+    ("PUT", "/v1/customer-groups/{customer_group_id}"): [{"name": "VIP customers"}],
+    ("PUT", "/v1/customers/{customer_id}"): [CUSTOMER],
+    ("PUT", "/v1/members/{card_code}/customer"): [{"customer_id": CUSTOMER_ID}],
 }
 
 
@@ -103,7 +183,58 @@ def auth(stack: LocalStack) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def seeded(stack: LocalStack, auth: dict[str, str]) -> None:
+def pos_auth(stack: LocalStack) -> dict[str, str]:
+    """A shop key of demo bound to the seeded till."""
+    store = GroupStore(stack.client("dynamodb"), stack.table_name)
+    return {"Authorization": f"Bearer {create_api_key(store, 'demo', ('shop',), merchant_id=TILL_ID)}"}
+
+
+def _seed_instruments(stack: LocalStack, auth: dict[str, str], pos_auth: dict[str, str]) -> None:
+    """Two merchants (one the till) in their group, the two series, a batch (its numbers from its
+    CSV export), one card sold and partly spent at the till, a customer in its group."""
+    base = stack.api_url
+    admin_writes = [
+        (f"/v1/merchant-groups/{MERCHANT_GROUP_ID}", {"name": "Stores"}),
+        (f"/v1/merchants/{MERCHANT_ID}", MERCHANT),
+        (f"/v1/merchants/{TILL_ID}", {**MERCHANT, "name": "Schemathesis till", "store_id": "ST-TILL"}),
+        (f"/v1/series/{SERIES_ID}", SERIES),
+        (f"/v1/series/{CREDIT_SERIES_ID}", CREDIT_SERIES),
+        (f"/v1/customer-groups/{CUSTOMER_GROUP_ID}", {"name": "VIP customers"}),
+        (f"/v1/customers/{CUSTOMER_ID}", CUSTOMER),
+    ]
+    for path, body in admin_writes:
+        answer = requests.put(base + path, json=body, headers=auth, timeout=TIMEOUT)
+        assert answer.status_code == 201, (path, answer.text)
+    batch = requests.post(
+        f"{base}/v1/series/{SERIES_ID}/batches",
+        json={"batch_id": BATCH_ID, "count": 3},
+        headers=auth,
+        timeout=TIMEOUT,
+    )
+    assert batch.status_code == 201, batch.text
+    bucket, _, key = batch.json()["export"].removeprefix("s3://").partition("/")
+    text = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    number = next(csv.DictReader(io.StringIO(text)))["number"]
+    SEEDED["number"] = number
+    card = f"{base}/v1/instruments/{number}"
+    sold = requests.post(
+        f"{card}/activations",
+        json={"activation_id": "st-sale-1", "value": "50.00"},
+        headers=pos_auth,
+        timeout=TIMEOUT,
+    )
+    paid = requests.post(
+        f"{card}/redemptions",
+        json={"redemption_id": REDEMPTION_ID, "amount": "20.00"},
+        headers=pos_auth,
+        timeout=TIMEOUT,
+    )
+    assert (sold.status_code, paid.status_code) == (201, 201), (sold.text, paid.text)
+    assert paid.json()["instrument"]["balance"] == "30.00"
+
+
+@pytest.fixture(scope="module")
+def seeded(stack: LocalStack, auth: dict[str, str], pos_auth: dict[str, str]) -> None:
     """One program and one member with one order, so that requests can hit real data."""
     base = stack.api_url
     answers = [
@@ -126,6 +257,11 @@ def seeded(stack: LocalStack, auth: dict[str, str]) -> None:
     )
     assert (reward.status_code, bought.status_code) == (201, 201), (reward.text, bought.text)
     SEEDED["attribution_id"] = bought.json()["attribution_id"]
+    _seed_instruments(stack, auth, pos_auth)
+
+
+def _seeded_for(method: str, path: str) -> dict[str, str]:
+    return {**SEEDED, **SEEDED_FOR.get((method.upper(), path), {})}
 
 
 @SCHEMA.hook
@@ -133,7 +269,8 @@ def before_add_examples(context: schemathesis.HookContext, examples: list[schema
     operation = context.operation
     if operation is None:
         return
-    parameters = {name: value for name, value in SEEDED.items() if "{" + name + "}" in operation.path}
+    seeded = _seeded_for(operation.method, operation.path)
+    parameters = {name: value for name, value in seeded.items() if "{" + name + "}" in operation.path}
     if operation.method.upper() in ("GET", "DELETE"):
         examples.append(operation.Case(path_parameters=parameters))
     for body in EXAMPLE_BODIES.get((operation.method.upper(), operation.path), []):
@@ -144,19 +281,28 @@ def before_add_examples(context: schemathesis.HookContext, examples: list[schema
 def flatmap_path_parameters(
     context: schemathesis.HookContext, path_parameters: dict[str, Any]
 ) -> st.SearchStrategy[dict[str, Any]]:
-    # Half of the generated requests address the seeded program, member and order.
+    # Half of the generated requests address the seeded program, member and order (and the
+    # seeded merchant, series, card and customer).
     if not path_parameters:
         return st.just(path_parameters)
-    real = {name: SEEDED.get(name, value) for name, value in path_parameters.items()}
+    operation = context.operation
+    seeded = _seeded_for(operation.method, operation.path) if operation is not None else SEEDED
+    real = {name: seeded.get(name, value) for name, value in path_parameters.items()}
     return st.sampled_from([path_parameters, real])
 
 
 @SCHEMA.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(
-    case: schemathesis.Case, stack: LocalStack, auth: dict[str, str], seeded: None
+    case: schemathesis.Case, stack: LocalStack, auth: dict[str, str], pos_auth: dict[str, str], seeded: None
 ) -> None:
-    case.call_and_validate(base_url=stack.api_url, headers=auth, checks=CHECKS)
+    if case.path_parameters:
+        seeded = _seeded_for(case.operation.method, case.operation.path)
+        case.path_parameters = {
+            name: seeded[name] if value == LATER else value for name, value in case.path_parameters.items()
+        }
+    pos = (case.operation.method.upper(), case.operation.path) in POS_OPERATIONS
+    case.call_and_validate(base_url=stack.api_url, headers=pos_auth if pos else auth, checks=CHECKS)
 
 
 # ---------------------------------------------------------------- regressions
@@ -175,6 +321,26 @@ def test_every_operation_documents_its_success_responses() -> None:
         ("put", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): {"200"},
         ("delete", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): {"200"},
         ("get", "/v1/members/{card_code}/tier-history"): {"200"},
+        ("put", "/v1/merchant-groups/{merchant_group_id}"): {"200", "201"},
+        ("get", "/v1/merchant-groups/{merchant_group_id}"): {"200"},
+        ("put", "/v1/merchants/{merchant_id}"): {"200", "201"},
+        ("get", "/v1/merchants/{merchant_id}"): {"200"},
+        ("put", "/v1/series/{series_id}"): {"200", "201"},
+        ("get", "/v1/series/{series_id}"): {"200"},
+        ("get", "/v1/series"): {"200"},
+        ("post", "/v1/series/{series_id}/batches"): {"201", "202"},
+        ("get", "/v1/series/{series_id}/batches/{batch_id}"): {"200"},
+        ("post", "/v1/series/{series_id}/store-credits"): {"201"},
+        ("post", "/v1/instruments/{number}/activations"): {"201"},
+        ("post", "/v1/instruments/{number}/redemptions"): {"201"},
+        ("post", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"): {"201"},
+        ("get", "/v1/instruments/{number}"): {"200"},
+        ("get", "/v1/instruments/{number}/ledger"): {"200"},
+        ("put", "/v1/customer-groups/{customer_group_id}"): {"200", "201"},
+        ("get", "/v1/customer-groups/{customer_group_id}"): {"200"},
+        ("put", "/v1/customers/{customer_id}"): {"200", "201"},
+        ("get", "/v1/customers/{customer_id}"): {"200"},
+        ("put", "/v1/members/{card_code}/customer"): {"200"},
     }
     for (method, path), statuses in expected.items():
         declared = DOCUMENT["paths"][path][method]["responses"]

@@ -1,6 +1,9 @@
 """A key of one loyalty group never reaches another group's data, on any route.
 
 The route list comes from the OpenAPI document, so a new route is covered by default.
+The instrument routes (merchants, series, gift cards, customers) get demo data of their own:
+another group's call answers 404 (or creates that group's own resource), demo's data stays as
+it was, and demo's own call of the same sample event still works.
 """
 
 from __future__ import annotations
@@ -9,12 +12,20 @@ import json
 
 import pytest
 
+from loyalty_engine.domain.access import Caller
 from loyalty_engine.handlers.openapi import document, routes
-from loyalty_engine.wiring import API_ROUTES
+from loyalty_engine.wiring import API_ROUTES, INSTRUMENT_ROUTES
 from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP
-from tests.support.api import call, load_event
+from tests.integration.test_instruments_api import CREDIT, STORE, ok, put_series, seed_sample_number, stored
+from tests.support.api import Reply, call, load_event
 
 ROUTES = routes(document())
+INSTRUMENT = sorted((r.method, r.path) for r in INSTRUMENT_ROUTES)
+POINTS = [route for route in ROUTES if route not in INSTRUMENT]
+# demo-b's point-of-sale key, bound to a merchant named as demo's is
+OTHER_POS = Caller(
+    group_id="demo-b", key_id="01JD0000000000000000000004", scopes=("shop",), merchant_id="store-1"
+)
 EVENT_FOR = {
     ("PUT", "/v1/programs/{program_id}"): "api_put_program",
     ("GET", "/v1/programs/{program_id}"): "api_get_program",
@@ -35,6 +46,26 @@ EVENT_FOR = {
     ("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): "api_grant_vip_tier",
     ("DELETE", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): "api_remove_vip_tier",
     ("GET", "/v1/members/{card_code}/tier-history"): "api_get_tier_history",
+    ("PUT", "/v1/merchant-groups/{merchant_group_id}"): "api_put_merchant_group",
+    ("GET", "/v1/merchant-groups/{merchant_group_id}"): "api_get_merchant_group",
+    ("PUT", "/v1/merchants/{merchant_id}"): "api_put_merchant",
+    ("GET", "/v1/merchants/{merchant_id}"): "api_get_merchant",
+    ("PUT", "/v1/series/{series_id}"): "api_put_series",
+    ("GET", "/v1/series/{series_id}"): "api_get_series",
+    ("GET", "/v1/series"): "api_list_series",
+    ("POST", "/v1/series/{series_id}/batches"): "api_create_batch",
+    ("GET", "/v1/series/{series_id}/batches/{batch_id}"): "api_get_batch",
+    ("POST", "/v1/series/{series_id}/store-credits"): "api_issue_store_credit",
+    ("POST", "/v1/instruments/{number}/activations"): "api_activate_gift_card",
+    ("POST", "/v1/instruments/{number}/redemptions"): "api_redeem_instrument",
+    ("POST", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"): "api_reverse_redemption",
+    ("GET", "/v1/instruments/{number}"): "api_lookup_instrument",
+    ("GET", "/v1/instruments/{number}/ledger"): "api_instrument_ledger",
+    ("PUT", "/v1/customer-groups/{customer_group_id}"): "api_put_customer_group",
+    ("GET", "/v1/customer-groups/{customer_group_id}"): "api_get_customer_group",
+    ("PUT", "/v1/customers/{customer_id}"): "api_put_customer",
+    ("GET", "/v1/customers/{customer_id}"): "api_get_customer",
+    ("PUT", "/v1/members/{card_code}/customer"): "api_link_card_customer",
 }
 NOT_FOUND = {
     "member_not_found",
@@ -42,6 +73,22 @@ NOT_FOUND = {
     "reward_not_found",
     "attribution_not_found",
     "import_not_found",
+    "merchant_group_not_found",
+    "merchant_not_found",
+    "series_not_found",
+    "batch_not_found",
+    "unknown_series",
+    "customer_group_not_found",
+    "customer_not_found",
+}
+# Routes a shop key at a till calls (with a key bound to a merchant).
+POS_EVENTS = {
+    "api_issue_store_credit",
+    "api_activate_gift_card",
+    "api_redeem_instrument",
+    "api_reverse_redemption",
+    "api_lookup_instrument",
+    "api_instrument_ledger",
 }
 
 
@@ -72,12 +119,81 @@ def _demo_reward_data() -> dict:
     return bought.body
 
 
+def _demo_instrument_data() -> None:
+    """demo's merchant group, merchant, series `gift` (with the sample batch) and `credit`, the
+    sample number sold and partly spent, a store credit, a customer group and a customer linked
+    to the member's card: every sample event of the instrument routes, as demo."""
+    for name in ("api_put_merchant_group", "api_put_merchant", "api_put_series"):
+        ok(call(name, ADMIN))
+    ok(put_series("credit", {**CREDIT, "issuer_group": "stores", "acceptor_group": "stores"}))
+    seed_sample_number()
+    for name in ("api_activate_gift_card", "api_redeem_instrument", "api_issue_store_credit"):
+        ok(call(name, STORE))
+    for name in ("api_put_customer_group", "api_put_customer"):
+        ok(call(name, ADMIN))
+    ok(call("api_link_card_customer", ADMIN), 200)
+    ok(call("api_create_batch", ADMIN))  # last: moto copies the whole table in each transaction
+
+
+def _demo_items(table) -> list[dict]:
+    """Every item of the demo group, as stored."""
+    return sorted(
+        (i for i in stored(table, None) if i["pk"] == "G#demo" or i["pk"].startswith("G#demo#")),
+        key=lambda i: (i["pk"], i["sk"]),
+    )
+
+
+def _not_found(reply: Reply) -> None:
+    assert reply.status == 404, reply.body
+    assert reply.body["code"] in NOT_FOUND, reply.body
+
+
 def test_openapi_routes_are_the_wired_routes():
-    assert sorted((r.method, r.path) for r in API_ROUTES) == ROUTES
+    assert sorted((r.method, r.path) for r in API_ROUTES + INSTRUMENT_ROUTES) == ROUTES
     assert set(EVENT_FOR) == set(ROUTES), "add a sample event for the new route"
+    for route, name in EVENT_FOR.items():
+        event = load_event(name)
+        assert (event["httpMethod"], event["resource"]) == route, name
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
+@pytest.mark.parametrize("route", INSTRUMENT, ids=lambda r: f"{r[0]} {r[1]}")
+def test_other_group_cannot_reach_demo_instruments(route, table, member):
+    _demo_instrument_data()
+    assert ok(call("api_lookup_instrument", STORE), 200)["balance"] == "37.50"
+    assert ok(call("api_get_customer", ADMIN), 200)["links"]["card_codes"] == [CARD]
+    before = _demo_items(table)
+    assert {"G#demo#I#6012000000000011", "G#demo#CU#c-1001", "G#demo#SERIES"} <= {i["pk"] for i in before}
+    name = EVENT_FOR[route]
+    sent = json.loads(load_event(name)["body"] or "null")
+    if name in ("api_put_merchant_group", "api_put_customer_group"):
+        # demo-b may create its own with the same id: it must not touch demo's
+        assert call(name, OTHER_GROUP, body={**sent, "name": "Intruder"}).status == 201
+    elif name == "api_put_merchant":
+        # demo's merchant group is not demo-b's; demo's store id is not claimed in demo-b
+        reply = call(name, OTHER_GROUP)
+        assert (reply.status, reply.body["code"]) == (422, "unknown_merchant_group"), reply.body
+        assert call(name, OTHER_GROUP, body={**sent, "merchant_groups": []}).status == 201
+    elif name == "api_put_series":
+        # demo's merchant group is not demo-b's; demo's prefix is free in demo-b
+        reply = call(name, OTHER_GROUP)
+        assert (reply.status, reply.body["code"]) == (422, "unknown_merchant_group"), reply.body
+        assert call("api_put_merchant_group", OTHER_GROUP).status == 201
+        assert call(name, OTHER_GROUP, body={**sent, "name": "Intruder"}).status == 201
+    elif name == "api_put_customer":
+        reply = call(name, OTHER_GROUP)
+        assert (reply.status, reply.body["code"]) == (422, "unknown_customer_group"), reply.body
+        assert call(name, OTHER_GROUP, body={**sent, "customer_groups": []}).status == 201
+    elif name == "api_list_series":
+        assert ok(call(name, OTHER_GROUP), 200) == {"series": []}
+    else:
+        _not_found(call(name, OTHER_POS if name in POS_EVENTS else OTHER_GROUP))
+    assert _demo_items(table) == before
+    # demo's own call of the same sample event works
+    reply = call(name, STORE if name in POS_EVENTS else ADMIN)
+    assert reply.status in (200, 201), reply.body
+
+
+@pytest.mark.parametrize("route", POINTS, ids=lambda r: f"{r[0]} {r[1]}")
 def test_other_group_cannot_reach_demo_data(route, member):
     assert call("api_earn_order", SHOP).status == 201
     attribution = _demo_reward_data()

@@ -1,0 +1,458 @@
+"""A Hypothesis state machine of a stored-value instrument (a gift card), through the real
+instrument API handler on in-process moto, against a reference model.
+
+One table for the whole run (merchants and a series made once); each example takes a fresh
+pre-issued gift card of an open-value series (5.00-500.00, valid 60 days from its sale), most
+often sells it first, then moves it: sell it (again), pay with it (a share of the balance, all
+of it, a cent more, any amount), refund payments (the rest, a share, too much, one never made),
+from the acceptor merchant or from one of another group, replay an answered request or reuse
+its key with another body, move the clock (hours, days, to the second of expiry). After every
+write the stored instrument and its redemption records must agree with the model (each
+answer's entry with the model's next movement); at the end of each example, the whole ledger:
+
+- balance == sum of the ledger's amounts, every entry's balance_after the running sum, >= 0;
+- never more redeemed than activated + reversed; each redemption's reversed <= its amount;
+- a replay changes nothing and returns the first answer; a refused operation changes nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from moto import mock_aws
+
+from loyalty_engine.dal import keys
+from loyalty_engine.domain.instruments import Instrument, RedemptionRecord
+from loyalty_engine.logic.context import instrument_services
+from tests.support.api import Reply, call
+from tests.support.aws import create_table, fresh_caches
+from tests.support.clock import FakeClock
+from tests.support.instruments import (
+    ADMIN,
+    GROUP,
+    OUTLET,
+    POS,
+    build_world,
+    issue,
+    ok,
+    redeem,
+    reverse,
+    sell,
+)
+
+SERIES = "wallet"
+VALIDITY = timedelta(days=60)
+MIN_VALUE, MAX_VALUE = Decimal("5.00"), Decimal("500.00")
+WALLET = {
+    "name": "Wallet cards",
+    "kind": "gift_card",
+    "prefix": "6030",
+    "length": 16,
+    "issuer_group": "stores",
+    "acceptor_group": "stores",
+    "currency": "EUR",
+    "min_value": "5.00",
+    "max_value": "500.00",
+    "validity": {"value": 60, "unit": "days"},
+}
+CENT = Decimal("0.01")
+# outlet-1 calls 1 time in 8 (not on 0: Hypothesis draws the simplest value more often)
+WRONG_GROUP_SOMETIMES = st.integers(0, 7).map(lambda n: n == 3)
+
+
+def money(cents: int) -> str:
+    return str((Decimal(cents) * CENT).quantize(CENT))
+
+
+@dataclass
+class Done:
+    """An answered (201) request: replaying it must give `reply` again."""
+
+    kind: str  # activation, redemption, reversal
+    key: str
+    args: dict[str, Any]
+    reply: Reply
+
+
+@dataclass
+class Stored:
+    instrument: Instrument
+    records: dict[str, RedemptionRecord]  # by redemption id
+
+
+@dataclass
+class ModelRedemption:
+    amount: Decimal
+    reversed: Decimal = Decimal(0)
+
+
+@dataclass
+class Model:
+    status: str = "issued"  # as stored: issued, active, redeemed
+    balance: Decimal | None = None
+    valid_until: datetime | None = None
+    activated: Decimal = Decimal(0)
+    redemptions: dict[str, ModelRedemption] = field(default_factory=dict)
+    entries: list[tuple[str, Decimal]] = field(default_factory=list)  # (kind, amount)
+
+    def status_at(self, now: datetime) -> str:
+        if self.status in ("issued", "active") and self.valid_until is not None and now >= self.valid_until:
+            return "expired"
+        return self.status
+
+
+_cards: list[str] = []
+_batches = itertools.count()
+
+
+def fresh_card() -> str:
+    """A pre-issued card of the wallet series never used before (issued 25 at a time)."""
+    if not _cards:
+        _cards.extend(issue(SERIES, f"B-{next(_batches)}", 25))
+    return _cards.pop()
+
+
+def send(done: Done, **changes: Any) -> Reply:
+    """An answered request again, with `changes` to its body or caller."""
+    args = {**done.args, **changes}
+    if done.kind == "activation":
+        return sell(args["number"], args["value"], done.key, caller=args["caller"])
+    if done.kind == "redemption":
+        return redeem(args["number"], done.key, args["amount"], caller=args["caller"])
+    return reverse(args["number"], args["redemption_id"], done.key, args["amount"], caller=args["caller"])
+
+
+class InstrumentMachine(RuleBasedStateMachine):
+    examples = itertools.count()  # card and key names unique over the whole run
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tag = f"X{next(self.examples)}"
+        self.clock = FakeClock()
+        instrument_services().clock = self.clock
+        self.number = fresh_card()
+        self.model = Model()
+        self.done: list[Done] = []
+        self.ids = itertools.count(1)
+        self.before = self.stored()  # as last read: what a refused or replayed request must leave
+        self.unchanged = False  # the last request was refused or replayed
+        self.sent = False  # a request was sent since the state was last read
+        self.sold_again = 0
+
+    def new_key(self, kind: str) -> str:
+        return f"{self.tag}-{kind}-{next(self.ids)}"
+
+    # --- reading the stored state -------------------------------------------------------------
+
+    def stored(self) -> Stored:
+        """The instrument and its redemption records: two reads (moto takes milliseconds per item
+        it returns and per item of the partition it queries; the ledger is read in teardown)."""
+        svc = instrument_services()
+        pk = keys.instrument_pk(GROUP, self.number)
+        values = svc.instruments.get(pk, keys.INSTRUMENT_SK)
+        assert values is not None
+        records = {
+            record.redemption_id: record
+            for record in (
+                RedemptionRecord.model_validate({k: v for k, v in found.items() if k != "answer"})
+                for found in svc.instruments.query(pk, keys.redemption_sk(""))
+            )
+        }
+        return Stored(Instrument.model_validate(values), records)
+
+    def expect_refusal(self, reply: Reply, status: int, code: str) -> None:
+        assert (reply.status, (reply.body or {}).get("code")) == (status, code), (reply.status, reply.body)
+        self.unchanged = self.sent = True
+
+    def expect_movement(self, reply: Reply, kind: str, key: str, amount: Decimal) -> None:
+        assert reply.status == 201, (kind, reply.body)
+        self.sent = True
+        entry = reply.body["entry"]
+        assert (entry["kind"], entry["reference"], Decimal(entry["amount"])) == (kind, key, amount)
+        self.model.entries.append((kind, amount))
+        assert entry["entry_no"] == 1 + len(self.model.entries)
+        assert Decimal(entry["balance_after"]) == self.model.balance
+        assert entry["status_after"] == self.model.status
+        view = reply.body["instrument"]
+        assert Decimal(view["balance"]) == self.model.balance
+        assert view["status"] == self.model.status_at(self.clock.now)
+
+    # --- rules --------------------------------------------------------------------------------
+
+    @initialize(sell_first=st.integers(0, 7), cents=st.integers(500, 50_000))
+    def start(self, sell_first: int, cents: int) -> None:
+        """Most examples start with the card sold (the others with it still unsold)."""
+        if sell_first:
+            self.activate(cents, False)
+
+    @precondition(lambda self: self.model.status == "issued" or self.sold_again < 2)
+    @rule(
+        cents=st.one_of(
+            st.integers(500, 50_000), st.integers(1, 499), st.integers(50_001, 60_000), st.none()
+        ),
+        wrong_group=WRONG_GROUP_SOMETIMES,
+    )
+    def activate(self, cents: int | None, wrong_group: bool) -> None:
+        value = None if cents is None else money(cents)
+        key = self.new_key("A")
+        caller = OUTLET if wrong_group else POS
+        reply = sell(self.number, value, key, caller=caller)
+        m, now = self.model, self.clock.now
+        if wrong_group:
+            return self.expect_refusal(reply, 403, "wrong_merchant_group")
+        if m.status_at(now) == "expired":
+            return self.expect_refusal(reply, 409, "expired")
+        if m.status != "issued":
+            self.sold_again += 1  # (twice per example is enough)
+            return self.expect_refusal(reply, 409, "already_active")
+        if value is None or not MIN_VALUE <= Decimal(value) <= MAX_VALUE:
+            return self.expect_refusal(reply, 422, "invalid_value")
+        m.status, m.balance, m.activated = "active", Decimal(value), Decimal(value)
+        m.valid_until = now + VALIDITY
+        self.expect_movement(reply, "activation", key, Decimal(value))
+        assert datetime.fromisoformat(reply.body["instrument"]["valid_until"]) == m.valid_until
+        self.done.append(
+            Done("activation", key, {"number": self.number, "value": value, "caller": caller}, reply)
+        )
+        return None
+
+    @rule(
+        share=st.one_of(st.integers(1, 100), st.sampled_from(["all", "over"])),
+        wrong_group=WRONG_GROUP_SOMETIMES,
+    )
+    def pay_share(self, share: int | str, wrong_group: bool) -> None:
+        """A share (percent) of the balance, all of it, or a cent more."""
+        balance = int((self.model.balance or 0) * 100)
+        if isinstance(share, int):
+            self.pay(max(1, balance * share // 100), wrong_group)
+        else:
+            self.pay(max(balance, 1) if share == "all" else balance + 1, wrong_group)
+
+    @rule(cents=st.integers(1, 20_000), wrong_group=WRONG_GROUP_SOMETIMES)
+    def pay(self, cents: int, wrong_group: bool) -> None:
+        m, now = self.model, self.clock.now
+        amount = Decimal(money(cents))
+        key = self.new_key("P")
+        caller = OUTLET if wrong_group else POS
+        reply = redeem(self.number, key, str(amount), caller=caller)
+        status = m.status_at(now)
+        if wrong_group:
+            return self.expect_refusal(reply, 403, "wrong_merchant_group")
+        if status == "expired":
+            return self.expect_refusal(reply, 409, "expired")
+        if status == "issued":
+            return self.expect_refusal(reply, 409, "not_active")
+        if status == "redeemed" or amount > (m.balance or 0):
+            return self.expect_refusal(reply, 409, "insufficient_balance")
+        assert m.balance is not None
+        m.balance -= amount
+        m.status = "redeemed" if m.balance == 0 else "active"
+        m.redemptions[key] = ModelRedemption(amount)
+        self.expect_movement(reply, "redemption", key, -amount)
+        self.done.append(
+            Done("redemption", key, {"number": self.number, "amount": str(amount), "caller": caller}, reply)
+        )
+        return None
+
+    @precondition(lambda self: self.model.redemptions)
+    @rule(
+        pick=st.integers(0, 1_000),
+        never_made=st.integers(0, 9).map(lambda n: n == 3),
+        share=st.one_of(st.none(), st.integers(1, 100), st.sampled_from(["rest", "over"])),
+        wrong_group=WRONG_GROUP_SOMETIMES,
+    )
+    def refund(self, pick: int, never_made: bool, share: int | str | None, wrong_group: bool) -> None:
+        """Refund a payment (or one never made): what is left of it (no amount, or the amount), a
+        share of it, or a cent too much."""
+        m = self.model
+        redemption_id = list(m.redemptions)[pick % len(m.redemptions)]
+        original = m.redemptions[redemption_id]
+        if never_made:
+            redemption_id = f"{self.tag}-NEVER"
+        left = original.amount - original.reversed
+        if share is None:
+            amount = None
+        elif share == "rest":
+            amount = left
+        elif share == "over":
+            amount = left + CENT
+        else:
+            assert isinstance(share, int)
+            amount = max(CENT, (left * share / 100).quantize(CENT))
+        key = self.new_key("R")
+        caller = OUTLET if wrong_group else POS
+        reply = reverse(
+            self.number, redemption_id, key, None if amount is None else str(amount), caller=caller
+        )
+        if amount is not None and amount <= 0:  # the rest of a payment already refunded in full
+            return self.expect_refusal(reply, 422, "validation_error")
+        if never_made:
+            return self.expect_refusal(reply, 404, "redemption_not_found")
+        if wrong_group:
+            return self.expect_refusal(reply, 403, "wrong_merchant_group")
+        refunded = left if amount is None else amount
+        if refunded <= 0 or refunded > left:
+            return self.expect_refusal(reply, 409, "reversal_exceeds_redemption")
+        assert m.balance is not None
+        m.balance += refunded
+        m.status = "active" if m.status == "redeemed" else m.status
+        original.reversed += refunded
+        self.expect_movement(reply, "reversal", key, refunded)
+        assert reply.body["entry"]["reverses"] == redemption_id
+        args = {
+            "number": self.number,
+            "redemption_id": redemption_id,
+            "amount": None if amount is None else str(amount),
+            "caller": caller,
+        }
+        self.done.append(Done("reversal", key, args, reply))
+        return None
+
+    @precondition(lambda self: self.done)
+    @rule(pick=st.integers(0, 1_000), change=st.sampled_from(["none", "none", "amount", "merchant"]))
+    def again(self, pick: int, change: str) -> None:
+        """An answered request again: the same (the first answer, nothing moves), or its key with
+        another amount or from another merchant (refused: idempotency_key_reused)."""
+        done = self.done[pick % len(self.done)]
+        if change == "none":
+            reply = send(done)
+            assert (reply.status, reply.body) == (done.reply.status, done.reply.body)
+            self.unchanged = self.sent = True
+            return
+        if change == "merchant":
+            reply = send(done, caller=OUTLET if done.args["caller"] is POS else POS)
+        elif done.kind == "activation":
+            reply = send(done, value="6.00" if done.args["value"] != "6.00" else "7.00")
+        else:
+            reply = send(done, amount="0.01" if done.args["amount"] != "0.01" else "0.02")
+        self.expect_refusal(reply, 409, "idempotency_key_reused")
+
+    @rule(hours=st.integers(1, 10 * 24), to_expiry=st.integers(0, 7))
+    def wait(self, hours: int, to_expiry: int) -> None:
+        """Hours pass, or (1 time in 4) the clock moves to the second of expiry or the one
+        before: a lookup shows the status at the new time."""
+        valid_until = self.model.valid_until
+        if to_expiry in (3, 4) and valid_until is not None and self.clock.now < valid_until:
+            self.clock.now = valid_until - timedelta(seconds=to_expiry - 3)
+        else:
+            self.clock.advance(hours=hours)
+        view = ok(call("api_lookup_instrument", POS, path={"number": self.number}), 200)
+        assert view["status"] == self.model.status_at(self.clock.now)
+        assert view["balance"] == (None if self.model.balance is None else str(self.model.balance))
+
+    # --- invariants ---------------------------------------------------------------------------
+
+    @invariant()
+    def stored_state_matches_the_model(self) -> None:
+        if not self.sent:  # (after a wait) the state read after the last request stands
+            return
+        m = self.model
+        now = self.stored()
+        if self.unchanged:
+            assert now == self.before, "a refused or replayed request changed the instrument"
+            self.unchanged = False
+        instrument = now.instrument
+        assert (instrument.status, instrument.balance) == (m.status, m.balance)
+        assert instrument.balance is None or instrument.balance >= 0
+        assert instrument.version == 1 + len(m.entries)
+        redeemed = -sum((amount for kind, amount in m.entries if kind == "redemption"), Decimal(0))
+        refunded = sum((amount for kind, amount in m.entries if kind == "reversal"), Decimal(0))
+        assert redeemed <= m.activated + refunded
+        assert set(now.records) == set(m.redemptions)
+        for redemption_id, expected in m.redemptions.items():
+            record = now.records[redemption_id]
+            assert (record.amount, record.reversed) == (expected.amount, expected.reversed)
+            assert record.reversed <= record.amount
+        self.before, self.sent = now, False
+
+    def teardown(self) -> None:
+        """The whole ledger, once: consecutive entries adding up to the balance, one per answer."""
+        entries, cursor = instrument_services().instruments.ledger_page(GROUP, self.number, 200, None)
+        assert cursor is None
+        entries.reverse()
+        assert [(entry.kind, entry.amount) for entry in entries] == self.model.entries
+        assert [entry.entry_no for entry in entries] == list(range(2, 2 + len(entries)))
+        running = Decimal(0)
+        for entry in entries:
+            running += entry.amount
+            assert entry.balance_after == running >= 0
+        assert self.before.instrument.balance == (running if entries else None)
+        assert sorted(entry.reference for entry in entries) == sorted(done.key for done in self.done)
+
+
+@pytest.fixture
+def one_table():
+    """One moto table for every example: merchants and the wallet series made once."""
+    with mock_aws():
+        fresh_caches()
+        create_table(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+        build_world()
+        ok(call("api_put_series", ADMIN, path={"series_id": SERIES}, body=WALLET))
+        yield
+    _cards.clear()
+    fresh_caches()
+
+
+def test_instrument_state_machine(one_table):
+    run_state_machine_as_test(
+        InstrumentMachine,
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
+
+
+# --- a fixed scenario through the same machine: the second of expiry ------------------------------
+
+
+@pytest.fixture
+def machine(one_table):
+    state = InstrumentMachine()
+    yield state
+    state.teardown()
+
+
+def test_a_card_pays_until_the_second_before_expiry_and_takes_refunds_after_it(machine):
+    check = machine.stored_state_matches_the_model
+    machine.start(sell_first=1, cents=100_00)
+    check()
+    machine.pay(30_00, wrong_group=False)
+    check()
+    machine.wait(hours=1, to_expiry=4)  # the second before expiry: still active
+    machine.pay(10_00, wrong_group=False)
+    check()
+    machine.wait(hours=1, to_expiry=3)  # the second of expiry
+    assert machine.clock.now == machine.model.valid_until
+    machine.pay(1, wrong_group=False)  # 409 expired
+    check()
+    first = next(iter(machine.model.redemptions))
+    machine.refund(pick=0, never_made=False, share=None, wrong_group=False)  # a refund still lands
+    check()
+    assert machine.model.redemptions[first].reversed == Decimal("30.00")
+    assert machine.model.balance == Decimal("90.00")
+    assert [kind for kind, _ in machine.model.entries] == [
+        "activation",
+        "redemption",
+        "redemption",
+        "reversal",
+    ]
