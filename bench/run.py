@@ -13,6 +13,11 @@
    100,000) against a moto server in its own process: DynamoDB requests per member, members/s
    and the ratio to a raw paginated read of the same members, a replay and the next day's run;
    reconcile and expire-points runs on smaller programs; a projection to 10 million members.
+6. Instruments (`bench/instruments.py`): BENCH_INSTRUMENT_CARDS gift cards (default 20,000) issued
+   through the API and the BatchIssuer against a moto server in its own process: DynamoDB
+   requests per card, cards/s and the ratio to a raw batch_writer of the same items, the CSV
+   export and the number generation apart; round trips and latency per point-of-sale operation
+   (activation, lookup, redemption, reversal, store credit) through the instrument API handler.
 """
 
 from __future__ import annotations
@@ -204,10 +209,14 @@ def main() -> int:
     from bench import jobs as job_bench  # a few minutes more
 
     jobs = job_bench.run_all()
+    from bench import instruments as instrument_bench  # two or three minutes more
+
+    instruments = instrument_bench.run_all()
     ok = (
         figures["warm_path_on_moto"]["round_trips_per_earn"] <= 2
         and figures["warm_path_on_moto"]["round_trips_per_burn"] <= 2
         and job_bench.goals_met(jobs)
+        and instrument_bench.goals_met(instruments)
     )
     return 0 if ok else 1
 
