@@ -11,7 +11,7 @@ with fast reads, plus the transaction change below), each part in a fresh proces
    every continuation it queues (its context counts down from BATCH_ISSUER's timeout), until
    the batch is completed and its CSV export is in S3. Reported: DynamoDB requests per card by
    operation, cards/s and its ratio to a raw boto3 `batch_writer` putting the same instrument
-   items (`dal.instrument_store.instrument_item` of the same numbers, under a loyalty group
+   items (`dal.instrument_store.issued_instrument_item` of the same numbers, under a loyalty group
    of the same length, so the same item size) to the same table, measured in turns: raw, batch,
    raw. Also, apart: the CSV export (`logic.series.export_csv` regenerating the numbers, and its
    S3 PutObject), and the number generation alone (`domain.instrument_batches.numbers_at`).
@@ -341,10 +341,10 @@ def _sqs_event(message: dict[str, Any]) -> dict[str, Any]:
 
 def _raw_items(series: Any, batch: Any, group: str, numbers: list[str]) -> list[dict[str, Any]]:
     """The instrument items the BatchIssuer writes for these numbers, under another group."""
-    from loyalty_engine.dal.instrument_store import instrument_item
+    from loyalty_engine.dal.instrument_store import issued_instrument_item
     from loyalty_engine.logic.series import _card  # the issuer's own instrument of a number
 
-    return [instrument_item(group, _card(series, batch, number)) for number in numbers]
+    return [issued_instrument_item(group, _card(series, batch, number)) for number in numbers]
 
 
 def server_cpu_s() -> float:

@@ -318,11 +318,6 @@ def test_a_stale_worker_rewrites_only_the_batch_numbers(world, monkeypatch):
     world.check_issued("B-STALE", 150)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a stale worker's BatchWriteItem overwrites an instrument sold meanwhile "
-    "(pre-issued instruments are written unconditionally)",
-)
 def test_a_stale_worker_never_undoes_a_sale(world, monkeypatch):
     world.create("B-SOLD", 100)
     services = instrument_services()

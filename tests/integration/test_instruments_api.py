@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from loyalty_engine.dal.instrument_store import instrument_item
+from loyalty_engine.dal.instrument_store import issued_instrument_item
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.instruments import Instrument
 from loyalty_engine.logic.context import instrument_services
@@ -191,7 +191,7 @@ def batch_numbers(table: tuple[Any, str], batch_id: str) -> list[str]:
         FilterExpression="#t = :t AND batch_id = :b",
         ProjectionExpression="#n",
         ExpressionAttributeNames={"#t": "type", "#n": "number"},
-        ExpressionAttributeValues={":t": {"S": "instrument"}, ":b": {"S": batch_id}},
+        ExpressionAttributeValues={":t": {"S": "issued_instrument"}, ":b": {"S": batch_id}},
     )
     return sorted(i["number"] for i in found)
 
@@ -280,7 +280,7 @@ def seed_sample_number(group: str = GROUP) -> None:
         batch_id="samples",
         issued_at=svc.clock(),
     )
-    svc.series.put_instruments([instrument_item(group, card)])
+    svc.series.put_instruments([issued_instrument_item(group, card)])
 
 
 # ------------------------------------------------------------------------------------- tests

@@ -162,11 +162,14 @@ class InstrumentMachine(RuleBasedStateMachine):
     # --- reading the stored state -------------------------------------------------------------
 
     def stored(self) -> Stored:
-        """The instrument and its redemption records: two reads (moto takes milliseconds per item
+        """The instrument and its redemption records: two or three reads (moto takes milliseconds per item
         it returns and per item of the partition it queries; the ledger is read in teardown)."""
         svc = instrument_services()
         pk = keys.instrument_pk(GROUP, self.number)
-        values = svc.instruments.get(pk, keys.INSTRUMENT_SK)
+        # the live item once the card has moved, else the one its batch wrote
+        values = svc.instruments.get(pk, keys.INSTRUMENT_SK) or svc.instruments.get(
+            pk, keys.ISSUED_INSTRUMENT_SK
+        )
         assert values is not None
         records = {
             record.redemption_id: record

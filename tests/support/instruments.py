@@ -281,7 +281,7 @@ def instruments_in_table(client: Any, table: str, batch_id: str | None = None) -
     """Every pre-issued instrument item (of the batch): number, status and batch, by a filtered
     Scan of the table (moto takes milliseconds per item: scan once for several batches)."""
     names = {"#type": "type", "#number": "number", "#status": "status", "#batch": "batch_id"}
-    values = {":instrument": {"S": "instrument"}}
+    values = {":instrument": {"S": "issued_instrument"}}
     condition = "#type = :instrument AND attribute_exists(#batch)"
     if batch_id is not None:
         condition += " AND #batch = :batch"

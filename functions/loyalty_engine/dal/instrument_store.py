@@ -28,7 +28,8 @@ class StaleInstrument(Exception):
 
 @dataclass
 class Loaded:
-    instrument: Instrument | None
+    instrument: Instrument | None  # the live instrument, or else the pre-issued one
+    stored_version: int | None  # the live item's version: None while only the pre-issued one exists
     series: Series | None
     merchant: Merchant | None
     records: dict[str, dict[str, Any]]
@@ -49,6 +50,13 @@ def instrument_item(group: str, instrument: Instrument) -> dict[str, Any]:
     return item(keys.instrument_pk(group, instrument.number), keys.INSTRUMENT_SK, "instrument", data)
 
 
+def issued_instrument_item(group: str, instrument: Instrument) -> dict[str, Any]:
+    """A pre-issued card as its batch writes it (unconditionally, as often as a chunk is repeated)."""
+    data = instrument.model_dump(mode="json", exclude_none=True)
+    pk = keys.instrument_pk(group, instrument.number)
+    return item(pk, keys.ISSUED_INSTRUMENT_SK, "issued_instrument", data)
+
+
 class InstrumentStore(ItemTable):
     def load(
         self,
@@ -60,7 +68,7 @@ class InstrumentStore(ItemTable):
     ) -> Loaded:
         pk = keys.instrument_pk(group, number)
         series_pk = keys.series_pk(group)
-        wanted = [(pk, keys.INSTRUMENT_SK), *((pk, sk) for sk in record_sks)]
+        wanted = [(pk, keys.INSTRUMENT_SK), (pk, keys.ISSUED_INSTRUMENT_SK), *((pk, sk) for sk in record_sks)]
         prefixes = [
             (series_pk, keys.series_prefix_sk(p)) for p in leading_prefixes(number, MAX_PREFIX_LENGTH)
         ]
@@ -69,13 +77,15 @@ class InstrumentStore(ItemTable):
             wanted.append((keys.merchants_pk(group), keys.merchant_sk(merchant_id)))
         wanted += list(extra_keys)
         found = batch_get(self._client, self._table, wanted)
-        instrument = found.get((pk, keys.INSTRUMENT_SK))
+        live = found.get((pk, keys.INSTRUMENT_SK))
+        instrument = live or found.get((pk, keys.ISSUED_INSTRUMENT_SK))
         series = next((found[key] for key in prefixes if key in found), None)  # longest prefix first
         merchant = (
             found.get((keys.merchants_pk(group), keys.merchant_sk(merchant_id))) if merchant_id else None
         )
         return Loaded(
             instrument=Instrument.model_validate(data_of(instrument)) if instrument else None,
+            stored_version=int(live["version"]) if live else None,
             series=Series.model_validate(data_of(series)) if series else None,
             merchant=Merchant.model_validate(data_of(merchant)) if merchant else None,
             records={sk: data_of(found[(pk, sk)]) for sk in record_sks if (pk, sk) in found},
@@ -83,7 +93,9 @@ class InstrumentStore(ItemTable):
         )
 
     def commit(self, group: str, write: InstrumentWrite, expected_version: int | None) -> None:
-        """Write the new state, its ledger entry and records atomically (StaleInstrument if raced)."""
+        """Write the new state, its ledger entry and records atomically (StaleInstrument if raced).
+
+        `expected_version` is the live item's as read (`Loaded.stored_version`); None creates it."""
         pk = keys.instrument_pk(group, write.instrument.number)
         actions = [
             self.put_action(instrument_item(group, write.instrument), new_or_version(expected_version)),

@@ -179,7 +179,11 @@ def batch_sk(series_id: str, batch_id: str) -> str:
 
 # Instruments: one partition per number: the instrument, its ledger (by the version each
 # movement created) and its idempotency records (activations, redemptions, reversals).
+# A pre-issued card is written by its batch as ISSUED and never changed there; its first
+# movement creates INSTRUMENT, which from then on is the card (a batch worker repeating a
+# chunk rewrites ISSUED only, so it can never undo a sale).
 INSTRUMENT_SK = "INSTRUMENT"
+ISSUED_INSTRUMENT_SK = "ISSUED"
 INSTRUMENT_ENTRY_PREFIX = "E#"
 
 

@@ -100,7 +100,7 @@ def _change(
             return decision  # type: ignore[return-value]
         write, answer = decision  # type: ignore[misc]
         try:
-            svc.instruments.commit(group, write, expected_version=loaded.instrument.version)
+            svc.instruments.commit(group, write, expected_version=loaded.stored_version)
         except StaleInstrument:
             _backoff(attempt)
             continue

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Callable
 
-from loyalty_engine.dal.instrument_store import instrument_item
+from loyalty_engine.dal.instrument_store import issued_instrument_item
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.errors import Conflict, InvalidRequest, NotFound
 from loyalty_engine.domain.idempotency import fingerprint
@@ -216,7 +216,7 @@ def run_batch(
             continue
         stop = min(batch.position + CHUNK, batch.reserved)
         numbers = numbers_at(series, batch, batch.position, stop)[: batch.count - batch.issued]
-        svc.series.put_instruments([instrument_item(group, _card(series, batch, n)) for n in numbers])
+        svc.series.put_instruments([issued_instrument_item(group, _card(series, batch, n)) for n in numbers])
         updated = batch.model_copy(
             update={"position": stop, "issued": batch.issued + len(numbers), "updated_at": svc.clock()}
         )
