@@ -49,7 +49,11 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-HANDLERS = ["loyalty_engine.handlers.api", "loyalty_engine.handlers.authorizer"]
+HANDLERS = [
+    "loyalty_engine.handlers.api",
+    "loyalty_engine.handlers.instrument_api",
+    "loyalty_engine.handlers.authorizer",
+]
 IMPORT_RUNS = 15
 EARNS = 200
 MEMBERS = 20

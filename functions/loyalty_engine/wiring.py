@@ -143,6 +143,7 @@ INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"),
     ApiRoute("GET", "/v1/instruments/{number}"),
     ApiRoute("GET", "/v1/instruments/{number}/ledger"),
+    ApiRoute("POST", "/v1/instruments/{number}/cancellations", ADMIN),
     ApiRoute("PUT", "/v1/customer-groups/{customer_group_id}", ADMIN),
     ApiRoute("GET", "/v1/customer-groups/{customer_group_id}", ADMIN),
     ApiRoute("PUT", "/v1/customers/{customer_id}", ADMIN),

@@ -337,3 +337,56 @@ def test_the_ledger_is_newest_first_and_pages_with_a_cursor(world, table):
     assert ok(ledger(card, limit="1"), 200)["entries"] == everything[:1]
     reply = ledger(card, limit="0")
     assert (reply.status, reply.body["code"]) == (422, "validation_error")
+
+
+# ---------------------------------------------------------------------------- cancellations
+def cancel(number: str, cancellation_id: str, reason: str = "reported lost", caller: Any = ADMIN) -> Any:
+    body = {"cancellation_id": cancellation_id, "reason": reason}
+    return call("api_cancel_instrument", caller, path={"number": number}, body=body)
+
+
+def test_a_cancelled_card_keeps_its_value_frozen_and_refuses_every_movement(world, table):
+    card = sold_gift_card(table, "B-CANCEL", "60.00")
+    paid = ok(redeem(card, "PAY-1", "10.00"))
+    refused(cancel(card, "CS-1", caller=STORE), 403, "forbidden")  # a till's key may not cancel
+    assert ok(lookup(card), 200)["status"] == "active"
+
+    done = ok(cancel(card, "CS-1"))
+    assert (done["instrument"]["status"], done["instrument"]["balance"]) == ("cancelled", "50.00")
+    entry = done["entry"]
+    assert (entry["kind"], entry["amount"], entry["balance_after"], entry["reference"], entry["reason"]) == (
+        "cancellation",
+        "0.00",
+        "50.00",
+        "CS-1",
+        "reported lost",
+    )
+    assert (entry["merchant_id"], entry["store_id"]) == (None, None)
+    assert ok(cancel(card, "CS-1")) == done  # a replay gets the first answer
+    refused(cancel(card, "CS-1", "found again"), 409, "idempotency_key_reused")
+    refused(cancel(card, "CS-2"), 409, "cancelled")
+    before = sums_up(card)
+    refused(redeem(card, "PAY-2", "1.00"), 409, "cancelled")
+    refused(reverse(card, "PAY-1", "REV-1"), 409, "cancelled")
+    refused(sell(card, "SALE-AGAIN"), 409, "cancelled")
+    assert ok(redeem(card, "PAY-1", "10.00")) == paid  # an earlier payment's replay still answers
+    assert sums_up(card) == before
+    assert [e["kind"] for e in before] == ["cancellation", "redemption", "activation"]
+    assert ok(lookup(card), 200)["status"] == "cancelled"
+
+
+def test_an_unsold_card_and_a_coupon_can_be_cancelled(world, table):
+    (unsold,) = issue(table, "gift", "B-CANCEL-UNSOLD", 1)
+    done = ok(cancel(unsold, "CS-U"))
+    assert (done["instrument"]["status"], done["instrument"]["balance"], done["entry"]["entry_no"]) == (
+        "cancelled",
+        None,
+        2,
+    )
+    refused(sell(unsold, "SALE-U"), 409, "cancelled")
+    (coupon,) = issue(table, "promo", "B-CANCEL-PROMO", 1)
+    ok(cancel(coupon, "CS-C", "printed by mistake"))
+    refused(redeem(coupon, "USE-C"), 409, "cancelled")
+    assert [e["kind"] for e in ok(ledger(coupon), 200)["entries"]] == ["cancellation"]
+    never = "601299999999999" + luhn_digit("601299999999999")
+    refused(cancel(never, "CS-X"), 404, "instrument_not_found")

@@ -77,6 +77,8 @@ SEEDED = {
 # Seeded path values of one operation that differ from SEEDED's.
 SEEDED_FOR: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/series/{series_id}/store-credits"): {"series_id": CREDIT_SERIES_ID},
+    # another card of the seeded batch, so that the sold one stays usable for the other routes
+    ("POST", "/v1/instruments/{number}/cancellations"): {"number": LATER},
 }
 # The point-of-sale routes: called with a shop key bound to the seeded till.
 POS_OPERATIONS = {
@@ -165,6 +167,9 @@ EXAMPLE_BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"reversal_id": "st-refund-1", "amount": "0.50"},
         {"reversal_id": "st-refund-2"},
     ],
+    ("POST", "/v1/instruments/{number}/cancellations"): [
+        {"cancellation_id": "st-cancel-1", "reason": "reported lost"}
+    ],
     ("PUT", "/v1/customer-groups/{customer_group_id}"): [{"name": "VIP customers"}],
     ("PUT", "/v1/customers/{customer_id}"): [CUSTOMER],
     ("PUT", "/v1/members/{card_code}/customer"): [{"customer_id": CUSTOMER_ID}],
@@ -214,8 +219,9 @@ def _seed_instruments(stack: LocalStack, auth: dict[str, str], pos_auth: dict[st
     assert batch.status_code == 201, batch.text
     bucket, _, key = batch.json()["export"].removeprefix("s3://").partition("/")
     text = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    number = next(csv.DictReader(io.StringIO(text)))["number"]
+    number, spare, *_ = (row["number"] for row in csv.DictReader(io.StringIO(text)))
     SEEDED["number"] = number
+    SEEDED_FOR[("POST", "/v1/instruments/{number}/cancellations")]["number"] = spare
     card = f"{base}/v1/instruments/{number}"
     sold = requests.post(
         f"{card}/activations",
@@ -336,6 +342,7 @@ def test_every_operation_documents_its_success_responses() -> None:
         ("post", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"): {"201"},
         ("get", "/v1/instruments/{number}"): {"200"},
         ("get", "/v1/instruments/{number}/ledger"): {"200"},
+        ("post", "/v1/instruments/{number}/cancellations"): {"201"},
         ("put", "/v1/customer-groups/{customer_group_id}"): {"200", "201"},
         ("get", "/v1/customer-groups/{customer_group_id}"): {"200"},
         ("put", "/v1/customers/{customer_id}"): {"200", "201"},

@@ -61,6 +61,7 @@ EVENT_FOR = {
     ("POST", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"): "api_reverse_redemption",
     ("GET", "/v1/instruments/{number}"): "api_lookup_instrument",
     ("GET", "/v1/instruments/{number}/ledger"): "api_instrument_ledger",
+    ("POST", "/v1/instruments/{number}/cancellations"): "api_cancel_instrument",
     ("PUT", "/v1/customer-groups/{customer_group_id}"): "api_put_customer_group",
     ("GET", "/v1/customer-groups/{customer_group_id}"): "api_get_customer_group",
     ("PUT", "/v1/customers/{customer_id}"): "api_put_customer",

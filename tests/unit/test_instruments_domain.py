@@ -28,12 +28,14 @@ from loyalty_engine.domain.instrument_batches import (
 from loyalty_engine.domain.instrument_numbers import is_valid_number, number_at
 from loyalty_engine.domain.instruments import (
     ActivationRequest,
+    CancellationRequest,
     Instrument,
     RedemptionRecord,
     RedemptionRequest,
     ReversalRequest,
     StoreCreditRequest,
     activate,
+    cancel,
     new_store_credit,
     redeem,
     reverse,
@@ -522,3 +524,37 @@ def test_a_batch_view_shows_progress_and_its_export():
         update={"issued": 300, "status": "completed", "export_key": export_key("demo", pending)}
     )
     assert BatchView.of(done, "exports").export == "s3://exports/exports/demo/gift-card/B-1.csv"
+
+
+# --- cancellation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "instrument",
+    [card(), sold("12.34"), card("redeemed", "0.00"), coupon(), sold(valid_until=NOW - timedelta(days=1))],
+    ids=["unsold", "sold", "spent", "coupon", "expired"],
+)
+def test_a_cancellation_freezes_what_is_left_and_every_movement_is_refused_after(instrument):
+    request = CancellationRequest(cancellation_id="C-1", reason="stolen")
+    new, entry = cancel(instrument, request, NOW)
+    assert (new.status, new.balance, new.version) == ("cancelled", instrument.balance, instrument.version + 1)
+    assert (entry.entry_no, entry.kind, entry.amount, entry.balance_after, entry.status_after) == (
+        new.version, "cancellation", Decimal(0), instrument.balance, "cancelled"
+    )  # fmt: skip
+    assert (entry.reference, entry.reason, entry.merchant_id, entry.at) == ("C-1", "stolen", None, NOW)
+    assert new.status_at(NOW + timedelta(days=5000)) == "cancelled"  # never "expired" instead
+    refused("cancelled", 409, cancel, new, request, NOW)
+    kind = "coupon" if instrument.kind == "coupon" else "gift_card"
+    refused(
+        "cancelled", 409, redeem, new, series(kind), STORE, pay(None if kind == "coupon" else "1.00"), NOW
+    )
+    if kind == "gift_card":
+        refused("cancelled", 409, activate, new, series(), STORE, sale("10.00"), NOW)
+        record = RedemptionRecord(redemption_id="P-0", amount="5.00", entry_no=2, merchant_id="store-1")
+        refused("cancelled", 409, reverse, new, series(), STORE, record, refund(), NOW)
+
+
+def test_a_cancellation_names_its_reason():
+    for reason in ("", "x" * 501):
+        with pytest.raises(ValidationError):
+            CancellationRequest(cancellation_id="C-1", reason=reason)

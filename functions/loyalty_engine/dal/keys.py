@@ -207,6 +207,10 @@ def reversal_sk(reversal_id: str) -> str:
     return f"REV#{reversal_id}"
 
 
+def cancellation_sk(cancellation_id: str) -> str:
+    return f"CAN#{cancellation_id}"
+
+
 # Store credit issued on a return: the return's claim (its idempotency record) sits in the
 # series' return partition, since the number is not known before the credit exists.
 def store_credit_return_pk(group: str, series_id: str, return_id: str) -> str:

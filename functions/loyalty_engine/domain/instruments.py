@@ -20,7 +20,7 @@ from loyalty_engine.domain.series import Amount, Discount, Money, Series, Series
 from loyalty_engine.domain.timeutil import UtcDatetime
 
 Status = Literal["issued", "active", "redeemed", "expired", "cancelled"]
-EntryKind = Literal["activation", "issue", "redemption", "reversal"]
+EntryKind = Literal["activation", "issue", "redemption", "reversal", "cancellation"]
 NUMBER_PATTERN = r"^[0-9]{8,32}$"
 NaturalKey = Annotated[str, Field(pattern=NATURAL_KEY_PATTERN)]
 
@@ -64,8 +64,9 @@ class InstrumentEntry(BaseModel):
     status_after: Status
     merchant_id: str | None = None
     store_id: str | None = None
-    reference: str = Field(description="activation, redemption, reversal or return id")
+    reference: str = Field(description="activation, redemption, reversal, return or cancellation id")
     reverses: str | None = Field(default=None, description="The redemption a reversal refunds")
+    reason: str | None = Field(default=None, description="Why the instrument was cancelled")
     at: UtcDatetime
 
 
@@ -132,6 +133,15 @@ class ReversalRequest(BaseModel):
 
     reversal_id: NaturalKey = Field(description="The refund's id at the POS: the idempotency key")
     amount: Money | None = Field(default=None, description="Amount to refund; absent = all not yet refunded")
+
+
+class CancellationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cancellation_id: NaturalKey = Field(
+        description="The operator's id of the cancellation: the idempotency key"
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Why, e.g. reported lost or stolen")
 
 
 class MovementResult(BaseModel):
@@ -358,3 +368,25 @@ def reverse(
         new, "reversal", amount, merchant, request.reversal_id, now, reverses=redemption.redemption_id
     )
     return new, entry, after
+
+
+def cancel(
+    instrument: Instrument, request: CancellationRequest, now: datetime
+) -> tuple[Instrument, InstrumentEntry]:
+    """Block an instrument for good (lost, stolen, issued by mistake), whatever its status but
+    cancelled. The value left stays on it, frozen, and shows in its ledger; nothing can be
+    paid with it, sold, reversed onto it or cancelled again."""
+    if instrument.status == "cancelled":
+        raise refused("cancelled", "the instrument is already cancelled")
+    new = instrument.model_copy(update={"status": "cancelled", "version": instrument.version + 1})
+    entry = InstrumentEntry(
+        entry_no=new.version,
+        kind="cancellation",
+        amount=Decimal(0),
+        balance_after=new.balance,
+        status_after=new.status,
+        reference=request.cancellation_id,
+        reason=request.reason,
+        at=now,
+    )
+    return new, entry

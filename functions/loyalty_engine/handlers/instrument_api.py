@@ -27,6 +27,7 @@ from loyalty_engine.domain.instrument_batches import BatchRequest, BatchView
 from loyalty_engine.domain.instruments import (
     NUMBER_PATTERN,
     ActivationRequest,
+    CancellationRequest,
     InstrumentEntry,
     InstrumentView,
     MovementResult,
@@ -197,6 +198,15 @@ def instrument_ledger(
         instrument_services(), caller_of(app), number, limit, cursor
     )
     return InstrumentLedgerPage(entries=entries, next_cursor=next_cursor)
+
+
+@app.post("/v1/instruments/<number>/cancellations", status_code=201, responses=responses(201), tags=["pos"])
+def cancel(number: Number, request: Annotated[CancellationRequest, Body()]) -> Response[MovementResult]:
+    """Cancel an instrument for good (admin: lost, stolen, issued by mistake). Its value left stays
+    on it, frozen; every later sale, payment or reversal is refused as `cancelled`."""
+    status, body = instruments.cancel_instrument(instrument_services(), caller_of(app), number, request)
+    metrics.add_metric(name="InstrumentsCancelled", unit=MetricUnit.Count, value=1)
+    return json_response(status, body)
 
 
 # Customers (admin)

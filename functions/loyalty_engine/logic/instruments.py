@@ -1,5 +1,5 @@
 """Point-of-sale use cases: sell (activate) a gift card, issue store credit on a return,
-redeem, reverse a redemption, look a number up.
+redeem, reverse a redemption, look a number up; and an operator's: cancel an instrument.
 
 Each is a read-decide-write loop on the instrument's partition: one consistent
 BatchGetItem reads the instrument, the operation's idempotency record, the calling merchant
@@ -28,6 +28,7 @@ from loyalty_engine.domain.instrument_batches import check_room, series_number
 from loyalty_engine.domain.instrument_numbers import is_valid_number
 from loyalty_engine.domain.instruments import (
     ActivationRequest,
+    CancellationRequest,
     InstrumentEntry,
     InstrumentView,
     MovementResult,
@@ -36,6 +37,7 @@ from loyalty_engine.domain.instruments import (
     ReversalRequest,
     StoreCreditRequest,
     activate,
+    cancel,
     new_store_credit,
     redeem,
     refused,
@@ -58,16 +60,21 @@ def _merchant(caller: Caller) -> str:
     return caller.merchant_id
 
 
-def _resolved(loaded: Loaded, number: str) -> tuple[Series, Merchant]:
-    """The number's series and the caller's merchant, or the refusal that says why not."""
+def _series_of(loaded: Loaded, number: str) -> Series:
+    """The number's series, or the refusal that says why there is none."""
     series = loaded.series
     if series is None or len(number) != series.length:
         raise refused("unknown_series", f"no series of this loyalty group has numbers like {number!r}")
     if series.check_digit and not is_valid_number(number):
         raise refused("invalid_number", "the number's check digit is wrong (a typo?)", field="number")
+    return series
+
+
+def _till(loaded: Loaded) -> Merchant:
+    """The calling key's merchant, as read with the instrument."""
     if loaded.merchant is None:
         raise Forbidden("the key's merchant does not exist (any more)", code="unknown_merchant")
-    return series, loaded.merchant
+    return loaded.merchant
 
 
 def _backoff(attempt: int) -> None:
@@ -78,7 +85,7 @@ def _movement(instrument_view: InstrumentView, entry: InstrumentEntry) -> dict[s
     return MovementResult(instrument=instrument_view, entry=entry).model_dump(mode="json")
 
 
-Decide = Callable[[Loaded, Series, Merchant, datetime], "tuple[InstrumentWrite, StoredAnswer] | Answer"]
+Decide = Callable[[Loaded, Series, datetime], "tuple[InstrumentWrite, StoredAnswer] | Answer"]
 
 
 def _change(
@@ -88,14 +95,21 @@ def _change(
     record_sk: str,
     decide: Decide,
     extra_keys: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    *,
+    at_till: bool = True,
 ) -> Answer:
-    group, merchant_id = caller.group_id, _merchant(caller)
+    """Read, decide, write until the write wins the instrument's version. A till's operation
+    (`at_till`) needs a key bound to a merchant, read in the same BatchGetItem."""
+    group = caller.group_id
+    merchant_id = _merchant(caller) if at_till else None
     for attempt in range(MAX_ATTEMPTS):
         loaded = svc.instruments.load(group, number, [record_sk], merchant_id, extra_keys)
-        series, merchant = _resolved(loaded, number)
+        series = _series_of(loaded, number)
+        if at_till:
+            _till(loaded)
         if loaded.instrument is None:
             raise refused("instrument_not_found", f"instrument {number!r} was not issued")
-        decision = decide(loaded, series, merchant, svc.clock())
+        decision = decide(loaded, series, svc.clock())
         if not isinstance(decision[0], InstrumentWrite):
             return decision  # type: ignore[return-value]
         write, answer = decision  # type: ignore[misc]
@@ -119,7 +133,7 @@ def activate_gift_card(
         [(keys.customer_pk(group, request.customer_id), keys.CUSTOMER_SK)] if request.customer_id else []
     )
 
-    def decide(loaded: Loaded, series: Series, merchant: Merchant, now: datetime) -> Any:
+    def decide(loaded: Loaded, series: Series, now: datetime) -> Any:
         if sk in loaded.records:
             return answer_from(loaded.records[sk]["answer"]).replay(
                 fp, "activation_id", request.activation_id
@@ -127,7 +141,7 @@ def activate_gift_card(
         if customer_key and customer_key[0] not in loaded.extra:
             raise customer_not_found(str(request.customer_id))
         assert loaded.instrument is not None
-        new, entry = activate(loaded.instrument, series, merchant, request, now)
+        new, entry = activate(loaded.instrument, series, _till(loaded), request, now)
         answer = StoredAnswer(
             fingerprint=fp, status=201, body=_movement(InstrumentView.of(new, series, now), entry)
         )
@@ -152,13 +166,13 @@ def redeem_instrument(
     sk = keys.redemption_sk(request.redemption_id)
     fp = fingerprint("redemption", request, number=number, merchant=caller.merchant_id or "")
 
-    def decide(loaded: Loaded, series: Series, merchant: Merchant, now: datetime) -> Any:
+    def decide(loaded: Loaded, series: Series, now: datetime) -> Any:
         if sk in loaded.records:
             return answer_from(loaded.records[sk]["answer"]).replay(
                 fp, "redemption_id", request.redemption_id
             )
         assert loaded.instrument is not None
-        new, entry, record = redeem(loaded.instrument, series, merchant, request, now)
+        new, entry, record = redeem(loaded.instrument, series, _till(loaded), request, now)
         answer = StoredAnswer(
             fingerprint=fp, status=201, body=_movement(InstrumentView.of(new, series, now), entry)
         )
@@ -180,7 +194,7 @@ def reverse_redemption(
     )
     group_pk = keys.instrument_pk(caller.group_id, number)
 
-    def decide(loaded: Loaded, series: Series, merchant: Merchant, now: datetime) -> Any:
+    def decide(loaded: Loaded, series: Series, now: datetime) -> Any:
         if sk in loaded.records:
             return answer_from(loaded.records[sk]["answer"]).replay(fp, "reversal_id", request.reversal_id)
         found = loaded.extra.get((group_pk, redemption_sk))
@@ -190,7 +204,7 @@ def reverse_redemption(
             )
         original = RedemptionRecord.model_validate({k: v for k, v in found.items() if k != "answer"})
         assert loaded.instrument is not None
-        new, entry, updated = reverse(loaded.instrument, series, merchant, original, request, now)
+        new, entry, updated = reverse(loaded.instrument, series, _till(loaded), original, request, now)
         answer = StoredAnswer(
             fingerprint=fp, status=201, body=_movement(InstrumentView.of(new, series, now), entry)
         )
@@ -261,15 +275,34 @@ def issue_store_credit(
     raise ConcurrentUpdate("too many concurrent issues for this return; retry with the same return id")
 
 
+def cancel_instrument(
+    svc: InstrumentServices, caller: Caller, number: str, request: CancellationRequest
+) -> Answer:
+    """Cancel an instrument (201), once per cancellation id: an operator's act, not a till's."""
+    sk = keys.cancellation_sk(request.cancellation_id)
+    fp = fingerprint("cancellation", request, number=number)
+
+    def decide(loaded: Loaded, series: Series, now: datetime) -> Any:
+        if sk in loaded.records:
+            return answer_from(loaded.records[sk]["answer"]).replay(
+                fp, "cancellation_id", request.cancellation_id
+            )
+        assert loaded.instrument is not None
+        new, entry = cancel(loaded.instrument, request, now)
+        answer = StoredAnswer(
+            fingerprint=fp, status=201, body=_movement(InstrumentView.of(new, series, now), entry)
+        )
+        record = (sk, "cancellation", {"reason": request.reason, "answer": answer_attrs(answer)})
+        return InstrumentWrite(instrument=new, entry=entry, new_records=[record]), answer
+
+    return _change(svc, caller, number, sk, decide, at_till=False)
+
+
 def lookup(svc: InstrumentServices, caller: Caller, number: str) -> InstrumentView:
     if not number.isdigit():
         raise InvalidRequest("a number has digits only", code="invalid_number")
     loaded = svc.instruments.load(caller.group_id, number, [], None)
-    series = loaded.series
-    if series is None or len(number) != series.length:
-        raise refused("unknown_series", f"no series of this loyalty group has numbers like {number!r}")
-    if series.check_digit and not is_valid_number(number):
-        raise refused("invalid_number", "the number's check digit is wrong (a typo?)", field="number")
+    series = _series_of(loaded, number)
     if loaded.instrument is None:
         raise refused("instrument_not_found", f"instrument {number!r} was not issued")
     return InstrumentView.of(loaded.instrument, series, svc.clock())
