@@ -344,6 +344,25 @@ def run_instruments_scenario(
         checks=(_error("invalid_number"),),
     )
 
+    out.write("\n")
+    c.call(
+        f"back office: card {other_card} was stolen from the shop window, cancel it",
+        "POST",
+        f"/v1/instruments/{other_card}/cancellations",
+        body={"cancellation_id": f"BO-C-0001{suffix}", "reason": "stolen from the shop window"},
+        expect=201,
+        checks=(_field("instrument.status", "cancelled"), _field("entry.kind", "cancellation")),
+    )
+    c.call(
+        "Paris tries to sell the stolen card: refused",
+        "POST",
+        f"/v1/instruments/{other_card}/activations",
+        body={"activation_id": f"P1-S-0002{suffix}", "value": "20.00"},
+        key=(GROUP, paris),
+        expect=409,
+        checks=(_error("cancelled"),),
+    )
+
     stock = _background_batch(c, stack, out, gift, f"xmas-2026{suffix}", count)
     in_stock = stock[-1:] if stock else []
 
@@ -360,7 +379,7 @@ def run_instruments_scenario(
         views.append(view if isinstance(view, dict) else {})
     expected = [
         ("active", "37.50", "sold in Paris, paid in Lyon, refunded in Lille"),
-        ("issued", None, "shop window, not sold (Lille may not sell it)"),
+        ("cancelled", None, "not sold (Lille may not sell it), stolen, cancelled"),
         ("redeemed", "0.00", "store credit of a return in Lille, spent in Paris"),
         ("redeemed", None, "coupon used in Paris (refused in Lyon)"),
         ("active", None, "coupon refused in Lille"),
