@@ -7,7 +7,6 @@ API module (resolver, routes, middlewares), all sharing the use cases' context a
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import threading
@@ -25,12 +24,10 @@ from loyalty_engine.domain.access import Caller
 from loyalty_engine.handlers.caller import authorizer_context
 from loyalty_engine.logic.context import default_context
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
-from tests.support.api import LambdaContext, Reply, load_event
+from tests.support.api import Handler, LambdaContext, Reply, lambda_container, load_event
 from tests.support.aws import create_table, fresh_caches
 from tests.support.clock import FakeClock
 from tests.support.ledger import assert_running_balances
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class SerializedApp:
@@ -72,30 +69,6 @@ def moto_server() -> Iterator[str]:
         else:
             os.environ["AWS_ENDPOINT_URL"] = previous
         fresh_caches()
-
-
-def lambda_container() -> Handler:
-    """The handler of a fresh copy of the API module, as in a Lambda container of its own.
-
-    A container serves one request at a time, so powertools keeps the current event on the
-    BaseRouter *class*: with threads, every resolver would read the event of whichever request
-    came last. Each copy pins the event on its own resolver instance, which the class attribute
-    cannot then shadow; everything else runs as it is.
-    """
-    spec = importlib.util.find_spec("loyalty_engine.handlers.api")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    app = module.app
-    resolve = app.resolve
-
-    def resolve_in_this_container(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        app.current_event = app._to_proxy_event(event)
-        app.lambda_context = context
-        return resolve(event, context)
-
-    app.resolve = resolve_in_this_container
-    return module.handler
 
 
 def invoke(

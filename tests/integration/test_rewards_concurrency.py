@@ -15,8 +15,8 @@ import pytest
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.logic.context import default_context
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
-from tests.integration.test_concurrency import Handler, all_at_once, lambda_container, moto_server  # noqa: F401
-from tests.support.api import Reply, call
+from tests.integration.test_concurrency import all_at_once, moto_server  # noqa: F401
+from tests.support.api import Handler, Reply, call, lambda_container
 from tests.support.clock import FakeClock
 from tests.support.fast_clients import shared_botocore_loader
 

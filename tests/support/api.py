@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -90,3 +92,30 @@ def call(
     response = (handler or handler_for(event))(event, LambdaContext())
     text = response.get("body") or ""
     return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers") or {})
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def lambda_container(module_name: str = "loyalty_engine.handlers.api") -> Handler:
+    """The handler of a fresh copy of an API module, as in a Lambda container of its own.
+
+    A container serves one request at a time, so powertools keeps the current event on the
+    BaseRouter *class*: with threads, every resolver would read the event of whichever request
+    came last. Each copy pins the event on its own resolver instance, which the class attribute
+    cannot then shadow; everything else runs as it is.
+    """
+    spec = importlib.util.find_spec(module_name)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app = module.app
+    resolve = app.resolve
+
+    def resolve_in_this_container(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        app.current_event = app._to_proxy_event(event)
+        app.lambda_context = context
+        return resolve(event, context)
+
+    app.resolve = resolve_in_this_container
+    return module.handler

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import importlib.util
 import io
 import json
 from collections.abc import Callable
@@ -22,9 +21,7 @@ from typing import Any
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.instrument_batches import all_numbers
 from loyalty_engine.logic.context import instrument_services
-from tests.support.api import LambdaContext, Reply, call, load_event
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+from tests.support.api import Handler, LambdaContext, Reply, call, lambda_container, load_event
 
 GROUP = "demo"
 ADMIN = Caller(group_id=GROUP, key_id="01JD0000000000000000000000", scopes=("admin",))
@@ -210,23 +207,8 @@ def assert_ledger_adds_up(entries: list[dict[str, Any]], balance: str | None) ->
 
 
 def instrument_container() -> Handler:
-    """The handler of a fresh copy of the instrument API module, as in a Lambda container of its
-    own (see tests/integration/test_concurrency.py's `lambda_container`: powertools keeps the
-    current event on the resolver class; each copy pins it on its own resolver instance)."""
-    spec = importlib.util.find_spec("loyalty_engine.handlers.instrument_api")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    app = module.app
-    resolve = app.resolve
-
-    def resolve_in_this_container(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        app.current_event = app._to_proxy_event(event)
-        app.lambda_context = context
-        return resolve(event, context)
-
-    app.resolve = resolve_in_this_container
-    return module.handler  # type: ignore[no-any-return]
+    """The instrument API's handler, as in a Lambda container of its own (see `lambda_container`)."""
+    return lambda_container("loyalty_engine.handlers.instrument_api")
 
 
 # --- batches: the exports bucket, the batch queue, time budgets, what the table holds -------------
