@@ -5,8 +5,9 @@ One table for the whole run (merchants and a series made once); each example tak
 pre-issued gift card of an open-value series (5.00-500.00, valid 60 days from its sale), most
 often sells it first, then moves it: sell it (again), pay with it (a share of the balance, all
 of it, a cent more, any amount), refund payments (the rest, a share, too much, one never made),
-from the acceptor merchant or from one of another group, replay an answered request or reuse
-its key with another body, move the clock (hours, days, to the second of expiry). After every
+from the acceptor merchant or from one of another group, cancel it (now and then; every later
+movement is refused), replay an answered request or reuse its key with another body, move the
+clock (hours, days, to the second of expiry). After every
 write the stored instrument and its redemption records must agree with the model (each
 answer's entry with the model's next movement); at the end of each example, the whole ledger:
 
@@ -77,6 +78,10 @@ CENT = Decimal("0.01")
 WRONG_GROUP_SOMETIMES = st.integers(0, 7).map(lambda n: n == 3)
 
 
+def decimal_or_none(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
 def money(cents: int) -> str:
     return str((Decimal(cents) * CENT).quantize(CENT))
 
@@ -85,7 +90,7 @@ def money(cents: int) -> str:
 class Done:
     """An answered (201) request: replaying it must give `reply` again."""
 
-    kind: str  # activation, redemption, reversal
+    kind: str  # activation, redemption, reversal, cancellation
     key: str
     args: dict[str, Any]
     reply: Reply
@@ -105,7 +110,7 @@ class ModelRedemption:
 
 @dataclass
 class Model:
-    status: str = "issued"  # as stored: issued, active, redeemed
+    status: str = "issued"  # as stored: issued, active, redeemed, cancelled
     balance: Decimal | None = None
     valid_until: datetime | None = None
     activated: Decimal = Decimal(0)
@@ -129,9 +134,16 @@ def fresh_card() -> str:
     return _cards.pop()
 
 
+def cancel(number: str, key: str, reason: str) -> Reply:
+    body = {"cancellation_id": key, "reason": reason}
+    return call("api_cancel_instrument", ADMIN, path={"number": number}, body=body)
+
+
 def send(done: Done, **changes: Any) -> Reply:
     """An answered request again, with `changes` to its body or caller."""
     args = {**done.args, **changes}
+    if done.kind == "cancellation":
+        return cancel(args["number"], done.key, args["reason"])
     if done.kind == "activation":
         return sell(args["number"], args["value"], done.key, caller=args["caller"])
     if done.kind == "redemption":
@@ -155,6 +167,7 @@ class InstrumentMachine(RuleBasedStateMachine):
         self.unchanged = False  # the last request was refused or replayed
         self.sent = False  # a request was sent since the state was last read
         self.sold_again = 0
+        self.cancellations = 0
 
     def new_key(self, kind: str) -> str:
         return f"{self.tag}-{kind}-{next(self.ids)}"
@@ -191,10 +204,10 @@ class InstrumentMachine(RuleBasedStateMachine):
         assert (entry["kind"], entry["reference"], Decimal(entry["amount"])) == (kind, key, amount)
         self.model.entries.append((kind, amount))
         assert entry["entry_no"] == 1 + len(self.model.entries)
-        assert Decimal(entry["balance_after"]) == self.model.balance
+        assert decimal_or_none(entry["balance_after"]) == self.model.balance
         assert entry["status_after"] == self.model.status
         view = reply.body["instrument"]
-        assert Decimal(view["balance"]) == self.model.balance
+        assert decimal_or_none(view["balance"]) == self.model.balance
         assert view["status"] == self.model.status_at(self.clock.now)
 
     # --- rules --------------------------------------------------------------------------------
@@ -222,6 +235,8 @@ class InstrumentMachine(RuleBasedStateMachine):
             return self.expect_refusal(reply, 403, "wrong_merchant_group")
         if m.status_at(now) == "expired":
             return self.expect_refusal(reply, 409, "expired")
+        if m.status == "cancelled":
+            return self.expect_refusal(reply, 409, "cancelled")
         if m.status != "issued":
             self.sold_again += 1  # (twice per example is enough)
             return self.expect_refusal(reply, 409, "already_active")
@@ -260,6 +275,8 @@ class InstrumentMachine(RuleBasedStateMachine):
             return self.expect_refusal(reply, 403, "wrong_merchant_group")
         if status == "expired":
             return self.expect_refusal(reply, 409, "expired")
+        if status == "cancelled":
+            return self.expect_refusal(reply, 409, "cancelled")
         if status == "issued":
             return self.expect_refusal(reply, 409, "not_active")
         if status == "redeemed" or amount > (m.balance or 0):
@@ -310,6 +327,8 @@ class InstrumentMachine(RuleBasedStateMachine):
             return self.expect_refusal(reply, 404, "redemption_not_found")
         if wrong_group:
             return self.expect_refusal(reply, 403, "wrong_merchant_group")
+        if m.status == "cancelled":
+            return self.expect_refusal(reply, 409, "cancelled")
         refunded = left if amount is None else amount
         if refunded <= 0 or refunded > left:
             return self.expect_refusal(reply, 409, "reversal_exceeds_redemption")
@@ -328,6 +347,25 @@ class InstrumentMachine(RuleBasedStateMachine):
         self.done.append(Done("reversal", key, args, reply))
         return None
 
+    @precondition(lambda self: self.cancellations < 2)
+    @rule(really=st.integers(0, 3).map(lambda n: n == 2))
+    def cancel(self, really: bool) -> None:
+        """The back office cancels the card (1 time in 4 that this rule is drawn, at most twice
+        an example): the balance stays; a second cancellation is refused."""
+        if not really:
+            return
+        self.cancellations += 1
+        key, reason = self.new_key("C"), f"reported lost ({self.cancellations})"
+        reply = cancel(self.number, key, reason)
+        m = self.model
+        if m.status == "cancelled":
+            return self.expect_refusal(reply, 409, "cancelled")
+        m.status = "cancelled"
+        self.expect_movement(reply, "cancellation", key, Decimal(0))
+        assert reply.body["entry"]["reason"] == reason
+        self.done.append(Done("cancellation", key, {"number": self.number, "reason": reason}, reply))
+        return None
+
     @precondition(lambda self: self.done)
     @rule(pick=st.integers(0, 1_000), change=st.sampled_from(["none", "none", "amount", "merchant"]))
     def again(self, pick: int, change: str) -> None:
@@ -339,7 +377,9 @@ class InstrumentMachine(RuleBasedStateMachine):
             assert (reply.status, reply.body) == (done.reply.status, done.reply.body)
             self.unchanged = self.sent = True
             return
-        if change == "merchant":
+        if done.kind == "cancellation":
+            reply = send(done, reason=done.args["reason"] + " again")
+        elif change == "merchant":
             reply = send(done, caller=OUTLET if done.args["caller"] is POS else POS)
         elif done.kind == "activation":
             reply = send(done, value="6.00" if done.args["value"] != "6.00" else "7.00")
@@ -392,11 +432,13 @@ class InstrumentMachine(RuleBasedStateMachine):
         entries.reverse()
         assert [(entry.kind, entry.amount) for entry in entries] == self.model.entries
         assert [entry.entry_no for entry in entries] == list(range(2, 2 + len(entries)))
-        running = Decimal(0)
+        running: Decimal | None = None  # no balance until the card is sold
         for entry in entries:
-            running += entry.amount
-            assert entry.balance_after == running >= 0
-        assert self.before.instrument.balance == (running if entries else None)
+            if entry.kind != "cancellation" or running is not None:
+                running = (running or Decimal(0)) + entry.amount
+            assert entry.balance_after == running
+            assert running is None or running >= 0
+        assert self.before.instrument.balance == running
         assert sorted(entry.reference for entry in entries) == sorted(done.key for done in self.done)
 
 
