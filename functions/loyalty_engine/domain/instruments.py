@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loyalty_engine.domain.errors import Conflict, DomainError, Forbidden, InvalidRequest, NotFound
 from loyalty_engine.domain.merchants import Merchant
 from loyalty_engine.domain.orders import NATURAL_KEY_PATTERN
+from loyalty_engine.domain.programs import Slug
 from loyalty_engine.domain.series import Amount, Discount, Money, Series, SeriesKind
 from loyalty_engine.domain.timeutil import UtcDatetime
 
@@ -108,7 +109,7 @@ class ActivationRequest(BaseModel):
 
     activation_id: NaturalKey = Field(description="The sale's id at the POS: the idempotency key")
     value: Money | None = Field(default=None, description="Required for open-value cards")
-    customer_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    customer_id: Slug | None = None
 
 
 class StoreCreditRequest(BaseModel):
@@ -117,7 +118,7 @@ class StoreCreditRequest(BaseModel):
     return_id: NaturalKey = Field(description="The return the credit is issued on: the idempotency key")
     amount: Money
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    customer_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    customer_id: Slug | None = None
 
 
 class RedemptionRequest(BaseModel):

@@ -229,16 +229,17 @@ def issue_store_credit(
     claim_pk = keys.store_credit_return_pk(group, series_id, request.return_id)
     fp = fingerprint("store_credit", request, series=series_id, merchant=merchant_id)
     for attempt in range(MAX_ATTEMPTS):
-        claim = svc.instruments.get(claim_pk, keys.RETURN_CLAIM_SK)
-        if claim is not None:
-            return answer_from(claim["answer"]).replay(fp, "return_id", request.return_id)
-        series = svc.series.series(group, series_id)
+        context = svc.instruments.load_return(
+            group, series_id, request.return_id, merchant_id, request.customer_id
+        )
+        if context.claim is not None:
+            return answer_from(context.claim["answer"]).replay(fp, "return_id", request.return_id)
+        series, merchant = context.series, context.merchant
         if series is None:
             raise refused("unknown_series", f"series {series_id!r} not found")
-        merchant = svc.merchants.merchant(group, merchant_id)
         if merchant is None:
             raise Forbidden("the key's merchant does not exist (any more)", code="unknown_merchant")
-        if request.customer_id and svc.customers.customer(group, request.customer_id) is None:
+        if request.customer_id and not context.customer_exists:
             raise customer_not_found(request.customer_id)
         now = svc.clock()
         # Decide before drawing a number, so that a refusal uses none.
