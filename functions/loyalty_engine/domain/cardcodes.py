@@ -6,6 +6,9 @@ import secrets
 
 from loyalty_engine.domain.programs import CardCodeSettings
 
+# Any card code a program accepts (imported or generated).
+CARD_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{3,39}$"
+
 
 def luhn_check_digit(digits: str) -> str:
     total = 0

@@ -18,6 +18,9 @@ from pydantic import BaseModel
 
 from loyalty_engine.domain.errors import IdempotencyKeyReused, InvalidRequest
 
+# An order id, burn id, redemption id, batch id...: the key a write is made once under.
+NATURAL_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+
 
 def key_required(field: str, location: str = "body") -> InvalidRequest:
     """A write that has neither its natural key nor an Idempotency-Key header."""

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loyalty_engine.domain.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.instrument_numbers import SeriesExhausted, capacity, number_at, numbers_from
-from loyalty_engine.domain.orders import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.series import Series
 from loyalty_engine.domain.timeutil import UtcDatetime
 

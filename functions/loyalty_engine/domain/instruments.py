@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from loyalty_engine.domain.errors import Conflict, DomainError, Forbidden, InvalidRequest, NotFound
+from loyalty_engine.domain.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.merchants import Merchant
-from loyalty_engine.domain.orders import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.programs import Slug
 from loyalty_engine.domain.series import Amount, Discount, Money, Series, SeriesKind
 from loyalty_engine.domain.timeutil import UtcDatetime

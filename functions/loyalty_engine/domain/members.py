@@ -8,12 +8,11 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from loyalty_engine.domain import ledger
+from loyalty_engine.domain.cardcodes import CARD_CODE_PATTERN
 from loyalty_engine.domain.ledger import Lot
 from loyalty_engine.domain.programs import Program
 from loyalty_engine.domain.tier_history import TierChange
 from loyalty_engine.domain.timeutil import UtcDatetime
-
-CARD_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{3,39}$"
 
 
 class EnrolRequest(BaseModel):

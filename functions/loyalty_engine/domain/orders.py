@@ -8,12 +8,11 @@ from decimal import ROUND_FLOOR, Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from loyalty_engine.domain.errors import InvalidRequest
-from loyalty_engine.domain.idempotency import StoredAnswer
+from loyalty_engine.domain.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
 from loyalty_engine.domain.members import Balances, Member
 from loyalty_engine.domain.programs import EarningRule, Program, QPointSettings
 from loyalty_engine.domain.timeutil import UtcDatetime
 
-NATURAL_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 CLOCK_SKEW = timedelta(minutes=5)
 
 

@@ -17,11 +17,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from loyalty_engine.domain.access import Caller
+from loyalty_engine.domain.cardcodes import CARD_CODE_PATTERN
+from loyalty_engine.domain.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.import_jobs import ImportView
 from loyalty_engine.domain.ledger import LedgerEntry
-from loyalty_engine.domain.members import CARD_CODE_PATTERN, EnrolRequest, MemberView
+from loyalty_engine.domain.members import EnrolRequest, MemberView
 from loyalty_engine.domain.orders import (
-    NATURAL_KEY_PATTERN,
     BurnRequest,
     BurnResult,
     EarnResult,

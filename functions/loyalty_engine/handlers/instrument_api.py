@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
+from loyalty_engine.domain.cardcodes import CARD_CODE_PATTERN
 from loyalty_engine.domain.customers import (
     CardLink,
     CustomerGroup,
@@ -23,6 +24,7 @@ from loyalty_engine.domain.customers import (
     CustomerSpec,
     CustomerView,
 )
+from loyalty_engine.domain.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.instrument_batches import BatchRequest, BatchView
 from loyalty_engine.domain.instruments import (
     NUMBER_PATTERN,
@@ -35,9 +37,7 @@ from loyalty_engine.domain.instruments import (
     ReversalRequest,
     StoreCreditRequest,
 )
-from loyalty_engine.domain.members import CARD_CODE_PATTERN
 from loyalty_engine.domain.merchants import Merchant, MerchantGroup, MerchantGroupSpec, MerchantSpec
-from loyalty_engine.domain.orders import NATURAL_KEY_PATTERN
 from loyalty_engine.domain.programs import SLUG_PATTERN
 from loyalty_engine.domain.series import SeriesSpec, SeriesView
 from loyalty_engine.handlers.rest import SERVICE, caller_of, json_response, non_json_body, responses, rest_app

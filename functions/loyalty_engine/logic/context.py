@@ -12,23 +12,25 @@ from typing import TYPE_CHECKING
 from ulid import ULID
 
 from loyalty_engine.dal.dynamo import client
-from loyalty_engine.dal.group_store import GroupStore
-from loyalty_engine.dal.import_store import ImportStore
-from loyalty_engine.dal.job_store import JobStore
-from loyalty_engine.dal.member_store import MemberStore
-from loyalty_engine.dal.reward_store import RewardStore
 from loyalty_engine.domain.errors import program_not_found
-from loyalty_engine.domain.programs import Program
 from loyalty_engine.domain.timeutil import utcnow
 from loyalty_engine.settings import settings
 
+# The stores are imported where the services are built: the instrument functions then load
+# none of the points side's stores and models (and the points API none of the instruments').
 if TYPE_CHECKING:
     from loyalty_engine.dal.customer_store import CustomerStore
+    from loyalty_engine.dal.group_store import GroupStore
+    from loyalty_engine.dal.import_store import ImportStore
     from loyalty_engine.dal.instrument_store import InstrumentStore
+    from loyalty_engine.dal.job_store import JobStore
+    from loyalty_engine.dal.member_store import MemberStore
     from loyalty_engine.dal.merchant_store import MerchantStore
     from loyalty_engine.dal.objects import MessageQueue, ObjectStore
+    from loyalty_engine.dal.reward_store import RewardStore
     from loyalty_engine.dal.schedules import ScheduleStore
     from loyalty_engine.dal.series_store import SeriesStore
+    from loyalty_engine.domain.programs import Program
     from loyalty_engine.logic.imports import ImportServices
     from loyalty_engine.logic.jobs import JobServices
 
@@ -86,6 +88,12 @@ class Context:
 
 @cache
 def default_context() -> Context:
+    from loyalty_engine.dal.group_store import GroupStore
+    from loyalty_engine.dal.import_store import ImportStore
+    from loyalty_engine.dal.job_store import JobStore
+    from loyalty_engine.dal.member_store import MemberStore
+    from loyalty_engine.dal.reward_store import RewardStore
+
     config = settings()
     dynamodb = client()
     return Context(
