@@ -54,7 +54,8 @@ OBJECT_ACTIONS: tuple[tuple[str, str], ...] = (
     ("delete", "s3:DeleteObject"),
     ("delete", "s3:DeleteObjectVersion"),
 )
-LIST_ACTION = "s3:ListBucket"
+# Listing a prefix's versions too: the importer takes a name's uploads oldest first.
+LIST_ACTIONS: tuple[str, ...] = ("s3:ListBucket", "s3:ListBucketVersions")
 SEND_ACTION = "sqs:SendMessage"
 
 
@@ -98,13 +99,14 @@ def bucket_statements(
         if getattr(grant, kind)
     ]
     if grant.list:
-        statements.append(
+        statements += [
             iam.PolicyStatement(
-                actions=[LIST_ACTION],
+                actions=[action],
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [_key_prefix(spec, grant, p) for p in grant.list]}},
             )
-        )
+            for action in LIST_ACTIONS
+        ]
     return statements
 
 

@@ -190,7 +190,11 @@ def test_bucket_access_is_exactly_the_wirings_prefixes(prod: Synthesized, spec: 
         for kind, actions in OBJECT_ACTIONS.items():
             expected |= {(a, bucket, f"{prefix}*", "") for a in actions for prefix in getattr(grant, kind)}
         # Listing is on the bucket itself, conditioned on the listed prefixes.
-        expected |= {("s3:ListBucket", bucket, "", f"{prefix}*") for prefix in grant.list}
+        expected |= {
+            (action, bucket, "", f"{prefix}*")
+            for action in ("s3:ListBucket", "s3:ListBucketVersions")
+            for prefix in grant.list
+        }
     assert s3_grants(prod, spec) == expected
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from loyalty_engine.logic.context import import_services
@@ -166,12 +168,8 @@ def test_two_subsections_updating_one_reward_lose_no_update(world, monkeypatch):
 # --- a re-upload of one name in the (versioned) bucket ---------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the drain applies the key's newest version first, then deletes that version by id, "
-    "which makes the older upload current again: it is applied last and undoes the correction",
-)
 def test_a_corrected_re_upload_wins_in_the_versioned_bucket(world):
+    """Uploads of one name apply in the order they came: the correction last."""
     world.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     key = upload(world.s3, MASTER, catalog(reward("coffee", "Wrong name")))
     upload(world.s3, MASTER, catalog(reward("coffee", "Right name")))  # the partner's correction
@@ -179,6 +177,16 @@ def test_a_corrected_re_upload_wins_in_the_versioned_bucket(world):
     no_failures(deliver(key, key))
 
     assert get_reward("coffee")["name"] == "Right name"
+    # Both uploads were applied, one job each, and each left incoming/ for good.
+    assert world.s3.list_object_versions(Bucket=BUCKET, Prefix="incoming/").get("Versions", []) == []
+    assert len(bucket_keys(world.s3, "processed/")) == 2
+    # The file's report is written once per upload; the current one is the correction's.
+    summary_key = next(k for k in bucket_keys(world.s3, "reports/") if k.endswith(".report.json"))
+    reports = world.s3.list_object_versions(Bucket=BUCKET, Prefix=summary_key)["Versions"]
+    assert len(reports) == 2
+    report = json.loads(world.s3.get_object(Bucket=BUCKET, Key=summary_key)["Body"].read())
+    assert (report["state"], report["applied"]) == ("completed", 1)
+    assert any(report["import_id"] in key for key in bucket_keys(world.s3, "processed/"))
 
 
 # --- paging a card's rewards ----------------------------------------------------------

@@ -79,6 +79,40 @@ class ObjectStore:
             size=int(response.get("ContentLength", 0)),
         )
 
+    def oldest_upload(self, key: str) -> StoredObject | None:
+        """The key's oldest upload still in the bucket (in an unversioned bucket: the object).
+
+        Uploads of one name are applied in the order they came, so that a re-upload (a
+        partner's correction) applies after the upload it corrects; the importer deletes each
+        version it applied. Versions older than the key's last delete marker were withdrawn
+        and are passed over (S3 lists times to the second: a version of the same second stays).
+        """
+        versions: list[dict[str, Any]] = []  # newest first, as S3 lists them
+        deleted_at = None
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": key}
+        while True:
+            response = self._call("list_object_versions", **params)
+            versions += [v for v in response.get("Versions", []) if v["Key"] == key]
+            for marker in response.get("DeleteMarkers", []):
+                if marker["Key"] == key and (deleted_at is None or marker["LastModified"] > deleted_at):
+                    deleted_at = marker["LastModified"]
+            if not response.get("IsTruncated"):
+                break
+            params.update(
+                KeyMarker=response["NextKeyMarker"], VersionIdMarker=response["NextVersionIdMarker"]
+            )
+        live = [v for v in versions if deleted_at is None or v["LastModified"] >= deleted_at]
+        if not live:
+            return None
+        oldest = live[-1]
+        version_id = oldest.get("VersionId")
+        return StoredObject(
+            key=key,
+            etag=str(oldest.get("ETag", "")).strip('"'),
+            version_id=version_id if version_id not in (None, "null") else None,
+            size=int(oldest.get("Size", 0)),
+        )
+
     def chunks(self, stored: StoredObject, offset: int = 0) -> Iterator[bytes]:
         """The object's bytes from `offset`, streamed (never the whole file in memory)."""
         if offset >= stored.size:

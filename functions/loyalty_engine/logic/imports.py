@@ -214,7 +214,7 @@ def _drain(svc: ImportServices, group: str, remaining_ms: Callable[[], float]) -
 def _drain_locked(svc: ImportServices, group: str, remaining_ms: Callable[[], float]) -> bool:
     while pending := _pending(svc, group):
         file_name = pending[0]
-        stored = svc.objects.head(incoming_key(group, file_name.name))
+        stored = svc.objects.oldest_upload(incoming_key(group, file_name.name))
         if stored is None:
             continue  # moved meanwhile (by an earlier run); list again
         job = _job(svc, group, file_name.name, stored)
