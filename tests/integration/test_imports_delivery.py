@@ -347,7 +347,7 @@ def expect_out_of_time_result(world) -> None:
     assert len(state["attributions"]) == 15
     for n in range(5):
         assert get_reward(f"r{n}")["remaining"] == 0
-    assert all(job["reserved_rewards"] for job in [state["jobs"][EARN]])
+    assert state["jobs"][EARN]["reserved_rewards"] == [f"r{n}" for n in range(5)]
     assert all(set(stock) == {"pk", "sk", "type", "taken"} for stock in state["stock"].values())
 
 

@@ -39,6 +39,7 @@ def snapshot(group: str = "demo") -> dict[str, Any]:
     attributions: dict[str, Any] = {}
     jobs: dict[str, Any] = {}
     skipped: dict[str, dict[int, str]] = {}
+    reserved: dict[str, set[str]] = {}
     for values in table_items():
         pk, sk, kind = values[PARTITION_KEY], values[SORT_KEY], values.get("type")
         if not pk.startswith(f"G#{group}#"):
@@ -56,12 +57,14 @@ def snapshot(group: str = "demo") -> dict[str, Any]:
                 "progress": values["progress"],
                 "rejection": (values.get("rejection") or {}).get("code"),
                 "chunk": values["chunk"],
-                "reserved_rewards": values.get("reserved_rewards"),
             }
         elif kind == "import_skipped_line":
             skipped.setdefault(pk, {})[int(values["line"])] = values["code"]
+        elif kind == "import_reserved_reward":
+            reserved.setdefault(pk, set()).add(values["external_id"])
     for job in jobs.values():
         job["skipped_lines"] = skipped.get(f"G#{group}#IMPORT#{job['import_id']}", {})
+        job["reserved_rewards"] = sorted(reserved.get(f"G#{group}#IMPORT#{job['import_id']}", set()))
     return {"catalog": catalog, "stock": stock, "attributions": attributions, "jobs": jobs}
 
 

@@ -42,6 +42,20 @@ def skipped_item(group: str, job_id: str, skipped: SkippedLine, expires: int) ->
     )
 
 
+def reserved_item(group: str, job_id: str, external_id: str, expires: int) -> dict[str, Any]:
+    """A reward the job reserved stock of: its markers are removed once the job is done.
+
+    One item per reward (not a list on the job item), so that a file naming thousands of
+    finite rewards keeps every item far below DynamoDB's 400 KB."""
+    return item(
+        keys.import_pk(group, job_id),
+        keys.reserved_sk(external_id),
+        "import_reserved_reward",
+        {"external_id": external_id},
+        **{TTL_ATTRIBUTE: expires},
+    )
+
+
 class ImportStore:
     def __init__(self, client: Any, table: str):
         self._client = client
@@ -95,13 +109,22 @@ class ImportStore:
 
     def skipped_lines(self, group: str, job_id: str) -> Iterator[SkippedLine]:
         """A job's skipped lines in line order, page by page."""
+        for values in self._job_records(group, job_id, keys.SKIPPED_PREFIX):
+            yield SkippedLine.model_validate(values)
+
+    def reserved_rewards(self, group: str, job_id: str) -> Iterator[str]:
+        """The rewards a job reserved stock of, page by page."""
+        for values in self._job_records(group, job_id, keys.RESERVED_PREFIX):
+            yield str(values["external_id"])
+
+    def _job_records(self, group: str, job_id: str, prefix: str) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
             "ExpressionAttributeValues": {
                 ":pk": {"S": keys.import_pk(group, job_id)},
-                ":prefix": {"S": keys.SKIPPED_PREFIX},
+                ":prefix": {"S": prefix},
             },
             "ConsistentRead": True,
         }
@@ -111,7 +134,7 @@ class ImportStore:
             except ClientError as error:
                 raise (map_error(error) or error) from error
             for raw in response.get("Items", []):
-                yield SkippedLine.model_validate(data_of(from_item(raw)))
+                yield data_of(from_item(raw))
             last = response.get("LastEvaluatedKey")
             if not last:
                 return

@@ -93,10 +93,12 @@ def member_attributions_gsi1pk(group: str, card_code: str) -> str:
     return f"G#{group}#C#{card_code}#ATTRIBUTIONS"
 
 
-# Import jobs: one partition per job (the job item and its skipped lines); gsi1 finds a
-# file's jobs by file name. The drain lock serializes the files of one group.
+# Import jobs: one partition per job (the job item, its skipped lines and the rewards it
+# holds stock reservations on); gsi1 finds a file's jobs by file name. The drain lock
+# serializes the files of one group.
 JOB_SK = "JOB"
 SKIPPED_PREFIX = "SKIP#"
+RESERVED_PREFIX = "RSV#"
 LOCK_SK = "LOCK"
 
 
@@ -106,6 +108,10 @@ def import_pk(group: str, job_id: str) -> str:
 
 def skipped_sk(line: int) -> str:
     return f"{SKIPPED_PREFIX}{line:09d}"
+
+
+def reserved_sk(external_id: str) -> str:
+    return f"{RESERVED_PREFIX}{external_id}"
 
 
 def import_file_gsi1pk(group: str, file_name: str) -> str:

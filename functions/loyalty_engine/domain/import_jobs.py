@@ -87,7 +87,6 @@ class ImportJob(BaseModel):
     next_offset: int = 0
     next_line: int = 2
     chunk: int = 0
-    reserved_rewards: list[str] = Field(default_factory=list, description="Rewards with a stock reservation")
     failures: int = Field(default=0, description="Deliveries that failed in a way that would repeat")
 
     @property

@@ -28,7 +28,7 @@ from aws_lambda_powertools import Logger
 
 from loyalty_engine.dal.dynamo import error_code
 from loyalty_engine.dal.group_store import GroupStore
-from loyalty_engine.dal.import_store import ImportStore, job_item, skipped_item
+from loyalty_engine.dal.import_store import ImportStore, job_item, reserved_item, skipped_item
 from loyalty_engine.dal.member_store import MemberStore
 from loyalty_engine.dal.objects import MessageQueue, ObjectStore, StoredObject
 from loyalty_engine.dal.reward_store import BurnRefused, RewardStore, attribution_item, reward_item
@@ -410,6 +410,7 @@ def _apply(
     # writes are all done by then): no request of its own. A crash before it lands replays
     # chunk k, which is idempotent. `persisted` is the job as the table holds it.
     persisted, checkpoint = job, None
+    recorded: set[str] = set()  # rewards whose reservation record this run has written
     while True:
         if remaining_ms() < svc.time_margin_ms:
             if checkpoint is not None:
@@ -423,6 +424,10 @@ def _apply(
         outcome: _ChunkOutcome = apply_chunk(job, chunk)
         expires = int(time.time()) + SKIPPED_TTL_S
         items = outcome.items + [skipped_item(group, job.import_id, s, expires) for s in outcome.skipped]
+        items += [
+            reserved_item(group, job.import_id, r, expires) for r in sorted(outcome.reserved - recorded)
+        ]
+        recorded |= outcome.reserved
         if checkpoint is not None:
             items.insert(0, job_item(group, checkpoint))
         if items:
@@ -434,7 +439,6 @@ def _apply(
                 "chunk": job.chunk + 1,
                 "next_offset": chunk[-1].end,
                 "next_line": chunk[-1].last_line + 1,
-                "reserved_rewards": sorted(set(job.reserved_rewards) | outcome.reserved),
                 "progress": progress.model_copy(
                     update={
                         "lines_read": progress.lines_read + len(chunk),
@@ -456,7 +460,7 @@ def _apply(
 
 def _release_reservations(svc: ImportServices, group: str, job: ImportJob) -> None:
     """Forget the job's stock markers, once it is saved as completed (a replay needs them before)."""
-    for external_id in job.reserved_rewards:
+    for external_id in svc.jobs.reserved_rewards(group, job.import_id):
         svc.rewards.release_job(group, external_id, job.import_id)
 
 
