@@ -459,7 +459,7 @@ def _issue(calls: Calls, cards: int, batch_id: str, profile: str | None) -> dict
 
 def do_issue(cards: int, profile: str | None) -> dict[str, Any]:
     from loyalty_engine.domain.instrument_batches import Batch, all_numbers, numbers_at
-    from loyalty_engine.logic.context import instrument_services
+    from loyalty_engine.logic.instrument_context import instrument_services
 
     admin, _ = _callers()
     _setup_series(admin)
@@ -529,7 +529,7 @@ def _percentile(values: list[float], q: int) -> float:
 def do_pos(operations: int) -> dict[str, Any]:
     from loyalty_engine.dal.series_store import SeriesStore
     from loyalty_engine.domain.instrument_batches import all_numbers
-    from loyalty_engine.logic.context import instrument_services
+    from loyalty_engine.logic.instrument_context import instrument_services
     from tests.support.api import call
 
     admin, pos = _callers()

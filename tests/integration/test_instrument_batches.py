@@ -25,7 +25,7 @@ from loyalty_engine.domain.instrument_batches import BatchRequest
 from loyalty_engine.domain.instrument_numbers import is_valid_number
 from loyalty_engine.handlers import instrument_batches
 from loyalty_engine.logic import series as series_logic
-from loyalty_engine.logic.context import instrument_services
+from loyalty_engine.logic.instrument_context import instrument_services
 from loyalty_engine.logic.series import run_batch
 from tests.support.api import call, load_event
 from tests.support.aws import fresh_caches

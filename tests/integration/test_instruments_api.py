@@ -26,7 +26,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from loyalty_engine.dal.instrument_store import issued_instrument_item
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.instruments import Instrument
-from loyalty_engine.logic.context import instrument_services
+from loyalty_engine.logic.instrument_context import instrument_services
 from tests.integration.conftest import CARD
 from tests.support.api import Reply, call, load_event
 from tests.support.clock import FakeClock

@@ -36,9 +36,9 @@ def fresh_caches() -> None:
         _schedule_store,
         default_context,
         import_services,
-        instrument_services,
         job_services,
     )
+    from loyalty_engine.logic.instrument_context import instrument_services
     from loyalty_engine.settings import settings
 
     for cached in (

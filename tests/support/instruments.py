@@ -20,7 +20,7 @@ from typing import Any
 
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.instrument_batches import all_numbers
-from loyalty_engine.logic.context import instrument_services
+from loyalty_engine.logic.instrument_context import instrument_services
 from tests.support.api import Handler, LambdaContext, Reply, call, lambda_container, load_event
 
 GROUP = "demo"

@@ -42,7 +42,7 @@ from loyalty_engine.domain.programs import SLUG_PATTERN
 from loyalty_engine.domain.series import SeriesSpec, SeriesView
 from loyalty_engine.handlers.rest import SERVICE, caller_of, json_response, non_json_body, responses, rest_app
 from loyalty_engine.logic import customers, instruments, merchants, series
-from loyalty_engine.logic.context import instrument_services
+from loyalty_engine.logic.instrument_context import instrument_services
 from loyalty_engine.settings import settings
 from loyalty_engine.wiring import INSTRUMENT_ROUTES
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from loyalty_engine.handlers.rest import SERVICE
 from loyalty_engine.handlers.sqs_batches import process_batch, remaining_ms
-from loyalty_engine.logic.context import instrument_services
+from loyalty_engine.logic.instrument_context import instrument_services
 from loyalty_engine.logic.series import batch_message, run_batch
 
 logger = Logger(service=SERVICE)

@@ -1,4 +1,6 @@
-"""What the use cases need: stores, a clock and id generation, built once per container."""
+"""What the points side's use cases need: stores, a clock and id generation, built once per
+container. The instrument side has its own (`logic.instrument_context`), so that neither API
+function loads the other's stores and models."""
 
 from __future__ import annotations
 
@@ -12,25 +14,18 @@ from typing import TYPE_CHECKING
 from ulid import ULID
 
 from loyalty_engine.dal.dynamo import client
+from loyalty_engine.dal.group_store import GroupStore
+from loyalty_engine.dal.import_store import ImportStore
+from loyalty_engine.dal.job_store import JobStore
+from loyalty_engine.dal.member_store import MemberStore
+from loyalty_engine.dal.reward_store import RewardStore
 from loyalty_engine.domain.errors import program_not_found
+from loyalty_engine.domain.programs import Program
 from loyalty_engine.domain.timeutil import utcnow
 from loyalty_engine.settings import settings
 
-# The stores are imported where the services are built: the instrument functions then load
-# none of the points side's stores and models (and the points API none of the instruments').
 if TYPE_CHECKING:
-    from loyalty_engine.dal.customer_store import CustomerStore
-    from loyalty_engine.dal.group_store import GroupStore
-    from loyalty_engine.dal.import_store import ImportStore
-    from loyalty_engine.dal.instrument_store import InstrumentStore
-    from loyalty_engine.dal.job_store import JobStore
-    from loyalty_engine.dal.member_store import MemberStore
-    from loyalty_engine.dal.merchant_store import MerchantStore
-    from loyalty_engine.dal.objects import MessageQueue, ObjectStore
-    from loyalty_engine.dal.reward_store import RewardStore
     from loyalty_engine.dal.schedules import ScheduleStore
-    from loyalty_engine.dal.series_store import SeriesStore
-    from loyalty_engine.domain.programs import Program
     from loyalty_engine.logic.imports import ImportServices
     from loyalty_engine.logic.jobs import JobServices
 
@@ -88,12 +83,6 @@ class Context:
 
 @cache
 def default_context() -> Context:
-    from loyalty_engine.dal.group_store import GroupStore
-    from loyalty_engine.dal.import_store import ImportStore
-    from loyalty_engine.dal.job_store import JobStore
-    from loyalty_engine.dal.member_store import MemberStore
-    from loyalty_engine.dal.reward_store import RewardStore
-
     config = settings()
     dynamodb = client()
     return Context(
@@ -137,37 +126,4 @@ def job_services() -> JobServices:
         members=ctx.members,
         jobs=ctx.jobs,
         queue=MessageQueue(sqs_client(), config.job_queue_url) if config.job_queue_url else None,
-    )
-
-
-@dataclass
-class InstrumentServices:
-    """What the instrument API and the batch issuer need: merchants, customers, series, instruments."""
-
-    merchants: MerchantStore
-    customers: CustomerStore
-    series: SeriesStore
-    instruments: InstrumentStore
-    exports: ObjectStore | None = None
-    batch_queue: MessageQueue | None = None
-    clock: Callable[[], datetime] = utcnow
-
-
-@cache
-def instrument_services() -> InstrumentServices:
-    from loyalty_engine.dal.customer_store import CustomerStore
-    from loyalty_engine.dal.instrument_store import InstrumentStore
-    from loyalty_engine.dal.merchant_store import MerchantStore
-    from loyalty_engine.dal.objects import MessageQueue, ObjectStore, s3_client, sqs_client
-    from loyalty_engine.dal.series_store import SeriesStore
-
-    config = settings()
-    dynamodb = client()
-    return InstrumentServices(
-        merchants=MerchantStore(dynamodb, config.table_name),
-        customers=CustomerStore(dynamodb, config.table_name),
-        series=SeriesStore(dynamodb, config.table_name),
-        instruments=InstrumentStore(dynamodb, config.table_name),
-        exports=ObjectStore(s3_client(), config.export_bucket) if config.export_bucket else None,
-        batch_queue=MessageQueue(sqs_client(), config.batch_queue_url) if config.batch_queue_url else None,
     )

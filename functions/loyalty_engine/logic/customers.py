@@ -12,7 +12,7 @@ from loyalty_engine.domain.customers import (
     CustomerView,
 )
 from loyalty_engine.domain.errors import InvalidRequest, NotFound
-from loyalty_engine.logic.context import InstrumentServices
+from loyalty_engine.logic.instrument_context import InstrumentServices
 
 
 def customer_not_found(customer_id: str) -> NotFound:

@@ -45,8 +45,8 @@ from loyalty_engine.domain.instruments import (
 )
 from loyalty_engine.domain.merchants import Merchant
 from loyalty_engine.domain.series import Series
-from loyalty_engine.logic.context import InstrumentServices
 from loyalty_engine.logic.customers import customer_not_found
+from loyalty_engine.logic.instrument_context import InstrumentServices
 
 MAX_ATTEMPTS = 40
 Answer = tuple[int, dict[str, Any]]

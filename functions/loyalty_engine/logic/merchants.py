@@ -5,7 +5,7 @@ from __future__ import annotations
 from loyalty_engine.domain.access import Caller
 from loyalty_engine.domain.errors import NotFound
 from loyalty_engine.domain.merchants import Merchant, MerchantGroup, MerchantGroupSpec, MerchantSpec
-from loyalty_engine.logic.context import InstrumentServices
+from loyalty_engine.logic.instrument_context import InstrumentServices
 
 
 def put_merchant_group(

@@ -22,7 +22,7 @@ from loyalty_engine.domain.instrument_batches import (
 from loyalty_engine.domain.instrument_numbers import SeriesExhausted, nested_pairs, new_series_secret
 from loyalty_engine.domain.instruments import Instrument
 from loyalty_engine.domain.series import Series, SeriesSpec, SeriesView, check_update, prefix_overlap
-from loyalty_engine.logic.context import InstrumentServices
+from loyalty_engine.logic.instrument_context import InstrumentServices
 
 CHUNK = 1000  # indexes per checkpoint: 40 BatchWriteItem requests
 MARGIN_MS = 30_000  # stop and queue a continuation this long before the invocation's timeout
