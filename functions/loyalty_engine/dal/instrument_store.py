@@ -41,7 +41,7 @@ class ReturnContext:
     """What issuing store credit on a return decides on."""
 
     claim: dict[str, Any] | None  # the return's claim: present once credit was issued on it
-    series: Series | None
+    series_prefix: str | None  # from the series' id item: None for an unknown series
     merchant: Merchant | None
     customer_exists: bool  # True when the request names no customer
 
@@ -105,23 +105,18 @@ class InstrumentStore(ItemTable):
     def load_return(
         self, group: str, series_id: str, return_id: str, merchant_id: str, customer_id: str | None
     ) -> ReturnContext:
-        """The return's claim, the series' id item, the merchant and the customer in one
-        BatchGetItem, then the series itself (found from its id item's prefix): two round trips."""
+        """The return's claim, the series' id item (its prefix), the merchant and the customer
+        in one BatchGetItem."""
         claim_key = (keys.store_credit_return_pk(group, series_id, return_id), keys.RETURN_CLAIM_SK)
         id_key = (keys.series_pk(group), keys.series_id_sk(series_id))
         merchant_key = (keys.merchants_pk(group), keys.merchant_sk(merchant_id))
         customer_key = (keys.customer_pk(group, customer_id), keys.CUSTOMER_SK) if customer_id else None
         wanted = [claim_key, id_key, merchant_key, *([customer_key] if customer_key else [])]
         found = batch_get(self._client, self._table, wanted)
-        series_values = None
-        if id_key in found and claim_key not in found:
-            series_values = self.get(
-                keys.series_pk(group), keys.series_prefix_sk(str(found[id_key]["prefix"]))
-            )
         merchant = found.get(merchant_key)
         return ReturnContext(
             claim=data_of(found[claim_key]) if claim_key in found else None,
-            series=Series.model_validate(series_values) if series_values else None,
+            series_prefix=str(found[id_key]["prefix"]) if id_key in found else None,
             merchant=Merchant.model_validate(data_of(merchant)) if merchant else None,
             customer_exists=customer_key is None or customer_key in found,
         )

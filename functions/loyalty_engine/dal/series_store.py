@@ -29,9 +29,11 @@ class SeriesStore(ItemTable):
 
     def series(self, group: str, series_id: str) -> Series | None:
         claim = self.get(keys.series_pk(group), keys.series_id_sk(series_id))
-        if claim is None:
-            return None
-        values = self.get(keys.series_pk(group), keys.series_prefix_sk(str(claim["prefix"])))
+        return self.series_at(group, str(claim["prefix"])) if claim else None
+
+    def series_at(self, group: str, prefix: str) -> Series | None:
+        """The series of a prefix (where a series' id item points)."""
+        values = self.get(keys.series_pk(group), keys.series_prefix_sk(prefix))
         return Series.model_validate(values) if values else None
 
     def create_series(self, group: str, series: Series, enclosing: list[Series]) -> None:

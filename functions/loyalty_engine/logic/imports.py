@@ -460,6 +460,8 @@ def _apply(
 
 def _release_reservations(svc: ImportServices, group: str, job: ImportJob) -> None:
     """Forget the job's stock markers, once it is saved as completed (a replay needs them before)."""
+    if job.scope != Scope.EARNREWARD:
+        return  # only earn lines reserve stock
     for external_id in svc.jobs.reserved_rewards(group, job.import_id):
         svc.rewards.release_job(group, external_id, job.import_id)
 

@@ -234,7 +234,8 @@ def issue_store_credit(
         )
         if context.claim is not None:
             return answer_from(context.claim["answer"]).replay(fp, "return_id", request.return_id)
-        series, merchant = context.series, context.merchant
+        series = svc.series.series_at(group, context.series_prefix) if context.series_prefix else None
+        merchant = context.merchant
         if series is None:
             raise refused("unknown_series", f"series {series_id!r} not found")
         if merchant is None:
