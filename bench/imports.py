@@ -136,7 +136,7 @@ CATALOG = MASTER_HEADER + f"{REWARD};Bench reward;0;10;0;1;month;0;1;1000000;One
 
 def prepare(endpoint: str) -> str:
     """Table, bucket (versioned, as deployed) and queue; returns the queue URL."""
-    from loyalty_engine.table import create_table_params, enable_ttl_params
+    from loyalty_engine.kernel.table import create_table_params, enable_ttl_params
 
     dynamodb = backend_client("dynamodb", endpoint)
     dynamodb.create_table(**create_table_params(TABLE))
@@ -206,7 +206,7 @@ def _invoke(name: str) -> None:
 
 
 def _summary(name: str) -> dict[str, Any]:
-    from loyalty_engine.dal.objects import s3_client
+    from loyalty_engine.kernel.objects import s3_client
 
     key = f"reports/{GROUP}/{name}.report.json"
     return dict(json.loads(s3_client().get_object(Bucket=BUCKET, Key=key)["Body"].read()))
@@ -220,18 +220,18 @@ def _counted(summary: dict[str, Any], lines: int) -> None:
 def do_setup(scope: str) -> dict[str, Any]:
     from datetime import UTC, datetime
 
-    from loyalty_engine.dal.batch import batch_put
-    from loyalty_engine.dal.dynamo import client
-    from loyalty_engine.dal.member_store import member_item
-    from loyalty_engine.domain.access import GroupSettings, LoyaltyGroup
-    from loyalty_engine.domain.members import Member
-    from loyalty_engine.logic.context import default_context, import_services
+    from loyalty_engine.access.models import GroupSettings, LoyaltyGroup
+    from loyalty_engine.imports.context import import_services
+    from loyalty_engine.kernel.batch import batch_put
+    from loyalty_engine.kernel.dynamo import client
+    from loyalty_engine.points.member_store import member_item
+    from loyalty_engine.points.members import Member
     from tests.integration.conftest import ADMIN
     from tests.support.api import call
     from tests.support.import_world import SIMPLE_PROGRAM
 
     now = datetime.now(UTC)
-    default_context().groups.create_group(
+    import_services().groups.create_group(
         LoyaltyGroup(group_id=GROUP, name="Demo", settings=GroupSettings(), created_at=now)
     )
     reply = call("api_put_program", ADMIN, path={"program_id": PROGRAM}, body=SIMPLE_PROGRAM)
@@ -252,9 +252,9 @@ def do_setup(scope: str) -> dict[str, Any]:
 
 def do_measure(scope: str, lines: int, name: str, raw: bool, profile: str | None) -> dict[str, Any]:
     import loyalty_engine.handlers.imports  # noqa: F401 - imported before the baseline RSS
-    from loyalty_engine.dal.dynamo import client
-    from loyalty_engine.dal.objects import s3_client, sqs_client
-    from loyalty_engine.logic.context import import_services
+    from loyalty_engine.imports.context import import_services
+    from loyalty_engine.kernel.dynamo import client
+    from loyalty_engine.kernel.objects import s3_client, sqs_client
 
     import_services()  # a warm container: clients built
     calls: Counter[str] = Counter()
@@ -326,9 +326,9 @@ def raw_baseline(scope: str, lines: int) -> dict[str, Any]:
     """boto3's batch_writer putting `lines` copies of an item the pipeline wrote (keys varied)."""
     import boto3
 
-    from loyalty_engine.dal import keys
-    from loyalty_engine.dal.batch import key
-    from loyalty_engine.dal.dynamo import client, from_item
+    from loyalty_engine.kernel import keys
+    from loyalty_engine.kernel.batch import key
+    from loyalty_engine.kernel.dynamo import client, from_item
 
     if scope == "masterreward":
         wanted = key(keys.rewards_pk(GROUP), keys.reward_sk(f"m{lines}-{0:06d}"))
@@ -404,7 +404,7 @@ def _by_service(calls: dict[str, int], service: str) -> dict[str, int]:
 def project(run: dict[str, Any]) -> dict[str, Any]:
     """A MAX_DATA_LINES file's time on AWS: the run's request counts and CPU time, scaled
     linearly to that many lines, at PROJECTION's latencies."""
-    from loyalty_engine.domain.import_files import MAX_DATA_LINES
+    from loyalty_engine.imports.files import MAX_DATA_LINES
     from loyalty_engine.wiring import IMPORTER
 
     scale = MAX_DATA_LINES / run["lines"]

@@ -167,7 +167,7 @@ BACKEND = (sys.executable, str(Path(__file__).resolve()), "backend")
 
 def prepare(endpoint: str) -> str:
     """Both tables, the export bucket and the batch queue; returns the queue URL."""
-    from loyalty_engine.table import create_table_params, enable_ttl_params
+    from loyalty_engine.kernel.table import create_table_params, enable_ttl_params
 
     dynamodb = backend_client("dynamodb", endpoint)
     for name in (ISSUE_TABLE, POS_TABLE):
@@ -214,7 +214,7 @@ POS_KEY = "01JD0000000000000000000001"
 
 
 def _callers() -> tuple[Any, Any]:
-    from loyalty_engine.domain.access import Caller
+    from loyalty_engine.access.models import Caller
 
     admin = Caller(group_id=GROUP, key_id=ADMIN_KEY, scopes=("admin",))
     pos = Caller(group_id=GROUP, key_id=POS_KEY, scopes=("shop",), merchant_id="store-1")
@@ -295,8 +295,8 @@ class Calls:
 
 
 def _code_clients() -> dict[str, Any]:
-    from loyalty_engine.dal.dynamo import client
-    from loyalty_engine.dal.objects import s3_client, sqs_client
+    from loyalty_engine.kernel.dynamo import client
+    from loyalty_engine.kernel.objects import s3_client, sqs_client
 
     return {"dynamodb": client(), "s3": s3_client(), "sqs": sqs_client()}
 
@@ -341,8 +341,8 @@ def _sqs_event(message: dict[str, Any]) -> dict[str, Any]:
 
 def _raw_items(series: Any, batch: Any, group: str, numbers: list[str]) -> list[dict[str, Any]]:
     """The instrument items the BatchIssuer writes for these numbers, under another group."""
-    from loyalty_engine.dal.instrument_store import issued_instrument_item
-    from loyalty_engine.logic.series import _card  # the issuer's own instrument of a number
+    from loyalty_engine.instruments.instrument_store import issued_instrument_item
+    from loyalty_engine.instruments.series_use_cases import _card  # the issuer's own instrument of a number
 
     return [issued_instrument_item(group, _card(series, batch, number)) for number in numbers]
 
@@ -458,8 +458,8 @@ def _issue(calls: Calls, cards: int, batch_id: str, profile: str | None) -> dict
 
 
 def do_issue(cards: int, profile: str | None) -> dict[str, Any]:
-    from loyalty_engine.domain.instrument_batches import Batch, all_numbers, numbers_at
-    from loyalty_engine.logic.instrument_context import instrument_services
+    from loyalty_engine.instruments.batches import Batch, all_numbers, numbers_at
+    from loyalty_engine.instruments.context import instrument_services
 
     admin, _ = _callers()
     _setup_series(admin)
@@ -512,7 +512,7 @@ def do_issue(cards: int, profile: str | None) -> dict[str, Any]:
 
 def _item_bytes(values: dict[str, Any]) -> int:
     from bench.imports import item_size
-    from loyalty_engine.dal.dynamo import to_item
+    from loyalty_engine.kernel.dynamo import to_item
 
     return item_size(to_item(values))
 
@@ -527,9 +527,9 @@ def _percentile(values: list[float], q: int) -> float:
 
 
 def do_pos(operations: int) -> dict[str, Any]:
-    from loyalty_engine.dal.series_store import SeriesStore
-    from loyalty_engine.domain.instrument_batches import all_numbers
-    from loyalty_engine.logic.instrument_context import instrument_services
+    from loyalty_engine.instruments.batches import all_numbers
+    from loyalty_engine.instruments.context import instrument_services
+    from loyalty_engine.instruments.series_store import SeriesStore
     from tests.support.api import call
 
     admin, pos = _callers()
@@ -657,7 +657,7 @@ def _by_service(calls: dict[str, int], service: str) -> dict[str, int]:
 
 def project(issue: dict[str, Any], cards: int) -> dict[str, Any]:
     """PROJECTION["cards"] cards on AWS: the run's requests and CPU time scaled linearly."""
-    from loyalty_engine.logic.series import MARGIN_MS
+    from loyalty_engine.instruments.series_use_cases import MARGIN_MS
     from loyalty_engine.wiring import BATCH_ISSUER
 
     scale = PROJECTION["cards"] / cards

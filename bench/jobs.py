@@ -239,7 +239,7 @@ def child(mode: str, env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def run_job(endpoint: str, job: str, members: int) -> dict[str, Any]:
-    from loyalty_engine.table import create_table_params, enable_ttl_params
+    from loyalty_engine.kernel.table import create_table_params, enable_ttl_params
 
     table = JOBS[job]["table"]
     dynamodb = backend_client("dynamodb", endpoint)
@@ -257,11 +257,11 @@ def run_job(endpoint: str, job: str, members: int) -> dict[str, Any]:
 
 def _member(n: int, job: str) -> tuple[Any, list[dict[str, Any]]]:
     """Member n of a job's program, and the other items of its partition (ledger entries)."""
-    from loyalty_engine.dal import keys
-    from loyalty_engine.dal.records import item
-    from loyalty_engine.domain.ledger import LedgerEntry, Lot, LotMovement
-    from loyalty_engine.domain.members import Member
-    from loyalty_engine.logic.context import new_id
+    from loyalty_engine.kernel import keys
+    from loyalty_engine.kernel.ids import new_id
+    from loyalty_engine.kernel.records import item
+    from loyalty_engine.points.ledger import LedgerEntry, Lot, LotMovement
+    from loyalty_engine.points.members import Member
 
     bucket = (n * 37) % 100  # spreads the shares evenly over card numbers (and shards)
     rank = 1
@@ -348,15 +348,16 @@ def expected_changes(job: str, members: int) -> int:
 
 def do_setup(job: str, members: int) -> dict[str, Any]:
     from bench.imports import item_size
-    from loyalty_engine.dal.batch import batch_put
-    from loyalty_engine.dal.dynamo import client, to_item
-    from loyalty_engine.dal.member_store import member_item
-    from loyalty_engine.domain.access import GroupSettings, LoyaltyGroup
-    from loyalty_engine.logic.context import default_context
+    from loyalty_engine.access.models import GroupSettings, LoyaltyGroup
+    from loyalty_engine.access.store import GroupStore
+    from loyalty_engine.kernel.batch import batch_put
+    from loyalty_engine.kernel.dynamo import client, to_item
+    from loyalty_engine.kernel.settings import Settings, load
+    from loyalty_engine.points.member_store import member_item
     from tests.integration.conftest import ADMIN
     from tests.support.api import call
 
-    default_context().groups.create_group(
+    GroupStore(client(), load(Settings).table_name).create_group(
         LoyaltyGroup(
             group_id=GROUP, name="Demo", settings=GroupSettings(), created_at=datetime(2025, 1, 1, tzinfo=UTC)
         )
@@ -406,10 +407,10 @@ class Calls:
 
 def raw_read(dynamodb: Any, calls: Calls) -> dict[str, Any]:
     """Every member of the program from gsi1, shard by shard, pages of PAGE_SIZE, decoded."""
-    from loyalty_engine.dal import keys
-    from loyalty_engine.dal.dynamo import from_item
-    from loyalty_engine.dal.job_store import PAGE_SIZE
-    from loyalty_engine.table import GSI1, MEMBER_SHARDS
+    from loyalty_engine.kernel import keys
+    from loyalty_engine.kernel.dynamo import from_item
+    from loyalty_engine.kernel.table import GSI1, MEMBER_SHARDS
+    from loyalty_engine.tiers.job_store import PAGE_SIZE
 
     calls.reset()
     table = os.environ["TABLE_NAME"]
@@ -445,8 +446,8 @@ def raw_read(dynamodb: Any, calls: Calls) -> dict[str, Any]:
 
 
 def timed_run(services: Any, calls: Calls, job: str, at: datetime) -> dict[str, Any]:
-    from loyalty_engine.domain.jobs import JobRequest
-    from loyalty_engine.logic.jobs import run_now
+    from loyalty_engine.tiers.jobs import JobRequest
+    from loyalty_engine.tiers.run_use_cases import run_now
 
     request = JobRequest(group=GROUP, program_id=PROGRAM, job=job, scheduled_at=at)  # type: ignore[arg-type]
     calls.reset()
@@ -472,13 +473,13 @@ def timed_run(services: Any, calls: Calls, job: str, at: datetime) -> dict[str, 
 
 
 def do_measure(job: str, members: int) -> dict[str, Any]:
-    import loyalty_engine.logic.jobs  # noqa: F401 - imported before the baseline RSS
-    from loyalty_engine.dal.dynamo import client
-    from loyalty_engine.logic.context import default_context
-    from loyalty_engine.logic.jobs import JobServices
+    import loyalty_engine.tiers.run_use_cases  # noqa: F401 - imported before the baseline RSS
+    from loyalty_engine.handlers.api_context import default_context
+    from loyalty_engine.kernel.dynamo import client
+    from loyalty_engine.tiers.context import JobServices
 
     ctx = default_context()
-    services = JobServices(groups=ctx.groups, members=ctx.members, jobs=ctx.jobs, queue=None)
+    services = JobServices(programs=ctx.programs, members=ctx.members, jobs=ctx.jobs, queue=None)
     dynamodb = client()
     calls = Calls(dynamodb)
     result: dict[str, Any] = {"job": job, "members": members, "rss_start_mb": peak_rss_mb()}
@@ -539,9 +540,9 @@ def _run_figures(run: dict[str, Any], members: int) -> dict[str, Any]:
 def project(run: dict[str, Any], members: int) -> dict[str, Any]:
     """PROJECTION["members"] members on AWS: 16 shard workers in parallel, each working through
     its shard at the upgrade run's per-member request counts and CPU time, scaled linearly."""
-    from loyalty_engine.dal.job_store import PAGE_SIZE
-    from loyalty_engine.logic.jobs import TIME_MARGIN_MS
-    from loyalty_engine.table import MEMBER_SHARDS
+    from loyalty_engine.kernel.table import MEMBER_SHARDS
+    from loyalty_engine.tiers.job_store import PAGE_SIZE
+    from loyalty_engine.tiers.run_use_cases import TIME_MARGIN_MS
     from loyalty_engine.wiring import JOB_WORKER
 
     per_shard = math.ceil(PROJECTION["members"] / MEMBER_SHARDS)

@@ -131,8 +131,8 @@ def cold_imports() -> dict[str, object]:
 def warm_path() -> dict[str, object]:
     from moto import mock_aws
 
-    from loyalty_engine.dal.dynamo import client
-    from loyalty_engine.logic.context import default_context
+    from loyalty_engine.handlers.api_context import default_context
+    from loyalty_engine.kernel.dynamo import client
     from tests.integration.conftest import ADMIN, SHOP
     from tests.support.api import call
     from tests.support.aws import create_table, fresh_caches

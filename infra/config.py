@@ -25,7 +25,7 @@ METRICS_NAMESPACE = "LoyaltyEngine"
 #   exports/: the CSV of a pre-issued batch's numbers, a hand-off to the card printer that the
 #   operator downloads once. Kept 30 days: a list of the numbers of cards that carry value once
 #   sold should not outlive its use; the instruments stay in the table, and the list can be
-#   regenerated from the batch item (loyalty_engine.domain.instrument_batches.all_numbers).
+#   regenerated from the batch item (loyalty_engine.instruments.batches.all_numbers).
 OBJECT_EXPIRATION: dict[str, tuple[tuple[str, Duration], ...]] = {
     wiring.IMPORT_BUCKET.name: (
         ("processed/", Duration.days(90)),

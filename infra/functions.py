@@ -25,8 +25,8 @@ from infra.depends_on import drop_redundant_dependencies
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.queues import dead_letter_queue, queue_spec
 from infra.schedules import ProgramSchedules, schedule_environment_names, schedule_target_spec
-from loyalty_engine import table as table_shape
 from loyalty_engine import wiring
+from loyalty_engine.kernel import table as table_shape
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 CODE_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info")

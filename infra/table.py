@@ -1,4 +1,4 @@
-"""The DynamoDB table, built from `loyalty_engine.table` (the one definition of its shape)."""
+"""The DynamoDB table, built from `loyalty_engine.kernel.table` (the one definition of its shape)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.config import StageConfig
-from loyalty_engine import table as table_shape
+from loyalty_engine.kernel import table as table_shape
 
 
 def _string_key(name: str) -> dynamodb.Attribute:

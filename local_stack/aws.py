@@ -6,7 +6,7 @@ time (a lock around the WSGI app) so that DynamoDB transactions and conditional
 writes are as atomic as they are on AWS. (Hence no SQS long polling here: moto waits
 inside the request, so a long poll would hold every other AWS call; see `queues.py`.)
 
-Resources, all from the wiring: the table (`loyalty_engine.table`), one bucket per
+Resources, all from the wiring: the table (`loyalty_engine.kernel.table`), one bucket per
 `wiring.BUCKETS`, one queue and its dead-letter queue per `wiring.QUEUES`, the
 bucket notifications of the queues fed by S3, and the EventBridge Scheduler schedule
 group of `wiring.PROGRAM_SCHEDULES` with its dead-letter queue. moto stores schedules but
@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from loyalty_engine.table import create_table_params, enable_ttl_params
+from loyalty_engine.kernel.table import create_table_params, enable_ttl_params
 from loyalty_engine.wiring import (
     BUCKETS,
     FUNCTIONS,

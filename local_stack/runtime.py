@@ -77,13 +77,6 @@ def reset_handler_caches() -> None:
     and whatever clients the other functions cache), so a stack started after another
     never reaches the previous one's endpoint.
     """
-    from loyalty_engine.dal import dynamo
-    from loyalty_engine.logic import context
-    from loyalty_engine.settings import settings
-
-    settings.cache_clear()
-    dynamo.client.cache_clear()
-    context.default_context.cache_clear()
     for name, module in list(sys.modules.items()):
         if module is None or not (name == "loyalty_engine" or name.startswith("loyalty_engine.")):
             continue

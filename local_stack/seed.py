@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loyalty_engine.cli import create_api_key
-from loyalty_engine.dal.dynamo import client
-from loyalty_engine.dal.group_store import GroupStore
-from loyalty_engine.domain.access import Scope
+from loyalty_engine.access.models import Scope
+from loyalty_engine.access.store import GroupStore
+from loyalty_engine.access.use_cases import create_api_key
+from loyalty_engine.kernel.dynamo import client
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from tests.support.aws import fresh_caches, moto_table
 
 @pytest.fixture
 def table():
-    """An empty table (built from loyalty_engine.table) in an in-process moto."""
+    """An empty table (built from loyalty_engine.kernel.table) in an in-process moto."""
     with moto_table() as (client, name):
         fresh_caches()
         yield client, name

@@ -17,37 +17,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from loyalty_engine.dal.dynamo import client
-from loyalty_engine.dal.group_store import GroupStore
-from loyalty_engine.domain.access import LoyaltyGroup, Scope, new_api_key
-from loyalty_engine.domain.jobs import JOB_NAMES
-from loyalty_engine.domain.timeutil import utcnow
-from loyalty_engine.logic.context import new_id
-from loyalty_engine.settings import settings
-
-
-def create_api_key(
-    store: GroupStore,
-    group: str,
-    scopes: Sequence[Scope],
-    *,
-    name: str = "",
-    merchant_id: str | None = None,
-    group_name: str | None = None,
-) -> str:
-    """Create the group if it does not exist, then a key bound to it; returns the token (shown once)."""
-    now = utcnow()
-    store.create_group(LoyaltyGroup(group_id=group, name=group_name or group, created_at=now))
-    key, token = new_api_key(
-        key_id=new_id(),
-        group_id=group,
-        name=name or f"{'+'.join(scopes)} key",
-        scopes=list(scopes),
-        merchant_id=merchant_id,
-        now=now,
-    )
-    store.put_api_key(key)
-    return token
+from loyalty_engine.access.store import GroupStore
+from loyalty_engine.access.use_cases import create_api_key
+from loyalty_engine.kernel.dynamo import client
+from loyalty_engine.kernel.settings import Settings, load
+from loyalty_engine.tiers.jobs import JOB_NAMES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run-job":
         return _run_job(args.group, args.program, args.job, args.at)
-    store = GroupStore(client(), settings().table_name)
+    store = GroupStore(client(), load(Settings).table_name)
     token = create_api_key(store, args.group, args.scope, name=args.name, merchant_id=args.merchant)
     sys.stdout.write(token + "\n")
     sys.stderr.write("Store this key now: it is not shown again (only its hash is kept).\n")
@@ -78,9 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_job(group: str, program_id: str, job: str, at: str) -> int:
     from pydantic import ValidationError
 
-    from loyalty_engine.domain.jobs import JobRequest
-    from loyalty_engine.logic.context import job_services
-    from loyalty_engine.logic.jobs import run_now
+    from loyalty_engine.tiers.context import job_services
+    from loyalty_engine.tiers.jobs import JobRequest
+    from loyalty_engine.tiers.run_use_cases import run_now
 
     try:
         request = JobRequest(group=group, program_id=program_id, job=job, scheduled_at=at)  # type: ignore[arg-type]

@@ -87,6 +87,9 @@ class Function:
     handler: str  # dotted path "module.attribute" under functions/
     description: str
     table_access: TableAccess
+    # The function's settings model in `loyalty_engine.kernel.settings`: what it reads from its
+    # environment. The infra tests check that the deployed environment satisfies it.
+    settings: str = "Settings"
     routes: tuple[ApiRoute, ...] = ()
     is_authorizer: bool = False
     indexes: tuple[str, ...] = ()  # names of the table's GSIs the function queries (grants Query on them)
@@ -152,7 +155,7 @@ INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
 )
 
 # Partner files: `incoming/<group>/<name>.csv` in, `reports/<group>/...` out, applied files
-# moved to `processed/<group>/`. (Key layout in `loyalty_engine.domain.import_files`.)
+# moved to `processed/<group>/`. (Key layout in `loyalty_engine.imports.files`.)
 IMPORT_BUCKET = Bucket(name="Imports", env="IMPORT_BUCKET")
 IMPORT_QUEUE = Queue(
     name="Imports",
@@ -193,6 +196,7 @@ QUEUES: tuple[Queue, ...] = (IMPORT_QUEUE, JOB_QUEUE, BATCH_QUEUE)
 
 AUTHORIZER = Function(
     name="Authorizer",
+    settings="AuthorizerSettings",
     handler="loyalty_engine.handlers.authorizer.handler",
     description="Resolves an API key to its loyalty group, merchant and scopes",
     table_access="read",
@@ -203,6 +207,7 @@ AUTHORIZER = Function(
 
 API = Function(
     name="Api",
+    settings="ApiSettings",
     handler="loyalty_engine.handlers.api.handler",
     description="REST API: programs, members, points, rewards, VIP tiers, import status",
     indexes=("gsi1",),
@@ -213,6 +218,7 @@ API = Function(
 
 IMPORTER = Function(
     name="Importer",
+    settings="ImporterSettings",
     handler="loyalty_engine.handlers.imports.handler",
     description="Applies partner reward CSV files (masterreward, earnreward, burnreward) in order",
     table_access="read_write",
@@ -233,6 +239,7 @@ IMPORTER = Function(
 
 JOB_STARTER = Function(
     name="JobStarter",
+    settings="JobSettings",
     handler="loyalty_engine.handlers.jobs.start",
     description="Starts a program's scheduled run (tier upgrade/downgrade, points expiry, reconciliation)",
     table_access="read_write",
@@ -244,6 +251,7 @@ JOB_STARTER = Function(
 
 JOB_WORKER = Function(
     name="JobWorker",
+    settings="JobSettings",
     handler="loyalty_engine.handlers.jobs.work",
     description="Runs one member shard of a scheduled run, with a checkpoint per page",
     table_access="read_write",
@@ -256,6 +264,7 @@ JOB_WORKER = Function(
 
 INSTRUMENT_API = Function(
     name="InstrumentApi",
+    settings="InstrumentSettings",
     handler="loyalty_engine.handlers.instrument_api.handler",
     description="REST API: merchants, series and batches, gift cards, store credit, coupons, customers",
     table_access="read_write",
@@ -267,6 +276,7 @@ INSTRUMENT_API = Function(
 
 BATCH_ISSUER = Function(
     name="BatchIssuer",
+    settings="InstrumentSettings",
     handler="loyalty_engine.handlers.instrument_batches.handler",
     description="Pre-issues a batch of gift cards or coupons, with a checkpoint per 1,000, then its CSV export",
     table_access="read_write",

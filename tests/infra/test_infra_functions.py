@@ -10,6 +10,7 @@ from infra_testing import Synthesized, bucket_id, queue_ids, refs, schedule_ids,
 from infra.functions import FUNCTIONS_DIR
 from infra.layer import runtime_dependencies
 from loyalty_engine import wiring
+from loyalty_engine.kernel import settings
 
 pytestmark = pytest.mark.infra
 
@@ -100,6 +101,27 @@ def test_function_configuration(prod: Synthesized, spec: wiring.Function) -> Non
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_deployed_environment_satisfies_the_function_settings(
+    prod: Synthesized, spec: wiring.Function
+) -> None:
+    """Every resource variable the function's settings model declares is set, the optional ones
+    included (their absence is a reduced mode for tests), and the model accepts the environment.
+    Tunables with a default value (a cache's lifetime, a size limit) may be left out."""
+    model = getattr(settings, spec.settings)
+    _, properties = functions_by_handler(prod)[spec.handler]
+    variables = properties["Environment"]["Variables"]
+    resources = {
+        field.alias for field in model.model_fields.values() if field.default is None or field.is_required()
+    }
+    assert resources <= variables.keys()
+    resolved = {
+        name: value if isinstance(value, str) else f"resolved-{name.lower()}"
+        for name, value in variables.items()
+    }
+    model.model_validate(resolved)
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
 def test_function_has_own_log_group_with_retention(each_stage: Synthesized, spec: wiring.Function) -> None:
     _, properties = functions_by_handler(each_stage)[spec.handler]
     log_group_id = properties["LoggingConfig"]["LogGroup"]["Ref"]
@@ -176,7 +198,7 @@ def test_function_code_asset_is_the_functions_directory_without_caches(prod: Syn
     (key,) = {p["Code"]["S3Key"] for _, p in functions_by_handler(prod).values()}
     asset_dir = prod.outdir / f"asset.{key.removesuffix('.zip')}"
     assert (asset_dir / "loyalty_engine" / "wiring.py").is_file()
-    assert (asset_dir / "loyalty_engine" / "table.py").is_file()
+    assert (asset_dir / "loyalty_engine" / "kernel" / "table.py").is_file()
     leftovers = [
         p.relative_to(asset_dir)
         for p in asset_dir.rglob("*")

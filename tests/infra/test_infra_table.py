@@ -1,11 +1,11 @@
-"""The table in the template is the one `loyalty_engine.table` describes."""
+"""The table in the template is the one `loyalty_engine.kernel.table` describes."""
 
 from __future__ import annotations
 
 import pytest
 from infra_testing import Synthesized, wiring_functions
 
-from loyalty_engine import table as table_shape
+from loyalty_engine.kernel import table as table_shape
 
 pytestmark = pytest.mark.infra
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from loyalty_engine.domain.access import Caller
-from loyalty_engine.logic.context import default_context
+from loyalty_engine.access.models import Caller
+from loyalty_engine.handlers.api_context import default_context
 from tests.support.api import call, load_event
 from tests.support.clock import FakeClock
 

@@ -181,7 +181,7 @@ def test_the_same_amount_spelled_differently_is_the_same_order(member):
 
 
 def test_points_that_never_expire_are_kept_as_one_lot(member, program, clock):
-    from loyalty_engine.logic.context import default_context
+    from loyalty_engine.handlers.api_context import default_context
 
     spec = {
         k: v for k, v in program.items() if k not in {"program_id", "created_at", "updated_at", "version"}

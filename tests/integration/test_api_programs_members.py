@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from loyalty_engine.domain.cardcodes import is_valid_luhn
+from loyalty_engine.kernel.luhn import is_valid_luhn
 from tests.integration.conftest import ADMIN, CARD, SHOP
 from tests.support.api import call, load_event
 
@@ -117,13 +117,13 @@ def test_enrol_in_unknown_program_is_404(clock):
 
 
 def test_vip_multiplier_applies_when_larger(member, clock):
-    from loyalty_engine.logic.context import default_context
+    from loyalty_engine.handlers.api_context import default_context
 
     store = default_context().members
     loaded, _ = store.load("demo", CARD, [])
     assert loaded is not None
     vip = loaded.model_copy(update={"vip_tiers": ["staff"], "version": loaded.version + 1})
-    from loyalty_engine.dal.member_store import MemberWrite
+    from loyalty_engine.points.member_store import MemberWrite
 
     store.commit("demo", MemberWrite(member=vip), expected_version=loaded.version)
     reply = call("api_earn_order", SHOP)
@@ -132,8 +132,8 @@ def test_vip_multiplier_applies_when_larger(member, clock):
 
 
 def test_members_are_listed_by_program_on_the_sharded_index(program, table):
-    from loyalty_engine.dal import keys
-    from loyalty_engine.table import GSI1, MEMBER_SHARDS
+    from loyalty_engine.kernel import keys
+    from loyalty_engine.kernel.table import GSI1, MEMBER_SHARDS
 
     client, name = table
     cards = {f"CARD-{n:04d}" for n in range(12)}
@@ -177,11 +177,11 @@ def test_generated_card_codes_need_an_idempotency_key(program):
 
 
 def test_a_stale_program_replacement_is_refused_and_claims_no_name(program, clock):
-    from loyalty_engine.domain.errors import Conflict
-    from loyalty_engine.domain.programs import Program
-    from loyalty_engine.logic.context import default_context
+    from loyalty_engine.handlers.api_context import default_context
+    from loyalty_engine.kernel.errors import Conflict
+    from loyalty_engine.points.programs import Program
 
-    store = default_context().groups
+    store = default_context().programs
     p0 = store.get_program("demo", "club", consistent=True)
     assert p0 is not None and p0.version == 1
     assert call("api_put_program", ADMIN, body=_spec(name="Bravo")).body["version"] == 2

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from loyalty_engine.cli import create_api_key, main
-from loyalty_engine.dal.dynamo import client
-from loyalty_engine.dal.group_store import GroupStore
+from loyalty_engine.access.caller import caller_from_context
+from loyalty_engine.access.store import GroupStore
+from loyalty_engine.access.use_cases import create_api_key
+from loyalty_engine.cli import main
 from loyalty_engine.handlers import authorizer
-from loyalty_engine.handlers.caller import caller_from_context
+from loyalty_engine.kernel.dynamo import client
 from tests.support.api import LambdaContext, load_event
 
 

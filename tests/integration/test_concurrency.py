@@ -20,9 +20,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from loyalty_engine.domain.access import Caller
-from loyalty_engine.handlers.caller import authorizer_context
-from loyalty_engine.logic.context import default_context
+from loyalty_engine.access.caller import authorizer_context
+from loyalty_engine.access.models import Caller
+from loyalty_engine.handlers.api_context import default_context
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.support.api import Handler, LambdaContext, Reply, lambda_container, load_event
 from tests.support.aws import create_table, fresh_caches

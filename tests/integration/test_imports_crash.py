@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from loyalty_engine.handlers import imports
-from loyalty_engine.logic.context import import_services
+from loyalty_engine.imports.context import import_services
 from tests.support.aws import fresh_caches, moto_table
 from tests.support.fast_clients import shared_botocore_loader
 from tests.support.import_state import bucket_keys, queued_messages, snapshot
@@ -379,7 +379,7 @@ def test_a_drain_killed_while_holding_the_lock_does_not_strand_the_files(monkeyp
     """A Lambda killed mid-drain (timeout, out of memory) never runs its `finally`: the lock stays
     for its lease. SQS delivers the killed batch again after the queue's visibility timeout, which
     is longer than the lease: that delivery takes the lock over and drains the files."""
-    from loyalty_engine.logic.imports import LOCK_LEASE_S
+    from loyalty_engine.imports.apply import LOCK_LEASE_S
     from loyalty_engine.wiring import IMPORT_QUEUE
 
     assert IMPORT_QUEUE.visibility_timeout_s > LOCK_LEASE_S
@@ -388,7 +388,7 @@ def test_a_drain_killed_while_holding_the_lock_does_not_strand_the_files(monkeyp
 
     now = {"s": real_time.time()}
     fake_time = SimpleNamespace(time=lambda: now["s"], time_ns=real_time.time_ns)
-    monkeypatch.setattr("loyalty_engine.logic.imports.time", fake_time)
+    monkeypatch.setattr("loyalty_engine.imports.apply.time", fake_time)
     files = [
         (
             f"demo_masterreward_{PROGRAM}_20180801.csv",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from loyalty_engine.handlers import imports
-from loyalty_engine.logic.context import import_services
+from loyalty_engine.imports.context import import_services
 from tests.integration.conftest import ADMIN, OTHER_GROUP, SHOP
 from tests.support.api import call
 from tests.support.fast_clients import shared_botocore_loader
@@ -297,7 +297,7 @@ def test_a_file_over_200000_lines_is_rejected_before_anything_applies(world):
 
 @pytest.mark.parametrize(("data_lines", "state"), [(5, "completed"), (6, "rejected")])
 def test_line_limit_boundary(world, monkeypatch, data_lines, state):
-    monkeypatch.setattr("loyalty_engine.logic.imports.MAX_DATA_LINES", 5)
+    monkeypatch.setattr("loyalty_engine.imports.apply.MAX_DATA_LINES", 5)
     import_services().chunk_lines = 2  # the count is whole-file, not per chunk
     key = upload(world.s3, MASTER, catalog(*[reward(f"r{n}") for n in range(data_lines)]) + "\n\n")
     no_failures(deliver(key))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from loyalty_engine.logic.context import import_services
+from loyalty_engine.imports.context import import_services
 from tests.support.aws import fresh_caches, moto_table
 from tests.support.fast_clients import shared_botocore_loader
 from tests.support.import_state import bucket_keys, snapshot
@@ -76,7 +76,7 @@ def _fast_clients():
 
 
 def test_a_file_rejected_in_the_first_pass_applies_nothing(monkeypatch):
-    monkeypatch.setattr("loyalty_engine.logic.imports.MAX_DATA_LINES", MAX_LINES)
+    monkeypatch.setattr("loyalty_engine.imports.apply.MAX_DATA_LINES", MAX_LINES)
     with moto_table():
         fresh_caches()
         world = make_world()

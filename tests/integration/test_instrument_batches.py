@@ -21,12 +21,12 @@ from typing import Any
 import boto3
 import pytest
 
-from loyalty_engine.domain.instrument_batches import BatchRequest
-from loyalty_engine.domain.instrument_numbers import is_valid_number
 from loyalty_engine.handlers import instrument_batches
-from loyalty_engine.logic import series as series_logic
-from loyalty_engine.logic.instrument_context import instrument_services
-from loyalty_engine.logic.series import run_batch
+from loyalty_engine.instruments import series_use_cases as series_logic
+from loyalty_engine.instruments.batches import BatchRequest
+from loyalty_engine.instruments.context import instrument_services
+from loyalty_engine.instruments.numbers import is_valid_number
+from loyalty_engine.instruments.series_use_cases import run_batch
 from tests.support.api import call, load_event
 from tests.support.aws import fresh_caches
 from tests.support.fast_clients import shared_botocore_loader

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from loyalty_engine.dal.instrument_store import issued_instrument_item
-from loyalty_engine.domain.access import Caller
-from loyalty_engine.domain.instruments import Instrument
-from loyalty_engine.logic.instrument_context import instrument_services
+from loyalty_engine.access.models import Caller
+from loyalty_engine.instruments.context import instrument_services
+from loyalty_engine.instruments.instrument import Instrument
+from loyalty_engine.instruments.instrument_store import issued_instrument_item
 from tests.integration.conftest import CARD
 from tests.support.api import Reply, call, load_event
 from tests.support.clock import FakeClock

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from loyalty_engine.dal import keys
-from loyalty_engine.logic.instrument_context import instrument_services
+from loyalty_engine.instruments.context import instrument_services
+from loyalty_engine.kernel import keys
 from tests.integration.test_concurrency import all_at_once, moto_server  # noqa: F401
 from tests.support.api import Reply
 from tests.support.fast_clients import shared_botocore_loader

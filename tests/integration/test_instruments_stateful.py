@@ -39,9 +39,9 @@ from hypothesis.stateful import (
 )
 from moto import mock_aws
 
-from loyalty_engine.dal import keys
-from loyalty_engine.domain.instruments import Instrument, RedemptionRecord
-from loyalty_engine.logic.instrument_context import instrument_services
+from loyalty_engine.instruments.context import instrument_services
+from loyalty_engine.instruments.instrument import Instrument, RedemptionRecord
+from loyalty_engine.kernel import keys
 from tests.support.api import Reply, call
 from tests.support.aws import create_table, fresh_caches
 from tests.support.clock import FakeClock

@@ -14,13 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loyalty_engine.dal import keys
-from loyalty_engine.dal.dynamo import from_item, to_item
-from loyalty_engine.domain.jobs import JobRequest, ShardMessage
 from loyalty_engine.handlers import jobs as job_handlers
-from loyalty_engine.logic.context import default_context
-from loyalty_engine.logic.jobs import TIME_MARGIN_MS, run_now, work_shard
-from loyalty_engine.table import MEMBER_SHARDS, PARTITION_KEY, SORT_KEY
+from loyalty_engine.handlers.api_context import default_context
+from loyalty_engine.kernel import keys
+from loyalty_engine.kernel.dynamo import from_item, to_item
+from loyalty_engine.kernel.table import MEMBER_SHARDS, PARTITION_KEY, SORT_KEY
+from loyalty_engine.tiers.context import job_services
+from loyalty_engine.tiers.jobs import JobRequest, ShardMessage
+from loyalty_engine.tiers.run_use_cases import TIME_MARGIN_MS, run_now, work_shard
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.support.api import call, load_event
 from tests.support.aws import fresh_caches, moto_table
@@ -400,7 +401,7 @@ def test_a_shard_that_fails_is_reported_for_retry_and_resumes(member, job_queue)
     _earn_before_first_upgrade(CARD, "600.00")
     job_handlers.start(start_event(), JobContext())
     message = next(m for m in receive_all(sqs, url) if m["shard"] == keys.member_shard(CARD))
-    store = default_context().jobs
+    store = job_services().jobs
     store.put_history = crash_after(store.put_history, 0)  # the member is written, its history not
     event = sqs_event(message)
     try:
@@ -452,8 +453,8 @@ def test_a_run_that_must_not_happen_is_skipped(member, job_queue, overrides, rea
 
 
 def _single_page_reads(monkeypatch, size: int = 1) -> None:
-    """Pages of `size` members: the shared job store's reads, made small."""
-    store = default_context().jobs
+    """Pages of `size` members: the job functions' store reads, made small."""
+    store = job_services().jobs
     read = store.members_page
     monkeypatch.setattr(
         store,

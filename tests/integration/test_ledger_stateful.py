@@ -33,7 +33,7 @@ from hypothesis.stateful import (
 )
 from moto import mock_aws
 
-from loyalty_engine.logic.context import default_context
+from loyalty_engine.handlers.api_context import default_context
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.support.api import call
 from tests.support.aws import create_table, fresh_caches

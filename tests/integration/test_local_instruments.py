@@ -18,10 +18,10 @@ import pytest
 import requests
 
 from local_stack import LocalStack
-from loyalty_engine.cli import create_api_key
-from loyalty_engine.dal.dynamo import client
-from loyalty_engine.dal.group_store import GroupStore
-from loyalty_engine.domain.instrument_numbers import is_valid_number
+from loyalty_engine.access.store import GroupStore
+from loyalty_engine.access.use_cases import create_api_key
+from loyalty_engine.instruments.numbers import is_valid_number
+from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.wiring import BATCH_ISSUER, BATCH_QUEUE, EXPORT_BUCKET, INSTRUMENT_API, INSTRUMENT_ROUTES
 
 TIMEOUT = 30

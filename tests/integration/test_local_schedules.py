@@ -22,7 +22,7 @@ import requests
 
 from local_stack import LocalStack, aws
 from local_stack.schedules import Firing, ScheduleRunner, VirtualClock
-from loyalty_engine.domain.jobs import JOB_NAMES, JobRequest, schedule_name
+from loyalty_engine.tiers.jobs import JOB_NAMES, JobRequest, schedule_name
 from loyalty_engine.wiring import FUNCTIONS, JOB_QUEUE, PROGRAM_SCHEDULES
 
 TIMEOUT = 30
@@ -226,7 +226,7 @@ def test_the_upgrade_fires_through_starter_queue_and_worker(
     assert change["cause"] == "upgrade_run"
     assert change["run"] == {"job": "tier-upgrade", "scheduled_at": firing.event["scheduled_at"]}
 
-    from loyalty_engine.logic.context import default_context
+    from loyalty_engine.handlers.api_context import default_context
 
     request = JobRequest(group=GROUP, program_id=PROGRAM, job="tier-upgrade", scheduled_at=midnight)
     summary, shards = default_context().jobs.run_items(request)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from loyalty_engine.domain.access import Caller
+from loyalty_engine.access.caller import authorizer_context
+from loyalty_engine.access.models import Caller
 from loyalty_engine.handlers import api
-from loyalty_engine.handlers.caller import authorizer_context
 from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP
 from tests.support.api import LambdaContext, Reply, call, load_event
 from tests.support.fast_clients import shared_botocore_loader

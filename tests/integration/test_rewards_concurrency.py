@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from loyalty_engine.domain.access import Caller
-from loyalty_engine.logic.context import default_context
+from loyalty_engine.access.models import Caller
+from loyalty_engine.handlers.api_context import default_context
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.integration.test_concurrency import all_at_once, moto_server  # noqa: F401
 from tests.support.api import Handler, Reply, call, lambda_container

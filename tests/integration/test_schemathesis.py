@@ -33,8 +33,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from local_stack import LocalStack
-from loyalty_engine.cli import create_api_key
-from loyalty_engine.dal.group_store import GroupStore
+from loyalty_engine.access.store import GroupStore
+from loyalty_engine.access.use_cases import create_api_key
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT: dict[str, Any] = json.loads((ROOT / "docs" / "openapi.json").read_text())

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from loyalty_engine.domain.access import Caller
+from loyalty_engine.access.models import Caller
 from loyalty_engine.handlers.openapi import document, routes
 from loyalty_engine.wiring import API_ROUTES, INSTRUMENT_ROUTES
 from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP
@@ -97,8 +97,8 @@ def _demo_reward_data() -> dict:
     """demo's reward, an attribution of demo's member, and an import job of demo."""
     from datetime import UTC, datetime
 
-    from loyalty_engine.domain.import_jobs import ImportJob
-    from loyalty_engine.logic.context import default_context
+    from loyalty_engine.handlers.api_context import default_context
+    from loyalty_engine.imports.jobs import ImportJob
 
     free = {**json.loads(load_event("api_put_reward")["body"]), "nqp_value": 0}
     assert call("api_put_reward", ADMIN, body=free).status == 201

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from loyalty_engine.domain.jobs import JobRequest
-from loyalty_engine.logic.context import default_context
-from loyalty_engine.logic.jobs import JobServices, run_now
+from loyalty_engine.handlers.api_context import default_context
+from loyalty_engine.tiers.context import JobServices
+from loyalty_engine.tiers.jobs import JobRequest
+from loyalty_engine.tiers.run_use_cases import run_now
 from tests.integration.conftest import ADMIN, SHOP, order_body
 from tests.support.api import call
 
 
 def services() -> JobServices:
     ctx = default_context()
-    return JobServices(groups=ctx.groups, members=ctx.members, jobs=ctx.jobs, queue=None, clock=ctx.clock)
+    return JobServices(programs=ctx.programs, members=ctx.members, jobs=ctx.jobs, queue=None, clock=ctx.clock)
 
 
 def test_upgrade_run_moves_member_and_records_history(member, clock):

@@ -11,9 +11,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from loyalty_engine.domain.access import Caller
+from loyalty_engine.access.caller import authorizer_context
+from loyalty_engine.access.models import Caller
 from loyalty_engine.handlers import api
-from loyalty_engine.handlers.caller import authorizer_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

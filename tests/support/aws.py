@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from loyalty_engine.table import create_table_params, enable_ttl_params
+from loyalty_engine.kernel.table import create_table_params, enable_ttl_params
 
 
 def create_table(client: Any, name: str) -> None:
@@ -29,28 +29,6 @@ def moto_table() -> Iterator[tuple[Any, str]]:
 
 def fresh_caches() -> None:
     """Forget cached settings, clients and contexts (they were built for another backend)."""
-    from loyalty_engine.dal.dynamo import client
-    from loyalty_engine.dal.objects import s3_client, sqs_client
-    from loyalty_engine.dal.schedules import scheduler_client
-    from loyalty_engine.logic.context import (
-        _schedule_store,
-        default_context,
-        import_services,
-        job_services,
-    )
-    from loyalty_engine.logic.instrument_context import instrument_services
-    from loyalty_engine.settings import settings
+    from local_stack.runtime import reset_handler_caches
 
-    for cached in (
-        settings,
-        client,
-        s3_client,
-        sqs_client,
-        scheduler_client,
-        default_context,
-        import_services,
-        job_services,
-        instrument_services,
-        _schedule_store,
-    ):
-        cached.cache_clear()
+    reset_handler_caches()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from loyalty_engine.dal.dynamo import client, from_item
-from loyalty_engine.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from loyalty_engine.kernel.dynamo import client, from_item
+from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from tests.support.imports import BUCKET
 from tests.support.queues import receive_all
 

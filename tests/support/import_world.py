@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from loyalty_engine.domain.access import GroupSettings, LoyaltyGroup
-from loyalty_engine.logic.context import default_context, import_services
+from loyalty_engine.access.models import GroupSettings, LoyaltyGroup
+from loyalty_engine.handlers.api_context import default_context
+from loyalty_engine.imports.context import import_services
 from tests.integration.conftest import ADMIN, SHOP
 from tests.support.api import call
 from tests.support.aws import fresh_caches
@@ -50,7 +51,7 @@ def make_world(null_erases: bool = False) -> ImportWorld:
     clock = FakeClock(datetime(2018, 8, 1, 9, 0, tzinfo=UTC))
     default_context().clock = clock
     import_services().clock = clock
-    default_context().groups.create_group(
+    import_services().groups.create_group(
         LoyaltyGroup(
             group_id="demo",
             name="Demo",

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from loyalty_engine.domain.access import Caller
-from loyalty_engine.domain.instrument_batches import all_numbers
-from loyalty_engine.logic.instrument_context import instrument_services
+from loyalty_engine.access.models import Caller
+from loyalty_engine.instruments.batches import all_numbers
+from loyalty_engine.instruments.context import instrument_services
 from tests.support.api import Handler, LambdaContext, Reply, call, lambda_container, load_event
 
 GROUP = "demo"

@@ -13,14 +13,15 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from loyalty_engine.dal import keys
-from loyalty_engine.dal.dynamo import client
-from loyalty_engine.dal.job_store import JobStore
-from loyalty_engine.domain.access import Caller
-from loyalty_engine.domain.jobs import JobName, JobRequest, RunSummary
-from loyalty_engine.logic.context import default_context
-from loyalty_engine.logic.jobs import JobServices, run_now
-from loyalty_engine.settings import settings
+from loyalty_engine.access.models import Caller
+from loyalty_engine.handlers.api_context import default_context
+from loyalty_engine.kernel import keys
+from loyalty_engine.kernel.dynamo import client
+from loyalty_engine.kernel.settings import Settings, load
+from loyalty_engine.tiers.context import JobServices
+from loyalty_engine.tiers.job_store import JobStore
+from loyalty_engine.tiers.jobs import JobName, JobRequest, RunSummary
+from loyalty_engine.tiers.run_use_cases import run_now
 from tests.integration.conftest import order_body
 from tests.support.api import LambdaContext, call, load_event
 from tests.support.tiers import ref_downgrade, ref_upgrade
@@ -55,7 +56,7 @@ def crash_after(
 
 def job_store(page_size: int | None = None) -> JobStore:
     """A store of its own (methods may be wrapped without touching the shared one)."""
-    store = JobStore(client(), settings().table_name)
+    store = JobStore(client(), load(Settings).table_name)
     if page_size is not None:
         read = store.members_page
         store.members_page = lambda group, program_id, shard, cursor: read(  # type: ignore[method-assign]
@@ -69,7 +70,7 @@ def services(
 ) -> JobServices:
     ctx = default_context()
     return JobServices(
-        groups=ctx.groups,
+        programs=ctx.programs,
         members=ctx.members,
         jobs=jobs or ctx.jobs,
         queue=None,

@@ -1,5 +1,5 @@
 """Tiered programs and members built in memory for the tier tests, and a reference of the
-tier rules written straight from DOMAIN.md (independent of loyalty_engine.domain.tiers)."""
+tier rules written straight from DOMAIN.md (independent of loyalty_engine.tiers.rules)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from loyalty_engine.domain.calendars import PROGRAM_TZ
-from loyalty_engine.domain.ledger import Lot
-from loyalty_engine.domain.members import Member
-from loyalty_engine.domain.programs import Program
+from loyalty_engine.points.ledger import Lot
+from loyalty_engine.points.members import Member
+from loyalty_engine.points.programs import Program
+from loyalty_engine.tiers.calendars import PROGRAM_TZ
 
 START = datetime(2025, 12, 31, 23, tzinfo=UTC)  # 2026-01-01 00:00 GMT+1, as the sample program
 

@@ -4,10 +4,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from loyalty_engine.domain.access import Caller, new_api_key, parse_token, verify
-from loyalty_engine.domain.cardcodes import generate_card_code, is_valid_luhn, luhn_check_digit
-from loyalty_engine.domain.errors import Forbidden, Unauthorized
-from loyalty_engine.domain.programs import CardCodeSettings
+from loyalty_engine.access.models import Caller, new_api_key, parse_token, verify
+from loyalty_engine.kernel.errors import Forbidden, Unauthorized
+from loyalty_engine.kernel.luhn import is_valid_luhn, luhn_check_digit
+from loyalty_engine.points.cardcodes import generate_card_code
+from loyalty_engine.points.programs import CardCodeSettings
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 KEY_ID = "01JD0000000000000000000001"

@@ -9,8 +9,8 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty_engine.domain.calendars import PROGRAM_TZ, Calendar, midnight_on_or_after
-from loyalty_engine.domain.timeutil import END_OF_TIME
+from loyalty_engine.kernel.timeutil import END_OF_TIME
+from loyalty_engine.tiers.calendars import PROGRAM_TZ, Calendar, midnight_on_or_after
 
 
 def local(*parts: int) -> datetime:

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import ClientError
 
-from loyalty_engine.dal.dynamo import deserialize, map_error, serialize
-from loyalty_engine.dal.member_store import MemberStore
-from loyalty_engine.domain.errors import ConcurrentUpdate, Conflict, ServiceUnavailable
-from loyalty_engine.domain.idempotency import fingerprint
+from loyalty_engine.kernel.dynamo import deserialize, map_error, serialize
+from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, ServiceUnavailable
+from loyalty_engine.kernel.idempotency import fingerprint
+from loyalty_engine.points.member_store import MemberStore
 
 
 def _cancelled(*reasons: str) -> ClientError:
@@ -55,7 +55,7 @@ class _AlwaysUnprocessed:
 
 
 def test_keys_left_unprocessed_are_a_retryable_error_not_a_404(monkeypatch):
-    monkeypatch.setattr("loyalty_engine.dal.member_store.time.sleep", lambda _: None)
+    monkeypatch.setattr("loyalty_engine.points.member_store.time.sleep", lambda _: None)
     store = MemberStore(_AlwaysUnprocessed(), "t")
     with pytest.raises(ServiceUnavailable):
         store.load("demo", "CARD-1", ["ORDER#1"])

@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from loyalty_engine.domain.errors import InvalidRequest
-from loyalty_engine.domain.members import Member
-from loyalty_engine.domain.orders import OrderLine, OrderRequest, points_for_order
-from loyalty_engine.domain.programs import EarningRule, Program, ProgramSpec, QPointSettings
+from loyalty_engine.kernel.errors import InvalidRequest
+from loyalty_engine.points.members import Member
+from loyalty_engine.points.orders import OrderLine, OrderRequest, points_for_order
+from loyalty_engine.points.programs import EarningRule, Program, ProgramSpec, QPointSettings
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 TIERS = {

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from loyalty_engine.domain.import_files import (
+from loyalty_engine.imports.files import (
     FileRejected,
     Scope,
     detect_separator,
@@ -23,7 +23,7 @@ from loyalty_engine.domain.import_files import (
     first_line,
     read_records,
 )
-from loyalty_engine.domain.import_rows import (
+from loyalty_engine.imports.rows import (
     COLUMNS,
     LineSkipped,
     burn_line,
@@ -33,7 +33,7 @@ from loyalty_engine.domain.import_rows import (
     master_spec,
     row_of,
 )
-from loyalty_engine.domain.rewards import RewardSpec, RuleBroken
+from loyalty_engine.rewards.models import RewardSpec, RuleBroken
 
 NOW = datetime(2018, 8, 1, 9, 0, tzinfo=UTC)
 HANDLED = (FileRejected, LineSkipped, RuleBroken)

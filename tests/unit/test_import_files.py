@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from loyalty_engine.domain.import_files import (
+from loyalty_engine.imports.files import (
     FileRejected,
     Record,
     Scope,
@@ -328,7 +328,7 @@ def test_spreadsheet_safe(text, expected):
 
 
 def test_only_ascii_digits_make_dates_and_integers():
-    from loyalty_engine.domain.import_rows import LineSkipped, master_spec
+    from loyalty_engine.imports.rows import LineSkipped, master_spec
 
     with pytest.raises(ValueProblem):
         parse_file_datetime("\uff12\uff10\uff11\uff18-08-01 10:00:00", time_optional=False)  # fullwidth 2018

@@ -11,7 +11,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from loyalty_engine.dal.objects import ObjectStore
+from loyalty_engine.kernel.objects import ObjectStore
 
 KEY = "incoming/demo/demo_masterreward_silver_20180801.csv"
 

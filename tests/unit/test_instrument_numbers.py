@@ -11,9 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty_engine.domain.cardcodes import is_valid_luhn, luhn_check_digit
-from loyalty_engine.domain.errors import Conflict, InvalidRequest
-from loyalty_engine.domain.instrument_numbers import (
+from loyalty_engine.instruments.numbers import (
     ROUNDS,
     SeriesExhausted,
     _check_digit,
@@ -28,6 +26,8 @@ from loyalty_engine.domain.instrument_numbers import (
     resolve_prefix,
     same_prefix,
 )
+from loyalty_engine.kernel.errors import Conflict, InvalidRequest
+from loyalty_engine.kernel.luhn import is_valid_luhn, luhn_check_digit
 
 SECRET = "00112233445566778899aabbccddeeff"
 OTHER_SECRET = "ffeeddccbbaa99887766554433221100"

@@ -13,8 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from loyalty_engine.domain.errors import DomainError
-from loyalty_engine.domain.instrument_batches import (
+from loyalty_engine.instruments.batches import (
     Batch,
     BatchView,
     all_numbers,
@@ -25,8 +24,7 @@ from loyalty_engine.domain.instrument_batches import (
     series_capacity,
     series_number,
 )
-from loyalty_engine.domain.instrument_numbers import is_valid_number, number_at
-from loyalty_engine.domain.instruments import (
+from loyalty_engine.instruments.instrument import (
     ActivationRequest,
     CancellationRequest,
     Instrument,
@@ -40,8 +38,10 @@ from loyalty_engine.domain.instruments import (
     redeem,
     reverse,
 )
-from loyalty_engine.domain.merchants import Merchant
-from loyalty_engine.domain.series import Series, SeriesSpec
+from loyalty_engine.instruments.merchants import Merchant
+from loyalty_engine.instruments.numbers import is_valid_number, number_at
+from loyalty_engine.instruments.series import Series, SeriesSpec
+from loyalty_engine.kernel.errors import DomainError
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 SECRET = "00112233445566778899aabbccddeeff"

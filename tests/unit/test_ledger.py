@@ -6,9 +6,9 @@ from itertools import count
 
 import pytest
 
-from loyalty_engine.domain import ledger
-from loyalty_engine.domain.errors import InsufficientPoints
-from loyalty_engine.domain.orders import proportional_reversal
+from loyalty_engine.kernel.errors import InsufficientPoints
+from loyalty_engine.points import ledger
+from loyalty_engine.points.orders import proportional_reversal
 
 T0 = datetime(2027, 1, 1, tzinfo=UTC)
 _ids = count()

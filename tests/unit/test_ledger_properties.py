@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loyalty_engine.domain import ledger
-from loyalty_engine.domain.errors import InsufficientPoints
-from loyalty_engine.domain.ledger import LedgerEntry, Lot
-from loyalty_engine.domain.orders import proportional_reversal
+from loyalty_engine.kernel.errors import InsufficientPoints
+from loyalty_engine.points import ledger
+from loyalty_engine.points.ledger import LedgerEntry, Lot
+from loyalty_engine.points.orders import proportional_reversal
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FAR = datetime.max.replace(tzinfo=UTC)

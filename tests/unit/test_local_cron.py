@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from local_stack.cron import At, Cron, aws_weekday, firings, parse
 from local_stack.schedules import VirtualClock
-from loyalty_engine.domain.calendars import PROGRAM_TZ, SCHEDULER_TIMEZONE, Calendar
+from loyalty_engine.tiers.calendars import PROGRAM_TZ, SCHEDULER_TIMEZONE, Calendar
 
 
 def utc(*parts: int) -> datetime:

@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from loyalty_engine.domain.programs import Duration, NQPointSettings, ProgramSpec, TierSettings
-from loyalty_engine.domain.timeutil import add_duration
+from loyalty_engine.kernel.timeutil import add_duration
+from loyalty_engine.kernel.types import Duration
+from loyalty_engine.points.programs import NQPointSettings, ProgramSpec, TierSettings
 
 
 @pytest.mark.parametrize(

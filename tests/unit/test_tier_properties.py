@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty_engine.domain.ledger import Lot
-from loyalty_engine.domain.members import Member
-from loyalty_engine.domain.tiers import apply_change, decide_run
+from loyalty_engine.points.ledger import Lot
+from loyalty_engine.points.members import Member
+from loyalty_engine.tiers.rules import apply_change, decide_run
 from tests.support.tiers import (
     program,
     ref_anniversaries,

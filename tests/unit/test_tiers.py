@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from loyalty_engine.domain.calendars import PROGRAM_TZ
-from loyalty_engine.domain.jobs import (
+from loyalty_engine.points.ledger import Lot
+from loyalty_engine.points.programs import ProgramSpec, TierSettings
+from loyalty_engine.tiers.calendars import PROGRAM_TZ
+from loyalty_engine.tiers.jobs import (
     SCHEDULED_TIME,
     JobRequest,
     job_calendar,
@@ -17,9 +19,7 @@ from loyalty_engine.domain.jobs import (
     schedule_specs,
     skip_reason,
 )
-from loyalty_engine.domain.ledger import Lot
-from loyalty_engine.domain.programs import ProgramSpec, TierSettings
-from loyalty_engine.domain.tiers import (
+from loyalty_engine.tiers.rules import (
     anniversary,
     apply_change,
     decide_run,

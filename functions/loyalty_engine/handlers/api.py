@@ -16,13 +16,27 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from loyalty_engine.domain.access import Caller
-from loyalty_engine.domain.cardcodes import CARD_CODE_PATTERN
-from loyalty_engine.domain.idempotency import NATURAL_KEY_PATTERN
-from loyalty_engine.domain.import_jobs import ImportView
-from loyalty_engine.domain.ledger import LedgerEntry
-from loyalty_engine.domain.members import EnrolRequest, MemberView
-from loyalty_engine.domain.orders import (
+from loyalty_engine.access.models import Caller
+from loyalty_engine.handlers.api_context import default_context
+from loyalty_engine.handlers.rest import (
+    SERVICE,
+    caller_of,
+    json_response,
+    non_json_body,
+    responses,
+    rest_app,
+)
+from loyalty_engine.imports import use_cases as imports
+from loyalty_engine.imports.jobs import ImportView
+from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
+from loyalty_engine.kernel.types import SLUG_PATTERN
+from loyalty_engine.points import member_use_cases as members
+from loyalty_engine.points import point_use_cases as points
+from loyalty_engine.points import program_use_cases as programs
+from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
+from loyalty_engine.points.ledger import LedgerEntry
+from loyalty_engine.points.members import EnrolRequest, MemberView
+from loyalty_engine.points.orders import (
     BurnRequest,
     BurnResult,
     EarnResult,
@@ -30,8 +44,10 @@ from loyalty_engine.domain.orders import (
     ReturnRequest,
     ReturnResult,
 )
-from loyalty_engine.domain.programs import SLUG_PATTERN, Program, ProgramSpec
-from loyalty_engine.domain.rewards import (
+from loyalty_engine.points.programs import Program, ProgramSpec
+from loyalty_engine.points.tier_history import REASON_MAX, TierChange
+from loyalty_engine.rewards import use_cases as rewards
+from loyalty_engine.rewards.models import (
     ATTRIBUTION_ID_PATTERN,
     EXTERNAL_ID_PATTERN,
     Attribution,
@@ -41,17 +57,6 @@ from loyalty_engine.domain.rewards import (
     RewardSpec,
     RewardView,
 )
-from loyalty_engine.domain.tier_history import REASON_MAX, TierChange
-from loyalty_engine.handlers.rest import (
-    SERVICE,
-    caller_of,
-    json_response,
-    non_json_body,
-    responses,
-    rest_app,
-)
-from loyalty_engine.logic import members, points, programs, rewards
-from loyalty_engine.logic.context import default_context
 from loyalty_engine.wiring import API_ROUTES
 
 logger = Logger(service=SERVICE)
@@ -247,12 +252,12 @@ def list_imports(
     file: Annotated[str, Query(min_length=1, max_length=512, description="The uploaded file's name")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> ImportList:
-    return ImportList(imports=rewards.imports_of_file(default_context(), _caller(), file, limit))
+    return ImportList(imports=imports.imports_of_file(default_context(), _caller(), file, limit))
 
 
 @app.get("/v1/imports/<import_id>", responses=responses(200), tags=["imports"])
 def get_import(import_id: Annotated[str, Path(pattern=r"^[A-Z2-7]{26}$")]) -> ImportView:
-    return rewards.get_import(default_context(), _caller(), import_id)
+    return imports.get_import(default_context(), _caller(), import_id)
 
 
 @app.put("/v1/members/<card_code>/vip-tiers/<vip_tier>", responses=responses(200), tags=["tiers"])
@@ -260,7 +265,7 @@ def grant_vip_tier(
     card_code: CardCode, vip_tier: VipTierName, grant: Annotated[VipGrant, Body()]
 ) -> MemberView:
     """Grant a VIP tier (idempotent: granting a held tier changes nothing)."""
-    from loyalty_engine.logic import tiers  # off the cold path: rare admin calls
+    from loyalty_engine.tiers import vip_use_cases as tiers  # off the cold path: rare admin calls
 
     _, body = tiers.set_vip(
         default_context(), _caller(), card_code, vip_tier, grant=True, reason=grant.reason
@@ -275,7 +280,7 @@ def remove_vip_tier(
     reason: Annotated[str | None, Query(min_length=1, max_length=REASON_MAX)] = None,
 ) -> MemberView:
     """Remove a VIP tier (idempotent: removing a tier not held changes nothing)."""
-    from loyalty_engine.logic import tiers  # off the cold path: rare admin calls
+    from loyalty_engine.tiers import vip_use_cases as tiers  # off the cold path: rare admin calls
 
     _, body = tiers.set_vip(default_context(), _caller(), card_code, vip_tier, grant=False, reason=reason)
     return MemberView.model_validate(body)
@@ -283,7 +288,7 @@ def remove_vip_tier(
 
 @app.get("/v1/members/<card_code>/tier-history", responses=responses(200), tags=["tiers"])
 def tier_history(card_code: CardCode, limit: Limit = 50, cursor: Cursor = None) -> TierHistoryPage:
-    from loyalty_engine.logic import tiers  # off the cold path: the calendars and tier rules
+    from loyalty_engine.tiers import vip_use_cases as tiers  # off the cold path: the calendars and tier rules
 
     changes, next_cursor = tiers.tier_history(default_context(), _caller(), card_code, limit, cursor)
     return TierHistoryPage(changes=changes, next_cursor=next_cursor)

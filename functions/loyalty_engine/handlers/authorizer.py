@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -11,13 +12,20 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loyalty_engine.domain.access import parse_token, verify
-from loyalty_engine.domain.errors import Unauthorized
-from loyalty_engine.handlers.caller import authorizer_context
-from loyalty_engine.logic.context import default_context
+from loyalty_engine.access.caller import authorizer_context
+from loyalty_engine.access.store import GroupStore
+from loyalty_engine.access.use_cases import authorize
+from loyalty_engine.kernel.dynamo import client
+from loyalty_engine.kernel.errors import Unauthorized
+from loyalty_engine.kernel.settings import AuthorizerSettings, load
 
 logger = Logger(service="loyalty-engine")
 tracer = Tracer(service="loyalty-engine", patch_modules=["botocore"])  # only what the function calls
+
+
+@cache
+def _keys() -> GroupStore:
+    return GroupStore(client(), load(AuthorizerSettings).table_name)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -25,9 +33,7 @@ tracer = Tracer(service="loyalty-engine", patch_modules=["botocore"])  # only wh
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
     try:
-        group, key_id, secret = parse_token(request.headers.get("authorization"))
-        key = default_context().groups.get_api_key(group, key_id)
-        caller = verify(key, secret)
+        caller = authorize(_keys(), request.headers.get("authorization"))
     except Unauthorized as refusal:
         logger.info("refused", extra={"reason": refusal.message})
         raise Exception("Unauthorized") from None  # API Gateway answers 401 on exactly this message

@@ -14,10 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loyalty_engine.domain.import_jobs import ImportJob
 from loyalty_engine.handlers.sqs_batches import process_batch, remaining_ms
-from loyalty_engine.logic.context import import_services
-from loyalty_engine.logic.imports import handle_message
+from loyalty_engine.imports.apply import handle_message
+from loyalty_engine.imports.context import import_services
+from loyalty_engine.imports.jobs import ImportJob
 
 SERVICE = "loyalty-engine"
 logger = Logger(service=SERVICE)

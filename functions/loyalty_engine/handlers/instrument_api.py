@@ -16,17 +16,21 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from loyalty_engine.domain.cardcodes import CARD_CODE_PATTERN
-from loyalty_engine.domain.customers import (
+from loyalty_engine.customers import use_cases as customers
+from loyalty_engine.customers.models import (
     CardLink,
     CustomerGroup,
     CustomerGroupSpec,
     CustomerSpec,
     CustomerView,
 )
-from loyalty_engine.domain.idempotency import NATURAL_KEY_PATTERN
-from loyalty_engine.domain.instrument_batches import BatchRequest, BatchView
-from loyalty_engine.domain.instruments import (
+from loyalty_engine.handlers.rest import SERVICE, caller_of, json_response, non_json_body, responses, rest_app
+from loyalty_engine.instruments import instrument_use_cases as instruments
+from loyalty_engine.instruments import merchant_use_cases as merchants
+from loyalty_engine.instruments import series_use_cases as series
+from loyalty_engine.instruments.batches import BatchRequest, BatchView
+from loyalty_engine.instruments.context import instrument_services
+from loyalty_engine.instruments.instrument import (
     NUMBER_PATTERN,
     ActivationRequest,
     CancellationRequest,
@@ -37,13 +41,12 @@ from loyalty_engine.domain.instruments import (
     ReversalRequest,
     StoreCreditRequest,
 )
-from loyalty_engine.domain.merchants import Merchant, MerchantGroup, MerchantGroupSpec, MerchantSpec
-from loyalty_engine.domain.programs import SLUG_PATTERN
-from loyalty_engine.domain.series import SeriesSpec, SeriesView
-from loyalty_engine.handlers.rest import SERVICE, caller_of, json_response, non_json_body, responses, rest_app
-from loyalty_engine.logic import customers, instruments, merchants, series
-from loyalty_engine.logic.instrument_context import instrument_services
-from loyalty_engine.settings import settings
+from loyalty_engine.instruments.merchants import Merchant, MerchantGroup, MerchantGroupSpec, MerchantSpec
+from loyalty_engine.instruments.series import SeriesSpec, SeriesView
+from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
+from loyalty_engine.kernel.settings import InstrumentSettings, load
+from loyalty_engine.kernel.types import SLUG_PATTERN
+from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
 from loyalty_engine.wiring import INSTRUMENT_ROUTES
 
 logger = Logger(service=SERVICE)
@@ -114,7 +117,7 @@ def list_series() -> SeriesList:
 def create_batch(series_id: Slug, request: Annotated[BatchRequest, Body()]) -> Response[BatchView]:
     """Pre-issue `count` gift cards or coupons. Up to the sync limit they are issued at once (201);
     larger batches run in the background (202): poll the batch for progress and its CSV export."""
-    svc, config = instrument_services(), settings()
+    svc, config = instrument_services(), load(InstrumentSettings)
     caller = caller_of(app)
     batch, now = series.create_batch(svc, caller, series_id, request, config.sync_batch_limit)
     if batch.status == "pending":
@@ -136,7 +139,7 @@ def create_batch(series_id: Slug, request: Annotated[BatchRequest, Body()]) -> R
 @app.get("/v1/series/<series_id>/batches/<batch_id>", responses=responses(200), tags=["series"])
 def get_batch(series_id: Slug, batch_id: NaturalKey) -> BatchView:
     batch = series.get_batch(instrument_services(), caller_of(app), series_id, batch_id)
-    return BatchView.of(batch, settings().export_bucket)
+    return BatchView.of(batch, load(InstrumentSettings).export_bucket)
 
 
 # Point of sale (keys bound to a merchant)

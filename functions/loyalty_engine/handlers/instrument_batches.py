@@ -14,8 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from loyalty_engine.handlers.rest import SERVICE
 from loyalty_engine.handlers.sqs_batches import process_batch, remaining_ms
-from loyalty_engine.logic.instrument_context import instrument_services
-from loyalty_engine.logic.series import batch_message, run_batch
+from loyalty_engine.instruments.context import instrument_services
+from loyalty_engine.instruments.series_use_cases import batch_message, run_batch
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])

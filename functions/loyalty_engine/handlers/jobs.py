@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from loyalty_engine.domain.jobs import JobRequest, RunSummary, ShardMessage
 from loyalty_engine.handlers.sqs_batches import process_batch, remaining_ms
-from loyalty_engine.logic.context import job_services
-from loyalty_engine.logic.jobs import start_run, work_shard
+from loyalty_engine.tiers.context import job_services
+from loyalty_engine.tiers.jobs import JobRequest, RunSummary, ShardMessage
+from loyalty_engine.tiers.run_use_cases import start_run, work_shard
 
 SERVICE = "loyalty-engine"
 logger = Logger(service=SERVICE)

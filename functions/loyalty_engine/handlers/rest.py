@@ -13,9 +13,9 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from loyalty_engine.domain.access import Caller
-from loyalty_engine.domain.errors import DomainError
-from loyalty_engine.handlers.caller import caller_from_context
+from loyalty_engine.access.caller import caller_from_context
+from loyalty_engine.access.models import Caller
+from loyalty_engine.kernel.errors import DomainError
 from loyalty_engine.wiring import ApiRoute
 
 SERVICE = "loyalty-engine"

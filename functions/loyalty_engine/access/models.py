@@ -1,0 +1,117 @@
+"""Loyalty groups (tenants) and the API keys that bind a caller to one of them.
+
+A token reads `lk.<group>.<key_id>.<secret>`: the group and key id locate the stored
+key; only the SHA-256 of the secret is stored, and it is compared in constant time.
+The group of every request comes from the key, never from the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loyalty_engine.kernel.errors import Forbidden, Unauthorized
+from loyalty_engine.kernel.types import SLUG_PATTERN
+
+Scope = Literal["admin", "shop"]
+TOKEN_PREFIX = "lk"  # noqa: S105 - the token prefix, not a secret
+_SLUG = re.compile(SLUG_PATTERN)
+_KEY_ID = re.compile(r"^[0-9A-Z]{26}$")
+
+
+class GroupSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    null_erases: bool = Field(default=False, description="In imports, NULL erases a stored value")
+
+
+class LoyaltyGroup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group_id: str = Field(pattern=SLUG_PATTERN)
+    name: str
+    settings: GroupSettings = GroupSettings()
+    created_at: datetime
+
+
+class ApiKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key_id: str
+    group_id: str
+    name: str
+    scopes: list[Scope] = Field(min_length=1)
+    merchant_id: str | None = None
+    secret_sha256: str
+    created_at: datetime
+    revoked: bool = False
+
+
+class Caller(BaseModel):
+    """Who is calling, as resolved by the authorizer from the key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group_id: str
+    key_id: str
+    scopes: tuple[Scope, ...]
+    merchant_id: str | None = None
+
+    def require(self, allowed: tuple[str, ...]) -> None:
+        if not set(self.scopes) & set(allowed):
+            raise Forbidden(f"this key's scopes {list(self.scopes)} do not allow this operation")
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_api_key(
+    *, key_id: str, group_id: str, name: str, scopes: list[Scope], merchant_id: str | None, now: datetime
+) -> tuple[ApiKey, str]:
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(
+        key_id=key_id,
+        group_id=group_id,
+        name=name,
+        scopes=scopes,
+        merchant_id=merchant_id,
+        secret_sha256=_digest(secret),
+        created_at=now,
+    )
+    return key, f"{TOKEN_PREFIX}.{group_id}.{key_id}.{secret}"
+
+
+def parse_token(authorization: str | None) -> tuple[str, str, str]:
+    """`Bearer lk.<group>.<key_id>.<secret>` → (group, key_id, secret)."""
+    if not authorization:
+        raise Unauthorized("missing Authorization header")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized("Authorization must be `Bearer <key>`")
+    parts = token.strip().split(".")
+    if (
+        len(parts) != 4
+        or parts[0] != TOKEN_PREFIX
+        or not _SLUG.match(parts[1])
+        or not _KEY_ID.match(parts[2])
+    ):
+        raise Unauthorized("malformed API key")
+    return parts[1], parts[2], parts[3]
+
+
+def verify(key: ApiKey | None, secret: str) -> Caller:
+    # Compare even when the key is unknown, so timing does not reveal which key ids exist.
+    expected = key.secret_sha256 if key is not None else "0" * 64
+    matches = hmac.compare_digest(expected, _digest(secret))
+    if key is None or not matches or key.revoked:
+        raise Unauthorized("invalid API key")
+    return Caller(
+        group_id=key.group_id, key_id=key.key_id, scopes=tuple(key.scopes), merchant_id=key.merchant_id
+    )

@@ -1,0 +1,57 @@
+"""Customers, stored centrally and organised in customer groups; cards and instruments link to them."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from loyalty_engine.kernel.timeutil import UtcDatetime
+from loyalty_engine.kernel.types import Model, Slug
+
+
+class CustomerGroupSpec(Model):
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=512)
+
+
+class CustomerGroup(CustomerGroupSpec):
+    customer_group_id: Slug
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class CustomerSpec(Model):
+    first_name: str | None = Field(default=None, max_length=128)
+    last_name: str | None = Field(default=None, max_length=128)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 ()-]{3,32}$")
+    customer_groups: list[Slug] = Field(default_factory=list, max_length=50)
+
+    @field_validator("customer_groups")
+    @classmethod
+    def _unique(cls, groups: list[str]) -> list[str]:
+        if len(set(groups)) != len(groups):
+            raise ValueError("customer groups must be unique")
+        return sorted(groups)
+
+
+class Customer(CustomerSpec):
+    customer_id: Slug
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class CustomerLinks(Model):
+    """What is linked to a customer: member cards and instrument numbers."""
+
+    card_codes: list[str] = Field(default_factory=list)
+    instruments: list[str] = Field(default_factory=list)
+
+
+class CustomerView(Customer):
+    links: CustomerLinks
+
+
+class CardLink(Model):
+    model_config = {"extra": "forbid", "frozen": True}
+
+    customer_id: Slug

@@ -1,0 +1,53 @@
+"""What the Importer needs, built once per container."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from loyalty_engine.access.store import GroupStore
+from loyalty_engine.imports.jobs import ImportJob
+from loyalty_engine.imports.store import ImportStore
+from loyalty_engine.kernel.dynamo import client
+from loyalty_engine.kernel.objects import MessageQueue, ObjectStore, s3_client, sqs_client
+from loyalty_engine.kernel.settings import ImporterSettings, load
+from loyalty_engine.kernel.timeutil import utcnow
+from loyalty_engine.points.program_store import ProgramStore
+from loyalty_engine.rewards.store import RewardStore
+
+TIME_MARGIN_MS = 60_000  # stop starting chunks with less than this left; a continuation resumes
+
+
+@dataclass
+class ImportServices:
+    groups: GroupStore
+    programs: ProgramStore
+    rewards: RewardStore
+    jobs: ImportStore
+    objects: ObjectStore
+    queue: MessageQueue | None
+    clock: Callable[[], datetime] = utcnow
+    # With the checkpoint riding in its first write request, a chunk of valid lines writes
+    # 4,999 + 1 items: exactly 200 full BatchWriteItem requests.
+    chunk_lines: int = 4_999
+    time_margin_ms: int = TIME_MARGIN_MS
+    # tests: called with (job, chunk number) before a chunk's writes, to simulate a crash
+    before_chunk: Callable[[ImportJob, int], None] | None = None
+    # the handler's metrics: called with each job that ends (completed or rejected)
+    on_finished: Callable[[ImportJob], None] | None = None
+
+
+@cache
+def import_services() -> ImportServices:
+    config = load(ImporterSettings)
+    dynamodb = client()
+    return ImportServices(
+        groups=GroupStore(dynamodb, config.table_name),
+        programs=ProgramStore(dynamodb, config.table_name),
+        rewards=RewardStore(dynamodb, config.table_name),
+        jobs=ImportStore(dynamodb, config.table_name),
+        objects=ObjectStore(s3_client(), config.import_bucket),
+        queue=MessageQueue(sqs_client(), config.import_queue_url) if config.import_queue_url else None,
+    )

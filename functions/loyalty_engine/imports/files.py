@@ -1,0 +1,285 @@
+"""Partner import files: names, bucket layout, order, dates, and reading CSV as records.
+
+A partner of loyalty group G uploads `incoming/G/<universe>_<scope>_<subsection>_<YYYYMMDD>.csv`;
+reports are written to `reports/G/`, and a file that has been handled (applied or
+rejected) is moved to `processed/G/`.
+
+Reading is streaming: records come from an iterator of byte chunks, each with the byte
+offset just after it, so that an interrupted import resumes from its last checkpoint with
+a ranged read instead of starting over.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
+
+from loyalty_engine.imports.jobs import Scope
+
+INCOMING = "incoming/"
+REPORTS = "reports/"
+PROCESSED = "processed/"
+
+MAX_DATA_LINES = 200_000
+MAX_RECORD_BYTES = 1 << 20  # a record (line) larger than 1 MiB rejects the file: it cannot be resynchronised
+FILE_TZ = timezone(timedelta(hours=1), "GMT+1")  # import files speak fixed GMT+1, no daylight saving
+
+
+_NAME = re.compile(
+    r"^(?P<universe>[^_/]+)_(?P<scope>[a-z]+)_(?P<subsection>[^/]+)_(?P<date>[0-9]{8})\.csv$", re.IGNORECASE
+)
+
+
+class FileRejected(Exception):
+    """The whole file is refused; nothing of it is applied."""
+
+    def __init__(self, code: str, message: str, line: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.line = line
+
+
+@dataclass(frozen=True)
+class FileName:
+    name: str
+    universe: str
+    scope: Scope
+    subsection: str
+    day: date
+
+    @property
+    def order(self) -> tuple[date, int, str]:
+        return (self.day, self.scope.rank, self.name)
+
+
+def parse_file_name(name: str, group: str) -> FileName:
+    """The parts of `<universe>_<scope>_<subsection>_<YYYYMMDD>.csv`; raises FileRejected."""
+    match = _NAME.match(name)
+    expected = "expected <universe>_<scope>_<subsection>_<YYYYMMDD>.csv"
+    if not match:
+        raise FileRejected("invalid_file_name", f"{name!r} does not follow the naming schema: {expected}")
+    scope_text = match["scope"].lower()
+    if scope_text not in Scope.__members__.values():
+        raise FileRejected(
+            "invalid_file_name",
+            f"unknown scope {match['scope']!r}: one of {', '.join(s.value for s in Scope)}",
+        )
+    try:
+        day = datetime.strptime(match["date"], "%Y%m%d").date()
+    except ValueError:
+        raise FileRejected("invalid_file_name", f"{match['date']!r} is not a date (YYYYMMDD)") from None
+    if match["universe"] != group:
+        raise FileRejected(
+            "wrong_universe",
+            f"the file names universe {match['universe']!r} but was uploaded for loyalty group {group!r}",
+        )
+    return FileName(name, match["universe"], Scope(scope_text), match["subsection"], day)
+
+
+def split_incoming_key(key: str) -> tuple[str, str] | None:
+    """(group, file name) of `incoming/<group>/<name>`, or None for a key outside that layout."""
+    if not key.startswith(INCOMING):
+        return None
+    parts = key[len(INCOMING) :].split("/")
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        return None
+    return parts[0], parts[1]
+
+
+def incoming_key(group: str, name: str) -> str:
+    return f"{INCOMING}{group}/{name}"
+
+
+def processed_key(group: str, name: str, job_id: str) -> str:
+    return f"{PROCESSED}{group}/{job_id}/{name}"
+
+
+def report_keys(group: str, name: str) -> tuple[str, str]:
+    """(JSON summary, CSV of skipped lines), next to each other under `reports/<group>/`."""
+    return f"{REPORTS}{group}/{name}.report.json", f"{REPORTS}{group}/{name}.skipped.csv"
+
+
+# --- dates -------------------------------------------------------------------------------
+
+_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+class ValueProblem(Exception):
+    """One cell's value is not acceptable: a stable reason code and a message."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_file_datetime(text: str, *, time_optional: bool) -> datetime:
+    """`YYYY-MM-DD HH:MM:SS` in GMT+1 as a UTC datetime; a bare date only where the column allows it."""
+    return _parse_file_datetime(text, time_optional)
+
+
+@lru_cache(maxsize=4096)  # files repeat their dates (validity windows): parse each once
+def _parse_file_datetime(text: str, time_optional: bool) -> datetime:
+    value = text.strip()
+    if _DATE.match(value):
+        if not time_optional:
+            raise ValueProblem("incomplete_datetime", f"{text!r} has no time: write YYYY-MM-DD HH:MM:SS")
+        value += " 00:00:00"
+    elif not _DATETIME.match(value):
+        raise ValueProblem("invalid_datetime", f"{text!r} is not a date and time (YYYY-MM-DD HH:MM:SS)")
+    try:
+        local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=FILE_TZ)
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):  # 0001-01-01 00:30 GMT+1 has no UTC equivalent
+        raise ValueProblem("invalid_datetime", f"{text!r} is not a valid date and time") from None
+
+
+def file_day_start(instant: datetime) -> datetime:
+    """Midnight GMT+1 of the day `instant` falls on, in UTC ("the import day")."""
+    local = instant.astimezone(FILE_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    line: int  # physical line the record starts on (the header is line 1 of the file)
+    fields: list[str]
+    raw: str  # the record's text, as read
+    end: int  # byte offset just after the record
+    last_line: int  # physical line the record ends on
+
+
+class _Lines:
+    """Decoded physical lines for the csv module, with the byte offset and line number consumed."""
+
+    def __init__(self, chunks: Iterable[bytes], offset: int, line: int):
+        self._chunks = iter(chunks)
+        self.offset = offset
+        self.line = line - 1  # number of the last line handed out
+        self.at_start = offset == 0
+        self.eof = False
+        self.current: list[str] = []  # the lines of the record being read
+        self.current_bytes = 0
+
+    def _raw_lines(self) -> Iterator[bytes]:
+        pending = b""
+        for chunk in self._chunks:
+            if not chunk:
+                continue
+            pending += chunk
+            start = 0
+            while (newline := pending.find(b"\n", start)) >= 0:
+                yield pending[start : newline + 1]
+                start = newline + 1
+            pending = pending[start:]
+            if len(pending) > MAX_RECORD_BYTES:
+                raise FileRejected(
+                    "line_too_long", f"a line is longer than {MAX_RECORD_BYTES} bytes", self.line + 1
+                )
+        if pending:
+            yield pending
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self._raw_lines():
+            self.line += 1
+            self.offset += len(raw)
+            self.current_bytes += len(raw)
+            if self.current_bytes > MAX_RECORD_BYTES:
+                raise FileRejected(
+                    "line_too_long", f"a record is longer than {MAX_RECORD_BYTES} bytes", self.line
+                )
+            if self.at_start:
+                self.at_start = False
+                if raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise FileRejected(
+                    "not_utf8",
+                    f"line {self.line} is not UTF-8 (byte {error.start + 1}): save the file as UTF-8",
+                    self.line,
+                ) from None
+            if "\x00" in text:
+                raise FileRejected(
+                    "invalid_character", f"line {self.line} contains a NUL character", self.line
+                )
+            if text.endswith("\r\n"):
+                text = text[:-2] + "\n"
+            self.current.append(text)
+            yield text
+        self.eof = True
+
+
+def read_records(
+    chunks: Iterable[bytes], *, separator: str, offset: int = 0, first_line: int = 1
+) -> Iterator[Record]:
+    """Records of a CSV byte stream from `offset` (a record boundary), skipping blank lines.
+
+    Raises FileRejected for what makes the rest of the file unreadable: invalid UTF-8, an
+    unterminated quote, a record over MAX_RECORD_BYTES.
+    """
+    lines = _Lines(chunks, offset, first_line)
+    # A long value is a line's problem (`too_long`), not the file's: let the csv module read
+    # values as long as a record may be (its default stops at 128 KiB).
+    csv.field_size_limit(MAX_RECORD_BYTES)
+    reader = csv.reader(lines, delimiter=separator, quotechar='"', doublequote=True, strict=False)
+    while True:
+        start_line = lines.line + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise FileRejected("malformed_csv", f"line {start_line}: {error}", start_line) from None
+        if lines.eof:
+            # the reader only asks past the last line from inside a quoted value
+            raise FileRejected(
+                "unterminated_quote", f"line {start_line}: a quoted value is never closed", start_line
+            )
+        raw = "".join(lines.current).rstrip("\r\n")
+        lines.current, lines.current_bytes = [], 0
+        if not fields:
+            continue  # a blank line
+        yield Record(line=start_line, fields=fields, raw=raw, end=lines.offset, last_line=lines.line)
+
+
+def detect_separator(header_line: str) -> str:
+    """`;` is the format's separator; `,` is accepted when the header uses it instead."""
+    if ";" in header_line:
+        return ";"
+    return "," if "," in header_line else ";"
+
+
+def first_line(chunks: Iterable[bytes]) -> str:
+    """The header line's text (BOM removed), to choose the separator before parsing."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if b"\n" in head or len(head) > MAX_RECORD_BYTES:
+            break
+    line = head.split(b"\n", 1)[0]
+    if line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    return line.decode("utf-8", errors="replace")
+
+
+# --- reports -----------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe (OWASP's advice)."""
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text

@@ -1,0 +1,128 @@
+"""Import jobs: one per uploaded object (key + version/ETag), with its state, counts and progress.
+
+The job id is derived from the object's identity, so that every delivery of the same object
+finds the same job: a completed job is not applied again, a running one resumes from its
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from base64 import b32encode
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from loyalty_engine.kernel.timeutil import UtcDatetime
+
+JobState = Literal["queued", "running", "completed", "rejected", "failed"]
+
+
+class Scope(StrEnum):
+    MASTERREWARD = "masterreward"
+    EARNREWARD = "earnreward"
+    BURNREWARD = "burnreward"
+
+    @property
+    def rank(self) -> int:
+        """Files of one day are applied masterreward, then earnreward, then burnreward."""
+        return list(Scope).index(self)
+
+
+def job_id_for(key: str, version: str) -> str:
+    digest = hashlib.sha256(f"{key}\n{version}".encode()).digest()
+    return b32encode(digest).decode()[:26]
+
+
+TEXT_KEPT = 4096  # characters of a message or raw line kept in a job or report (items stay small)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= TEXT_KEPT else text[: TEXT_KEPT - 1] + "…"
+
+
+class Rejection(BaseModel):
+    code: str
+    message: str
+    line: int | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _short(cls, value: str) -> str:
+        return _clip(value)
+
+
+class ReportLocation(BaseModel):
+    bucket: str
+    summary_key: str
+    skipped_key: str
+
+
+class Progress(BaseModel):
+    lines_total: int | None = Field(default=None, description="Data lines in the file, once counted")
+    lines_read: int = 0
+    applied: int = 0
+    skipped: int = 0
+
+
+class ImportJob(BaseModel):
+    import_id: str
+    file_name: str
+    key: str
+    version: str = Field(description="The object's version id, or its ETag in an unversioned bucket")
+    size: int
+    scope: Scope | None = None
+    subsection: str | None = None
+    state: JobState = "queued"
+    received_at: UtcDatetime
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
+    progress: Progress = Progress()
+    rejection: Rejection | None = None
+    report: ReportLocation | None = None
+    # where to resume: the byte offset and line number just after the last applied chunk
+    header: list[str] | None = None
+    separator: str | None = None
+    next_offset: int = 0
+    next_line: int = 2
+    chunk: int = 0
+    failures: int = Field(default=0, description="Deliveries that failed in a way that would repeat")
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("completed", "rejected", "failed")
+
+
+class ImportView(BaseModel):
+    """An import job as the API shows it."""
+
+    import_id: str
+    file_name: str
+    key: str
+    state: JobState
+    scope: Scope | None
+    subsection: str | None
+    received_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    progress: Progress
+    rejection: Rejection | None
+    report: ReportLocation | None
+
+    @classmethod
+    def of(cls, job: ImportJob) -> ImportView:
+        return cls.model_validate(job.model_dump(include=set(cls.model_fields)))
+
+
+class SkippedLine(BaseModel):
+    line: int
+    code: str
+    field: str | None
+    message: str
+    raw: str = Field(description="The line as read (its first 4,096 characters)")
+
+    @field_validator("message", "raw")
+    @classmethod
+    def _short(cls, value: str) -> str:
+        return _clip(value)

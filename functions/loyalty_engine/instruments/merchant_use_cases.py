@@ -1,0 +1,54 @@
+"""Use cases of merchants and merchant groups (admin keys)."""
+
+from __future__ import annotations
+
+from loyalty_engine.access.models import Caller
+from loyalty_engine.instruments.context import InstrumentServices
+from loyalty_engine.instruments.merchants import Merchant, MerchantGroup, MerchantGroupSpec, MerchantSpec
+from loyalty_engine.kernel.errors import NotFound
+
+
+def put_merchant_group(
+    svc: InstrumentServices, caller: Caller, merchant_group_id: str, spec: MerchantGroupSpec
+) -> tuple[int, MerchantGroup]:
+    found = svc.merchants.merchant_group(caller.group_id, merchant_group_id)
+    now = svc.clock()
+    merchant_group = MerchantGroup(
+        **spec.model_dump(),
+        merchant_group_id=merchant_group_id,
+        created_at=found.created_at if found else now,
+        updated_at=now,
+    )
+    svc.merchants.put_merchant_group(caller.group_id, merchant_group)
+    return (200 if found else 201), merchant_group
+
+
+def get_merchant_group(svc: InstrumentServices, caller: Caller, merchant_group_id: str) -> MerchantGroup:
+    found = svc.merchants.merchant_group(caller.group_id, merchant_group_id)
+    if found is None:
+        raise NotFound(f"merchant group {merchant_group_id!r} not found", code="merchant_group_not_found")
+    return found
+
+
+def put_merchant(
+    svc: InstrumentServices, caller: Caller, merchant_id: str, spec: MerchantSpec
+) -> tuple[int, Merchant]:
+    """Create (201) or replace (200) a merchant; its store id is unique and its groups must exist."""
+    found = svc.merchants.merchant(caller.group_id, merchant_id)
+    now = svc.clock()
+    merchant = Merchant(
+        **spec.model_dump(),
+        merchant_id=merchant_id,
+        version=found.version + 1 if found else 1,
+        created_at=found.created_at if found else now,
+        updated_at=now,
+    )
+    svc.merchants.put_merchant(caller.group_id, merchant, found, spec.merchant_groups)
+    return (200 if found else 201), merchant
+
+
+def get_merchant(svc: InstrumentServices, caller: Caller, merchant_id: str) -> Merchant:
+    found = svc.merchants.merchant(caller.group_id, merchant_id)
+    if found is None:
+        raise NotFound(f"merchant {merchant_id!r} not found", code="merchant_not_found")
+    return found

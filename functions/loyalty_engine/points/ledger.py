@@ -1,0 +1,295 @@
+"""The points ledger as pure functions over a member's lots.
+
+Each credit is a lot with `available_at` (end of the holding period) and `expires_at`.
+A member's balance of a kind is the sum of its lots' remaining points, which is also the
+sum of that kind's ledger entries: every function here returns the new lots together
+with the entries that explain the change, and never lets a lot go below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loyalty_engine.kernel.errors import InsufficientPoints
+
+PointKind = Literal["nq", "q"]
+EntryKind = Literal["earn", "burn", "return", "expire"]
+NewId = Callable[[], str]
+
+
+class Lot(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lot_id: str
+    kind: PointKind
+    points: int = Field(ge=0, description="Points still in the lot")
+    available_at: datetime
+    expires_at: datetime | None = None
+    order_id: str | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def is_available(self, now: datetime) -> bool:
+        return self.available_at <= now and not self.is_expired(now)
+
+
+class LotMovement(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lot_id: str
+    kind: PointKind
+    points: int  # signed: + credit, - debit
+
+
+class LedgerEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entry_id: str
+    at: datetime
+    kind: EntryKind
+    reference: str | None = Field(default=None, description="order id, burn id or return id")
+    nq: int = Field(description="Signed change of NQ points")
+    q: int = Field(description="Signed change of Q points")
+    nq_balance: int = Field(description="NQ points after the entry (pending included)")
+    q_balance: int = Field(description="Q points after the entry (pending included)")
+    movements: list[LotMovement] = Field(default_factory=list)
+    not_credited: int = Field(default=0, description="NQ points refused by the program's maximum balance")
+    unrecovered: int = Field(default=0, description="Points a return could not take back (already spent)")
+
+
+def balance(lots: Iterable[Lot], kind: PointKind) -> int:
+    return sum(lot.points for lot in lots if lot.kind == kind)
+
+
+def available(lots: Iterable[Lot], kind: PointKind, now: datetime) -> int:
+    return sum(lot.points for lot in lots if lot.kind == kind and lot.is_available(now))
+
+
+def pending(lots: Iterable[Lot], kind: PointKind, now: datetime) -> int:
+    return sum(
+        lot.points for lot in lots if lot.kind == kind and lot.available_at > now and not lot.is_expired(now)
+    )
+
+
+def live(lots: Iterable[Lot], kind: PointKind, now: datetime) -> int:
+    """Points not expired at `now`, pending included: what the member holds."""
+    return sum(lot.points for lot in lots if lot.kind == kind and not lot.is_expired(now))
+
+
+def _spend_order(lot: Lot) -> tuple[bool, datetime, datetime, str]:
+    # Soonest-expiring first; lots that never expire last; then oldest first.
+    return (lot.expires_at is None, lot.expires_at or lot.available_at, lot.available_at, lot.lot_id)
+
+
+def _entry(
+    lots: list[Lot],
+    *,
+    entry_id: str,
+    at: datetime,
+    kind: EntryKind,
+    reference: str | None,
+    movements: list[LotMovement],
+    not_credited: int = 0,
+    unrecovered: int = 0,
+) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=entry_id,
+        at=at,
+        kind=kind,
+        reference=reference,
+        nq=sum(m.points for m in movements if m.kind == "nq"),
+        q=sum(m.points for m in movements if m.kind == "q"),
+        nq_balance=balance(lots, "nq"),
+        q_balance=balance(lots, "q"),
+        movements=movements,
+        not_credited=not_credited,
+        unrecovered=unrecovered,
+    )
+
+
+def _take(lots: list[Lot], order: list[Lot], wanted: int) -> tuple[list[Lot], list[LotMovement], int]:
+    """Debit up to `wanted` points from the lots in `order` (in that order); returns what was taken."""
+    taken: dict[tuple[str, str], int] = {}
+    left = wanted
+    for lot in order:
+        if left == 0:
+            break
+        part = min(lot.points, left)
+        if part:
+            taken[(lot.kind, lot.lot_id)] = part
+            left -= part
+    new_lots = []
+    for lot in lots:
+        part = taken.get((lot.kind, lot.lot_id), 0)
+        if part:
+            lot = lot.model_copy(update={"points": lot.points - part})
+        if lot.points > 0:
+            new_lots.append(lot)
+    movements = [
+        LotMovement(lot_id=lot_id, kind=kind, points=-part)  # type: ignore[arg-type]
+        for (kind, lot_id), part in taken.items()
+    ]
+    return new_lots, movements, wanted - left
+
+
+def expire_due(lots: list[Lot], now: datetime, new_id: NewId) -> tuple[list[Lot], list[LedgerEntry]]:
+    """Remove what is left of every lot expired at `now`, as one `expire` entry."""
+    expired = [lot for lot in lots if lot.is_expired(now) and lot.points > 0]
+    if not expired:
+        return [lot for lot in lots if lot.points > 0], []
+    remaining = [lot for lot in lots if not lot.is_expired(now) and lot.points > 0]
+    movements = [LotMovement(lot_id=lot.lot_id, kind=lot.kind, points=-lot.points) for lot in expired]
+    at = max(lot.expires_at for lot in expired if lot.expires_at is not None)
+    entry = _entry(remaining, entry_id=new_id(), at=at, kind="expire", reference=None, movements=movements)
+    return remaining, [entry]
+
+
+def credit(
+    lots: list[Lot],
+    *,
+    entry_id: str,
+    at: datetime,
+    reference: str,
+    order_id: str | None,
+    nq: int,
+    q: int,
+    nq_available_at: datetime,
+    nq_expires_at: datetime | None,
+    q_available_at: datetime,
+    q_expires_at: datetime | None,
+    nq_max_balance: int = 0,
+) -> tuple[list[Lot], LedgerEntry]:
+    """Credit an earn as up to two lots (NQ, Q); NQ beyond the maximum balance is refused and recorded."""
+    if nq < 0 or q < 0:
+        raise ValueError("credits are not negative")
+    not_credited = 0
+    if nq_max_balance:
+        room = max(0, nq_max_balance - balance(lots, "nq"))
+        not_credited = max(0, nq - room)
+        nq -= not_credited
+    new_lots = list(lots)
+    movements = []
+    for kind, points, available_at, expires_at in (
+        ("nq", nq, nq_available_at, nq_expires_at),
+        ("q", q, q_available_at, q_expires_at),
+    ):
+        if points > 0:
+            new_lots.append(
+                Lot(
+                    lot_id=entry_id,
+                    kind=kind,  # type: ignore[arg-type]
+                    points=points,
+                    available_at=available_at,
+                    expires_at=expires_at,
+                    order_id=order_id,
+                )
+            )
+            movements.append(LotMovement(lot_id=entry_id, kind=kind, points=points))  # type: ignore[arg-type]
+    entry = _entry(
+        new_lots,
+        entry_id=entry_id,
+        at=at,
+        kind="earn",
+        reference=reference,
+        movements=movements,
+        not_credited=not_credited,
+    )
+    return new_lots, entry
+
+
+def burn(
+    lots: list[Lot], *, points: int, now: datetime, entry_id: str, reference: str
+) -> tuple[list[Lot], LedgerEntry]:
+    """Spend available NQ points, soonest-expiring lots first; all or nothing."""
+    order = sorted((lot for lot in lots if lot.kind == "nq" and lot.is_available(now)), key=_spend_order)
+    have = sum(lot.points for lot in order)
+    if points > have:
+        raise InsufficientPoints(
+            f"{points} points requested, {have} available",
+            details=[{"field": "points", "requested": points, "available": have}],
+        )
+    new_lots, movements, _ = _take(lots, order, points)
+    entry = _entry(new_lots, entry_id=entry_id, at=now, kind="burn", reference=reference, movements=movements)
+    return new_lots, entry
+
+
+def reverse(
+    lots: list[Lot],
+    *,
+    nq: int,
+    q: int,
+    lot_id: str,
+    now: datetime,
+    entry_id: str,
+    reference: str,
+    own_expired: frozenset[PointKind] = frozenset(),
+) -> tuple[list[Lot], LedgerEntry]:
+    """Take back points an order earned: its own lot first, then others (pending included).
+
+    What the order's lot no longer holds was spent (taken back from other lots) or, for a
+    kind in `own_expired`, expired already (not taken again). Points that cannot be taken
+    back without a negative balance are recorded on the entry as `unrecovered`.
+    """
+    movements: list[LotMovement] = []
+    unrecovered = 0
+    new_lots = list(lots)
+    for kind, wanted in (("nq", nq), ("q", q)):
+        if wanted <= 0:
+            continue
+        own = [
+            lot for lot in new_lots if lot.kind == kind and lot.lot_id == lot_id and not lot.is_expired(now)
+        ]
+        others = sorted(
+            (
+                lot
+                for lot in new_lots
+                if lot.kind == kind and lot.lot_id != lot_id and not lot.is_expired(now)
+            ),
+            key=_spend_order,
+        )
+        if kind in own_expired:
+            others = []
+        new_lots, moved, got = _take(new_lots, own + others, wanted)
+        movements.extend(moved)
+        unrecovered += wanted - got
+    entry = _entry(
+        new_lots,
+        entry_id=entry_id,
+        at=now,
+        kind="return",
+        reference=reference,
+        movements=movements,
+        unrecovered=unrecovered,
+    )
+    return new_lots, entry
+
+
+def compact(lots: list[Lot], now: datetime) -> list[Lot]:
+    """Merge the lots that can no longer differ: available and never expiring, per kind.
+
+    Such lots are spent and reversed alike, so one lot (the oldest's id) holds their sum;
+    the balance and the ledger are unchanged. Without it, a program with no validity
+    would grow the member item by one lot per order, up to DynamoDB's 400 KB.
+    """
+
+    def mergeable(lot: Lot) -> bool:
+        return lot.expires_at is None and lot.available_at <= now
+
+    kinds = [lot.kind for lot in lots if mergeable(lot)]
+    if all(kinds.count(kind) < 2 for kind in set(kinds)):
+        return lots
+    merged: dict[str, Lot] = {}
+    kept: list[Lot] = []
+    for lot in sorted(lots, key=lambda lot: (lot.available_at, lot.lot_id)):
+        if not mergeable(lot):
+            kept.append(lot)
+        elif (first := merged.get(lot.kind)) is None:
+            merged[lot.kind] = lot
+        else:
+            merged[lot.kind] = first.model_copy(update={"points": first.points + lot.points})
+    return [*merged.values(), *kept]

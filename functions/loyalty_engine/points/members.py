@@ -1,0 +1,137 @@
+"""Members: enrolment, the member's lots, tier and VIP tiers, and the balances view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loyalty_engine.kernel.timeutil import UtcDatetime
+from loyalty_engine.points import ledger
+from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
+from loyalty_engine.points.ledger import Lot
+from loyalty_engine.points.programs import Program
+from loyalty_engine.points.tier_history import TierChange
+
+
+class EnrolRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_code: str | None = Field(
+        default=None, pattern=CARD_CODE_PATTERN, description="Imported card code; generated when absent"
+    )
+    customer_ref: str | None = Field(default=None, min_length=1, max_length=128)
+    subscribed_at: UtcDatetime | None = Field(default=None, description="Defaults to now")
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_code: str
+    program_id: str
+    customer_ref: str | None = None
+    subscribed_at: datetime
+    created_at: datetime
+    tier_rank: int | None = None
+    vip_tiers: list[str] = Field(default_factory=list)
+    lots: list[Lot] = Field(default_factory=list)
+    version: int = 0
+    # Scheduled tier runs, per job: the scheduled time of the last run that changed the
+    # member, and that change (a retried run re-writes its history entry from it).
+    tier_marks: dict[str, datetime] = Field(default_factory=dict)
+    run_changes: dict[str, TierChange] = Field(default_factory=dict)
+
+    def multipliers(self, program: Program) -> tuple[Decimal, Decimal]:
+        """(NQ, Q) multipliers: the larger of the standard tier's and the VIP tiers'."""
+        nq, q = Decimal(1), Decimal(1)
+        if program.tier_settings is not None:
+            tier = program.tier_settings.tier(self.tier_rank)
+            if tier is not None:
+                nq, q = tier.effective_nq_multiplier, tier.effective_q_multiplier
+        for name in self.vip_tiers:
+            vip = program.vip(name)
+            if vip is not None:
+                nq, q = max(nq, vip.nq_multiplier), max(q, vip.q_multiplier)
+        return nq, q
+
+
+def initial_tier(program: Program) -> int | None:
+    """A new member enters the highest tier that needs no Q points (usually tier 1)."""
+    if program.tier_settings is None:
+        return None
+    free = [tier.rank for tier in program.tier_settings.tiers if tier.entry_threshold == 0]
+    return max(free) if free else None
+
+
+class Expiry(BaseModel):
+    points: int
+    at: datetime
+
+
+class NQBalance(BaseModel):
+    available: int = Field(description="Spendable now")
+    pending: int = Field(description="Credited, still in the holding period")
+    next_expiry: Expiry | None = None
+
+
+class QBalance(BaseModel):
+    valid: int = Field(description="Q points that count for tiers now")
+    pending: int
+
+
+class TierView(BaseModel):
+    rank: int
+    name: str
+
+
+class Balances(BaseModel):
+    nq: NQBalance
+    q: QBalance
+
+
+class MemberView(BaseModel):
+    card_code: str
+    program_id: str
+    customer_ref: str | None
+    subscribed_at: datetime
+    tier: TierView | None
+    vip_tiers: list[str]
+    balances: Balances
+
+
+def balances(lots: list[Lot], now: datetime) -> Balances:
+    upcoming = sorted(
+        (lot for lot in lots if lot.kind == "nq" and lot.expires_at is not None and not lot.is_expired(now)),
+        key=lambda lot: lot.expires_at or now,
+    )
+    next_expiry = None
+    if upcoming:
+        at = upcoming[0].expires_at
+        assert at is not None
+        next_expiry = Expiry(points=sum(lot.points for lot in upcoming if lot.expires_at == at), at=at)
+    return Balances(
+        nq=NQBalance(
+            available=ledger.available(lots, "nq", now),
+            pending=ledger.pending(lots, "nq", now),
+            next_expiry=next_expiry,
+        ),
+        q=QBalance(valid=ledger.available(lots, "q", now), pending=ledger.pending(lots, "q", now)),
+    )
+
+
+def member_view(member: Member, program: Program, now: datetime) -> MemberView:
+    tier = None
+    if program.tier_settings is not None:
+        standard = program.tier_settings.tier(member.tier_rank)
+        if standard is not None:
+            tier = TierView(rank=standard.rank, name=standard.name)
+    return MemberView(
+        card_code=member.card_code,
+        program_id=member.program_id,
+        customer_ref=member.customer_ref,
+        subscribed_at=member.subscribed_at,
+        tier=tier,
+        vip_tiers=member.vip_tiers,
+        balances=balances(member.lots, now),
+    )

@@ -1,0 +1,228 @@
+"""Earning from orders and reversing them on returns (pure computations)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loyalty_engine.kernel.errors import InvalidRequest
+from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
+from loyalty_engine.kernel.timeutil import UtcDatetime
+from loyalty_engine.points.members import Balances, Member
+from loyalty_engine.points.programs import EarningRule, Program, QPointSettings
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=100_000)
+    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="Line total")
+    product_group: str | None = Field(default=None, max_length=64)
+
+
+class OrderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = Field(pattern=NATURAL_KEY_PATTERN, description="Unique per member; the idempotency key")
+    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="Amount that earns points")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    ordered_at: UtcDatetime
+    store_id: str | None = Field(default=None, max_length=64)
+    lines: list[OrderLine] = Field(default_factory=list, max_length=500)
+
+
+class ReturnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    return_id: str | None = Field(
+        default=None,
+        pattern=NATURAL_KEY_PATTERN,
+        description="Idempotency key (or the Idempotency-Key header)",
+    )
+    amount: Decimal | None = Field(
+        default=None,
+        gt=0,
+        max_digits=14,
+        decimal_places=4,
+        description="Returned amount; absent = all the rest",
+    )
+
+
+class BurnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    burn_id: str | None = Field(
+        default=None,
+        pattern=NATURAL_KEY_PATTERN,
+        description="Idempotency key (or the Idempotency-Key header)",
+    )
+    points: int = Field(ge=1, le=1_000_000_000)
+    reason: str | None = Field(default=None, max_length=256)
+
+
+class OrderRecord(BaseModel):
+    """What an order earned, kept so that returns can reverse it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str
+    amount: Decimal
+    currency: str
+    ordered_at: datetime
+    store_id: str | None = None
+    lines: list[OrderLine] = Field(default_factory=list)
+    lot_id: str
+    nq_earned: int
+    q_earned: int
+    nq_expires_at: datetime | None = None
+    q_expires_at: datetime | None = None
+    returned_amount: Decimal = Decimal(0)
+    nq_reversed: int = 0
+    q_reversed: int = 0
+    answer: StoredAnswer
+
+
+class Earned(BaseModel):
+    nq: int = Field(description="NQ points credited")
+    q: int = Field(description="Q points credited")
+    nq_not_credited: int = Field(description="NQ points refused by the maximum balance")
+    nq_available_at: datetime
+
+
+class EarnResult(BaseModel):
+    order_id: str
+    card_code: str
+    earned: Earned
+    balances: Balances
+
+
+class Reversed(BaseModel):
+    nq: int
+    q: int
+    unrecovered: int = Field(description="Points already spent or expired, that could not be taken back")
+
+
+class ReturnResult(BaseModel):
+    return_id: str
+    order_id: str
+    amount: Decimal
+    order_returned_amount: Decimal
+    reversed: Reversed
+    balances: Balances
+
+
+class BurnResult(BaseModel):
+    burn_id: str
+    card_code: str
+    points: int
+    balances: Balances
+
+
+def check_order(order: OrderRequest, program: Program, now: datetime) -> None:
+    if order.currency != program.currency:
+        raise InvalidRequest(
+            f"order currency {order.currency} is not the program's ({program.currency})",
+            code="currency_mismatch",
+            details=[{"field": "currency", "reason": "currency_mismatch"}],
+        )
+    if order.ordered_at > now + CLOCK_SKEW:
+        raise InvalidRequest(
+            "ordered_at is in the future",
+            code="ordered_at_in_future",
+            details=[{"field": "ordered_at", "reason": "in_future"}],
+        )
+    if not program.is_active(order.ordered_at):
+        raise InvalidRequest(
+            "the program was not running at ordered_at",
+            code="program_not_active",
+            details=[{"field": "ordered_at", "reason": "program_not_active"}],
+        )
+
+
+def points_for_order(order: OrderRequest, member: Member, program: Program) -> tuple[int, int]:
+    """(NQ, Q) points of an order, with the member's tier multipliers.
+
+    Without lines or without earning rules: the order's amount, rounded once. Otherwise each
+    line earns by its rule (a SKU rule wins over a product-group rule) or by its amount, and
+    is rounded on its own, so that a line's points do not depend on the other lines; the
+    lines must then add up to the order's amount, which returns are proportional to.
+    """
+    nq_multiplier, q_multiplier = member.multipliers(program)
+    if not order.lines or not program.earning_rules:
+        return (
+            program.nq_points.points_for(order.amount, nq_multiplier),
+            program.q_points.points_for(order.amount, q_multiplier),
+        )
+    _check_lines_total(order)
+    matched = _match_rules(order.lines, program.earning_rules)
+    return (
+        _lines_points(matched, program.nq_points, nq_multiplier),
+        _lines_points(matched, program.q_points, q_multiplier),
+    )
+
+
+Matched = list[tuple[OrderLine, EarningRule | None]]
+
+
+def _match_rules(lines: list[OrderLine], rules: list[EarningRule]) -> Matched:
+    """Each line with its rule: the SKU's, else the product group's, else none."""
+    by_sku = {rule.sku: rule for rule in rules if rule.sku is not None}
+    by_group = {rule.product_group: rule for rule in rules if rule.product_group is not None}
+    return [(line, by_sku.get(line.sku, by_group.get(line.product_group or ""))) for line in lines]
+
+
+def _lines_points(matched: Matched, settings: QPointSettings, multiplier: Decimal) -> int:
+    """The sum of the lines' points, each line rounded on its own."""
+    return sum(
+        settings.points_for(line.amount, multiplier)
+        if rule is None
+        else rule.points_for(settings, line.amount, line.quantity, multiplier)
+        for line, rule in matched
+    )
+
+
+def _check_lines_total(order: OrderRequest) -> None:
+    total = sum((line.amount for line in order.lines), Decimal(0))
+    if total != order.amount:
+        raise InvalidRequest(
+            f"the lines add up to {total}, not to the order's amount ({order.amount})",
+            code="lines_do_not_match_amount",
+            details=[
+                {
+                    "field": "lines",
+                    "reason": "lines_do_not_match_amount",
+                    "lines_total": str(total),
+                    "amount": str(order.amount),
+                }
+            ],
+        )
+
+
+def proportional_reversal(
+    earned: int, already_reversed: int, order_amount: Decimal, returned_after: Decimal
+) -> int:
+    """Points to reverse now so that, cumulatively, floor(earned x returned / amount) is reversed.
+
+    Cumulative rounding makes a series of partial returns add up exactly to a full return.
+    """
+    if order_amount == 0:
+        return 0
+    target = int((earned * returned_after / order_amount).to_integral_value(ROUND_FLOOR))
+    return max(0, min(earned, target) - already_reversed)
+
+
+def returned_amount(record: OrderRecord, request: ReturnRequest) -> Decimal:
+    rest = record.amount - record.returned_amount
+    amount = request.amount if request.amount is not None else rest
+    if amount <= 0 or amount > rest:
+        raise InvalidRequest(
+            f"return amount {amount} exceeds what is left of the order ({rest})",
+            code="return_exceeds_order",
+            details=[{"field": "amount", "reason": "return_exceeds_order", "returnable": str(rest)}],
+        )
+    return amount

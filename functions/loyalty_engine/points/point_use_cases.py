@@ -1,0 +1,249 @@
+"""Use cases that move points: earn from an order, reverse it on a return, burn.
+
+Each is one optimistic read-decide-write loop over the member's partition: read the
+member and the idempotency record in one BatchGetItem, decide in pure domain code, and
+write the new state, the ledger entries and the record in one transaction conditioned on
+the member's version. Two round trips when nothing races; a replay is answered from the
+stored record; a lost race reads again.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from loyalty_engine.access.models import Caller
+from loyalty_engine.kernel import keys
+from loyalty_engine.kernel.errors import ConcurrentUpdate, NotFound
+from loyalty_engine.kernel.idempotency import StoredAnswer, fingerprint, key_required
+from loyalty_engine.kernel.ids import new_id
+from loyalty_engine.kernel.records import answer_attrs, answer_from
+from loyalty_engine.points import ledger
+from loyalty_engine.points.context import PointsContext
+from loyalty_engine.points.member_store import MemberWrite, NewRecord, RecordExists, RecordUpdate, StaleMember
+from loyalty_engine.points.member_use_cases import member_not_found
+from loyalty_engine.points.members import Member, balances
+from loyalty_engine.points.orders import (
+    BurnRequest,
+    BurnResult,
+    Earned,
+    EarnResult,
+    OrderRecord,
+    OrderRequest,
+    ReturnRequest,
+    ReturnResult,
+    Reversed,
+    check_order,
+    points_for_order,
+    proportional_reversal,
+    returned_amount,
+)
+
+MAX_ATTEMPTS = 40
+Answer = tuple[int, dict[str, Any]]
+
+
+@dataclass
+class Decision:
+    write: MemberWrite
+    answer: StoredAnswer
+
+
+Decide = Callable[[Member, dict[str, dict[str, Any]], datetime], "Decision | Answer"]
+
+
+def change_member(
+    ctx: PointsContext, group: str, card_code: str, record_sks: list[str], decide: Decide
+) -> Answer:
+    for attempt in range(MAX_ATTEMPTS):
+        member, records = ctx.members.load(group, card_code, record_sks)
+        if member is None:
+            raise member_not_found(card_code)
+        now = ctx.clock()
+        decision = decide(member, records, now)
+        if not isinstance(decision, Decision):
+            return decision
+        write = decision.write
+        write.member = write.member.model_copy(update={"lots": ledger.compact(write.member.lots, now)})
+        try:
+            ctx.members.commit(group, write, expected_version=member.version)
+        except (StaleMember, RecordExists):
+            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
+            continue
+        return decision.answer.status, decision.answer.body
+    raise ConcurrentUpdate("too many concurrent changes to this member; retry with the same key")
+
+
+def _order_attrs(record: OrderRecord) -> dict[str, Any]:
+    return record.model_dump(mode="json", exclude={"answer"}) | {"answer": answer_attrs(record.answer)}
+
+
+def _order_from(attrs: dict[str, Any]) -> OrderRecord:
+    return OrderRecord.model_validate({**attrs, "answer": answer_from(attrs["answer"])})
+
+
+def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderRequest) -> Answer:
+    """Credit the points of an order (201), at most once per order id."""
+    group = caller.group_id
+    sk = keys.order_sk(request.order_id)
+    fp = fingerprint("order", request, card=card_code)
+
+    def decide(member: Member, records: dict[str, dict[str, Any]], now: datetime) -> Decision | Answer:
+        if sk in records:
+            return answer_from(records[sk]["answer"]).replay(fp, "order_id", request.order_id)
+        program = ctx.program(group, member.program_id)
+        check_order(request, program, now)
+        lots, expired = ledger.expire_due(member.lots, now, new_id)
+        nq, q = points_for_order(request, member, program)
+        entry_id = new_id()
+        base = request.ordered_at
+        nq_settings, q_settings = program.nq_points, program.q_points
+        nq_available_at = nq_settings.holding_period.after(base) if nq_settings.holding_period else base
+        nq_expires_at = nq_settings.validity.after(base) if nq_settings.validity else None
+        q_expires_at = q_settings.validity.after(base) if q_settings.validity else None
+        lots, entry = ledger.credit(
+            lots,
+            entry_id=entry_id,
+            at=now,
+            reference=request.order_id,
+            order_id=request.order_id,
+            nq=nq,
+            q=q,
+            nq_available_at=nq_available_at,
+            nq_expires_at=nq_expires_at,
+            q_available_at=q_settings.holding_period.after(base) if q_settings.holding_period else base,
+            q_expires_at=q_expires_at,
+            nq_max_balance=nq_settings.max_balance,
+        )
+        lots, late = ledger.expire_due(lots, now, new_id)  # an order so old its points are already expired
+        result = EarnResult(
+            order_id=request.order_id,
+            card_code=card_code,
+            earned=Earned(
+                nq=entry.nq, q=entry.q, nq_not_credited=entry.not_credited, nq_available_at=nq_available_at
+            ),
+            balances=balances(lots, now),
+        )
+        answer = StoredAnswer(fingerprint=fp, status=201, body=result.model_dump(mode="json"))
+        record = OrderRecord(
+            **request.model_dump(),
+            lot_id=entry_id,
+            nq_earned=entry.nq,
+            q_earned=entry.q,
+            nq_expires_at=nq_expires_at,
+            q_expires_at=q_expires_at,
+            answer=answer,
+        )
+        write = MemberWrite(
+            member=member.model_copy(update={"lots": lots, "version": member.version + 1}),
+            new_records=[NewRecord(sk, "order", _order_attrs(record))],
+            entries=[*expired, entry, *late],
+        )
+        return Decision(write, answer)
+
+    return change_member(ctx, group, card_code, [sk], decide)
+
+
+def return_order(
+    ctx: PointsContext,
+    caller: Caller,
+    card_code: str,
+    order_id: str,
+    request: ReturnRequest,
+    idempotency_key: str | None,
+) -> Answer:
+    """Reverse an order's points, proportionally to the returned amount (201), once per return id."""
+    group = caller.group_id
+    return_id = request.return_id or idempotency_key
+    if not return_id:
+        raise key_required("return_id")
+    order_key, return_key = keys.order_sk(order_id), keys.return_sk(order_id, return_id)
+    fp = fingerprint(
+        "return", request.model_copy(update={"return_id": return_id}), card=card_code, order=order_id
+    )
+
+    def decide(member: Member, records: dict[str, dict[str, Any]], now: datetime) -> Decision | Answer:
+        if return_key in records:
+            return answer_from(records[return_key]["answer"]).replay(fp, "return_id", return_id)
+        if order_key not in records:
+            raise NotFound(f"order {order_id!r} not found for this member", code="order_not_found")
+        record = _order_from(records[order_key])
+        amount = returned_amount(record, request)
+        after = record.returned_amount + amount
+        nq = proportional_reversal(record.nq_earned, record.nq_reversed, record.amount, after)
+        q = proportional_reversal(record.q_earned, record.q_reversed, record.amount, after)
+        lots, expired = ledger.expire_due(member.lots, now, new_id)
+        own_expired = frozenset(
+            kind
+            for kind, expires_at in (("nq", record.nq_expires_at), ("q", record.q_expires_at))
+            if expires_at is not None and expires_at <= now
+        )
+        lots, entry = ledger.reverse(
+            lots,
+            nq=nq,
+            q=q,
+            lot_id=record.lot_id,
+            now=now,
+            entry_id=new_id(),
+            reference=f"{order_id}/{return_id}",
+            own_expired=own_expired,  # type: ignore[arg-type]
+        )
+        result = ReturnResult(
+            return_id=return_id,
+            order_id=order_id,
+            amount=amount,
+            order_returned_amount=after,
+            reversed=Reversed(nq=-entry.nq, q=-entry.q, unrecovered=entry.unrecovered),
+            balances=balances(lots, now),
+        )
+        answer = StoredAnswer(fingerprint=fp, status=201, body=result.model_dump(mode="json"))
+        updated = record.model_copy(
+            update={
+                "returned_amount": after,
+                "nq_reversed": record.nq_reversed + nq,
+                "q_reversed": record.q_reversed + q,
+            }
+        )
+        write = MemberWrite(
+            member=member.model_copy(update={"lots": lots, "version": member.version + 1}),
+            new_records=[NewRecord(return_key, "return", {"answer": answer_attrs(answer)})],
+            record_updates=[RecordUpdate(order_key, "order", _order_attrs(updated))],
+            entries=[*expired, entry],
+        )
+        return Decision(write, answer)
+
+    return change_member(ctx, group, card_code, [order_key, return_key], decide)
+
+
+def burn(
+    ctx: PointsContext, caller: Caller, card_code: str, request: BurnRequest, idempotency_key: str | None
+) -> Answer:
+    """Spend available NQ points (201), soonest-expiring first, once per burn id."""
+    group = caller.group_id
+    burn_id = request.burn_id or idempotency_key
+    if not burn_id:
+        raise key_required("burn_id")
+    sk = keys.burn_sk(burn_id)
+    fp = fingerprint("burn", request.model_copy(update={"burn_id": burn_id}), card=card_code)
+
+    def decide(member: Member, records: dict[str, dict[str, Any]], now: datetime) -> Decision | Answer:
+        if sk in records:
+            return answer_from(records[sk]["answer"]).replay(fp, "burn_id", burn_id)
+        lots, expired = ledger.expire_due(member.lots, now, new_id)
+        lots, entry = ledger.burn(lots, points=request.points, now=now, entry_id=new_id(), reference=burn_id)
+        result = BurnResult(
+            burn_id=burn_id, card_code=card_code, points=request.points, balances=balances(lots, now)
+        )
+        answer = StoredAnswer(fingerprint=fp, status=201, body=result.model_dump(mode="json"))
+        write = MemberWrite(
+            member=member.model_copy(update={"lots": lots, "version": member.version + 1}),
+            new_records=[NewRecord(sk, "burn", {"answer": answer_attrs(answer), "points": request.points})],
+            entries=[*expired, entry],
+        )
+        return Decision(write, answer)
+
+    return change_member(ctx, group, card_code, [sk], decide)

@@ -1,0 +1,92 @@
+"""Data access for programs, in the loyalty group's partition: a program, its unique name, and
+the points side's records kept there (enrolment idempotency records)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from loyalty_engine.kernel import keys
+from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, map_error, to_item
+from loyalty_engine.kernel.errors import Conflict
+from loyalty_engine.kernel.item_access import ItemTable
+from loyalty_engine.kernel.records import item
+from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY
+from loyalty_engine.points.programs import Program
+
+
+class ProgramStore:
+    def __init__(self, client: Any, table: str):
+        self._client = client
+        self._table = table
+        self._items = ItemTable(client, table)
+
+    def get_program(self, group: str, program_id: str, consistent: bool = False) -> Program | None:
+        values = self._items.get(keys.group_pk(group), keys.program_sk(program_id), consistent=consistent)
+        return Program.model_validate(values) if values else None
+
+    def put_program(self, group: str, program: Program, previous: Program | None) -> None:
+        """Create or replace a program and claim its name, unique within the group.
+
+        The write is conditional on the program's version being the one read (`previous`),
+        so of two concurrent replacements only one wins.
+        """
+        pk = keys.group_pk(group)
+        program_put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": to_item(
+                item(pk, keys.program_sk(program.program_id), "program", program.model_dump(mode="json"))
+            ),
+        }
+        if previous is None:
+            program_put["ConditionExpression"] = "attribute_not_exists(#pk)"
+            program_put["ExpressionAttributeNames"] = {"#pk": PARTITION_KEY}
+        else:
+            program_put["ConditionExpression"] = "#v = :v"
+            program_put["ExpressionAttributeNames"] = {"#v": "version"}
+            program_put["ExpressionAttributeValues"] = {":v": {"N": str(previous.version)}}
+        name_put = {
+            "TableName": self._table,
+            "Item": to_item(
+                item(
+                    pk, keys.program_name_sk(program.name), "program_name", {"program_id": program.program_id}
+                )
+            ),
+            "ConditionExpression": "attribute_not_exists(#pk) OR program_id = :p",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            "ExpressionAttributeValues": {":p": {"S": program.program_id}},
+        }
+        actions: list[dict[str, Any]] = [{"Put": program_put}, {"Put": name_put}]
+        if previous is not None and keys.program_name_sk(previous.name) != keys.program_name_sk(program.name):
+            actions.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {
+                            PARTITION_KEY: {"S": pk},
+                            SORT_KEY: {"S": keys.program_name_sk(previous.name)},
+                        },
+                    }
+                }
+            )
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if error_code(error) == "TransactionCanceledException":
+                codes = cancellation_codes(error)
+                if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                    raise Conflict(
+                        f"another program of this group is already named {program.name!r}",
+                        code="program_name_taken",
+                        details=[{"field": "name", "reason": "program_name_taken"}],
+                    ) from error
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    raise Conflict(
+                        "the program was changed by a concurrent request; read it and retry",
+                        code="concurrent_update",
+                    ) from error
+            raise (map_error(error) or error) from error
+
+    def get_record(self, group: str, sk: str) -> dict[str, Any] | None:
+        return self._items.get(keys.group_pk(group), sk)

@@ -1,0 +1,41 @@
+"""Use cases: create/replace and read programs."""
+
+from __future__ import annotations
+
+from loyalty_engine.access.models import Caller
+from loyalty_engine.kernel.errors import program_not_found
+from loyalty_engine.points.context import PointsContext
+from loyalty_engine.points.programs import Program, ProgramSpec
+
+
+def put_program(
+    ctx: PointsContext, caller: Caller, program_id: str, spec: ProgramSpec
+) -> tuple[int, Program]:
+    """Create (201) or replace (200) a program. Replaying the same spec changes nothing."""
+    group = caller.group_id
+    previous = ctx.programs.get_program(group, program_id, consistent=True)
+    if (
+        previous is not None
+        and ProgramSpec.model_validate(previous.model_dump(include=set(ProgramSpec.model_fields))) == spec
+    ):
+        ctx.program_saved(group, previous)  # a retry after a failed schedule sync converges here
+        return 200, previous
+    now = ctx.clock()
+    program = Program(
+        **spec.model_dump(),
+        program_id=program_id,
+        created_at=previous.created_at if previous else now,
+        updated_at=now,
+        version=previous.version + 1 if previous else 1,
+    )
+    ctx.programs.put_program(group, program, previous)
+    ctx.forget_program(group, program_id)
+    ctx.program_saved(group, program)  # its schedules follow it (a failure answers 503: retry the PUT)
+    return (200 if previous else 201), program
+
+
+def get_program(ctx: PointsContext, caller: Caller, program_id: str) -> Program:
+    program = ctx.programs.get_program(caller.group_id, program_id)
+    if program is None:
+        raise program_not_found(program_id)
+    return program

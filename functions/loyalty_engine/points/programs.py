@@ -1,0 +1,228 @@
+"""Loyalty programs: point settings, earning rules, card codes, tiers (stored here; computed by tier runs)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from loyalty_engine.kernel.timeutil import UtcDatetime
+from loyalty_engine.kernel.types import Duration, Model, Slug
+
+Rounding = Literal["nearest", "up", "down"]
+_ROUNDING = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
+Multiplier = Annotated[Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3)]
+# Enough digits for the largest product of an amount, a rate and two multipliers (about 32
+# significant digits), which the default context (28) would round before the points are rounded.
+_EXACT = Context(prec=64)
+
+
+class QPointSettings(Model):
+    """Qualifying points: they only place members in tiers and are never spent."""
+
+    conversion_rate: Decimal = Field(default=Decimal(1), ge=0, le=10_000, max_digits=12, decimal_places=4)
+    rounding: Rounding = "down"
+    holding_period: Duration | None = None
+    validity: Duration | None = None
+
+    def points_for(self, amount: Decimal, multiplier: Decimal = Decimal(1)) -> int:
+        """`amount x conversion rate x multiplier`, rounded once with the settings' rounding."""
+        return self.rounded(_EXACT.multiply(_EXACT.multiply(amount, self.conversion_rate), multiplier))
+
+    def rounded(self, points: Decimal) -> int:
+        return int(points.quantize(Decimal(1), _ROUNDING[self.rounding], _EXACT))
+
+
+class NQPointSettings(QPointSettings):
+    """Non-qualifying points: the program's currency."""
+
+    max_balance: int = Field(default=0, ge=0, description="0 means unlimited")
+
+
+class EarningRule(Model):
+    """How the order lines of one SKU or one product group earn, instead of by their amount alone.
+
+    Exactly one selector (`sku` or `product_group`, matched exactly) and exactly one effect:
+    `points_per_unit` (fixed points per unit bought, whatever the amount; 0 excludes the
+    product) or `multiplier` (of the line's amount-based points). A rule applies to NQ and Q
+    points alike, each with its own settings and the member's tier multiplier for that kind.
+    """
+
+    sku: str | None = Field(default=None, min_length=1, max_length=64)
+    product_group: str | None = Field(default=None, min_length=1, max_length=64)
+    points_per_unit: int | None = Field(default=None, ge=0, le=1_000_000, description="Instead of the amount")
+    multiplier: Multiplier | None = Field(default=None, description="Of the line's amount-based points")
+
+    @model_validator(mode="after")
+    def _one_selector_one_effect(self) -> EarningRule:
+        if (self.sku is None) == (self.product_group is None):
+            raise ValueError("an earning rule needs exactly one of sku or product_group")
+        if (self.points_per_unit is None) == (self.multiplier is None):
+            raise ValueError("an earning rule needs exactly one of points_per_unit or multiplier")
+        return self
+
+    def points_for(
+        self, settings: QPointSettings, amount: Decimal, quantity: int, multiplier: Decimal
+    ) -> int:
+        """The points of one order line (`amount` is the line total) with the member's tier `multiplier`."""
+        if self.points_per_unit is not None:
+            return settings.rounded(_EXACT.multiply(Decimal(self.points_per_unit * quantity), multiplier))
+        assert self.multiplier is not None
+        return settings.points_for(amount, _EXACT.multiply(multiplier, self.multiplier))
+
+
+class CardCodeSettings(Model):
+    """Card codes are generated (prefix + random digits + Luhn check digit) or imported ("manual")."""
+
+    generation: Literal["auto", "manual"] = "auto"
+    prefix: str = Field(default="", pattern=r"^[0-9]{0,10}$")
+    length: int = Field(default=13, ge=8, le=24)
+
+    @model_validator(mode="after")
+    def _room_for_random_digits(self) -> CardCodeSettings:
+        if self.length - len(self.prefix) - 1 < 6:
+            raise ValueError(
+                "length must leave at least 6 random digits after the prefix and before the check digit"
+            )
+        return self
+
+
+class Tier(Model):
+    rank: int = Field(ge=1, le=50)
+    name: str = Field(min_length=1, max_length=64)
+    q_multiplier: Multiplier | None = Field(default=None, description="Defaults to the rank")
+    nq_multiplier: Multiplier | None = Field(default=None, description="Defaults to the rank")
+    entry_threshold: int = Field(ge=0, description="Q points needed to enter the tier")
+    downgrade_threshold: int = Field(ge=0, description="Q points needed to stay in the tier")
+
+    @property
+    def effective_nq_multiplier(self) -> Decimal:
+        return self.nq_multiplier if self.nq_multiplier is not None else Decimal(self.rank)
+
+    @property
+    def effective_q_multiplier(self) -> Decimal:
+        return self.q_multiplier if self.q_multiplier is not None else Decimal(self.rank)
+
+
+class VipTier(Model):
+    name: Slug
+    q_multiplier: Multiplier = Decimal(1)
+    nq_multiplier: Multiplier = Decimal(1)
+
+
+def _whole_minute(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.second:
+        raise ValueError("runs are scheduled to the minute: first_run_at must have 0 seconds")
+    return moment
+
+
+class Schedule(Model):
+    first_run_at: UtcDatetime
+    periodicity: Literal["daily", "weekly", "monthly", "yearly"] = "daily"
+
+    _minutes = field_validator("first_run_at")(_whole_minute)
+
+
+class DowngradeSchedule(Model):
+    mode: Literal["calendar", "relative"] = "calendar"
+    first_run_at: UtcDatetime | None = Field(default=None, description="calendar mode")
+    periodicity: Literal["daily", "weekly", "monthly", "yearly"] = "yearly"
+    every: Duration | None = Field(default=None, description="relative mode: from each member's subscription")
+
+    _minutes = field_validator("first_run_at")(_whole_minute)
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> DowngradeSchedule:
+        if self.mode == "calendar" and self.first_run_at is None:
+            raise ValueError("calendar downgrades need first_run_at")
+        if self.mode == "relative" and self.every is None:
+            raise ValueError("relative downgrades need `every` (e.g. 1 year)")
+        return self
+
+
+class TierSettings(Model):
+    tiers: list[Tier] = Field(min_length=1, max_length=50)
+    max_tier_downgrade: int = Field(default=1, ge=1, le=50)
+    upgrade: Schedule
+    downgrade: DowngradeSchedule
+
+    @model_validator(mode="after")
+    def _ordered_tiers(self) -> TierSettings:
+        ranks = [tier.rank for tier in self.tiers]
+        if ranks != list(range(1, len(ranks) + 1)):
+            raise ValueError("tiers must be listed by rank, 1..n without gaps")
+        for lower, upper in zip(self.tiers, self.tiers[1:], strict=False):
+            if upper.entry_threshold <= lower.entry_threshold:
+                raise ValueError(f"tier {upper.rank} entry_threshold must be above tier {lower.rank}'s")
+        for tier in self.tiers:
+            if tier.downgrade_threshold > tier.entry_threshold:
+                raise ValueError(f"tier {tier.rank} downgrade_threshold must not exceed its entry_threshold")
+        if len({tier.name for tier in self.tiers}) != len(self.tiers):
+            raise ValueError("tier names must be unique")
+        return self
+
+    def tier(self, rank: int | None) -> Tier | None:
+        if rank is None or not 1 <= rank <= len(self.tiers):
+            return None
+        return self.tiers[rank - 1]
+
+
+class ProgramSpec(Model):
+    """What a client sends to create or replace a program."""
+
+    name: str = Field(min_length=1, max_length=128)
+    kind: Literal["simple", "tiered"] = "simple"
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of order amounts")
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime | None = None
+    card_codes: CardCodeSettings = CardCodeSettings()
+    nq_points: NQPointSettings = NQPointSettings()
+    q_points: QPointSettings = QPointSettings()
+    tier_settings: TierSettings | None = None
+    vip_tiers: list[VipTier] = Field(default_factory=list, max_length=20)
+    earning_rules: list[EarningRule] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Per SKU or product group, applied to orders with lines; a SKU rule wins over a group rule",
+    )
+
+    @field_validator("earning_rules")
+    @classmethod
+    def _one_rule_per_selector(cls, rules: list[EarningRule]) -> list[EarningRule]:
+        skus = Counter(rule.sku for rule in rules if rule.sku is not None)
+        groups = Counter(rule.product_group for rule in rules if rule.product_group is not None)
+        for selector, counts in (("sku", skus), ("product_group", groups)):
+            duplicates = sorted(value for value, count in counts.items() if count > 1)
+            if duplicates:
+                raise ValueError(
+                    f"more than one earning rule for {selector} {', '.join(map(repr, duplicates))}"
+                )
+        return rules
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProgramSpec:
+        if self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.kind == "tiered" and self.tier_settings is None:
+            raise ValueError("a tiered program needs tier_settings")
+        if self.kind == "simple" and self.tier_settings is not None:
+            raise ValueError("a simple program has no tier_settings")
+        if len({vip.name for vip in self.vip_tiers}) != len(self.vip_tiers):
+            raise ValueError("VIP tier names must be unique")
+        return self
+
+
+class Program(ProgramSpec):
+    program_id: Slug
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    version: int = Field(default=1, ge=1, description="Incremented by every replacement")
+
+    def is_active(self, moment: datetime) -> bool:
+        return self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)
+
+    def vip(self, name: str) -> VipTier | None:
+        return next((vip for vip in self.vip_tiers if vip.name == name), None)

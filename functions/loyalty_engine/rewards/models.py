@@ -1,0 +1,298 @@
+"""The reward catalog (master rewards), stock, and attributions (rewards granted to a card).
+
+A master reward is a template unique by `external_id` in the loyalty group. Its stock is
+finite unless it auto-generates codes without being limited; a finite stock is
+`max_attribution_count` units, numbered 1..n, and an attribution takes units from it, never
+beyond. An attribution is one reward granted to one card, with a quantity, a validity
+window and its burns (each burn uses one or more units).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from base64 import b32encode
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from loyalty_engine.kernel.errors import Conflict, InvalidRequest
+from loyalty_engine.kernel.timeutil import UtcDatetime, add_duration
+
+TEXT_MAX = 128
+LONG_TEXT_MAX = 16_384  # with the custom columns, a reward (kept twice on import) stays far below 400 KB
+CUSTOM_VALUE_MAX = 1024
+MAX_QUANTITY = 100  # units per attribution: its burns are kept on its item
+CUSTOM_COLUMNS = tuple(f"c{i}" for i in range(32))
+EXTERNAL_ID_PATTERN = r"^[^\s/#][^/#]{0,127}$"
+ATTRIBUTION_ID_PATTERN = r"^[^\s/#][^/#]{0,127}$"
+
+
+class IntervalType(StrEnum):
+    DAYS = "days"
+    WEEKS = "weeks"
+    MONTHS = "months"
+    YEARS = "years"
+
+    @classmethod
+    def parse(cls, text: str) -> IntervalType:
+        """Singular or plural, any case: `day`, `Days`, ..."""
+        found = _INTERVAL_NAMES.get(text.strip().lower())
+        if found is None:
+            raise ValueError(f"{text!r} is not one of days, weeks, months, years")
+        return found
+
+
+_INTERVAL_NAMES = {name: member for member in IntervalType for name in (member.value, member.value[:-1])}
+
+
+class RuleBroken(Exception):
+    """A reward or attribution rule: a stable reason code, the field, a message."""
+
+    def __init__(self, code: str, field: str | None, message: str):
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+
+    def as_invalid_request(self) -> InvalidRequest:
+        return InvalidRequest(
+            self.message, code=self.code, details=[{"field": self.field, "reason": self.code}]
+        )
+
+
+class RewardSpec(BaseModel):
+    """A master reward's definition, as a partner writes it (file line or API body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=TEXT_MAX)
+    monetary: bool = False
+    monetary_type: Literal["value", "percentage"] | None = None
+    monetary_value: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=4)
+    nqp_value: int = Field(ge=0, le=10**12, description="NQ points spent to buy one unit")
+    description: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
+    rich_description: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
+    holding_days: int = Field(default=0, ge=0, le=36_500)
+    validity_interval_count: int = Field(ge=1, le=1200)
+    validity_interval_type: IntervalType
+    forced_validity: bool = False
+    forced_validity_start: UtcDatetime | None = None
+    forced_validity_end: UtcDatetime | None = None
+    is_limited: bool = False
+    max_attribution_count: int | None = Field(default=None, ge=0, le=10**9)
+    is_auto_generated: bool = False
+    image_url: str | None = Field(default=None, max_length=2048)
+    custom: dict[str, str] = Field(default_factory=dict, description="Custom columns c0..c31")
+
+    @field_validator("validity_interval_type", mode="before")
+    @classmethod
+    def _interval(cls, value: object) -> object:
+        return IntervalType.parse(value) if isinstance(value, str) else value
+
+    @field_validator("custom")
+    @classmethod
+    def _custom(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CUSTOM_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown custom columns {unknown}: c0..c31 only")
+        if any(len(text) > CUSTOM_VALUE_MAX for text in value.values()):
+            raise ValueError(f"a custom value is at most {CUSTOM_VALUE_MAX} characters")
+        return value
+
+    def check(self) -> None:
+        """The catalog's rules across fields (DOMAIN.md "Rewards"); raises RuleBroken."""
+        if self.monetary:
+            if self.monetary_type is None:
+                raise RuleBroken("monetary_incomplete", "monetary_type", "monetary=1 needs monetary_type")
+            if self.monetary_value is None:
+                raise RuleBroken("monetary_incomplete", "monetary_value", "monetary=1 needs monetary_value")
+            if self.monetary_type == "percentage" and self.monetary_value > 100:
+                raise RuleBroken("invalid_value", "monetary_value", "a percentage is at most 100")
+        if self.forced_validity:
+            if self.forced_validity_start is None or self.forced_validity_end is None:
+                field = (
+                    "forced_validity_start" if self.forced_validity_start is None else "forced_validity_end"
+                )
+                raise RuleBroken("forced_validity_incomplete", field, "forced_validity=1 needs start and end")
+            if self.forced_validity_end <= self.forced_validity_start:
+                raise RuleBroken(
+                    "invalid_validity_window",
+                    "forced_validity_end",
+                    "forced_validity_end must be after the start",
+                )
+        count = self.max_attribution_count
+        if self.is_auto_generated:
+            if self.is_limited and not count:
+                raise RuleBroken(
+                    "limited_without_stock",
+                    "max_attribution_count",
+                    "is_limited=1 needs max_attribution_count >= 1",
+                )
+            if not self.is_limited and count:
+                raise RuleBroken(
+                    "stock_with_auto_generation",
+                    "max_attribution_count",
+                    "an auto-generated, unlimited reward takes max_attribution_count 0 or empty",
+                )
+            return
+        if count is None:
+            raise RuleBroken(
+                "stock_undefined",
+                "max_attribution_count",
+                "no stock defined: give max_attribution_count, or is_auto_generated=1",
+            )
+        if count == 0:
+            if self.is_limited:
+                raise RuleBroken(
+                    "limited_without_stock",
+                    "max_attribution_count",
+                    "is_limited=1 needs max_attribution_count >= 1",
+                )
+            raise RuleBroken(
+                "no_stock",
+                "max_attribution_count",
+                "max_attribution_count is 0 and codes are not auto-generated: nothing could be attributed",
+            )
+
+    @property
+    def stock_limit(self) -> int | None:
+        """Units that can ever be attributed; None = unlimited (auto-generated, not limited)."""
+        if self.is_auto_generated and not self.is_limited:
+            return None
+        return self.max_attribution_count or 0
+
+    def validity_window(self, start: datetime) -> tuple[datetime, datetime]:
+        """An attribution's window when bought at `start`: the forced one, else holding + interval."""
+        if self.forced_validity and self.forced_validity_start and self.forced_validity_end:
+            return self.forced_validity_start, self.forced_validity_end
+        valid_from = add_duration(start, self.holding_days, "day") if self.holding_days else start
+        unit = self.validity_interval_type.value[:-1]
+        return valid_from, add_duration(valid_from, self.validity_interval_count, unit)  # type: ignore[arg-type]
+
+
+class MasterReward(RewardSpec):
+    external_id: str = Field(pattern=EXTERNAL_ID_PATTERN)
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    updated_by: str = Field(description="`api` or `import:<import id>:<line>`")
+
+
+class RewardView(MasterReward):
+    attributed: int = Field(description="Units attributed so far")
+    remaining: int | None = Field(description="Units left; null when unlimited")
+
+
+class Burn(BaseModel):
+    source: str = Field(description="`api:<idempotency key>` or `import:<import id>:<line>`")
+    burned_at: UtcDatetime
+    quantity: int = Field(ge=1)
+    context: str | None = None
+    store_id: str | None = None
+    recorded_at: UtcDatetime
+    fingerprint: str | None = None
+    burned_after: int | None = Field(default=None, description="Units burned once this burn was recorded")
+
+
+class Attribution(BaseModel):
+    attribution_id: str
+    reward_id: str = Field(description="The master reward's external_id")
+    card_code: str
+    program_id: str
+    quantity: int = Field(ge=1)
+    codes: list[str]
+    earned_at: UtcDatetime
+    valid_from: UtcDatetime
+    valid_until: UtcDatetime
+    context: str | None = None
+    store_id: str | None = None
+    nqp_spent: int = Field(ge=0, description="NQ points spent (0 for a partner's earnreward import)")
+    source: str = Field(description="`api:<idempotency key>` or `import:<import id>:<line>`")
+    created_at: UtcDatetime
+    burned: int = Field(default=0, ge=0, description="Units burned so far")
+    burns: list[Burn] = Field(default_factory=list)
+
+    @property
+    def remaining(self) -> int:
+        return self.quantity - self.burned
+
+
+class BuyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reward_id: str = Field(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")
+    quantity: int = Field(default=1, ge=1, le=1000)
+    context: str | None = Field(default=None, max_length=1024)
+    store_id: str | None = Field(default=None, max_length=TEXT_MAX)
+
+
+class BurnAttributionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    burned_at: UtcDatetime | None = Field(default=None, description="Default: now; never in the future")
+    context: str | None = Field(default=None, max_length=1024)
+    store_id: str | None = Field(default=None, max_length=TEXT_MAX)
+
+
+class AttributionBurnResult(BaseModel):
+    attribution_id: str
+    card_code: str
+    burn: Burn
+    burned: int
+    remaining: int
+
+
+Units = Annotated[int, Field(ge=0)]
+
+
+def check_burn(
+    attribution: Attribution, card_code: str, burned_at: datetime, quantity: int, now: datetime
+) -> None:
+    """A burn's rules (file and API alike); raises RuleBroken."""
+    if attribution.card_code != card_code:
+        raise RuleBroken(
+            "attribution_of_other_card", "attribution_id", "the attribution belongs to another card"
+        )
+    if attribution.remaining <= 0:
+        raise RuleBroken("already_burned", "attribution_id", "the attribution is already fully burned")
+    if quantity > attribution.remaining:
+        raise RuleBroken(
+            "insufficient_quantity", "quantity", f"only {attribution.remaining} unit(s) left to burn"
+        )
+    if burned_at > now:
+        raise RuleBroken("burn_date_in_future", "burn_date", "a burn cannot be dated in the future")
+    if not attribution.valid_from <= burned_at < attribution.valid_until:
+        raise RuleBroken(
+            "burn_outside_validity",
+            "burn_date",
+            f"the attribution is valid from {attribution.valid_from.isoformat()} "
+            f"until {attribution.valid_until.isoformat()}",
+        )
+
+
+def out_of_stock(reward_id: str) -> Conflict:
+    return Conflict(f"reward {reward_id!r} is out of stock", code="out_of_stock")
+
+
+def stock_codes(reward_id: str, first_unit: int, quantity: int) -> list[str]:
+    """Codes of units taken from a finite stock: the reward and the unit's number in it."""
+    return [f"{reward_id}-{unit:06d}" for unit in range(first_unit, first_unit + quantity)]
+
+
+def generated_codes(seed: str, quantity: int) -> list[str]:
+    """Codes of an auto-generated reward: 16 base32 characters, derived from a unique seed.
+
+    Derived (not random) so that a replayed import line produces the same codes.
+    """
+    return [
+        b32encode(hashlib.sha256(f"{seed}#{unit}".encode()).digest()).decode()[:16]
+        for unit in range(1, quantity + 1)
+    ]
+
+
+def generated_attribution_id(job_id: str, line: int) -> str:
+    digest = b32encode(hashlib.sha256(f"{job_id}:{line}".encode()).digest()).decode()[:20]
+    return f"AG-{digest}"

@@ -1,0 +1,247 @@
+"""Use cases of the reward catalog and of members' rewards: buy with NQ points, burn, list."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Protocol
+
+from loyalty_engine.access.models import Caller
+from loyalty_engine.kernel import keys
+from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, IdempotencyKeyReused, NotFound
+from loyalty_engine.kernel.idempotency import StoredAnswer, fingerprint, key_required
+from loyalty_engine.kernel.ids import new_id
+from loyalty_engine.kernel.records import answer_attrs, answer_from
+from loyalty_engine.points import ledger
+from loyalty_engine.points.context import PointsContext
+from loyalty_engine.points.member_store import (
+    ExtraConditionFailed,
+    MemberWrite,
+    NewRecord,
+    RecordExists,
+    StaleMember,
+)
+from loyalty_engine.points.point_use_cases import MAX_ATTEMPTS, Answer
+from loyalty_engine.rewards.models import (
+    Attribution,
+    AttributionBurnResult,
+    Burn,
+    BurnAttributionRequest,
+    BuyRequest,
+    MasterReward,
+    RewardSpec,
+    RewardView,
+    RuleBroken,
+    check_burn,
+    generated_codes,
+    out_of_stock,
+    stock_codes,
+)
+from loyalty_engine.rewards.store import BurnRefused, RewardStore
+
+CONFLICT_CODES = frozenset({"already_burned", "insufficient_quantity", "attribution_of_other_card"})
+
+
+class RewardsContext(PointsContext, Protocol):
+    """The points port, and the catalog's store."""
+
+    @property
+    def rewards(self) -> RewardStore: ...
+
+
+def _view(reward: MasterReward, taken: int) -> RewardView:
+    limit = reward.stock_limit
+    return RewardView(
+        **reward.model_dump(), attributed=taken, remaining=None if limit is None else max(0, limit - taken)
+    )
+
+
+def reward_not_found(external_id: str) -> NotFound:
+    return NotFound(f"reward {external_id!r} not found", code="reward_not_found")
+
+
+def list_rewards(
+    ctx: RewardsContext, caller: Caller, limit: int, cursor: str | None
+) -> tuple[list[RewardView], str | None]:
+    page, next_cursor = ctx.rewards.reward_page(caller.group_id, limit, cursor)
+    return [_view(reward, taken) for reward, taken in page], next_cursor
+
+
+def get_reward(ctx: RewardsContext, caller: Caller, external_id: str) -> RewardView:
+    found = ctx.rewards.rewards_with_stock(caller.group_id, [external_id]).get(external_id)
+    if found is None:
+        raise reward_not_found(external_id)
+    return _view(*found)
+
+
+def put_reward(
+    ctx: RewardsContext, caller: Caller, external_id: str, spec: RewardSpec
+) -> tuple[int, RewardView]:
+    """Create (201) or replace (200) a master reward, with the same rules as a file line."""
+    try:
+        spec.check()
+    except RuleBroken as broken:
+        raise broken.as_invalid_request() from None
+    found = ctx.rewards.rewards_with_stock(caller.group_id, [external_id]).get(external_id)
+    now = ctx.clock()
+    reward = MasterReward(
+        **spec.model_dump(),
+        external_id=external_id,
+        created_at=found[0].created_at if found else now,
+        updated_at=now,
+        updated_by="api",
+    )
+    ctx.rewards.put_reward(caller.group_id, reward)
+    return (200 if found else 201), _view(reward, found[1] if found else 0)
+
+
+def buy(
+    ctx: RewardsContext, caller: Caller, card_code: str, request: BuyRequest, idempotency_key: str | None
+) -> Answer:
+    """Spend `nqp_value` x quantity NQ points for an attribution (201), once per Idempotency-Key.
+
+    One transaction: the member (points, ledger entry, idempotency record), the reward's
+    stock (only if nobody took units since it was read), and the new attribution.
+    """
+    if not idempotency_key:
+        raise key_required("Idempotency-Key")
+    group = caller.group_id
+    sk = keys.idempotency_sk("reward", idempotency_key)
+    fp = fingerprint("reward_buy", request, card=card_code)
+    for attempt in range(MAX_ATTEMPTS):
+        member, records = ctx.members.load(group, card_code, [sk])
+        if member is None:
+            raise NotFound(f"member {card_code!r} not found", code="member_not_found")
+        if sk in records:
+            return answer_from(records[sk]["answer"]).replay(fp, "Idempotency-Key", idempotency_key)
+        found = ctx.rewards.rewards_with_stock(group, [request.reward_id]).get(request.reward_id)
+        if found is None:
+            raise reward_not_found(request.reward_id)
+        reward, taken = found
+        limit = reward.stock_limit
+        if limit is not None and taken + request.quantity > limit:
+            raise out_of_stock(reward.external_id)
+        now = ctx.clock()
+        attribution_id = new_id()
+        cost = reward.nqp_value * request.quantity
+        lots, entries = ledger.expire_due(member.lots, now, new_id)
+        if cost:
+            lots, entry = ledger.burn(
+                lots, points=cost, now=now, entry_id=new_id(), reference=f"reward:{attribution_id}"
+            )
+            entries = [*entries, entry]
+        valid_from, valid_until = reward.validity_window(now)
+        codes = (
+            generated_codes(attribution_id, request.quantity)
+            if limit is None
+            else stock_codes(reward.external_id, taken + 1, request.quantity)
+        )
+        attribution = Attribution(
+            attribution_id=attribution_id,
+            reward_id=reward.external_id,
+            card_code=card_code,
+            program_id=member.program_id,
+            quantity=request.quantity,
+            codes=codes,
+            earned_at=now,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            context=request.context,
+            store_id=request.store_id,
+            nqp_spent=cost,
+            source=f"api:{idempotency_key}",
+            created_at=now,
+        )
+        answer = StoredAnswer(fingerprint=fp, status=201, body=attribution.model_dump(mode="json"))
+        extra = [ctx.rewards.new_attribution_action(group, attribution)]
+        if limit is not None:
+            extra.insert(0, ctx.rewards.take_action(group, reward.external_id, taken, request.quantity))
+        write = MemberWrite(
+            member=member.model_copy(update={"lots": lots, "version": member.version + 1}),
+            new_records=[NewRecord(sk, "reward_buy", {"answer": answer_attrs(answer)})],
+            entries=entries,
+            extra_actions=extra,
+        )
+        try:
+            ctx.members.commit(group, write, expected_version=member.version)
+        except (StaleMember, RecordExists, ExtraConditionFailed):
+            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
+            continue
+        return answer.status, answer.body
+    raise ConcurrentUpdate("too many concurrent changes; retry with the same Idempotency-Key")
+
+
+def member_rewards(
+    ctx: RewardsContext, caller: Caller, card_code: str, limit: int, cursor: str | None
+) -> tuple[list[Attribution], str | None]:
+    if not ctx.members.programs_of(caller.group_id, [card_code]):
+        raise NotFound(f"member {card_code!r} not found", code="member_not_found")
+    return ctx.rewards.member_attribution_page(caller.group_id, card_code, limit, cursor)
+
+
+def burn_attribution(
+    ctx: RewardsContext,
+    caller: Caller,
+    card_code: str,
+    attribution_id: str,
+    request: BurnAttributionRequest,
+    idempotency_key: str | None,
+) -> Answer:
+    """Burn units of an attribution (201), once per Idempotency-Key; the file's rules apply."""
+    if not idempotency_key:
+        raise key_required("Idempotency-Key")
+    group = caller.group_id
+    source = f"api:{idempotency_key}"
+    fp = fingerprint("attribution_burn", request, card=card_code, attribution=attribution_id)
+    attribution = ctx.rewards.attribution(group, attribution_id)
+    if attribution is None or attribution.card_code != card_code:
+        raise NotFound(
+            f"attribution {attribution_id!r} not found for this card", code="attribution_not_found"
+        )
+    for _ in range(3):
+        recorded = next((b for b in attribution.burns if b.source == source), None)
+        if recorded is not None:
+            if recorded.fingerprint != fp:
+                raise IdempotencyKeyReused(
+                    "this Idempotency-Key was used for another request",
+                    details=[{"field": "Idempotency-Key"}],
+                )
+            return 201, _burn_result(attribution, recorded).model_dump(mode="json")
+        now = ctx.clock()
+        burned_at = request.burned_at or now
+        try:
+            check_burn(attribution, card_code, burned_at, request.quantity, now)
+        except RuleBroken as broken:
+            if broken.code in CONFLICT_CODES:
+                raise Conflict(broken.message, code=broken.code) from None
+            raise broken.as_invalid_request() from None
+        burn = Burn(
+            source=source,
+            burned_at=burned_at,
+            quantity=request.quantity,
+            context=request.context,
+            store_id=request.store_id,
+            recorded_at=now,
+            fingerprint=fp,
+            burned_after=attribution.burned + request.quantity,
+        )
+        try:
+            attribution = ctx.rewards.add_burn(group, attribution_id, burn, attribution.quantity)
+        except BurnRefused as refused:
+            if refused.current is None:
+                raise NotFound("attribution not found", code="attribution_not_found") from None
+            attribution = refused.current  # burned concurrently: decide again on the fresh state
+            continue
+        return 201, _burn_result(attribution, burn).model_dump(mode="json")
+    raise ConcurrentUpdate("too many concurrent burns of this attribution; retry with the same key")
+
+
+def _burn_result(attribution: Attribution, burn: Burn) -> AttributionBurnResult:
+    burned = burn.burned_after if burn.burned_after is not None else attribution.burned
+    return AttributionBurnResult(
+        attribution_id=attribution.attribution_id,
+        card_code=attribution.card_code,
+        burn=burn,
+        burned=burned,
+        remaining=attribution.quantity - burned,
+    )

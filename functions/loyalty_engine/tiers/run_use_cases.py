@@ -1,0 +1,267 @@
+"""Scheduled runs: start a run (one message per member shard), work through a shard page by
+page with a checkpoint, and close the run when every shard is done.
+
+Idempotency per (program, job, scheduled time):
+- the run item is created once; a duplicate start re-queues only the shards not done;
+- a shard's checkpoint is written after each page, conditional on the page count, so a
+  redelivered message resumes where the last worker stopped and two workers never both
+  move one shard on;
+- each member's write is conditional on its version, and decided as of the scheduled
+  time: a tier run marks the members it changed (a retried page leaves them alone), an
+  expiry finds nothing left to expire, a reconciliation only reads;
+- the run is closed (and its metrics counted) by one conditional write.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from loyalty_engine.kernel.ids import new_id
+from loyalty_engine.kernel.table import MEMBER_SHARDS
+from loyalty_engine.points import ledger
+from loyalty_engine.points.member_store import MemberWrite, RecordExists, StaleMember
+from loyalty_engine.points.members import Member
+from loyalty_engine.points.programs import Program
+from loyalty_engine.points.tier_history import TierChange
+from loyalty_engine.tiers.context import JobServices
+from loyalty_engine.tiers.jobs import (
+    JobRequest,
+    RunSummary,
+    ShardMessage,
+    ShardProgress,
+    job_calendar,
+    skip_reason,
+)
+from loyalty_engine.tiers.rules import apply_change, decide_run
+
+logger = logging.getLogger(__name__)
+TIME_MARGIN_MS = 90_000  # a page takes seconds; stop well before the function's timeout
+MEMBER_ATTEMPTS = 10
+
+
+@dataclass
+class PageCounts:
+    changed: int = 0
+    drift: int = 0
+    retried: int = 0
+
+
+def start_run(services: JobServices, request: JobRequest, *, manual: bool = False) -> RunSummary:
+    """Create the run and queue its shards (or, without a queue, run them here)."""
+    program = services.programs.get_program(request.group, request.program_id, consistent=True)
+    now = services.clock()
+    base = {
+        "group": request.group,
+        "program_id": request.program_id,
+        "job": request.job,
+        "scheduled_at": request.scheduled_at,
+        "started_at": now,
+    }
+    if reason := skip_reason(request, program, manual=manual):
+        logger.warning("run skipped", extra={"run": request.run_id, "reason": reason})
+        return RunSummary(**base, state="skipped", reason=reason)
+    shards = list(range(MEMBER_SHARDS))
+    if not services.jobs.create_run(request, RunSummary(**base, state="running")):
+        summary, progress = services.jobs.run_items(request)
+        if summary is not None and summary.state == "completed":
+            return summary
+        shards = [shard for shard in shards if not (shard in progress and progress[shard].done)]
+        if not shards:  # every shard is done but the run was not closed (its closer died): close it
+            _close_if_done(services, request)
+    messages = [ShardMessage(**request.model_dump(), shard=shard) for shard in shards]
+    if services.queue is None:
+        for message in messages:
+            work_shard(services, message, lambda: math.inf)
+    else:
+        services.queue.send_all([message.model_dump(mode="json") for message in messages])
+    summary, _ = services.jobs.run_items(request)
+    assert summary is not None
+    return summary
+
+
+def run_now(services: JobServices, request: JobRequest) -> RunSummary:
+    """An operator's run "as of" any instant, all shards in this process (time travel locally)."""
+    inline = JobServices(
+        services.programs, services.members, services.jobs, None, services.clock, services.on_finished
+    )
+    return start_run(inline, request, manual=True)
+
+
+def work_shard(services: JobServices, message: ShardMessage, remaining_ms: Callable[[], float]) -> None:
+    """Work through one shard from its checkpoint; queue a continuation when time runs short."""
+    program = services.programs.get_program(message.group, message.program_id, consistent=True)
+    progress = services.jobs.shard_progress(message, message.shard)
+    if progress is None:
+        progress = ShardProgress(shard=message.shard, updated_at=services.clock())
+        if not services.jobs.save_progress(message, progress, expected_pages=None):
+            progress = services.jobs.shard_progress(message, message.shard)
+            assert progress is not None
+    calendar = job_calendar(message.job, program) if program is not None else None
+    previous_run = calendar.last_before(message.scheduled_at) if calendar is not None else None
+    while not progress.done:
+        if remaining_ms() < TIME_MARGIN_MS:
+            if services.queue is None:
+                raise RuntimeError("out of time with nowhere to queue the continuation")
+            services.queue.send(message.model_dump(mode="json"))
+            return
+        members, next_cursor = (
+            services.jobs.members_page(message.group, message.program_id, message.shard, progress.cursor)
+            if program is not None
+            else ([], None)
+        )
+        counts = _page(services, program, message, members, previous_run) if program else PageCounts()
+        moved = progress.model_copy(
+            update={
+                "cursor": next_cursor,
+                "pages": progress.pages + 1,
+                "done": next_cursor is None,
+                "members": progress.members + len(members),
+                "changed": progress.changed + counts.changed,
+                "drift": progress.drift + counts.drift,
+                "retried": progress.retried + counts.retried,
+                "updated_at": services.clock(),
+            }
+        )
+        if not services.jobs.save_progress(message, moved, expected_pages=progress.pages):
+            logger.warning(
+                "another worker moved the shard on", extra={"run": message.run_id, "shard": message.shard}
+            )
+            return
+        progress = moved
+    _close_if_done(services, message)
+
+
+def _close_if_done(services: JobServices, request: JobRequest) -> None:
+    summary, shards = services.jobs.run_items(request)
+    if summary is None or summary.state != "running":
+        return
+    if len(shards) < MEMBER_SHARDS or not all(progress.done for progress in shards.values()):
+        return
+    closed = summary.model_copy(
+        update={
+            "state": "completed",
+            "shards_done": len(shards),
+            "members": sum(p.members for p in shards.values()),
+            "changed": sum(p.changed for p in shards.values()),
+            "drift": sum(p.drift for p in shards.values()),
+            "retried": sum(p.retried for p in shards.values()),
+        }
+    )
+    if services.jobs.complete_run(request, closed) and services.on_finished is not None:
+        services.on_finished(closed)
+
+
+def _page(
+    services: JobServices,
+    program: Program,
+    message: ShardMessage,
+    members: list[Member],
+    previous_run: datetime | None,
+) -> PageCounts:
+    counts = PageCounts()
+    if message.job in ("tier-upgrade", "tier-downgrade"):
+        history: list[tuple[str, TierChange]] = []
+        for member in members:
+            change = _tier_member(services, program, message, member, previous_run, counts)
+            if change is not None:
+                history.append((member.card_code, change))
+        services.jobs.put_history(message.group, history)
+    elif message.job == "expire-points":
+        for member in members:
+            _expire_member(services, message, member, counts)
+    else:
+        for member in members:
+            _reconcile_member(services, message, member, counts)
+    return counts
+
+
+def _reload(services: JobServices, group: str, card_code: str) -> Member | None:
+    member, _ = services.members.load(group, card_code, [])
+    return member
+
+
+def _tier_member(
+    services: JobServices,
+    program: Program,
+    message: ShardMessage,
+    member: Member | None,
+    previous_run: datetime | None,
+    counts: PageCounts,
+) -> TierChange | None:
+    """The history entry to write for this member: its change by this run, now or by an earlier try."""
+    for _ in range(MEMBER_ATTEMPTS):
+        if member is None:
+            return None
+        change = decide_run(program, member, message.job, message.scheduled_at, previous_run)
+        if change is None:
+            done = member.run_changes.get(message.job)
+            # An earlier try of this run changed the member: write its entry again (same key),
+            # and count it (that try's count was lost with its page's checkpoint).
+            if done is not None and done.run is not None and done.run.scheduled_at == message.scheduled_at:
+                counts.changed += 1
+                return done
+            return None
+        try:
+            services.jobs.put_member(
+                message.group, apply_change(member, change), expected_version=member.version
+            )
+        except StaleMember:  # gsi1 lags, or the member changed since the page was read
+            counts.retried += 1
+            member = _reload(services, message.group, member.card_code)
+            continue
+        counts.changed += 1
+        return change
+    raise StaleMember()
+
+
+def _expire_member(
+    services: JobServices, message: ShardMessage, member: Member | None, counts: PageCounts
+) -> None:
+    at = message.scheduled_at
+    for _ in range(MEMBER_ATTEMPTS):
+        if member is None or not any(lot.is_expired(at) and lot.points > 0 for lot in member.lots):
+            return
+        lots, entries = ledger.expire_due(member.lots, at, new_id)
+        write = MemberWrite(
+            member=member.model_copy(update={"lots": lots, "version": member.version + 1}), entries=entries
+        )
+        try:
+            services.members.commit(message.group, write, expected_version=member.version)
+        except (StaleMember, RecordExists):
+            counts.retried += 1
+            member = _reload(services, message.group, member.card_code)
+            continue
+        counts.changed += 1
+        return
+    raise StaleMember()
+
+
+def _reconcile_member(
+    services: JobServices, message: ShardMessage, member: Member, counts: PageCounts
+) -> None:
+    """Balance = sum of the ledger, checked twice before calling it drift (a write may fall between)."""
+    for attempt in range(2):
+        current, nq, q, entries = services.jobs.ledger_sums(message.group, member.card_code)
+        if current is None:
+            return
+        have_nq, have_q = ledger.balance(current.lots, "nq"), ledger.balance(current.lots, "q")
+        if (have_nq, have_q) == (nq, q):
+            return
+        if attempt:
+            counts.drift += 1
+            logger.error(
+                "balance drift",
+                extra={
+                    "card_code": member.card_code,
+                    "program_id": message.program_id,
+                    "nq_balance": have_nq,
+                    "nq_ledger": nq,
+                    "q_balance": have_q,
+                    "q_ledger": q,
+                    "entries": entries,
+                },
+            )
