@@ -11,8 +11,6 @@ record; a lost race reads again.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -47,6 +45,7 @@ from loyalty_engine.kernel.errors import ConcurrentUpdate, Forbidden, InvalidReq
 from loyalty_engine.kernel.idempotency import StoredAnswer, fingerprint
 from loyalty_engine.kernel.item_access import NEW_ONLY
 from loyalty_engine.kernel.records import answer_attrs, answer_from, item
+from loyalty_engine.kernel.retry import RACE, attempts
 
 MAX_ATTEMPTS = 40
 Answer = tuple[int, dict[str, Any]]
@@ -77,10 +76,6 @@ def _till(loaded: Loaded) -> Merchant:
     return loaded.merchant
 
 
-def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
-
-
 def _movement(instrument_view: InstrumentView, entry: InstrumentEntry) -> dict[str, Any]:
     return MovementResult(instrument=instrument_view, entry=entry).model_dump(mode="json")
 
@@ -102,7 +97,7 @@ def _change(
     (`at_till`) needs a key bound to a merchant, read in the same BatchGetItem."""
     group = caller.group_id
     merchant_id = _merchant(caller) if at_till else None
-    for attempt in range(MAX_ATTEMPTS):
+    for _ in attempts(MAX_ATTEMPTS, RACE):
         loaded = svc.instruments.load(group, number, [record_sk], merchant_id, extra_keys)
         series = _series_of(loaded, number)
         if at_till:
@@ -116,7 +111,6 @@ def _change(
         try:
             svc.instruments.commit(group, write, expected_version=loaded.stored_version)
         except StaleInstrument:
-            _backoff(attempt)
             continue
         return answer.status, answer.body
     raise ConcurrentUpdate("too many concurrent changes to this instrument; retry with the same id")
@@ -228,7 +222,7 @@ def issue_store_credit(
     group, merchant_id = caller.group_id, _merchant(caller)
     claim_pk = keys.store_credit_return_pk(group, series_id, request.return_id)
     fp = fingerprint("store_credit", request, series=series_id, merchant=merchant_id)
-    for attempt in range(MAX_ATTEMPTS):
+    for _ in attempts(MAX_ATTEMPTS, RACE):
         context = svc.instruments.load_return(
             group, series_id, request.return_id, merchant_id, request.customer_id
         )
@@ -271,7 +265,7 @@ def issue_store_credit(
                 group, InstrumentWrite(instrument, entry, extra_actions=extra), expected_version=None
             )
         except StaleInstrument:
-            _backoff(attempt)  # a concurrent issue for the same return won: replay its answer
+            # a concurrent issue for the same return won: replay its answer
             continue
         return answer.status, answer.body
     raise ConcurrentUpdate("too many concurrent issues for this return; retry with the same return id")

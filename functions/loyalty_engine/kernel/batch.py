@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -10,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from loyalty_engine.kernel.dynamo import from_item, map_error, to_item
 from loyalty_engine.kernel.errors import ServiceUnavailable
+from loyalty_engine.kernel.retry import BUSY, attempts
 from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY
 
 GET_LIMIT = 100
@@ -19,11 +19,6 @@ ATTEMPTS = 8
 
 def key(pk: str, sk: str) -> dict[str, Any]:
     return {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
-
-
-def _backoff(attempt: int) -> None:
-    if attempt:
-        time.sleep(min(1.0, 0.025 * 2**attempt))
 
 
 def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
@@ -49,8 +44,7 @@ def batch_get(
             request["ProjectionExpression"] = ", ".join(names)
             request["ExpressionAttributeNames"] = names
         pending: dict[str, Any] = {table: request}
-        for attempt in range(ATTEMPTS):
-            _backoff(attempt)
+        for _ in attempts(ATTEMPTS, BUSY):
             try:
                 response = client.batch_get_item(RequestItems=pending)
             except ClientError as error:
@@ -72,8 +66,7 @@ def batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> int:
     requests = 0
     for part in _chunks(list(by_key.values()), WRITE_LIMIT):
         pending: dict[str, Any] = {table: [{"PutRequest": {"Item": to_item(values)}} for values in part]}
-        for attempt in range(ATTEMPTS):
-            _backoff(attempt)
+        for _ in attempts(ATTEMPTS, BUSY):
             try:
                 response = client.batch_write_item(RequestItems=pending)
             except ClientError as error:

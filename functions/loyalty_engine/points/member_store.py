@@ -3,7 +3,6 @@ idempotency records (orders, burns, returns), all written in one transaction."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,14 +11,11 @@ from botocore.exceptions import ClientError
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.cursors import newest_first_page
-from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, from_item, map_error, to_item
-from loyalty_engine.kernel.errors import ServiceUnavailable
+from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, map_error, to_item
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY
+from loyalty_engine.kernel.table import GSI1, PARTITION_KEY
 from loyalty_engine.points.ledger import LedgerEntry
 from loyalty_engine.points.members import Member
-
-UNPROCESSED_ATTEMPTS = 6
 
 
 class StaleMember(Exception):
@@ -92,36 +88,15 @@ class MemberStore:
         self._client = client
         self._table = table
 
-    def _key(self, pk: str, sk: str) -> dict[str, Any]:
-        return {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
-
     def load(
         self, group: str, card_code: str, record_sks: list[str]
     ) -> tuple[Member | None, dict[str, dict]]:
         """The member and the named records of its partition, in one consistent BatchGetItem."""
         pk = keys.member_pk(group, card_code)
-        request = {
-            self._table: {"Keys": [self._key(pk, keys.MEMBER_SK)] + [self._key(pk, sk) for sk in record_sks]}
-        }
-        request[self._table]["ConsistentRead"] = True  # type: ignore[assignment]
-        found: list[dict[str, Any]] = []
-        for attempt in range(UNPROCESSED_ATTEMPTS):
-            if attempt:
-                time.sleep(min(0.5, 0.02 * 2**attempt))
-            try:
-                response = self._client.batch_get_item(RequestItems=request)
-            except ClientError as error:
-                raise (map_error(error) or error) from error
-            found.extend(response.get("Responses", {}).get(self._table, []))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-        else:
-            # never answer "not found" for what was not read
-            raise ServiceUnavailable("the database is busy; retry with the same idempotency key")
-        values = [from_item(raw) for raw in found]
-        member = next((_member_from(v) for v in values if v[SORT_KEY] == keys.MEMBER_SK), None)
-        records = {v[SORT_KEY]: data_of(v) for v in values if v[SORT_KEY] != keys.MEMBER_SK}
+        found = batch_get(self._client, self._table, [(pk, keys.MEMBER_SK), *((pk, sk) for sk in record_sks)])
+        stored = found.get((pk, keys.MEMBER_SK))
+        member = _member_from(stored) if stored is not None else None
+        records = {sk: data_of(values) for (_, sk), values in found.items() if sk != keys.MEMBER_SK}
         return member, records
 
     def commit(self, group: str, write: MemberWrite, expected_version: int | None) -> None:

@@ -9,8 +9,6 @@ stored record; a lost race reads again.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +20,7 @@ from loyalty_engine.kernel.errors import ConcurrentUpdate, NotFound
 from loyalty_engine.kernel.idempotency import StoredAnswer, fingerprint, key_required
 from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.records import answer_attrs, answer_from
+from loyalty_engine.kernel.retry import RACE, attempts
 from loyalty_engine.points import ledger
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.member_store import MemberWrite, NewRecord, RecordExists, RecordUpdate, StaleMember
@@ -59,7 +58,7 @@ Decide = Callable[[Member, dict[str, dict[str, Any]], datetime], "Decision | Ans
 def change_member(
     ctx: PointsContext, group: str, card_code: str, record_sks: list[str], decide: Decide
 ) -> Answer:
-    for attempt in range(MAX_ATTEMPTS):
+    for _ in attempts(MAX_ATTEMPTS, RACE):
         member, records = ctx.members.load(group, card_code, record_sks)
         if member is None:
             raise member_not_found(card_code)
@@ -72,7 +71,6 @@ def change_member(
         try:
             ctx.members.commit(group, write, expected_version=member.version)
         except (StaleMember, RecordExists):
-            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
             continue
         return decision.answer.status, decision.answer.body
     raise ConcurrentUpdate("too many concurrent changes to this member; retry with the same key")

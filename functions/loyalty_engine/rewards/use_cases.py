@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import time
 from typing import Protocol
 
 from loyalty_engine.access.models import Caller
@@ -12,6 +10,7 @@ from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, Idempotency
 from loyalty_engine.kernel.idempotency import StoredAnswer, fingerprint, key_required
 from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.records import answer_attrs, answer_from
+from loyalty_engine.kernel.retry import RACE, attempts
 from loyalty_engine.points import ledger
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.member_store import (
@@ -108,7 +107,7 @@ def buy(
     group = caller.group_id
     sk = keys.idempotency_sk("reward", idempotency_key)
     fp = fingerprint("reward_buy", request, card=card_code)
-    for attempt in range(MAX_ATTEMPTS):
+    for _ in attempts(MAX_ATTEMPTS, RACE):
         member, records = ctx.members.load(group, card_code, [sk])
         if member is None:
             raise NotFound(f"member {card_code!r} not found", code="member_not_found")
@@ -165,7 +164,6 @@ def buy(
         try:
             ctx.members.commit(group, write, expected_version=member.version)
         except (StaleMember, RecordExists, ExtraConditionFailed):
-            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
             continue
         return answer.status, answer.body
     raise ConcurrentUpdate("too many concurrent changes; retry with the same Idempotency-Key")
