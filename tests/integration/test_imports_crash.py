@@ -379,7 +379,7 @@ def test_a_drain_killed_while_holding_the_lock_does_not_strand_the_files(monkeyp
     """A Lambda killed mid-drain (timeout, out of memory) never runs its `finally`: the lock stays
     for its lease. SQS delivers the killed batch again after the queue's visibility timeout, which
     is longer than the lease: that delivery takes the lock over and drains the files."""
-    from loyalty_engine.imports.apply import LOCK_LEASE_S
+    from loyalty_engine.imports.drain import LOCK_LEASE_S
     from loyalty_engine.wiring import IMPORT_QUEUE
 
     assert IMPORT_QUEUE.visibility_timeout_s > LOCK_LEASE_S
@@ -388,7 +388,7 @@ def test_a_drain_killed_while_holding_the_lock_does_not_strand_the_files(monkeyp
 
     now = {"s": real_time.time()}
     fake_time = SimpleNamespace(time=lambda: now["s"], time_ns=real_time.time_ns)
-    monkeypatch.setattr("loyalty_engine.imports.apply.time", fake_time)
+    monkeypatch.setattr("loyalty_engine.imports.drain.time", fake_time)
     files = [
         (
             f"demo_masterreward_{PROGRAM}_20180801.csv",

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from loyalty_engine.imports.apply import handle_message
 from loyalty_engine.imports.context import import_services
+from loyalty_engine.imports.messages import handle_message
 from tests.integration.conftest import ADMIN, SHOP
 from tests.integration.test_imports_delivery import (
     BURN,

@@ -55,7 +55,7 @@ class _AlwaysUnprocessed:
 
 
 def test_keys_left_unprocessed_are_a_retryable_error_not_a_404(monkeypatch):
-    monkeypatch.setattr("loyalty_engine.points.member_store.time.sleep", lambda _: None)
+    monkeypatch.setattr("loyalty_engine.kernel.retry.time.sleep", lambda _: None)
     store = MemberStore(_AlwaysUnprocessed(), "t")
     with pytest.raises(ServiceUnavailable):
         store.load("demo", "CARD-1", ["ORDER#1"])

@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty_engine.handlers.sqs_batches import process_batch, remaining_ms
-from loyalty_engine.imports.apply import handle_message
 from loyalty_engine.imports.context import import_services
 from loyalty_engine.imports.jobs import ImportJob
+from loyalty_engine.imports.messages import handle_message
 
 SERVICE = "loyalty-engine"
 logger = Logger(service=SERVICE)
@@ -38,7 +38,7 @@ def _count(job: ImportJob) -> None:
 @tracer.capture_method
 def _record(record: SQSRecord) -> None:
     try:
-        body = json.loads(record.body)
+        body = record.json_body
     except json.JSONDecodeError:
         logger.error("import message is not JSON; dropped", extra={"message_id": record.message_id})
         metrics.add_metric(name="ImportMessagesUnreadable", unit=MetricUnit.Count, value=1)

@@ -1,0 +1,140 @@
+"""A chunk of an earnreward file: attribute rewards to cards, generated codes or stock units."""
+
+from __future__ import annotations
+
+from loyalty_engine.imports.chunks import CardCache, ChunkOutcome, line_source, skipped
+from loyalty_engine.imports.context import ImportServices
+from loyalty_engine.imports.files import Record, file_day_start
+from loyalty_engine.imports.jobs import ImportJob
+from loyalty_engine.imports.rows import EarnLine, LineSkipped, earn_line, row_of
+from loyalty_engine.imports.stock import reserve_units
+from loyalty_engine.rewards.models import (
+    Attribution,
+    Burn,
+    MasterReward,
+    generated_attribution_id,
+    generated_codes,
+    stock_codes,
+)
+from loyalty_engine.rewards.store import attribution_item
+
+
+def earn_chunk(
+    svc: ImportServices,
+    group: str,
+    job: ImportJob,
+    chunk: list[Record],
+    rewards: dict[str, MasterReward],
+    cards: CardCache,
+) -> ChunkOutcome:
+    outcome = ChunkOutcome()
+    assert job.header is not None and job.started_at is not None and job.subsection is not None
+    now = job.started_at  # one instant per job: a replay decides exactly as the first run did
+    day_start = file_day_start(now)
+    lines: list[tuple[Record, EarnLine]] = []
+    for record in chunk:
+        try:
+            lines.append((record, earn_line(row_of(job.header, record.fields), now, day_start)))
+        except LineSkipped as problem:
+            outcome.skipped.append(skipped(record, problem))
+    unread = sorted({line.reward_id for _, line in lines} - set(rewards))
+    if unread:
+        rewards.update(svc.rewards.rewards(group, unread))
+    ids = {
+        record.line: line.attribution_id or generated_attribution_id(job.import_id, record.line)
+        for record, line in lines
+        if line.reward_id in rewards
+    }
+    programs, existing = cards.lookup(svc, group, {line.card_code for _, line in lines}, set(ids.values()))
+    candidates: list[tuple[Record, EarnLine, MasterReward, str, bool]] = []  # (…, replayed)
+    seen: set[str] = set()
+    for record, line in lines:
+        try:
+            reward = rewards.get(line.reward_id)
+            if reward is None:
+                raise LineSkipped("unknown_reward", "reward_id", f"no master reward {line.reward_id!r}")
+            if reward.is_auto_generated and line.attribution_id is not None:
+                raise LineSkipped(
+                    "attribution_id_not_allowed",
+                    "attribution_id",
+                    "the reward generates its attributions: leave attribution_id empty",
+                )
+            if not reward.is_auto_generated and line.attribution_id is None:
+                raise LineSkipped("missing_value", "attribution_id", "attribution_id is mandatory and empty")
+            program = programs.get(line.card_code)
+            if program is None:
+                raise LineSkipped("unknown_card", "card_code", f"no card {line.card_code!r}")
+            if program != job.subsection:
+                raise LineSkipped(
+                    "card_not_in_program",
+                    "card_code",
+                    f"the card belongs to program {program!r}, not {job.subsection!r}",
+                )
+            attribution_id = ids[record.line]
+            found = existing.get(attribution_id)
+            replayed = found is not None and found.source == line_source(job, record)
+            if (found is not None and not replayed) or attribution_id in seen:
+                raise LineSkipped(
+                    "duplicate_attribution",
+                    "attribution_id",
+                    f"attribution {attribution_id!r} exists already",
+                )
+            seen.add(attribution_id)
+            candidates.append((record, line, reward, attribution_id, replayed))
+        except LineSkipped as problem:
+            outcome.skipped.append(skipped(record, problem))
+    units = reserve_units(svc, group, job, candidates, outcome)
+    items = []
+    for record, line, reward, attribution_id, replayed in candidates:
+        if reward.stock_limit is None:
+            codes = generated_codes(line_source(job, record), line.quantity)
+        else:
+            first = units[reward.external_id].take(line.quantity)
+            if first is None:
+                outcome.skipped.append(
+                    skipped(
+                        record,
+                        LineSkipped(
+                            "out_of_stock", "quantity", f"reward {reward.external_id!r} is out of stock"
+                        ),
+                    )
+                )
+                continue
+            codes = stock_codes(reward.external_id, first, line.quantity)
+        outcome.applied += 1
+        if replayed:
+            continue  # written by the interrupted attempt of this chunk, with the same units
+        burns = []
+        if line.burned_at is not None:
+            burns = [
+                Burn(
+                    source=line_source(job, record),
+                    burned_at=line.burned_at,
+                    quantity=line.quantity,
+                    context=line.context,
+                    store_id=line.store_id,
+                    recorded_at=now,
+                    burned_after=line.quantity,
+                )
+            ]
+        attribution = Attribution(
+            attribution_id=attribution_id,
+            reward_id=reward.external_id,
+            card_code=line.card_code,
+            program_id=job.subsection,
+            quantity=line.quantity,
+            codes=codes,
+            earned_at=line.earned_at,
+            valid_from=line.valid_from,
+            valid_until=line.valid_until,
+            context=line.context,
+            store_id=line.store_id,
+            nqp_spent=0,
+            source=line_source(job, record),
+            created_at=now,
+            burned=line.quantity if burns else 0,
+            burns=burns,
+        )
+        items.append(attribution_item(group, attribution))
+    outcome.items = items
+    return outcome

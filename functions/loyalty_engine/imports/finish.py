@@ -1,0 +1,59 @@
+"""The end of an import: its reports (summary and skipped lines) written before its final state,
+and the release of the stock markers it held."""
+
+from __future__ import annotations
+
+import tempfile
+
+from aws_lambda_powertools import Logger
+
+from loyalty_engine.imports.context import ImportServices
+from loyalty_engine.imports.files import FileRejected, Scope, report_keys
+from loyalty_engine.imports.jobs import ImportJob, Rejection, ReportLocation
+from loyalty_engine.imports.reports import skipped_csv_header, skipped_csv_row, summary
+
+logger = Logger(service="loyalty-engine", child=True)
+
+
+def reject(svc: ImportServices, group: str, job: ImportJob, rejection: FileRejected) -> None:
+    now = svc.clock()
+    rejected = job.model_copy(
+        update={
+            "state": "rejected",
+            "started_at": job.started_at or now,
+            "finished_at": now,
+            "rejection": Rejection(code=rejection.code, message=rejection.message, line=rejection.line),
+        }
+    )
+    logger.warning("import file rejected", extra={"key": job.key, "code": rejection.code})
+    finish(svc, group, rejected, expected_chunk=job.chunk)
+
+
+def finish(svc: ImportServices, group: str, job: ImportJob, expected_chunk: int) -> None:
+    """Reports first, then the job's final state: a crash in between writes the reports again."""
+    summary_key, skipped_key = report_keys(group, job.file_name.replace("/", "_"))
+    job = job.model_copy(
+        update={
+            "report": ReportLocation(
+                bucket=svc.objects.bucket, summary_key=summary_key, skipped_key=skipped_key
+            )
+        }
+    )
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+        spool.write(skipped_csv_header().encode())
+        for skipped in svc.jobs.skipped_lines(group, job.import_id):
+            spool.write(skipped_csv_row(skipped).encode())
+        spool.seek(0)
+        svc.objects.put_stream(skipped_key, spool, "text/csv; charset=utf-8")  # type: ignore[arg-type]
+    svc.objects.put_json(summary_key, summary(job))
+    svc.jobs.save_job(group, job, expected_chunk=expected_chunk)
+    if svc.on_finished is not None:
+        svc.on_finished(job)
+
+
+def release_reservations(svc: ImportServices, group: str, job: ImportJob) -> None:
+    """Forget the job's stock markers, once it is saved as completed (a replay needs them before)."""
+    if job.scope != Scope.EARNREWARD:
+        return  # only earn lines reserve stock
+    for external_id in svc.jobs.reserved_rewards(group, job.import_id):
+        svc.rewards.release_job(group, external_id, job.import_id)

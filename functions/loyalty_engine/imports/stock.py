@@ -1,0 +1,71 @@
+"""Stock reservations of an earnreward chunk: one reservation per finite reward per chunk,
+of exactly the units its lines will use, handed out to the lines in their order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from loyalty_engine.imports.chunks import ChunkOutcome
+from loyalty_engine.imports.context import ImportServices
+from loyalty_engine.imports.files import Record
+from loyalty_engine.imports.jobs import ImportJob
+from loyalty_engine.imports.rows import EarnLine
+from loyalty_engine.rewards.models import MasterReward
+
+
+@dataclass
+class Units:
+    next_unit: int
+    left: int
+
+    def take(self, quantity: int) -> int | None:
+        if quantity > self.left:
+            self.left = 0  # greedy in line order: once a line does not fit, later lines get nothing
+            return None
+        first = self.next_unit
+        self.next_unit += quantity
+        self.left -= quantity
+        return first
+
+
+def fitting(quantities: list[int], available: int) -> int:
+    """Units of the longest run of lines, in line order, that fits in `available`."""
+    total = 0
+    for quantity in quantities:
+        if total + quantity > available:
+            break
+        total += quantity
+    return total
+
+
+def reserve_units(
+    svc: ImportServices,
+    group: str,
+    job: ImportJob,
+    candidates: list[tuple[Record, EarnLine, MasterReward, str, bool]],
+    outcome: ChunkOutcome,
+) -> dict[str, Units]:
+    """One stock reservation per finite reward per chunk, of exactly the units its lines will
+    use (replays get the first reservation back)."""
+    demand: dict[str, list[int]] = defaultdict(list)
+    limits: dict[str, int] = {}
+    for _, line, reward, _, _ in candidates:
+        if reward.stock_limit is not None:
+            demand[reward.external_id].append(line.quantity)
+            limits[reward.external_id] = reward.stock_limit
+    units: dict[str, Units] = {}
+    for external_id, quantities in sorted(demand.items()):
+        limit = limits[external_id]
+        wanted = fitting(quantities, limit)
+        reservation = None
+        for _ in range(20):
+            if wanted == 0:
+                break
+            reservation = svc.rewards.reserve(group, external_id, job.import_id, job.chunk, wanted, limit)
+            if reservation is not None:
+                break
+            wanted = fitting(quantities, max(0, limit - svc.rewards.taken(group, external_id)))
+        outcome.reserved.add(external_id)
+        units[external_id] = Units(reservation.first_unit, reservation.units) if reservation else Units(0, 0)
+    return units
