@@ -29,6 +29,7 @@ from loyalty_engine.handlers.rest import (
 from loyalty_engine.imports import use_cases as imports
 from loyalty_engine.imports.jobs import ImportView
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
+from loyalty_engine.kernel.settings import ApiSettings, load
 from loyalty_engine.kernel.types import SLUG_PATTERN
 from loyalty_engine.points import member_use_cases as members
 from loyalty_engine.points import point_use_cases as points
@@ -298,6 +299,7 @@ def tier_history(card_code: CardCode, limit: Limit = 50, cursor: Cursor = None) 
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    load(ApiSettings)  # a missing or invalid variable stops the function here, named
     if refusal := non_json_body(event):
         return refusal
     return app.resolve(event, context)

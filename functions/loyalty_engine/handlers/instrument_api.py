@@ -245,6 +245,7 @@ def link_card(card_code: CardCode, link: Annotated[CardLink, Body()]) -> Custome
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    load(InstrumentSettings)  # a missing or invalid variable stops the function here, named
     if refusal := non_json_body(event):
         return refusal
     return app.resolve(event, context)

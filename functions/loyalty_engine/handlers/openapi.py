@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 
 from loyalty_engine.handlers import api, instrument_api
@@ -15,33 +16,27 @@ VERSION = "1.0.0"
 
 
 def document(server_url: str = "/") -> dict[str, Any]:
-    """One document for the API's two functions (points and instruments): their routes and models."""
-    schema = _document(api.app, server_url)
-    extra = _document(instrument_api.app, server_url)
-    schema["paths"].update(extra["paths"])
-    schema["components"]["schemas"].update(extra["components"]["schemas"])
-    return schema
-
-
-def _document(app: Any, server_url: str) -> dict[str, Any]:
-    schema = json.loads(
-        app.get_openapi_json_schema(
-            title=TITLE,
-            version=VERSION,
-            description=(
-                "Points, members, programs, merchants, series, gift cards, store credit, coupons and customers of one loyalty group. The group comes from the API key "
-                "(`Authorization: Bearer <key>`); every write is idempotent."
-            ),
-            servers=[Server(url=server_url)],
-            security_schemes={
-                "apiKey": APIKey(
-                    name="Authorization", in_=APIKeyIn.header, description="`Bearer lk.<group>.<id>.<secret>`"
-                )
-            },
-            security=[{"apiKey": []}],
-        )
+    """One document for the API's two functions (points and instruments), merged by powertools."""
+    merged = OpenAPIMerge(
+        title=TITLE,
+        version=VERSION,
+        description=(
+            "Points, members, programs, merchants, series, gift cards, store credit, coupons and customers of one loyalty group. The group comes from the API key "
+            "(`Authorization: Bearer <key>`); every write is idempotent."
+        ),
+        servers=[Server(url=server_url)],
+        security_schemes={
+            "apiKey": APIKey(
+                name="Authorization", in_=APIKeyIn.header, description="`Bearer lk.<group>.<id>.<secret>`"
+            )
+        },
+        security=[{"apiKey": []}],
+        on_conflict="error",  # a route served by both functions is a wiring mistake
     )
-    schema.setdefault("components", {}).setdefault("schemas", {})["ErrorBody"] = ErrorBody.model_json_schema()
+    for app in (api.app, instrument_api.app):
+        merged.add_schema(json.loads(app.get_openapi_json_schema()))
+    schema: dict[str, Any] = json.loads(merged.get_openapi_json_schema())
+    schema["components"]["schemas"]["ErrorBody"] = ErrorBody.model_json_schema()
     return schema
 
 
