@@ -11,10 +11,10 @@ with fast reads, plus the transaction change below), each part in a fresh proces
    every continuation it queues (its context counts down from BATCH_ISSUER's timeout), until
    the batch is completed and its CSV export is in S3. Reported: DynamoDB requests per card by
    operation, cards/s and its ratio to a raw boto3 `batch_writer` putting the same instrument
-   items (`dal.instrument_store.issued_instrument_item` of the same numbers, under a loyalty group
+   items (`instruments.instrument_store.issued_instrument_item` of the same numbers, under a loyalty group
    of the same length, so the same item size) to the same table, measured in turns: raw, batch,
-   raw. Also, apart: the CSV export (`logic.series.export_csv` regenerating the numbers, and its
-   S3 PutObject), and the number generation alone (`domain.instrument_batches.numbers_at`).
+   raw. Also, apart: the CSV export (`instruments.series_use_cases.export_csv` regenerating the numbers, and its
+   S3 PutObject), and the number generation alone (`instruments.batches.numbers_at`).
    A projection to AWS (the run's request counts at in-region latencies, its CPU time scaled
    to the BatchIssuer's vCPU share) for the issue's 100,000 cards.
 2. Point-of-sale round trips through the real API handler (`handlers.instrument_api.handler`

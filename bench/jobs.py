@@ -4,7 +4,7 @@ also `python bench/jobs.py --help`.
 Against a moto server in a process of its own (`bench/moto_backend.py`, plus the speed changes
 below), each job's table is seeded directly (BatchWriteItem of `member_store.member_item`, as
 `bench/imports.py` seeds members; not measured), then a fresh process that does nothing else
-runs the job through `logic.jobs.run_now` (inline: the 16 shards one after the other, as one
+runs the job through `tiers.run_use_cases.run_now` (inline: the 16 shards one after the other, as one
 shard worker works through its shard) and reports:
 
 - tier-upgrade over BENCH_JOB_MEMBERS members of a tiered program (the sample program's Blue
@@ -14,7 +14,7 @@ shard worker works through its shard) and reports:
   run, a raw read, a replay of the same run (completed: it answers the first run's summary),
   the next day's run (nobody left to change: the daily steady state), a raw read. The raw read
   is a paginated Query of every gsi1 shard of the program (same page size, same projection:
-  the whole item), each item deserialized with the same codec (`dal.dynamo.from_item`); a
+  the whole item), each item deserialized with the same codec (`kernel.dynamo.from_item`); a
   run's members/s is given as a ratio to the mean of the raw reads next to it.
 - reconcile over BENCH_JOB_RECONCILE members (default 5,000) of the same program in a table of
   its own, each with two ledger entries (an earn and a burn) that match its lots.
@@ -622,7 +622,7 @@ def table(result: dict[str, Any]) -> str:
     goal = result["goal_requests_per_member"]
     lines = [
         "",
-        "## Scheduled jobs on moto (server in its own process), through logic.jobs.run_now",
+        "## Scheduled jobs on moto (server in its own process), through tiers.run_use_cases.run_now",
         "",
         f"| run | members | changed | wall s | members/s | raw read items/s | ratio | DDB req/member (<= {goal}) "
         "| peak RSS MB |",

@@ -28,7 +28,7 @@ def _error_body(code: str, message: str | None = None) -> str:
 
 
 # Errors API Gateway answers itself (the request never reaches a handler), in the handlers'
-# error shape and with stable codes (the API function uses the same ones, see domain/errors.py).
+# error shape and with stable codes (the API function uses the same ones, see loyalty_engine/kernel/errors.py).
 GATEWAY_RESPONSES: tuple[tuple[apigw.ResponseType, str | None, str, str | None], ...] = (
     (apigw.ResponseType.UNAUTHORIZED, "401", "unauthorized", "missing or invalid API key"),
     (apigw.ResponseType.ACCESS_DENIED, "403", "forbidden", "this API key may not call the API"),

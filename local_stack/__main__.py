@@ -137,7 +137,7 @@ def banner(stack: LocalStack, state_file: Path | None) -> str:
             continue
         bucket = stack.resources.buckets[queue.spec.source.bucket]
         lines += [
-            f"    # a partner file of the group demo, handled by {delivery.runtime.spec.name} (see README, local stack)",
+            f"    # a partner file of the group demo, handled by {delivery.runtime.spec.name} (see docs/local-stack.md)",
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {stack.aws_endpoint_url} \\",
             f"      --region {stack.region} s3 cp file.csv s3://{bucket}/{queue.spec.source.prefix}demo/file.csv",
         ]

@@ -162,7 +162,7 @@ IMPORT_QUEUE = Queue(
     env="IMPORT_QUEUE_URL",
     visibility_timeout_s=6 * 900,  # AWS's advice for a queue feeding a Lambda: 6 x its timeout
     # Files uploaded together are all in the bucket before the first is applied, so that
-    # a burn file can rely on the earn file dropped with it (see README, "Imports").
+    # a burn file can rely on the earn file dropped with it (see docs/rewards-and-imports.md).
     delivery_delay_s=30,
     max_receive_count=5,
     source=S3Notification(bucket=IMPORT_BUCKET.name, prefix="incoming/"),

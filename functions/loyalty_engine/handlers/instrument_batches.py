@@ -1,5 +1,5 @@
 """Pre-issue batches in the background: one queue message per batch; a batch that runs short of
-time checkpoints and queues its own continuation (see logic.series.run_batch)."""
+time checkpoints and queues its own continuation (see instruments.series_use_cases.run_batch)."""
 
 from __future__ import annotations
 

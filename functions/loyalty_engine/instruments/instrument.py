@@ -2,7 +2,7 @@
 
 Every change of an instrument is one entry of its own append-only ledger, numbered by the
 instrument version it creates; the balance is the sum of the entries' amounts and never
-goes below zero. The functions here decide; the logic layer stores.
+goes below zero. The functions here decide; the use cases store.
 """
 
 from __future__ import annotations
