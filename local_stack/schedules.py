@@ -301,7 +301,7 @@ class ScheduleRunner:
                 try:
                     detail = self._scheduler.get_schedule(GroupName=self.group_name, Name=summary["Name"])
                 except ClientError as error:
-                    if aws._error_code(error) == "ResourceNotFoundException":
+                    if aws.error_code(error) == "ResourceNotFoundException":
                         continue  # deleted since listed
                     raise
                 cached = (modified, detail)
