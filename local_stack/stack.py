@@ -31,8 +31,9 @@ from local_stack.moto_server import MotoServer
 from local_stack.queues import QueueDelivery, wait_until_drained
 from local_stack.resources import LocalQueue, Resources, create_resources, delete_resources
 from local_stack.runtime import Environment, FunctionRuntime, Handler, function_environment
-from local_stack.schedules import Firing, ScheduleRunner, VirtualClock
+from local_stack.schedules import Firing, ScheduleRunner
 from local_stack.seed import seed
+from local_stack.virtual_clock import VirtualClock
 from loyalty_engine.wiring import FUNCTIONS
 
 DEFAULT_TABLE_NAME = "loyalty-engine-local"
