@@ -26,7 +26,9 @@ from types import TracebackType
 from typing import Any
 
 from local_stack import aws
-from local_stack.gateway import STAGE, Gateway, GatewayServer
+from local_stack.gateway import Gateway
+from local_stack.gateway_events import STAGE
+from local_stack.gateway_server import GatewayServer
 from local_stack.moto_server import MotoServer
 from local_stack.queues import QueueDelivery, wait_until_drained
 from local_stack.resources import LocalQueue, Resources, create_resources, delete_resources
