@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from local_stack.demo import GROUP, ScenarioResult, Step, _Client, _error, _field, _table
+from local_stack.demo_client import GROUP, DemoClient, ScenarioResult, Step, error, field, table
 from loyalty_engine.wiring import BATCH_ISSUER, BATCH_QUEUE, EXPORT_BUCKET
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def run_instruments_scenario(
     scenario can run more than once against one stack. The small batches (10) must be within the
     stack's SYNC_BATCH_LIMIT and `count` above it, for the big batch to run in the background (202)."""
     keys = {group: dict(tokens) for group, tokens in stack.keys.items()}
-    c = _Client(stack.api_url, keys, out)
+    c = DemoClient(stack.api_url, keys, out)
     city, everywhere = f"city-stores{suffix}", f"all-stores{suffix}"
     gift, credit, coupon = f"gift{suffix}", f"credit{suffix}", f"welcome10{suffix}"
     stores = [
@@ -122,7 +122,7 @@ def run_instruments_scenario(
             "validity": {"value": 3, "unit": "years"},
         },
         expect=201,
-        checks=(_field("issued", 0),),
+        checks=(field("issued", 0),),
     )
     c.call(
         f"store credit series {prefix}2..., valid 1 year",
@@ -165,7 +165,7 @@ def run_instruments_scenario(
         f"/v1/series/{gift}/batches",
         body={"batch_id": f"window-1{suffix}", "count": 10},
         expect=201,
-        checks=(_field("status", "completed"), _field("issued", 10)),
+        checks=(field("status", "completed"), field("issued", 10)),
     )
     coupon_batch = c.call(
         "10 welcome coupons",
@@ -173,7 +173,7 @@ def run_instruments_scenario(
         f"/v1/series/{coupon}/batches",
         body={"batch_id": f"welcome-1{suffix}", "count": 10},
         expect=201,
-        checks=(_field("status", "completed"), _field("issued", 10)),
+        checks=(field("status", "completed"), field("issued", 10)),
     )
     gift_numbers, coupons = (
         [row["number"] for row in _export_rows(stack, str(batch["export"]))]
@@ -208,7 +208,7 @@ def run_instruments_scenario(
         body=sale,
         key=(GROUP, paris),
         expect=201,
-        checks=(_field("instrument.status", "active"), _field("instrument.balance", "50.00")),
+        checks=(field("instrument.status", "active"), field("instrument.balance", "50.00")),
     )
     c.call(
         "the till retries the sale: the same answer, sold once",
@@ -226,7 +226,7 @@ def run_instruments_scenario(
         body={"activation_id": f"L3-S-0001{suffix}", "value": "20.00"},
         key=(GROUP, lille),
         expect=403,
-        checks=(_error("wrong_merchant_group"),),
+        checks=(error("wrong_merchant_group"),),
     )
     c.call(
         "a shop key bound to no store may not sell either",
@@ -235,7 +235,7 @@ def run_instruments_scenario(
         body={"activation_id": f"WEB-S-0001{suffix}", "value": "20.00"},
         key=(GROUP, "shop"),
         expect=403,
-        checks=(_error("merchant_required"),),
+        checks=(error("merchant_required"),),
     )
     c.call(
         "Lyon: the card pays 12.50 EUR",
@@ -244,7 +244,7 @@ def run_instruments_scenario(
         body={"redemption_id": f"L2-P-0001{suffix}", "amount": "12.50", "currency": "EUR"},
         key=(GROUP, lyon),
         expect=201,
-        checks=(_field("instrument.balance", "37.50"),),
+        checks=(field("instrument.balance", "37.50"),),
     )
     lille_payment = f"L3-P-0001{suffix}"
     c.call(
@@ -254,7 +254,7 @@ def run_instruments_scenario(
         body={"redemption_id": lille_payment, "amount": "30.00", "currency": "EUR"},
         key=(GROUP, lille),
         expect=201,
-        checks=(_field("instrument.balance", "7.50"),),
+        checks=(field("instrument.balance", "7.50"),),
     )
     c.call(
         "Lille: 10.00 EUR more is more than the card holds",
@@ -263,7 +263,7 @@ def run_instruments_scenario(
         body={"redemption_id": f"L3-P-0002{suffix}", "amount": "10.00", "currency": "EUR"},
         key=(GROUP, lille),
         expect=409,
-        checks=(_error("insufficient_balance"),),
+        checks=(error("insufficient_balance"),),
     )
     c.call(
         "Lille cancels the basket: the 30.00 EUR go back to the card",
@@ -272,7 +272,7 @@ def run_instruments_scenario(
         body={"reversal_id": f"L3-R-0001{suffix}"},
         key=(GROUP, lille),
         expect=201,
-        checks=(_field("entry.kind", "reversal"), _field("instrument.balance", "37.50")),
+        checks=(field("entry.kind", "reversal"), field("instrument.balance", "37.50")),
     )
     c.call(
         "and again: nothing is left to refund",
@@ -281,7 +281,7 @@ def run_instruments_scenario(
         body={"reversal_id": f"L3-R-0002{suffix}"},
         key=(GROUP, lille),
         expect=409,
-        checks=(_error("reversal_exceeds_redemption"),),
+        checks=(error("reversal_exceeds_redemption"),),
     )
 
     out.write("\n")
@@ -292,7 +292,7 @@ def run_instruments_scenario(
         body={"return_id": f"L3-RET-0001{suffix}", "amount": "19.90", "currency": "EUR"},
         key=(GROUP, lille),
         expect=201,
-        checks=(_field("instrument.status", "active"), _field("instrument.balance", "19.90")),
+        checks=(field("instrument.status", "active"), field("instrument.balance", "19.90")),
     )
     store_credit = _number_of(issued)
     c.call(
@@ -302,7 +302,7 @@ def run_instruments_scenario(
         body={"redemption_id": f"P1-P-0001{suffix}", "amount": "19.90", "currency": "EUR"},
         key=(GROUP, paris),
         expect=201,
-        checks=(_field("instrument.balance", "0.00"),),
+        checks=(field("instrument.balance", "0.00"),),
     )
 
     out.write("\n")
@@ -313,7 +313,7 @@ def run_instruments_scenario(
         body={"redemption_id": f"P1-C-0001{suffix}"},
         key=(GROUP, paris),
         expect=201,
-        checks=(_field("instrument.status", "redeemed"), _field("instrument.discount.percent", "10")),
+        checks=(field("instrument.status", "redeemed"), field("instrument.discount.percent", "10")),
     )
     c.call(
         "the same coupon in Lyon: used already",
@@ -322,7 +322,7 @@ def run_instruments_scenario(
         body={"redemption_id": f"L2-C-0001{suffix}"},
         key=(GROUP, lyon),
         expect=409,
-        checks=(_error("already_used"),),
+        checks=(error("already_used"),),
     )
     c.call(
         "another coupon in Lille: coupons are for the city stores",
@@ -331,7 +331,7 @@ def run_instruments_scenario(
         body={"redemption_id": f"L3-C-0001{suffix}"},
         key=(GROUP, lille),
         expect=403,
-        checks=(_error("wrong_merchant_group"),),
+        checks=(error("wrong_merchant_group"),),
     )
     bad = card[:-1] + str((int(card[-1]) + 1) % 10)
     c.call(
@@ -341,7 +341,7 @@ def run_instruments_scenario(
         body={"redemption_id": f"L2-P-0002{suffix}", "amount": "5.00", "currency": "EUR"},
         key=(GROUP, lyon),
         expect=422,
-        checks=(_error("invalid_number"),),
+        checks=(error("invalid_number"),),
     )
 
     out.write("\n")
@@ -351,7 +351,7 @@ def run_instruments_scenario(
         f"/v1/instruments/{other_card}/cancellations",
         body={"cancellation_id": f"BO-C-0001{suffix}", "reason": "stolen from the shop window"},
         expect=201,
-        checks=(_field("instrument.status", "cancelled"), _field("entry.kind", "cancellation")),
+        checks=(field("instrument.status", "cancelled"), field("entry.kind", "cancellation")),
     )
     c.call(
         "Paris tries to sell the stolen card: refused",
@@ -360,7 +360,7 @@ def run_instruments_scenario(
         body={"activation_id": f"P1-S-0002{suffix}", "value": "20.00"},
         key=(GROUP, paris),
         expect=409,
-        checks=(_error("cancelled"),),
+        checks=(error("cancelled"),),
     )
 
     stock = _background_batch(c, stack, out, gift, f"xmas-2026{suffix}", count)
@@ -398,7 +398,7 @@ def run_instruments_scenario(
                 )
             )
     out.write("\n")
-    _table(
+    table(
         out,
         ["number", "series", "status", "balance", "valid until", "story"],
         [
@@ -420,14 +420,14 @@ def run_instruments_scenario(
         f"/v1/instruments/{card}/ledger",
         key=(GROUP, paris),
         expect=200,
-        checks=(_field("next_cursor", None),),
+        checks=(field("next_cursor", None),),
     )
     entries = page.get("entries", []) if isinstance(page, dict) else []
     kinds = [entry.get("kind") for entry in entries]
     if kinds != ["reversal", "redemption", "redemption", "activation"]:
         c.result.steps.append(Step("the card's ledger", "GET", "ledger", 4, len(kinds), f"entries {kinds}"))
     out.write(f"\n  Ledger of card {card}\n")
-    _table(
+    table(
         out,
         ["at (UTC)", "kind", "store", "reference", "amount", "balance"],
         [
@@ -447,7 +447,7 @@ def run_instruments_scenario(
 
 
 def _background_batch(
-    c: _Client, stack: LocalStack, out: TextIO, series_id: str, batch_id: str, count: int
+    c: DemoClient, stack: LocalStack, out: TextIO, series_id: str, batch_id: str, count: int
 ) -> list[str]:
     """Order a large batch (202), poll it until it is completed, show its export; its numbers."""
     out.write(
@@ -461,7 +461,7 @@ def _background_batch(
         batches,
         body={"batch_id": batch_id, "count": count},
         expect=202,
-        checks=(_field("status", "pending"), _field("export", None)),
+        checks=(field("status", "pending"), field("export", None)),
     )
     out.write(
         "    polling the batch (on AWS `issued` grows by 1,000 per checkpoint; the local stack runs one\n"
@@ -491,7 +491,7 @@ def _background_batch(
     return numbers
 
 
-def _poll_batch(c: _Client, out: TextIO, path: str, count: int) -> dict[str, Any]:
+def _poll_batch(c: DemoClient, out: TextIO, path: str, count: int) -> dict[str, Any]:
     """Poll the batch until it is no longer pending; one line per change seen."""
     started = time.monotonic()
     seen: tuple[Any, ...] | None = None
@@ -516,6 +516,6 @@ def _poll_batch(c: _Client, out: TextIO, path: str, count: int) -> dict[str, Any
         "GET",
         path,
         expect=200,
-        checks=(_field("status", "completed"), _field("issued", count), _field("progress", 1.0)),
+        checks=(field("status", "completed"), field("issued", count), field("progress", 1.0)),
     )
     return batch
