@@ -10,20 +10,19 @@ that a new finding of the same rule elsewhere still fails.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from infra.config import DEAD_LETTER_RETENTION, StageConfig
-from infra.functions import OBJECT_ACTIONS
+from infra.functions import OBJECT_ACTIONS, LoyaltyFunction
 from infra.layer import PIP_PLATFORM, PIP_PYTHON_VERSION
-from infra.schedules import MANAGE_ACTIONS
+from infra.schedules import MANAGE_ACTIONS, ProgramSchedules
 from loyalty_engine import wiring
-
-if TYPE_CHECKING:
-    from infra.stack import LoyaltyEngineStack
 
 PACK = "AwsSolutions"
 
@@ -172,17 +171,23 @@ def _acknowledge(construct: IConstruct, *acknowledgments: Acknowledgment) -> Non
     Validations.of(construct).acknowledge(*acknowledgments)
 
 
-def add_nag_acknowledgments(stack: LoyaltyEngineStack) -> None:
-    bucket_ids = {name: _logical_id(stack, bucket) for name, bucket in stack.buckets.buckets.items()}
-    schedules = stack.schedules
+def add_nag_acknowledgments(
+    stack: Stack,
+    *,
+    functions: Mapping[str, LoyaltyFunction],
+    buckets: Mapping[str, s3.IBucket],
+    schedules: ProgramSchedules,
+    rest_api: apigw.RestApi,
+) -> None:
+    """Acknowledge the accepted findings on the stack's functions, schedules and API."""
+    bucket_ids = {name: _logical_id(stack, bucket) for name, bucket in buckets.items()}
     schedule_group_id = _logical_id(stack, schedules.group)
-    for fn in stack.functions.values():
+    for fn in functions.values():
         manages = [schedules_wildcard(schedule_group_id, schedules.spec)] if fn.spec.manages_schedules else []
         _acknowledge(fn.role, XRAY_WILDCARD, *bucket_grant_acknowledgments(fn.spec, bucket_ids), *manages)
         _acknowledge(fn.function, RUNTIME_PINNED)
     _acknowledge(schedules.dead_letter_queue, schedules_dead_letter_queue(schedules.spec))
 
-    rest_api = stack.api.rest_api
     _acknowledge(rest_api.node.find_child("CloudWatchRole"), APIGW_CLOUDWATCH_ROLE)
     _acknowledge(rest_api.deployment_stage, NO_WAF)
     _acknowledge(rest_api, REQUEST_VALIDATION_IN_HANDLER)

@@ -77,4 +77,10 @@ class LoyaltyEngineStack(Stack):
             value=self.monitoring.alarm_topic.topic_arn,
             description="Subscribe on-call here: every alarm and its recovery is published to this topic",
         )
-        add_nag_acknowledgments(self)
+        add_nag_acknowledgments(
+            self,
+            functions=self.functions,
+            buckets=self.buckets.buckets,
+            schedules=self.schedules,
+            rest_api=self.api.rest_api,
+        )

@@ -30,8 +30,8 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from local_stack import aws
-from local_stack.schedules import iso_z
 from local_stack.stack import LocalStack
+from local_stack.virtual_clock import iso_z
 
 DEFAULT_API_PORT = 3000
 DEFAULT_STATE_FILE = ".local/stack.json"

@@ -1,133 +1,24 @@
 """A realistic scenario through the HTTP API, printed for humans; it doubles as a smoke test.
 
 `run_scenario(api_url, keys)` runs it against any running stack (the tests call it) and
-says whether every answer was the expected one; `main()` starts a local stack, runs it
-and stops the stack (`make demo`).
+says whether every answer was the expected one; `main()` starts a local stack, runs it and
+the other scenarios (`demo_imports.py`, `demo_tiers.py`, `demo_instruments.py`), and stops
+the stack (`make demo`). `demo_client.py` holds what they share.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TextIO
 
-import requests
+from local_stack.demo_client import GROUP, OTHER_GROUP, DemoClient, ScenarioResult, Step, error, field, table
+from local_stack.demo_imports import run_import_scenario
+from local_stack.demo_instruments import run_instruments_scenario
+from local_stack.demo_tiers import run_tiers_scenario
+from local_stack.stack import LocalStack
 
-GROUP = "demo"
-OTHER_GROUP = "demo-b"
 PARIS = timezone(timedelta(hours=1), "CET")  # the shop's clock: times are sent with their offset
-TIMEOUT_S = 30
-
-Check = Callable[[Any], str | None]  # the answer's JSON -> what is wrong with it, or None
-
-
-@dataclass
-class Step:
-    title: str
-    method: str
-    path: str
-    expected: int
-    status: int
-    problem: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-@dataclass
-class ScenarioResult:
-    steps: list[Step] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.steps) and all(step.ok for step in self.steps)
-
-    @property
-    def failures(self) -> list[Step]:
-        return [step for step in self.steps if not step.ok]
-
-
-def _field(path: str, expected: Any) -> Check:
-    """Check that the answer's field at `a.b.c` equals `expected`."""
-
-    def check(body: Any) -> str | None:
-        value = body
-        for part in path.split("."):
-            if not isinstance(value, dict) or part not in value:
-                return f"{path} is missing"
-            value = value[part]
-        return None if value == expected else f"{path} is {value!r}, expected {expected!r}"
-
-    return check
-
-
-def _error(code: str) -> Check:
-    return _field("code", code)
-
-
-class _Client:
-    def __init__(self, api_url: str, keys: dict[str, dict[str, str]], out: TextIO):
-        self.api_url = api_url.rstrip("/")
-        self.keys = keys
-        self.out = out
-        self.session = requests.Session()
-        self.result = ScenarioResult()
-
-    def call(
-        self,
-        title: str,
-        method: str,
-        path: str,
-        *,
-        expect: int,
-        body: dict[str, Any] | None = None,
-        key: tuple[str, str] = (GROUP, "admin"),
-        headers: dict[str, str] | None = None,
-        checks: tuple[Check, ...] = (),
-    ) -> Any:
-        group, role = key
-        sent = {"Authorization": f"Bearer {self.keys[group][role]}", **(headers or {})}
-        try:
-            response = self.session.request(
-                method, self.api_url + path, json=body, headers=sent, timeout=TIMEOUT_S
-            )
-        except requests.RequestException as error:
-            return self._record(Step(title, method, path, expect, 0, f"no answer: {error}"), None)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        problem = None
-        if response.status_code != expect:
-            detail = answer.get("code") if isinstance(answer, dict) else response.text[:80]
-            problem = f"answered {response.status_code} ({detail}), expected {expect}"
-        elif answer is None:
-            problem = "the answer is not JSON"
-        else:
-            problem = next((p for p in (check(answer) for check in checks) if p), None)
-        return self._record(Step(title, method, path, expect, response.status_code, problem), answer)
-
-    def finish(self) -> ScenarioResult:
-        """Print the verdict line and return the result."""
-        result = self.result
-        verdict = (
-            f"all {len(result.steps)} answers as expected"
-            if result.ok
-            else f"{len(result.failures)} of {len(result.steps)} answers NOT as expected"
-        )
-        self.out.write(f"\n  {verdict}\n")
-        return result
-
-    def _record(self, step: Step, answer: Any) -> Any:
-        self.result.steps.append(step)
-        mark = "ok" if step.ok else "FAIL"
-        self.out.write(f"  [{mark:>4}] {step.status:3d} {step.method:<4} {step.path:<52} {step.title}\n")
-        if step.problem:
-            self.out.write(f"         !! {step.problem}\n")
-        return answer
 
 
 def _iso(moment: datetime) -> str:
@@ -145,28 +36,12 @@ def _nq(body: Any) -> int | None:
         return None
 
 
-def _table(out: TextIO, headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> None:
-    right = right or set()
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            str(cell).rjust(width) if i in right else str(cell).ljust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=False))
-        )
-
-    out.write("    " + line(headers).rstrip() + "\n")
-    out.write("    " + "  ".join("-" * width for width in widths) + "\n")
-    for row in rows:
-        out.write("    " + line(row).rstrip() + "\n")
-
-
 def run_scenario(
     api_url: str, keys: dict[str, dict[str, str]], *, out: TextIO = sys.stdout, suffix: str = ""
 ) -> ScenarioResult:
     """The demo scenario as the `demo` group's till and back office; `suffix` makes its ids unique
     so that it can run more than once against the same stack."""
-    c = _Client(api_url, keys, out)
+    c = DemoClient(api_url, keys, out)
     now = datetime.now(UTC).replace(microsecond=0)
     program_id = f"city-rewards{suffix}"
     alice = f"CITY-0001{suffix}".upper()
@@ -189,7 +64,7 @@ def run_scenario(
         f"/v1/programs/{program_id}",
         body=program,
         expect=201,
-        checks=(_field("program_id", program_id), _field("nq_points.conversion_rate", "10")),
+        checks=(field("program_id", program_id), field("nq_points.conversion_rate", "10")),
     )
     c.call(
         "a shop key may not change programs",
@@ -198,7 +73,7 @@ def run_scenario(
         body=program,
         key=(GROUP, "shop"),
         expect=403,
-        checks=(_error("forbidden"),),
+        checks=(error("forbidden"),),
     )
     c.call(
         "enrol Alice with her imported card code",
@@ -207,7 +82,7 @@ def run_scenario(
         body={"card_code": alice, "customer_ref": "crm-10442"},
         key=(GROUP, "shop"),
         expect=201,
-        checks=(_field("card_code", alice), _field("balances.nq.available", 0)),
+        checks=(field("card_code", alice), field("balances.nq.available", 0)),
     )
     enrolled = c.call(
         "enrol Bob with a generated card code",
@@ -255,7 +130,7 @@ def run_scenario(
         body=order_a1,
         key=(GROUP, "shop"),
         expect=201,
-        checks=(_field("earned.nq", 425), _field("earned.q", 42), _field("balances.nq.available", 425)),
+        checks=(field("earned.nq", 425), field("earned.q", 42), field("balances.nq.available", 425)),
     )
     c.call(
         f"the till retries {a1}: the same answer, no double credit",
@@ -273,7 +148,7 @@ def run_scenario(
         body={**order_a1, "amount": "99.00"},
         key=(GROUP, "shop"),
         expect=409,
-        checks=(_error("idempotency_key_reused"),),
+        checks=(error("idempotency_key_reused"),),
     )
     c.call(
         f"Alice buys for 18.20 EUR ({a2}): +182 points",
@@ -282,7 +157,7 @@ def run_scenario(
         body=order(a2, "18.20", 2, [{"sku": "TEA-100", "quantity": 1, "amount": "18.20"}]),
         key=(GROUP, "shop"),
         expect=201,
-        checks=(_field("earned.nq", 182), _field("balances.nq.available", 607)),
+        checks=(field("earned.nq", 182), field("balances.nq.available", 607)),
     )
     c.call(
         f"Bob buys for 120.00 EUR ({b1}): +1200 points",
@@ -291,7 +166,7 @@ def run_scenario(
         body=order(b1, "120.00", 3, [{"sku": "GRN-900", "quantity": 4, "amount": "120.00"}]),
         key=(GROUP, "shop"),
         expect=201,
-        checks=(_field("earned.nq", 1200), _field("balances.nq.available", 1200)),
+        checks=(field("earned.nq", 1200), field("balances.nq.available", 1200)),
     )
     c.call(
         f"Bob buys for 15.99 EUR ({b2}): +159 points (rounded down)",
@@ -300,7 +175,7 @@ def run_scenario(
         body=order(b2, "15.99", 1, [{"sku": "CUP-12", "quantity": 1, "amount": "15.99"}]),
         key=(GROUP, "shop"),
         expect=201,
-        checks=(_field("earned.nq", 159), _field("balances.nq.available", 1359)),
+        checks=(field("earned.nq", 159), field("balances.nq.available", 1359)),
     )
 
     out.write("\nBurn and returns\n")
@@ -311,7 +186,7 @@ def run_scenario(
         body={"burn_id": f"burn-a-1{suffix}", "points": 300, "reason": "coffee voucher"},
         key=(GROUP, "shop"),
         expect=201,
-        checks=(_field("points", 300), _field("balances.nq.available", 307)),
+        checks=(field("points", 300), field("balances.nq.available", 307)),
     )
     c.call(
         f"Bob returns 30.00 EUR of {b1}: -300 points",
@@ -321,9 +196,9 @@ def run_scenario(
         key=(GROUP, "shop"),
         expect=201,
         checks=(
-            _field("reversed.nq", 300),
-            _field("order_returned_amount", "30.00"),
-            _field("balances.nq.available", 1059),
+            field("reversed.nq", 300),
+            field("order_returned_amount", "30.00"),
+            field("balances.nq.available", 1059),
         ),
     )
     c.call(
@@ -334,9 +209,9 @@ def run_scenario(
         key=(GROUP, "shop"),
         expect=201,
         checks=(
-            _field("reversed.nq", 182),
-            _field("reversed.unrecovered", 0),
-            _field("balances.nq.available", 125),
+            field("reversed.nq", 182),
+            field("reversed.unrecovered", 0),
+            field("balances.nq.available", 125),
         ),
     )
     c.call(
@@ -346,7 +221,7 @@ def run_scenario(
         body={"burn_id": f"burn-a-2{suffix}", "points": 1000},
         key=(GROUP, "shop"),
         expect=409,
-        checks=(_error("insufficient_points"),),
+        checks=(error("insufficient_points"),),
     )
     c.call(
         f"group {OTHER_GROUP!r} cannot see Alice",
@@ -354,7 +229,7 @@ def run_scenario(
         f"/v1/members/{alice}",
         key=(OTHER_GROUP, "admin"),
         expect=404,
-        checks=(_error("member_not_found"),),
+        checks=(error("member_not_found"),),
     )
 
     out.write("\nBalances and ledger\n")
@@ -369,7 +244,7 @@ def run_scenario(
             "GET",
             f"/v1/members/{card_code}",
             expect=200,
-            checks=(_field("balances.nq.available", nq), _field("balances.q.valid", q)),
+            checks=(field("balances.nq.available", nq), field("balances.q.valid", q)),
         )
         views.append(view if isinstance(view, dict) else {})
     ledgers = []
@@ -379,7 +254,7 @@ def run_scenario(
             "GET",
             f"/v1/members/{card_code}/ledger?limit=20",
             expect=200,
-            checks=(_field("next_cursor", None),),
+            checks=(field("next_cursor", None),),
         )
         ledgers.append(page.get("entries", []) if isinstance(page, dict) else [])
     if ledgers and ledgers[0]:
@@ -404,10 +279,10 @@ def run_scenario(
                 f"{expiry.get('points')} on {str(expiry.get('at'))[:10]}" if expiry else "-",
             ]
         )
-    _table(out, ["card code", "customer", "points", "pending", "Q points", "next expiry"], rows, {2, 3, 4})
+    table(out, ["card code", "customer", "points", "pending", "Q points", "next expiry"], rows, {2, 3, 4})
 
     out.write(f"\n  Ledger of {alice}\n")
-    _table(
+    table(
         out,
         ["at (UTC)", "kind", "reference", "NQ", "Q", "NQ balance"],
         [
@@ -441,16 +316,11 @@ def run_scenario(
                 str(_nq(view)),
             ]
         )
-    _table(out, ["card code", "orders", "earned", "spent", "returned", "balance"], summary, {1, 2, 3, 4, 5})
+    table(out, ["card code", "orders", "earned", "spent", "returned", "balance"], summary, {1, 2, 3, 4, 5})
     return c.finish()
 
 
 def main() -> int:
-    from local_stack.demo_imports import run_import_scenario
-    from local_stack.demo_instruments import run_instruments_scenario
-    from local_stack.demo_tiers import run_tiers_scenario
-    from local_stack.stack import LocalStack
-
     # The schedules' clock stands still until the tiers scenario runs it.
     with LocalStack.start() as stack:
         results = [

@@ -11,7 +11,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
-from local_stack.demo import GROUP, ScenarioResult, _Client, _field
+from local_stack.demo_client import GROUP, DemoClient, ScenarioResult, field
 
 if TYPE_CHECKING:
     from local_stack.stack import LocalStack
@@ -29,7 +29,7 @@ def _count(path: str, expected: int) -> Any:
 
 
 def run_import_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: str = "") -> ScenarioResult:
-    c = _Client(stack.api_url, stack.keys, out)
+    c = DemoClient(stack.api_url, stack.keys, out)
     program_id = f"partner-club{suffix}"
     cards = [f"PARTNER-0001{suffix}".upper(), f"PARTNER-0002{suffix}".upper()]
     now = datetime.now(FILE_TZ).replace(microsecond=0)
@@ -128,7 +128,7 @@ def run_import_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: 
         key=(GROUP, "shop"),
         headers={"Idempotency-Key": f"buy-coffee{suffix}"},
         expect=201,
-        checks=(_field("codes", [f"coffee{suffix}-000001"]),),
+        checks=(field("codes", [f"coffee{suffix}-000001"]),),
     )
     attribution = bought.get("attribution_id") if isinstance(bought, dict) else "unknown"
     c.call(
@@ -139,7 +139,7 @@ def run_import_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: 
         key=(GROUP, "shop"),
         headers={"Idempotency-Key": f"buy-coffee{suffix}"},
         expect=201,
-        checks=(_field("attribution_id", attribution),),
+        checks=(field("attribution_id", attribution),),
     )
     path = f"/v1/members/{cards[1]}/rewards/{attribution}/burns"
     c.call(
@@ -150,7 +150,7 @@ def run_import_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: 
         key=(GROUP, "shop"),
         headers={"Idempotency-Key": f"use-coffee{suffix}"},
         expect=201,
-        checks=(_field("remaining", 0),),
+        checks=(field("remaining", 0),),
     )
     c.call(
         "burn it again: refused",
@@ -160,7 +160,7 @@ def run_import_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: 
         key=(GROUP, "shop"),
         headers={"Idempotency-Key": f"use-coffee-again{suffix}"},
         expect=409,
-        checks=(_field("code", "already_burned"),),
+        checks=(field("code", "already_burned"),),
     )
     return c.finish()
 

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
-from local_stack.demo import GROUP, ScenarioResult, Step, _Client, _field, _table
+from local_stack.demo_client import GROUP, DemoClient, ScenarioResult, Step, field, table
 from loyalty_engine.wiring import JOB_QUEUE
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def _tier(view: Any) -> str:
 
 
 def run_tiers_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: str = "") -> ScenarioResult:
-    c = _Client(stack.api_url, stack.keys, out)
+    c = DemoClient(stack.api_url, stack.keys, out)
     program_id = f"tier-club{suffix}"
     now = datetime.now(UTC).replace(microsecond=0)
     out.write("\nTiers on a fast clock (Scheduler -> JobStarter -> Jobs queue -> JobWorker)\n")
@@ -73,7 +73,7 @@ def run_tiers_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: s
             "vip_tiers": [{"name": "ambassador", "nq_multiplier": "2"}],
         },
         expect=201,
-        checks=(_field("kind", "tiered"),),
+        checks=(field("kind", "tiered"),),
     )
     scheduler = stack.client("scheduler")
     group = stack.schedules.group_name
@@ -107,7 +107,7 @@ def run_tiers_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: s
             body={"card_code": card},
             key=(GROUP, "shop"),
             expect=201,
-            checks=(_field("tier.name", "Blue"),),
+            checks=(field("tier.name", "Blue"),),
         )
         c.call(
             f"{card} buys for {amount} EUR",
@@ -149,7 +149,7 @@ def run_tiers_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: s
             f"/v1/members/{card}",
             key=(GROUP, "shop"),
             expect=200,
-            checks=(_field("tier.name", tier),),
+            checks=(field("tier.name", tier),),
         )
     ana, _, _ = members[0]
     _history(c, out, ana)
@@ -162,7 +162,7 @@ def run_tiers_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: s
         f"/v1/members/{clo}/vip-tiers/ambassador",
         body={"reason": "brand ambassador"},
         expect=200,
-        checks=(_field("vip_tiers", ["ambassador"]),),
+        checks=(field("vip_tiers", ["ambassador"]),),
     )
 
     # A year on, the Q points earned today have expired: the yearly downgrade drops each
@@ -186,7 +186,7 @@ def run_tiers_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: s
             f"/v1/members/{card}",
             key=(GROUP, "shop"),
             expect=200,
-            checks=(_field("tier.name", after),),
+            checks=(field("tier.name", after),),
         )
         rows.append(
             [
@@ -198,7 +198,7 @@ def run_tiers_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: s
             ]
         )
     out.write("\n")
-    _table(
+    table(
         out, ["card code", "Q points today", "tier after upgrade", f"tier on {at.date()}", "VIP"], rows, {1}
     )
     _history(c, out, ana)
@@ -218,7 +218,7 @@ def _print_firings(out: TextIO, fired: list[Firing]) -> None:
         )
 
 
-def _history(c: _Client, out: TextIO, card: str) -> None:
+def _history(c: DemoClient, out: TextIO, card: str) -> None:
     page = c.call(
         f"{card}'s tier history, newest first",
         "GET",
@@ -232,7 +232,7 @@ def _history(c: _Client, out: TextIO, card: str) -> None:
     def name(ref: Any) -> str:
         return str(ref.get("name")) if isinstance(ref, dict) else "-"
 
-    _table(
+    table(
         out,
         ["at (GMT+1)", "cause", "from", "to", "VIP", "Q points"],
         [
@@ -250,7 +250,7 @@ def _history(c: _Client, out: TextIO, card: str) -> None:
     )
 
 
-def _run_job(c: _Client, program_id: str, job: str, at: str) -> dict[str, Any]:
+def _run_job(c: DemoClient, program_id: str, job: str, at: str) -> dict[str, Any]:
     """What `make run-job` runs, in this process (whose environment is the local stack's)."""
     from loyalty_engine.cli import main as admin
 

@@ -32,6 +32,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local_stack import aws
+from local_stack.resources import LocalQueue
 from local_stack.runtime import FunctionRuntime, InvocationError
 
 POLL_INTERVAL_S = 0.1
@@ -45,7 +46,7 @@ class QueueDelivery:
     def __init__(
         self,
         runtime: FunctionRuntime,
-        queue: aws.LocalQueue,
+        queue: LocalQueue,
         endpoint_url: str,
         *,
         retry_delay_s: int = 1,

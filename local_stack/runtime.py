@@ -38,7 +38,7 @@ _CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_DYNAMODB", "AW
 def function_environment(
     endpoint_url: str, table_name: str, resources: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """`resources`: `Bucket.env` / `Queue.env` -> bucket name / queue URL (`aws.Resources.environment`).
+    """`resources`: `Bucket.env` / `Queue.env` -> bucket name / queue URL (`resources.Resources.environment`).
 
     All functions share this process, hence one environment: each gets every bucket and
     queue variable, where on AWS it gets those of its grants only.

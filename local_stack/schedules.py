@@ -1,16 +1,14 @@
 """EventBridge Scheduler, locally: the schedules moto stores, fired on a virtual clock.
 
 moto keeps the schedules (the API creates them when a program is saved) but never fires
-them. `ScheduleRunner` does: on every tick of a background thread it reads the group's
-enabled schedules (ListSchedules, then GetSchedule for the ones new or changed since the
-last tick) and, for every firing of each one's expression (`cron.py`, read in its
-`ScheduleExpressionTimezone`) in (last tick, clock now], within [StartDate, EndDate),
-invokes the function named by the target's ARN through its runtime (as the queue
-delivery does), with the target's `Input` in which `<aws.scheduler.scheduled-time>` is
-the firing's time (`YYYY-MM-DDTHH:MM:SSZ`, UTC). The firings of one tick go out oldest
-first, one at a time.
+them. `ScheduleRunner` does: on every tick of a background thread it reads what is due
+(`schedule_reader.py`: the group's enabled schedules, and every firing of each one's
+expression in (last tick, clock now], within [StartDate, EndDate)) and invokes the
+function named by the target's ARN through its runtime (as the queue delivery does), with
+the target's `Input` in which `<aws.scheduler.scheduled-time>` is the firing's time
+(`YYYY-MM-DDTHH:MM:SSZ`, UTC). The firings of one tick go out oldest first, one at a time.
 
-The clock (`VirtualClock`) starts at an instant and runs at a speed (86400: a day per
+The clock (`virtual_clock.py`) starts at an instant and runs at a speed (86400: a day per
 real second), or stands still until moved (`advance_to`, for tests: everything due up to
 the instant is fired before it returns). A tick fires at most `max_firings_per_tick` per
 schedule, the latest ones; the older ones are skipped (and counted) so that a very fast
@@ -34,16 +32,17 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local_stack import aws, cron
+from local_stack import aws
 from local_stack.runtime import FunctionRuntime
+from local_stack.schedule_reader import ScheduleReader
+from local_stack.virtual_clock import VirtualClock, iso_z, utc
 
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 TICK_S = 0.25
@@ -51,80 +50,6 @@ MAX_FIRINGS_PER_TICK = 24  # per schedule
 ADVANCE_LIMIT = 10_000  # firings of one advance_to, all schedules together
 TARGET_ATTEMPTS = 3
 HISTORY = 1000  # firings kept in `ScheduleRunner.firings`
-_EPSILON = timedelta(microseconds=1)
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError(f"{moment!r} is naive: give the clock an aware datetime")
-    return moment.astimezone(UTC)
-
-
-def iso_z(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class VirtualClock:
-    """start + speed x real time elapsed, while running; it may be paused, moved, and capped."""
-
-    def __init__(
-        self,
-        start: datetime,
-        speed: float = 1.0,
-        *,
-        running: bool = True,
-        monotonic: Callable[[], float] = time.monotonic,
-    ):
-        if speed <= 0:
-            raise ValueError("the clock's speed must be positive")
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._base = _utc(start)
-        self._since = monotonic()
-        self._speed = float(speed)
-        self._running = running
-        self._until: datetime | None = None
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now()
-
-    def _now(self) -> datetime:
-        if not self._running:
-            return self._base
-        at = self._base + timedelta(seconds=self._speed * (self._monotonic() - self._since))
-        return min(at, self._until) if self._until is not None else at
-
-    @property
-    def speed(self) -> float:
-        return self._speed
-
-    @property
-    def running(self) -> bool:
-        return self._running
-
-    def set(self, instant: datetime) -> None:
-        """Jump to `instant` (running or not, as before; a cap is kept only if still ahead)."""
-        with self._lock:
-            self._base, self._since = _utc(instant), self._monotonic()
-            if self._until is not None and self._until <= self._base:
-                self._until = None
-
-    def run(self, speed: float | None = None, *, until: datetime | None = None) -> None:
-        """Run from the current instant (at `speed`, or as before), stopping at `until` if given."""
-        if speed is not None and speed <= 0:
-            raise ValueError("the clock's speed must be positive")
-        with self._lock:
-            self._base, self._since = self._now(), self._monotonic()
-            self._speed = float(speed) if speed is not None else self._speed
-            self._until = _utc(until) if until is not None else None
-            self._running = True
-
-    def pause(self) -> None:
-        with self._lock:
-            self._base, self._since = self._now(), self._monotonic()
-            self._running = False
-            self._until = None
 
 
 @dataclass(frozen=True)
@@ -188,10 +113,8 @@ class ScheduleRunner:
         self.skipped = 0  # firings a tick left out (more than max_firings_per_tick)
         self.firings: deque[Firing] = deque(maxlen=HISTORY)
         self._targets = dict(targets)
-        self._scheduler = aws.client("scheduler", endpoint_url)
         self._sqs = aws.client("sqs", endpoint_url)
-        self._details: dict[str, tuple[Any, dict[str, Any]]] = {}  # arn -> (modified, schedule)
-        self._warned: set[tuple[str, str]] = set()
+        self._reader = ScheduleReader(aws.client("scheduler", endpoint_url), group_name)
         self._lock = threading.RLock()  # one tick or advance at a time
         self._progress = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -237,7 +160,7 @@ class ScheduleRunner:
         """Move the clock to `instant` (if it is behind) and fire everything due up to it, here
         and now; nothing if `instant` is not after what was already handled. ValueError, with
         nothing fired, if more than `limit` firings are due (all schedules together)."""
-        instant = _utc(instant)
+        instant = utc(instant)
         with self._lock:
             if instant <= self.watermark:
                 return []
@@ -257,7 +180,7 @@ class ScheduleRunner:
     def run_until(self, until: datetime, *, speed: float, timeout: float = 60.0) -> list[Firing]:
         """Let the clock run at `speed` up to `until` (the background loop fires on the way),
         then pause it there; the firings made meanwhile (up to `HISTORY`)."""
-        until = _utc(until)
+        until = utc(until)
         with self._lock:
             first = self.fired
             if until <= self.watermark:
@@ -279,38 +202,7 @@ class ScheduleRunner:
     def schedules(self) -> list[dict[str, Any]]:
         """The group's enabled schedules, as GetSchedule answers (re-read only when modified)."""
         with self._lock:
-            return self._read_schedules()
-
-    def _read_schedules(self) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            page = self._scheduler.list_schedules(
-                GroupName=self.group_name, State="ENABLED", **({"NextToken": token} if token else {})
-            )
-            listed.extend(page.get("Schedules", []))
-            token = page.get("NextToken")
-            if not token:
-                break
-        found = []
-        for summary in listed:
-            arn = summary["Arn"]
-            modified = summary.get("LastModificationDate")
-            cached = self._details.get(arn)
-            if cached is None or cached[0] != modified:
-                try:
-                    detail = self._scheduler.get_schedule(GroupName=self.group_name, Name=summary["Name"])
-                except ClientError as error:
-                    if aws._error_code(error) == "ResourceNotFoundException":
-                        continue  # deleted since listed
-                    raise
-                cached = (modified, detail)
-                self._details[arn] = cached
-            found.append(cached[1])
-        current = {summary["Arn"] for summary in listed}
-        for arn in set(self._details) - current:
-            del self._details[arn]
-        return found
+            return self._reader.schedules()
 
     def due(
         self,
@@ -322,55 +214,7 @@ class ScheduleRunner:
     ) -> tuple[list[tuple[datetime, dict[str, Any]]], int]:
         """(scheduled time, schedule) of every firing in (after, until], oldest first, and how
         many were left out by `per_schedule` (the latest ones are kept)."""
-        due: list[tuple[datetime, dict[str, Any]]] = []
-        left_out = 0
-        for schedule in self.schedules():
-            window = self._window(schedule, after, until)
-            if window is None:
-                continue
-            expression, zone, low, high = window
-            times = expression.firings(low, high, zone)
-            if per_schedule is not None:
-                kept, total = _last(times, per_schedule)
-                left_out += total - len(kept)
-                if total > len(kept):
-                    sys.stderr.write(
-                        f"local stack: schedule {schedule['Name']}: {total - len(kept)} firings before "
-                        f"{iso_z(kept[0])} skipped (the clock runs faster than the loop fires)\n"
-                    )
-            else:
-                kept = []
-                for at in times:
-                    kept.append(at)
-                    if limit is not None and len(due) + len(kept) > limit:
-                        raise ValueError(
-                            f"more than {limit} firings due between {iso_z(after)} and {iso_z(until)}: "
-                            "advance the clock in smaller steps"
-                        )
-            due.extend((at, schedule) for at in kept)
-        due.sort(key=lambda item: (item[0], item[1]["Name"]))
-        return due, left_out
-
-    def _window(
-        self, schedule: dict[str, Any], after: datetime, until: datetime
-    ) -> tuple[cron.Expression, ZoneInfo, datetime, datetime] | None:
-        """The schedule's parsed expression, zone, and the part of (after, until] it may fire in."""
-        text = schedule.get("ScheduleExpression", "")
-        zone_name = schedule.get("ScheduleExpressionTimezone") or "UTC"
-        try:
-            expression = cron.parse(text)
-            zone = ZoneInfo(zone_name)
-        except (ValueError, ZoneInfoNotFoundError) as error:
-            if (schedule["Name"], text) not in self._warned:
-                self._warned.add((schedule["Name"], text))
-                sys.stderr.write(f"local stack: schedule {schedule['Name']} is never fired here: {error}\n")
-            return None
-        low, high = after, until
-        if schedule.get("StartDate") is not None:  # StartDate may fire; EndDate may not
-            low = max(low, _utc(schedule["StartDate"]) - _EPSILON)
-        if schedule.get("EndDate") is not None:
-            high = min(high, _utc(schedule["EndDate"]) - _EPSILON)
-        return (expression, zone, low, high) if low < high else None
+        return self._reader.due(self.schedules(), after, until, per_schedule=per_schedule, limit=limit)
 
     # ------------------------------------------------------------ firing
 
@@ -455,13 +299,3 @@ class ScheduleRunner:
                 for name, value in attributes.items()
             },
         )
-
-
-def _last(times: Iterator[datetime], count: int) -> tuple[list[datetime], int]:
-    """The last `count` items and how many there were."""
-    kept: deque[datetime] = deque(maxlen=count)
-    total = 0
-    for at in times:
-        kept.append(at)
-        total += 1
-    return list(kept), total

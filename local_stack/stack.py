@@ -26,11 +26,16 @@ from types import TracebackType
 from typing import Any
 
 from local_stack import aws
-from local_stack.gateway import STAGE, Gateway, GatewayServer
+from local_stack.gateway import Gateway
+from local_stack.gateway_events import STAGE
+from local_stack.gateway_server import GatewayServer
+from local_stack.moto_server import MotoServer
 from local_stack.queues import QueueDelivery, wait_until_drained
+from local_stack.resources import LocalQueue, Resources, create_resources, delete_resources
 from local_stack.runtime import Environment, FunctionRuntime, Handler, function_environment
-from local_stack.schedules import Firing, ScheduleRunner, VirtualClock
+from local_stack.schedules import Firing, ScheduleRunner
 from local_stack.seed import seed
+from local_stack.virtual_clock import VirtualClock
 from loyalty_engine.wiring import FUNCTIONS
 
 DEFAULT_TABLE_NAME = "loyalty-engine-local"
@@ -46,10 +51,10 @@ class LocalStack:
         self.stage = STAGE
         self.keys: dict[str, dict[str, str]] = {}
         self.state_file: Path | None = None
-        self._moto: aws.MotoServer | None = None
+        self._moto: MotoServer | None = None
         self._environment: Environment | None = None
         self._gateway: GatewayServer | None = None
-        self._resources: aws.Resources | None = None
+        self._resources: Resources | None = None
         self._deliveries: dict[str, QueueDelivery] = {}  # by function name
         self._schedules: ScheduleRunner | None = None
 
@@ -122,11 +127,11 @@ class LocalStack:
         if unknown:
             raise ValueError(f"handlers for functions not in the wiring: {unknown}")
         self.table_name = table_name
-        self._moto = aws.MotoServer(aws_port).start()
+        self._moto = MotoServer(aws_port).start()
         endpoint = self._moto.endpoint_url
         self._environment = Environment(function_environment(endpoint, table_name))
         self._environment.apply()
-        self._resources = aws.create_resources(endpoint, table_name, delivery_delay_s=delivery_delay_s)
+        self._resources = create_resources(endpoint, table_name, delivery_delay_s=delivery_delay_s)
         # Bucket names and queue URLs, known now (a queue's URL is moto's answer).
         self._environment.extend(self._resources.environment())
         self.keys = seed(table_name)
@@ -187,7 +192,7 @@ class LocalStack:
         return self._gateway.gateway
 
     @property
-    def resources(self) -> aws.Resources:
+    def resources(self) -> Resources:
         if self._resources is None:
             raise RuntimeError("the local stack is not running")
         return self._resources
@@ -196,7 +201,7 @@ class LocalStack:
         """The local name of the wiring bucket named `bucket` (`Bucket.name`, e.g. "Imports")."""
         return self.resources.buckets[bucket]
 
-    def queue(self, queue: str) -> aws.LocalQueue:
+    def queue(self, queue: str) -> LocalQueue:
         """The wiring queue named `queue` (`Queue.name`): `.url`, `.arn`, `.dlq_url`, `.dlq_arn`."""
         return self.resources.queues[queue]
 
@@ -262,7 +267,7 @@ class LocalStack:
             if self._moto is not None:
                 if self._resources is not None:
                     try:
-                        aws.delete_resources(self._moto.endpoint_url, self._resources)
+                        delete_resources(self._moto.endpoint_url, self._resources)
                     finally:
                         self._resources = None
                 self._moto.stop()

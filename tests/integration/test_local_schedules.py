@@ -21,7 +21,8 @@ import pytest
 import requests
 
 from local_stack import LocalStack, aws
-from local_stack.schedules import Firing, ScheduleRunner, VirtualClock
+from local_stack.schedules import Firing, ScheduleRunner
+from local_stack.virtual_clock import VirtualClock
 from loyalty_engine.tiers.jobs import JOB_NAMES, JobRequest, schedule_name
 from loyalty_engine.wiring import FUNCTIONS, JOB_QUEUE, PROGRAM_SCHEDULES
 

@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from local_stack.cron import At, Cron, aws_weekday, firings, parse
-from local_stack.schedules import VirtualClock
+from local_stack.virtual_clock import VirtualClock
 from loyalty_engine.tiers.calendars import PROGRAM_TZ, SCHEDULER_TIMEZONE, Calendar
 
 

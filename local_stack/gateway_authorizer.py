@@ -1,0 +1,113 @@
+"""The REQUEST authorizer's answers, as API Gateway takes them: checked, cached per identity,
+and evaluated against the method ARN.
+
+- `authorization_from`: the answer must have a `principalId` and a `policyDocument`; its
+  `context` values become strings (a malformed answer is a 500 on API Gateway).
+- `AuthorizerCache`: the policy by identity (the `Authorization` header's value) for 60 s;
+  refusals are not cached.
+- `policy_allows`: IAM evaluation of `execute-api:Invoke` on the method ARN (an explicit
+  Deny wins, else an Allow is needed).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+AUTHORIZER_CACHE_TTL_S = 60.0
+AUTHORIZER_CACHE_MAX_ENTRIES = 10_000
+
+
+def _arn_pattern(resource: str) -> re.Pattern[str]:
+    # IAM wildcards: `*` any run of characters, `?` any one character.
+    return re.compile("^" + re.escape(resource).replace(r"\*", ".*").replace(r"\?", ".") + "$")
+
+
+def policy_allows(policy_document: Any, method_arn: str) -> bool:
+    """IAM evaluation for execute-api:Invoke: an explicit Deny wins, else an Allow is needed."""
+    if not isinstance(policy_document, dict):
+        raise ValueError("policyDocument is not an object")
+    statements = policy_document.get("Statement")
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        raise ValueError("policyDocument.Statement is missing")
+    allowed = False
+    for statement in statements:
+        actions = statement.get("Action", [])
+        resources = statement.get("Resource", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = [resources] if isinstance(resources, str) else resources
+        if not any(_arn_pattern(a).match("execute-api:Invoke") for a in actions):
+            continue
+        if not any(_arn_pattern(r).match(method_arn) for r in resources):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        if statement.get("Effect") == "Allow":
+            allowed = True
+    return allowed
+
+
+@dataclass(frozen=True)
+class Authorization:
+    principal_id: str
+    policy_document: dict[str, Any]
+    context: dict[str, str]
+
+
+class AuthorizerCache:
+    """Policies by identity (the Authorization header), for a TTL; refusals are not cached."""
+
+    def __init__(
+        self, ttl_s: float = AUTHORIZER_CACHE_TTL_S, max_entries: int = AUTHORIZER_CACHE_MAX_ENTRIES
+    ):
+        self._ttl = ttl_s
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, Authorization]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, identity: str) -> Authorization | None:
+        with self._lock:
+            entry = self._entries.get(identity)
+            if entry is None:
+                return None
+            if entry[0] <= time.monotonic():
+                del self._entries[identity]
+                return None
+            return entry[1]
+
+    def put(self, identity: str, authorization: Authorization) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                while len(self._entries) >= self._max:
+                    del self._entries[next(iter(self._entries))]
+            self._entries[identity] = (now + self._ttl, authorization)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def authorization_from(result: Any) -> Authorization:
+    """Check the authorizer's answer as API Gateway does (a malformed one is a 500 there)."""
+    if not isinstance(result, dict):
+        raise ValueError("the authorizer did not return an object")
+    principal = result.get("principalId")
+    document = result.get("policyDocument")
+    if not isinstance(principal, str) or not principal or not isinstance(document, dict):
+        raise ValueError("the authorizer's answer has no principalId or policyDocument")
+    context: dict[str, str] = {}
+    for name, value in (result.get("context") or {}).items():
+        if isinstance(value, bool):
+            context[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            context[name] = str(value)
+        elif value is not None:
+            raise ValueError(f"authorizer context value {name!r} is not a string, number or boolean")
+    return Authorization(principal_id=principal, policy_document=document, context=context)
