@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack import LocalStack
+from local_stack.stack import LocalStack
 from loyalty_engine.wiring import BUCKETS, FUNCTIONS, QUEUES, Function, Queue
 from tests.support.queues import RecordingHandler, is_s3_test_event, receive_count, s3_keys
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from local_stack import LocalStack
+from local_stack.stack import LocalStack
 from loyalty_engine.access.store import GroupStore
 from loyalty_engine.access.use_cases import create_api_key
 from loyalty_engine.instruments.numbers import is_valid_number

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 import requests
 
-from local_stack import LocalStack, aws
+from local_stack import aws
 from local_stack.schedules import Firing, ScheduleRunner
+from local_stack.stack import LocalStack
 from local_stack.virtual_clock import VirtualClock
 from loyalty_engine.tiers.jobs import JOB_NAMES, JobRequest, schedule_name
 from loyalty_engine.wiring import FUNCTIONS, JOB_QUEUE, PROGRAM_SCHEDULES

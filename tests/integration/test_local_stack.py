@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import requests
 
-from local_stack import LocalStack
 from local_stack.demo import run_scenario
 from local_stack.gateway import MAX_BODY_BYTES
+from local_stack.stack import LocalStack
 from loyalty_engine.wiring import BUCKETS, PROGRAM_SCHEDULES, QUEUES
 
 TIMEOUT = 30

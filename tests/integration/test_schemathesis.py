@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from local_stack import LocalStack
+from local_stack.stack import LocalStack
 from loyalty_engine.access.store import GroupStore
 from loyalty_engine.access.use_cases import create_api_key
 

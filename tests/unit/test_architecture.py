@@ -62,10 +62,11 @@ def imports_of(path: Path) -> list[tuple[str, list[str]]]:
 
 
 def resolve(module: str, names: list[str]) -> set[str]:
-    """The project modules an import statement loads."""
-    loaded = {module} if module in SOURCES else set()
-    loaded |= {f"{module}.{name}" for name in names if f"{module}.{name}" in SOURCES}
-    return loaded
+    """The project modules an import statement depends on: `from package import submodule` is a
+    dependency on the submodule, `from module import name` one on the module."""
+    submodules = {f"{module}.{name}" for name in names if f"{module}.{name}" in SOURCES}
+    others = [name for name in names if f"{module}.{name}" not in SOURCES]
+    return submodules | ({module} if module in SOURCES and (others or not names) else set())
 
 
 GRAPH: dict[str, set[str]] = {
