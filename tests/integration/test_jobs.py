@@ -261,12 +261,22 @@ def _run(job, at, jobs=None):
 
 
 def _corrupt_lots(table, card: str, points: int) -> None:
-    """Write the member item's first lot with other points, as a bad write would (no ledger entry)."""
+    """Write the member's first lot with other points, as a bad write would (no ledger entry)."""
     client, name = table
-    key = {PARTITION_KEY: {"S": keys.member_pk("demo", card)}, SORT_KEY: {"S": keys.MEMBER_SK}}
-    values = from_item(client.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"])
-    values["lots"][0]["points"] = points
-    client.put_item(TableName=name, Item=to_item(values))
+    buckets = client.query(
+        TableName=name,
+        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :lots)",
+        ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+        ExpressionAttributeValues={
+            ":pk": {"S": keys.member_pk("demo", card)},
+            ":lots": {"S": keys.LOTS_PREFIX},
+        },
+        ConsistentRead=True,
+    )["Items"]
+    values = from_item(buckets[0])
+    lots = json.loads(values["lots"])  # [[id, points, available, expires, order id], ...]
+    lots[0][1] = points
+    client.put_item(TableName=name, Item=to_item({**values, "lots": json.dumps(lots)}))
 
 
 def _reconcile_world(table):

@@ -58,7 +58,7 @@ def test_keys_left_unprocessed_are_a_retryable_error_not_a_404(monkeypatch):
     monkeypatch.setattr("loyalty_engine.kernel.retry.time.sleep", lambda _: None)
     store = MemberStore(_AlwaysUnprocessed(), "t")
     with pytest.raises(ServiceUnavailable):
-        store.load("demo", "CARD-1", ["ORDER#1"])
+        store.records("demo", "CARD-1", ["ORDER#1"])
 
 
 def test_attribute_codec_round_trip_keeps_numbers_exact():

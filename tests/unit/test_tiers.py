@@ -138,7 +138,7 @@ def test_only_valid_q_points_count():
         Lot(lot_id="nq", kind="nq", points=5000, available_at=at - timedelta(days=1)),
     ]
     person = member(1, *lots)
-    assert valid_q_points(person, at) == 400
+    assert valid_q_points(person.lots, at) == 400
     assert decide_run(program(SAMPLE), person, "tier-upgrade", at, None) is None
     later = at + timedelta(seconds=1)  # the held lot counts from its available_at
     change = decide_run(program(SAMPLE), person, "tier-upgrade", later, None)

@@ -55,6 +55,21 @@ def return_sk(order_id: str, return_id: str) -> str:
     return f"RETURN#{order_id}#{return_id}"
 
 
+# A member's live lots: one item per kind and month of expiry, sorted just before the member
+# item so that one Query (`LOTS#` .. `MEMBER`) reads the member and all its live lots; the Q
+# lots that expired, kept for "as of" tier decisions, sort apart (`QHIST#`).
+LOTS_PREFIX = "LOTS#"
+Q_HISTORY_PREFIX = "QHIST#"
+
+
+def lot_bucket_sk(kind: str, bucket: str) -> str:
+    return f"{LOTS_PREFIX}{kind}#{bucket}"
+
+
+def q_history_sk(bucket: str) -> str:
+    return f"{Q_HISTORY_PREFIX}{bucket}"
+
+
 def member_shard(card_code: str) -> int:
     return zlib.crc32(card_code.encode()) % MEMBER_SHARDS
 

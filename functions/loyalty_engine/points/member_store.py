@@ -1,9 +1,11 @@
-"""Data access for a member's partition: the member item, its ledger entries and its
-idempotency records (orders, burns, returns), all written in one transaction."""
+"""Data access for a member's partition: the member item, its live lots (one item per kind and
+month of expiry, see `points.lots`), the Q lots' history, its ledger entries and its idempotency
+records (orders, burns, returns), all written in one transaction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -11,10 +13,18 @@ from botocore.exceptions import ClientError
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.cursors import newest_first_page
-from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, map_error, to_item
+from loyalty_engine.kernel.dynamo import (
+    cancellation_codes,
+    error_code,
+    from_item,
+    map_error,
+    serialize,
+    to_item,
+)
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import GSI1, PARTITION_KEY
-from loyalty_engine.points.ledger import LedgerEntry
+from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE
+from loyalty_engine.points.ledger import LedgerEntry, Lot
+from loyalty_engine.points.lots import by_bucket, decode, decode_all, encode, encode_all, month_of
 from loyalty_engine.points.members import Member
 
 
@@ -56,7 +66,11 @@ class RecordUpdate:
 
 @dataclass
 class MemberWrite:
-    member: Member  # the new state; its version is the expected one + 1
+    member: Member  # the new state, its live lots included; its version is the expected one + 1
+    # The live lots as read (the write stores the buckets that changed); empty for a new member.
+    lots_before: list[Lot] = field(default_factory=list)
+    # Lots that expired in this write, with the points they had: the Q ones join the history.
+    expired: list[Lot] = field(default_factory=list)
     new_records: list[NewRecord] = field(default_factory=list)
     record_updates: list[RecordUpdate] = field(default_factory=list)
     entries: list[LedgerEntry] = field(default_factory=list)
@@ -66,6 +80,7 @@ class MemberWrite:
 
 
 def member_item(group: str, member: Member) -> dict[str, Any]:
+    """The member item: the member without its lots (`Member.lots` is not dumped)."""
     shard = keys.member_shard(member.card_code)
     return item(
         keys.member_pk(group, member.card_code),
@@ -77,6 +92,24 @@ def member_item(group: str, member: Member) -> dict[str, Any]:
             GSI1.sort_key: member.card_code,
         },
     )
+
+
+def bucket_data(kind: str, bucket: str, lots: list[Lot]) -> dict[str, Any]:
+    return {"kind": kind, "bucket": bucket, "lots": encode_all(lots)}
+
+
+def lots_of_bucket(values: dict[str, Any]) -> list[Lot]:
+    """The lots of a bucket item (plain values, as read)."""
+    return decode_all(values["kind"], values["lots"])
+
+
+def history_by_bucket(expired: list[Lot]) -> dict[str, list[Lot]]:
+    """The expired Q lots by the month they expired in (NQ lots leave no history)."""
+    found: dict[str, list[Lot]] = {}
+    for (kind, bucket), lots in by_bucket(expired).items():
+        if kind == "q":
+            found[bucket] = lots
+    return found
 
 
 def _member_from(values: dict[str, Any]) -> Member:
@@ -91,13 +124,78 @@ class MemberStore:
     def load(
         self, group: str, card_code: str, record_sks: list[str]
     ) -> tuple[Member | None, dict[str, dict]]:
-        """The member and the named records of its partition, in one consistent BatchGetItem."""
+        """The member with its live lots (one consistent Query over `LOTS#` .. `MEMBER`), and the
+        named records of its partition (one BatchGetItem more, only if any is named)."""
         pk = keys.member_pk(group, card_code)
-        found = batch_get(self._client, self._table, [(pk, keys.MEMBER_SK), *((pk, sk) for sk in record_sks)])
-        stored = found.get((pk, keys.MEMBER_SK))
-        member = _member_from(stored) if stored is not None else None
-        records = {sk: data_of(values) for (_, sk), values in found.items() if sk != keys.MEMBER_SK}
+        member = self._member_with_lots(pk)
+        records: dict[str, dict] = {}
+        if record_sks:
+            found = batch_get(self._client, self._table, [(pk, sk) for sk in record_sks])
+            records = {sk: data_of(values) for (_, sk), values in found.items()}
         return member, records
+
+    def records(self, group: str, card_code: str, record_sks: list[str]) -> dict[str, dict]:
+        """Records of the member's partition by sort key (those that exist)."""
+        pk = keys.member_pk(group, card_code)
+        found = batch_get(self._client, self._table, [(pk, sk) for sk in record_sks])
+        return {sk: data_of(values) for (_, sk), values in found.items()}
+
+    def _member_with_lots(self, pk: str) -> Member | None:
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lots AND :member",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": pk},
+                ":lots": {"S": keys.LOTS_PREFIX},
+                ":member": {"S": keys.MEMBER_SK},
+            },
+            "ConsistentRead": True,
+        }
+        member_values, lots = None, []
+        while True:
+            try:
+                response = self._client.query(**params)
+            except ClientError as error:
+                raise (map_error(error) or error) from error
+            for raw in response.get("Items", []):
+                values = from_item(raw)
+                if values[SORT_KEY] == keys.MEMBER_SK:
+                    member_values = values
+                else:
+                    lots += lots_of_bucket(values)
+            if not (last := response.get("LastEvaluatedKey")):
+                break
+            params["ExclusiveStartKey"] = last
+        if member_values is None:
+            return None
+        return _member_from(member_values).model_copy(update={"lots": lots})
+
+    def q_history(self, group: str, card_code: str, since: datetime) -> list[Lot]:
+        """The Q lots that expired in or after the month of `since`, as they stood then."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :first AND :last",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.member_pk(group, card_code)},
+                ":first": {"S": keys.q_history_sk(month_of(since))},
+                ":last": {"S": keys.q_history_sk("~")},
+            },
+            "ConsistentRead": True,
+        }
+        lots: list[Lot] = []
+        while True:
+            try:
+                response = self._client.query(**params)
+            except ClientError as error:
+                raise (map_error(error) or error) from error
+            for raw in response.get("Items", []):
+                values = from_item(raw)
+                lots += [decode("q", value) for value in values.get("lots", [])]
+            if not (last := response.get("LastEvaluatedKey")):
+                return lots
+            params["ExclusiveStartKey"] = last
 
     def commit(self, group: str, write: MemberWrite, expected_version: int | None) -> None:
         """Write the new member state with its records and entries atomically.
@@ -164,6 +262,7 @@ class MemberStore:
                     }
                 }
             )
+        actions += self._lot_actions(pk, write)  # no condition: the member's version guards them
         first_extra = len(actions)
         actions.extend(write.extra_actions)
         try:
@@ -183,6 +282,38 @@ class MemberStore:
             if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
                 raise StaleMember() from error
             raise (map_error(error) or error) from error
+
+    def _lot_actions(self, pk: str, write: MemberWrite) -> list[dict[str, Any]]:
+        """The buckets that changed (put, or deleted when emptied), and the history's additions."""
+        before, after = by_bucket(write.lots_before), by_bucket(write.member.lots)
+        actions: list[dict[str, Any]] = []
+        for kind, bucket in sorted(before.keys() | after.keys()):
+            lots = after.get((kind, bucket), [])
+            if lots == before.get((kind, bucket), []):
+                continue
+            key = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": keys.lot_bucket_sk(kind, bucket)}}
+            if not lots:
+                actions.append({"Delete": {"TableName": self._table, "Key": key}})
+                continue
+            values = item(pk, keys.lot_bucket_sk(kind, bucket), "lots", bucket_data(kind, bucket, lots))
+            actions.append({"Put": {"TableName": self._table, "Item": to_item(values)}})
+        for bucket, lots in sorted(history_by_bucket(write.expired).items()):
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": keys.q_history_sk(bucket)}},
+                        "UpdateExpression": "SET #type = :type, #lots = list_append(if_not_exists(#lots, :none), :lots)",
+                        "ExpressionAttributeNames": {"#type": TYPE_ATTRIBUTE, "#lots": "lots"},
+                        "ExpressionAttributeValues": {
+                            ":type": {"S": "q_history"},
+                            ":none": {"L": []},
+                            ":lots": serialize([encode(lot) for lot in lots]),
+                        },
+                    }
+                }
+            )
+        return actions
 
     def programs_of(self, group: str, card_codes: list[str]) -> dict[str, str]:
         """The program of each card that exists (a light read: two attributes per member)."""

@@ -6,10 +6,11 @@ from typing import Any
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.kernel import keys
-from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, InvalidRequest, NotFound
+from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, InvalidRequest
 from loyalty_engine.kernel.idempotency import StoredAnswer, fingerprint, key_required
 from loyalty_engine.kernel.records import answer_attrs, answer_from
 from loyalty_engine.points.cardcodes import generate_card_code
+from loyalty_engine.points.changes import member_not_found
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.ledger import LedgerEntry
 from loyalty_engine.points.member_store import MemberWrite, NewRecord, RecordExists, StaleMember
@@ -17,10 +18,6 @@ from loyalty_engine.points.members import EnrolRequest, Member, MemberView, init
 
 ENROL_SK = "ENROL"
 GENERATION_ATTEMPTS = 5
-
-
-def member_not_found(card_code: str) -> NotFound:
-    return NotFound(f"member {card_code!r} not found", code="member_not_found")
 
 
 def _replay_card(stored: StoredAnswer | None, fp: str, card_code: str) -> tuple[int, dict[str, Any]]:
@@ -43,7 +40,7 @@ def enrol(
     # Replays first: they get the first answer even if the program has changed since.
     idem_sk = None
     if request.card_code is not None:
-        _, records = ctx.members.load(group, request.card_code, [ENROL_SK])
+        records = ctx.members.records(group, request.card_code, [ENROL_SK])
         if ENROL_SK in records:
             return _replay_card(answer_from(records[ENROL_SK]["answer"]), fp, request.card_code)
     elif idempotency_key:
@@ -92,7 +89,7 @@ def enrol(
         except StaleMember:  # the card code exists already
             if request.card_code is None:
                 continue  # a generated code collided: draw another
-            _, records = ctx.members.load(group, card_code, [ENROL_SK])
+            records = ctx.members.records(group, card_code, [ENROL_SK])
             stored_answer = answer_from(records[ENROL_SK]["answer"]) if ENROL_SK in records else None
             return _replay_card(stored_answer, fp, card_code)
     raise ConcurrentUpdate("could not allocate a card code; retry")
@@ -109,7 +106,6 @@ def get_member(ctx: PointsContext, caller: Caller, card_code: str) -> MemberView
 def ledger_page(
     ctx: PointsContext, caller: Caller, card_code: str, limit: int, cursor: str | None
 ) -> tuple[list[LedgerEntry], str | None]:
-    member, _ = ctx.members.load(caller.group_id, card_code, [])
-    if member is None:
+    if not ctx.members.programs_of(caller.group_id, [card_code]):
         raise member_not_found(card_code)
     return ctx.members.ledger_page(caller.group_id, card_code, limit, cursor)

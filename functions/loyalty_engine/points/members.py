@@ -11,6 +11,7 @@ from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.points import ledger
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
 from loyalty_engine.points.ledger import Lot
+from loyalty_engine.points.lots import PointsSummary
 from loyalty_engine.points.programs import Program
 from loyalty_engine.points.tier_history import TierChange
 
@@ -35,7 +36,10 @@ class Member(BaseModel):
     created_at: datetime
     tier_rank: int | None = None
     vip_tiers: list[str] = Field(default_factory=list)
-    lots: list[Lot] = Field(default_factory=list)
+    # The live lots, read with the member: they are stored beside the member item, not on it
+    # (see `points.lots`); a member read from an index carries the summary only.
+    lots: list[Lot] = Field(default_factory=list, exclude=True)
+    points: PointsSummary = PointsSummary()
     version: int = 0
     # Scheduled tier runs, per job: the scheduled time of the last run that changed the
     # member, and that change (a retried run re-writes its history entry from it).

@@ -1,30 +1,24 @@
 """Use cases that move points: earn from an order, reverse it on a return, burn.
 
-Each is one optimistic read-decide-write loop over the member's partition: read the
-member and the idempotency record in one BatchGetItem, decide in pure domain code, and
-write the new state, the ledger entries and the record in one transaction conditioned on
-the member's version. Two round trips when nothing races; a replay is answered from the
-stored record; a lost race reads again.
+Each is one decision in the member's read → decide → write loop (`points.changes`): two round
+trips when nothing races; a replay is answered from the stored record; a lost race reads again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.kernel import keys
-from loyalty_engine.kernel.errors import ConcurrentUpdate, NotFound
+from loyalty_engine.kernel.errors import NotFound
 from loyalty_engine.kernel.idempotency import StoredAnswer, fingerprint, key_required
 from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.records import answer_attrs, answer_from
-from loyalty_engine.kernel.retry import RACE, attempts
 from loyalty_engine.points import ledger
+from loyalty_engine.points.changes import Answer, Decision, change_member
 from loyalty_engine.points.context import PointsContext
-from loyalty_engine.points.member_store import MemberWrite, NewRecord, RecordExists, RecordUpdate, StaleMember
-from loyalty_engine.points.member_use_cases import member_not_found
+from loyalty_engine.points.member_store import MemberWrite, NewRecord, RecordUpdate
 from loyalty_engine.points.members import Member, balances
 from loyalty_engine.points.orders import (
     BurnRequest,
@@ -41,39 +35,6 @@ from loyalty_engine.points.orders import (
     proportional_reversal,
     returned_amount,
 )
-
-MAX_ATTEMPTS = 40
-Answer = tuple[int, dict[str, Any]]
-
-
-@dataclass
-class Decision:
-    write: MemberWrite
-    answer: StoredAnswer
-
-
-Decide = Callable[[Member, dict[str, dict[str, Any]], datetime], "Decision | Answer"]
-
-
-def change_member(
-    ctx: PointsContext, group: str, card_code: str, record_sks: list[str], decide: Decide
-) -> Answer:
-    for _ in attempts(MAX_ATTEMPTS, RACE):
-        member, records = ctx.members.load(group, card_code, record_sks)
-        if member is None:
-            raise member_not_found(card_code)
-        now = ctx.clock()
-        decision = decide(member, records, now)
-        if not isinstance(decision, Decision):
-            return decision
-        write = decision.write
-        write.member = write.member.model_copy(update={"lots": ledger.compact(write.member.lots, now)})
-        try:
-            ctx.members.commit(group, write, expected_version=member.version)
-        except (StaleMember, RecordExists):
-            continue
-        return decision.answer.status, decision.answer.body
-    raise ConcurrentUpdate("too many concurrent changes to this member; retry with the same key")
 
 
 def _order_attrs(record: OrderRecord) -> dict[str, Any]:
@@ -95,7 +56,6 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
             return answer_from(records[sk]["answer"]).replay(fp, "order_id", request.order_id)
         program = ctx.program(group, member.program_id)
         check_order(request, program, now)
-        lots, expired = ledger.expire_due(member.lots, now, new_id)
         nq, q = points_for_order(request, member, program)
         entry_id = new_id()
         base = request.ordered_at
@@ -104,7 +64,7 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
         nq_expires_at = nq_settings.validity.after(base) if nq_settings.validity else None
         q_expires_at = q_settings.validity.after(base) if q_settings.validity else None
         lots, entry = ledger.credit(
-            lots,
+            member.lots,
             entry_id=entry_id,
             at=now,
             reference=request.order_id,
@@ -117,7 +77,9 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
             q_expires_at=q_expires_at,
             nq_max_balance=nq_settings.max_balance,
         )
-        lots, late = ledger.expire_due(lots, now, new_id)  # an order so old its points are already expired
+        # an order so old that its points have expired already
+        late_lots = [lot for lot in lots if lot.lot_id == entry_id and lot.is_expired(now)]
+        lots, late = ledger.expire_due(lots, now, new_id)
         result = EarnResult(
             order_id=request.order_id,
             card_code=card_code,
@@ -139,7 +101,8 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
         write = MemberWrite(
             member=member.model_copy(update={"lots": lots, "version": member.version + 1}),
             new_records=[NewRecord(sk, "order", _order_attrs(record))],
-            entries=[*expired, entry, *late],
+            entries=[entry, *late],
+            expired=late_lots,
         )
         return Decision(write, answer)
 
@@ -174,14 +137,13 @@ def return_order(
         after = record.returned_amount + amount
         nq = proportional_reversal(record.nq_earned, record.nq_reversed, record.amount, after)
         q = proportional_reversal(record.q_earned, record.q_reversed, record.amount, after)
-        lots, expired = ledger.expire_due(member.lots, now, new_id)
         own_expired = frozenset(
             kind
             for kind, expires_at in (("nq", record.nq_expires_at), ("q", record.q_expires_at))
             if expires_at is not None and expires_at <= now
         )
         lots, entry = ledger.reverse(
-            lots,
+            member.lots,
             nq=nq,
             q=q,
             lot_id=record.lot_id,
@@ -210,11 +172,11 @@ def return_order(
             member=member.model_copy(update={"lots": lots, "version": member.version + 1}),
             new_records=[NewRecord(return_key, "return", {"answer": answer_attrs(answer)})],
             record_updates=[RecordUpdate(order_key, "order", _order_attrs(updated))],
-            entries=[*expired, entry],
+            entries=[entry],
         )
         return Decision(write, answer)
 
-    return change_member(ctx, group, card_code, [order_key, return_key], decide)
+    return change_member(ctx, group, card_code, [return_key, order_key], decide, needs=(order_key,))
 
 
 def burn(
@@ -231,8 +193,9 @@ def burn(
     def decide(member: Member, records: dict[str, dict[str, Any]], now: datetime) -> Decision | Answer:
         if sk in records:
             return answer_from(records[sk]["answer"]).replay(fp, "burn_id", burn_id)
-        lots, expired = ledger.expire_due(member.lots, now, new_id)
-        lots, entry = ledger.burn(lots, points=request.points, now=now, entry_id=new_id(), reference=burn_id)
+        lots, entry = ledger.burn(
+            member.lots, points=request.points, now=now, entry_id=new_id(), reference=burn_id
+        )
         result = BurnResult(
             burn_id=burn_id, card_code=card_code, points=request.points, balances=balances(lots, now)
         )
@@ -240,7 +203,7 @@ def burn(
         write = MemberWrite(
             member=member.model_copy(update={"lots": lots, "version": member.version + 1}),
             new_records=[NewRecord(sk, "burn", {"answer": answer_attrs(answer), "points": request.points})],
-            entries=[*expired, entry],
+            entries=[entry],
         )
         return Decision(write, answer)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.kernel import keys
@@ -10,17 +11,14 @@ from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, Idempotency
 from loyalty_engine.kernel.idempotency import StoredAnswer, fingerprint, key_required
 from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.records import answer_attrs, answer_from
-from loyalty_engine.kernel.retry import RACE, attempts
 from loyalty_engine.points import ledger
+from loyalty_engine.points.changes import Answer, Decision, change_member
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.member_store import (
-    ExtraConditionFailed,
     MemberWrite,
     NewRecord,
-    RecordExists,
-    StaleMember,
 )
-from loyalty_engine.points.point_use_cases import MAX_ATTEMPTS, Answer
+from loyalty_engine.points.members import Member
 from loyalty_engine.rewards.models import (
     Attribution,
     AttributionBurnResult,
@@ -107,10 +105,8 @@ def buy(
     group = caller.group_id
     sk = keys.idempotency_sk("reward", idempotency_key)
     fp = fingerprint("reward_buy", request, card=card_code)
-    for _ in attempts(MAX_ATTEMPTS, RACE):
-        member, records = ctx.members.load(group, card_code, [sk])
-        if member is None:
-            raise NotFound(f"member {card_code!r} not found", code="member_not_found")
+
+    def decide(member: Member, records: dict[str, dict[str, Any]], now: datetime) -> Decision | Answer:
         if sk in records:
             return answer_from(records[sk]["answer"]).replay(fp, "Idempotency-Key", idempotency_key)
         found = ctx.rewards.rewards_with_stock(group, [request.reward_id]).get(request.reward_id)
@@ -120,15 +116,14 @@ def buy(
         limit = reward.stock_limit
         if limit is not None and taken + request.quantity > limit:
             raise out_of_stock(reward.external_id)
-        now = ctx.clock()
         attribution_id = new_id()
         cost = reward.nqp_value * request.quantity
-        lots, entries = ledger.expire_due(member.lots, now, new_id)
+        lots, entries = member.lots, []
         if cost:
             lots, entry = ledger.burn(
                 lots, points=cost, now=now, entry_id=new_id(), reference=f"reward:{attribution_id}"
             )
-            entries = [*entries, entry]
+            entries = [entry]
         valid_from, valid_until = reward.validity_window(now)
         codes = (
             generated_codes(attribution_id, request.quantity)
@@ -161,12 +156,9 @@ def buy(
             entries=entries,
             extra_actions=extra,
         )
-        try:
-            ctx.members.commit(group, write, expected_version=member.version)
-        except (StaleMember, RecordExists, ExtraConditionFailed):
-            continue
-        return answer.status, answer.body
-    raise ConcurrentUpdate("too many concurrent changes; retry with the same Idempotency-Key")
+        return Decision(write, answer)
+
+    return change_member(ctx, group, card_code, [sk], decide)
 
 
 def member_rewards(

@@ -13,7 +13,7 @@ from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor, newest_f
 from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, to_item
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY
-from loyalty_engine.points.member_store import StaleMember, member_item
+from loyalty_engine.points.member_store import StaleMember, lots_of_bucket, member_item
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.tier_history import TierChange
 
@@ -117,9 +117,10 @@ class JobStore:
         return changes, next_cursor
 
     def ledger_sums(self, group: str, card_code: str) -> tuple[Member | None, int, int, int]:
-        """The member and the sums of its ledger entries' NQ and Q changes (and their count),
-        from one consistent Query over the partition's range `E#...` .. `MEMBER` (which also
-        holds other records of the member, e.g. `ENROL` and `IDEM#...`: only entries count)."""
+        """The member with its live lots and the sums of its ledger entries' NQ and Q changes (and
+        their count), from one consistent Query over the partition's range `E#...` .. `MEMBER`
+        (which also holds the lots' buckets `LOTS#...`, and other records of the member, e.g.
+        `ENROL` and `IDEM#...`: only entries count)."""
         pk = keys.member_pk(group, card_code)
         params: dict[str, Any] = {
             "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :first AND :member",
@@ -131,7 +132,7 @@ class JobStore:
             },
             "ConsistentRead": True,
         }
-        member, nq, q, count = None, 0, 0, 0
+        member, lots, nq, q, count = None, [], 0, 0, 0
         while True:
             response = self._call("query", **params)
             for raw in response.get("Items", []):
@@ -140,9 +141,11 @@ class JobStore:
                     member = Member.model_validate(data_of(values))
                 elif values[SORT_KEY].startswith(keys.ENTRY_PREFIX):
                     nq, q, count = nq + int(values["nq"]), q + int(values["q"]), count + 1
+                elif values[SORT_KEY].startswith(keys.LOTS_PREFIX):
+                    lots += lots_of_bucket(values)
             last = response.get("LastEvaluatedKey")
             if not last:
-                return member, nq, q, count
+                return (member.model_copy(update={"lots": lots}) if member else None), nq, q, count
             params["ExclusiveStartKey"] = last
 
     # runs

@@ -7,10 +7,12 @@ future instant) decides the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from loyalty_engine.points import ledger
 from loyalty_engine.points.job_names import JobName
+from loyalty_engine.points.ledger import Lot
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program, TierSettings
 from loyalty_engine.points.tier_history import RunRef, TierCause, TierChange, TierRef
@@ -22,9 +24,15 @@ def _ref(settings: TierSettings | None, rank: int | None) -> TierRef | None:
     return TierRef(rank=tier.rank, name=tier.name) if tier is not None else None
 
 
-def valid_q_points(member: Member, at: datetime) -> int:
-    """Q points that count at `at`: past their holding period and not expired."""
-    return ledger.available(member.lots, "q", at)
+def valid_q_points(lots: Iterable[Lot], at: datetime) -> int:
+    """Q points that count at `at`: past their holding period and not expired.
+
+    `lots` are a member's live lots and, for an instant before the latest expiry that moved
+    lots out (`PointsSummary.expired_until`), the Q history: a run decided late sees the lots
+    that were valid at its scheduled time, even those that have expired since. An order counts
+    from when it was placed, whenever it was recorded (late data is computed as of the time it
+    happened)."""
+    return ledger.available(lots, "q", at)
 
 
 def upgrade_rank(settings: TierSettings, rank: int | None, q_points: int) -> int | None:
@@ -67,8 +75,10 @@ def decide_run(
     job: JobName,
     scheduled_at: datetime,
     previous_run: datetime | None,
+    q_points: int | None = None,
 ) -> TierChange | None:
-    """The change a tier run makes to one member (None: none).
+    """The change a tier run makes to one member (None: none). `q_points`: the member's valid Q
+    points at `scheduled_at` (by default, from the member's live lots).
 
     `previous_run` is the job's previous occurrence: a relative downgrade looks at the
     members whose anniversary fell after it, up to this run. A member already changed by
@@ -81,7 +91,8 @@ def decide_run(
     mark = member.tier_marks.get(job)
     if mark is not None and mark >= scheduled_at:
         return None
-    q_points = valid_q_points(member, scheduled_at)
+    if q_points is None:
+        q_points = valid_q_points(member.lots, scheduled_at)
     if job == "tier-upgrade":
         new_rank = upgrade_rank(settings, member.tier_rank, q_points)
         cause: TierCause = "upgrade_run"
@@ -140,6 +151,6 @@ def vip_change(
         vip_tier=vip_tier,
         vip_tiers=vip_tiers,
         reason=reason,
-        q_points=valid_q_points(member, now),
+        q_points=valid_q_points(member.lots, now),
         member_version=member.version + 1,
     )

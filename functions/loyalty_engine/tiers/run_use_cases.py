@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 from loyalty_engine.points import ledger
+from loyalty_engine.points.changes import finished, settled
+from loyalty_engine.points.lots import exact_valid_q
 from loyalty_engine.points.member_store import MemberWrite, RecordExists, StaleMember
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program
@@ -36,7 +37,7 @@ from loyalty_engine.tiers.jobs import (
     job_calendar,
     skip_reason,
 )
-from loyalty_engine.tiers.rules import apply_change, decide_run
+from loyalty_engine.tiers.rules import apply_change, decide_run, valid_q_points
 
 logger = logging.getLogger(__name__)
 TIME_MARGIN_MS = 90_000  # a page takes seconds; stop well before the function's timeout
@@ -196,7 +197,8 @@ def _tier_member(
     for _ in range(MEMBER_ATTEMPTS):
         if member is None:
             return None
-        change = decide_run(program, member, message.job, message.scheduled_at, previous_run)
+        q_points = _valid_q(services, message, member)
+        change = decide_run(program, member, message.job, message.scheduled_at, previous_run, q_points)
         if change is None:
             done = member.run_changes.get(message.job)
             # An earlier try of this run changed the member: write its entry again (same key),
@@ -223,14 +225,17 @@ def _expire_member(
 ) -> None:
     at = message.scheduled_at
     for _ in range(MEMBER_ATTEMPTS):
-        if member is None or not any(lot.is_expired(at) and lot.points > 0 for lot in member.lots):
+        if member is None or not _has_expired(member, at):
             return
-        lots, entries = ledger.expire_due(member.lots, at, new_id)
-        write = MemberWrite(
-            member=member.model_copy(update={"lots": lots, "version": member.version + 1}), entries=entries
-        )
+        full, _ = services.members.load(message.group, member.card_code, [])
+        if full is None:
+            return
+        current, start = settled(full, at)
+        if not start.expired:
+            return  # the summary's next expiry was an early bound: nothing expired
+        write = MemberWrite(member=current.model_copy(update={"version": full.version + 1}))
         try:
-            services.members.commit(message.group, write, expected_version=member.version)
+            services.members.commit(message.group, finished(write, start, at), expected_version=full.version)
         except (StaleMember, RecordExists):
             counts.retried += 1
             member = _reload(services, message.group, member.card_code)
@@ -238,6 +243,30 @@ def _expire_member(
         counts.changed += 1
         return
     raise StaleMember()
+
+
+def _has_expired(member: Member, at: datetime) -> bool:
+    """Whether some of the member's live lots may have expired by `at` (from its summary)."""
+    summary = member.points
+    return any(
+        kind.live > 0 and kind.next_expiry_at is not None and kind.next_expiry_at <= at
+        for kind in (summary.nq, summary.q)
+    )
+
+
+def _valid_q(services: JobServices, message: ShardMessage, member: Member) -> int:
+    """The member's valid Q points at the run's instant: from its summary when that tells,
+    else from its lots (and the Q history, for an instant before lots left for it)."""
+    at = message.scheduled_at
+    exact = exact_valid_q(member.points, at)
+    if exact is not None:
+        return exact
+    full, _ = services.members.load(message.group, member.card_code, [])
+    lots = full.lots if full is not None else []
+    expired_until = member.points.expired_until
+    if expired_until is not None and at < expired_until:
+        lots = [*lots, *services.members.q_history(message.group, member.card_code, at)]
+    return valid_q_points(lots, at)
 
 
 def _reconcile_member(

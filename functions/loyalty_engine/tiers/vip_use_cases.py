@@ -9,11 +9,10 @@ from loyalty_engine.access.models import Caller
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.errors import NotFound
 from loyalty_engine.kernel.idempotency import StoredAnswer
+from loyalty_engine.points.changes import Answer, Decision, change_member, member_not_found
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.member_store import MemberWrite, NewRecord
-from loyalty_engine.points.member_use_cases import member_not_found
 from loyalty_engine.points.members import Member, member_view
-from loyalty_engine.points.point_use_cases import Answer, Decision, change_member
 from loyalty_engine.points.tier_history import TierChange
 from loyalty_engine.tiers.job_store import JobStore
 from loyalty_engine.tiers.rules import apply_change, vip_change
@@ -66,8 +65,6 @@ def tier_history(
 ) -> tuple[list[TierChange], str | None]:
     group = caller.group_id
     changes, next_cursor = ctx.jobs.history_page(group, card_code, limit, cursor)
-    if not changes and cursor is None:
-        member, _ = ctx.members.load(group, card_code, [])
-        if member is None:
-            raise member_not_found(card_code)
+    if not changes and cursor is None and not ctx.members.programs_of(group, [card_code]):
+        raise member_not_found(card_code)
     return changes, next_cursor
