@@ -27,6 +27,15 @@ def program_sk(program_id: str) -> str:
     return f"PROGRAM#{program_id}"
 
 
+def program_version_sk(program_id: str, valid_from: str, version: int) -> str:
+    """A program as it was from `valid_from` (UTC ISO text, so that keys sort by time)."""
+    return f"{program_version_prefix(program_id)}{valid_from}#{version:06d}"
+
+
+def program_version_prefix(program_id: str) -> str:
+    return f"PROGRAMV#{program_id}#"
+
+
 def program_name_sk(name: str) -> str:
     return f"PROGRAMNAME#{name.casefold()}"
 

@@ -26,6 +26,7 @@ from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TYPE_ATTR
 from loyalty_engine.points.ledger import LedgerEntry, Lot
 from loyalty_engine.points.lots import by_bucket, decode, decode_all, encode, encode_all, month_of
 from loyalty_engine.points.members import Member
+from loyalty_engine.points.tier_history import TierChange
 
 
 class StaleMember(Exception):
@@ -314,6 +315,32 @@ class MemberStore:
                 }
             )
         return actions
+
+    def tier_changes(self, group: str, card_code: str) -> list[TierChange]:
+        """The member's whole tier history (a few changes a year), in commit order."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.member_pk(group, card_code)},
+                ":prefix": {"S": keys.TIER_HISTORY_PREFIX},
+            },
+            "ConsistentRead": True,
+        }
+        changes: list[TierChange] = []
+        while True:
+            try:
+                response = self._client.query(**params)
+            except ClientError as error:
+                raise (map_error(error) or error) from error
+            for raw in response.get("Items", []):
+                values = data_of(from_item(raw))
+                values.pop("card_code", None)
+                changes.append(TierChange.model_validate(values))
+            if not (last := response.get("LastEvaluatedKey")):
+                return changes
+            params["ExclusiveStartKey"] = last
 
     def programs_of(self, group: str, card_codes: list[str]) -> dict[str, str]:
         """The program of each card that exists (a light read: two attributes per member)."""

@@ -45,6 +45,9 @@ class Member(BaseModel):
     # member, and that change (a retried run re-writes its history entry from it).
     tier_marks: dict[str, datetime] = Field(default_factory=dict)
     run_changes: dict[str, TierChange] = Field(default_factory=dict)
+    # When the latest change of tier or VIP tiers took effect: an order placed before it earns
+    # with the tiers of its own time, read from the tier history (None: never changed).
+    tier_changed_at: datetime | None = None
 
     def multipliers(self, program: Program) -> tuple[Decimal, Decimal]:
         """(NQ, Q) multipliers: the larger of the standard tier's and the VIP tiers'."""

@@ -35,6 +35,8 @@ from loyalty_engine.points.orders import (
     proportional_reversal,
     returned_amount,
 )
+from loyalty_engine.points.programs import Program
+from loyalty_engine.points.tier_history import tiers_at
 
 
 def _order_attrs(record: OrderRecord) -> dict[str, Any]:
@@ -54,9 +56,10 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
     def decide(member: Member, records: dict[str, dict[str, Any]], now: datetime) -> Decision | Answer:
         if sk in records:
             return answer_from(records[sk]["answer"]).replay(fp, "order_id", request.order_id)
-        program = ctx.program(group, member.program_id)
+        current = ctx.program(group, member.program_id)
+        program, earner = _as_placed(ctx, group, member, current, request.ordered_at)
         check_order(request, program, now)
-        nq, q = points_for_order(request, member, program)
+        nq, q = points_for_order(request, earner, program)
         entry_id = new_id()
         base = request.ordered_at
         nq_settings, q_settings = program.nq_points, program.q_points
@@ -75,7 +78,7 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
             nq_expires_at=nq_expires_at,
             q_available_at=q_settings.holding_period.after(base) if q_settings.holding_period else base,
             q_expires_at=q_expires_at,
-            nq_max_balance=nq_settings.max_balance,
+            nq_max_balance=current.nq_points.max_balance,  # the balance is today's
         )
         # an order so old that its points have expired already
         late_lots = [lot for lot in lots if lot.lot_id == entry_id and lot.is_expired(now)]
@@ -107,6 +110,23 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
         return Decision(write, answer)
 
     return change_member(ctx, group, card_code, [sk], decide)
+
+
+def _as_placed(
+    ctx: PointsContext, group: str, member: Member, program: Program, ordered_at: datetime
+) -> tuple[Program, Member]:
+    """The program and the member's tiers as they were when the order was placed: a late order
+    earns with the settings, earning rules and tier multipliers of its own time. Read only when
+    something changed since (the program has versions saved after it, the member's tiers
+    changed after it); an order on time costs no read."""
+    if program.version > 1 and program.updated_at > ordered_at:
+        program = ctx.programs.program_at(group, program.program_id, ordered_at) or program
+    if member.tier_changed_at is not None and ordered_at < member.tier_changed_at:
+        rank, vip_tiers = tiers_at(
+            ctx.members.tier_changes(group, member.card_code), member.tier_rank, member.vip_tiers, ordered_at
+        )
+        member = member.model_copy(update={"tier_rank": rank, "vip_tiers": vip_tiers})
+    return program, member
 
 
 def return_order(

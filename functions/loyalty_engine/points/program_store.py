@@ -3,17 +3,22 @@ the points side's records kept there (enrolment idempotency records)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from loyalty_engine.kernel import keys
-from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, map_error, to_item
+from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, from_item, map_error, to_item
 from loyalty_engine.kernel.errors import Conflict
 from loyalty_engine.kernel.item_access import ItemTable
-from loyalty_engine.kernel.records import item
+from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY
 from loyalty_engine.points.programs import Program
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ProgramStore:
@@ -26,8 +31,37 @@ class ProgramStore:
         values = self._items.get(keys.group_pk(group), keys.program_sk(program_id), consistent=consistent)
         return Program.model_validate(values) if values else None
 
+    def program_at(self, group: str, program_id: str, at: datetime) -> Program | None:
+        """The program as it was at `at`: its latest version saved at or before it, else its first
+        version (the order came before the program was saved); None before versions were kept."""
+        prefix = keys.program_version_prefix(program_id)
+        names = {"#pk": PARTITION_KEY, "#sk": SORT_KEY}
+        # the latest version saved at or before `at`, else the oldest of all
+        for last, ascending in ((f"{prefix}{_iso(at)}#~", False), (f"{prefix}~", True)):
+            response = self._query(
+                KeyConditionExpression="#pk = :pk AND #sk BETWEEN :first AND :last",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.group_pk(group)},
+                    ":first": {"S": prefix},
+                    ":last": {"S": last},
+                },
+                ScanIndexForward=ascending,
+                Limit=1,
+            )
+            if items := response.get("Items", []):
+                return Program.model_validate(data_of(from_item(items[0])))
+        return None
+
+    def _query(self, **params: Any) -> Any:
+        try:
+            return self._client.query(TableName=self._table, **params)
+        except ClientError as error:
+            raise (map_error(error) or error) from error
+
     def put_program(self, group: str, program: Program, previous: Program | None) -> None:
-        """Create or replace a program and claim its name, unique within the group.
+        """Create or replace a program and claim its name, unique within the group; every
+        version is kept too, so that late orders earn with the settings of their time.
 
         The write is conditional on the program's version being the one read (`previous`),
         so of two concurrent replacements only one wins.
@@ -57,7 +91,18 @@ class ProgramStore:
             "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
             "ExpressionAttributeValues": {":p": {"S": program.program_id}},
         }
-        actions: list[dict[str, Any]] = [{"Put": program_put}, {"Put": name_put}]
+        version_put = {
+            "TableName": self._table,
+            "Item": to_item(
+                item(
+                    pk,
+                    keys.program_version_sk(program.program_id, _iso(program.updated_at), program.version),
+                    "program_version",
+                    program.model_dump(mode="json"),
+                )
+            ),
+        }
+        actions: list[dict[str, Any]] = [{"Put": program_put}, {"Put": name_put}, {"Put": version_put}]
         if previous is not None and keys.program_name_sk(previous.name) != keys.program_name_sk(program.name):
             actions.append(
                 {

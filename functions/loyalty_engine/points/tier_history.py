@@ -42,3 +42,24 @@ class TierChange(BaseModel):
     q_points: int = Field(description="Valid Q points seen when deciding")
     run: RunRef | None = Field(default=None, description="The scheduled run that made the change")
     member_version: int = Field(description="The member's version the change created (orders the history)")
+
+
+def tiers_at(
+    changes: list[TierChange], rank: int | None, vip_tiers: list[str], at: datetime
+) -> tuple[int | None, list[str]]:
+    """(standard tier rank, VIP tiers) a member held at `at`, from its tier history and its tiers
+    now (`rank`, `vip_tiers`). Changes count by when they took effect, then by commit order."""
+    ordered = sorted(changes, key=lambda change: (change.at, change.member_version))
+    passed = [change for change in ordered if change.at <= at]
+    if passed:
+        last = passed[-1]
+        return (last.new_tier.rank if last.new_tier else None), list(last.vip_tiers)
+    if not ordered:
+        return rank, list(vip_tiers)
+    first = ordered[0]  # the state before the first change
+    before = set(first.vip_tiers)
+    if first.cause == "vip_grant" and first.vip_tier:
+        before.discard(first.vip_tier)
+    elif first.cause == "vip_remove" and first.vip_tier:
+        before.add(first.vip_tier)
+    return (first.previous_tier.rank if first.previous_tier else None), sorted(before)

@@ -125,6 +125,7 @@ def apply_change(member: Member, change: TierChange) -> Member:
         "tier_rank": change.new_tier.rank if change.new_tier else None,
         "vip_tiers": change.vip_tiers,
         "version": change.member_version,
+        "tier_changed_at": max(filter(None, (member.tier_changed_at, change.at))),
     }
     if change.run is not None:
         update["tier_marks"] = {**member.tier_marks, change.run.job: change.run.scheduled_at}
