@@ -114,6 +114,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/v1/members/{card_code}/orders/{order_id}/returns"),
     ApiRoute("POST", "/v1/members/{card_code}/burns"),
     ApiRoute("GET", "/v1/members/{card_code}/ledger"),
+    ApiRoute("POST", "/v1/backlogs"),
     ApiRoute("GET", "/v1/rewards"),
     ApiRoute("GET", "/v1/rewards/{external_id}"),
     ApiRoute("PUT", "/v1/rewards/{external_id}", ADMIN),

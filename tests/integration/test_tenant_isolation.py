@@ -34,6 +34,7 @@ EVENT_FOR = {
     ("POST", "/v1/members/{card_code}/orders"): "api_earn_order",
     ("POST", "/v1/members/{card_code}/orders/{order_id}/returns"): "api_return_order",
     ("POST", "/v1/members/{card_code}/burns"): "api_burn_points",
+    ("POST", "/v1/backlogs"): "api_post_backlog",
     ("GET", "/v1/members/{card_code}/ledger"): "api_get_ledger",
     ("GET", "/v1/rewards"): "api_list_rewards",
     ("GET", "/v1/rewards/{external_id}"): "api_get_reward",
@@ -215,6 +216,13 @@ def test_other_group_cannot_reach_demo_data(route, member):
         reply = call("api_put_reward", OTHER_GROUP, body={**json.loads(event["body"]), "name": "Intruder"})
         assert reply.status == 201
         assert call("api_get_reward", SHOP).body["name"] == "Coffee voucher"
+    elif route == ("POST", "/v1/backlogs"):
+        # the backlog's items name demo's card: in demo-b each of them is not found
+        reply = call(EVENT_FOR[route], OTHER_GROUP)
+        assert reply.status == 200, reply.body
+        assert [(r["status"], r["body"]["code"]) for r in reply.body["results"]] == [
+            (404, "member_not_found")
+        ] * 3
     elif route in (("GET", "/v1/rewards"), ("GET", "/v1/imports")):
         reply = call(EVENT_FOR[route], OTHER_GROUP)
         assert reply.status == 200, reply.body

@@ -34,6 +34,7 @@ from loyalty_engine.kernel.types import SLUG_PATTERN
 from loyalty_engine.points import member_use_cases as members
 from loyalty_engine.points import point_use_cases as points
 from loyalty_engine.points import program_use_cases as programs
+from loyalty_engine.points.backlog import BacklogRequest, BacklogResult
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
 from loyalty_engine.points.ledger import LedgerEntry
 from loyalty_engine.points.members import EnrolRequest, MemberView
@@ -195,6 +196,18 @@ def get_ledger(
 ) -> LedgerPage:
     entries, next_cursor = members.ledger_page(default_context(), _caller(), card_code, limit, cursor)
     return LedgerPage(entries=entries, next_cursor=next_cursor)
+
+
+@app.post("/v1/backlogs", responses=responses(200), tags=["points"])
+def post_backlog(request: Annotated[BacklogRequest, Body()]) -> BacklogResult:
+    """A till's backlog after it was offline: up to 100 orders, returns and burns in one call,
+    applied per member in the order they happened, each exactly once under its own key
+    (`order_id`, `return_id`, `burn_id`). One result per item, as its own route would answer."""
+    from loyalty_engine.points.backlog_use_cases import apply_backlog  # off the cold path
+
+    result = apply_backlog(default_context(), _caller(), request)
+    metrics.add_metric(name="BacklogItems", unit=MetricUnit.Count, value=len(request.items))
+    return result
 
 
 @app.get("/v1/rewards", responses=responses(200), tags=["rewards"])
