@@ -384,7 +384,7 @@ def raw_batch_writer(items: list[dict[str, Any]]) -> dict[str, Any]:
 def _issue(calls: Calls, cards: int, batch_id: str, profile: str | None) -> dict[str, Any]:
     """The batch through the API (202, queued), then the BatchIssuer until it is completed."""
     from loyalty_engine.handlers import instrument_batches
-    from loyalty_engine.logic import series as series_logic
+    from loyalty_engine.instruments import series_use_cases as series_logic
     from tests.support.api import call
 
     admin, _ = _callers()
