@@ -66,7 +66,10 @@ def test_an_order_with_lines_earns_by_the_rules(ruled):
 
 def test_the_tier_multiplier_applies_to_rule_lines(ruled):
     assert call("api_grant_vip_tier", ADMIN).status == 200  # staff: NQ x2, Q x1
-    body = order_body(lines=[{"sku": "SKU-1", "quantity": 2, "amount": "129.90"}])
+    # placed after the grant (an order placed before it earns without it: see test_late_orders)
+    body = order_body(
+        ordered_at="2026-12-10T12:00:00Z", lines=[{"sku": "SKU-1", "quantity": 2, "amount": "129.90"}]
+    )
     reply = call("api_earn_order", SHOP, body=body)
     assert reply.status == 201, reply.body
     assert (reply.body["earned"]["nq"], reply.body["earned"]["q"]) == (2000, 1000)

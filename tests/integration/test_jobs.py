@@ -570,8 +570,14 @@ def test_vip_tiers_through_the_api(member, clock):
         "member_version": 1,
     }
     assert history[0]["at"] == "2026-12-10T12:00:00Z"  # the clock's now
-    # the larger multiplier applies to the next earn: staff NQ x2 over Blue's x1; Q stays x1
-    earned = call("api_earn_order", SHOP, body=order_body(order_id="VIP-1", amount="100.00", lines=[]))
+    # the larger multiplier applies to an order placed from then on: staff NQ x2 over Blue's x1;
+    # Q stays x1 (an order placed before the grant earns without it, see test_late_orders)
+    placed = "2026-12-10T12:00:00Z"
+    earned = call(
+        "api_earn_order",
+        SHOP,
+        body=order_body(order_id="VIP-1", amount="100.00", ordered_at=placed, lines=[]),
+    )
     assert earned.status == 201, earned.body
     assert (earned.body["earned"]["nq"], earned.body["earned"]["q"]) == (2000, 100)
     again = call("api_grant_vip_tier", ADMIN, body={"reason": "asked twice"})

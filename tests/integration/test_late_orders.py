@@ -66,5 +66,5 @@ def test_an_order_placed_before_a_program_change_earns_with_the_settings_of_its_
     assert late.body["earned"]["nq"] == 1_000
     assert late.body["balances"]["nq"]["next_expiry"]["at"] == "2027-12-10T20:00:00Z"  # its own validity
     assert _earn("NEW-RATE", "2026-12-11T12:00:00Z")["nq"] == 2_000
-    # an order placed before the program was first saved earns with its first version
-    assert _earn("BEFORE-ALL", "2026-11-20T10:00:00Z")["nq"] == 1_000
+    # an order placed before the program was first saved (a backfill) earns with it as it is
+    assert _earn("BEFORE-ALL", "2026-11-20T10:00:00Z")["nq"] == 2_000

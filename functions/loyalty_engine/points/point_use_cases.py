@@ -118,7 +118,8 @@ def _as_placed(
     """The program and the member's tiers as they were when the order was placed: a late order
     earns with the settings, earning rules and tier multipliers of its own time. Read only when
     something changed since (the program has versions saved after it, the member's tiers
-    changed after it); an order on time costs no read."""
+    changed after it); an order on time costs no read. An order placed before the program was
+    first saved (a backfill) earns with the program as it is."""
     if program.version > 1 and program.updated_at > ordered_at:
         program = ctx.programs.program_at(group, program.program_id, ordered_at) or program
     if member.tier_changed_at is not None and ordered_at < member.tier_changed_at:

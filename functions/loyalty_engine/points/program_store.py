@@ -32,26 +32,22 @@ class ProgramStore:
         return Program.model_validate(values) if values else None
 
     def program_at(self, group: str, program_id: str, at: datetime) -> Program | None:
-        """The program as it was at `at`: its latest version saved at or before it, else its first
-        version (the order came before the program was saved); None before versions were kept."""
+        """The program as it was at `at`: its latest version saved at or before it (None: none
+        was saved by then, or the program was saved before versions were kept)."""
         prefix = keys.program_version_prefix(program_id)
-        names = {"#pk": PARTITION_KEY, "#sk": SORT_KEY}
-        # the latest version saved at or before `at`, else the oldest of all
-        for last, ascending in ((f"{prefix}{_iso(at)}#~", False), (f"{prefix}~", True)):
-            response = self._query(
-                KeyConditionExpression="#pk = :pk AND #sk BETWEEN :first AND :last",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
-                    ":pk": {"S": keys.group_pk(group)},
-                    ":first": {"S": prefix},
-                    ":last": {"S": last},
-                },
-                ScanIndexForward=ascending,
-                Limit=1,
-            )
-            if items := response.get("Items", []):
-                return Program.model_validate(data_of(from_item(items[0])))
-        return None
+        response = self._query(
+            KeyConditionExpression="#pk = :pk AND #sk BETWEEN :first AND :last",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.group_pk(group)},
+                ":first": {"S": prefix},
+                ":last": {"S": f"{prefix}{_iso(at)}#~"},
+            },
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return Program.model_validate(data_of(from_item(items[0]))) if items else None
 
     def _query(self, **params: Any) -> Any:
         try:
