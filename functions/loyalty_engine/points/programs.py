@@ -188,6 +188,11 @@ class ProgramSpec(Model):
         max_length=500,
         description="Per SKU or product group, applied to orders with lines; a SKU rule wins over a group rule",
     )
+    products_without_rule: Literal["earn_by_amount", "earn_nothing"] = Field(
+        default="earn_by_amount",
+        description="How an order line that no earning rule matches earns: by its amount, or nothing "
+        "(then every order must carry its lines)",
+    )
 
     @field_validator("earning_rules")
     @classmethod
