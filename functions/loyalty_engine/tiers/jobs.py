@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.kernel.types import SLUG_PATTERN
@@ -116,6 +117,36 @@ def skip_reason(request: JobRequest, program: Program | None, *, manual: bool = 
     if not manual and not calendar.is_occurrence(request.scheduled_at):
         return "not_an_occurrence"  # e.g. a cron firing on day 29 of a month-end calendar
     return None
+
+
+# What an operator's run as of an instant in the future would do wrong, by job (see `future_refusal`).
+_FUTURE_HARM: dict[JobName, str] = {
+    "expire-points": "it would remove points that are still valid now",
+    "tier-downgrade": "it would drop members from tiers that their Q points still hold now",
+    "tier-upgrade": (
+        "it would move members up on Q points they do not hold yet, and keep the runs until then "
+        "from moving them"
+    ),
+    "reconcile": "it would check today's ledgers under that instant's name",
+}
+
+
+def future_refusal(request: JobRequest, now: datetime) -> InvalidRequest | None:
+    """Why an operator's run as of `request.scheduled_at` must not run now (None: it may).
+
+    Every job is refused as of an instant after `now`: each would change or claim what belongs
+    to that instant, and the run scheduled at that instant would then find it done and not run.
+    """
+    if request.scheduled_at <= now:
+        return None
+    at, current = request.scheduled_at.isoformat(), now.isoformat()
+    return InvalidRequest(
+        f"{request.job} as of {at} is in the future (now is {current}): {_FUTURE_HARM[request.job]}, "
+        "and the run scheduled at that instant would find it done and not run. Nothing was written; "
+        "a dry run (--dry-run) says what it would do.",
+        code="run_in_future",
+        details=[{"field": "scheduled_at", "reason": "in_future", "now": current}],
+    )
 
 
 class ScheduleSpec(JobModel):
