@@ -19,6 +19,7 @@ from pydantic import Field
 from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 from loyalty_engine.points import ledger
+from loyalty_engine.points.job_names import JobName
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program
 from loyalty_engine.tiers.context import JobServices
@@ -38,7 +39,7 @@ class RunPreview(JobModel):
 
     group: str
     program_id: str
-    job: str
+    job: JobName
     scheduled_at: datetime
     state: Literal["dry_run", "skipped"]
     reason: str | None = None
