@@ -17,8 +17,8 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 .PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job
 
 help:
-	@echo "make demo | make test | make local | make synth | make deploy | make bench | make openapi | make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00 [GROUP=demo]"
-	@echo "  run-job: a program's scheduled job as of any instant, on the running local stack (.local/stack.json) or else on AWS (TABLE_NAME and your credentials)"
+	@echo "make demo | make test | make local | make synth | make deploy | make bench | make openapi | make run-job JOB=tier-upgrade PROGRAM=club AT=2026-01-01T00:00:00+01:00 [GROUP=demo] [DRY_RUN=1]"
+	@echo "  run-job: a program's scheduled job as of an instant up to now (DRY_RUN=1: any instant, nothing written), on the running local stack (.local/stack.json) or else on AWS (TABLE_NAME and your credentials)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -66,7 +66,7 @@ demo: $(STAMP)
 LOCAL_STATE_FILE ?= .local/stack.json
 run-job: $(STAMP)
 	@if [ -z "$(JOB)" ] || [ -z "$(PROGRAM)" ] || [ -z "$(AT)" ]; then \
-		echo "usage: make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00 [GROUP=demo]" >&2; \
+		echo "usage: make run-job JOB=tier-upgrade PROGRAM=club AT=2026-01-01T00:00:00+01:00 [GROUP=demo] [DRY_RUN=1]" >&2; \
 		echo "  JOB: tier-upgrade | tier-downgrade | expire-points | reconcile" >&2; exit 2; \
 	fi
 	@if [ -f "$(LOCAL_STATE_FILE)" ]; then \
@@ -80,7 +80,7 @@ run-job: $(STAMP)
 	else \
 		echo "run-job: AWS, table $$TABLE_NAME, region $${AWS_REGION:-$$AWS_DEFAULT_REGION}" >&2; \
 	fi; \
-	$(PY) -m loyalty_engine.cli run-job --group "$(or $(GROUP),demo)" --program "$(PROGRAM)" --job "$(JOB)" --at "$(AT)"
+	$(PY) -m loyalty_engine.cli run-job --group "$(or $(GROUP),demo)" --program "$(PROGRAM)" --job "$(JOB)" --at "$(AT)" $(if $(DRY_RUN),--dry-run)
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -479,7 +479,11 @@ def do_measure(job: str, members: int) -> dict[str, Any]:
     from loyalty_engine.tiers.context import JobServices
 
     ctx = default_context()
-    services = JobServices(programs=ctx.programs, members=ctx.members, jobs=ctx.jobs, queue=None)
+    # Runs by hand are refused as of an instant in the future: the runs' clock is past all of them.
+    after_the_runs = max(UPGRADE_AT + timedelta(days=2), RECONCILE_AT, EXPIRE_AT) + timedelta(hours=1)
+    services = JobServices(
+        programs=ctx.programs, members=ctx.members, jobs=ctx.jobs, queue=None, clock=lambda: after_the_runs
+    )
     dynamodb = client()
     calls = Calls(dynamodb)
     result: dict[str, Any] = {"job": job, "members": members, "rss_start_mb": peak_rss_mb()}

@@ -148,8 +148,8 @@ def banner(stack: LocalStack, state_file: Path | None) -> str:
     ]
     if schedules is not None:
         lines += [
-            "    # a tier run as of any instant, on this stack (while it runs)",
-            "    make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00",
+            "    # a tier run as of an instant up to now (DRY_RUN=1: any instant, nothing written)",
+            "    make run-job JOB=tier-upgrade PROGRAM=club AT=2026-01-02T03:00:00+01:00 [DRY_RUN=1]",
         ]
     lines += [
         "",

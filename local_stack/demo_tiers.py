@@ -1,6 +1,7 @@
 """Tiers on a fast clock: a tiered program's schedules fire on the stack's virtual clock
-(EventBridge Scheduler -> JobStarter -> Jobs queue -> JobWorker), then a downgrade run a
-year later by time travel (`make run-job`, the operators' `run-job` command).
+(EventBridge Scheduler -> JobStarter -> Jobs queue -> JobWorker), then the downgrade run of a
+year later, by hand (`make run-job`, the operators' `run-job` command): refused, since it is in
+the future, and made as a dry run that says what it will do.
 """
 
 from __future__ import annotations
@@ -165,41 +166,61 @@ def run_tiers_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: s
         checks=(field("vip_tiers", ["ambassador"]),),
     )
 
-    # A year on, the Q points earned today have expired: the yearly downgrade drops each
-    # member by one tier at most (max_tier_downgrade 1). Run now, "as of" then.
+    # A year on, the Q points earned today have expired: the yearly downgrade will drop each
+    # member by one tier at most (max_tier_downgrade 1). A run by hand "as of" then is refused
+    # (it would take away tiers still held today); its dry run says what it will do.
     local = now.astimezone(GMT1)
     at = datetime(local.year + 2, 1, 1, tzinfo=GMT1)  # a yearly downgrade occurrence, > a year away
     at_text = at.isoformat()
     out.write(
-        f"\n  time travel: make run-job JOB=tier-downgrade PROGRAM={program_id} AT={at_text} GROUP={GROUP}\n"
+        f"\n  as of then: make run-job JOB=tier-downgrade PROGRAM={program_id} AT={at_text} GROUP={GROUP}\n"
     )
-    summary = _run_job(c, program_id, "tier-downgrade", at_text)
+    refused = _run_job(c, program_id, "tier-downgrade", at_text, expect=(2, None))
+    out.write(f"    refused: {refused.get('error', '?')}\n")
+    out.write("  the same with DRY_RUN=1 (--dry-run)\n")
+    summary = _run_job(c, program_id, "tier-downgrade", at_text, dry_run=True, expect=(0, "dry_run"))
     out.write(
-        f"    run {summary.get('state')}: {summary.get('members')} members read, "
-        f"{summary.get('changed')} changed\n"
+        f"    dry run: {summary.get('members')} members read, {summary.get('changed')} would change "
+        f"({', '.join(f'{move}: {n}' for move, n in (summary.get('moves') or {}).items()) or 'none'})\n"
     )
+    outcomes = {item["card_code"]: item["outcome"] for item in summary.get("cards") or []}
     rows = []
     for (card, _, tier), after in zip(members, ("Silver", "Blue", "Blue"), strict=True):
+        expected = f"{tier} -> {after}" if after != tier else None
         view = c.call(
-            f"{card}: {tier} -> {after} (one tier at most)" if after != tier else f"{card} stays {tier}",
+            f"{card} stays {tier} today; the dry run says {expected or 'no change'}",
             "GET",
             f"/v1/members/{card}",
             key=(GROUP, "shop"),
             expect=200,
-            checks=(field("tier.name", after),),
+            checks=(field("tier.name", tier),),
         )
+        if outcomes.get(card) != expected:
+            c.result.steps.append(
+                Step(
+                    f"dry run outcome of {card}",
+                    "CLI",
+                    "run-job",
+                    0,
+                    0,
+                    f"{outcomes.get(card)} != {expected}",
+                )
+            )
         rows.append(
             [
                 card,
                 str((views[card] or {}).get("balances", {}).get("q", {}).get("valid", "-")),
-                tier,
                 _tier(view),
+                after,
                 ", ".join(view.get("vip_tiers", [])) if isinstance(view, dict) else "-",
             ]
         )
     out.write("\n")
     table(
-        out, ["card code", "Q points today", "tier after upgrade", f"tier on {at.date()}", "VIP"], rows, {1}
+        out,
+        ["card code", "Q points today", "tier now", f"on {at.date()} (dry run)", "VIP"],
+        rows,
+        {1},
     )
     _history(c, out, ana)
     out.write("\n")
@@ -250,19 +271,28 @@ def _history(c: DemoClient, out: TextIO, card: str) -> None:
     )
 
 
-def _run_job(c: DemoClient, program_id: str, job: str, at: str) -> dict[str, Any]:
-    """What `make run-job` runs, in this process (whose environment is the local stack's)."""
+def _run_job(
+    c: DemoClient,
+    program_id: str,
+    job: str,
+    at: str,
+    *,
+    dry_run: bool = False,
+    expect: tuple[int, str | None] = (0, "completed"),
+) -> dict[str, Any]:
+    """What `make run-job` runs, in this process (whose environment is the local stack's): the
+    summary printed, or `{"error": <what it wrote on stderr>}` when it printed none."""
     from loyalty_engine.cli import main as admin
 
     printed, errors = io.StringIO(), io.StringIO()
+    argv = ["run-job", "--group", GROUP, "--program", program_id, "--job", job, "--at", at]
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
-        code = admin(["run-job", "--group", GROUP, "--program", program_id, "--job", job, "--at", at])
+        code = admin([*argv, "--dry-run"] if dry_run else argv)
     try:
         summary: dict[str, Any] = json.loads(printed.getvalue())
     except ValueError:
-        summary = {}
-    problem = (
-        None if code == 0 and summary.get("state") == "completed" else f"exit {code}: {errors.getvalue()}"
-    )
-    c.result.steps.append(Step(f"run-job {job} as of {at}", "CLI", "run-job", 0, code, problem))
+        summary = {"error": errors.getvalue().strip()}
+    problem = None if (code, summary.get("state")) == expect else f"exit {code}: {errors.getvalue()}"
+    label = f"run-job {job} as of {at}{' --dry-run' if dry_run else ''}"
+    c.result.steps.append(Step(label, "CLI", "run-job", expect[0], code, problem))
     return summary

@@ -1,11 +1,17 @@
 """Operator commands: create an API key (the key is printed once), run a scheduled job now.
 
     loyalty-admin create-key --group demo --scope admin [--merchant store-1] [--name "web shop"]
-    loyalty-admin run-job --group demo --program club --job tier-upgrade --at 2027-01-01T00:00:00+01:00
+    loyalty-admin run-job --group demo --program club --job tier-upgrade --at 2027-01-01T00:00:00+01:00 [--dry-run]
 
-`run-job` runs every member shard in this process "as of" the given instant (time travel:
-the instant may be in the past or the future), once per (program, job, instant): running
-it again reports the first run.
+`run-job` runs every member shard in this process "as of" the given instant, once per
+(program, job, instant): running it again reports the first run. The instant may be in the
+past, not in the future: that run would take away what is still valid now, so it is refused
+(exit code 2) and nothing is written. `--dry-run`, at any instant, says what the run would
+change and writes nothing.
+
+Exit codes of `run-job`: 0 the run completed (or the dry run was made), 1 the run does not
+apply (program not found or not running, job not for this program), 2 bad arguments or an
+instant in the future.
 
 Uses the table named by TABLE_NAME and the usual AWS credentials/endpoint
 (AWS_ENDPOINT_URL points it at the local stack).
@@ -37,11 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--program", required=True, help="program id")
     run.add_argument("--job", required=True, choices=JOB_NAMES)
     run.add_argument(
-        "--at", required=True, help="ISO 8601 instant with its offset, e.g. 2027-01-01T00:00:00+01:00"
+        "--at",
+        required=True,
+        help="ISO 8601 instant with its offset, e.g. 2027-01-01T00:00:00+01:00; not in the future",
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="say what the run would change, write nothing (any instant)"
     )
     args = parser.parse_args(argv)
     if args.command == "run-job":
-        return _run_job(args.group, args.program, args.job, args.at)
+        return _run_job(args.group, args.program, args.job, args.at, dry_run=args.dry_run)
     store = GroupStore(client(), load(Settings).table_name)
     token = create_api_key(store, args.group, args.scope, name=args.name, merchant_id=args.merchant)
     sys.stdout.write(token + "\n")
@@ -49,11 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run_job(group: str, program_id: str, job: str, at: str) -> int:
+def _run_job(group: str, program_id: str, job: str, at: str, *, dry_run: bool = False) -> int:
     from pydantic import ValidationError
 
+    from loyalty_engine.kernel.errors import DomainError
     from loyalty_engine.tiers.context import job_services
-    from loyalty_engine.tiers.jobs import JobRequest
+    from loyalty_engine.tiers.jobs import JobRequest, RunSummary
+    from loyalty_engine.tiers.previews import RunPreview, preview_run
     from loyalty_engine.tiers.run_use_cases import run_now
 
     try:
@@ -62,7 +75,14 @@ def _run_job(group: str, program_id: str, job: str, at: str) -> int:
         for problem in error.errors(include_url=False):
             sys.stderr.write(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}\n")
         return 2
-    summary = run_now(job_services(), request)
+    summary: RunSummary | RunPreview
+    try:
+        summary = preview_run(job_services(), request) if dry_run else run_now(job_services(), request)
+    except DomainError as refused:
+        sys.stderr.write(f"run-job refused ({refused.code}): {refused.message}\n")
+        return 2
+    if dry_run and summary.state == "dry_run":
+        sys.stderr.write("run-job: dry run, nothing was written\n")
     sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
     return 0 if summary.state != "skipped" else 1
 

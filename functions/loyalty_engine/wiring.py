@@ -126,6 +126,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}", ADMIN),
     ApiRoute("DELETE", "/v1/members/{card_code}/vip-tiers/{vip_tier}", ADMIN),
     ApiRoute("GET", "/v1/members/{card_code}/tier-history"),
+    ApiRoute("GET", "/v1/group/settings", ADMIN),
+    ApiRoute("PUT", "/v1/group/settings", ADMIN),
 )
 
 # Merchants, series, instruments and customers: a function of their own (see handlers/instrument_api).

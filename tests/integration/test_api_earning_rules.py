@@ -108,6 +108,28 @@ def test_a_program_without_rules_ignores_the_lines(member):
     assert (reply.body["earned"]["nq"], reply.body["earned"]["q"]) == (1299, 129)
 
 
+def test_a_program_whose_products_without_a_rule_earn_nothing(ruled, member):
+    assert ruled["products_without_rule"] == "earn_by_amount"  # the default: today's behaviour
+    reply = call("api_put_program", ADMIN, body=spec(ruled, products_without_rule="earn_nothing"))
+    assert reply.status == 200 and reply.body["products_without_rule"] == "earn_nothing", reply.body
+    earned = call("api_earn_order", SHOP)  # the sample order: SKU-1 (500/unit) and SKU-2 (no rule)
+    assert earned.status == 201, earned.body
+    assert (earned.body["earned"]["nq"], earned.body["earned"]["q"]) == (500, 500)  # SKU-2 earns nothing
+    without_lines = call("api_earn_order", SHOP, body=order_body(order_id="WEB-NO-LINES", lines=[]))
+    assert (without_lines.status, without_lines.body["code"]) == (422, "lines_required")
+    assert without_lines.body["details"] == [{"field": "lines", "reason": "lines_required"}]
+    balances = call("api_get_member", SHOP).body["balances"]
+    assert (balances["nq"]["available"], balances["q"]["valid"]) == (500, 500)  # only the first order
+    returned = call(
+        "api_return_order",
+        SHOP,
+        path={"order_id": "WEB-100045"},
+        body={"return_id": "R-1", "amount": "30.00"},
+    )
+    assert returned.status == 201, returned.body
+    assert returned.body["reversed"] == {"nq": 115, "q": 115, "unrecovered": 0}  # floor(500 x 30 / 129.9)
+
+
 @pytest.mark.parametrize(
     ("rules", "field"),
     [

@@ -21,7 +21,7 @@ from loyalty_engine.kernel.dynamo import from_item, to_item
 from loyalty_engine.kernel.table import MEMBER_SHARDS, PARTITION_KEY, SORT_KEY
 from loyalty_engine.tiers.context import job_services
 from loyalty_engine.tiers.jobs import JobRequest, ShardMessage
-from loyalty_engine.tiers.run_use_cases import TIME_MARGIN_MS, run_now, work_shard
+from loyalty_engine.tiers.run_use_cases import TIME_MARGIN_MS, work_shard
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.support.api import call, load_event
 from tests.support.aws import fresh_caches, moto_table
@@ -38,6 +38,7 @@ from tests.support.jobs import (
     history_as_changes,
     job_store,
     reference_ranks,
+    run_in_time,
     services,
     sqs_event,
     start_event,
@@ -254,7 +255,7 @@ def _ledger(card: str) -> list[dict]:
 
 
 def _run(job, at, jobs=None):
-    return run_now(services(jobs), JobRequest(group="demo", program_id="club", job=job, scheduled_at=at))
+    return run_in_time(JobRequest(group="demo", program_id="club", job=job, scheduled_at=at), jobs)
 
 
 # ---------------------------------------------------------------- reconciliation

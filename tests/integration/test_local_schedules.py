@@ -336,22 +336,35 @@ def _admin(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_run_job_downgrades_as_of_a_year_later(
+def test_run_job_refuses_a_year_later_and_dry_runs_it(
     stack: LocalStack, upgrade: tuple[datetime, list[Firing]]
 ) -> None:
     at = f"{datetime.now(GMT1).year + 2}-01-01T00:00:00+01:00"  # the Q points have expired by then
     argv = ("run-job", "--group", GROUP, "--program", PROGRAM, "--job", "tier-downgrade", "--at", at)
     code, out, err = _admin(*argv)
+    assert (code, out) == (2, ""), err
+    assert "in the future" in err and "--dry-run" in err
+    code, out, err = _admin(*argv, "--dry-run")
+    assert code == 0, err
+    preview = json.loads(out)
+    assert (preview["state"], preview["members"], preview["changed"]) == ("dry_run", 1, 1)
+    assert preview["moves"] == {"Silver -> Blue": 1}
+    assert _call(stack, "GET", f"/v1/members/{CARD}", "shop")["tier"]["name"] == "Silver", "nothing written"
+    assert _admin(*argv, "--dry-run")[1] == out
+    past = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    argv = ("run-job", "--group", GROUP, "--program", PROGRAM, "--job", "reconcile", "--at", past)
+    code, out, err = _admin(*argv)
     assert code == 0, err
     summary = json.loads(out)
-    assert (summary["state"], summary["members"], summary["changed"]) == ("completed", 1, 1)
-    assert _call(stack, "GET", f"/v1/members/{CARD}", "shop")["tier"]["name"] == "Blue"
+    assert (summary["state"], summary["members"], summary["drift"]) == ("completed", 1, 0)
     assert _admin(*argv)[1] == out, "once per (program, job, instant): the same run again"
     code, _, err = _admin(
         "run-job", "--group", GROUP, "--program", PROGRAM, "--job", "reconcile", "--at", "soon"
     )
     assert code == 2 and "scheduled_at" in err
-    code, out, _ = _admin("run-job", "--group", GROUP, "--program", "nope", "--job", "reconcile", "--at", at)
+    code, out, _ = _admin(
+        "run-job", "--group", GROUP, "--program", "nope", "--job", "reconcile", "--at", past
+    )
     assert code == 1 and json.loads(out)["reason"] == "program_not_found"
 
 
@@ -362,7 +375,7 @@ def test_make_run_job_uses_the_state_file(
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     env.pop("TABLE_NAME", None)
     env["LOCAL_STATE_FILE"] = str(state_file)
-    at = "2031-06-01T03:00:00+01:00"
+    at = "2026-06-01T03:00:00+01:00"
     command = [
         "make",
         "-s",
@@ -379,8 +392,22 @@ def test_make_run_job_uses_the_state_file(
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert (summary["group"], summary["job"], summary["state"]) == (GROUP, "reconcile", "completed")
-    assert summary["scheduled_at"] == "2031-06-01T02:00:00Z"
+    assert summary["scheduled_at"] == "2026-06-01T02:00:00Z"
     assert f"the local stack at {stack.aws_endpoint_url}" in done.stderr
+
+    ahead = [*command[:-1], "AT=2031-06-01T03:00:00+01:00"]
+    refused = subprocess.run(  # noqa: S603
+        ahead, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert refused.returncode != 0 and "run_in_future" in refused.stderr
+    dry = subprocess.run(  # noqa: S603
+        [*ahead, "DRY_RUN=1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert (json.loads(dry.stdout)["state"], json.loads(dry.stdout)["scheduled_at"]) == (
+        "dry_run",
+        "2031-06-01T02:00:00Z",
+    )
 
     incomplete = [*command[:5], "JOB=reconcile"]
     usage = subprocess.run(  # noqa: S603

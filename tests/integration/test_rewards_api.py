@@ -294,6 +294,53 @@ def test_buy_for_unknown_reward_or_member(funded):
     assert (stranger.status, stranger.body["code"]) == (404, "member_not_found")
 
 
+def test_a_reward_whose_forced_validity_has_ended_cannot_be_bought(funded, clock):
+    window = {
+        "forced_validity_start": "2026-11-01T00:00:00+01:00",
+        "forced_validity_end": "2026-12-10T13:00:00+01:00",
+    }
+    assert put_reward(forced_validity=True, **window).status == 201  # ends at 12:00 UTC: the clock's now
+    ended = buy()
+    assert (ended.status, ended.body["code"]) == (409, "reward_expired"), ended.body
+    assert ended.body["details"] == [
+        {"field": "reward_id", "reason": "reward_expired", "forced_validity_end": "2026-12-10T12:00:00+00:00"}
+    ]
+    assert nq_available() == 1299  # nothing spent
+    assert call("api_get_reward", SHOP, path={"external_id": "coffee"}).body["attributed"] == 0
+    assert call("api_list_member_rewards", SHOP).body["attributions"] == []
+    assert call("api_get_ledger", SHOP).body["entries"][0]["kind"] == "earn"
+    clock.now = clock.now.replace(second=0, minute=59, hour=11)  # one minute before the end: it can
+    bought = buy("buy-2")
+    assert bought.status == 201, bought.body
+    assert (bought.body["valid_from"], bought.body["valid_until"]) == (
+        "2026-10-31T23:00:00Z",
+        "2026-12-10T12:00:00Z",
+    )
+    clock.advance(minutes=1)
+    assert (buy("buy-2").status, buy("buy-2").body) == (201, bought.body), (
+        "a replay after the end is answered"
+    )
+
+
+def test_a_reward_whose_forced_validity_has_not_started_can_be_bought_and_used_from_its_start(funded, clock):
+    window = {"forced_validity_start": "2026-12-24", "forced_validity_end": "2027-01-02"}
+    assert (
+        put_reward(forced_validity=True, **{k: f"{v}T00:00:00+01:00" for k, v in window.items()}).status
+        == 201
+    )
+    early = buy()
+    assert early.status == 201, early.body
+    assert (early.body["valid_from"], early.body["valid_until"]) == (
+        "2026-12-23T23:00:00Z",
+        "2027-01-01T23:00:00Z",
+    )
+    assert nq_available() == 1199
+    too_soon = burn(early.body["attribution_id"])
+    assert (too_soon.status, too_soon.body["code"]) == (422, "burn_outside_validity")
+    clock.now = clock.now.replace(day=24)
+    assert burn(early.body["attribution_id"], key="use-2").status == 201
+
+
 # --- burning an attribution ------------------------------------------------------------
 
 

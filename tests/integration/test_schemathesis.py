@@ -327,6 +327,8 @@ def test_every_operation_documents_its_success_responses() -> None:
         ("put", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): {"200"},
         ("delete", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): {"200"},
         ("get", "/v1/members/{card_code}/tier-history"): {"200"},
+        ("get", "/v1/group/settings"): {"200"},
+        ("put", "/v1/group/settings"): {"200"},
         ("put", "/v1/merchant-groups/{merchant_group_id}"): {"200", "201"},
         ("get", "/v1/merchant-groups/{merchant_group_id}"): {"200"},
         ("put", "/v1/merchants/{merchant_id}"): {"200", "201"},

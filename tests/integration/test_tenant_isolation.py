@@ -47,6 +47,8 @@ EVENT_FOR = {
     ("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): "api_grant_vip_tier",
     ("DELETE", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): "api_remove_vip_tier",
     ("GET", "/v1/members/{card_code}/tier-history"): "api_get_tier_history",
+    ("GET", "/v1/group/settings"): "api_get_group_settings",
+    ("PUT", "/v1/group/settings"): "api_put_group_settings",
     ("PUT", "/v1/merchant-groups/{merchant_group_id}"): "api_put_merchant_group",
     ("GET", "/v1/merchant-groups/{merchant_group_id}"): "api_get_merchant_group",
     ("PUT", "/v1/merchants/{merchant_id}"): "api_put_merchant",
@@ -223,6 +225,13 @@ def test_other_group_cannot_reach_demo_data(route, member):
         assert [(r["status"], r["body"]["code"]) for r in reply.body["results"]] == [
             (404, "member_not_found")
         ] * 3
+    elif route[1] == "/v1/group/settings":
+        # the group is the key's: demo-b reads and writes demo-b's settings, never demo's
+        assert call("api_put_group_settings", ADMIN, body={"null_erases": True}).status == 200
+        body = {"null_erases": False} if route[0] == "PUT" else ...
+        reply = call(EVENT_FOR[route], OTHER_GROUP, body=body)
+        assert (reply.status, reply.body) == (200, {"null_erases": False}), reply.body
+        assert call("api_get_group_settings", ADMIN).body == {"null_erases": True}
     elif route in (("GET", "/v1/rewards"), ("GET", "/v1/imports")):
         reply = call(EVENT_FOR[route], OTHER_GROUP)
         assert reply.status == 200, reply.body

@@ -19,6 +19,7 @@ def test_upgrade_run_moves_member_and_records_history(member, clock):
     reply = call("api_earn_order", SHOP, body=order_body(amount="650.00", order_id="O-1"))
     assert reply.status == 201, reply.body
     at = datetime(2026, 12, 11, 2, 0, tzinfo=UTC)  # 03:00 GMT+1, an upgrade occurrence
+    clock.now = at  # an operator's run is as of an instant that has come
     summary = run_now(
         services(), JobRequest(group="demo", program_id="club", job="tier-upgrade", scheduled_at=at)
     )

@@ -24,6 +24,7 @@ from loyalty_engine.tiers.jobs import JobName, JobRequest, RunSummary
 from loyalty_engine.tiers.run_use_cases import run_now
 from tests.integration.conftest import order_body
 from tests.support.api import LambdaContext, call, load_event
+from tests.support.clock import FakeClock
 from tests.support.tiers import ref_downgrade, ref_upgrade
 
 SAMPLE = json.loads(load_event("api_put_program")["body"])
@@ -77,6 +78,15 @@ def services(
         clock=ctx.clock,
         on_finished=on_finished,
     )
+
+
+def run_in_time(request: JobRequest, jobs: JobStore | None = None) -> RunSummary:
+    """An operator's run as of `request.scheduled_at`, made once that instant has come: the fake
+    clock moves on to it if it is behind (a run as of an instant in the future is refused)."""
+    clock = default_context().clock
+    if isinstance(clock, FakeClock) and clock.now < request.scheduled_at:
+        clock.now = request.scheduled_at
+    return run_now(services(jobs), request)
 
 
 def cards_in_shard(shard: int, count: int, prefix: str = "CARD") -> list[str]:
@@ -143,7 +153,7 @@ class Group:
         return JobRequest(group=self.name, program_id="club", job=job, scheduled_at=at)
 
     def run(self, job: JobName, at: datetime, jobs: JobStore | None = None) -> RunSummary:
-        return run_now(services(jobs), self.request(job, at))
+        return run_in_time(self.request(job, at), jobs)
 
 
 def q_points(amount: Decimal) -> int:

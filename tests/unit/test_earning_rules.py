@@ -278,6 +278,47 @@ def test_without_lines_the_amount_earns_as_before_even_with_rules():
     assert points_for_order(order("129.90"), member(), program(RULES)) == (1299, 129)
 
 
+def test_products_without_a_rule_earn_by_their_amount_by_default():
+    assert program().products_without_rule == "earn_by_amount"
+
+
+def test_products_without_a_rule_may_earn_nothing():
+    only_ruled = program(RULES, products_without_rule="earn_nothing")
+    result = points_for_order(
+        order(
+            "100.00",
+            line("BOTTLE-1", 2, "30.00", "wine"),  # SKU rule: 2 x 50 NQ, 2 x 50 Q
+            line("BOTTLE-2", 1, "20.00", "wine"),  # group x2: 400 NQ, 40 Q
+            line("BREAD", 1, "50.00"),  # no rule: nothing
+        ),
+        member(),
+        only_ruled,
+    )
+    assert result == (100 + 400, 100 + 40)
+    assert points_for_order(order("5", line("BREAD", 1, "5")), member(), only_ruled) == (0, 0)
+
+
+def test_a_program_whose_products_without_a_rule_earn_nothing_needs_the_lines():
+    without_rules = program(products_without_rule="earn_nothing")
+    assert points_for_order(order("10", line("BREAD", 1, "10")), member(), without_rules) == (0, 0)
+    mismatched = order("100", line("A", 1, "60"))  # the lines are checked even without rules
+    with pytest.raises(InvalidRequest) as refused:
+        points_for_order(mismatched, member(), without_rules)
+    assert refused.value.code == "lines_do_not_match_amount"
+    for rules in ([], RULES):
+        with pytest.raises(InvalidRequest) as refused:
+            points_for_order(order("129.90"), member(), program(rules, products_without_rule="earn_nothing"))
+        assert (refused.value.code, refused.value.details) == (
+            "lines_required",
+            [{"field": "lines", "reason": "lines_required"}],
+        )
+
+
+def test_products_without_rule_takes_one_of_two_values():
+    with pytest.raises(ValidationError):
+        program(products_without_rule="earn_half")
+
+
 def test_a_free_line_still_earns_its_fixed_points():
     assert points_for_order(order("0", line("BOTTLE-1", 2, "0")), member(), program(RULES)) == (100, 100)
 

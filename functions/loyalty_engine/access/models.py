@@ -26,9 +26,15 @@ _KEY_ID = re.compile(r"^[0-9A-Z]{26}$")
 
 
 class GroupSettings(BaseModel):
+    """A loyalty group's settings (`PUT /v1/group/settings` replaces them all)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    null_erases: bool = Field(default=False, description="In imports, NULL erases a stored value")
+    null_erases: bool = Field(
+        default=False,
+        strict=True,
+        description="In partner files, a value of exactly NULL erases the stored value (otherwise it is ignored)",
+    )
 
 
 class LoyaltyGroup(BaseModel):

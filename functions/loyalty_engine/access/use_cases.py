@@ -1,10 +1,20 @@
-"""Use cases of access: create a group's API key, and resolve a presented key to its caller."""
+"""Use cases of access: create a group's API key, resolve a presented key to its caller, read
+and replace the caller's group settings."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from loyalty_engine.access.models import Caller, LoyaltyGroup, Scope, new_api_key, parse_token, verify
+from loyalty_engine.access.models import (
+    Caller,
+    GroupSettings,
+    LoyaltyGroup,
+    Scope,
+    new_api_key,
+    parse_token,
+    verify,
+)
 from loyalty_engine.access.store import GroupStore
 from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.timeutil import utcnow
@@ -38,3 +48,17 @@ def authorize(store: GroupStore, authorization: str | None) -> Caller:
     """The caller an `Authorization: Bearer <key>` header stands for; `Unauthorized` otherwise."""
     group, key_id, secret = parse_token(authorization)
     return verify(store.get_api_key(group, key_id), secret)
+
+
+def group_settings(store: GroupStore, caller: Caller) -> GroupSettings:
+    """The caller's group's settings (the defaults if the group was never stored)."""
+    group = store.get_group(caller.group_id)
+    return group.settings if group is not None else GroupSettings()
+
+
+def put_group_settings(
+    store: GroupStore, caller: Caller, settings: GroupSettings, now: datetime
+) -> GroupSettings:
+    """Replace the caller's group's settings: a setting left out is back to its default, and the
+    same body again changes nothing. The group is the key's, never one named by the request."""
+    return store.put_settings(caller.group_id, settings, now).settings

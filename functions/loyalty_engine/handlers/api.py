@@ -16,7 +16,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from loyalty_engine.access.models import Caller
+from loyalty_engine.access import use_cases as access
+from loyalty_engine.access.models import Caller, GroupSettings
 from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.handlers.rest import (
     SERVICE,
@@ -306,6 +307,19 @@ def tier_history(card_code: CardCode, limit: Limit = 50, cursor: Cursor = None) 
 
     changes, next_cursor = tiers.tier_history(default_context(), _caller(), card_code, limit, cursor)
     return TierHistoryPage(changes=changes, next_cursor=next_cursor)
+
+
+@app.get("/v1/group/settings", responses=responses(200), tags=["group"])
+def get_group_settings() -> GroupSettings:
+    """The settings of the key's loyalty group."""
+    return access.group_settings(default_context().groups, _caller())
+
+
+@app.put("/v1/group/settings", responses=responses(200), tags=["group"])
+def put_group_settings(settings: Annotated[GroupSettings, Body()]) -> GroupSettings:
+    """Replace the settings of the key's loyalty group (a setting left out is back to its default)."""
+    ctx = default_context()
+    return access.put_group_settings(ctx.groups, _caller(), settings, ctx.clock())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
+from loyalty_engine.access.store import GroupStore
 from loyalty_engine.imports.store import ImportStore
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.settings import ApiSettings, load
@@ -57,6 +58,7 @@ class Context:
     rewards: RewardStore
     imports: ImportStore
     jobs: JobStore
+    groups: GroupStore
     clock: Callable[[], datetime] = utcnow
     schedules: Callable[[], ScheduleStore | None] = field(default=lambda: _schedule_store())
     program_cache_seconds: float = 30.0
@@ -87,5 +89,6 @@ def default_context() -> Context:
         rewards=RewardStore(dynamodb, config.table_name),
         imports=ImportStore(dynamodb, config.table_name),
         jobs=JobStore(dynamodb, config.table_name),
+        groups=GroupStore(dynamodb, config.table_name),
         program_cache_seconds=config.program_cache_seconds,
     )

@@ -1,16 +1,27 @@
-"""Value types every capability shares: slugs (ids in URLs and keys), frozen models, periods."""
+"""Value types every capability shares: slugs (ids in URLs and keys), frozen models, periods, time zones."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from loyalty_engine.kernel.timeutil import DurationUnit, add_duration
+from loyalty_engine.kernel.timeutil import DurationUnit, add_duration, known_time_zone
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="Lower-case letters, digits and dashes")]
+TimeZoneName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
+        description="An IANA time zone name, e.g. Europe/Paris",
+        examples=["Europe/Paris"],
+    ),
+    AfterValidator(known_time_zone),
+]
 
 
 class Model(BaseModel):

@@ -148,12 +148,21 @@ def points_for_order(order: OrderRequest, member: Member, program: Program) -> t
     """(NQ, Q) points of an order, with the member's tier multipliers.
 
     Without lines or without earning rules: the order's amount, rounded once. Otherwise each
-    line earns by its rule (a SKU rule wins over a product-group rule) or by its amount, and
-    is rounded on its own, so that a line's points do not depend on the other lines; the
-    lines must then add up to the order's amount, which returns are proportional to.
+    line earns by its rule (a SKU rule wins over a product-group rule) or, without one, by its
+    amount or nothing (the program's `products_without_rule`), and is rounded on its own, so
+    that a line's points do not depend on the other lines; the lines must then add up to the
+    order's amount, which returns are proportional to. A program whose products without a
+    rule earn nothing needs the lines of every order: its amount alone cannot say what earns.
     """
     nq_multiplier, q_multiplier = member.multipliers(program)
-    if not order.lines or not program.earning_rules:
+    by_amount = program.products_without_rule == "earn_by_amount"
+    if not order.lines and not by_amount:
+        raise InvalidRequest(
+            "this program earns only for products with an earning rule: the order needs its lines",
+            code="lines_required",
+            details=[{"field": "lines", "reason": "lines_required"}],
+        )
+    if not order.lines or (not program.earning_rules and by_amount):
         return (
             program.nq_points.points_for(order.amount, nq_multiplier),
             program.q_points.points_for(order.amount, q_multiplier),
@@ -161,8 +170,8 @@ def points_for_order(order: OrderRequest, member: Member, program: Program) -> t
     _check_lines_total(order)
     matched = _match_rules(order.lines, program.earning_rules)
     return (
-        _lines_points(matched, program.nq_points, nq_multiplier),
-        _lines_points(matched, program.q_points, q_multiplier),
+        _lines_points(matched, program.nq_points, nq_multiplier, by_amount),
+        _lines_points(matched, program.q_points, q_multiplier, by_amount),
     )
 
 
@@ -176,12 +185,15 @@ def _match_rules(lines: list[OrderLine], rules: list[EarningRule]) -> Matched:
     return [(line, by_sku.get(line.sku, by_group.get(line.product_group or ""))) for line in lines]
 
 
-def _lines_points(matched: Matched, settings: QPointSettings, multiplier: Decimal) -> int:
-    """The sum of the lines' points, each line rounded on its own."""
+def _lines_points(matched: Matched, settings: QPointSettings, multiplier: Decimal, by_amount: bool) -> int:
+    """The sum of the lines' points, each line rounded on its own (a line without a rule earns
+    by its amount if `by_amount`, else nothing)."""
     return sum(
-        settings.points_for(line.amount, multiplier)
-        if rule is None
-        else rule.points_for(settings, line.amount, line.quantity, multiplier)
+        rule.points_for(settings, line.amount, line.quantity, multiplier)
+        if rule is not None
+        else settings.points_for(line.amount, multiplier)
+        if by_amount
+        else 0
         for line, rule in matched
     )
 

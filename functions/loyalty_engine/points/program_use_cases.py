@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loyalty_engine.access.models import Caller
-from loyalty_engine.kernel.errors import program_not_found
+from loyalty_engine.kernel.errors import InvalidRequest, program_not_found
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.programs import Program, ProgramSpec
 
@@ -12,6 +12,12 @@ def put_program(
     ctx: PointsContext, caller: Caller, program_id: str, spec: ProgramSpec
 ) -> tuple[int, Program]:
     """Create (201) or replace (200) a program. Replaying the same spec changes nothing."""
+    if repeated := spec.first_runs_at_a_repeated_time():
+        raise InvalidRequest(
+            f"{', '.join(repeated)}: a wall time that {spec.time_zone} shows twice, given at its second "
+            "pass; schedules fire such a time once, at its first pass: give that one (the earlier offset)",
+            details=[{"field": field, "reason": "repeated_wall_time"} for field in repeated],
+        )
     group = caller.group_id
     previous = ctx.programs.get_program(group, program_id, consistent=True)
     if (

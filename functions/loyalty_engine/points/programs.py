@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import Duration, Model, Slug
+from loyalty_engine.kernel.timeutil import DEFAULT_TIME_ZONE, UtcDatetime, time_zone
+from loyalty_engine.kernel.types import Duration, Model, Slug, TimeZoneName
 
 Rounding = Literal["nearest", "up", "down"]
 _ROUNDING = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
@@ -178,6 +178,12 @@ class ProgramSpec(Model):
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of order amounts")
     starts_at: UtcDatetime
     ends_at: UtcDatetime | None = None
+    time_zone: TimeZoneName = Field(
+        default=DEFAULT_TIME_ZONE,
+        description="IANA time zone whose wall time the program's calendars count in (runs, periods, "
+        "anniversaries, the daily points jobs), daylight saving included; Etc/GMT-1 is the fixed GMT+1 "
+        "of the partner files (which keep speaking it whatever this says)",
+    )
     card_codes: CardCodeSettings = CardCodeSettings()
     nq_points: NQPointSettings = NQPointSettings()
     q_points: QPointSettings = QPointSettings()
@@ -187,6 +193,11 @@ class ProgramSpec(Model):
         default_factory=list,
         max_length=500,
         description="Per SKU or product group, applied to orders with lines; a SKU rule wins over a group rule",
+    )
+    products_without_rule: Literal["earn_by_amount", "earn_nothing"] = Field(
+        default="earn_by_amount",
+        description="How an order line that no earning rule matches earns: by its amount, or nothing "
+        "(then every order must carry its lines)",
     )
 
     @field_validator("earning_rules")
@@ -213,6 +224,21 @@ class ProgramSpec(Model):
         if len({vip.name for vip in self.vip_tiers}) != len(self.vip_tiers):
             raise ValueError("VIP tier names must be unique")
         return self
+
+    def first_runs_at_a_repeated_time(self) -> list[str]:
+        """The tier schedules' first runs given at the second pass of a wall time that the program's
+        zone shows twice (clocks set back): EventBridge Scheduler fires such a wall time once, at its
+        first pass, so that run would never be fired. Checked when a program is saved."""
+        settings = self.tier_settings
+        if settings is None:
+            return []
+        zone = time_zone(self.time_zone)
+        firsts = {"upgrade": settings.upgrade.first_run_at, "downgrade": settings.downgrade.first_run_at}
+        return [
+            f"tier_settings.{name}.first_run_at"
+            for name, first in firsts.items()
+            if first is not None and first.astimezone(zone).fold == 1
+        ]
 
 
 class Program(ProgramSpec):

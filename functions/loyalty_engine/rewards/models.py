@@ -273,6 +273,20 @@ def check_burn(
         )
 
 
+def check_buyable(reward: MasterReward, now: datetime) -> None:
+    """A reward whose forced validity has ended at `now` cannot be bought: its attribution could
+    never be used. One whose forced validity has not started yet can (it is used from the start)."""
+    end = reward.forced_validity_end if reward.forced_validity else None
+    if end is not None and end <= now:
+        raise Conflict(
+            f"reward {reward.external_id!r} can no longer be bought: its validity ended at {end.isoformat()}",
+            code="reward_expired",
+            details=[
+                {"field": "reward_id", "reason": "reward_expired", "forced_validity_end": end.isoformat()}
+            ],
+        )
+
+
 def out_of_stock(reward_id: str) -> Conflict:
     return Conflict(f"reward {reward_id!r} is out of stock", code="out_of_stock")
 

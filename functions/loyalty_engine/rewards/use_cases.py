@@ -30,6 +30,7 @@ from loyalty_engine.rewards.models import (
     RewardView,
     RuleBroken,
     check_burn,
+    check_buyable,
     generated_codes,
     out_of_stock,
     stock_codes,
@@ -97,6 +98,9 @@ def buy(
 ) -> Answer:
     """Spend `nqp_value` x quantity NQ points for an attribution (201), once per Idempotency-Key.
 
+    Refused, with nothing spent: a reward whose forced validity has ended (409 `reward_expired`),
+    beyond its stock (409 `out_of_stock`), beyond the member's available points.
+
     One transaction: the member (points, ledger entry, idempotency record), the reward's
     stock (only if nobody took units since it was read), and the new attribution.
     """
@@ -113,6 +117,8 @@ def buy(
         if found is None:
             raise reward_not_found(request.reward_id)
         reward, taken = found
+        now = ctx.clock()
+        check_buyable(reward, now)
         limit = reward.stock_limit
         if limit is not None and taken + request.quantity > limit:
             raise out_of_stock(reward.external_id)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.kernel.types import SLUG_PATTERN
@@ -19,8 +20,8 @@ from loyalty_engine.points.job_names import JOB_NAMES, TIER_JOBS, JobName
 from loyalty_engine.points.programs import Program
 from loyalty_engine.tiers.calendars import SCHEDULER_TIMEZONE, Calendar, midnight_on_or_after
 
-# Points jobs run every day, at these hours of GMT+1: expiry just after midnight (lots
-# expire at midnight), reconciliation in the quiet hours.
+# Points jobs run every day, at these hours of the program's time zone: expiry just after
+# midnight (lots expire at midnight), reconciliation in the quiet hours.
 POINTS_JOB_HOURS: dict[JobName, int] = {"expire-points": 0, "reconcile": 3}
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # Scheduler's placeholder in the target input
 
@@ -85,17 +86,18 @@ def job_calendar(job: JobName, program: Program) -> Calendar | None:
     """When the job runs for this program; None when it does not apply."""
     if not applies_to(job, program):
         return None
+    zone = program.time_zone
     if job in POINTS_JOB_HOURS:
-        return Calendar(midnight_on_or_after(program.starts_at, POINTS_JOB_HOURS[job]))
+        return Calendar(midnight_on_or_after(program.starts_at, POINTS_JOB_HOURS[job], zone), time_zone=zone)
     settings = program.tier_settings
     assert settings is not None
     if job == "tier-upgrade":
-        return Calendar(settings.upgrade.first_run_at, 1, _UNIT[settings.upgrade.periodicity])
+        return Calendar(settings.upgrade.first_run_at, 1, _UNIT[settings.upgrade.periodicity], zone)
     downgrade = settings.downgrade
     if downgrade.mode == "relative":  # every day, for the members whose anniversary has come
-        return Calendar(midnight_on_or_after(program.starts_at))
+        return Calendar(midnight_on_or_after(program.starts_at, 0, zone), time_zone=zone)
     assert downgrade.first_run_at is not None
-    return Calendar(downgrade.first_run_at, 1, _UNIT[downgrade.periodicity])
+    return Calendar(downgrade.first_run_at, 1, _UNIT[downgrade.periodicity], zone)
 
 
 _UNIT: dict[str, Any] = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year"}
@@ -118,6 +120,36 @@ def skip_reason(request: JobRequest, program: Program | None, *, manual: bool = 
     return None
 
 
+# What an operator's run as of an instant in the future would do wrong, by job (see `future_refusal`).
+_FUTURE_HARM: dict[JobName, str] = {
+    "expire-points": "it would remove points that are still valid now",
+    "tier-downgrade": "it would drop members from tiers that their Q points still hold now",
+    "tier-upgrade": (
+        "it would move members up on Q points they do not hold yet, and keep the runs until then "
+        "from moving them"
+    ),
+    "reconcile": "it would check today's ledgers under that instant's name",
+}
+
+
+def future_refusal(request: JobRequest, now: datetime) -> InvalidRequest | None:
+    """Why an operator's run as of `request.scheduled_at` must not run now (None: it may).
+
+    Every job is refused as of an instant after `now`: each would change or claim what belongs
+    to that instant, and the run scheduled at that instant would then find it done and not run.
+    """
+    if request.scheduled_at <= now:
+        return None
+    at, current = request.scheduled_at.isoformat(), now.isoformat()
+    return InvalidRequest(
+        f"{request.job} as of {at} is in the future (now is {current}): {_FUTURE_HARM[request.job]}, "
+        "and the run scheduled at that instant would find it done and not run. Nothing was written; "
+        "a dry run (--dry-run) says what it would do.",
+        code="run_in_future",
+        details=[{"field": "scheduled_at", "reason": "in_future", "now": current}],
+    )
+
+
 class ScheduleSpec(JobModel):
     """One EventBridge Scheduler schedule of a program."""
 
@@ -135,8 +167,11 @@ def schedule_name(group: str, program_id: str, job: JobName) -> str:
     return f"{job}-{digest}"
 
 
-def schedule_specs(group: str, program: Program) -> dict[str, ScheduleSpec | None]:
-    """Every job's schedule by name; None for a job that does not apply (its schedule is deleted)."""
+def schedule_specs(
+    group: str, program: Program, now: datetime | None = None
+) -> dict[str, ScheduleSpec | None]:
+    """Every job's schedule by name, read in the program's time zone, firing from `now` on; None
+    for a job that does not apply (its schedule is deleted)."""
     specs: dict[str, ScheduleSpec | None] = {}
     for job in JOB_NAMES:
         name = schedule_name(group, program.program_id, job)
@@ -146,7 +181,8 @@ def schedule_specs(group: str, program: Program) -> dict[str, ScheduleSpec | Non
             continue
         specs[name] = ScheduleSpec(
             name=name,
-            expression=calendar.cron(),
+            expression=calendar.cron(since=now),
+            timezone=program.time_zone,
             start=calendar.first,
             end=program.ends_at if job in TIER_JOBS else None,
             input={

@@ -66,7 +66,8 @@ def anniversary(member: Member, program: Program, at: datetime) -> datetime | No
     if settings is None or settings.downgrade.every is None:
         return None
     every = settings.downgrade.every
-    return Calendar(member.subscribed_at, every.value, every.unit).last_at_or_before(at, from_k=1)
+    calendar = Calendar(member.subscribed_at, every.value, every.unit, program.time_zone)
+    return calendar.last_at_or_before(at, from_k=1)
 
 
 def decide_run(

@@ -34,6 +34,7 @@ from loyalty_engine.tiers.jobs import (
     RunSummary,
     ShardMessage,
     ShardProgress,
+    future_refusal,
     job_calendar,
     skip_reason,
 )
@@ -85,7 +86,13 @@ def start_run(services: JobServices, request: JobRequest, *, manual: bool = Fals
 
 
 def run_now(services: JobServices, request: JobRequest) -> RunSummary:
-    """An operator's run "as of" any instant, all shards in this process (time travel locally)."""
+    """An operator's run "as of" any instant up to now, all shards in this process.
+
+    An instant in the future is refused (`run_in_future`), nothing written: a dry run
+    (`previews.preview_run`) says what the run would do.
+    """
+    if refusal := future_refusal(request, services.clock()):
+        raise refusal
     inline = JobServices(
         services.programs, services.members, services.jobs, None, services.clock, services.on_finished
     )

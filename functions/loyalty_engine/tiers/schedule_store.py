@@ -54,7 +54,7 @@ class ScheduleStore:
 
     def sync_program(self, group: str, program: Program, now: datetime) -> None:
         """The program's job schedules follow its settings (a failure is a 503: retry)."""
-        self.sync(schedule_specs(group, program), now)
+        self.sync(schedule_specs(group, program, now), now)
 
     def sync(self, specs: dict[str, ScheduleSpec | None], now: datetime) -> None:
         for name, spec in specs.items():
