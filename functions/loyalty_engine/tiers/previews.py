@@ -25,6 +25,7 @@ from loyalty_engine.points.programs import Program
 from loyalty_engine.tiers.context import JobServices
 from loyalty_engine.tiers.jobs import JobModel, JobRequest, job_calendar, skip_reason
 from loyalty_engine.tiers.rules import decide_run
+from loyalty_engine.tiers.run_use_cases import has_expired, valid_q_at
 
 SAMPLE_CARDS = 20
 
@@ -115,7 +116,8 @@ def _decide(
 ) -> None:
     at = request.scheduled_at
     if request.job in ("tier-upgrade", "tier-downgrade"):
-        change = decide_run(program, member, request.job, at, previous)
+        q_points = valid_q_at(services, request.group, member, at)
+        change = decide_run(program, member, request.job, at, previous, q_points)
         if change is not None:
             tally.changed += 1
             before = change.previous_tier.name if change.previous_tier else "no tier"
@@ -123,7 +125,10 @@ def _decide(
             tally.moves[f"{before} -> {after}"] += 1
             tally.concerns(member.card_code, f"{before} -> {after}")
     elif request.job == "expire-points":
-        _, entries = ledger.expire_due(member.lots, at, new_id)
+        if not has_expired(member, at):
+            return
+        full, _ = services.members.load(request.group, member.card_code, [])
+        _, entries = ledger.expire_due(full.lots if full is not None else [], at, new_id)
         if entries:
             nq, q = -sum(entry.nq for entry in entries), -sum(entry.q for entry in entries)
             tally.changed += 1

@@ -204,7 +204,7 @@ def _tier_member(
     for _ in range(MEMBER_ATTEMPTS):
         if member is None:
             return None
-        q_points = _valid_q(services, message, member)
+        q_points = valid_q_at(services, message.group, member, message.scheduled_at)
         change = decide_run(program, member, message.job, message.scheduled_at, previous_run, q_points)
         if change is None:
             done = member.run_changes.get(message.job)
@@ -232,7 +232,7 @@ def _expire_member(
 ) -> None:
     at = message.scheduled_at
     for _ in range(MEMBER_ATTEMPTS):
-        if member is None or not _has_expired(member, at):
+        if member is None or not has_expired(member, at):
             return
         full, _ = services.members.load(message.group, member.card_code, [])
         if full is None:
@@ -252,7 +252,7 @@ def _expire_member(
     raise StaleMember()
 
 
-def _has_expired(member: Member, at: datetime) -> bool:
+def has_expired(member: Member, at: datetime) -> bool:
     """Whether some of the member's live lots may have expired by `at` (from its summary)."""
     summary = member.points
     return any(
@@ -261,18 +261,17 @@ def _has_expired(member: Member, at: datetime) -> bool:
     )
 
 
-def _valid_q(services: JobServices, message: ShardMessage, member: Member) -> int:
-    """The member's valid Q points at the run's instant: from its summary when that tells,
+def valid_q_at(services: JobServices, group: str, member: Member, at: datetime) -> int:
+    """The member's valid Q points at `at` (a run's instant): from its summary when that tells,
     else from its lots (and the Q history, for an instant before lots left for it)."""
-    at = message.scheduled_at
     exact = exact_valid_q(member.points, at)
     if exact is not None:
         return exact
-    full, _ = services.members.load(message.group, member.card_code, [])
+    full, _ = services.members.load(group, member.card_code, [])
     lots = full.lots if full is not None else []
     expired_until = member.points.expired_until
     if expired_until is not None and at < expired_until:
-        lots = [*lots, *services.members.q_history(message.group, member.card_code, at)]
+        lots = [*lots, *services.members.q_history(group, member.card_code, at)]
     return valid_q_points(lots, at)
 
 
