@@ -20,7 +20,7 @@ from constructs import IConstruct
 
 from infra.config import DEAD_LETTER_RETENTION, StageConfig
 from infra.functions import OBJECT_ACTIONS, LoyaltyFunction
-from infra.layer import PIP_PLATFORM, PIP_PYTHON_VERSION
+from infra.layer import PIP_PLATFORMS, PIP_PYTHON_VERSION
 from infra.schedules import MANAGE_ACTIONS, ProgramSchedules
 from loyalty_engine import wiring
 
@@ -108,7 +108,7 @@ RUNTIME_PINNED = _acknowledgment(
     "AwsSolutions-L1",
     reason=(
         f"The runtime is pinned to python{PIP_PYTHON_VERSION} on purpose: the dependency layer is built "
-        f"from cp{PIP_PYTHON_VERSION.replace('.', '')} {PIP_PLATFORM} wheels (infra/layer.py), so the "
+        f"from cp{PIP_PYTHON_VERSION.replace('.', '')} {' / '.join(PIP_PLATFORMS)} wheels (infra/layer.py), so the "
         "runtime and the layer's wheel tags must change together, after the dependencies are tested on "
         "the newer Python."
     ),

@@ -73,7 +73,10 @@ def test_unpinned_runtime_dependency_is_refused(tmp_path: Path) -> None:
 def test_pip_targets_the_lambda_platform() -> None:
     command = layer.pip_install_command("/out/python", ["pydantic==2.0.0"])
     joined = " ".join(command)
-    assert "--platform manylinux2014_aarch64" in joined
+    # Both the classic manylinux2014 tag and the PEP 600 manylinux_2_28 tag (glibc 2.28; the
+    # Python 3.12 runtime has 2.34): pip matches platform tags exactly, so each is named.
+    platforms = [command[i + 1] for i, option in enumerate(command) if option == "--platform"]
+    assert platforms == ["manylinux_2_28_aarch64", "manylinux2014_aarch64"]
     assert "--implementation cp" in joined
     assert "--python-version 3.12" in joined
     assert "--only-binary=:all:" in command
