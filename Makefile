@@ -51,8 +51,9 @@ test: install lint typecheck openapi-check
 synth: install
 	$(CDK) synth --quiet
 
+# CDK_ARGS: more options for the CDK CLI, e.g. CDK_ARGS="-c api_gateway_cloudwatch_role=true".
 deploy: install
-	$(CDK) deploy --require-approval broadening -c stage=$${STAGE:-prod}
+	$(CDK) deploy --require-approval broadening -c stage=$${STAGE:-prod} $(CDK_ARGS)
 
 local: $(STAMP)
 	$(PY) -m local_stack serve

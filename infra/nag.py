@@ -188,7 +188,9 @@ def add_nag_acknowledgments(
         _acknowledge(fn.function, RUNTIME_PINNED)
     _acknowledge(schedules.dead_letter_queue, schedules_dead_letter_queue(schedules.spec))
 
-    _acknowledge(rest_api.node.find_child("CloudWatchRole"), APIGW_CLOUDWATCH_ROLE)
+    cloudwatch_role = rest_api.node.try_find_child("CloudWatchRole")  # only when opted in
+    if cloudwatch_role is not None:
+        _acknowledge(cloudwatch_role, APIGW_CLOUDWATCH_ROLE)
     _acknowledge(rest_api.deployment_stage, NO_WAF)
     _acknowledge(rest_api, REQUEST_VALIDATION_IN_HANDLER)
     # On the API, so it covers every method, including those a new wiring route adds.

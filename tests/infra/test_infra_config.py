@@ -16,6 +16,7 @@ from infra import layer
 from infra.app import build_app
 from infra.config import (
     ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER,
+    CLOUDWATCH_ROLE_CONTEXT,
     NONCURRENT_VERSION_EXPIRATION,
     OBJECT_EXPIRATION,
     stage_config,
@@ -55,6 +56,22 @@ def test_stage_comes_from_argument_then_context_then_defaults_to_prod(
     # Builds the construct tree only: no synth, and no layer bundling (which runs on construction).
     _, stack = build_app(App(context=context, post_cli_context=TEST_CONTEXT), argument)
     assert stack.stack_name == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, False), (False, False), ("false", False), ("FALSE", False), (True, True), ("true", True)],
+)
+def test_the_cloudwatch_role_context_is_a_yes_or_no(value: object, expected: bool) -> None:
+    context = {} if value is None else {CLOUDWATCH_ROLE_CONTEXT: value}
+    _, stack = build_app(App(context=context, post_cli_context=TEST_CONTEXT), "dev")
+    assert stack.config.api_gateway_cloudwatch_role is expected
+    assert (stack.api.rest_api.node.try_find_child("CloudWatchRole") is not None) is expected
+
+
+def test_a_cloudwatch_role_context_that_is_not_a_yes_or_no_is_refused() -> None:
+    with pytest.raises(ValueError, match="api_gateway_cloudwatch_role='yes please'"):
+        build_app(App(context={CLOUDWATCH_ROLE_CONTEXT: "yes please"}, post_cli_context=TEST_CONTEXT), "dev")
 
 
 def test_layer_installs_exactly_the_runtime_dependencies_of_pyproject() -> None:

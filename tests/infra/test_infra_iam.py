@@ -218,17 +218,25 @@ def test_queue_access_is_sending_to_its_queues_and_consuming_its_trigger(
     assert granted == expected
 
 
-def test_only_the_api_gateway_logging_role_uses_a_managed_policy(prod: Synthesized) -> None:
+def test_only_the_opt_in_api_gateway_logging_role_uses_a_managed_policy(
+    prod: Synthesized, dev: Synthesized
+) -> None:
+    # prod is synthesized as deployed by default, dev with -c api_gateway_cloudwatch_role=true (conftest).
+    assert [
+        r for r in prod.of_type("AWS::IAM::Role").values() if "ManagedPolicyArns" in r["Properties"]
+    ] == []
+    assert prod.of_type("AWS::ApiGateway::Account") == {}
+    # (dev's other role with a managed policy is CDK's provider that empties its buckets on deletion.)
     with_managed = {
-        logical_id: role["Properties"]["ManagedPolicyArns"]
-        for logical_id, role in prod.of_type("AWS::IAM::Role").items()
-        if "ManagedPolicyArns" in role["Properties"]
+        logical_id: role
+        for logical_id, role in dev.of_type("AWS::IAM::Role").items()
+        if "AmazonAPIGatewayPushToCloudWatchLogs" in str(role["Properties"].get("ManagedPolicyArns"))
     }
     assert len(with_managed) == 1
-    (arns,) = with_managed.values()
-    assert "AmazonAPIGatewayPushToCloudWatchLogs" in str(arns)
-    (account,) = prod.of_type("AWS::ApiGateway::Account").values()
-    assert refs(account["Properties"]["CloudWatchRoleArn"]) == set(with_managed)
+    ((role_id, role),) = with_managed.items()
+    assert role["DeletionPolicy"] == "Retain"  # every other API of the account and region uses it too
+    (account,) = dev.of_type("AWS::ApiGateway::Account").values()
+    assert refs(account["Properties"]["CloudWatchRoleArn"]) == {role_id}
 
 
 # Spelled out, as above: what a function managing the program schedules may do.
