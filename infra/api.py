@@ -125,6 +125,12 @@ class LoyaltyApi(Construct):
         for spec in wiring.FUNCTIONS:
             if not spec.routes:
                 continue
+            if spec.timeout_s >= wiring.API_GATEWAY_TIMEOUT_S:
+                raise ValueError(
+                    f"wiring function {spec.name} serves routes: its timeout ({spec.timeout_s} s) must be "
+                    f"below API Gateway's {wiring.API_GATEWAY_TIMEOUT_S} s, or the gateway answers 504 "
+                    "while the function is still at work"
+                )
             # One integration (hence one invoke permission, scoped to this API) per function,
             # however many routes it serves: the function's resource policy stays small.
             integration = apigw.LambdaIntegration(
