@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job
+.PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job sync-schedules
 
 help:
 	@echo "make demo | make test | make local | make synth | make deploy | make bench | make openapi | make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00 [GROUP=demo]"
@@ -52,8 +52,10 @@ synth: install
 	$(CDK) synth --quiet
 
 # CDK_ARGS: more options for the CDK CLI, e.g. CDK_ARGS="-c api_gateway_cloudwatch_role=true".
+# deploy_id (the time of the deploy) makes the stack sync the program schedules on every deploy.
 deploy: install
-	$(CDK) deploy --require-approval broadening -c stage=$${STAGE:-prod} $(CDK_ARGS)
+	$(CDK) deploy --require-approval broadening -c stage=$${STAGE:-prod} \
+		-c deploy_id=$$(date -u +%Y%m%dT%H%M%SZ) $(CDK_ARGS)
 
 local: $(STAMP)
 	$(PY) -m local_stack serve
@@ -82,6 +84,17 @@ run-job: $(STAMP)
 		echo "run-job: AWS, table $$TABLE_NAME, region $${AWS_REGION:-$$AWS_DEFAULT_REGION}" >&2; \
 	fi; \
 	$(PY) -m loyalty_engine.cli run-job --group "$(or $(GROUP),demo)" --program "$(PROGRAM)" --job "$(JOB)" --at "$(AT)"
+
+# Every program's schedules in line with the table (as after every deploy), on the running
+# local stack if its state file exists, else on AWS with the caller's credentials and the
+# schedules' settings in the environment (TABLE_NAME, SCHEDULE_GROUP, SCHEDULER_ROLE_ARN, ...).
+sync-schedules: $(STAMP)
+	@if [ -f "$(LOCAL_STATE_FILE)" ]; then \
+		exports="$$(LOCAL_STATE_FILE="$(LOCAL_STATE_FILE)" $(PY) -m local_stack env)" || exit $$?; \
+		eval "$$exports"; \
+		echo "sync-schedules: the local stack at $$AWS_ENDPOINT_URL, group $$SCHEDULE_GROUP" >&2; \
+	fi; \
+	$(PY) -m loyalty_engine.cli sync-schedules
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -47,6 +47,18 @@ XRAY_WILDCARD = _acknowledgment(
 )
 
 
+XRAY_AND_LIST_SCHEDULES_WILDCARD = _acknowledgment(
+    "AwsSolutions-IAM5[Resource::*]",
+    reason=(
+        "Two actions support no resource-level permissions, so IAM requires Resource '*': the X-Ray "
+        "tracing actions (xray:PutTraceSegments, xray:PutTelemetryRecords), and scheduler:ListSchedules, "
+        "with which the schedule sync (syncs_schedules in loyalty_engine/wiring.py) finds the schedules no "
+        "program wants (it lists its own group only; what it may change is the group's schedules, by their "
+        "ARN). The table, index and log group statements name their ARNs."
+    ),
+)
+
+
 def object_prefix_wildcard(
     bucket_logical_id: str, bucket: str, prefix: str, actions: list[str]
 ) -> Acknowledgment:
@@ -84,8 +96,8 @@ def schedules_wildcard(group_logical_id: str, schedules: wiring.ProgramSchedules
             f"{', '.join(MANAGE_ACTIONS)} on the schedules of the {schedules.name} schedule group only "
             "(manages_schedules in loyalty_engine/wiring.py): the function creates one schedule per program "
             "and job at run time, named from them, so the group is the narrowest resource IAM can name; no "
-            "ListSchedules, no group or tag management, no other group, and iam:PassRole on Scheduler's "
-            "role only, conditioned on iam:PassedToService scheduler.amazonaws.com."
+            "group or tag management, no other group (ListSchedules for the schedule sync alone), and "
+            "iam:PassRole on Scheduler's role only, conditioned on iam:PassedToService scheduler.amazonaws.com."
         ),
     )
 
@@ -184,7 +196,8 @@ def add_nag_acknowledgments(
     schedule_group_id = _logical_id(stack, schedules.group)
     for fn in functions.values():
         manages = [schedules_wildcard(schedule_group_id, schedules.spec)] if fn.spec.manages_schedules else []
-        _acknowledge(fn.role, XRAY_WILDCARD, *bucket_grant_acknowledgments(fn.spec, bucket_ids), *manages)
+        wildcard = XRAY_AND_LIST_SCHEDULES_WILDCARD if fn.spec.syncs_schedules else XRAY_WILDCARD
+        _acknowledge(fn.role, wildcard, *bucket_grant_acknowledgments(fn.spec, bucket_ids), *manages)
         _acknowledge(fn.function, RUNTIME_PINNED)
     _acknowledge(schedules.dead_letter_queue, schedules_dead_letter_queue(schedules.spec))
 

@@ -16,6 +16,7 @@ from infra.layer import build_dependency_layer
 from infra.monitoring import Monitoring
 from infra.nag import add_nag_acknowledgments
 from infra.queues import build_queues
+from infra.schedule_sync import DEPLOY_ID_CONTEXT, ScheduleSync, sync_spec
 from infra.schedules import build_schedules
 from infra.table import build_table
 
@@ -44,6 +45,13 @@ class LoyaltyEngineStack(Stack):
             buckets=self.buckets.buckets,
             queues={name: queue.queue for name, queue in self.queues.items()},
             schedules=self.schedules,
+        )
+        self.schedule_sync = ScheduleSync(
+            self,
+            "ScheduleSync",
+            function=self.functions[sync_spec().name],
+            schedules=self.schedules,
+            deploy_id=str(self.node.try_get_context(DEPLOY_ID_CONTEXT) or "") or None,
         )
         self.api = LoyaltyApi(
             self,

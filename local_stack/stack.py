@@ -164,6 +164,12 @@ class LocalStack:
                 dlq_url=schedules.dlq_url,
                 out=sys.stderr if access_log else None,
             ).start()
+        if schedules is not None:
+            # As after every deploy: the program schedules in line with the table (the stack's
+            # custom resource on AWS; on a fresh stack there is nothing to do).
+            for function in FUNCTIONS:
+                if function.syncs_schedules:
+                    runtimes[function.name].invoke({})
         if state_file is not None:
             self.state_file = Path(state_file)
             self.state_file.parent.mkdir(parents=True, exist_ok=True)

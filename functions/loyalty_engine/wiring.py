@@ -115,6 +115,10 @@ class Function:
     # by Lambda (for up to 6 hours), not lost.
     reserved_concurrency: int | None = None
     manages_schedules: bool = False  # creates/updates/deletes the program schedules (see PROGRAM_SCHEDULES)
+    # Brings every program's schedules in line with the table, and deletes the group's other
+    # schedules (it may list them): CDK runs it after every deploy as a custom resource, the local
+    # stack when it starts. It must manage the schedules too.
+    syncs_schedules: bool = False
 
 
 ADMIN = ("admin",)
@@ -316,6 +320,20 @@ BATCH_ISSUER = Function(
     sends_to=(BATCH_QUEUE.name,),  # a batch running out of time queues its own continuation
 )
 
+SCHEDULE_SYNC = Function(
+    name="ScheduleSync",
+    settings="ScheduleSyncSettings",
+    handler="loyalty_engine.handlers.schedule_sync.handler",
+    description="Brings every program's schedules in line with the table (after every deploy)",
+    table_access="read",  # every program, from gsi1's list of them
+    indexes=("gsi1",),
+    memory_mb=256,
+    timeout_s=900,  # a few Scheduler calls per program
+    manages_schedules=True,
+    syncs_schedules=True,
+    reserved_concurrency=1,  # one sync at a time
+)
+
 FUNCTIONS: tuple[Function, ...] = (
     AUTHORIZER,
     API,
@@ -324,4 +342,5 @@ FUNCTIONS: tuple[Function, ...] = (
     JOB_WORKER,
     INSTRUMENT_API,
     BATCH_ISSUER,
+    SCHEDULE_SYNC,
 )

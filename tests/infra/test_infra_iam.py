@@ -75,9 +75,13 @@ def test_wiring_has_both_kinds_of_function() -> None:
 
 
 @pytest.mark.parametrize("spec", READ_ONLY, ids=lambda spec: spec.name)
-def test_read_only_function_can_only_read_items(prod: Synthesized, spec: wiring.Function) -> None:
+def test_read_only_function_can_only_read_items_and_query_its_indexes(
+    prod: Synthesized, spec: wiring.Function
+) -> None:
     grants = dynamodb_grants(prod, spec)
-    assert grants == {action: {"table"} for action in READ_ACTIONS}
+    expected = {action: {"table"} for action in READ_ACTIONS}
+    expected["dynamodb:Query"] = {"table", *(f"index/{name}" for name in spec.indexes)}
+    assert grants == expected
     assert not set(grants) & ITEM_WRITE_ACTIONS
 
 
@@ -99,14 +103,20 @@ def test_no_wildcard_or_scan_actions_anywhere(prod: Synthesized) -> None:
                 assert action not in {"dynamodb:Scan", "dynamodb:PartiQLSelect"}, (logical_id, action)
 
 
-def test_only_xray_is_granted_on_every_resource(prod: Synthesized) -> None:
+def test_only_xray_and_the_syncs_listing_of_schedules_are_granted_on_every_resource(
+    prod: Synthesized,
+) -> None:
+    # Neither supports resource-level permissions.
+    (sync,) = [spec for spec in wiring.FUNCTIONS if spec.syncs_schedules]
+    sync_statements = role_statements(prod, sync)
     for policy in prod.of_type("AWS::IAM::Policy").values():
         for statement in statements(policy):
             if "*" in as_list(statement["Resource"]):
-                assert set(as_list(statement["Action"])) == {
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                }
+                expected = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+                if statement in sync_statements:
+                    expected.add("scheduler:ListSchedules")
+                assert set(as_list(statement["Action"])) == expected
+    assert any("scheduler:ListSchedules" in as_list(s["Action"]) for s in sync_statements)
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
@@ -300,7 +310,8 @@ def test_schedule_managers_manage_the_groups_schedules_and_pass_schedulers_role_
         assert scheduler_statements == []
         return
     (pass_role,) = [s for s in scheduler_statements if "iam:PassRole" in as_list(s["Action"])]
-    (manage,) = [s for s in scheduler_statements if s is not pass_role]
+    # (The sync's ListSchedules is on "*", with the X-Ray actions: see the test above.)
+    (manage,) = [s for s in scheduler_statements if s is not pass_role and s["Resource"] != "*"]
     assert manage["Effect"] == "Allow"
     assert set(as_list(manage["Action"])) == SCHEDULE_ACTIONS
     assert "Condition" not in manage

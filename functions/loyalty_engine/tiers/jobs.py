@@ -157,3 +157,13 @@ def schedule_specs(group: str, program: Program) -> dict[str, ScheduleSpec | Non
             },
         )
     return specs
+
+
+def live_schedule_names(group: str, program: Program, now: datetime) -> set[str]:
+    """The names of the program's schedules that exist after its sync at `now`: those of the
+    jobs that apply, unless they have already ended (see `ScheduleStore.sync`)."""
+    return {
+        name
+        for name, spec in schedule_specs(group, program).items()
+        if spec is not None and (spec.end is None or spec.end > now)
+    }
