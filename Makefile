@@ -63,37 +63,40 @@ local: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m local_stack demo
 
-# A scheduled job run now "as of" AT (time travel), every member shard in this process: on
-# the running local stack if its state file exists (`make local`), else on AWS with the
-# caller's credentials, region and TABLE_NAME.
+# The environment of an operator's command (run-job, sync-schedules): the running local stack
+# if its state file exists (`make local`); else the deployed stage STAGE (its stack's outputs,
+# with the caller's credentials and region); else the caller's own environment (TABLE_NAME, ...).
 LOCAL_STATE_FILE ?= .local/stack.json
-run-job: $(STAMP)
-	@if [ -z "$(JOB)" ] || [ -z "$(PROGRAM)" ] || [ -z "$(AT)" ]; then \
-		echo "usage: make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00 [GROUP=demo]" >&2; \
-		echo "  JOB: tier-upgrade | tier-downgrade | expire-points | reconcile" >&2; exit 2; \
-	fi
-	@if [ -f "$(LOCAL_STATE_FILE)" ]; then \
+define operator_env
+	if [ -f "$(LOCAL_STATE_FILE)" ]; then \
 		exports="$$(LOCAL_STATE_FILE="$(LOCAL_STATE_FILE)" $(PY) -m local_stack env)" || exit $$?; \
 		eval "$$exports"; \
-		echo "run-job: the local stack at $$AWS_ENDPOINT_URL, table $$TABLE_NAME" >&2; \
+		echo "$@: the local stack at $$AWS_ENDPOINT_URL, table $$TABLE_NAME" >&2; \
+	elif [ -n "$(STAGE)" ]; then \
+		exports="$$($(PY) scripts/stack_env.py "$(STAGE)")" || exit $$?; \
+		eval "$$exports"; \
+		echo "$@: stage $(STAGE), table $$TABLE_NAME, region $${AWS_REGION:-$$AWS_DEFAULT_REGION}" >&2; \
 	elif [ -z "$$TABLE_NAME" ]; then \
-		echo "run-job: no local stack ($(LOCAL_STATE_FILE) does not exist) and TABLE_NAME is not set." >&2; \
-		echo "  Start one with 'make local', or set TABLE_NAME (and AWS credentials and region) to run on AWS." >&2; \
+		echo "$@: no local stack ($(LOCAL_STATE_FILE) does not exist), no STAGE, and TABLE_NAME is not set." >&2; \
+		echo "  Start one with 'make local', or name a deployed stage: STAGE=dev (AWS credentials and region)." >&2; \
 		exit 2; \
 	else \
-		echo "run-job: AWS, table $$TABLE_NAME, region $${AWS_REGION:-$$AWS_DEFAULT_REGION}" >&2; \
-	fi; \
+		echo "$@: AWS, table $$TABLE_NAME, region $${AWS_REGION:-$$AWS_DEFAULT_REGION}" >&2; \
+	fi
+endef
+
+# A scheduled job run now "as of" AT (time travel), every member shard in this process.
+run-job: $(STAMP)
+	@if [ -z "$(JOB)" ] || [ -z "$(PROGRAM)" ] || [ -z "$(AT)" ]; then \
+		echo "usage: make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00 [GROUP=demo] [STAGE=dev]" >&2; \
+		echo "  JOB: tier-upgrade | tier-downgrade | expire-points | reconcile" >&2; exit 2; \
+	fi
+	@$(operator_env); \
 	$(PY) -m loyalty_engine.cli run-job --group "$(or $(GROUP),demo)" --program "$(PROGRAM)" --job "$(JOB)" --at "$(AT)"
 
-# Every program's schedules in line with the table (as after every deploy), on the running
-# local stack if its state file exists, else on AWS with the caller's credentials and the
-# schedules' settings in the environment (TABLE_NAME, SCHEDULE_GROUP, SCHEDULER_ROLE_ARN, ...).
+# Every program's schedules in line with the table, as after every deploy.
 sync-schedules: $(STAMP)
-	@if [ -f "$(LOCAL_STATE_FILE)" ]; then \
-		exports="$$(LOCAL_STATE_FILE="$(LOCAL_STATE_FILE)" $(PY) -m local_stack env)" || exit $$?; \
-		eval "$$exports"; \
-		echo "sync-schedules: the local stack at $$AWS_ENDPOINT_URL, group $$SCHEDULE_GROUP" >&2; \
-	fi; \
+	@$(operator_env); \
 	$(PY) -m loyalty_engine.cli sync-schedules
 
 bench: $(STAMP)

@@ -9,6 +9,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 
+from infra import outputs
 from loyalty_engine import wiring
 
 STAGES = ("prod", "dev")
@@ -71,7 +72,7 @@ class StageConfig:
 
     @property
     def stack_name(self) -> str:
-        return f"LoyaltyEngine-{self.stage}"
+        return outputs.stack_name(self.stage)
 
 
 def context_flag(name: str, value: Any) -> bool:
