@@ -14,11 +14,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job sync-schedules
+.PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job sync-schedules e2e diff
 
 help:
-	@echo "make demo | make test | make local | make synth | make deploy | make bench | make openapi | make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00 [GROUP=demo]"
-	@echo "  run-job: a program's scheduled job as of any instant, on the running local stack (.local/stack.json) or else on AWS (TABLE_NAME and your credentials)"
+	@echo "make demo | make test | make local | make synth | make deploy [STAGE=dev] | make e2e [STAGE=dev] | make bench | make openapi"
+	@echo "make run-job JOB=tier-upgrade PROGRAM=club AT=2027-01-01T00:00:00+01:00 [GROUP=demo] [STAGE=dev] | make sync-schedules [STAGE=dev]"
+	@echo "  run-job, sync-schedules: on the running local stack (.local/stack.json), else on the deployed STAGE (its outputs), else on TABLE_NAME"
+	@echo "  e2e: the smoke suite on a fresh local stack, or on a deployed STAGE with E2E_API_KEY (an admin key of that stage)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -50,6 +52,10 @@ test: install lint typecheck openapi-check
 
 synth: install
 	$(CDK) synth --quiet
+
+# What a deploy of STAGE (default prod) would change in its stack.
+diff: install
+	$(CDK) diff -c stage=$${STAGE:-prod} $(CDK_ARGS)
 
 # CDK_ARGS: more options for the CDK CLI, e.g. CDK_ARGS="-c api_gateway_cloudwatch_role=true".
 # deploy_id (the time of the deploy) makes the stack sync the program schedules on every deploy.
@@ -98,6 +104,12 @@ run-job: $(STAMP)
 sync-schedules: $(STAMP)
 	@$(operator_env); \
 	$(PY) -m loyalty_engine.cli sync-schedules
+
+# The smoke suite (tests/e2e): HTTP, a partner file and a scheduled run, on a fresh local stack
+# (it runs inside `make test` too), or on a deployed stage, `make e2e STAGE=dev`: the stack's
+# outputs, E2E_API_KEY (an admin key of that stage) and the caller's AWS credentials and region.
+e2e: $(STAMP)
+	E2E_STAGE="$(STAGE)" $(PY) -m pytest -q -p no:cacheprovider tests/e2e
 
 bench: $(STAMP)
 	$(PY) bench/run.py

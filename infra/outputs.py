@@ -23,6 +23,8 @@ SCHEDULE_GROUP = "ScheduleGroupName"
 SCHEDULER_ROLE_ARN = "SchedulerRoleArn"
 SCHEDULE_TARGET_ARN = "ScheduleTargetArn"
 SCHEDULE_DEAD_LETTER_QUEUE_ARN = "ScheduleDeadLetterQueueArn"
+# The function that syncs the program schedules (invoke it to sync on AWS; the smoke tests do).
+SCHEDULE_SYNC_FUNCTION = "ScheduleSyncFunctionName"
 
 # The environment variable a process gets from the stage for its API's base URL (no function reads it).
 API_URL_ENV = "API_URL"

@@ -76,6 +76,7 @@ class ScheduleSync(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         spec = sync_spec()
+        self.function = function.function
         if function.spec is not spec:
             raise ValueError(f"the schedule sync is {spec.name}, not {function.spec.name}")
         # It lists the group's schedules to find those no program wants.

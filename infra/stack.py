@@ -100,6 +100,12 @@ class LoyaltyEngineStack(Stack):
         )
         # The program schedules' settings, as the functions managing them get them: for
         # `loyalty-admin sync-schedules` and the operators' job runs against the stage.
+        CfnOutput(
+            self,
+            outputs.SCHEDULE_SYNC_FUNCTION,
+            value=self.schedule_sync.function.function_name,
+            description="Invoke it to bring every program's schedules in line with the table (it runs after every deploy)",
+        )
         environment = self.schedules.environment()
         for variable, output in outputs.schedule_outputs(self.schedules.spec).items():
             CfnOutput(

@@ -18,6 +18,7 @@ def test_the_outputs_are_the_ones_read_back(each_stage: Synthesized) -> None:
         outputs.API_URL,
         outputs.TABLE_NAME,
         outputs.ALARM_TOPIC_ARN,
+        outputs.SCHEDULE_SYNC_FUNCTION,
         *(outputs.bucket_output(bucket.name) for bucket in wiring.BUCKETS),
         *outputs.schedule_outputs().values(),
     }
