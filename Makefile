@@ -14,11 +14,14 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job
+.PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job sync-schedules e2e diff
 
 help:
-	@echo "make demo | make test | make local | make synth | make deploy | make bench | make openapi | make run-job JOB=tier-upgrade PROGRAM=club AT=2026-01-01T00:00:00+01:00 [GROUP=demo] [DRY_RUN=1]"
-	@echo "  run-job: a program's scheduled job as of an instant up to now (DRY_RUN=1: any instant, nothing written), on the running local stack (.local/stack.json) or else on AWS (TABLE_NAME and your credentials)"
+	@echo "make demo | make test | make local | make synth | make deploy [STAGE=dev] | make e2e [STAGE=dev] | make bench | make openapi"
+	@echo "make run-job JOB=tier-upgrade PROGRAM=club AT=2026-01-01T00:00:00+01:00 [GROUP=demo] [STAGE=dev] [DRY_RUN=1] | make sync-schedules [STAGE=dev]"
+	@echo "  run-job: a program's scheduled job as of an instant up to now (DRY_RUN=1: any instant, nothing written)"
+	@echo "  run-job, sync-schedules: on the running local stack (.local/stack.json), else on the deployed STAGE (its outputs), else on TABLE_NAME"
+	@echo "  e2e: the smoke suite on a fresh local stack, or on a deployed STAGE with E2E_API_KEY (an admin key of that stage)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -51,8 +54,15 @@ test: install lint typecheck openapi-check
 synth: install
 	$(CDK) synth --quiet
 
+# What a deploy of STAGE (default prod) would change in its stack.
+diff: install
+	$(CDK) diff -c stage=$${STAGE:-prod} $(CDK_ARGS)
+
+# CDK_ARGS: more options for the CDK CLI, e.g. CDK_ARGS="-c api_gateway_cloudwatch_role=true".
+# deploy_id (the time of the deploy) makes the stack sync the program schedules on every deploy.
 deploy: install
-	$(CDK) deploy --require-approval broadening -c stage=$${STAGE:-prod}
+	$(CDK) deploy --require-approval broadening -c stage=$${STAGE:-prod} \
+		-c deploy_id=$$(date -u +%Y%m%dT%H%M%SZ) $(CDK_ARGS)
 
 local: $(STAMP)
 	$(PY) -m local_stack serve
@@ -60,27 +70,47 @@ local: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m local_stack demo
 
-# A scheduled job run now "as of" AT (time travel), every member shard in this process: on
-# the running local stack if its state file exists (`make local`), else on AWS with the
-# caller's credentials, region and TABLE_NAME.
+# The environment of an operator's command (run-job, sync-schedules): the running local stack
+# if its state file exists (`make local`); else the deployed stage STAGE (its stack's outputs,
+# with the caller's credentials and region); else the caller's own environment (TABLE_NAME, ...).
 LOCAL_STATE_FILE ?= .local/stack.json
-run-job: $(STAMP)
-	@if [ -z "$(JOB)" ] || [ -z "$(PROGRAM)" ] || [ -z "$(AT)" ]; then \
-		echo "usage: make run-job JOB=tier-upgrade PROGRAM=club AT=2026-01-01T00:00:00+01:00 [GROUP=demo] [DRY_RUN=1]" >&2; \
-		echo "  JOB: tier-upgrade | tier-downgrade | expire-points | reconcile" >&2; exit 2; \
-	fi
-	@if [ -f "$(LOCAL_STATE_FILE)" ]; then \
+define operator_env
+	if [ -f "$(LOCAL_STATE_FILE)" ]; then \
 		exports="$$(LOCAL_STATE_FILE="$(LOCAL_STATE_FILE)" $(PY) -m local_stack env)" || exit $$?; \
 		eval "$$exports"; \
-		echo "run-job: the local stack at $$AWS_ENDPOINT_URL, table $$TABLE_NAME" >&2; \
+		echo "$@: the local stack at $$AWS_ENDPOINT_URL, table $$TABLE_NAME" >&2; \
+	elif [ -n "$(STAGE)" ]; then \
+		exports="$$($(PY) scripts/stack_env.py "$(STAGE)")" || exit $$?; \
+		eval "$$exports"; \
+		echo "$@: stage $(STAGE), table $$TABLE_NAME, region $${AWS_REGION:-$$AWS_DEFAULT_REGION}" >&2; \
 	elif [ -z "$$TABLE_NAME" ]; then \
-		echo "run-job: no local stack ($(LOCAL_STATE_FILE) does not exist) and TABLE_NAME is not set." >&2; \
-		echo "  Start one with 'make local', or set TABLE_NAME (and AWS credentials and region) to run on AWS." >&2; \
+		echo "$@: no local stack ($(LOCAL_STATE_FILE) does not exist), no STAGE, and TABLE_NAME is not set." >&2; \
+		echo "  Start one with 'make local', or name a deployed stage: STAGE=dev (AWS credentials and region)." >&2; \
 		exit 2; \
 	else \
-		echo "run-job: AWS, table $$TABLE_NAME, region $${AWS_REGION:-$$AWS_DEFAULT_REGION}" >&2; \
-	fi; \
+		echo "$@: AWS, table $$TABLE_NAME, region $${AWS_REGION:-$$AWS_DEFAULT_REGION}" >&2; \
+	fi
+endef
+
+# A scheduled job run now "as of" AT (time travel), every member shard in this process.
+run-job: $(STAMP)
+	@if [ -z "$(JOB)" ] || [ -z "$(PROGRAM)" ] || [ -z "$(AT)" ]; then \
+		echo "usage: make run-job JOB=tier-upgrade PROGRAM=club AT=2026-01-01T00:00:00+01:00 [GROUP=demo] [STAGE=dev] [DRY_RUN=1]" >&2; \
+		echo "  JOB: tier-upgrade | tier-downgrade | expire-points | reconcile" >&2; exit 2; \
+	fi
+	@$(operator_env); \
 	$(PY) -m loyalty_engine.cli run-job --group "$(or $(GROUP),demo)" --program "$(PROGRAM)" --job "$(JOB)" --at "$(AT)" $(if $(DRY_RUN),--dry-run)
+
+# Every program's schedules in line with the table, as after every deploy.
+sync-schedules: $(STAMP)
+	@$(operator_env); \
+	$(PY) -m loyalty_engine.cli sync-schedules
+
+# The smoke suite (tests/e2e): HTTP, a partner file and a scheduled run, on a fresh local stack
+# (it runs inside `make test` too), or on a deployed stage, `make e2e STAGE=dev`: the stack's
+# outputs, E2E_API_KEY (an admin key of that stage) and the caller's AWS credentials and region.
+e2e: $(STAMP)
+	E2E_STAGE="$(STAGE)" $(PY) -m pytest -q -p no:cacheprovider tests/e2e
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -79,10 +79,14 @@ class LoyaltyApi(Construct):
             rest_api_name=f"loyalty-engine-{config.stage}",
             description="Loyalty engine: programs, members, earn, burn, returns, ledger",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            # The account-wide role API Gateway logs with; kept when the stack goes
-            # because every other API of the account and region uses it too.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            # The role API Gateway logs with is an account-wide setting (one per account and
+            # region, shared by every API there): created only when asked for, and then kept
+            # when the stack goes, because the other APIs of the account rely on it too.
+            # Without it, the account must already have one (docs/deploying.md#prerequisites).
+            cloud_watch_role=config.api_gateway_cloudwatch_role,
+            cloud_watch_role_removal_policy=(
+                RemovalPolicy.RETAIN if config.api_gateway_cloudwatch_role else None
+            ),
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
@@ -121,6 +125,12 @@ class LoyaltyApi(Construct):
         for spec in wiring.FUNCTIONS:
             if not spec.routes:
                 continue
+            if spec.timeout_s >= wiring.API_GATEWAY_TIMEOUT_S:
+                raise ValueError(
+                    f"wiring function {spec.name} serves routes: its timeout ({spec.timeout_s} s) must be "
+                    f"below API Gateway's {wiring.API_GATEWAY_TIMEOUT_S} s, or the gateway answers 504 "
+                    "while the function is still at work"
+                )
             # One integration (hence one invoke permission, scoped to this API) per function,
             # however many routes it serves: the function's resource policy stays small.
             integration = apigw.LambdaIntegration(

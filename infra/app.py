@@ -1,13 +1,17 @@
 """CDK entry point: `python -m infra.app` (what cdk.json runs) synthesizes LoyaltyEngine-<stage>.
 
 The stage comes from the `stage` context (`cdk synth -c stage=dev`); cdk.json defaults it to prod.
+`-c api_gateway_cloudwatch_role=true` makes the stack create API Gateway's account-wide logging
+role (off by default: see infra/config.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aws_cdk import App, Tags
 
-from infra.config import DEFAULT_STAGE, SERVICE_NAME, stage_config
+from infra.config import CLOUDWATCH_ROLE_CONTEXT, DEFAULT_STAGE, SERVICE_NAME, context_flag, stage_config
 from infra.nag import add_nag_checks
 from infra.stack import LoyaltyEngineStack
 
@@ -19,7 +23,12 @@ def build_app(app: App | None = None, stage: str | None = None) -> tuple[App, Lo
     """
     app = app if app is not None else App()
     stage = stage or app.node.try_get_context("stage") or DEFAULT_STAGE
-    config = stage_config(str(stage))
+    config = replace(
+        stage_config(str(stage)),
+        api_gateway_cloudwatch_role=context_flag(
+            CLOUDWATCH_ROLE_CONTEXT, app.node.try_get_context(CLOUDWATCH_ROLE_CONTEXT)
+        ),
+    )
     stack = LoyaltyEngineStack(app, config)
     Tags.of(stack).add("project", SERVICE_NAME)
     Tags.of(stack).add("stage", config.stage)

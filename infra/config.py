@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 
+from infra import outputs
 from loyalty_engine import wiring
 
 STAGES = ("prod", "dev")
 DEFAULT_STAGE = "prod"
+
+# Context (`cdk deploy -c api_gateway_cloudwatch_role=true`): let this stack create the role API
+# Gateway writes its logs with and set it in the account's API Gateway settings. Off by default:
+# that setting is one per account and region, shared by every API there, so a stack should
+# only take it over when asked to (docs/deploying.md#prerequisites).
+CLOUDWATCH_ROLE_CONTEXT = "api_gateway_cloudwatch_role"
 
 SERVICE_NAME = "loyalty-engine"
 METRICS_NAMESPACE = "LoyaltyEngine"
@@ -56,13 +64,24 @@ class StageConfig:
     # S3 server access logs of the buckets (who read or wrote which partner file).
     access_log_expiration: Duration
     api_logging_level: apigw.MethodLoggingLevel
+    # Create API Gateway's account-wide CloudWatch role (CLOUDWATCH_ROLE_CONTEXT; kept on stack deletion).
+    api_gateway_cloudwatch_role: bool = False
     # Stage-wide API Gateway throttling (every method inherits it).
     api_rate_limit: int = 100
     api_burst_limit: int = 200
 
     @property
     def stack_name(self) -> str:
-        return f"LoyaltyEngine-{self.stage}"
+        return outputs.stack_name(self.stage)
+
+
+def context_flag(name: str, value: Any) -> bool:
+    """A yes/no context value: `-c name=true` on the command line gives the string "true"."""
+    if value is None or value is False or (isinstance(value, str) and value.lower() in ("false", "")):
+        return False
+    if value is True or (isinstance(value, str) and value.lower() == "true"):
+        return True
+    raise ValueError(f"context {name}={value!r}: expected true or false")
 
 
 def stage_config(stage: str) -> StageConfig:

@@ -110,6 +110,48 @@ def bucket_statements(
     return statements
 
 
+# SQS's bounds of an event source's maximum concurrency (ScalingConfig.MaximumConcurrency).
+MIN_QUEUE_CONCURRENCY, MAX_QUEUE_CONCURRENCY = 2, 1000
+
+
+def is_worker(spec: wiring.Function) -> bool:
+    """A function that serves no API request: queues, schedules, deploys invoke it."""
+    return not spec.routes and not spec.is_authorizer
+
+
+def check_concurrency(spec: wiring.Function) -> None:
+    """Every worker has a concurrency cap, so that imports, jobs and batches cannot take the
+    concurrency the API needs: a queue-fed worker its event source's maximum concurrency (no
+    throttling: messages wait in the queue), any other worker reserved concurrency."""
+    trigger = spec.queue_trigger
+    if trigger is not None and trigger.max_concurrency is not None:
+        if not MIN_QUEUE_CONCURRENCY <= trigger.max_concurrency <= MAX_QUEUE_CONCURRENCY:
+            raise ValueError(
+                f"wiring function {spec.name}: max_concurrency {trigger.max_concurrency} is not in "
+                f"{MIN_QUEUE_CONCURRENCY}..{MAX_QUEUE_CONCURRENCY} (SQS's bounds)"
+            )
+        if spec.reserved_concurrency is not None and spec.reserved_concurrency < trigger.max_concurrency:
+            raise ValueError(
+                f"wiring function {spec.name}: reserved concurrency {spec.reserved_concurrency} below its "
+                f"queue's max_concurrency {trigger.max_concurrency} would throttle the queue's invocations "
+                "(and move messages towards the dead-letter queue)"
+            )
+    if spec.reserved_concurrency is not None and spec.reserved_concurrency < 1:
+        raise ValueError(f"wiring function {spec.name}: reserved_concurrency must be at least 1")
+    if not is_worker(spec):
+        return
+    if trigger is not None and trigger.max_concurrency is None:
+        raise ValueError(
+            f"wiring function {spec.name} consumes the {trigger.queue} queue without a cap: set its "
+            "QueueTrigger's max_concurrency, so that a burst of messages cannot take the API's concurrency"
+        )
+    if trigger is None and spec.reserved_concurrency is None:
+        raise ValueError(
+            f"wiring function {spec.name} serves no route and has no concurrency cap: set its "
+            "reserved_concurrency, so that a burst of invocations cannot take the API's concurrency"
+        )
+
+
 def function_environment(
     spec: wiring.Function,
     *,
@@ -186,6 +228,7 @@ class LoyaltyFunction(Construct):
     ) -> None:
         super().__init__(scope, spec.name)
         self.spec = spec
+        check_concurrency(spec)
         unknown_queues = sorted(
             {*spec.sends_to, *([spec.queue_trigger.queue] if spec.queue_trigger else [])} - set(queues)
         )
@@ -223,6 +266,7 @@ class LoyaltyFunction(Construct):
             layers=[layer],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_s),
+            reserved_concurrent_executions=spec.reserved_concurrency,
             environment=function_environment(
                 spec,
                 table_name=table.table_name,
@@ -264,7 +308,10 @@ class LoyaltyFunction(Construct):
         # Grants the role the receive/delete permissions on the queue (and nothing else).
         self.function.add_event_source(
             event_sources.SqsEventSource(
-                queue, batch_size=trigger.batch_size, report_batch_item_failures=True
+                queue,
+                batch_size=trigger.batch_size,
+                report_batch_item_failures=True,
+                max_concurrency=trigger.max_concurrency,
             )
         )
 

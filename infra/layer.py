@@ -4,6 +4,11 @@ There is no Docker on the build machines, so the layer is bundled with a local `
 that downloads manylinux wheels for the Lambda platform (Python 3.12 on arm64) instead of
 building inside a container. `--only-binary=:all:` guarantees nothing is compiled for the
 build host by accident.
+
+pip matches `--platform` tags exactly (it does not infer that a newer glibc runs older
+wheels), so every manylinux tag the runtime can load is named: the Lambda Python 3.12 runtime
+is Amazon Linux 2023 (glibc 2.34), which runs `manylinux2014` (glibc 2.17) wheels and the
+`manylinux_2_28` (glibc 2.28) wheels that more and more projects publish instead.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # pip's view of RUNTIME and ARCHITECTURE: keep the three in step.
 PIP_PYTHON_VERSION = "3.12"
-PIP_PLATFORM = "manylinux2014_aarch64"
+# In pip's order of preference: the newer glibc first, as pip on an arm64 Lambda host would rank them.
+PIP_PLATFORMS: tuple[str, ...] = ("manylinux_2_28_aarch64", "manylinux2014_aarch64")
 
 _PINNED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?==[A-Za-z0-9.+!-]+")
 
@@ -58,8 +64,7 @@ def pip_install_command(target: str, requirements: Sequence[str]) -> list[str]:
         "--no-input",
         "--quiet",
         "--no-compile",  # .pyc files would be for the build host's Python, not 3.12
-        "--platform",
-        PIP_PLATFORM,
+        *(option for platform in PIP_PLATFORMS for option in ("--platform", platform)),
         "--implementation",
         "cp",
         "--python-version",

@@ -1,5 +1,5 @@
-"""Alarms (to an encrypted SNS topic) and a CloudWatch dashboard for the API, functions, queues,
-program schedules, scheduled jobs and table."""
+"""Alarms (to an encrypted SNS topic) for the API, functions, queues, program schedules,
+scheduled jobs and the table; the dashboard is `infra.dashboard`."""
 
 from __future__ import annotations
 
@@ -15,45 +15,29 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.config import METRICS_NAMESPACE, SERVICE_NAME, StageConfig
+from infra.config import StageConfig
+from infra.dashboard import build_dashboard
 from infra.functions import LoyaltyFunction
+from infra.metrics import (
+    BALANCE_DRIFT_METRIC,
+    PERIOD,
+    QUEUE_OLDEST_MESSAGE_AGE,
+    TABLE_OPERATIONS,
+    custom_metric,
+    index_metric,
+    scheduler_metric,
+)
 from infra.queues import LoyaltyQueue
 from infra.schedules import ProgramSchedules
+from loyalty_engine.kernel import table as table_shape
 
-PERIOD = Duration.minutes(5)
 API_P99_LATENCY_MS = 2000
-# A queue's oldest message older than this: its consumer is failing, stuck or too slow.
-QUEUE_OLDEST_MESSAGE_AGE = Duration.hours(1)
-# The reconciliation job's count of members whose balance is not the sum of their ledger,
-# emitted with Powertools Metrics (namespace METRICS_NAMESPACE, dimension service=SERVICE_NAME).
-BALANCE_DRIFT_METRIC = "BalanceDrift"
-# EventBridge Scheduler's metrics, per schedule group.
-SCHEDULER_NAMESPACE = "AWS/Scheduler"
-
-
-def custom_metric(metric_name: str, *, statistic: str, period: Duration = PERIOD) -> cloudwatch.Metric:
-    """A metric the functions emit with Powertools Metrics (its `service` dimension included)."""
-    return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
-        metric_name=metric_name,
-        dimensions_map={"service": SERVICE_NAME},
-        statistic=statistic,
-        period=period,
-    )
-
-
-def scheduler_metric(
-    schedules: ProgramSchedules, metric_name: str, *, label: str | None = None
-) -> cloudwatch.Metric:
-    """An EventBridge Scheduler metric of the schedule group (Sum over PERIOD)."""
-    return cloudwatch.Metric(
-        namespace=SCHEDULER_NAMESPACE,
-        metric_name=metric_name,
-        dimensions_map={"ScheduleGroup": schedules.group_name},
-        statistic="Sum",
-        period=PERIOD,
-        label=label,
-    )
+# Throttled table requests are retried by the SDK; throttling for this many consecutive
+# PERIODs is no burst any more (a hot partition, or an index that cannot keep up).
+THROTTLE_PERIODS = 2
+# A function with reserved concurrency throttles by design when a burst exceeds it (its
+# asynchronous invocations are retried): only this many consecutive PERIODs of it alarm.
+RESERVED_THROTTLE_PERIODS = 3
 
 
 class Monitoring(Construct):
@@ -81,11 +65,21 @@ class Monitoring(Construct):
                 fn.function.metric_errors(period=PERIOD, statistic="Sum"),
                 f"{name} function: invocations ended in an error",
             )
-            self._alarm(
-                f"{name}Throttles",
-                fn.function.metric_throttles(period=PERIOD, statistic="Sum"),
-                f"{name} function: invocations were throttled",
-            )
+            if fn.spec.reserved_concurrency is None:
+                self._alarm(
+                    f"{name}Throttles",
+                    fn.function.metric_throttles(period=PERIOD, statistic="Sum"),
+                    f"{name} function: invocations were throttled",
+                )
+            else:
+                self._alarm(
+                    f"{name}Throttles",
+                    fn.function.metric_throttles(period=PERIOD, statistic="Sum"),
+                    f"{name} function: invocations were throttled for "
+                    f"{PERIOD.to_minutes() * RESERVED_THROTTLE_PERIODS} minutes: its reserved concurrency "
+                    f"({fn.spec.reserved_concurrency}) is too small for the load",
+                    evaluation_periods=RESERVED_THROTTLE_PERIODS,
+                )
             if fn.dead_letter_queue is not None:  # queue-triggered functions: see the queue's alarms
                 self._alarm(
                     f"{name}DeadLetters",
@@ -156,7 +150,39 @@ class Monitoring(Construct):
             threshold=API_P99_LATENCY_MS,
             evaluation_periods=3,
         )
-        self.dashboard = self._dashboard(config, functions, queues, schedules, rest_api, table)
+        self._table_alarms(table)
+        self.dashboard = build_dashboard(self, config, functions, queues, schedules, rest_api, table)
+
+    def _table_alarms(self, table: dynamodb.ITable) -> None:
+        """Throttling of the table and of each index (an index that cannot keep up throttles the
+        table's writes too), and DynamoDB's own errors (HTTP 500)."""
+        sustained = f"for {PERIOD.to_minutes() * THROTTLE_PERIODS} minutes"
+        self._alarm(
+            "TableThrottledRequests",
+            table.metric_throttled_requests_for_operations(operations=list(TABLE_OPERATIONS), period=PERIOD),
+            f"Table: requests throttled {sustained} (hot partition, or above the table's throughput)",
+            evaluation_periods=THROTTLE_PERIODS,
+        )
+        for kind in ("Read", "Write"):
+            self._alarm(
+                f"Table{kind}Throttles",
+                table.metric(f"{kind}ThrottleEvents", period=PERIOD, statistic="Sum"),
+                f"Table: {kind.lower()} throttle events {sustained}",
+                evaluation_periods=THROTTLE_PERIODS,
+            )
+            for index in table_shape.GLOBAL_SECONDARY_INDEXES:
+                self._alarm(
+                    f"{index.name.capitalize()}{kind}Throttles",
+                    index_metric(table, index.name, f"{kind}ThrottleEvents"),
+                    f"Index {index.name}: {kind.lower()} throttle events {sustained}"
+                    + (" (the table's writes are throttled with it)" if kind == "Write" else ""),
+                    evaluation_periods=THROTTLE_PERIODS,
+                )
+        self._alarm(
+            "TableSystemErrors",
+            table.metric_system_errors_for_operations(operations=list(TABLE_OPERATIONS), period=PERIOD),
+            "Table: DynamoDB answered requests with a system error (HTTP 500)",
+        )
 
     def _alarm_topic(self, config: StageConfig) -> sns.Topic:
         # A customer-managed key: CloudWatch cannot publish to a topic encrypted with the
@@ -225,146 +251,3 @@ class Monitoring(Construct):
         alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
         return alarm
-
-    def _dashboard(
-        self,
-        config: StageConfig,
-        functions: Sequence[LoyaltyFunction],
-        queues: Sequence[LoyaltyQueue],
-        schedules: ProgramSchedules,
-        rest_api: apigw.RestApi,
-        table: dynamodb.ITable,
-    ) -> cloudwatch.Dashboard:
-        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"LoyaltyEngine-{config.stage}")
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="API requests",
-                left=[rest_api.metric_count(period=PERIOD, statistic="Sum")],
-                right=[
-                    rest_api.metric_client_error(period=PERIOD, statistic="Sum"),
-                    rest_api.metric_server_error(period=PERIOD, statistic="Sum"),
-                ],
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="API latency (ms)",
-                left=[
-                    rest_api.metric_latency(period=PERIOD, statistic="p50"),
-                    rest_api.metric_latency(period=PERIOD, statistic="p99"),
-                    rest_api.metric_integration_latency(period=PERIOD, statistic="p99"),
-                ],
-                width=12,
-            ),
-        )
-        for fn in functions:
-            name = fn.spec.name
-            dashboard.add_widgets(
-                cloudwatch.GraphWidget(
-                    title=f"{name} invocations",
-                    left=[
-                        fn.function.metric_invocations(period=PERIOD, statistic="Sum"),
-                        fn.function.metric_errors(period=PERIOD, statistic="Sum"),
-                        fn.function.metric_throttles(period=PERIOD, statistic="Sum"),
-                    ],
-                    width=12,
-                ),
-                cloudwatch.GraphWidget(
-                    title=f"{name} duration (ms)",
-                    left=[
-                        fn.function.metric_duration(period=PERIOD, statistic="p50"),
-                        fn.function.metric_duration(period=PERIOD, statistic="p99"),
-                    ],
-                    width=12,
-                ),
-            )
-        for queue in queues:
-            name = queue.spec.name
-            dashboard.add_widgets(
-                cloudwatch.GraphWidget(
-                    title=f"{name} queue messages",
-                    left=[
-                        queue.queue.metric_approximate_number_of_messages_visible(
-                            period=PERIOD, statistic="Maximum"
-                        ),
-                        queue.queue.metric_approximate_number_of_messages_not_visible(
-                            period=PERIOD, statistic="Maximum"
-                        ),
-                        queue.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                            period=PERIOD, statistic="Maximum", label="Dead letters"
-                        ),
-                    ],
-                    width=12,
-                ),
-                cloudwatch.GraphWidget(
-                    title=f"{name} queue oldest message (s)",
-                    left=[
-                        queue.queue.metric_approximate_age_of_oldest_message(
-                            period=PERIOD, statistic="Maximum"
-                        )
-                    ],
-                    left_annotations=[
-                        cloudwatch.HorizontalAnnotation(
-                            value=QUEUE_OLDEST_MESSAGE_AGE.to_seconds(), label="alarm"
-                        )
-                    ],
-                    width=12,
-                ),
-            )
-        name = schedules.spec.name
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title=f"{name} schedules invocations",
-                left=[
-                    scheduler_metric(schedules, "InvocationAttemptCount", label="Attempts"),
-                    scheduler_metric(schedules, "TargetErrorCount", label="Target errors"),
-                    scheduler_metric(schedules, "InvocationsSentToDeadLetterCount", label="Sent to DLQ"),
-                    scheduler_metric(
-                        schedules, "InvocationsFailedToBeSentToDeadLetterCount", label="Lost (DLQ failed)"
-                    ),
-                ],
-                right=[
-                    schedules.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                        period=PERIOD, statistic="Maximum", label="Dead letters"
-                    )
-                ],
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="Reconciliation: members with balance drift",
-                left=[custom_metric(BALANCE_DRIFT_METRIC, statistic="Sum")],
-                left_annotations=[cloudwatch.HorizontalAnnotation(value=0, label="alarm above")],
-                width=12,
-            ),
-        )
-        # One math expression per graph: each reuses the operation names as metric ids.
-        operations = [
-            dynamodb.Operation.GET_ITEM,
-            dynamodb.Operation.BATCH_GET_ITEM,
-            dynamodb.Operation.QUERY,
-            dynamodb.Operation.PUT_ITEM,
-            dynamodb.Operation.UPDATE_ITEM,
-            dynamodb.Operation.DELETE_ITEM,
-            dynamodb.Operation.BATCH_WRITE_ITEM,
-            dynamodb.Operation.TRANSACT_WRITE_ITEMS,
-        ]
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Table consumed capacity",
-                left=[
-                    table.metric_consumed_read_capacity_units(period=PERIOD, statistic="Sum"),
-                    table.metric_consumed_write_capacity_units(period=PERIOD, statistic="Sum"),
-                ],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Table throttled requests",
-                left=[table.metric_throttled_requests_for_operations(period=PERIOD, operations=operations)],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Table system errors",
-                left=[table.metric_system_errors_for_operations(period=PERIOD, operations=operations)],
-                width=8,
-            ),
-        )
-        return dashboard

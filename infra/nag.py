@@ -20,7 +20,7 @@ from constructs import IConstruct
 
 from infra.config import DEAD_LETTER_RETENTION, StageConfig
 from infra.functions import OBJECT_ACTIONS, LoyaltyFunction
-from infra.layer import PIP_PLATFORM, PIP_PYTHON_VERSION
+from infra.layer import PIP_PLATFORMS, PIP_PYTHON_VERSION
 from infra.schedules import MANAGE_ACTIONS, ProgramSchedules
 from loyalty_engine import wiring
 
@@ -43,6 +43,18 @@ XRAY_WILDCARD = _acknowledgment(
         "Active X-Ray tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support "
         "no resource-level permissions, so IAM requires Resource '*'. It is the only '*' resource: the "
         "table, index, log group, queue and bucket statements name their ARNs (bucket objects by key prefix)."
+    ),
+)
+
+
+XRAY_AND_LIST_SCHEDULES_WILDCARD = _acknowledgment(
+    "AwsSolutions-IAM5[Resource::*]",
+    reason=(
+        "Two actions support no resource-level permissions, so IAM requires Resource '*': the X-Ray "
+        "tracing actions (xray:PutTraceSegments, xray:PutTelemetryRecords), and scheduler:ListSchedules, "
+        "with which the schedule sync (syncs_schedules in loyalty_engine/wiring.py) finds the schedules no "
+        "program wants (it lists its own group only; what it may change is the group's schedules, by their "
+        "ARN). The table, index and log group statements name their ARNs."
     ),
 )
 
@@ -84,8 +96,8 @@ def schedules_wildcard(group_logical_id: str, schedules: wiring.ProgramSchedules
             f"{', '.join(MANAGE_ACTIONS)} on the schedules of the {schedules.name} schedule group only "
             "(manages_schedules in loyalty_engine/wiring.py): the function creates one schedule per program "
             "and job at run time, named from them, so the group is the narrowest resource IAM can name; no "
-            "ListSchedules, no group or tag management, no other group, and iam:PassRole on Scheduler's "
-            "role only, conditioned on iam:PassedToService scheduler.amazonaws.com."
+            "group or tag management, no other group (ListSchedules for the schedule sync alone), and "
+            "iam:PassRole on Scheduler's role only, conditioned on iam:PassedToService scheduler.amazonaws.com."
         ),
     )
 
@@ -108,7 +120,7 @@ RUNTIME_PINNED = _acknowledgment(
     "AwsSolutions-L1",
     reason=(
         f"The runtime is pinned to python{PIP_PYTHON_VERSION} on purpose: the dependency layer is built "
-        f"from cp{PIP_PYTHON_VERSION.replace('.', '')} {PIP_PLATFORM} wheels (infra/layer.py), so the "
+        f"from cp{PIP_PYTHON_VERSION.replace('.', '')} {' / '.join(PIP_PLATFORMS)} wheels (infra/layer.py), so the "
         "runtime and the layer's wheel tags must change together, after the dependencies are tested on "
         "the newer Python."
     ),
@@ -184,11 +196,14 @@ def add_nag_acknowledgments(
     schedule_group_id = _logical_id(stack, schedules.group)
     for fn in functions.values():
         manages = [schedules_wildcard(schedule_group_id, schedules.spec)] if fn.spec.manages_schedules else []
-        _acknowledge(fn.role, XRAY_WILDCARD, *bucket_grant_acknowledgments(fn.spec, bucket_ids), *manages)
+        wildcard = XRAY_AND_LIST_SCHEDULES_WILDCARD if fn.spec.syncs_schedules else XRAY_WILDCARD
+        _acknowledge(fn.role, wildcard, *bucket_grant_acknowledgments(fn.spec, bucket_ids), *manages)
         _acknowledge(fn.function, RUNTIME_PINNED)
     _acknowledge(schedules.dead_letter_queue, schedules_dead_letter_queue(schedules.spec))
 
-    _acknowledge(rest_api.node.find_child("CloudWatchRole"), APIGW_CLOUDWATCH_ROLE)
+    cloudwatch_role = rest_api.node.try_find_child("CloudWatchRole")  # only when opted in
+    if cloudwatch_role is not None:
+        _acknowledge(cloudwatch_role, APIGW_CLOUDWATCH_ROLE)
     _acknowledge(rest_api.deployment_stage, NO_WAF)
     _acknowledge(rest_api, REQUEST_VALIDATION_IN_HANDLER)
     # On the API, so it covers every method, including those a new wiring route adds.

@@ -36,6 +36,11 @@ MANAGE_ACTIONS: tuple[str, ...] = (
     "scheduler:DeleteSchedule",
 )
 
+# The schedule sync (wiring `syncs_schedules`) also lists the group's schedules, to delete those
+# no program wants. ListSchedules has no resource-level permission: IAM needs Resource "*"
+# (the call itself names the group).
+LIST_ACTION = "scheduler:ListSchedules"
+
 # EventBridge Scheduler's limits (a schedule outside them is refused at run time, not at deploy).
 GROUP_NAME_PATTERN = re.compile(r"[0-9A-Za-z._-]{1,64}")
 MAX_RETRY_ATTEMPTS = 185
@@ -168,6 +173,12 @@ class ProgramSchedules(Construct):
                 resources=[self.role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": SCHEDULER_PRINCIPAL}},
             )
+        )
+
+    def grant_list(self, grantee: iam.IGrantable) -> None:
+        """List the schedules (of any group: ListSchedules supports no narrower resource)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=[LIST_ACTION], resources=["*"])
         )
 
 

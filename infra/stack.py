@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra import outputs
 from infra.api import LoyaltyApi
 from infra.buckets import Buckets, bucket_spec
 from infra.config import StageConfig
@@ -16,6 +17,7 @@ from infra.layer import build_dependency_layer
 from infra.monitoring import Monitoring
 from infra.nag import add_nag_acknowledgments
 from infra.queues import build_queues
+from infra.schedule_sync import DEPLOY_ID_CONTEXT, ScheduleSync, sync_spec
 from infra.schedules import build_schedules
 from infra.table import build_table
 
@@ -45,6 +47,13 @@ class LoyaltyEngineStack(Stack):
             queues={name: queue.queue for name, queue in self.queues.items()},
             schedules=self.schedules,
         )
+        self.schedule_sync = ScheduleSync(
+            self,
+            "ScheduleSync",
+            function=self.functions[sync_spec().name],
+            schedules=self.schedules,
+            deploy_id=str(self.node.try_get_context(DEPLOY_ID_CONTEXT) or "") or None,
+        )
         self.api = LoyaltyApi(
             self,
             "Api",
@@ -62,21 +71,7 @@ class LoyaltyEngineStack(Stack):
             table=self.table,
         )
 
-        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the REST API (stage api)")
-        CfnOutput(self, "TableName", value=self.table.table_name, description="The DynamoDB table")
-        for name, bucket in self.buckets.buckets.items():
-            CfnOutput(
-                self,
-                f"{name}BucketName",
-                value=bucket.bucket_name,
-                description=f"The {name} S3 bucket (the functions get its name in {bucket_spec(name).env})",
-            )
-        CfnOutput(
-            self,
-            "AlarmTopicArn",
-            value=self.monitoring.alarm_topic.topic_arn,
-            description="Subscribe on-call here: every alarm and its recovery is published to this topic",
-        )
+        self._outputs()
         add_nag_acknowledgments(
             self,
             functions=self.functions,
@@ -84,3 +79,35 @@ class LoyaltyEngineStack(Stack):
             schedules=self.schedules,
             rest_api=self.api.rest_api,
         )
+
+    def _outputs(self) -> None:
+        """What operators, partners' onboarding and the smoke tests read (names: infra/outputs.py)."""
+        api_url = "Base URL of the REST API (stage api)"
+        CfnOutput(self, outputs.API_URL, value=self.api.url, description=api_url)
+        CfnOutput(self, outputs.TABLE_NAME, value=self.table.table_name, description="The DynamoDB table")
+        for name, bucket in self.buckets.buckets.items():
+            CfnOutput(
+                self,
+                outputs.bucket_output(name),
+                value=bucket.bucket_name,
+                description=f"The {name} S3 bucket (the functions get its name in {bucket_spec(name).env})",
+            )
+        CfnOutput(
+            self,
+            outputs.ALARM_TOPIC_ARN,
+            value=self.monitoring.alarm_topic.topic_arn,
+            description="Subscribe on-call here: every alarm and its recovery is published to this topic",
+        )
+        # The program schedules' settings, as the functions managing them get them: for
+        # `loyalty-admin sync-schedules` and the operators' job runs against the stage.
+        CfnOutput(
+            self,
+            outputs.SCHEDULE_SYNC_FUNCTION,
+            value=self.schedule_sync.function.function_name,
+            description="Invoke it to bring every program's schedules in line with the table (it runs after every deploy)",
+        )
+        environment = self.schedules.environment()
+        for variable, output in outputs.schedule_outputs(self.schedules.spec).items():
+            CfnOutput(
+                self, output, value=environment[variable], description=f"The program schedules' {variable}"
+            )

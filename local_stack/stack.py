@@ -56,6 +56,7 @@ class LocalStack:
         self._gateway: GatewayServer | None = None
         self._resources: Resources | None = None
         self._deliveries: dict[str, QueueDelivery] = {}  # by function name
+        self._runtimes: dict[str, FunctionRuntime] = {}  # by function name
         self._schedules: ScheduleRunner | None = None
 
     @classmethod
@@ -135,7 +136,7 @@ class LocalStack:
         # Bucket names and queue URLs, known now (a queue's URL is moto's answer).
         self._environment.extend(self._resources.environment())
         self.keys = seed(table_name)
-        runtimes = {
+        runtimes = self._runtimes = {
             function.name: FunctionRuntime(function, handlers.get(function.name)) for function in FUNCTIONS
         }
         for runtime in runtimes.values():
@@ -164,6 +165,12 @@ class LocalStack:
                 dlq_url=schedules.dlq_url,
                 out=sys.stderr if access_log else None,
             ).start()
+        if schedules is not None:
+            # As after every deploy: the program schedules in line with the table (the stack's
+            # custom resource on AWS; on a fresh stack there is nothing to do).
+            for function in FUNCTIONS:
+                if function.syncs_schedules:
+                    runtimes[function.name].invoke({})
         if state_file is not None:
             self.state_file = Path(state_file)
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -226,6 +233,15 @@ class LocalStack:
         fired = self.schedules.advance_to(instant)
         self.wait_for_queues(timeout)
         return fired
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        """Invoke a function as `lambda:Invoke` does (RequestResponse): by wiring name or by the
+        ARN the stack gives it (`JOB_TARGET_ARN`, ...): its answer (the handler's error is raised)."""
+        by_arn = {aws.function_arn(runtime.spec): runtime for runtime in self._runtimes.values()}
+        runtime = self._runtimes.get(function) or by_arn.get(function)
+        if runtime is None:
+            raise KeyError(f"no function {function!r} in this stack")
+        return runtime.invoke(event)
 
     def client(self, service: str) -> Any:
         """A boto3 client of the local AWS (fake credentials, the stack's region)."""

@@ -1,7 +1,9 @@
-"""Operator commands: create an API key (the key is printed once), run a scheduled job now.
+"""Operator commands: create an API key (the key is printed once), run a scheduled job now,
+bring the program schedules in line with the table.
 
     loyalty-admin create-key --group demo --scope admin [--merchant store-1] [--name "web shop"]
     loyalty-admin run-job --group demo --program club --job tier-upgrade --at 2027-01-01T00:00:00+01:00 [--dry-run]
+    loyalty-admin sync-schedules
 
 `run-job` runs every member shard in this process "as of" the given instant, once per
 (program, job, instant): running it again reports the first run. The instant may be in the
@@ -12,6 +14,12 @@ change and writes nothing.
 Exit codes of `run-job`: 0 the run completed (or the dry run was made), 1 the run does not
 apply (program not found or not running, job not for this program), 2 bad arguments or an
 instant in the future.
+
+`sync-schedules` does what the stack does after every deploy: every program's schedules as its
+settings say, and no other schedule in the group (`tiers.schedule_use_cases`); it prints the
+report and exits 1 if a program could not be synced. It needs the schedules' settings
+(SCHEDULE_GROUP, SCHEDULER_ROLE_ARN, JOB_TARGET_ARN, SCHEDULE_DLQ_ARN) as the API gets them:
+`make sync-schedules [STAGE=dev]` sets them from the local stack or the deployed stack's outputs.
 
 Uses the table named by TABLE_NAME and the usual AWS credentials/endpoint
 (AWS_ENDPOINT_URL points it at the local stack).
@@ -50,9 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument(
         "--dry-run", action="store_true", help="say what the run would change, write nothing (any instant)"
     )
+    commands.add_parser(
+        "sync-schedules", help="bring every program's schedules in line with the table, delete the others"
+    )
     args = parser.parse_args(argv)
     if args.command == "run-job":
         return _run_job(args.group, args.program, args.job, args.at, dry_run=args.dry_run)
+    if args.command == "sync-schedules":
+        return _sync_schedules()
     store = GroupStore(client(), load(Settings).table_name)
     token = create_api_key(store, args.group, args.scope, name=args.name, merchant_id=args.merchant)
     sys.stdout.write(token + "\n")
@@ -85,6 +98,26 @@ def _run_job(group: str, program_id: str, job: str, at: str, *, dry_run: bool = 
         sys.stderr.write("run-job: dry run, nothing was written\n")
     sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
     return 0 if summary.state != "skipped" else 1
+
+
+def _sync_schedules() -> int:
+    from loyalty_engine.kernel.settings import SettingsError
+    from loyalty_engine.tiers.schedule_use_cases import schedule_sync_services, sync_all_schedules
+    from loyalty_engine.wiring import PROGRAM_SCHEDULES
+
+    try:
+        services = schedule_sync_services(
+            retry_attempts=PROGRAM_SCHEDULES.retry_attempts, max_event_age_s=PROGRAM_SCHEDULES.max_event_age_s
+        )
+    except SettingsError as error:
+        sys.stderr.write(
+            f"{error}\n(make sync-schedules sets them from the local stack or STAGE's outputs)\n"
+        )
+        return 2
+    report = sync_all_schedules(services)
+    sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    sys.stderr.write(f"sync-schedules: {report.summary()}\n")
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":

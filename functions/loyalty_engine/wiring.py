@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from loyalty_engine.kernel.table import MEMBER_SHARDS
+
 TableAccess = Literal["read", "read_write"]
 
 
@@ -47,10 +49,18 @@ class Queue:
 
 @dataclass(frozen=True)
 class QueueTrigger:
-    """The function consumes the queue in batches and reports partial batch failures."""
+    """The function consumes the queue in batches and reports partial batch failures.
+
+    `max_concurrency` caps the concurrent invocations the queue's event source makes (SQS
+    `ScalingConfig.MaximumConcurrency`, 2..1000): the function never holds more of the
+    account's concurrency than that, so a burst of messages cannot take the API's, and
+    unlike reserved concurrency nothing is throttled (messages simply wait in the queue,
+    without counting receives towards the dead-letter queue) and nothing is set aside.
+    """
 
     queue: str  # Queue.name
     batch_size: int = 10
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,10 +110,20 @@ class Function:
     buckets: tuple[BucketGrant, ...] = ()
     sends_to: tuple[str, ...] = ()  # Queue.name of each queue the function sends messages to
     schedule_target: bool = False  # EventBridge Scheduler invokes it with the program schedules' input
+    # Reserved concurrency: at most this many concurrent invocations (and as many set aside for
+    # it). For the workers that no queue feeds; asynchronous invocations it throttles are retried
+    # by Lambda (for up to 6 hours), not lost.
+    reserved_concurrency: int | None = None
     manages_schedules: bool = False  # creates/updates/deletes the program schedules (see PROGRAM_SCHEDULES)
+    # Brings every program's schedules in line with the table, and deletes the group's other
+    # schedules (it may list them): CDK runs it after every deploy as a custom resource, the local
+    # stack when it starts. It must manage the schedules too.
+    syncs_schedules: bool = False
 
 
 ADMIN = ("admin",)
+# API Gateway gives up on an integration after 29 s: a function serving routes must end before.
+API_GATEWAY_TIMEOUT_S = 29
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/v1/programs/{program_id}", ADMIN),
@@ -227,7 +247,9 @@ IMPORTER = Function(
     table_access="read_write",
     memory_mb=1024,
     timeout_s=900,
-    queue_trigger=QueueTrigger(queue=IMPORT_QUEUE.name, batch_size=10),
+    # A group's files are applied one drain at a time (the drain lock), so more concurrent
+    # importers than groups importing at once would only wait for locks: 5 groups at a time.
+    queue_trigger=QueueTrigger(queue=IMPORT_QUEUE.name, batch_size=10, max_concurrency=5),
     buckets=(
         BucketGrant(
             bucket=IMPORT_BUCKET.name,
@@ -249,6 +271,11 @@ JOB_STARTER = Function(
     memory_mb=256,
     timeout_s=30,
     schedule_target=True,
+    # Every program's expiry fires at 00:00 and its reconciliation at 03:00 (GMT+1): with many
+    # programs, a burst of starts. Each takes well under a second (a PutItem and two
+    # SendMessageBatch calls), so 10 at a time start hundreds of runs a minute; the starts it
+    # throttles are retried by Lambda's asynchronous queue.
+    reserved_concurrency=10,
     sends_to=(JOB_QUEUE.name,),
 )
 
@@ -261,7 +288,8 @@ JOB_WORKER = Function(
     indexes=("gsi1",),
     memory_mb=1024,
     timeout_s=900,
-    queue_trigger=QueueTrigger(queue=JOB_QUEUE.name, batch_size=1),
+    # One run's 16 member shards at once; the shards of runs starting together wait their turn.
+    queue_trigger=QueueTrigger(queue=JOB_QUEUE.name, batch_size=1, max_concurrency=MEMBER_SHARDS),
     sends_to=(JOB_QUEUE.name,),  # a shard running out of time queues its own continuation
 )
 
@@ -272,7 +300,10 @@ INSTRUMENT_API = Function(
     description="REST API: merchants, series and batches, gift cards, store credit, coupons, customers",
     table_access="read_write",
     routes=INSTRUMENT_ROUTES,
-    timeout_s=29,  # a small batch is issued during the call (API Gateway's limit is 29 s)
+    # A small batch is issued during the call, handing over to the queue API_MARGIN_MS before
+    # the function's timeout, which is below API Gateway's 29 s (API_GATEWAY_TIMEOUT_S): the
+    # function answers before the gateway gives up on it.
+    timeout_s=28,
     buckets=(BucketGrant(bucket=EXPORT_BUCKET.name, write=("exports/",)),),
     sends_to=(BATCH_QUEUE.name,),
 )
@@ -285,9 +316,25 @@ BATCH_ISSUER = Function(
     table_access="read_write",
     memory_mb=1024,
     timeout_s=900,
-    queue_trigger=QueueTrigger(queue=BATCH_QUEUE.name, batch_size=1),
+    # Pre-issue batches are rare, operator-made, and each is worked one chunk after the
+    # other: SQS's minimum of 2 at a time.
+    queue_trigger=QueueTrigger(queue=BATCH_QUEUE.name, batch_size=1, max_concurrency=2),
     buckets=(BucketGrant(bucket=EXPORT_BUCKET.name, write=("exports/",)),),
     sends_to=(BATCH_QUEUE.name,),  # a batch running out of time queues its own continuation
+)
+
+SCHEDULE_SYNC = Function(
+    name="ScheduleSync",
+    settings="ScheduleSyncSettings",
+    handler="loyalty_engine.handlers.schedule_sync.handler",
+    description="Brings every program's schedules in line with the table (after every deploy)",
+    table_access="read",  # every program, from gsi1's list of them
+    indexes=("gsi1",),
+    memory_mb=256,
+    timeout_s=900,  # a few Scheduler calls per program
+    manages_schedules=True,
+    syncs_schedules=True,
+    reserved_concurrency=1,  # one sync at a time
 )
 
 FUNCTIONS: tuple[Function, ...] = (
@@ -298,4 +345,5 @@ FUNCTIONS: tuple[Function, ...] = (
     JOB_WORKER,
     INSTRUMENT_API,
     BATCH_ISSUER,
+    SCHEDULE_SYNC,
 )

@@ -16,6 +16,7 @@ from infra import layer
 from infra.app import build_app
 from infra.config import (
     ABORT_INCOMPLETE_MULTIPART_UPLOAD_AFTER,
+    CLOUDWATCH_ROLE_CONTEXT,
     NONCURRENT_VERSION_EXPIRATION,
     OBJECT_EXPIRATION,
     stage_config,
@@ -57,6 +58,22 @@ def test_stage_comes_from_argument_then_context_then_defaults_to_prod(
     assert stack.stack_name == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, False), (False, False), ("false", False), ("FALSE", False), (True, True), ("true", True)],
+)
+def test_the_cloudwatch_role_context_is_a_yes_or_no(value: object, expected: bool) -> None:
+    context = {} if value is None else {CLOUDWATCH_ROLE_CONTEXT: value}
+    _, stack = build_app(App(context=context, post_cli_context=TEST_CONTEXT), "dev")
+    assert stack.config.api_gateway_cloudwatch_role is expected
+    assert (stack.api.rest_api.node.try_find_child("CloudWatchRole") is not None) is expected
+
+
+def test_a_cloudwatch_role_context_that_is_not_a_yes_or_no_is_refused() -> None:
+    with pytest.raises(ValueError, match="api_gateway_cloudwatch_role='yes please'"):
+        build_app(App(context={CLOUDWATCH_ROLE_CONTEXT: "yes please"}, post_cli_context=TEST_CONTEXT), "dev")
+
+
 def test_layer_installs_exactly_the_runtime_dependencies_of_pyproject() -> None:
     with (REPO_ROOT / "pyproject.toml").open("rb") as file:
         declared = tomllib.load(file)["project"]["dependencies"]
@@ -73,7 +90,10 @@ def test_unpinned_runtime_dependency_is_refused(tmp_path: Path) -> None:
 def test_pip_targets_the_lambda_platform() -> None:
     command = layer.pip_install_command("/out/python", ["pydantic==2.0.0"])
     joined = " ".join(command)
-    assert "--platform manylinux2014_aarch64" in joined
+    # Both the classic manylinux2014 tag and the PEP 600 manylinux_2_28 tag (glibc 2.28; the
+    # Python 3.12 runtime has 2.34): pip matches platform tags exactly, so each is named.
+    platforms = [command[i + 1] for i, option in enumerate(command) if option == "--platform"]
+    assert platforms == ["manylinux_2_28_aarch64", "manylinux2014_aarch64"]
     assert "--implementation cp" in joined
     assert "--python-version 3.12" in joined
     assert "--only-binary=:all:" in command

@@ -75,9 +75,13 @@ def test_wiring_has_both_kinds_of_function() -> None:
 
 
 @pytest.mark.parametrize("spec", READ_ONLY, ids=lambda spec: spec.name)
-def test_read_only_function_can_only_read_items(prod: Synthesized, spec: wiring.Function) -> None:
+def test_read_only_function_can_only_read_items_and_query_its_indexes(
+    prod: Synthesized, spec: wiring.Function
+) -> None:
     grants = dynamodb_grants(prod, spec)
-    assert grants == {action: {"table"} for action in READ_ACTIONS}
+    expected = {action: {"table"} for action in READ_ACTIONS}
+    expected["dynamodb:Query"] = {"table", *(f"index/{name}" for name in spec.indexes)}
+    assert grants == expected
     assert not set(grants) & ITEM_WRITE_ACTIONS
 
 
@@ -99,14 +103,20 @@ def test_no_wildcard_or_scan_actions_anywhere(prod: Synthesized) -> None:
                 assert action not in {"dynamodb:Scan", "dynamodb:PartiQLSelect"}, (logical_id, action)
 
 
-def test_only_xray_is_granted_on_every_resource(prod: Synthesized) -> None:
+def test_only_xray_and_the_syncs_listing_of_schedules_are_granted_on_every_resource(
+    prod: Synthesized,
+) -> None:
+    # Neither supports resource-level permissions.
+    (sync,) = [spec for spec in wiring.FUNCTIONS if spec.syncs_schedules]
+    sync_statements = role_statements(prod, sync)
     for policy in prod.of_type("AWS::IAM::Policy").values():
         for statement in statements(policy):
             if "*" in as_list(statement["Resource"]):
-                assert set(as_list(statement["Action"])) == {
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                }
+                expected = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+                if statement in sync_statements:
+                    expected.add("scheduler:ListSchedules")
+                assert set(as_list(statement["Action"])) == expected
+    assert any("scheduler:ListSchedules" in as_list(s["Action"]) for s in sync_statements)
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
@@ -218,17 +228,25 @@ def test_queue_access_is_sending_to_its_queues_and_consuming_its_trigger(
     assert granted == expected
 
 
-def test_only_the_api_gateway_logging_role_uses_a_managed_policy(prod: Synthesized) -> None:
+def test_only_the_opt_in_api_gateway_logging_role_uses_a_managed_policy(
+    prod: Synthesized, dev: Synthesized
+) -> None:
+    # prod is synthesized as deployed by default, dev with -c api_gateway_cloudwatch_role=true (conftest).
+    assert [
+        r for r in prod.of_type("AWS::IAM::Role").values() if "ManagedPolicyArns" in r["Properties"]
+    ] == []
+    assert prod.of_type("AWS::ApiGateway::Account") == {}
+    # (dev's other role with a managed policy is CDK's provider that empties its buckets on deletion.)
     with_managed = {
-        logical_id: role["Properties"]["ManagedPolicyArns"]
-        for logical_id, role in prod.of_type("AWS::IAM::Role").items()
-        if "ManagedPolicyArns" in role["Properties"]
+        logical_id: role
+        for logical_id, role in dev.of_type("AWS::IAM::Role").items()
+        if "AmazonAPIGatewayPushToCloudWatchLogs" in str(role["Properties"].get("ManagedPolicyArns"))
     }
     assert len(with_managed) == 1
-    (arns,) = with_managed.values()
-    assert "AmazonAPIGatewayPushToCloudWatchLogs" in str(arns)
-    (account,) = prod.of_type("AWS::ApiGateway::Account").values()
-    assert refs(account["Properties"]["CloudWatchRoleArn"]) == set(with_managed)
+    ((role_id, role),) = with_managed.items()
+    assert role["DeletionPolicy"] == "Retain"  # every other API of the account and region uses it too
+    (account,) = dev.of_type("AWS::ApiGateway::Account").values()
+    assert refs(account["Properties"]["CloudWatchRoleArn"]) == {role_id}
 
 
 # Spelled out, as above: what a function managing the program schedules may do.
@@ -292,7 +310,8 @@ def test_schedule_managers_manage_the_groups_schedules_and_pass_schedulers_role_
         assert scheduler_statements == []
         return
     (pass_role,) = [s for s in scheduler_statements if "iam:PassRole" in as_list(s["Action"])]
-    (manage,) = [s for s in scheduler_statements if s is not pass_role]
+    # (The sync's ListSchedules is on "*", with the X-Ray actions: see the test above.)
+    (manage,) = [s for s in scheduler_statements if s is not pass_role and s["Resource"] != "*"]
     assert manage["Effect"] == "Allow"
     assert set(as_list(manage["Action"])) == SCHEDULE_ACTIONS
     assert "Condition" not in manage

@@ -7,7 +7,9 @@ import json
 import pytest
 from infra_testing import Synthesized, queue_ids, refs, schedule_ids
 
+from infra.metrics import TABLE_OPERATIONS
 from loyalty_engine import wiring
+from loyalty_engine.kernel.table import GLOBAL_SECONDARY_INDEXES
 
 pytestmark = pytest.mark.infra
 
@@ -40,6 +42,77 @@ def test_every_function_has_an_alarm(prod: Synthesized, metric: str) -> None:
         assert alarm["Namespace"] == "AWS/Lambda", name
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["Threshold"] == 1
+
+
+def test_a_function_with_reserved_concurrency_alarms_on_sustained_throttling_only(prod: Synthesized) -> None:
+    # Its throttles are by design in a burst (and retried): 15 minutes of them say the cap is too small.
+    ids = function_ids(prod)
+    for spec in wiring.FUNCTIONS:
+        (alarm,) = alarms_on(prod, "Throttles", "FunctionName", ids[spec.name])
+        periods = 1 if spec.reserved_concurrency is None else 3
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (periods, periods), spec.name
+    assert any(spec.reserved_concurrency for spec in wiring.FUNCTIONS)
+
+
+def table_alarms(synthesized: Synthesized, metric: str) -> list[dict]:
+    """Alarms on `metric` of the table, alone or through a math expression over its operations."""
+    (table_id,) = synthesized.of_type("AWS::DynamoDB::Table")
+    found = []
+    for alarm in alarms(synthesized):
+        metrics = (
+            [alarm]
+            if "MetricName" in alarm
+            else [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        )
+        if metrics and all(
+            m["MetricName"] == metric
+            and m["Namespace"] == "AWS/DynamoDB"
+            and {"Name": "TableName", "Value": {"Ref": table_id}} in m.get("Dimensions", [])
+            for m in metrics
+        ):
+            found.append(alarm)
+    return found
+
+
+@pytest.mark.parametrize("metric", ["ReadThrottleEvents", "WriteThrottleEvents"])
+def test_the_table_and_each_index_alarm_on_sustained_throttle_events(prod: Synthesized, metric: str) -> None:
+    found = {
+        next((d["Value"] for d in a["Dimensions"] if d["Name"] == "GlobalSecondaryIndexName"), None): a
+        for a in table_alarms(prod, metric)
+    }
+    assert set(found) == {None, *(index.name for index in GLOBAL_SECONDARY_INDEXES)}
+    for alarm in found.values():
+        assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 300, 1)
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (2, 2)  # 10 minutes: no burst
+
+
+@pytest.mark.parametrize(("metric", "periods"), [("ThrottledRequests", 2), ("SystemErrors", 1)])
+def test_the_table_alarms_on_throttled_requests_and_system_errors_of_every_operation_it_serves(
+    prod: Synthesized, metric: str, periods: int
+) -> None:
+    (alarm,) = table_alarms(prod, metric)
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert expression["ReturnData"] is True
+    operations = {
+        next(d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "Operation")
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+    # Every operation the functions call (grep the stores for the botocore calls).
+    assert operations == {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+    }
+    assert len(TABLE_OPERATIONS) == len(operations)
+    assert len(alarm["Metrics"]) - 1 <= 10  # CloudWatch's limit of metrics in one alarm expression
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (1, periods)
 
 
 def dead_letter_queue_ids(synthesized: Synthesized) -> list[str]:
@@ -96,9 +169,11 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(prod: Synthesized)
     (topic_id,) = prod.of_type("AWS::SNS::Topic")
     # Errors and throttles per function, dead letters per function DLQ, dead letters and
     # oldest-message age per queue, the schedules' dead letters (kept and lost), balance drift,
-    # and the API's 5XX and latency.
+    # the API's 5XX and latency, and the table's: throttled requests, read and write throttle
+    # events of the table and of each index, system errors.
     async_dlqs = [spec for spec in wiring.FUNCTIONS if spec.queue_trigger is None]
-    expected = 2 * len(wiring.FUNCTIONS) + len(async_dlqs) + 2 * len(wiring.QUEUES) + 2 + 1 + 2
+    table_alarms = 1 + 2 * (1 + len(GLOBAL_SECONDARY_INDEXES)) + 1
+    expected = 2 * len(wiring.FUNCTIONS) + len(async_dlqs) + 2 * len(wiring.QUEUES) + 2 + 1 + 2 + table_alarms
     assert len(alarms(prod)) == expected
     for alarm in alarms(prod):
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]

@@ -252,6 +252,7 @@ def test_every_schedule_manager_in_the_wiring_gets_the_grants_and_environment(
         description="Program reports",
         table_access="read",
         manages_schedules=True,
+        reserved_concurrency=1,  # a worker needs a concurrency cap
     )
     functions_with(monkeypatch, *wiring.FUNCTIONS, reports)
 

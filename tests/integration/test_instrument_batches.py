@@ -400,3 +400,43 @@ def test_an_in_call_batch_does_not_read_the_time_left_of_an_earlier_queue_invoca
     view = world.create("B-SMALL", 20)
     assert (view["status"], view["issued"]) == ("completed", 20)
     world.check_issued("B-SMALL", 20)
+
+
+def test_an_in_call_batch_answers_before_the_function_and_api_gateway_give_up(world, monkeypatch):
+    """A batch issued during the call, with the deployed InstrumentApi's timeout (28 s), each
+    chunk taking 6 s: chunks start while API_MARGIN_MS (5 s) is left, then the rest is handed to
+    the queue (202), and the answer comes before the function's timeout and API Gateway's 29 s."""
+    from loyalty_engine.handlers import instrument_api
+    from loyalty_engine.wiring import API_GATEWAY_TIMEOUT_S, INSTRUMENT_API
+
+    chunk_s = 6.0
+    elapsed = [0.0]
+    put_instruments = type(instrument_services().series).put_instruments
+
+    def slow_put(self, items):
+        elapsed[0] += chunk_s
+        return put_instruments(self, items)
+
+    class Deployed(BatchContext):
+        function_name = INSTRUMENT_API.name
+
+        def get_remaining_time_in_millis(self) -> int:
+            return int((INSTRUMENT_API.timeout_s - elapsed[0]) * 1000)
+
+    monkeypatch.setattr(series_logic, "CHUNK", 5)
+    monkeypatch.setattr(type(instrument_services().series), "put_instruments", slow_put)
+    reply = call(
+        "api_create_batch",
+        ADMIN,
+        path={"series_id": GIFT},
+        body={"batch_id": "B-TIMED", "count": SYNC_LIMIT},
+        handler=lambda event, _context: instrument_api.handler(event, Deployed()),
+    )
+    assert reply.status == 202, reply.body
+    assert INSTRUMENT_API.timeout_s < API_GATEWAY_TIMEOUT_S
+    # Chunks started at 0, 6, 12 and 18 s (10 s left >= 5 s); at 24 s only 4 s were left: the
+    # call answered then, before its 28 s timeout.
+    assert elapsed[0] == 4 * chunk_s < INSTRUMENT_API.timeout_s
+    assert 0 < reply.body["issued"] < SYNC_LIMIT
+    (message,) = world.queued()
+    assert message["batch_id"] == "B-TIMED"

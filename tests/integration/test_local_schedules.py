@@ -422,6 +422,34 @@ def test_make_run_job_uses_the_state_file(
     assert missing.returncode != 0 and "TABLE_NAME is not set" in missing.stderr
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_sync_schedules_brings_the_local_stacks_schedules_back(
+    stack: LocalStack, state_file: Path, program: dict[str, Any]
+) -> None:
+    scheduler = stack.client("scheduler")
+    group = stack.schedules.group_name
+    name = schedule_name(GROUP, PROGRAM, "reconcile")
+    before = scheduler.get_schedule(GroupName=group, Name=name)["ScheduleExpression"]
+    scheduler.delete_schedule(GroupName=group, Name=name)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.pop("TABLE_NAME", None)
+    env["LOCAL_STATE_FILE"] = str(state_file)
+    done = subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed", "sync-schedules"],  # noqa: S607
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["schedule_group"] == group and report["failed"] == []
+    assert f"sync-schedules: the local stack at {stack.aws_endpoint_url}" in done.stderr
+    assert scheduler.get_schedule(GroupName=group, Name=name)["ScheduleExpression"] == before
+
+
 # ---------------------------------------------------------------- the demo
 
 

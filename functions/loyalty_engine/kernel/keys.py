@@ -40,6 +40,21 @@ def program_name_sk(name: str) -> str:
     return f"PROGRAMNAME#{name.casefold()}"
 
 
+# Every program of every group, for the operators' schedule sync (gsi1): the one index
+# partition that is not a group's. Only that sync reads it; the API never queries it.
+ALL_PROGRAMS_GSI1PK = "PROGRAMS"
+
+
+def all_programs_gsi1sk(group: str, program_id: str) -> str:
+    """`<group>#<program id>` (a slug has no '#')."""
+    return f"{group}#{program_id}"
+
+
+def group_and_program(all_programs_sk: str) -> tuple[str, str]:
+    group, _, program_id = all_programs_sk.partition("#")
+    return group, program_id
+
+
 def idempotency_sk(operation: str, key: str) -> str:
     return f"IDEM#{operation}#{key}"
 

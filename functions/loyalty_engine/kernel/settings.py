@@ -51,6 +51,16 @@ class ApiSettings(Settings):
         return self
 
 
+class ScheduleSyncSettings(Settings):
+    """The program schedules' settings, as the API gets them, all required: the sync is for them."""
+
+    schedule_group: str = Field(alias="SCHEDULE_GROUP", min_length=1)
+    scheduler_role_arn: str = Field(alias="SCHEDULER_ROLE_ARN", min_length=1)
+    job_target_arn: str = Field(alias="JOB_TARGET_ARN", min_length=1)
+    # Unset: the schedules get no dead-letter queue (as with the API).
+    schedule_dlq_arn: str | None = Field(default=None, alias="SCHEDULE_DLQ_ARN", min_length=1)
+
+
 class ImporterSettings(Settings):
     import_bucket: str = Field(alias="IMPORT_BUCKET", min_length=3)
     # Unset: a drain that runs out of time cannot queue its continuation (tests run drains whole).

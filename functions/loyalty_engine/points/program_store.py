@@ -3,6 +3,7 @@ the points side's records kept there (enrolment idempotency records)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, from_it
 from loyalty_engine.kernel.errors import Conflict
 from loyalty_engine.kernel.item_access import ItemTable
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY
+from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY
 from loyalty_engine.points.programs import Program
 
 
@@ -66,7 +67,15 @@ class ProgramStore:
         program_put: dict[str, Any] = {
             "TableName": self._table,
             "Item": to_item(
-                item(pk, keys.program_sk(program.program_id), "program", program.model_dump(mode="json"))
+                item(
+                    pk,
+                    keys.program_sk(program.program_id),
+                    "program",
+                    program.model_dump(mode="json"),
+                    # Listed among every group's programs (all_program_keys).
+                    gsi1pk=keys.ALL_PROGRAMS_GSI1PK,
+                    gsi1sk=keys.all_programs_gsi1sk(group, program.program_id),
+                )
             ),
         }
         if previous is None:
@@ -128,6 +137,29 @@ class ProgramStore:
                         code="concurrent_update",
                     ) from error
             raise (map_error(error) or error) from error
+
+    def all_program_keys(self) -> Iterator[tuple[str, str]]:
+        """(group, program id) of every program of every group, by group: gsi1 `PROGRAMS`,
+        keys only, a page at a time. The index is eventually consistent: a program saved a
+        moment ago may be missing; read each program itself (`get_program`) to act on it."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1.name,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": GSI1.partition_key, "#sk": GSI1.sort_key},
+            "ExpressionAttributeValues": {":pk": {"S": keys.ALL_PROGRAMS_GSI1PK}},
+            "ProjectionExpression": "#sk",
+        }
+        while True:
+            try:
+                answer = self._client.query(**params)
+            except ClientError as error:
+                raise (map_error(error) or error) from error
+            for raw in answer.get("Items", []):
+                yield keys.group_and_program(raw[GSI1.sort_key]["S"])
+            if "LastEvaluatedKey" not in answer:
+                return
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def get_record(self, group: str, sk: str) -> dict[str, Any] | None:
         return self._items.get(keys.group_pk(group), sk)

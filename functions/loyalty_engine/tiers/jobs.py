@@ -193,3 +193,13 @@ def schedule_specs(
             },
         )
     return specs
+
+
+def live_schedule_names(group: str, program: Program, now: datetime) -> set[str]:
+    """The names of the program's schedules that exist after its sync at `now`: those of the
+    jobs that apply, unless they have already ended (see `ScheduleStore.sync`)."""
+    return {
+        name
+        for name, spec in schedule_specs(group, program).items()
+        if spec is not None and (spec.end is None or spec.end > now)
+    }

@@ -52,6 +52,37 @@ class ScheduleStore:
         if dead_letter_arn:
             self._target["DeadLetterConfig"] = {"Arn": dead_letter_arn}
 
+    @property
+    def group_name(self) -> str:
+        return self._group
+
+    def schedule_names(self) -> list[str]:
+        """The names of every schedule of the group (ListSchedules, all pages)."""
+        names: list[str] = []
+        params: dict[str, Any] = {"GroupName": self._group, "MaxResults": 100}
+        while True:
+            answer = self._call("list_schedules", set(), **params)
+            names += [schedule["Name"] for schedule in answer.get("Schedules", [])]
+            if not answer.get("NextToken"):
+                return names
+            params["NextToken"] = answer["NextToken"]
+
+    def schedule_owner(self, name: str) -> tuple[str, str] | None:
+        """(group, program id) a schedule of the group was made for, from its target's input;
+        None if it is gone, or is not one of a program's schedules."""
+        answer = self._call("get_schedule", {_MISSING}, Name=name, GroupName=self._group)
+        if answer is None:
+            return None
+        try:
+            values = json.loads(answer["Target"]["Input"])
+            owner = (values["group"], values["program_id"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return owner if all(isinstance(value, str) and value for value in owner) else None
+
+    def delete_schedule(self, name: str) -> None:
+        self._call("delete_schedule", {_MISSING}, Name=name, GroupName=self._group)
+
     def sync_program(self, group: str, program: Program, now: datetime) -> None:
         """The program's job schedules follow its settings (a failure is a 503: retry)."""
         self.sync(schedule_specs(group, program, now), now)
@@ -59,7 +90,7 @@ class ScheduleStore:
     def sync(self, specs: dict[str, ScheduleSpec | None], now: datetime) -> None:
         for name, spec in specs.items():
             if spec is None:
-                self._call("delete_schedule", {_MISSING}, Name=name, GroupName=self._group)
+                self.delete_schedule(name)
             else:
                 self._upsert(spec, now)
 
@@ -78,7 +109,7 @@ class ScheduleStore:
         }
         if spec.end is not None:
             if spec.end <= now:  # an ended program: nothing left to run
-                self._call("delete_schedule", {_MISSING}, Name=spec.name, GroupName=self._group)
+                self.delete_schedule(spec.name)
                 return
             params["EndDate"] = spec.end
         if (
