@@ -134,6 +134,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/v1/members/{card_code}/orders/{order_id}/returns"),
     ApiRoute("POST", "/v1/members/{card_code}/burns"),
     ApiRoute("GET", "/v1/members/{card_code}/ledger"),
+    ApiRoute("POST", "/v1/members/{card_code}/payments"),
+    ApiRoute("POST", "/v1/members/{card_code}/payments/{payment_id}/reversals"),
     ApiRoute("POST", "/v1/backlogs"),
     ApiRoute("GET", "/v1/rewards"),
     ApiRoute("GET", "/v1/rewards/{external_id}"),

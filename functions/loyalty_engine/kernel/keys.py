@@ -75,6 +75,14 @@ def burn_sk(burn_id: str) -> str:
     return f"BURN#{burn_id}"
 
 
+def payment_sk(payment_id: str) -> str:
+    return f"PAY#{payment_id}"
+
+
+def payment_reversal_sk(payment_id: str, reversal_id: str) -> str:
+    return f"PAYREV#{payment_id}#{reversal_id}"
+
+
 def return_sk(order_id: str, return_id: str) -> str:
     return f"RETURN#{order_id}#{return_id}"
 

@@ -74,6 +74,17 @@ class EarningRule(Model):
         return settings.points_for(amount, _EXACT.multiply(multiplier, self.multiplier))
 
 
+class PaymentSettings(Model):
+    """Paying with points at a point of sale: `rate` points per unit of `currency`, accepted only
+    by the merchants of `acceptor_merchant_group` (a merchant group of the instrument side)."""
+
+    rate: Decimal = Field(
+        gt=0, le=1_000_000, max_digits=12, decimal_places=4, description="Points per currency unit"
+    )
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the amounts paid")
+    acceptor_merchant_group: Slug = Field(description="The merchant group whose merchants accept points")
+
+
 class CardCodeSettings(Model):
     """Card codes are generated (prefix + random digits + Luhn check digit) or imported ("manual")."""
 
@@ -198,6 +209,9 @@ class ProgramSpec(Model):
         default="earn_by_amount",
         description="How an order line that no earning rule matches earns: by its amount, or nothing "
         "(then every order must carry its lines)",
+    )
+    payment: PaymentSettings | None = Field(
+        default=None, description="Paying with points at a point of sale; absent: points do not pay"
     )
 
     @field_validator("earning_rules")
