@@ -174,6 +174,7 @@ INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/v1/instruments/{number}/cancellations", ADMIN),
     ApiRoute("PUT", "/v1/customer-groups/{customer_group_id}", ADMIN),
     ApiRoute("GET", "/v1/customer-groups/{customer_group_id}", ADMIN),
+    ApiRoute("GET", "/v1/customer-groups/{customer_group_id}/customers", ADMIN),
     ApiRoute("PUT", "/v1/customers/{customer_id}", ADMIN),
     ApiRoute("GET", "/v1/customers/{customer_id}", ADMIN),
     ApiRoute("PUT", "/v1/members/{card_code}/customer", ADMIN),

@@ -69,6 +69,7 @@ EVENT_FOR = {
     ("POST", "/v1/instruments/{number}/cancellations"): "api_cancel_instrument",
     ("PUT", "/v1/customer-groups/{customer_group_id}"): "api_put_customer_group",
     ("GET", "/v1/customer-groups/{customer_group_id}"): "api_get_customer_group",
+    ("GET", "/v1/customer-groups/{customer_group_id}/customers"): "api_list_customer_group_customers",
     ("PUT", "/v1/customers/{customer_id}"): "api_put_customer",
     ("GET", "/v1/customers/{customer_id}"): "api_get_customer",
     ("PUT", "/v1/members/{card_code}/customer"): "api_link_card_customer",

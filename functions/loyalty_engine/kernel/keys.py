@@ -297,5 +297,14 @@ def customer_group_sk(customer_group_id: str) -> str:
     return f"CG#{customer_group_id}"
 
 
+def customer_group_members_pk(group: str, customer_group_id: str) -> str:
+    """The customers of one customer group: one item each, kept in step with the customers."""
+    return f"G#{group}#CGM#{customer_group_id}"
+
+
+def customer_group_member_sk(customer_id: str) -> str:
+    return f"CU#{customer_id}"
+
+
 # A member card's link to a customer, in the member's partition.
 CUSTOMER_LINK_SK = "CUSTOMERLINK"
