@@ -15,8 +15,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.handlers.rest import caller_of, json_response, responses
-from loyalty_engine.instruments.merchant_directory import MerchantDirectory
-from loyalty_engine.instruments.merchant_store import MerchantStore
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.settings import ApiSettings, load
@@ -31,7 +29,11 @@ from loyalty_engine.points.payments import (
 
 
 @cache
-def merchant_directory() -> MerchantDirectory:
+def merchant_directory() -> payments.MerchantDirectory:
+    """The instrument side's merchants, loaded on the first payment (off the API's cold path)."""
+    from loyalty_engine.instruments.merchant_directory import MerchantDirectory
+    from loyalty_engine.instruments.merchant_store import MerchantStore
+
     config = load(ApiSettings)
     return MerchantDirectory(MerchantStore(client(), config.table_name), config.program_cache_seconds)
 
