@@ -29,9 +29,27 @@ def ruled(member, program) -> dict:
 
 def test_a_program_keeps_its_rules(ruled):
     assert call("api_get_program", ADMIN).body["earning_rules"] == [
-        {"sku": "SKU-1", "product_group": None, "points_per_unit": 500, "multiplier": None},
-        {"sku": None, "product_group": "wine", "points_per_unit": None, "multiplier": "2"},
-        {"sku": None, "product_group": "tobacco", "points_per_unit": 0, "multiplier": None},
+        {
+            "sku": "SKU-1",
+            "product_group": None,
+            "customer_group": None,
+            "points_per_unit": 500,
+            "multiplier": None,
+        },
+        {
+            "sku": None,
+            "product_group": "wine",
+            "customer_group": None,
+            "points_per_unit": None,
+            "multiplier": "2",
+        },
+        {
+            "sku": None,
+            "product_group": "tobacco",
+            "customer_group": None,
+            "points_per_unit": 0,
+            "multiplier": None,
+        },
     ]
     again = call("api_put_program", ADMIN, body=spec(ruled))
     assert again.status == 200 and again.body["version"] == ruled["version"]  # a replay changes nothing
@@ -140,7 +158,14 @@ def test_a_program_whose_products_without_a_rule_earn_nothing(ruled, member):
         ),
         ([{"sku": "SKU-1", "product_group": "wine", "multiplier": "2"}], "earning_rules.0"),
         ([{"sku": "SKU-1", "points_per_unit": 1, "multiplier": "2"}], "earning_rules.0"),
-        ([{"sku": "SKU-1", "multiplier": "0"}], "earning_rules.0.multiplier"),
+        ([{"sku": "SKU-1", "multiplier": "0"}], "earning_rules.0"),  # 0 only in a customer-group rule
+        ([{"sku": "SKU-1", "multiplier": "-1"}], "earning_rules.0.multiplier"),
+        ([{"customer_group": "staff", "points_per_unit": 0}], "earning_rules.0"),
+        ([{"customer_group": "staff"}], "earning_rules.0"),
+        (
+            [{"customer_group": "staff", "multiplier": "0"}, {"customer_group": "staff", "multiplier": "2"}],
+            "earning_rules",
+        ),
     ],
 )
 def test_invalid_rules_are_refused(program, rules, field):

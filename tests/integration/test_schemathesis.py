@@ -73,6 +73,7 @@ SEEDED = {
     "redemption_id": REDEMPTION_ID,
     "customer_group_id": CUSTOMER_GROUP_ID,
     "customer_id": CUSTOMER_ID,
+    "payment_id": "st-points-pay-1",
 }
 # Seeded path values of one operation that differ from SEEDED's.
 SEEDED_FOR: dict[tuple[str, str], dict[str, str]] = {
@@ -88,6 +89,8 @@ POS_OPERATIONS = {
     ("POST", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"),
     ("GET", "/v1/instruments/{number}"),
     ("GET", "/v1/instruments/{number}/ledger"),
+    ("POST", "/v1/members/{card_code}/payments"),
+    ("POST", "/v1/members/{card_code}/payments/{payment_id}/reversals"),
 }
 REWARD = {
     "name": "Free coffee",
@@ -102,6 +105,7 @@ PROGRAM = {
     "starts_at": "2025-01-01T00:00:00+01:00",
     "nq_points": {"conversion_rate": "10", "rounding": "down", "validity": {"value": 1, "unit": "year"}},
     "vip_tiers": [{"name": "st-vip", "nq_multiplier": "2"}],
+    "payment": {"rate": "10", "currency": "EUR", "acceptor_merchant_group": MERCHANT_GROUP_ID},
 }
 ORDER = {
     "order_id": ORDER_ID,
@@ -147,6 +151,13 @@ EXAMPLE_BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"return_id": "st-return-1", "amount": "1.00"},
     ],
     ("POST", "/v1/members/{card_code}/burns"): [{"burn_id": "st-burn-1", "points": 10}],
+    ("POST", "/v1/members/{card_code}/payments"): [
+        {"payment_id": "st-points-pay-1", "program_id": PROGRAM_ID, "amount": "1.00", "currency": "EUR"}
+    ],
+    ("POST", "/v1/members/{card_code}/payments/{payment_id}/reversals"): [
+        {"reversal_id": "st-points-refund-1", "amount": "0.50"},
+        {"reversal_id": "st-points-refund-2"},
+    ],
     ("PUT", "/v1/rewards/{external_id}"): [REWARD],
     ("POST", "/v1/members/{card_code}/rewards"): [{"reward_id": REWARD_ID}],
     ("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"): [{"quantity": 1}],

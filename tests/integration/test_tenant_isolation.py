@@ -36,6 +36,8 @@ EVENT_FOR = {
     ("POST", "/v1/members/{card_code}/burns"): "api_burn_points",
     ("POST", "/v1/backlogs"): "api_post_backlog",
     ("GET", "/v1/members/{card_code}/ledger"): "api_get_ledger",
+    ("POST", "/v1/members/{card_code}/payments"): "api_pay_points",
+    ("POST", "/v1/members/{card_code}/payments/{payment_id}/reversals"): "api_reverse_points_payment",
     ("GET", "/v1/rewards"): "api_list_rewards",
     ("GET", "/v1/rewards/{external_id}"): "api_get_reward",
     ("PUT", "/v1/rewards/{external_id}"): "api_put_reward",
@@ -67,6 +69,7 @@ EVENT_FOR = {
     ("POST", "/v1/instruments/{number}/cancellations"): "api_cancel_instrument",
     ("PUT", "/v1/customer-groups/{customer_group_id}"): "api_put_customer_group",
     ("GET", "/v1/customer-groups/{customer_group_id}"): "api_get_customer_group",
+    ("GET", "/v1/customer-groups/{customer_group_id}/customers"): "api_list_customer_group_customers",
     ("PUT", "/v1/customers/{customer_id}"): "api_put_customer",
     ("GET", "/v1/customers/{customer_id}"): "api_get_customer",
     ("PUT", "/v1/members/{card_code}/customer"): "api_link_card_customer",
@@ -93,6 +96,8 @@ POS_EVENTS = {
     "api_reverse_redemption",
     "api_lookup_instrument",
     "api_instrument_ledger",
+    "api_pay_points",
+    "api_reverse_points_payment",
 }
 
 
@@ -239,7 +244,8 @@ def test_other_group_cannot_reach_demo_data(route, member):
         assert len(next(iter(call(EVENT_FOR[route], ADMIN).body.values()))) == 1  # demo sees its own
     else:
         path = {"attribution_id": attribution["attribution_id"]} if "{attribution_id}" in route[1] else None
-        reply = call(EVENT_FOR[route], OTHER_GROUP, path=path)
+        caller = OTHER_POS if EVENT_FOR[route] in POS_EVENTS else OTHER_GROUP
+        reply = call(EVENT_FOR[route], caller, path=path)
         assert reply.status == 404, reply.body
         assert reply.body["code"] in NOT_FOUND
     assert call("api_get_ledger", SHOP).body == before

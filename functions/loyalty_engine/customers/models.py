@@ -38,6 +38,9 @@ class Customer(CustomerSpec):
     customer_id: Slug
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    version: int = Field(
+        default=0, ge=0, description="Incremented by every change of the customer or of its linked cards"
+    )
 
 
 class CustomerLinks(Model):
@@ -49,6 +52,15 @@ class CustomerLinks(Model):
 
 class CustomerView(Customer):
     links: CustomerLinks
+
+
+class CustomerGroupMember(Model):
+    customer_id: Slug
+
+
+class CustomerGroupMembers(Model):
+    customers: list[CustomerGroupMember] = Field(description="By customer id")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
 class CardLink(Model):

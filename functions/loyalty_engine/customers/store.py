@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from botocore.exceptions import ClientError
+
 from loyalty_engine.customers.models import Customer, CustomerGroup, CustomerLinks
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_get
-from loyalty_engine.kernel.errors import Conflict, NotFound
+from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
+from loyalty_engine.kernel.dynamo import from_item, map_error, serialize
+from loyalty_engine.kernel.errors import InvalidRequest, NotFound
 from loyalty_engine.kernel.item_access import NEW_ONLY, ConditionsFailed, ItemTable
 from loyalty_engine.kernel.records import item
+from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY
+
+MAX_ACTIONS = 100  # DynamoDB's limit of actions in one transaction
+
+
+class StaleCustomer(Exception):
+    """The customer, or the card's link, changed since it was read: read again and retry."""
+
+
+def _version_condition(version: int | None) -> dict[str, Any]:
+    """The item does not exist (None), or is at `version` (0: written before versions)."""
+    if version is None:
+        return {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"}}
+    if version == 0:
+        return {
+            "ConditionExpression": "attribute_exists(#pk) AND attribute_not_exists(#v)",
+            "ExpressionAttributeNames": {"#pk": "pk", "#v": "version"},
+        }
+    return {
+        "ConditionExpression": "#v = :v",
+        "ExpressionAttributeNames": {"#v": "version"},
+        "ExpressionAttributeValues": {":v": {"N": str(version)}},
+    }
 
 
 class CustomerStore(ItemTable):
@@ -40,9 +69,115 @@ class CustomerStore(ItemTable):
         )
         return Customer.model_validate(found), CustomerLinks(card_codes=cards, instruments=numbers)
 
-    def put_customer(self, group: str, customer: Customer) -> None:
+    def put_customer(
+        self, group: str, customer: Customer, previous: Customer | None, card_codes: list[str]
+    ) -> None:
+        """Create or replace a customer (if its version is still `previous`'s), keep its customer
+        groups' member lists in step, and copy its groups onto the member item of each linked
+        card (the earn reads them there), all in one transaction. ConditionsFailed: the
+        customer or its links changed meanwhile (read again)."""
         pk = keys.customer_pk(group, customer.customer_id)
-        self.put(item(pk, keys.CUSTOMER_SK, "customer", customer.model_dump(mode="json")))
+        condition = _version_condition(previous.version if previous else None)
+        actions = [
+            self.put_action(
+                item(pk, keys.CUSTOMER_SK, "customer", customer.model_dump(mode="json")), condition
+            )
+        ]
+        before = set(previous.customer_groups) if previous else set()
+        after = set(customer.customer_groups)
+        for customer_group_id in sorted(after - before):
+            actions.append(
+                self.put_action(
+                    item(
+                        keys.customer_group_members_pk(group, customer_group_id),
+                        keys.customer_group_member_sk(customer.customer_id),
+                        "customer_group_member",
+                        {"customer_id": customer.customer_id},
+                    )
+                )
+            )
+        for customer_group_id in sorted(before - after):
+            actions.append(
+                self.delete_action(
+                    keys.customer_group_members_pk(group, customer_group_id),
+                    keys.customer_group_member_sk(customer.customer_id),
+                )
+            )
+        if after != before:
+            actions += [
+                self._member_groups_action(group, card, customer.customer_groups) for card in card_codes
+            ]
+        if len(actions) > MAX_ACTIONS:
+            raise InvalidRequest(
+                f"this change touches {len(actions)} items, more than {MAX_ACTIONS} at once: "
+                "change fewer customer groups at a time",
+                code="too_many_changes",
+                details=[{"field": "customer_groups", "reason": "too_many_changes"}],
+            )
+        self.transact(actions)
+
+    def _member_groups_action(self, group: str, card_code: str, customer_groups: list[str]) -> dict[str, Any]:
+        """The member item's copy of its customer's groups; its version moves, so that a points
+        write that read the member before loses its race and reads again."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": self.key(keys.member_pk(group, card_code), keys.MEMBER_SK),
+                "UpdateExpression": "SET #groups = :groups ADD #v :one",
+                "ConditionExpression": "attribute_exists(#pk)",
+                "ExpressionAttributeNames": {"#groups": "customer_groups", "#v": "version", "#pk": "pk"},
+                "ExpressionAttributeValues": {":groups": serialize(customer_groups), ":one": {"N": "1"}},
+            }
+        }
+
+    def _bump_action(self, group: str, customer_id: str, version: int | None) -> dict[str, Any]:
+        """The customer's version moves (its links change); None: only if it exists."""
+        condition: dict[str, Any] = (
+            {
+                "ConditionExpression": "attribute_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": "pk", "#v": "version"},
+            }
+            if version is None
+            else _version_condition(version)
+        )
+        names = {**condition.get("ExpressionAttributeNames", {}), "#v": "version"}
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": self.key(keys.customer_pk(group, customer_id), keys.CUSTOMER_SK),
+                "UpdateExpression": "ADD #v :one",
+                **condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {
+                    **condition.get("ExpressionAttributeValues", {}),
+                    ":one": {"N": "1"},
+                },
+            }
+        }
+
+    def customer_group_members(
+        self, group: str, customer_group_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[str], str | None]:
+        """One page of a customer group's customer ids, in id order, and the next page's cursor."""
+        pk = keys.customer_group_members_pk(group, customer_group_id)
+        prefix = keys.customer_group_member_sk("")
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+            "Limit": limit,
+        }
+        if cursor:
+            sk = decode_cursor(cursor, prefix=prefix, max_length=80)
+            params["ExclusiveStartKey"] = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
+        try:
+            response = self._client.query(**params)
+        except ClientError as error:
+            raise (map_error(error) or error) from error
+        last = response.get("LastEvaluatedKey")
+        ids = [str(from_item(raw)["customer_id"]) for raw in response.get("Items", [])]
+        return ids, encode_cursor(last[SORT_KEY]["S"]) if last else None
 
     def link_instrument_action(self, group: str, customer_id: str, number: str) -> dict[str, object]:
         """A transaction action: the customer's link to an instrument (the caller read the customer)."""
@@ -51,23 +186,26 @@ class CustomerStore(ItemTable):
             item(pk, keys.customer_instrument_link_sk(number), "customer_link", {"number": number})
         )
 
-    def link_card(self, group: str, customer_id: str, card_code: str, previous: str | None) -> None:
+    def link_card(
+        self, group: str, customer: Customer, card_code: str, previous: tuple[str, int] | None
+    ) -> None:
         """Link a member card to a customer (one customer per card), atomically with the
-        member's pointer; the member and the customer must exist."""
+        member's pointer and its copy of the customer's groups; the customer must still be at
+        the version read, and `previous` (the customer the card leaves, with its version) too."""
+        customer_id = customer.customer_id
         customer_pk = keys.customer_pk(group, customer_id)
         member_pk = keys.member_pk(group, card_code)
-        exists = {"ConditionExpression": "attribute_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"}}
         pointer_condition = (
             NEW_ONLY
             if previous is None
             else {
                 "ConditionExpression": "customer_id = :c",
-                "ExpressionAttributeValues": {":c": {"S": previous}},
+                "ExpressionAttributeValues": {":c": {"S": previous[0]}},
             }
         )
         actions = [
-            self.check_action(member_pk, keys.MEMBER_SK, exists),
-            self.check_action(customer_pk, keys.CUSTOMER_SK, exists),
+            self._member_groups_action(group, card_code, customer.customer_groups),
+            self._bump_action(group, customer_id, customer.version),
             self.put_action(
                 item(member_pk, keys.CUSTOMER_LINK_SK, "customer_link", {"customer_id": customer_id}),
                 pointer_condition,
@@ -82,17 +220,18 @@ class CustomerStore(ItemTable):
             ),
         ]
         if previous is not None:
+            actions.append(self._bump_action(group, previous[0], previous[1]))
             actions.append(
-                self.delete_action(keys.customer_pk(group, previous), keys.customer_card_link_sk(card_code))
+                self.delete_action(
+                    keys.customer_pk(group, previous[0]), keys.customer_card_link_sk(card_code)
+                )
             )
         try:
             self.transact(actions)
         except ConditionsFailed as failed:
             if 0 in failed.failed:
                 raise NotFound(f"member {card_code!r} not found", code="member_not_found") from None
-            if 1 in failed.failed:
-                raise NotFound(f"customer {customer_id!r} not found", code="customer_not_found") from None
-            raise Conflict("the card's link changed concurrently; retry", code="concurrent_update") from None
+            raise StaleCustomer() from None
 
     def card_link(self, group: str, card_code: str) -> str | None:
         values = self.get(keys.member_pk(group, card_code), keys.CUSTOMER_LINK_SK)

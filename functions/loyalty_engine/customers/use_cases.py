@@ -10,13 +10,19 @@ from loyalty_engine.access.models import Caller
 from loyalty_engine.customers.models import (
     Customer,
     CustomerGroup,
+    CustomerGroupMember,
+    CustomerGroupMembers,
     CustomerGroupSpec,
     CustomerLinks,
     CustomerSpec,
     CustomerView,
 )
-from loyalty_engine.customers.store import CustomerStore
-from loyalty_engine.kernel.errors import InvalidRequest, NotFound
+from loyalty_engine.customers.store import CustomerStore, StaleCustomer
+from loyalty_engine.kernel.errors import ConcurrentUpdate, InvalidRequest, NotFound
+from loyalty_engine.kernel.item_access import ConditionsFailed
+from loyalty_engine.kernel.retry import RACE, attempts
+
+MAX_ATTEMPTS = 10
 
 
 class CustomerContext(Protocol):
@@ -67,17 +73,34 @@ def put_customer(
                 {"field": "customer_groups", "reason": "unknown_customer_group", "value": m} for m in missing
             ],
         )
-    found = svc.customers.customer(group, customer_id)
-    now = svc.clock()
-    customer = Customer(
-        **spec.model_dump(),
-        customer_id=customer_id,
-        created_at=found[0].created_at if found else now,
-        updated_at=now,
+    for _ in attempts(MAX_ATTEMPTS, RACE):
+        found = svc.customers.customer(group, customer_id)
+        now = svc.clock()
+        previous, links = found if found else (None, CustomerLinks())
+        customer = Customer(
+            **spec.model_dump(),
+            customer_id=customer_id,
+            created_at=previous.created_at if previous else now,
+            updated_at=now,
+            version=(previous.version if previous else 0) + 1,
+        )
+        try:
+            svc.customers.put_customer(group, customer, previous, links.card_codes)
+        except ConditionsFailed:
+            continue  # the customer or its links changed meanwhile: read again
+        return (200 if found else 201), CustomerView(**customer.model_dump(), links=links)
+    raise ConcurrentUpdate("too many concurrent changes to this customer; retry")
+
+
+def customer_group_customers(
+    svc: CustomerContext, caller: Caller, customer_group_id: str, limit: int, cursor: str | None
+) -> CustomerGroupMembers:
+    """One page of a customer group's customers, by customer id."""
+    get_customer_group(svc, caller, customer_group_id)
+    ids, next_cursor = svc.customers.customer_group_members(caller.group_id, customer_group_id, limit, cursor)
+    return CustomerGroupMembers(
+        customers=[CustomerGroupMember(customer_id=i) for i in ids], next_cursor=next_cursor
     )
-    svc.customers.put_customer(group, customer)
-    links = found[1] if found else CustomerLinks()
-    return (200 if found else 201), CustomerView(**customer.model_dump(), links=links)
 
 
 def get_customer(svc: CustomerContext, caller: Caller, customer_id: str) -> CustomerView:
@@ -89,9 +112,24 @@ def get_customer(svc: CustomerContext, caller: Caller, customer_id: str) -> Cust
 
 
 def link_card(svc: CustomerContext, caller: Caller, card_code: str, customer_id: str) -> CustomerView:
-    """Link a member card to a customer (idempotent; a card links to one customer at a time)."""
+    """Link a member card to a customer (idempotent; a card links to one customer at a time), and
+    copy the customer's groups onto the member (the earning rules read them there)."""
     group = caller.group_id
-    previous = svc.customers.card_link(group, card_code)
-    if previous != customer_id:
-        svc.customers.link_card(group, customer_id, card_code, previous)
-    return get_customer(svc, caller, customer_id)
+    for _ in attempts(MAX_ATTEMPTS, RACE):
+        found = svc.customers.customer(group, customer_id)
+        if found is None:
+            raise customer_not_found(customer_id)
+        customer, _links = found
+        previous_id = svc.customers.card_link(group, card_code)
+        if previous_id == customer_id:
+            return get_customer(svc, caller, customer_id)
+        previous = None
+        if previous_id is not None:
+            left = svc.customers.customer(group, previous_id)
+            previous = (previous_id, left[0].version if left else 0)
+        try:
+            svc.customers.link_card(group, customer, card_code, previous)
+        except StaleCustomer:
+            continue
+        return get_customer(svc, caller, customer_id)
+    raise ConcurrentUpdate("too many concurrent changes to this customer; retry")

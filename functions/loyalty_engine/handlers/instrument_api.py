@@ -25,6 +25,7 @@ from loyalty_engine.customers.models import (
     CustomerView,
 )
 from loyalty_engine.handlers.rest import SERVICE, caller_of, json_response, non_json_body, responses, rest_app
+from loyalty_engine.handlers.routes_customer_groups import add_customer_group_routes
 from loyalty_engine.instruments import instrument_use_cases as instruments
 from loyalty_engine.instruments import merchant_use_cases as merchants
 from loyalty_engine.instruments import series_use_cases as series
@@ -53,6 +54,7 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
 app = rest_app(INSTRUMENT_ROUTES, logger)
+add_customer_group_routes(app)
 
 Slug = Annotated[str, Path(pattern=SLUG_PATTERN)]
 Number = Annotated[str, Path(pattern=NUMBER_PATTERN, description="The instrument's number (digits)")]

@@ -75,6 +75,14 @@ def burn_sk(burn_id: str) -> str:
     return f"BURN#{burn_id}"
 
 
+def payment_sk(payment_id: str) -> str:
+    return f"PAY#{payment_id}"
+
+
+def payment_reversal_sk(payment_id: str, reversal_id: str) -> str:
+    return f"PAYREV#{payment_id}#{reversal_id}"
+
+
 def return_sk(order_id: str, return_id: str) -> str:
     return f"RETURN#{order_id}#{return_id}"
 
@@ -287,6 +295,15 @@ def customer_groups_pk(group: str) -> str:
 
 def customer_group_sk(customer_group_id: str) -> str:
     return f"CG#{customer_group_id}"
+
+
+def customer_group_members_pk(group: str, customer_group_id: str) -> str:
+    """The customers of one customer group: one item each, kept in step with the customers."""
+    return f"G#{group}#CGM#{customer_group_id}"
+
+
+def customer_group_member_sk(customer_id: str) -> str:
+    return f"CU#{customer_id}"
 
 
 # A member card's link to a customer, in the member's partition.

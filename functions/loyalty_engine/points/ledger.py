@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loyalty_engine.kernel.errors import InsufficientPoints
 
 PointKind = Literal["nq", "q"]
-EntryKind = Literal["earn", "burn", "return", "expire"]
+EntryKind = Literal["earn", "burn", "return", "expire", "payment", "payment_reversal"]
 NewId = Callable[[], str]
 
 
@@ -203,7 +203,7 @@ def credit(
 
 
 def burn(
-    lots: list[Lot], *, points: int, now: datetime, entry_id: str, reference: str
+    lots: list[Lot], *, points: int, now: datetime, entry_id: str, reference: str, kind: EntryKind = "burn"
 ) -> tuple[list[Lot], LedgerEntry]:
     """Spend available NQ points, soonest-expiring lots first; all or nothing."""
     order = sorted((lot for lot in lots if lot.kind == "nq" and lot.is_available(now)), key=_spend_order)
@@ -214,7 +214,32 @@ def burn(
             details=[{"field": "points", "requested": points, "available": have}],
         )
     new_lots, movements, _ = _take(lots, order, points)
-    entry = _entry(new_lots, entry_id=entry_id, at=now, kind="burn", reference=reference, movements=movements)
+    entry = _entry(new_lots, entry_id=entry_id, at=now, kind=kind, reference=reference, movements=movements)
+    return new_lots, entry
+
+
+def refund(
+    lots: list[Lot],
+    *,
+    parts: list[tuple[int, datetime | None]],
+    now: datetime,
+    entry_id: str,
+    reference: str,
+) -> tuple[list[Lot], LedgerEntry]:
+    """Give NQ points back (a payment's reversal): one new lot per `(points, expires_at)` part,
+    available at once and expiring when the lot they were taken from expires. Parts whose
+    expiry has passed are not credited (they would have expired anyway); the caller counts them."""
+    new_lots = list(lots)
+    movements: list[LotMovement] = []
+    for position, (points, expires_at) in enumerate(parts):
+        if points <= 0 or (expires_at is not None and expires_at <= now):
+            continue
+        lot_id = f"{entry_id}-{position}"
+        new_lots.append(Lot(lot_id=lot_id, kind="nq", points=points, available_at=now, expires_at=expires_at))
+        movements.append(LotMovement(lot_id=lot_id, kind="nq", points=points))
+    entry = _entry(
+        new_lots, entry_id=entry_id, at=now, kind="payment_reversal", reference=reference, movements=movements
+    )
     return new_lots, entry
 
 

@@ -48,6 +48,9 @@ class Member(BaseModel):
     # When the latest change of tier or VIP tiers took effect: an order placed before it earns
     # with the tiers of its own time, read from the tier history (None: never changed).
     tier_changed_at: datetime | None = None
+    # The customer groups of the card's customer (`customers` keeps this copy in sync when the
+    # card is linked or the customer's groups change), for the customer-group earning rules.
+    customer_groups: list[str] = Field(default_factory=list)
 
     def multipliers(self, program: Program) -> tuple[Decimal, Decimal]:
         """(NQ, Q) multipliers: the larger of the standard tier's and the VIP tiers'."""
@@ -104,6 +107,10 @@ class MemberView(BaseModel):
     subscribed_at: datetime
     tier: TierView | None
     vip_tiers: list[str]
+    customer_groups: list[str] = Field(
+        default_factory=list,
+        description="The customer groups of the card's customer (earning rules may target them)",
+    )
     balances: Balances
 
 
@@ -140,5 +147,6 @@ def member_view(member: Member, program: Program, now: datetime) -> MemberView:
         subscribed_at=member.subscribed_at,
         tier=tier,
         vip_tiers=member.vip_tiers,
+        customer_groups=member.customer_groups,
         balances=balances(member.lots, now),
     )

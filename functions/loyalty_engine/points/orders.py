@@ -11,6 +11,7 @@ from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.points.members import Balances, Member
+from loyalty_engine.points.programs import EXACT as _EXACT
 from loyalty_engine.points.programs import EarningRule, Program, QPointSettings
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -155,6 +156,12 @@ def points_for_order(order: OrderRequest, member: Member, program: Program) -> t
     rule earn nothing needs the lines of every order: its amount alone cannot say what earns.
     """
     nq_multiplier, q_multiplier = member.multipliers(program)
+    group_rule = customer_group_rule(program.earning_rules, member.customer_groups)
+    if group_rule is not None:
+        assert group_rule.multiplier is not None
+        nq_multiplier = _EXACT.multiply(nq_multiplier, group_rule.multiplier)
+        q_multiplier = _EXACT.multiply(q_multiplier, group_rule.multiplier)
+    line_rules = [rule for rule in program.earning_rules if not rule.is_customer_group_rule]
     by_amount = program.products_without_rule == "earn_by_amount"
     if not order.lines and not by_amount:
         raise InvalidRequest(
@@ -162,13 +169,13 @@ def points_for_order(order: OrderRequest, member: Member, program: Program) -> t
             code="lines_required",
             details=[{"field": "lines", "reason": "lines_required"}],
         )
-    if not order.lines or (not program.earning_rules and by_amount):
+    if not order.lines or (not line_rules and by_amount):
         return (
             program.nq_points.points_for(order.amount, nq_multiplier),
             program.q_points.points_for(order.amount, q_multiplier),
         )
     _check_lines_total(order)
-    matched = _match_rules(order.lines, program.earning_rules)
+    matched = match_rules(order.lines, line_rules, member.customer_groups)
     return (
         _lines_points(matched, program.nq_points, nq_multiplier, by_amount),
         _lines_points(matched, program.q_points, q_multiplier, by_amount),
@@ -178,10 +185,29 @@ def points_for_order(order: OrderRequest, member: Member, program: Program) -> t
 Matched = list[tuple[OrderLine, EarningRule | None]]
 
 
-def _match_rules(lines: list[OrderLine], rules: list[EarningRule]) -> Matched:
-    """Each line with its rule: the SKU's, else the product group's, else none."""
-    by_sku = {rule.sku: rule for rule in rules if rule.sku is not None}
-    by_group = {rule.product_group: rule for rule in rules if rule.product_group is not None}
+def customer_group_rule(rules: list[EarningRule], customer_groups: list[str]) -> EarningRule | None:
+    """The customer-group rule that applies to a member in `customer_groups`: the first one, in
+    the program's order, whose group the member is in (None: none applies)."""
+    groups = set(customer_groups)
+    return next((r for r in rules if r.is_customer_group_rule and r.customer_group in groups), None)
+
+
+def match_rules(lines: list[OrderLine], rules: list[EarningRule], customer_groups: list[str]) -> Matched:
+    """Each line with its rule: the SKU's, else the product group's, else none. For each
+    selector, a rule of one of the member's customer groups wins over the rule without a group;
+    among several of the member's groups, the first rule in the program's order wins."""
+    groups = set(customer_groups)
+    by_sku: dict[str, EarningRule] = {}
+    by_group: dict[str, EarningRule] = {}
+    # general rules first, then the member's groups' rules in reverse order: the first one written wins
+    applicable = [r for r in rules if r.customer_group is None] + [
+        r for r in reversed(rules) if r.customer_group is not None and r.customer_group in groups
+    ]
+    for rule in applicable:
+        if rule.sku is not None:
+            by_sku[rule.sku] = rule
+        elif rule.product_group is not None:
+            by_group[rule.product_group] = rule
     return [(line, by_sku.get(line.sku, by_group.get(line.product_group or ""))) for line in lines]
 
 

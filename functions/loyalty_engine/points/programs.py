@@ -15,9 +15,11 @@ from loyalty_engine.kernel.types import Duration, Model, Slug, TimeZoneName
 Rounding = Literal["nearest", "up", "down"]
 _ROUNDING = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
 Multiplier = Annotated[Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3)]
+GroupMultiplier = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
 # Enough digits for the largest product of an amount, a rate and two multipliers (about 32
 # significant digits), which the default context (28) would round before the points are rounded.
 _EXACT = Context(prec=64)
+EXACT = _EXACT
 
 
 class QPointSettings(Model):
@@ -43,26 +45,50 @@ class NQPointSettings(QPointSettings):
 
 
 class EarningRule(Model):
-    """How the order lines of one SKU or one product group earn, instead of by their amount alone.
+    """How the order lines of one SKU or one product group earn, instead of by their amount alone,
+    and how the members of one customer group earn.
 
-    Exactly one selector (`sku` or `product_group`, matched exactly) and exactly one effect:
-    `points_per_unit` (fixed points per unit bought, whatever the amount; 0 excludes the
-    product) or `multiplier` (of the line's amount-based points). A rule applies to NQ and Q
-    points alike, each with its own settings and the member's tier multiplier for that kind.
+    A product rule has exactly one selector (`sku` or `product_group`, matched exactly) and
+    exactly one effect: `points_per_unit` (fixed points per unit bought, whatever the amount; 0
+    excludes the product) or `multiplier` (of the line's amount-based points). It may also name a
+    `customer_group`: it then applies only to members whose linked customer is in that group, and
+    wins over the same selector's rule without a group. A rule with a `customer_group` and no
+    selector is a customer-group rule: its `multiplier` (0 = earns nothing) multiplies all the
+    points the member's orders earn. A rule applies to NQ and Q points alike, each with its own
+    settings and the member's tier multiplier for that kind.
     """
 
     sku: str | None = Field(default=None, min_length=1, max_length=64)
     product_group: str | None = Field(default=None, min_length=1, max_length=64)
+    customer_group: Slug | None = Field(
+        default=None, description="Only for members whose customer is in this customer group"
+    )
     points_per_unit: int | None = Field(default=None, ge=0, le=1_000_000, description="Instead of the amount")
-    multiplier: Multiplier | None = Field(default=None, description="Of the line's amount-based points")
+    multiplier: GroupMultiplier | None = Field(
+        default=None,
+        description="Of the line's amount-based points (over 0); of all the order's points in a "
+        "customer-group rule (0 = earns nothing)",
+    )
 
     @model_validator(mode="after")
     def _one_selector_one_effect(self) -> EarningRule:
-        if (self.sku is None) == (self.product_group is None):
-            raise ValueError("an earning rule needs exactly one of sku or product_group")
+        if self.sku is not None and self.product_group is not None:
+            raise ValueError("an earning rule has at most one of sku or product_group")
+        if self.is_customer_group_rule:
+            if self.multiplier is None or self.points_per_unit is not None:
+                raise ValueError("a customer-group rule (no sku, no product_group) needs a multiplier only")
+            return self
+        if self.sku is None and self.product_group is None:
+            raise ValueError("an earning rule needs sku, product_group or customer_group")
         if (self.points_per_unit is None) == (self.multiplier is None):
             raise ValueError("an earning rule needs exactly one of points_per_unit or multiplier")
+        if self.multiplier is not None and self.multiplier == 0:
+            raise ValueError("a product rule's multiplier is over 0 (points_per_unit 0 excludes a product)")
         return self
+
+    @property
+    def is_customer_group_rule(self) -> bool:
+        return self.sku is None and self.product_group is None and self.customer_group is not None
 
     def points_for(
         self, settings: QPointSettings, amount: Decimal, quantity: int, multiplier: Decimal
@@ -72,6 +98,20 @@ class EarningRule(Model):
             return settings.rounded(_EXACT.multiply(Decimal(self.points_per_unit * quantity), multiplier))
         assert self.multiplier is not None
         return settings.points_for(amount, _EXACT.multiply(multiplier, self.multiplier))
+
+
+_SELECTORS = ("sku", "product_group", "customer_group")
+
+
+class PaymentSettings(Model):
+    """Paying with points at a point of sale: `rate` points per unit of `currency`, accepted only
+    by the merchants of `acceptor_merchant_group` (a merchant group of the instrument side)."""
+
+    rate: Decimal = Field(
+        gt=0, le=1_000_000, max_digits=12, decimal_places=4, description="Points per currency unit"
+    )
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the amounts paid")
+    acceptor_merchant_group: Slug = Field(description="The merchant group whose merchants accept points")
 
 
 class CardCodeSettings(Model):
@@ -199,18 +239,21 @@ class ProgramSpec(Model):
         description="How an order line that no earning rule matches earns: by its amount, or nothing "
         "(then every order must carry its lines)",
     )
+    payment: PaymentSettings | None = Field(
+        default=None, description="Paying with points at a point of sale; absent: points do not pay"
+    )
 
     @field_validator("earning_rules")
     @classmethod
     def _one_rule_per_selector(cls, rules: list[EarningRule]) -> list[EarningRule]:
-        skus = Counter(rule.sku for rule in rules if rule.sku is not None)
-        groups = Counter(rule.product_group for rule in rules if rule.product_group is not None)
-        for selector, counts in (("sku", skus), ("product_group", groups)):
-            duplicates = sorted(value for value, count in counts.items() if count > 1)
-            if duplicates:
-                raise ValueError(
-                    f"more than one earning rule for {selector} {', '.join(map(repr, duplicates))}"
-                )
+        counts = Counter((rule.sku, rule.product_group, rule.customer_group) for rule in rules)
+        duplicates = sorted(
+            ", ".join(f"{name} {value!r}" for name, value in zip(_SELECTORS, key, strict=True) if value)
+            for key, count in counts.items()
+            if count > 1
+        )
+        if duplicates:
+            raise ValueError(f"more than one earning rule for {'; '.join(duplicates)}")
         return rules
 
     @model_validator(mode="after")
