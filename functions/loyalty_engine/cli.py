@@ -1,7 +1,7 @@
 """Operator commands: create an API key (the key is printed once), run a scheduled job now,
 bring the program schedules in line with the table.
 
-    loyalty-admin create-key --group demo --scope admin [--merchant store-1] [--name "web shop"]
+    loyalty-admin create-key --group demo --scope admin|shop|partner [--merchant store-1] [--name "web shop"]
     loyalty-admin run-job --group demo --program club --job tier-upgrade --at 2027-01-01T00:00:00+01:00 [--dry-run]
     loyalty-admin sync-schedules
 
@@ -31,6 +31,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from loyalty_engine.access.models import SCOPES
 from loyalty_engine.access.store import GroupStore
 from loyalty_engine.access.use_cases import create_api_key
 from loyalty_engine.kernel.dynamo import client
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-key", help="create an API key (and its loyalty group if new)")
     create.add_argument("--group", required=True, help="loyalty group slug")
-    create.add_argument("--scope", action="append", choices=["admin", "shop"], required=True)
+    create.add_argument("--scope", action="append", choices=list(SCOPES), required=True)
     create.add_argument("--merchant", default=None, help="bind the key to one merchant")
     create.add_argument("--name", default="", help="a label for the key")
     run = commands.add_parser("run-job", help="run a program's scheduled job as of an instant, here and now")

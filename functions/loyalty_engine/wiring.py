@@ -122,6 +122,8 @@ class Function:
 
 
 ADMIN = ("admin",)
+# A partner key reaches its group's file uploads and import reports, and no other route.
+PARTNER_IMPORTS = ("admin", "partner")
 # API Gateway gives up on an integration after 29 s: a function serving routes must end before.
 API_GATEWAY_TIMEOUT_S = 29
 
@@ -143,8 +145,10 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/v1/members/{card_code}/rewards"),
     ApiRoute("GET", "/v1/members/{card_code}/rewards"),
     ApiRoute("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"),
-    ApiRoute("GET", "/v1/imports", ADMIN),
-    ApiRoute("GET", "/v1/imports/{import_id}", ADMIN),
+    ApiRoute("GET", "/v1/imports", PARTNER_IMPORTS),
+    ApiRoute("GET", "/v1/imports/{import_id}", PARTNER_IMPORTS),
+    ApiRoute("GET", "/v1/imports/{import_id}/report", PARTNER_IMPORTS),
+    ApiRoute("POST", "/v1/imports/uploads", PARTNER_IMPORTS),
     ApiRoute("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}", ADMIN),
     ApiRoute("DELETE", "/v1/members/{card_code}/vip-tiers/{vip_tier}", ADMIN),
     ApiRoute("GET", "/v1/members/{card_code}/tier-history"),
@@ -240,6 +244,9 @@ API = Function(
     table_access="read_write",
     routes=API_ROUTES,
     manages_schedules=True,  # a program's schedules follow its settings
+    # Presigned URLs of partner uploads (PUT of one incoming/ key) and of import reports (GET):
+    # a URL can do no more than the role that signed it.
+    buckets=(BucketGrant(bucket=IMPORT_BUCKET.name, read=("reports/",), write=("incoming/",)),),
 )
 
 IMPORTER = Function(

@@ -46,6 +46,8 @@ EVENT_FOR = {
     ("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"): "api_burn_reward",
     ("GET", "/v1/imports"): "api_list_imports",
     ("GET", "/v1/imports/{import_id}"): "api_get_import",
+    ("GET", "/v1/imports/{import_id}/report"): "api_get_import_report",
+    ("POST", "/v1/imports/uploads"): "api_request_upload",
     ("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): "api_grant_vip_tier",
     ("DELETE", "/v1/members/{card_code}/vip-tiers/{vip_tier}"): "api_remove_vip_tier",
     ("GET", "/v1/members/{card_code}/tier-history"): "api_get_tier_history",
@@ -237,6 +239,10 @@ def test_other_group_cannot_reach_demo_data(route, member):
         reply = call(EVENT_FOR[route], OTHER_GROUP, body=body)
         assert (reply.status, reply.body) == (200, {"null_erases": False}), reply.body
         assert call("api_get_group_settings", ADMIN).body == {"null_erases": True}
+    elif route == ("POST", "/v1/imports/uploads"):
+        # the file name's universe is the key's group: demo-b may not upload into demo's folder
+        reply = call(EVENT_FOR[route], OTHER_GROUP)
+        assert (reply.status, reply.body["code"]) == (422, "wrong_universe"), reply.body
     elif route in (("GET", "/v1/rewards"), ("GET", "/v1/imports")):
         reply = call(EVENT_FOR[route], OTHER_GROUP)
         assert reply.status == 200, reply.body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from loyalty_engine.access.models import Caller, Scope
+from loyalty_engine.access.models import SCOPES, Caller, Scope
 from loyalty_engine.kernel.errors import Unauthorized
 
 
@@ -21,9 +21,7 @@ def authorizer_context(caller: Caller) -> dict[str, str]:
 def caller_from_context(context: dict[str, Any] | None) -> Caller:
     if not context or not context.get("group") or not context.get("key_id"):
         raise Unauthorized("no authorized caller")
-    scopes = tuple(
-        cast(Scope, s) for s in str(context.get("scopes", "")).split(",") if s in ("admin", "shop")
-    )
+    scopes = tuple(cast(Scope, s) for s in str(context.get("scopes", "")).split(",") if s in SCOPES)
     return Caller(
         group_id=str(context["group"]),
         key_id=str(context["key_id"]),

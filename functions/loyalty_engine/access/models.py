@@ -12,14 +12,16 @@ import hmac
 import re
 import secrets
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from loyalty_engine.kernel.errors import Forbidden, Unauthorized
 from loyalty_engine.kernel.types import SLUG_PATTERN
 
-Scope = Literal["admin", "shop"]
+# `partner`: a partner's key, for its group's file uploads and import reports only (wiring.API_ROUTES).
+Scope = Literal["admin", "shop", "partner"]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
 TOKEN_PREFIX = "lk"  # noqa: S105 - the token prefix, not a secret
 _SLUG = re.compile(SLUG_PATTERN)
 _KEY_ID = re.compile(r"^[0-9A-Z]{26}$")

@@ -27,6 +27,7 @@ from loyalty_engine.handlers.rest import (
     responses,
     rest_app,
 )
+from loyalty_engine.handlers.routes_imports import add_imports_routes
 from loyalty_engine.handlers.routes_payments import add_payments_routes
 from loyalty_engine.imports import use_cases as imports
 from loyalty_engine.imports.jobs import ImportView
@@ -68,6 +69,7 @@ tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # only what the fu
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
 app = rest_app(API_ROUTES, logger)
 add_payments_routes(app)
+add_imports_routes(app)
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
 CardCode = Annotated[

@@ -27,7 +27,19 @@ from loyalty_engine.rewards.store import RewardStore
 from loyalty_engine.tiers.job_store import JobStore
 
 if TYPE_CHECKING:
+    from loyalty_engine.kernel.objects import ObjectStore
     from loyalty_engine.tiers.schedule_store import ScheduleStore
+
+
+@cache
+def _import_objects() -> ObjectStore | None:
+    """The import bucket, for presigned uploads and report links; None on a stage without one."""
+    config = load(ApiSettings)
+    if not config.import_bucket:
+        return None
+    from loyalty_engine.kernel.objects import ObjectStore, s3_client, s3_presign_client
+
+    return ObjectStore(s3_client(), config.import_bucket, s3_presign_client())
 
 
 @cache
@@ -61,6 +73,8 @@ class Context:
     groups: GroupStore
     clock: Callable[[], datetime] = utcnow
     schedules: Callable[[], ScheduleStore | None] = field(default=lambda: _schedule_store())
+    import_objects: Callable[[], ObjectStore | None] = field(default=lambda: _import_objects())
+    presigned_url_seconds: int = 600
     program_cache_seconds: float = 30.0
     _cache: ProgramCache = field(init=False)
 
@@ -91,4 +105,5 @@ def default_context() -> Context:
         jobs=JobStore(dynamodb, config.table_name),
         groups=GroupStore(dynamodb, config.table_name),
         program_cache_seconds=config.program_cache_seconds,
+        presigned_url_seconds=config.presigned_url_seconds,
     )

@@ -25,6 +25,9 @@ REPORTS = "reports/"
 PROCESSED = "processed/"
 
 MAX_DATA_LINES = 200_000
+# The upload route's cap (`POST /v1/imports/uploads`): 200,000 lines of 1 KiB and headroom. The
+# importer's own limit is the line count; this only bounds what a presigned URL lets in.
+MAX_UPLOAD_BYTES = 256 << 20
 MAX_RECORD_BYTES = 1 << 20  # a record (line) larger than 1 MiB rejects the file: it cannot be resynchronised
 FILE_TZ = timezone(timedelta(hours=1), "GMT+1")  # import files speak fixed GMT+1, no daylight saving
 

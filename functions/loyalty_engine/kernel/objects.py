@@ -31,6 +31,21 @@ def s3_client() -> Any:
 
 
 @cache
+def s3_presign_client() -> Any:
+    """The client that signs URLs for others: SigV4 (which signs the headers too, such as an
+    upload's Content-Length) on the bucket's regional name (a URL on the global name may be
+    redirected, and a redirect breaks the signature). A local endpoint keeps its own address."""
+    import os
+
+    import botocore.session
+    from botocore.config import Config
+
+    style = "path" if os.environ.get("AWS_ENDPOINT_URL") else "virtual"
+    config = _config().merge(Config(signature_version="s3v4", s3={"addressing_style": style}))
+    return botocore.session.get_session().create_client("s3", config=config)
+
+
+@cache
 def sqs_client() -> Any:
     import botocore.session
 
@@ -51,8 +66,9 @@ class StoredObject:
 
 
 class ObjectStore:
-    def __init__(self, client: Any, bucket: str):
+    def __init__(self, client: Any, bucket: str, presigner: Any = None):
         self._client = client
+        self._presigner = presigner or client
         self.bucket = bucket
 
     def keys_under(self, prefix: str) -> list[str]:
@@ -155,6 +171,27 @@ class ObjectStore:
         current = self.head(stored.key)
         if current is not None and current.etag == stored.etag:
             self._call("delete_object", Bucket=self.bucket, Key=stored.key)
+
+    def presigned_put(self, key: str, size: int, expires_s: int) -> str:
+        """A URL that PUTs exactly `size` bytes to `key` until it expires.
+
+        Content-Length is one of the signed headers: S3 refuses a body of another length
+        (SignatureDoesNotMatch), which caps the size as a presigned POST's content-length-range
+        would, while the partner keeps a plain `curl -T file URL`."""
+        return str(
+            self._presigner.generate_presigned_url(
+                "put_object",
+                Params={"Bucket": self.bucket, "Key": key, "ContentLength": size},
+                ExpiresIn=expires_s,
+            )
+        )
+
+    def presigned_get(self, key: str, expires_s: int) -> str:
+        return str(
+            self._presigner.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s
+            )
+        )
 
     def _call(self, operation: str, **params: Any) -> Any:
         try:

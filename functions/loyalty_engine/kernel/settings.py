@@ -43,6 +43,10 @@ class ApiSettings(Settings):
     scheduler_role_arn: str | None = Field(default=None, alias="SCHEDULER_ROLE_ARN", min_length=1)
     job_target_arn: str | None = Field(default=None, alias="JOB_TARGET_ARN", min_length=1)
     schedule_dlq_arn: str | None = Field(default=None, alias="SCHEDULE_DLQ_ARN", min_length=1)
+    # Unset: no partner uploads nor report downloads (`POST /v1/imports/uploads` answers 503).
+    import_bucket: str | None = Field(default=None, alias="IMPORT_BUCKET", min_length=3)
+    # How long a presigned upload or report URL stays valid.
+    presigned_url_seconds: int = Field(default=600, alias="PRESIGNED_URL_SECONDS", ge=60, le=3600)
 
     @model_validator(mode="after")
     def _schedules_complete(self) -> ApiSettings:
