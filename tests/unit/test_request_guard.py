@@ -162,3 +162,21 @@ def test_every_hostile_body_is_refused_or_left_to_validation(case: Hostile) -> N
     decided = case.codes - {"validation_error"}
     if decided and case.kind != "control_body":
         assert refused is not None and refused[1]["code"] in case.codes, case
+
+
+@pytest.mark.parametrize(
+    "text", ["\u0662\u0660\u0661\u0668-08-01 00:00:00", "2018-08-0\u0661", "2018-08-01 00:00:0\uff11"]
+)
+def test_partner_file_dates_take_ascii_digits_only(text: str) -> None:
+    """strptime's %Y would read other scripts' digits; the file's own pattern refuses them first."""
+    from loyalty_engine.imports.files import ValueProblem, parse_file_datetime
+
+    with pytest.raises(ValueProblem):
+        parse_file_datetime(text, time_optional=True)
+
+
+def test_partner_file_names_take_ascii_digits_only() -> None:
+    from loyalty_engine.imports.files import FileRejected, parse_file_name
+
+    with pytest.raises(FileRejected):
+        parse_file_name("demo_masterreward_silver_2018080\u0661.csv", "demo")
