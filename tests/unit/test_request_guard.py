@@ -180,3 +180,25 @@ def test_partner_file_names_take_ascii_digits_only() -> None:
 
     with pytest.raises(FileRejected):
         parse_file_name("demo_masterreward_silver_2018080\u0661.csv", "demo")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" + ",".join(["1"] * 120_000) + "]",
+        '["' + '","'.join(["x"] * 60_000) + '"]',
+        json.dumps([{"k": n, "v": "s\u00e9"} for n in range(8_000)]),
+        '{"a": "' + "\\a" * 120_000,
+    ],
+    ids=["flat ints", "many strings", "escaped objects", "unterminated string"],
+)
+def test_the_guard_stays_linear_on_the_largest_bodies(body: str) -> None:
+    started = time.perf_counter()
+    request_guard.check(_event(body))
+    assert time.perf_counter() - started < 1.0  # about 50 ms on one core; generous for shared CI
+
+
+def test_an_integer_past_pythons_digit_limit_is_a_4xx_not_a_500() -> None:
+    assert _code(_event('{"points": ' + "9" * 5000 + "}")) == "invalid_number"
+    with pytest.raises(request_guard.Refused):
+        request_guard.loads('{"points": ' + "9" * 5000 + "}")

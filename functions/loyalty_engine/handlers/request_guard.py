@@ -71,11 +71,11 @@ def depth(text: str) -> int:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise Refused(422, "duplicate_key", f"the key {key!r} appears twice in one object", key)
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        key = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise Refused(422, "duplicate_key", f"the key {key!r} appears twice in one object", key)
     return result
 
 
@@ -83,6 +83,14 @@ def _number_text(text: str) -> str:
     if len(text) > MAX_NUMBER_CHARS or not _ASCII_NUMBER.fullmatch(text):
         raise Refused(422, "invalid_number", f"{text[:20]!r} is not a number this API takes")
     return text
+
+
+def _int(text: str) -> int:
+    # The scanner hands over ASCII digits only; the length bounds int()'s work (and its 4,300
+    # digit limit, a ValueError that would otherwise escape as a 500).
+    if len(text) > MAX_NUMBER_CHARS:
+        raise Refused(422, "invalid_number", f"{text[:20]!r}... has more digits than any field takes")
+    return int(text)
 
 
 def _constant(name: str) -> Any:
@@ -100,15 +108,22 @@ def _strict_loads(text: str) -> Any:
     return json.loads(
         text,
         object_pairs_hook=_no_duplicates,
-        parse_int=lambda t: int(_number_text(t)),
+        parse_int=_int,
         parse_float=_decimal,
         parse_constant=_constant,
     )
 
 
-def _check_strings(value: Any, where: str = "") -> None:
-    """Every key and string: valid Unicode (no lone surrogates), no control characters."""
-    stack: list[tuple[Any, str]] = [(value, where)]
+def _check_strings(text: str, value: Any) -> None:
+    """Every key and string: valid Unicode (no lone surrogates), no control characters.
+
+    JSON has no raw control character below U+0020 inside a string, and a lone surrogate only
+    as an escape: without a `\\u` escape in the body, one scan of the text finds DEL and C1
+    characters; with one, the parsed value is walked (and the field named)."""
+    if "\\u" not in text:
+        _check_text(text, "")
+        return
+    stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
@@ -116,9 +131,14 @@ def _check_strings(value: Any, where: str = "") -> None:
         elif isinstance(item, dict):
             for key, child in item.items():
                 _check_text(key, f"{path}.{key}".lstrip("."))
-                stack.append((child, f"{path}.{key}".lstrip(".")))
+                if isinstance(child, dict | list | str):
+                    stack.append((child, f"{path}.{key}".lstrip(".")))
         elif isinstance(item, list):
-            stack.extend((child, f"{path}.{index}".lstrip(".")) for index, child in enumerate(item))
+            stack.extend(
+                (child, f"{path}.{index}".lstrip("."))
+                for index, child in enumerate(item)
+                if isinstance(child, dict | list | str)
+            )
 
 
 def _check_text(text: str, path: str, pattern: re.Pattern[str] = _CONTROL, where: str = "body") -> None:
@@ -189,7 +209,7 @@ def check(event: dict[str, Any]) -> dict[str, Any] | None:
             value = _strict_loads(text)
         except json.JSONDecodeError:
             return None  # the resolver answers its own validation_error (json_invalid)
-        _check_strings(value)
+        _check_strings(text, value)
         if text is event.get("body"):
             _last = (text, value)
         return None
