@@ -13,7 +13,9 @@ from typing import Literal
 
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 
-TableAccess = Literal["read", "read_write"]
+# "read_keys": GetItem only, and only in a group's own partition (`G#<group>`, where its API keys
+# are): the authorizer's access, which may not query or scan the table (infra/functions.py).
+TableAccess = Literal["read", "read_write", "read_keys"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,10 @@ class Function:
 ADMIN = ("admin",)
 # API Gateway gives up on an integration after 29 s: a function serving routes must end before.
 API_GATEWAY_TIMEOUT_S = 29
+# The authorizer's answers are cached by API Gateway per identity source (the Authorization
+# header's value) for this long; the local gateway caches them the same way.
+AUTHORIZER_CACHE_TTL_S = 60
+AUTHORIZATION_HEADER = "Authorization"
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/v1/programs/{program_id}", ADMIN),
@@ -225,7 +231,7 @@ AUTHORIZER = Function(
     settings="AuthorizerSettings",
     handler="loyalty_engine.handlers.authorizer.handler",
     description="Resolves an API key to its loyalty group, merchant and scopes",
-    table_access="read",
+    table_access="read_keys",
     is_authorizer=True,
     memory_mb=256,
     timeout_s=5,

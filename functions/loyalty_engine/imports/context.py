@@ -37,6 +37,8 @@ class ImportServices:
     before_chunk: Callable[[ImportJob, int], None] | None = None
     # the handler's metrics: called with each job that ends (completed or rejected)
     on_finished: Callable[[ImportJob], None] | None = None
+    # the handler's metrics: called with the key of an upload naming a group that does not exist
+    on_unknown_group: Callable[[str], None] | None = None
 
 
 @cache

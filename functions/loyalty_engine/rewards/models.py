@@ -16,18 +16,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.timeutil import UtcDatetime, add_duration
+from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal
 
 TEXT_MAX = 128
 LONG_TEXT_MAX = 16_384  # with the custom columns, a reward (kept twice on import) stays far below 400 KB
 CUSTOM_VALUE_MAX = 1024
 MAX_QUANTITY = 100  # units per attribution: its burns are kept on its item
 CUSTOM_COLUMNS = tuple(f"c{i}" for i in range(32))
-EXTERNAL_ID_PATTERN = r"^[^\s/#][^/#]{0,127}$"
-ATTRIBUTION_ID_PATTERN = r"^[^\s/#][^/#]{0,127}$"
+EXTERNAL_ID_PATTERN = FREE_ID_PATTERN
+ATTRIBUTION_ID_PATTERN = FREE_ID_PATTERN
 
 
 class IntervalType(StrEnum):
@@ -68,21 +69,24 @@ class RewardSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=TEXT_MAX)
+    name: Name = Field(min_length=1, max_length=TEXT_MAX)
     monetary: bool = False
     monetary_type: Literal["value", "percentage"] | None = None
-    monetary_value: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=4)
-    nqp_value: int = Field(ge=0, le=10**12, description="NQ points spent to buy one unit")
+    monetary_value: (
+        Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4), BeforeValidator(plain_decimal)]
+        | None
+    ) = None
+    nqp_value: int = Field(ge=0, le=10**12, strict=True, description="NQ points spent to buy one unit")
     description: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
     rich_description: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
-    holding_days: int = Field(default=0, ge=0, le=36_500)
-    validity_interval_count: int = Field(ge=1, le=1200)
+    holding_days: int = Field(default=0, ge=0, le=36_500, strict=True)
+    validity_interval_count: int = Field(ge=1, le=1200, strict=True)
     validity_interval_type: IntervalType
     forced_validity: bool = False
     forced_validity_start: UtcDatetime | None = None
     forced_validity_end: UtcDatetime | None = None
     is_limited: bool = False
-    max_attribution_count: int | None = Field(default=None, ge=0, le=10**9)
+    max_attribution_count: int | None = Field(default=None, ge=0, le=10**9, strict=True)
     is_auto_generated: bool = False
     image_url: str | None = Field(default=None, max_length=2048)
     custom: dict[str, str] = Field(default_factory=dict, description="Custom columns c0..c31")
@@ -223,7 +227,7 @@ class BuyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reward_id: str = Field(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")
-    quantity: int = Field(default=1, ge=1, le=1000)
+    quantity: int = Field(default=1, ge=1, le=1000, strict=True)
     context: str | None = Field(default=None, max_length=1024)
     store_id: str | None = Field(default=None, max_length=TEXT_MAX)
 
@@ -231,7 +235,7 @@ class BuyRequest(BaseModel):
 class BurnAttributionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     burned_at: UtcDatetime | None = Field(default=None, description="Default: now; never in the future")
     context: str | None = Field(default=None, max_length=1024)
     store_id: str | None = Field(default=None, max_length=TEXT_MAX)
