@@ -43,6 +43,8 @@ HEADERS = {
         "reward_id;card_code;attribution_id;quantity;earn_date;validity_start_date;validity_end_date;burn_date"
     ),
     "burnreward": "card_code;attribution_id;burn_date;context",
+    "member": "card_code;customer_ref;subscribed_at",
+    "vip": "card_code;vip_tier;action;reason",
 }
 VALID = "2018-08-01 00:00:00;2018-09-01 00:00:00"
 
@@ -98,7 +100,26 @@ burn_lines = st.builds(
     st.sampled_from((*ATTRIBUTIONS, "", "NULL")),
     st.sampled_from(["", "", "2018-08-01 09:30:00", "2018-08-05 10:00:00", "2018-08-01"]),
 )
-LINES = {"masterreward": master_lines, "earnreward": earn_lines, "burnreward": burn_lines}
+member_lines = st.builds(
+    lambda card, ref, subscribed: f"{card};{ref};{subscribed}",
+    st.sampled_from(("CC0001", "CC0004", "CC0005", "bad card")),
+    st.sampled_from(["", "a", "b"]),
+    st.sampled_from(["", "", "2018-07-01 10:00:00", "2018-13-01"]),
+)
+vip_lines = st.builds(
+    lambda card, tier, action, reason: f"{card};{tier};{action};{reason}",
+    st.sampled_from(("CC0001", "CC0002", "CC0004", "CC9999")),
+    st.sampled_from(("staff", "staff", "nope")),
+    st.sampled_from(("grant", "grant", "remove", "promote")),
+    st.sampled_from(("why", "why", "")),
+)
+LINES = {
+    "masterreward": master_lines,
+    "earnreward": earn_lines,
+    "burnreward": burn_lines,
+    "member": member_lines,
+    "vip": vip_lines,
+}
 
 
 @st.composite
@@ -151,6 +172,7 @@ WRITES = {
     "jobs": ("create_job", "save_job"),
     "objects": ("put_bytes", "put_json", "put_stream", "move"),
     "queue": ("send",),
+    "members": ("commit",),  # member and vip lines: one transaction per line
 }
 # Not the drain lock: its release is in a `finally` (an exception there would hide the
 # crash), and a crash right after taking it is a hard kill, tested on its own below.
@@ -264,6 +286,7 @@ def fresh_world(chunk_lines: int) -> Iterator[ImportWorld]:
     with moto_table():
         fresh_caches()
         world = make_world()
+        world.add_vip_tier("staff")
         world.enrol(*CARDS)
         import_services().chunk_lines = chunk_lines
         try:
@@ -313,7 +336,7 @@ def test_crashes_and_redeliveries_end_like_one_clean_run(data, files, chunk_line
         assert all(job["state"] in ("completed", "rejected") for job in jobs.values())
         for job in jobs.values():
             progress = job["progress"]
-            assert progress["lines_read"] == progress["applied"] + progress["skipped"]
+            assert progress["lines_read"] == progress["applied"] + progress["skipped"] + progress["unchanged"]
             assert progress["skipped"] == len(job["skipped_lines"])
 
         # the same files (same keys, same contents: the same objects) delivered again: nothing changes

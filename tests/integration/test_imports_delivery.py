@@ -177,7 +177,7 @@ def test_import_status_through_the_api(world):
         "earnreward",
         PROGRAM,
     )
-    assert job["progress"] == {"lines_total": 3, "lines_read": 3, "applied": 2, "skipped": 1}
+    assert job["progress"] == {"lines_total": 3, "lines_read": 3, "applied": 2, "skipped": 1, "unchanged": 0}
 
     one = call("api_get_import", ADMIN, path={"import_id": job["import_id"]})
     assert one.status == 200, one.body

@@ -1,7 +1,8 @@
 """What an import leaves behind, read straight from the table and the bucket, for comparisons.
 
-`snapshot()` gathers the reward catalog, the stock counters, the attributions, and every
-import job with its counts and skipped lines, in a form that compares with `==` across two
+`snapshot()` gathers the reward catalog, the stock counters, the attributions, the members
+(with their enrolment records, tier history and import line outcomes), and every import job
+with its counts and skipped lines, in a form that compares with `==` across two
 worlds that were fed the same files (the same keys and contents give the same job ids).
 """
 
@@ -40,6 +41,7 @@ def snapshot(group: str = "demo") -> dict[str, Any]:
     jobs: dict[str, Any] = {}
     skipped: dict[str, dict[int, str]] = {}
     reserved: dict[str, set[str]] = {}
+    members: dict[str, Any] = {}  # members, their enrolment and tier history, import line outcomes
     for values in table_items():
         pk, sk, kind = values[PARTITION_KEY], values[SORT_KEY], values.get("type")
         if not pk.startswith(f"G#{group}#"):
@@ -60,12 +62,20 @@ def snapshot(group: str = "demo") -> dict[str, Any]:
             }
         elif kind == "import_skipped_line":
             skipped.setdefault(pk, {})[int(values["line"])] = values["code"]
+        elif kind in ("member", "enrolment", "tier_change", "import_line"):
+            members[f"{pk} {sk}"] = _plain(values)
         elif kind == "import_reserved_reward":
             reserved.setdefault(pk, set()).add(values["external_id"])
     for job in jobs.values():
         job["skipped_lines"] = skipped.get(f"G#{group}#IMPORT#{job['import_id']}", {})
         job["reserved_rewards"] = sorted(reserved.get(f"G#{group}#IMPORT#{job['import_id']}", set()))
-    return {"catalog": catalog, "stock": stock, "attributions": attributions, "jobs": jobs}
+    return {
+        "catalog": catalog,
+        "stock": stock,
+        "attributions": attributions,
+        "jobs": jobs,
+        "members": members,
+    }
 
 
 def bucket_keys(s3: Any, prefix: str = "") -> list[str]:

@@ -114,6 +114,12 @@ def test_control_characters_are_refused_in_body_path_and_query(char: str) -> Non
     assert _code({"body": None, "queryStringParameters": {"file": f"a{char}.csv"}}) == "invalid_character"
 
 
+@pytest.mark.parametrize("escape", ["\\b", "\\f", "\\u0001", "\\u007f"])
+def test_control_characters_written_as_short_escapes_are_refused(escape: str) -> None:
+    assert _code(_event('{"k' + escape + '": 1}')) == "invalid_character"
+    assert _code(_event('{"order_id": "a' + escape + 'b"}')) == "invalid_character"
+
+
 def test_free_text_keeps_tabs_and_newlines_but_names_do_not() -> None:
     assert request_guard.check(_event(json.dumps({"description": "line 1\nline 2\tend\r\n"}))) is None
     with pytest.raises(ValueError, match=r"invalid_character|control"):

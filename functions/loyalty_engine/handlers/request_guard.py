@@ -117,10 +117,11 @@ def _strict_loads(text: str) -> Any:
 def _check_strings(text: str, value: Any) -> None:
     """Every key and string: valid Unicode (no lone surrogates), no control characters.
 
-    JSON has no raw control character below U+0020 inside a string, and a lone surrogate only
-    as an escape: without a `\\u` escape in the body, one scan of the text finds DEL and C1
-    characters; with one, the parsed value is walked (and the field named)."""
-    if "\\u" not in text:
+    JSON has no raw control character below U+0020 inside a string, and a lone surrogate or a
+    control character only as an escape (`\\u0001`, `\\b`, `\\f`): without any escape in the
+    body, one scan of the text finds DEL and C1 characters; with one, the parsed value is
+    walked (and the field named)."""
+    if "\\" not in text:
         _check_text(text, "")
         return
     stack: list[tuple[Any, str]] = [(value, "")]

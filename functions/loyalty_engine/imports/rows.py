@@ -76,6 +76,9 @@ COLUMNS: dict[Scope, Columns] = {
         mandatory=("card_code", "attribution_id"),
         optional=("context", "burn_date", "store_id"),
     ),
+    # member and vip lines are read by rows_members.py
+    Scope.MEMBER: Columns(mandatory=("card_code",), optional=("customer_ref", "subscribed_at")),
+    Scope.VIP: Columns(mandatory=("card_code", "vip_tier", "action"), optional=("reason",)),
 }
 
 

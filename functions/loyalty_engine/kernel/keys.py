@@ -177,6 +177,14 @@ def tier_history_sk(member_version: int) -> str:
     return f"{TIER_HISTORY_PREFIX}{member_version:012d}"
 
 
+IMPORT_LINE_PREFIX = "IMPORTLINE#"
+
+
+def import_line_sk(source: str) -> str:
+    """The outcome of an import line (`import:<id>:<line>`) that changed a member, in its partition."""
+    return f"{IMPORT_LINE_PREFIX}{source}"
+
+
 # Scheduled runs: one partition per (program, job, scheduled time): the run and its shards.
 RUN_SK = "RUN"
 SHARD_PREFIX = "SHARD#"
