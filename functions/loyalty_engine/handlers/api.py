@@ -27,6 +27,7 @@ from loyalty_engine.handlers.rest import (
     responses,
     rest_app,
 )
+from loyalty_engine.handlers.routes_codes import add_codes_routes
 from loyalty_engine.imports import use_cases as imports
 from loyalty_engine.imports.jobs import ImportView
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
@@ -66,6 +67,7 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # only what the function calls
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
 app = rest_app(API_ROUTES, logger)
+add_codes_routes(app)
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
 CardCode = Annotated[

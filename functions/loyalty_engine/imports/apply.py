@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger
 from loyalty_engine.imports.apply_burnreward import burn_chunk
 from loyalty_engine.imports.apply_earnreward import earn_chunk
 from loyalty_engine.imports.apply_masterreward import master_chunk
+from loyalty_engine.imports.apply_rewardcode import code_chunk
 from loyalty_engine.imports.chunks import CardCache, ChunkOutcome
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import (
@@ -114,6 +115,7 @@ def apply_file(
     cards = CardCache()
     apply_chunk = {
         Scope.MASTERREWARD: lambda j, c: master_chunk(svc, group, j, c, null_erases),
+        Scope.REWARDCODE: lambda j, c: code_chunk(svc, group, j, c),
         Scope.EARNREWARD: lambda j, c: earn_chunk(svc, group, j, c, rewards, cards),
         Scope.BURNREWARD: lambda j, c: burn_chunk(svc, group, j, c, cards),
     }[job.scope]

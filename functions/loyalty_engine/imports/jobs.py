@@ -21,12 +21,14 @@ JobState = Literal["queued", "running", "completed", "rejected", "failed"]
 
 class Scope(StrEnum):
     MASTERREWARD = "masterreward"
+    REWARDCODE = "rewardcode"
     EARNREWARD = "earnreward"
     BURNREWARD = "burnreward"
 
     @property
     def rank(self) -> int:
-        """Files of one day are applied masterreward, then earnreward, then burnreward."""
+        """Files of one day are applied in this order: masterreward, rewardcode (the codes the
+        day's grants may hand out), earnreward, burnreward."""
         return list(Scope).index(self)
 
 
