@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.kernel.errors import ConcurrentUpdate, NotFound
+from loyalty_engine.kernel.retry import RACE, attempts
 from loyalty_engine.rewards.code_store import CODES_PER_TRANSACTION, CodesChanged
 from loyalty_engine.rewards.codes import (
     CodePage,
@@ -21,7 +22,7 @@ from loyalty_engine.rewards.store import RewardStore, Stock
 logger = Logger(service="loyalty-engine", child=True)
 
 ADDED, REPLAYED, ALREADY_LOADED = "added", "replayed", "already_loaded"
-ATTEMPTS = 20
+ATTEMPTS = 30
 
 
 def load(store: RewardStore, group: str, external_id: str, entries: list[tuple[str, str]]) -> list[str]:
@@ -48,7 +49,7 @@ def load(store: RewardStore, group: str, external_id: str, entries: list[tuple[s
             fresh.append(index)
     for start in range(0, len(fresh), CODES_PER_TRANSACTION):
         part = fresh[start : start + CODES_PER_TRANSACTION]
-        for _ in range(ATTEMPTS):
+        for _ in attempts(ATTEMPTS, RACE):  # jittered: racing loaders do not retry in lockstep
             if not part:
                 break
             stock = store.stock(group, external_id)
