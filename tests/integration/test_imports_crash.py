@@ -169,6 +169,7 @@ def plans(draw: st.DrawFn, files: int, writes: int, chunks: int, questions: int)
 
 WRITES = {
     "rewards": ("put_items", "add_burn", "reserve", "release_job", "put_reward"),
+    "rewards.codes": ("append",),  # loading codes (rewardcode files)
     "jobs": ("create_job", "save_job"),
     "objects": ("put_bytes", "put_json", "put_stream", "move"),
     "queue": ("send",),
@@ -209,8 +210,11 @@ def crashing(plan: Plan) -> Iterator[dict[str, int]]:
         patched.append((target, name))
 
     for store, names in WRITES.items():
+        target: Any = svc
+        for part in store.split("."):
+            target = getattr(target, part)
         for name in names:
-            wrap(getattr(svc, store), name)
+            wrap(target, name)
 
     def before_chunk(job: Any, chunk: int) -> None:
         counters["chunks"] += 1
@@ -396,6 +400,41 @@ def test_a_crash_at_writes_across_the_run():
                 deliver_until_done(world, keys, plan)
             assert counters["crashes"] == 1
             assert final_state(world) == clean, plan
+
+
+def test_a_crash_while_loading_and_handing_out_codes():
+    """Loaded codes (a rewardcode file, then grants taking them): a crash before or after any
+    write ends like one clean run: every code once, in load order, the same report."""
+    catalog = HEADERS["masterreward"] + ";codes\nv;Voucher;0;0;0;1;month;0;0;;0;loaded\n"
+    codes = "external_id;code\n" + "".join(f"v;K-{n}\n" for n in (1, 2, 3, 2, 4, 5, 6, 7))
+    earn = "\n".join(
+        (
+            HEADERS["earnreward"],
+            *(f"v;{CARDS[n % 3]};E{n};{1 + n % 2};;{VALID};" for n in range(6)),
+        )
+    )
+    files = [
+        (f"demo_masterreward_{PROGRAM}_20180801.csv", catalog),
+        (f"demo_rewardcode_{PROGRAM}_20180801.csv", codes),
+        (f"demo_earnreward_{PROGRAM}_20180801.csv", earn + "\n"),
+    ]
+    with fresh_world(3) as world:
+        keys = upload_all(world, files)
+        with crashing(Plan()) as counters:
+            assert run([notification(key) for key in keys], ImportContext()) == []
+        clean = final_state(world)
+        total = counters["writes"]
+    handed = sorted(c for a in clean["table"]["attributions"].values() for c in a["codes"])
+    assert handed == [f"K-{n}" for n in range(1, 8)]  # 7 codes, 9 units asked: the rest exhausted
+    for number in range(1, total + 1, max(1, total // 8)):
+        for when in ("before", "after"):
+            plan = Plan(writes={number: when}, order=[2, 1, 0], one_batch=False)
+            with fresh_world(3) as world:
+                keys = upload_all(world, files)
+                with crashing(plan) as counters:
+                    deliver_until_done(world, keys, plan)
+                assert counters["crashes"] == 1
+                assert final_state(world) == clean, plan
 
 
 def test_a_drain_killed_while_holding_the_lock_does_not_strand_the_files(monkeypatch):

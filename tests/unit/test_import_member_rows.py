@@ -53,6 +53,7 @@ def test_a_days_files_apply_members_then_vip_then_rewards():
         "member",
         "vip",
         "masterreward",
+        "rewardcode",
         "earnreward",
         "burnreward",
     ]

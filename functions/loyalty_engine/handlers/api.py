@@ -26,6 +26,7 @@ from loyalty_engine.handlers.rest import (
     responses,
     rest_app,
 )
+from loyalty_engine.handlers.routes_codes import add_codes_routes
 from loyalty_engine.handlers.routes_payments import add_payments_routes
 from loyalty_engine.imports import use_cases as imports
 from loyalty_engine.imports.jobs import ImportView
@@ -67,6 +68,7 @@ tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # only what the fu
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
 app = rest_app(API_ROUTES, logger)
 add_payments_routes(app)
+add_codes_routes(app)
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
 CardCode = Annotated[

@@ -13,6 +13,7 @@ from loyalty_engine.imports.apply_burnreward import burn_chunk
 from loyalty_engine.imports.apply_earnreward import earn_chunk
 from loyalty_engine.imports.apply_masterreward import master_chunk
 from loyalty_engine.imports.apply_member import member_chunk
+from loyalty_engine.imports.apply_rewardcode import code_chunk
 from loyalty_engine.imports.apply_vip import ImportPoints, vip_chunk
 from loyalty_engine.imports.chunks import CardCache, ChunkOutcome
 from loyalty_engine.imports.context import ImportServices
@@ -127,6 +128,7 @@ def apply_file(
         ),
         Scope.VIP: lambda j, c: vip_chunk(svc, group, j, c, points),
         Scope.MASTERREWARD: lambda j, c: master_chunk(svc, group, j, c, null_erases),
+        Scope.REWARDCODE: lambda j, c: code_chunk(svc, group, j, c),
         Scope.EARNREWARD: lambda j, c: earn_chunk(svc, group, j, c, rewards, cards),
         Scope.BURNREWARD: lambda j, c: burn_chunk(svc, group, j, c, cards),
     }[job.scope]

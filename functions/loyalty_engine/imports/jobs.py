@@ -23,13 +23,15 @@ class Scope(StrEnum):
     MEMBER = "member"
     VIP = "vip"
     MASTERREWARD = "masterreward"
+    REWARDCODE = "rewardcode"
     EARNREWARD = "earnreward"
     BURNREWARD = "burnreward"
 
     @property
     def rank(self) -> int:
         """Files of one day are applied in SCOPE_ORDER: members first (a VIP or reward line may
-        name a card enrolled the same day), then VIP tiers, then the reward scopes."""
+        name a card enrolled the same day), then VIP tiers, then the reward scopes, a day's
+        reward codes (`rewardcode`) before the grants that may hand them out."""
         return SCOPE_ORDER.index(self)
 
 
@@ -39,6 +41,7 @@ SCOPE_ORDER: tuple[Scope, ...] = (
     Scope.MEMBER,
     Scope.VIP,
     Scope.MASTERREWARD,
+    Scope.REWARDCODE,
     Scope.EARNREWARD,
     Scope.BURNREWARD,
 )

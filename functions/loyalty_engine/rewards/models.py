@@ -2,8 +2,8 @@
 
 A master reward is a template unique by `external_id` in the loyalty group. Its stock is
 finite unless it auto-generates codes without being limited; a finite stock is
-`max_attribution_count` units, numbered 1..n, and an attribution takes units from it, never
-beyond. An attribution is one reward granted to one card, with a quantity, a validity
+`max_attribution_count` units, numbered 1..n (or, with `codes=loaded`, the codes loaded for
+it), and an attribution takes units from it, never beyond. An attribution is one reward granted to one card, with a quantity, a validity
 window and its burns (each burn uses one or more units).
 """
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.timeutil import UtcDatetime, add_duration
 from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal
+from loyalty_engine.rewards.codes import CodeSource
 
 TEXT_MAX = 128
 LONG_TEXT_MAX = 16_384  # with the custom columns, a reward (kept twice on import) stays far below 400 KB
@@ -90,6 +91,12 @@ class RewardSpec(BaseModel):
     is_auto_generated: bool = False
     image_url: str | None = Field(default=None, max_length=2048)
     custom: dict[str, str] = Field(default_factory=dict, description="Custom columns c0..c31")
+    codes: CodeSource | None = Field(
+        default=None,
+        description="Where the codes of its attributions come from: `generated` (the default) or "
+        "`loaded` (the stock is the codes loaded with POST /v1/rewards/{external_id}/codes or a "
+        "rewardcode file). Fixed once the reward exists; null on a replace keeps it.",
+    )
 
     @field_validator("validity_interval_type", mode="before")
     @classmethod
@@ -128,6 +135,18 @@ class RewardSpec(BaseModel):
                     "forced_validity_end must be after the start",
                 )
         count = self.max_attribution_count
+        if self.code_source == CodeSource.LOADED:
+            if self.is_auto_generated:
+                raise RuleBroken(
+                    "codes_conflict", "is_auto_generated", "codes=loaded takes is_auto_generated 0 or empty"
+                )
+            if count:
+                raise RuleBroken(
+                    "stock_with_loaded_codes",
+                    "max_attribution_count",
+                    "with codes=loaded the stock is the loaded codes: max_attribution_count 0 or empty",
+                )
+            return
         if self.is_auto_generated:
             if self.is_limited and not count:
                 raise RuleBroken(
@@ -162,11 +181,31 @@ class RewardSpec(BaseModel):
             )
 
     @property
+    def code_source(self) -> CodeSource:
+        return self.codes or CodeSource.GENERATED
+
+    @property
     def stock_limit(self) -> int | None:
-        """Units that can ever be attributed; None = unlimited (auto-generated, not limited)."""
+        """Units of a generated-codes reward that can ever be attributed; None = unlimited
+        (auto-generated, not limited). A loaded-codes reward's stock is its loaded codes."""
+        if self.code_source == CodeSource.LOADED:
+            return 0
         if self.is_auto_generated and not self.is_limited:
             return None
         return self.max_attribution_count or 0
+
+    def limit_with(self, loaded: int) -> int | None:
+        """Units that can ever be attributed, given the codes loaded for it so far."""
+        return loaded if self.code_source == CodeSource.LOADED else self.stock_limit
+
+    def check_codes_change(self, stored: RewardSpec | None) -> None:
+        """`codes` is fixed once the reward exists (units and loaded codes share one counter)."""
+        if stored is not None and stored.code_source != self.code_source:
+            raise RuleBroken(
+                "codes_setting_locked",
+                "codes",
+                f"the reward's codes are {stored.code_source.value}: this cannot change once it exists",
+            )
 
     def validity_window(self, start: datetime) -> tuple[datetime, datetime]:
         """An attribution's window when bought at `start`: the forced one, else holding + interval."""
@@ -179,14 +218,24 @@ class RewardSpec(BaseModel):
 
 class MasterReward(RewardSpec):
     external_id: str = Field(pattern=EXTERNAL_ID_PATTERN)
+    codes: CodeSource = Field(default=CodeSource.GENERATED, description="`generated` or `loaded`")
     created_at: UtcDatetime
     updated_at: UtcDatetime
     updated_by: str = Field(description="`api` or `import:<import id>:<line>`")
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _default_codes(cls, value: object) -> object:
+        return CodeSource.GENERATED if value is None else value
 
 
 class RewardView(MasterReward):
     attributed: int = Field(description="Units attributed so far")
     remaining: int | None = Field(description="Units left; null when unlimited")
+    codes_loaded: int | None = Field(default=None, description="Codes loaded so far (codes=loaded only)")
+    codes_left: int | None = Field(
+        default=None, description="Loaded codes not handed out yet (codes=loaded only); 0 = exhausted"
+    )
 
 
 class Burn(BaseModel):
@@ -293,22 +342,6 @@ def check_buyable(reward: MasterReward, now: datetime) -> None:
 
 def out_of_stock(reward_id: str) -> Conflict:
     return Conflict(f"reward {reward_id!r} is out of stock", code="out_of_stock")
-
-
-def stock_codes(reward_id: str, first_unit: int, quantity: int) -> list[str]:
-    """Codes of units taken from a finite stock: the reward and the unit's number in it."""
-    return [f"{reward_id}-{unit:06d}" for unit in range(first_unit, first_unit + quantity)]
-
-
-def generated_codes(seed: str, quantity: int) -> list[str]:
-    """Codes of an auto-generated reward: 16 base32 characters, derived from a unique seed.
-
-    Derived (not random) so that a replayed import line produces the same codes.
-    """
-    return [
-        b32encode(hashlib.sha256(f"{seed}#{unit}".encode()).digest()).decode()[:16]
-        for unit in range(1, quantity + 1)
-    ]
 
 
 def generated_attribution_id(job_id: str, line: int) -> str:
