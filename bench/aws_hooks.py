@@ -72,7 +72,7 @@ class Latency:
             self.injected_s += seconds
 
     def _send(self, request: Any, event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
+        service, operation = event_name.split(".", 2)[1:]
         self._sleep((call_ms(operation) if service == "dynamodb" else S3_REQUEST_MS) / 1000)
         with self._lock:
             self.attempts[f"{service}.{operation}"] += 1
