@@ -57,6 +57,12 @@ class Latency:
         self._lock = threading.Lock()
         self._local = threading.local()
 
+    def reset(self) -> None:
+        with self._lock:
+            self.injected_s = 0.0
+            self.wire_s = 0.0
+            self.attempts.clear()
+
     def install(self, *clients: Any) -> Latency:
         for client in clients:
             service = client.meta.service_model.service_id.hyphenize()
