@@ -49,6 +49,7 @@ from urllib.parse import quote_plus
 if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
     sys.path.insert(0, _root)  # run as a script: only bench/ is on the path
 
+from bench.aws_model import item_size
 from bench.processes import (
     REGION,
     ROOT,
@@ -152,7 +153,7 @@ def child(mode: str, env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def run_scope(
-    scope: str, sizes: tuple[int, ...], raw_at: int | None, profile: Path | None = None
+    scope: str, sizes: tuple[int, ...], raw_at: int | None, profile: Path | None = None, aws: bool = False
 ) -> dict[int, dict[str, Any]]:
     runs: dict[int, dict[str, Any]] = {}
     with Backend() as endpoint:
@@ -168,6 +169,8 @@ def run_scope(
                 args.append("--raw")
             if profile is not None:
                 args += ["--profile", str(profile)]
+            if aws:
+                args.append("--aws")  # injected latency and metered write units (bench/aws_pass.py)
             runs[lines] = child("measure", env, *args) | {"file_bytes": len(content)}
             del content
     return runs
@@ -250,7 +253,9 @@ def do_setup(scope: str) -> dict[str, Any]:
     return {"member_requests": batch_put(client(), TABLE, members)}
 
 
-def do_measure(scope: str, lines: int, name: str, raw: bool, profile: str | None) -> dict[str, Any]:
+def do_measure(
+    scope: str, lines: int, name: str, raw: bool, profile: str | None, aws: bool = False
+) -> dict[str, Any]:
     import loyalty_engine.handlers.imports  # noqa: F401 - imported before the baseline RSS
     from loyalty_engine.imports.context import import_services
     from loyalty_engine.kernel.dynamo import client
@@ -283,6 +288,12 @@ def do_measure(scope: str, lines: int, name: str, raw: bool, profile: str | None
     client().meta.events.register("before-parameter-build.dynamodb.BatchWriteItem", batch_items)
     client().meta.events.register("before-parameter-build.dynamodb.BatchGetItem", batch_keys)
     client().meta.events.register("before-send.dynamodb", attempt)
+    latency, meter = None, None
+    if aws:
+        from bench.aws_hooks import Latency, WriteMeter
+
+        latency = Latency().install(client(), s3_client(), sqs_client())
+        meter = WriteMeter(client())
 
     rss_before = peak_rss_mb()
     profiler = cProfile.Profile() if profile else None
@@ -317,12 +328,14 @@ def do_measure(scope: str, lines: int, name: str, raw: bool, profile: str | None
         "applied": summary.get("applied"),
         "skipped": summary.get("skipped"),
     }
+    if latency is not None and meter is not None:
+        result["aws"] = {"latency": latency.figures(), "meter": meter.figures(wall)}
     if raw:
-        result["raw"] = raw_baseline(scope, lines)
+        result["raw"] = raw_baseline(scope, lines, aws)
     return result
 
 
-def raw_baseline(scope: str, lines: int) -> dict[str, Any]:
+def raw_baseline(scope: str, lines: int, aws: bool = False) -> dict[str, Any]:
     """boto3's batch_writer putting `lines` copies of an item the pipeline wrote (keys varied)."""
     import boto3
 
@@ -352,6 +365,11 @@ def raw_baseline(scope: str, lines: int) -> dict[str, Any]:
         }
 
     table = boto3.resource("dynamodb", region_name=REGION).Table(TABLE)
+    latency = None
+    if aws:  # the same injected latency as the importer's clients
+        from bench.aws_hooks import Latency
+
+        latency = Latency().install(table.meta.client)
     calls: Counter[str] = Counter()
     table.meta.client.meta.events.register(
         "before-call.dynamodb", lambda model, **_: calls.update([model.name])
@@ -369,28 +387,7 @@ def raw_baseline(scope: str, lines: int) -> dict[str, Any]:
         "calls": dict(calls),
         "item_bytes": item_size(stored),
         "item_has_gsi1": "gsi1pk" in stored,
-    }
-
-
-def item_size(item: dict[str, Any]) -> int:
-    """DynamoDB's size of an item (attribute names + values), as its documentation counts it."""
-
-    def value(typed: dict[str, Any]) -> int:
-        ((kind, v),) = typed.items()
-        if kind == "S":
-            return len(v.encode())
-        if kind == "N":
-            digits = len(v.lstrip("-").replace(".", "").strip("0")) or 1
-            return math.ceil(digits / 2) + 1
-        if kind in ("BOOL", "NULL"):
-            return 1
-        if kind == "L":
-            return 3 + sum(1 + value(e) for e in v)
-        if kind == "M":
-            return 3 + sum(1 + len(k.encode()) + value(e) for k, e in v.items())
-        return len(str(v))
-
-    return sum(len(name.encode()) + value(typed) for name, typed in item.items())
+    } | ({"aws": {"latency": latency.figures()}} if latency is not None else {})
 
 
 # --- figures -----------------------------------------------------------------------------
@@ -645,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--name")
     parser.add_argument("--raw", action="store_true")
+    parser.add_argument("--aws", action="store_true", help="injected AWS latency, metered write units")
     parser.add_argument("--profile", dest="profile_path")
     args = parser.parse_args(argv)
     if args.mode == "all":
@@ -655,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "setup":
             result = do_setup(args.scope)
         else:
-            result = do_measure(args.scope, args.lines, args.name, args.raw, args.profile_path)
+            result = do_measure(args.scope, args.lines, args.name, args.raw, args.profile_path, args.aws)
         args.out.write_text(json.dumps(result))
     return 0
 

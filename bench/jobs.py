@@ -238,7 +238,7 @@ def child(mode: str, env: dict[str, str], *args: str) -> dict[str, Any]:
     return run_child(__file__, out, mode, env, *args)
 
 
-def run_job(endpoint: str, job: str, members: int) -> dict[str, Any]:
+def run_job(endpoint: str, job: str, members: int, aws: bool = False) -> dict[str, Any]:
     from loyalty_engine.kernel.table import create_table_params, enable_ttl_params
 
     table = JOBS[job]["table"]
@@ -249,7 +249,8 @@ def run_job(endpoint: str, job: str, members: int) -> dict[str, Any]:
     started = time.perf_counter()
     seeded = child("setup", env, "--job", job, "--members", str(members))
     seeded["wall_s"] = round(time.perf_counter() - started, 1)
-    return child("measure", env, "--job", job, "--members", str(members)) | {"setup": seeded}
+    args = ("--job", job, "--members", str(members), *(("--aws",) if aws else ()))
+    return child("measure", env, *args) | {"setup": seeded}
 
 
 # --- what the children do ----------------------------------------------------------------
@@ -261,6 +262,8 @@ def _member(n: int, job: str) -> tuple[Any, list[dict[str, Any]]]:
     from loyalty_engine.kernel.ids import new_id
     from loyalty_engine.kernel.records import item
     from loyalty_engine.points.ledger import LedgerEntry, Lot, LotMovement
+    from loyalty_engine.points.lots import by_bucket, summarize
+    from loyalty_engine.points.member_store import bucket_data
     from loyalty_engine.points.members import Member
 
     bucket = (n * 37) % 100  # spreads the shares evenly over card numbers (and shards)
@@ -333,8 +336,13 @@ def _member(n: int, job: str) -> tuple[Any, list[dict[str, Any]]]:
         created_at=SUBSCRIBED,
         tier_rank=rank,
         lots=[nq_lot, q_lot],
+        points=summarize([nq_lot, q_lot], None),
         version=version,
     )
+    # The lots live beside the member item, one item per kind and expiry month (points.lots).
+    pk = keys.member_pk(GROUP, card(n))
+    for (kind, month), lots in by_bucket(member.lots).items():
+        entries.append(item(pk, keys.lot_bucket_sk(kind, month), "lots", bucket_data(kind, month, lots)))
     return member, entries
 
 
@@ -405,7 +413,7 @@ class Calls:
         self.attempts = 0
 
 
-def raw_read(dynamodb: Any, calls: Calls) -> dict[str, Any]:
+def raw_read(dynamodb: Any, calls: Calls, aws: Any = None) -> dict[str, Any]:
     """Every member of the program from gsi1, shard by shard, pages of PAGE_SIZE, decoded."""
     from loyalty_engine.kernel import keys
     from loyalty_engine.kernel.dynamo import from_item
@@ -413,6 +421,8 @@ def raw_read(dynamodb: Any, calls: Calls) -> dict[str, Any]:
     from loyalty_engine.tiers.job_store import PAGE_SIZE
 
     calls.reset()
+    if aws is not None:
+        aws[0].reset()
     table = os.environ["TABLE_NAME"]
     items = 0
     started, cpu = time.perf_counter(), time.process_time()
@@ -442,20 +452,27 @@ def raw_read(dynamodb: Any, calls: Calls) -> dict[str, Any]:
         "items_per_s": items / wall,
         "requests": sum(calls.calls.values()),
         "seconds_in_calls": sum(calls.seconds.values()),
-    }
+    } | ({"aws": {"latency": aws[0].figures()}} if aws is not None else {})
 
 
-def timed_run(services: Any, calls: Calls, job: str, at: datetime) -> dict[str, Any]:
+def timed_run(services: Any, calls: Calls, job: str, at: datetime, aws: Any = None) -> dict[str, Any]:
     from loyalty_engine.tiers.jobs import JobRequest
     from loyalty_engine.tiers.run_use_cases import run_now
 
     request = JobRequest(group=GROUP, program_id=PROGRAM, job=job, scheduled_at=at)  # type: ignore[arg-type]
     calls.reset()
+    if aws is not None:
+        latency, meter = aws
+        latency.reset()
+        meter.reset()
     rss_before = peak_rss_mb()
     started, cpu = time.perf_counter(), time.process_time()
     summary = run_now(services, request)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return {
+    measured = (
+        {"aws": {"latency": latency.figures(), "meter": meter.figures(wall)}} if aws is not None else {}
+    )
+    return measured | {
         "scheduled_at": at.isoformat(),
         "state": summary.state,
         "members": summary.members,
@@ -472,7 +489,7 @@ def timed_run(services: Any, calls: Calls, job: str, at: datetime) -> dict[str, 
     }
 
 
-def do_measure(job: str, members: int) -> dict[str, Any]:
+def do_measure(job: str, members: int, aws: bool = False) -> dict[str, Any]:
     import loyalty_engine.tiers.run_use_cases  # noqa: F401 - imported before the baseline RSS
     from loyalty_engine.handlers.api_context import default_context
     from loyalty_engine.kernel.dynamo import client
@@ -486,19 +503,24 @@ def do_measure(job: str, members: int) -> dict[str, Any]:
     )
     dynamodb = client()
     calls = Calls(dynamodb)
+    hooks = None
+    if aws:  # injected latency and metered write units (bench/aws_pass.py)
+        from bench.aws_hooks import Latency, WriteMeter
+
+        hooks = (Latency().install(dynamodb), WriteMeter(dynamodb))
     result: dict[str, Any] = {"job": job, "members": members, "rss_start_mb": peak_rss_mb()}
     if job == "tier-upgrade":
-        raws = [raw_read(dynamodb, calls)]
-        result["run"] = timed_run(services, calls, job, UPGRADE_AT)
-        raws.append(raw_read(dynamodb, calls))
-        result["replay"] = timed_run(services, calls, job, UPGRADE_AT)
-        result["next_day"] = timed_run(services, calls, job, UPGRADE_AT + timedelta(days=1))
-        raws.append(raw_read(dynamodb, calls))
+        raws = [raw_read(dynamodb, calls, hooks)]
+        result["run"] = timed_run(services, calls, job, UPGRADE_AT, hooks)
+        raws.append(raw_read(dynamodb, calls, hooks))
+        result["replay"] = timed_run(services, calls, job, UPGRADE_AT, hooks)
+        result["next_day"] = timed_run(services, calls, job, UPGRADE_AT + timedelta(days=1), hooks)
+        raws.append(raw_read(dynamodb, calls, hooks))
         result["raw_reads"] = raws
     elif job == "reconcile":
-        result["run"] = timed_run(services, calls, job, RECONCILE_AT)
+        result["run"] = timed_run(services, calls, job, RECONCILE_AT, hooks)
     else:
-        result["run"] = timed_run(services, calls, job, EXPIRE_AT)
+        result["run"] = timed_run(services, calls, job, EXPIRE_AT, hooks)
     run = result["run"]
     # A write that botocore retried after it had succeeded (its answer lost) fails its condition
     # the second time: the member counts as retried, not changed, though it did change.
@@ -734,6 +756,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", choices=list(JOBS), action="append", help="only these jobs (repeatable)")
     parser.add_argument("--members", type=int, help="members of the job's program (child processes)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--aws", action="store_true", help="injected AWS latency, metered write units")
     args = parser.parse_args(argv)
     if args.mode == "all":
         jobs = tuple(args.job or JOBS)
@@ -743,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
         serve()
         return 0
     (job,) = args.job
-    result = do_setup(job, args.members) if args.mode == "setup" else do_measure(job, args.members)
+    result = do_setup(job, args.members) if args.mode == "setup" else do_measure(job, args.members, args.aws)
     args.out.write_text(json.dumps(result))
     return 0
 

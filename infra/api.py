@@ -15,8 +15,8 @@ from infra.config import StageConfig
 from loyalty_engine import wiring
 
 STAGE_NAME = "api"
-AUTHORIZER_CACHE_TTL = Duration.seconds(60)
-AUTHORIZATION_HEADER = "Authorization"
+AUTHORIZER_CACHE_TTL = Duration.seconds(wiring.AUTHORIZER_CACHE_TTL_S)
+AUTHORIZATION_HEADER = wiring.AUTHORIZATION_HEADER
 
 
 def _error_body(code: str, message: str | None = None) -> str:

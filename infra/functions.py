@@ -26,6 +26,7 @@ from infra.layer import ARCHITECTURE, RUNTIME
 from infra.queues import dead_letter_queue, queue_spec
 from infra.schedules import ProgramSchedules, schedule_environment_names, schedule_target_spec
 from loyalty_engine import wiring
+from loyalty_engine.kernel import keys
 from loyalty_engine.kernel import table as table_shape
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
@@ -59,7 +60,17 @@ LIST_ACTIONS: tuple[str, ...] = ("s3:ListBucket", "s3:ListBucketVersions")
 SEND_ACTION = "sqs:SendMessage"
 
 
+# The authorizer reads API keys by key: GetItem only, conditioned on the partition key. Key
+# items live in their group's partition `G#<group>` (kernel/keys.py); every other partition of a
+# group (`G#<group>#C#<card>`, ...) has a second "#", and group ids (slugs) have none.
+KEY_READ_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem",)
+KEY_PARTITIONS = keys.group_pk("*")
+NOT_KEY_PARTITIONS = keys.group_pk("*#*")
+
+
 def table_actions(access: wiring.TableAccess) -> tuple[str, ...]:
+    if access == "read_keys":
+        return KEY_READ_ACTIONS
     if access == "read":
         return READ_ACTIONS
     if access == "read_write":
@@ -323,9 +334,17 @@ class LoyaltyFunction(Construct):
         drop_redundant_dependencies(cfn_function, [cfn_role])
 
     def _grant_table_access(self, table: dynamodb.ITable) -> None:
+        conditions = None
+        if self.spec.table_access == "read_keys":
+            conditions = {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [KEY_PARTITIONS]},
+                "ForAllValues:StringNotLike": {"dynamodb:LeadingKeys": [NOT_KEY_PARTITIONS]},
+            }
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=list(table_actions(self.spec.table_access)), resources=[table.table_arn]
+                actions=list(table_actions(self.spec.table_access)),
+                resources=[table.table_arn],
+                conditions=conditions,
             )
         )
         if indexes := queried_indexes(self.spec):

@@ -45,10 +45,9 @@ from local_stack.gateway_http import (
 )
 from local_stack.gateway_routes import RouteMatch, Router
 from local_stack.runtime import FunctionRuntime, InvocationError
-from loyalty_engine.wiring import FUNCTIONS, Function
+from loyalty_engine.wiring import AUTHORIZATION_HEADER, FUNCTIONS, Function
 
 MAX_BODY_BYTES = 1024 * 1024
-AUTHORIZATION_HEADER = "Authorization"
 
 
 class Gateway:
@@ -94,11 +93,14 @@ class Gateway:
         parts: dict[str, Any],
         context: dict[str, Any],
     ) -> Authorization:
-        identity = next(
-            (value for name, value in request.headers if name.lower() == AUTHORIZATION_HEADER.lower()), ""
-        )
-        if not identity.strip():
-            raise unauthorized()  # the identity source is missing: the authorizer is not called
+        identities = [
+            value for name, value in request.headers if name.lower() == AUTHORIZATION_HEADER.lower()
+        ]
+        if len(identities) != 1 or not identities[0].strip():
+            # The identity source is missing, empty or given twice (which of the two would the
+            # cache key on?): 401, the authorizer is not called.
+            raise unauthorized()
+        identity = identities[0]
         arn = method_arn(request.method, path)
         authorization = self.cache.get(identity)
         if authorization is None:

@@ -3,8 +3,11 @@ and evaluated against the method ARN.
 
 - `authorization_from`: the answer must have a `principalId` and a `policyDocument`; its
   `context` values become strings (a malformed answer is a 500 on API Gateway).
-- `AuthorizerCache`: the policy by identity (the `Authorization` header's value) for 60 s;
-  refusals are not cached.
+- `AuthorizerCache`: the policy by identity (the `Authorization` header's value) for
+  `wiring.AUTHORIZER_CACHE_TTL_S`, as API Gateway caches it (infra/api.py reads the same
+  setting); a cached policy is evaluated against each request's method ARN, so a policy that
+  names one method only answers 403 on the others until it expires; an `Unauthorized` refusal
+  is not cached.
 - `policy_allows`: IAM evaluation of `execute-api:Invoke` on the method ARN (an explicit
   Deny wins, else an Allow is needed).
 """
@@ -17,7 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-AUTHORIZER_CACHE_TTL_S = 60.0
+from loyalty_engine import wiring
+
+AUTHORIZER_CACHE_TTL_S = float(wiring.AUTHORIZER_CACHE_TTL_S)  # the CDK setting (infra/api.py)
 AUTHORIZER_CACHE_MAX_ENTRIES = 10_000
 
 

@@ -181,6 +181,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A burst of simultaneous connections waits in the listen queue instead of being reset
+    # (socketserver's default is 5); the kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], gateway: Gateway, access_log: bool):
         self.gateway = gateway

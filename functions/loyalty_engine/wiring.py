@@ -13,7 +13,9 @@ from typing import Literal
 
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 
-TableAccess = Literal["read", "read_write"]
+# "read_keys": GetItem only, and only in a group's own partition (`G#<group>`, where its API keys
+# are): the authorizer's access, which may not query or scan the table (infra/functions.py).
+TableAccess = Literal["read", "read_write", "read_keys"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,10 @@ ADMIN = ("admin",)
 PARTNER_IMPORTS = ("admin", "partner")
 # API Gateway gives up on an integration after 29 s: a function serving routes must end before.
 API_GATEWAY_TIMEOUT_S = 29
+# The authorizer's answers are cached by API Gateway per identity source (the Authorization
+# header's value) for this long; the local gateway caches them the same way.
+AUTHORIZER_CACHE_TTL_S = 60
+AUTHORIZATION_HEADER = "Authorization"
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/v1/programs/{program_id}", ADMIN),
@@ -142,6 +148,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/rewards"),
     ApiRoute("GET", "/v1/rewards/{external_id}"),
     ApiRoute("PUT", "/v1/rewards/{external_id}", ADMIN),
+    ApiRoute("POST", "/v1/rewards/{external_id}/codes", ADMIN),
+    ApiRoute("GET", "/v1/rewards/{external_id}/codes", ADMIN),
     ApiRoute("POST", "/v1/members/{card_code}/rewards"),
     ApiRoute("GET", "/v1/members/{card_code}/rewards"),
     ApiRoute("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"),
@@ -229,7 +237,7 @@ AUTHORIZER = Function(
     settings="AuthorizerSettings",
     handler="loyalty_engine.handlers.authorizer.handler",
     description="Resolves an API key to its loyalty group, merchant and scopes",
-    table_access="read",
+    table_access="read_keys",
     is_authorizer=True,
     memory_mb=256,
     timeout_s=5,
@@ -253,7 +261,7 @@ IMPORTER = Function(
     name="Importer",
     settings="ImporterSettings",
     handler="loyalty_engine.handlers.imports.handler",
-    description="Applies partner reward CSV files (masterreward, earnreward, burnreward) in order",
+    description="Applies partner reward CSV files (masterreward, rewardcode, earnreward, burnreward) in order",
     table_access="read_write",
     memory_mb=1024,
     timeout_s=900,

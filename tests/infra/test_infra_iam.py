@@ -5,6 +5,7 @@ managing them only."""
 from __future__ import annotations
 
 import pytest
+from aws_cdk.assertions import Match
 from infra_testing import (
     Synthesized,
     as_list,
@@ -93,6 +94,66 @@ def test_read_write_function_reads_writes_and_queries_only_its_indexes(
     expected = {action: {"table"} for action in (*READ_ACTIONS, *WRITE_ACTIONS)}
     expected["dynamodb:Query"] = {"table", *(f"index/{name}" for name in spec.indexes)}
     assert grants == expected
+
+
+(AUTHORIZER,) = [spec for spec in wiring.FUNCTIONS if spec.is_authorizer]
+
+
+def test_the_authorizer_may_only_get_items_of_group_partitions(prod: Synthesized) -> None:
+    """GetItem only (no Query, Scan or BatchGetItem), and only where API keys are: a group's own
+    partition `G#<group>`, not a member's, a ledger's or any other (`G#<group>#...`)."""
+    assert AUTHORIZER.table_access == "read_keys"
+    (table_id,) = prod.of_type("AWS::DynamoDB::Table")
+    table_statements = [
+        s
+        for s in role_statements(prod, AUTHORIZER)
+        if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    ]
+    assert table_statements == [
+        {
+            "Action": "dynamodb:GetItem",
+            "Condition": {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["G#*"]},
+                "ForAllValues:StringNotLike": {"dynamodb:LeadingKeys": ["G#*#*"]},
+            },
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
+        }
+    ]
+    # the same through CDK's assertions, on the synthesized template
+    prod.template.has_resource_properties(
+        "AWS::IAM::Policy",
+        Match.object_like(
+            {
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Action": "dynamodb:GetItem",
+                                    "Condition": {
+                                        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["G#*"]},
+                                        "ForAllValues:StringNotLike": {"dynamodb:LeadingKeys": ["G#*#*"]},
+                                    },
+                                }
+                            )
+                        ]
+                    )
+                }
+            }
+        ),
+    )
+
+
+def test_the_authorizer_cache_ttl_and_identity_source_come_from_the_wiring(prod: Synthesized) -> None:
+    prod.template.has_resource_properties(
+        "AWS::ApiGateway::Authorizer",
+        {
+            "AuthorizerResultTtlInSeconds": wiring.AUTHORIZER_CACHE_TTL_S,
+            "IdentitySource": f"method.request.header.{wiring.AUTHORIZATION_HEADER}",
+            "Type": "REQUEST",
+        },
+    )
 
 
 def test_no_wildcard_or_scan_actions_anywhere(prod: Synthesized) -> None:

@@ -107,7 +107,10 @@ def test_api_reward_with_oversized_custom_values_is_refused_not_a_500(world):
         "is_auto_generated": True,
         "custom": {"c0": "x" * 420_000},
     }
-    reply = call("api_put_reward", ADMIN, path={"external_id": "big"}, body=body)  # today: raises
+    reply = call("api_put_reward", ADMIN, path={"external_id": "big"}, body=body)
+    assert reply.status == 413 and reply.body["code"] == "payload_too_large", reply.body  # the request guard
+    body["custom"] = {"c0": "x" * 200_000}  # under the guard's 256 KiB: the model's limit answers
+    reply = call("api_put_reward", ADMIN, path={"external_id": "big"}, body=body)
     assert reply.status == 422, reply.body
 
 

@@ -569,6 +569,8 @@ def test_vip_tiers_through_the_api(member, clock):
         "q_points": 0,
         "run": None,
         "member_version": 1,
+        "source": "api",
+        "import_line": None,
     }
     assert history[0]["at"] == "2026-12-10T12:00:00Z"  # the clock's now
     # the larger multiplier applies to an order placed from then on: staff NQ x2 over Blue's x1;

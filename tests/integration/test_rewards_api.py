@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.support.api import LambdaContext, Reply, call, load_event
 from tests.support.fast_clients import shared_botocore_loader
 
 OTHER_CARD = "2990000000024"
+GENERATED = re.compile(r"^[0-9A-HJKMNP-TV-Z]{20}$")  # 20 Crockford base32 characters
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -211,7 +213,8 @@ def test_buy_spends_points_once_per_idempotency_key(funded, clock):
         CARD,
         1,
     )
-    assert (attribution["nqp_spent"], attribution["codes"]) == (100, ["coffee-000001"])
+    assert attribution["nqp_spent"] == 100
+    assert len(attribution["codes"]) == 1 and GENERATED.match(attribution["codes"][0])
     assert (attribution["earned_at"], attribution["valid_from"]) == (
         "2026-12-10T12:00:00Z",
         "2026-12-10T12:00:00Z",
@@ -264,7 +267,7 @@ def test_buy_beyond_the_stock_is_refused(funded):
     too_many = buy("k-2", quantity=2)
     assert (too_many.status, too_many.body["code"]) == (409, "out_of_stock")
     last = buy("k-3")
-    assert last.status == 201 and last.body["codes"] == ["coffee-000002"]
+    assert last.status == 201 and GENERATED.match(last.body["codes"][0])
     gone = buy("k-4")
     assert (gone.status, gone.body["code"]) == (409, "out_of_stock")
     view = call("api_get_reward", SHOP, path={"external_id": "coffee"}).body
@@ -281,7 +284,7 @@ def test_buy_of_an_auto_generated_reward_generates_codes(funded):
     assert reply.status == 201, reply.body
     codes = reply.body["codes"]
     assert len(codes) == len(set(codes)) == 3
-    assert all(len(code) == 16 for code in codes)
+    assert all(GENERATED.match(code) for code in codes)
     assert call("api_get_reward", SHOP, path={"external_id": "coffee"}).body["remaining"] is None
     assert nq_available() == 1299  # free
 

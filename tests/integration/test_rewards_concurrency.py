@@ -98,7 +98,7 @@ def test_twenty_buyers_of_five_units_same_member(setup):
 
     assert outcome(replies) == {(201, None): 5, (409, "out_of_stock"): 15}, outcome(replies)
     codes = [code for reply in replies if reply.status == 201 for code in reply.body["codes"]]
-    assert sorted(codes) == [f"limited-{n:06d}" for n in range(4, 9)]
+    assert len(set(codes)) == 5  # generated codes, all different
     view = invoke(handler, "api_get_reward", SHOP, path={"external_id": "limited"}).body
     assert (view["attributed"], view["remaining"]) == (8, 0)
     member = invoke(handler, "api_get_member", SHOP).body
@@ -127,7 +127,7 @@ def test_twenty_members_race_for_five_units(setup):
 
     assert outcome(replies) == {(201, None): 5, (409, "out_of_stock"): 15}, outcome(replies)
     codes = sorted(code for reply in replies if reply.status == 201 for code in reply.body["codes"])
-    assert codes == [f"limited-{n:06d}" for n in range(1, 6)]
+    assert len(set(codes)) == 5
     view = invoke(handler, "api_get_reward", SHOP, path={"external_id": "limited"}).body
     assert (view["attributed"], view["remaining"]) == (5, 0)
     winners = {reply.body["card_code"] for reply in replies if reply.status == 201}

@@ -41,6 +41,8 @@ EVENT_FOR = {
     ("GET", "/v1/rewards"): "api_list_rewards",
     ("GET", "/v1/rewards/{external_id}"): "api_get_reward",
     ("PUT", "/v1/rewards/{external_id}"): "api_put_reward",
+    ("POST", "/v1/rewards/{external_id}/codes"): "api_load_reward_codes",
+    ("GET", "/v1/rewards/{external_id}/codes"): "api_list_reward_codes",
     ("POST", "/v1/members/{card_code}/rewards"): "api_buy_reward",
     ("GET", "/v1/members/{card_code}/rewards"): "api_list_member_rewards",
     ("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"): "api_burn_reward",

@@ -41,8 +41,15 @@ class ImportWorld:
             assert reply.status == 201, reply.body
 
     def add_program(self, program_id: str) -> None:
-        reply = call("api_put_program", ADMIN, path={"program_id": program_id}, body=SIMPLE_PROGRAM)
+        body = SIMPLE_PROGRAM if program_id == PROGRAM else {**SIMPLE_PROGRAM, "name": f"Club {program_id}"}
+        reply = call("api_put_program", ADMIN, path={"program_id": program_id}, body=body)
         assert reply.status == 201, reply.body
+
+    def add_vip_tier(self, name: str, program: str = PROGRAM) -> None:
+        """Give the program a VIP tier (NQ x2), for vip files."""
+        body = {**SIMPLE_PROGRAM, "vip_tiers": [{"name": name, "nq_multiplier": "2"}]}
+        reply = call("api_put_program", ADMIN, path={"program_id": program}, body=body)
+        assert reply.status == 200, reply.body
 
 
 def make_world(null_erases: bool = False) -> ImportWorld:

@@ -23,7 +23,7 @@ CAPABILITY_DEPENDENCIES: dict[str, set[str]] = {
     "points": {"access"},
     "rewards": {"access", "points"},
     "tiers": {"access", "points"},
-    "imports": {"access", "points", "rewards"},
+    "imports": {"access", "points", "rewards", "tiers"},
     "instruments": {"access", "customers"},
 }
 TOP = {"handlers", "cli", "wiring"}  # the outer layer: what the functions and tools run

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import Model, Slug
+from loyalty_engine.kernel.types import Model, Name, Slug
 
 
 class CustomerGroupSpec(Model):
-    name: str = Field(min_length=1, max_length=128)
+    name: Name = Field(min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=512)
 
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from loyalty_engine.access import use_cases as access
 from loyalty_engine.access.models import Caller, GroupSettings
@@ -23,17 +23,17 @@ from loyalty_engine.handlers.rest import (
     SERVICE,
     caller_of,
     json_response,
-    non_json_body,
     responses,
     rest_app,
 )
+from loyalty_engine.handlers.routes_codes import add_codes_routes
 from loyalty_engine.handlers.routes_imports import add_imports_routes
 from loyalty_engine.handlers.routes_payments import add_payments_routes
 from loyalty_engine.imports import use_cases as imports
 from loyalty_engine.imports.jobs import ImportView
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.settings import ApiSettings, load
-from loyalty_engine.kernel.types import SLUG_PATTERN
+from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int
 from loyalty_engine.points import member_use_cases as members
 from loyalty_engine.points import point_use_cases as points
 from loyalty_engine.points import program_use_cases as programs
@@ -69,6 +69,7 @@ tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # only what the fu
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
 app = rest_app(API_ROUTES, logger)
 add_payments_routes(app)
+add_codes_routes(app)
 add_imports_routes(app)
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
@@ -88,7 +89,7 @@ IdempotencyKey = Annotated[
 
 ExternalId = Annotated[str, Path(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")]
 AttributionId = Annotated[str, Path(pattern=ATTRIBUTION_ID_PATTERN)]
-Limit = Annotated[int, Query(ge=1, le=200)]
+Limit = Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()]
 Cursor = Annotated[str | None, Query(max_length=600, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -196,7 +197,7 @@ def burn_points(
 @app.get("/v1/members/<card_code>/ledger", responses=responses(200), tags=["points"])
 def get_ledger(
     card_code: CardCode,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()] = 50,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> LedgerPage:
     entries, next_cursor = members.ledger_page(default_context(), _caller(), card_code, limit, cursor)
@@ -269,7 +270,7 @@ def burn_attribution(
 @app.get("/v1/imports", responses=responses(200), tags=["imports"])
 def list_imports(
     file: Annotated[str, Query(min_length=1, max_length=512, description="The uploaded file's name")],
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    limit: Annotated[int, Field(ge=1, le=50), BeforeValidator(plain_int), Query()] = 10,
 ) -> ImportList:
     return ImportList(imports=imports.imports_of_file(default_context(), _caller(), file, limit))
 
@@ -331,6 +332,4 @@ def put_group_settings(settings: Annotated[GroupSettings, Body()]) -> GroupSetti
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     load(ApiSettings)  # a missing or invalid variable stops the function here, named
-    if refusal := non_json_body(event):
-        return refusal
     return app.resolve(event, context)

@@ -35,6 +35,10 @@ def _count(job: ImportJob) -> None:
     metrics.add_metric(name="ImportLinesSkipped", unit=MetricUnit.Count, value=job.progress.skipped)
 
 
+def _unknown_group(key: str) -> None:
+    metrics.add_metric(name="ImportFilesUnknownGroup", unit=MetricUnit.Count, value=1)
+
+
 @tracer.capture_method
 def _record(record: SQSRecord) -> None:
     try:
@@ -45,6 +49,7 @@ def _record(record: SQSRecord) -> None:
         return
     services = import_services()
     services.on_finished = _count
+    services.on_unknown_group = _unknown_group
     handle_message(services, body, remaining_ms)
     metrics.add_metric(name="ImportMessages", unit=MetricUnit.Count, value=1)
 

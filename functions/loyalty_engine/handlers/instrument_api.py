@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from loyalty_engine.customers import use_cases as customers
 from loyalty_engine.customers.models import (
@@ -24,7 +24,7 @@ from loyalty_engine.customers.models import (
     CustomerSpec,
     CustomerView,
 )
-from loyalty_engine.handlers.rest import SERVICE, caller_of, json_response, non_json_body, responses, rest_app
+from loyalty_engine.handlers.rest import SERVICE, caller_of, json_response, responses, rest_app
 from loyalty_engine.handlers.routes_customer_groups import add_customer_group_routes
 from loyalty_engine.instruments import instrument_use_cases as instruments
 from loyalty_engine.instruments import merchant_use_cases as merchants
@@ -46,7 +46,7 @@ from loyalty_engine.instruments.merchants import Merchant, MerchantGroup, Mercha
 from loyalty_engine.instruments.series import SeriesSpec, SeriesView
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.settings import InstrumentSettings, load
-from loyalty_engine.kernel.types import SLUG_PATTERN
+from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
 from loyalty_engine.wiring import INSTRUMENT_ROUTES
 
@@ -197,7 +197,9 @@ def lookup(number: Number) -> InstrumentView:
 
 @app.get("/v1/instruments/<number>/ledger", responses=responses(200), tags=["pos"])
 def instrument_ledger(
-    number: Number, limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: Cursor = None
+    number: Number,
+    limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()] = 50,
+    cursor: Cursor = None,
 ) -> InstrumentLedgerPage:
     entries, next_cursor = instruments.ledger_page(
         instrument_services(), caller_of(app), number, limit, cursor
@@ -248,6 +250,4 @@ def link_card(card_code: CardCode, link: Annotated[CardLink, Body()]) -> Custome
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     load(InstrumentSettings)  # a missing or invalid variable stops the function here, named
-    if refusal := non_json_body(event):
-        return refusal
     return app.resolve(event, context)

@@ -1,9 +1,9 @@
 """What the REST handlers share: the caller's scope check, the error shape and its documented
-answers, the 415 for non-JSON bodies. Each API function builds its resolver with `rest_app`."""
+answers, the request guard (415/413/422 for hostile bodies, `request_guard.py`) run before the
+resolver reads anything. Each API function builds its resolver with `rest_app`."""
 
 from __future__ import annotations
 
-import json
 import warnings
 from typing import Any
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from loyalty_engine.access.caller import caller_from_context
 from loyalty_engine.access.models import Caller
+from loyalty_engine.handlers import request_guard
 from loyalty_engine.kernel.errors import DomainError
 from loyalty_engine.wiring import ApiRoute
 
@@ -39,6 +40,7 @@ ERRORS: dict[int, Any] = {
         (403, "The key's scopes (or its merchant's groups) do not allow this"),
         (404, "Not found in the caller's loyalty group"),
         (409, "Conflict (idempotency key reused, insufficient points or balance, concurrent update)"),
+        (413, "The body exceeds 256 KiB"),
         (415, "The body is not JSON"),
         (422, "Invalid request, with field details"),
         (503, "Temporarily unavailable: retry with the same idempotency key"),
@@ -57,8 +59,9 @@ def json_response(status: int, body: Any) -> Response:
 
 
 def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestResolver:
-    """A validating resolver whose every route checks the key's scopes and knows its caller."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    """A validating resolver whose every route checks the key's scopes and knows its caller, and
+    whose every request passes the request guard before the resolver reads its body."""
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=request_guard.loads)
     scopes = {(route.method, route.path): route.scopes for route in routes}
 
     def require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
@@ -92,14 +95,30 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
                     "message": problem.get("msg"),
                 }
             )
-        body = {"code": "validation_error", "message": "the request is not valid", "details": details}
+        reasons = {detail["reason"] for detail in details}
+        code = reasons.pop() if len(reasons) == 1 and reasons <= GUARD_CODES else "validation_error"
+        body = {"code": code, "message": "the request is not valid", "details": details}
         return json_response(422, body)
 
     @app.not_found
     def _not_found(_: Exception) -> Response:
         return json_response(404, {"code": "route_not_found", "message": "no such route"})
 
+    resolve = app.resolve
+
+    def guarded_resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if refusal := request_guard.check(event):
+            logger.info("request refused", extra={"status": refusal["statusCode"]})
+            return refusal
+        return resolve(event, context)
+
+    app.resolve = guarded_resolve  # type: ignore[method-assign,assignment]
     return app
+
+
+# A field's own check may answer one of the guard's codes (a control character in a name, digits
+# that are not ASCII): when it is the only reason, it is the answer's code too.
+GUARD_CODES = {"invalid_character", "invalid_number"}
 
 
 def caller_of(app: APIGatewayRestResolver) -> Caller:
@@ -108,14 +127,5 @@ def caller_of(app: APIGatewayRestResolver) -> Caller:
 
 
 def non_json_body(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A 415 for a body that is not declared JSON (before the resolver tries to parse it)."""
-    if not event.get("body"):
-        return None
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    media_type = str(headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    ):
-        return None
-    body = {"code": "unsupported_media_type", "message": "send the body as application/json"}
-    return {"statusCode": 415, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+    """Kept for handlers written before the guard: `rest_app`'s resolver now runs every check."""
+    return None

@@ -12,6 +12,9 @@ from aws_lambda_powertools import Logger
 from loyalty_engine.imports.apply_burnreward import burn_chunk
 from loyalty_engine.imports.apply_earnreward import earn_chunk
 from loyalty_engine.imports.apply_masterreward import master_chunk
+from loyalty_engine.imports.apply_member import member_chunk
+from loyalty_engine.imports.apply_rewardcode import code_chunk
+from loyalty_engine.imports.apply_vip import ImportPoints, vip_chunk
 from loyalty_engine.imports.chunks import CardCache, ChunkOutcome
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import (
@@ -48,9 +51,15 @@ def _check_file(
     svc: ImportServices, group: str, job: ImportJob, file_name: FileName, stored: StoredObject
 ) -> ImportJob:
     """The first pass: program, header, encoding, line count. Raises FileRejected."""
-    if svc.programs.get_program(group, file_name.subsection) is None:
+    program = svc.programs.get_program(group, file_name.subsection)
+    if program is None:
         raise FileRejected(
             "unknown_subsection", f"subsection {file_name.subsection!r} is not a program of {group!r}"
+        )
+    if file_name.scope == Scope.MEMBER and program.card_codes.generation != "manual":
+        raise FileRejected(
+            "card_codes_generated",
+            f"program {program.program_id!r} generates its card codes: members are enrolled through the API",
         )
     chunks = svc.objects.chunks(stored)
     first = next(chunks, b"")
@@ -112,8 +121,14 @@ def apply_file(
     # Members are never deleted nor moved to another program: once read, a card's program
     # holds for the whole run, and a card named again in a later chunk is not read again.
     cards = CardCache()
+    points = ImportPoints(svc.programs, svc.members, svc.clock)
     apply_chunk = {
+        Scope.MEMBER: lambda j, c: member_chunk(
+            svc, group, j, c, points.program(group, job.subsection or "")
+        ),
+        Scope.VIP: lambda j, c: vip_chunk(svc, group, j, c, points),
         Scope.MASTERREWARD: lambda j, c: master_chunk(svc, group, j, c, null_erases),
+        Scope.REWARDCODE: lambda j, c: code_chunk(svc, group, j, c),
         Scope.EARNREWARD: lambda j, c: earn_chunk(svc, group, j, c, rewards, cards),
         Scope.BURNREWARD: lambda j, c: burn_chunk(svc, group, j, c, cards),
     }[job.scope]
@@ -155,6 +170,7 @@ def apply_file(
                         "lines_read": progress.lines_read + len(chunk),
                         "applied": progress.applied + outcome.applied,
                         "skipped": progress.skipped + len(outcome.skipped),
+                        "unchanged": progress.unchanged + outcome.unchanged,
                     }
                 ),
             }

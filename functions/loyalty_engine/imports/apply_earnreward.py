@@ -1,4 +1,4 @@
-"""A chunk of an earnreward file: attribute rewards to cards, generated codes or stock units."""
+"""A chunk of an earnreward file: attribute rewards to cards, with generated or loaded codes."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ from loyalty_engine.imports.files import Record, file_day_start
 from loyalty_engine.imports.jobs import ImportJob
 from loyalty_engine.imports.rows import EarnLine, LineSkipped, earn_line, row_of
 from loyalty_engine.imports.stock import reserve_units
-from loyalty_engine.rewards.models import (
-    Attribution,
-    Burn,
-    MasterReward,
-    generated_attribution_id,
-    generated_codes,
-    stock_codes,
-)
+from loyalty_engine.rewards.code_use_cases import report_exhausted
+from loyalty_engine.rewards.codes import CodeSource, generate_codes
+from loyalty_engine.rewards.models import Attribution, Burn, MasterReward, generated_attribution_id
 from loyalty_engine.rewards.store import attribution_item
 
 
@@ -84,23 +79,35 @@ def earn_chunk(
         except LineSkipped as problem:
             outcome.skipped.append(skipped(record, problem))
     units = reserve_units(svc, group, job, candidates, outcome)
+    loaded = {  # a loaded-codes reward's codes of this chunk's reservation, by unit number
+        e: dict(enumerate(svc.rewards.codes.codes_at(group, e, u.next_unit, u.left), start=u.next_unit))
+        for e, u in sorted(units.items())
+        if u.left and rewards[e].codes == CodeSource.LOADED
+    }
+    exhausted: set[str] = set()
     items = []
     for record, line, reward, attribution_id, replayed in candidates:
         if reward.stock_limit is None:
-            codes = generated_codes(line_source(job, record), line.quantity)
+            codes = generate_codes(line.quantity)
         else:
             first = units[reward.external_id].take(line.quantity)
             if first is None:
-                outcome.skipped.append(
-                    skipped(
-                        record,
-                        LineSkipped(
-                            "out_of_stock", "quantity", f"reward {reward.external_id!r} is out of stock"
-                        ),
-                    )
+                refusal = LineSkipped(
+                    "out_of_stock", "quantity", f"reward {reward.external_id!r} is out of stock"
                 )
+                if reward.codes == CodeSource.LOADED:
+                    refusal = LineSkipped(
+                        "reward_codes_exhausted",
+                        "quantity",
+                        f"reward {reward.external_id!r} has no loaded code left: load more codes",
+                    )
+                    exhausted.add(reward.external_id)
+                outcome.skipped.append(skipped(record, refusal))
                 continue
-            codes = stock_codes(reward.external_id, first, line.quantity)
+            if reward.codes == CodeSource.LOADED:
+                codes = [loaded[reward.external_id][unit] for unit in range(first, first + line.quantity)]
+            else:
+                codes = generate_codes(line.quantity)
         outcome.applied += 1
         if replayed:
             continue  # written by the interrupted attempt of this chunk, with the same units
@@ -136,5 +143,7 @@ def earn_chunk(
             burns=burns,
         )
         items.append(attribution_item(group, attribution))
+    for external_id in sorted(exhausted):
+        report_exhausted(external_id, f"import:{job.import_id}")
     outcome.items = items
     return outcome

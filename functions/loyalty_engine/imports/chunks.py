@@ -18,6 +18,7 @@ CARD_CACHE_MAX = 50_000  # cards known to exist (and their program) per run: ~5 
 @dataclass
 class ChunkOutcome:
     applied: int = 0
+    unchanged: int = 0  # member and vip lines that asked for what was already so
     skipped: list[SkippedLine] = field(default_factory=list)
     reserved: set[str] = field(default_factory=set)
     items: list[dict[str, Any]] = field(default_factory=list)  # to put once the chunk is decided

@@ -14,6 +14,7 @@ from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.objects import MessageQueue, ObjectStore, s3_client, sqs_client
 from loyalty_engine.kernel.settings import ImporterSettings, load
 from loyalty_engine.kernel.timeutil import utcnow
+from loyalty_engine.points.member_store import MemberStore
 from loyalty_engine.points.program_store import ProgramStore
 from loyalty_engine.rewards.store import RewardStore
 
@@ -26,6 +27,7 @@ class ImportServices:
     programs: ProgramStore
     rewards: RewardStore
     jobs: ImportStore
+    members: MemberStore  # member and vip files change members as the API does
     objects: ObjectStore
     queue: MessageQueue | None
     clock: Callable[[], datetime] = utcnow
@@ -37,6 +39,8 @@ class ImportServices:
     before_chunk: Callable[[ImportJob, int], None] | None = None
     # the handler's metrics: called with each job that ends (completed or rejected)
     on_finished: Callable[[ImportJob], None] | None = None
+    # the handler's metrics: called with the key of an upload naming a group that does not exist
+    on_unknown_group: Callable[[str], None] | None = None
 
 
 @cache
@@ -48,6 +52,7 @@ def import_services() -> ImportServices:
         programs=ProgramStore(dynamodb, config.table_name),
         rewards=RewardStore(dynamodb, config.table_name),
         jobs=ImportStore(dynamodb, config.table_name),
+        members=MemberStore(dynamodb, config.table_name),
         objects=ObjectStore(s3_client(), config.import_bucket),
         queue=MessageQueue(sqs_client(), config.import_queue_url) if config.import_queue_url else None,
     )

@@ -20,14 +20,31 @@ JobState = Literal["queued", "running", "completed", "rejected", "failed"]
 
 
 class Scope(StrEnum):
+    MEMBER = "member"
+    VIP = "vip"
     MASTERREWARD = "masterreward"
+    REWARDCODE = "rewardcode"
     EARNREWARD = "earnreward"
     BURNREWARD = "burnreward"
 
     @property
     def rank(self) -> int:
-        """Files of one day are applied masterreward, then earnreward, then burnreward."""
-        return list(Scope).index(self)
+        """Files of one day are applied in SCOPE_ORDER: members first (a VIP or reward line may
+        name a card enrolled the same day), then VIP tiers, then the reward scopes, a day's
+        reward codes (`rewardcode`) before the grants that may hand them out."""
+        return SCOPE_ORDER.index(self)
+
+
+# The order of application of one day's files of a universe/subsection: data, not code, so that
+# a new scope is placed by adding it here.
+SCOPE_ORDER: tuple[Scope, ...] = (
+    Scope.MEMBER,
+    Scope.VIP,
+    Scope.MASTERREWARD,
+    Scope.REWARDCODE,
+    Scope.EARNREWARD,
+    Scope.BURNREWARD,
+)
 
 
 def job_id_for(key: str, version: str) -> str:
@@ -64,6 +81,9 @@ class Progress(BaseModel):
     lines_read: int = 0
     applied: int = 0
     skipped: int = 0
+    unchanged: int = Field(
+        default=0, description="Lines that asked for what was already so (member and vip files)"
+    )
 
 
 class ImportJob(BaseModel):

@@ -3,6 +3,7 @@ data class), S3's test event, and the continuations of a drain that ran out of t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -20,8 +21,10 @@ from loyalty_engine.imports.files import (
     split_incoming_key,
 )
 from loyalty_engine.imports.finish import reject
+from loyalty_engine.kernel.types import SLUG_PATTERN
 
 logger = Logger(service="loyalty-engine", child=True)
+_SLUG = re.compile(SLUG_PATTERN)
 
 
 def handle_message(svc: ImportServices, body: dict[str, Any], remaining_ms: Callable[[], float]) -> None:
@@ -52,13 +55,18 @@ def _object_created(svc: ImportServices, key: str, remaining_ms: Callable[[], fl
             )
             return
     group, name = located
+    if not _SLUG.fullmatch(group) or svc.groups.get_group(group) is None:
+        # No group: nobody to report to, and no key space of its own to write a job or a report
+        # in. Nothing is written anywhere; the object stays where it was uploaded.
+        logger.warning("upload for a loyalty group that does not exist ignored", extra={"key": key})
+        if svc.on_unknown_group:
+            svc.on_unknown_group(key)
+        return
     stored = svc.objects.head(key)
     if stored is None:
         logger.info("object gone (handled by an earlier delivery)", extra={"key": key})
         return
     try:
-        if svc.groups.get_group(group) is None:
-            raise FileRejected("unknown_group", f"there is no loyalty group {group!r}")
         parse_file_name(name, group)  # a well-named file is applied in its turn among the group's
     except FileRejected as rejection:
         job = job_for(svc, group, name, stored)

@@ -42,6 +42,7 @@ def summary(job: ImportJob) -> dict[str, object]:
         "lines_read": job.progress.lines_read,
         "applied": job.progress.applied,
         "skipped": job.progress.skipped,
+        "unchanged": job.progress.unchanged,
         "rejection": job.rejection.model_dump() if job.rejection else None,
         "skipped_lines_report": job.report.skipped_key if job.report else None,
     }

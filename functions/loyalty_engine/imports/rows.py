@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from loyalty_engine.imports.files import FileRejected, Scope, ValueProblem, parse_file_datetime
+from loyalty_engine.rewards.codes import CodeSource
 from loyalty_engine.rewards.models import (
     CUSTOM_COLUMNS,
     CUSTOM_VALUE_MAX,
@@ -63,9 +64,11 @@ COLUMNS: dict[Scope, Columns] = {
             "max_attribution_count",
             "is_auto_generated",
             "image_url",
+            "codes",  # ours: generated (the default) or loaded; see docs/rewards-and-imports.md
             *CUSTOM_COLUMNS,
         ),
     ),
+    Scope.REWARDCODE: Columns(mandatory=("external_id", "code"), optional=()),  # apply_rewardcode
     # earn_date: "if absent, the current datetime" (DOMAIN.md), so the column may be left out.
     # attribution_id: the column is required; its value must be empty for an auto-generated reward.
     Scope.EARNREWARD: Columns(
@@ -76,6 +79,9 @@ COLUMNS: dict[Scope, Columns] = {
         mandatory=("card_code", "attribution_id"),
         optional=("context", "burn_date", "store_id"),
     ),
+    # member and vip lines are read by rows_members.py
+    Scope.MEMBER: Columns(mandatory=("card_code",), optional=("customer_ref", "subscribed_at")),
+    Scope.VIP: Columns(mandatory=("card_code", "vip_tier", "action"), optional=("reason",)),
 }
 
 
@@ -195,7 +201,15 @@ _MASTER_PARSERS: dict[str, Any] = {
     "forced_validity_end": lambda t: _datetime("forced_validity_end", t, time_optional=True),
     "max_attribution_count": lambda t: _int("max_attribution_count", t, 0),
     "image_url": lambda t: t,
+    "codes": lambda t: _codes(t),
 }
+
+
+def _codes(text: str) -> CodeSource:
+    try:
+        return CodeSource(text.strip().lower())
+    except ValueError:
+        raise LineSkipped("invalid_value", "codes", f"codes is generated or loaded, not {text!r}") from None
 
 
 def _monetary_type(text: str) -> str:
@@ -272,6 +286,7 @@ def master_spec(row: dict[str, str], stored: RewardSpec | None, null_erases: boo
         raise LineSkipped(code, column, f"{column}: {problem['msg']}") from None
     try:
         spec.check()
+        spec.check_codes_change(stored)
     except RuleBroken as broken:
         raise LineSkipped(broken.code, broken.field, broken.message) from None
     return spec

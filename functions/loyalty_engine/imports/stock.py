@@ -11,6 +11,7 @@ from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import Record
 from loyalty_engine.imports.jobs import ImportJob
 from loyalty_engine.imports.rows import EarnLine
+from loyalty_engine.rewards.codes import CodeSource
 from loyalty_engine.rewards.models import MasterReward
 
 
@@ -49,14 +50,18 @@ def reserve_units(
     """One stock reservation per finite reward per chunk, of exactly the units its lines will
     use (replays get the first reservation back)."""
     demand: dict[str, list[int]] = defaultdict(list)
-    limits: dict[str, int] = {}
+    finite: dict[str, MasterReward] = {}
     for _, line, reward, _, _ in candidates:
         if reward.stock_limit is not None:
             demand[reward.external_id].append(line.quantity)
-            limits[reward.external_id] = reward.stock_limit
+            finite[reward.external_id] = reward
+    # a loaded-codes reward's stock is its codes loaded so far: one read for those rewards only
+    loaded = sorted(e for e, reward in finite.items() if reward.codes == CodeSource.LOADED)
+    stocks = svc.rewards.stocks_of(group, loaded) if loaded else {}
     units: dict[str, Units] = {}
     for external_id, quantities in sorted(demand.items()):
-        limit = limits[external_id]
+        reward = finite[external_id]
+        limit = reward.limit_with(stocks[external_id].loaded if external_id in stocks else 0) or 0
         wanted = fitting(quantities, limit)
         reservation = None
         for _ in range(20):
@@ -65,7 +70,9 @@ def reserve_units(
             reservation = svc.rewards.reserve(group, external_id, job.import_id, job.chunk, wanted, limit)
             if reservation is not None:
                 break
-            wanted = fitting(quantities, max(0, limit - svc.rewards.taken(group, external_id)))
+            stock = svc.rewards.stock(group, external_id)
+            limit = reward.limit_with(stock.loaded) or 0
+            wanted = fitting(quantities, max(0, limit - stock.taken))
         outcome.reserved.add(external_id)
         units[external_id] = Units(reservation.first_unit, reservation.units) if reservation else Units(0, 0)
     return units

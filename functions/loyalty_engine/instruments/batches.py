@@ -27,7 +27,7 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     batch_id: str = Field(pattern=NATURAL_KEY_PATTERN, description="Names the batch; the idempotency key")
-    count: int = Field(ge=1, le=MAX_BATCH, description="How many instruments to pre-issue")
+    count: int = Field(ge=1, le=MAX_BATCH, strict=True, description="How many instruments to pre-issue")
 
 
 class Batch(BaseModel):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import Model, Slug
+from loyalty_engine.kernel.types import Model, Name, Slug
 
 STORE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 
 class MerchantGroupSpec(Model):
-    name: str = Field(min_length=1, max_length=128)
+    name: Name = Field(min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=512)
 
 
@@ -22,7 +22,7 @@ class MerchantGroup(MerchantGroupSpec):
 
 
 class MerchantSpec(Model):
-    name: str = Field(min_length=1, max_length=128)
+    name: Name = Field(min_length=1, max_length=128)
     store_id: str = Field(pattern=STORE_ID_PATTERN, description="The store's id in the retailer's systems")
     merchant_groups: list[Slug] = Field(
         default_factory=list, max_length=50, description="The merchant groups the merchant belongs to"

@@ -10,11 +10,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import Duration, Model, Slug
+from loyalty_engine.kernel.types import Duration, Model, Name, Slug, plain_decimal
 
 SeriesKind = Literal["gift_card", "store_credit", "coupon", "loyalty_card"]
 STORED_VALUE_KINDS = frozenset({"gift_card", "store_credit"})
@@ -29,14 +29,24 @@ def to_cents(value: Decimal) -> Decimal:
     return value.quantize(CENT)
 
 
-Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2), AfterValidator(to_cents)]
+Money = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=12, decimal_places=2),
+    BeforeValidator(plain_decimal),
+    AfterValidator(to_cents),
+]
 Amount = Annotated[Decimal, AfterValidator(to_cents)]  # a stored balance or movement (may be 0 or signed)
 
 
 class Discount(Model):
     """A coupon's discount at the POS: a percentage of the basket or an amount off."""
 
-    percent: Decimal | None = Field(default=None, gt=0, le=100, max_digits=5, decimal_places=2)
+    percent: (
+        Annotated[
+            Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2), BeforeValidator(plain_decimal)
+        ]
+        | None
+    ) = None
     amount: Money | None = None
 
     @model_validator(mode="after")
@@ -50,10 +60,12 @@ class SeriesSpec(Model):
     """What a client sends to create or update a series. Kind, prefix, length and check digit
     are fixed once the series exists (the numbers already issued depend on them)."""
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Name = Field(min_length=1, max_length=128)
     kind: SeriesKind
     prefix: str = Field(pattern=PREFIX_PATTERN, description="Leading digits of every number of the series")
-    length: int = Field(ge=8, le=32, description="Total digits of a number, prefix and check digit included")
+    length: int = Field(
+        ge=8, le=32, strict=True, description="Total digits of a number, prefix and check digit included"
+    )
     check_digit: bool = Field(default=True, description="The last digit is a Luhn check digit")
     issuer_group: Slug = Field(description="Merchant group whose merchants sell, activate or issue")
     acceptor_group: Slug = Field(description="Merchant group whose merchants redeem")

@@ -128,6 +128,25 @@ def stock_sk(external_id: str) -> str:
     return f"{STOCK_PREFIX}{external_id}"
 
 
+# Loaded codes of a reward: one item collection per reward. `SEQ#<n>` holds the n-th code
+# loaded (handed out in that order: unit n of the stock is code n); `CODE#<code>` makes a code
+# unique in the reward (loading it again adds nothing).
+CODE_SEQ_PREFIX = "SEQ#"
+CODE_PREFIX = "CODE#"
+
+
+def reward_codes_pk(group: str, external_id: str) -> str:
+    return f"G#{group}#RC#{external_id}"
+
+
+def code_seq_sk(seq: int) -> str:
+    return f"{CODE_SEQ_PREFIX}{seq:012d}"
+
+
+def code_sk(code: str) -> str:
+    return f"{CODE_PREFIX}{code}"
+
+
 # Attributions: one item each, unique by attribution id in the group; gsi1 lists a card's.
 ATTRIBUTION_SK = "ATTRIBUTION"
 
@@ -175,6 +194,14 @@ TIER_HISTORY_PREFIX = "TIER#"
 
 def tier_history_sk(member_version: int) -> str:
     return f"{TIER_HISTORY_PREFIX}{member_version:012d}"
+
+
+IMPORT_LINE_PREFIX = "IMPORTLINE#"
+
+
+def import_line_sk(source: str) -> str:
+    """The outcome of an import line (`import:<id>:<line>`) that changed a member, in its partition."""
+    return f"{IMPORT_LINE_PREFIX}{source}"
 
 
 # Scheduled runs: one partition per (program, job, scheduled time): the run and its shards.

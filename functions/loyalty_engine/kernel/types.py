@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from loyalty_engine.kernel.timeutil import DurationUnit, add_duration, known_time_zone
 
@@ -23,6 +32,45 @@ TimeZoneName = Annotated[
     AfterValidator(known_time_zone),
 ]
 
+# Numbers are read one way only: ASCII digits. Python's int() and Decimal() also take other
+# scripts' digits, underscores and blanks ("١٢", "1_0", " 7 "), and pydantic's lax mode a boolean:
+# a request whose number could be read two ways is refused with `invalid_number`.
+_PLAIN_INT = re.compile(r"-?[0-9]{1,18}")
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
+# Names and ids are one line of text: no control character at all (tab and newlines included).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _not_a_number(value: Any) -> PydanticCustomError:
+    return PydanticCustomError(
+        "invalid_number", "{value} is not a number written in ASCII digits", {"value": value}
+    )
+
+
+def plain_int(value: Any) -> Any:
+    """A query value or other text that must be an integer: ASCII digits only, no boolean."""
+    if isinstance(value, bool) or (isinstance(value, str) and not _PLAIN_INT.fullmatch(value)):
+        raise _not_a_number(value)
+    return value
+
+
+def plain_decimal(value: Any) -> Any:
+    """An amount: a JSON number or a string of ASCII digits with an optional fraction, never a boolean."""
+    if isinstance(value, bool) or (isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value)):
+        raise _not_a_number(value)
+    return value
+
+
+def single_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise PydanticCustomError("invalid_character", "control characters are not allowed in names and ids")
+    return value
+
+
+Name = Annotated[str, AfterValidator(single_line)]
+# A free-form id (a partner's external id): printable, no '/' or '#' (they separate key parts).
+FREE_ID_PATTERN = r"^[^\s/#\x00-\x1f\x7f-\x9f][^/#\x00-\x1f\x7f-\x9f]{0,127}$"
+
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -31,7 +79,7 @@ class Model(BaseModel):
 class Duration(Model):
     """A period such as 30 days or 1 year. Units accept singular or plural, any case."""
 
-    value: int = Field(ge=1, le=36_500)
+    value: int = Field(ge=1, le=36_500, strict=True)
     unit: DurationUnit
 
     @field_validator("unit", mode="before")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.kernel import keys
@@ -13,8 +14,9 @@ from loyalty_engine.points.cardcodes import generate_card_code
 from loyalty_engine.points.changes import member_not_found
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.ledger import LedgerEntry
-from loyalty_engine.points.member_store import MemberWrite, NewRecord, RecordExists, StaleMember
+from loyalty_engine.points.member_store import MemberStore, MemberWrite, NewRecord, RecordExists, StaleMember
 from loyalty_engine.points.members import EnrolRequest, Member, MemberView, initial_tier, member_view
+from loyalty_engine.points.programs import Program
 
 ENROL_SK = "ENROL"
 GENERATION_ATTEMPTS = 5
@@ -93,6 +95,63 @@ def enrol(
             stored_answer = answer_from(records[ENROL_SK]["answer"]) if ENROL_SK in records else None
             return _replay_card(stored_answer, fp, card_code)
     raise ConcurrentUpdate("could not allocate a card code; retry")
+
+
+ImportedEnrolment = Literal["applied", "unchanged"]
+
+
+def enrol_imported(
+    members: MemberStore, group: str, program: Program, request: EnrolRequest, *, source: str, now: datetime
+) -> ImportedEnrolment:
+    """Enrol a member from an import line (`source`: the line, `import:<id>:<line>`), as the API's
+    enrolment with its card code does: the same member, the same enrolment record (so that the
+    API and the file replay each other). `applied` when the line enrolled the card (also when a
+    replay of the same line finds it did), `unchanged` when the card was already enrolled with
+    the same values; raises Conflict (`card_not_in_program`, `card_code_taken`) or
+    InvalidRequest (`program_not_active`)."""
+    assert request.card_code is not None
+    fp = fingerprint("enrol", request, program=program.program_id)
+    records = members.records(group, request.card_code, [ENROL_SK])
+    if ENROL_SK in records:
+        return _imported_outcome(records[ENROL_SK], fp, source, program.program_id)
+    if program.ends_at is not None and program.ends_at <= now:
+        raise InvalidRequest("the program has ended", code="program_not_active")
+    member = Member(
+        card_code=request.card_code,
+        program_id=program.program_id,
+        customer_ref=request.customer_ref,
+        subscribed_at=request.subscribed_at or now,
+        created_at=now,
+        tier_rank=initial_tier(program),
+    )
+    answer = StoredAnswer(
+        fingerprint=fp, status=201, body=member_view(member, program, now).model_dump(mode="json")
+    )
+    record = NewRecord(ENROL_SK, "enrolment", {"answer": answer_attrs(answer), "source": source})
+    try:
+        members.commit(group, MemberWrite(member=member, new_records=[record]), expected_version=None)
+        return "applied"
+    except (StaleMember, RecordExists):  # enrolled meanwhile (the API, or a record without member)
+        records = members.records(group, request.card_code, [ENROL_SK])
+        if ENROL_SK not in records:
+            raise Conflict(
+                f"card code {request.card_code!r} is already enrolled", code="card_code_taken"
+            ) from None
+        return _imported_outcome(records[ENROL_SK], fp, source, program.program_id)
+
+
+def _imported_outcome(record: dict[str, Any], fp: str, source: str, program_id: str) -> ImportedEnrolment:
+    if record.get("source") == source:
+        return "applied"  # this very line, applied by an attempt that did not finish its chunk
+    stored = answer_from(record["answer"])
+    if stored.fingerprint == fp:
+        return "unchanged"
+    if stored.body.get("program_id") != program_id:
+        raise Conflict(
+            f"card {stored.body.get('card_code')!r} is enrolled in program {stored.body.get('program_id')!r}",
+            code="card_not_in_program",
+        )
+    raise Conflict("the card is already enrolled with other values", code="card_code_taken")
 
 
 def get_member(ctx: PointsContext, caller: Caller, card_code: str) -> MemberView:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
 from loyalty_engine.kernel.timeutil import UtcDatetime
+from loyalty_engine.kernel.types import plain_decimal
 from loyalty_engine.points.members import Balances, Member
 from loyalty_engine.points.programs import EXACT as _EXACT
 from loyalty_engine.points.programs import EarningRule, Program, QPointSettings
@@ -21,8 +23,10 @@ class OrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=100_000)
-    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="Line total")
+    quantity: int = Field(ge=1, le=100_000, strict=True)
+    amount: Annotated[
+        Decimal, Field(ge=0, max_digits=14, decimal_places=4), BeforeValidator(plain_decimal)
+    ] = Field(description="Line total")
     product_group: str | None = Field(default=None, max_length=64)
 
 
@@ -30,7 +34,9 @@ class OrderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     order_id: str = Field(pattern=NATURAL_KEY_PATTERN, description="Unique per member; the idempotency key")
-    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="Amount that earns points")
+    amount: Annotated[
+        Decimal, Field(ge=0, max_digits=14, decimal_places=4), BeforeValidator(plain_decimal)
+    ] = Field(description="Amount that earns points")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     ordered_at: UtcDatetime
     store_id: str | None = Field(default=None, max_length=64)
@@ -45,13 +51,10 @@ class ReturnRequest(BaseModel):
         pattern=NATURAL_KEY_PATTERN,
         description="Idempotency key (or the Idempotency-Key header)",
     )
-    amount: Decimal | None = Field(
-        default=None,
-        gt=0,
-        max_digits=14,
-        decimal_places=4,
-        description="Returned amount; absent = all the rest",
-    )
+    amount: (
+        Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=4), BeforeValidator(plain_decimal)]
+        | None
+    ) = Field(default=None, description="Returned amount; absent = all the rest")
 
 
 class BurnRequest(BaseModel):
@@ -62,7 +65,7 @@ class BurnRequest(BaseModel):
         pattern=NATURAL_KEY_PATTERN,
         description="Idempotency key (or the Idempotency-Key header)",
     )
-    points: int = Field(ge=1, le=1_000_000_000)
+    points: int = Field(ge=1, le=1_000_000_000, strict=True)
     reason: str | None = Field(default=None, max_length=256)
 
 

@@ -14,11 +14,11 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from loyalty_engine.kernel.errors import Conflict, DomainError, Forbidden, InvalidRequest, NotFound
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
-from loyalty_engine.kernel.types import Slug
+from loyalty_engine.kernel.types import Slug, plain_decimal
 from loyalty_engine.points.ledger import LedgerEntry, Lot
 from loyalty_engine.points.members import Balances
 from loyalty_engine.points.programs import PaymentSettings, Program
@@ -34,6 +34,7 @@ def money(value: Decimal) -> Decimal:
 Money = Annotated[
     Decimal,
     Field(gt=0, max_digits=12, decimal_places=2, description="Money, two decimals at most"),
+    BeforeValidator(plain_decimal),
     AfterValidator(money),
 ]
 
@@ -53,7 +54,7 @@ class PaymentReversalRequest(BaseModel):
     reversal_id: str = Field(
         pattern=NATURAL_KEY_PATTERN, description="Unique per payment; the idempotency key"
     )
-    amount: Decimal | None = Field(
+    amount: Annotated[Decimal, BeforeValidator(plain_decimal)] | None = Field(
         default=None,
         gt=0,
         max_digits=12,

@@ -7,15 +7,19 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from loyalty_engine.kernel.timeutil import DEFAULT_TIME_ZONE, UtcDatetime, time_zone
-from loyalty_engine.kernel.types import Duration, Model, Slug, TimeZoneName
+from loyalty_engine.kernel.types import Duration, Model, Name, Slug, TimeZoneName, plain_decimal
 
 Rounding = Literal["nearest", "up", "down"]
 _ROUNDING = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
-Multiplier = Annotated[Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3)]
-GroupMultiplier = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
+Multiplier = Annotated[
+    Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3), BeforeValidator(plain_decimal)
+]
+GroupMultiplier = Annotated[
+    Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3), BeforeValidator(plain_decimal)
+]
 # Enough digits for the largest product of an amount, a rate and two multipliers (about 32
 # significant digits), which the default context (28) would round before the points are rounded.
 _EXACT = Context(prec=64)
@@ -25,7 +29,9 @@ EXACT = _EXACT
 class QPointSettings(Model):
     """Qualifying points: they only place members in tiers and are never spent."""
 
-    conversion_rate: Decimal = Field(default=Decimal(1), ge=0, le=10_000, max_digits=12, decimal_places=4)
+    conversion_rate: Annotated[
+        Decimal, Field(ge=0, le=10_000, max_digits=12, decimal_places=4), BeforeValidator(plain_decimal)
+    ] = Decimal(1)
     rounding: Rounding = "down"
     holding_period: Duration | None = None
     validity: Duration | None = None
@@ -41,7 +47,7 @@ class QPointSettings(Model):
 class NQPointSettings(QPointSettings):
     """Non-qualifying points: the program's currency."""
 
-    max_balance: int = Field(default=0, ge=0, description="0 means unlimited")
+    max_balance: int = Field(default=0, ge=0, strict=True, description="0 means unlimited")
 
 
 class EarningRule(Model):
@@ -63,7 +69,9 @@ class EarningRule(Model):
     customer_group: Slug | None = Field(
         default=None, description="Only for members whose customer is in this customer group"
     )
-    points_per_unit: int | None = Field(default=None, ge=0, le=1_000_000, description="Instead of the amount")
+    points_per_unit: int | None = Field(
+        default=None, ge=0, le=1_000_000, strict=True, description="Instead of the amount"
+    )
     multiplier: GroupMultiplier | None = Field(
         default=None,
         description="Of the line's amount-based points (over 0); of all the order's points in a "
@@ -107,7 +115,7 @@ class PaymentSettings(Model):
     """Paying with points at a point of sale: `rate` points per unit of `currency`, accepted only
     by the merchants of `acceptor_merchant_group` (a merchant group of the instrument side)."""
 
-    rate: Decimal = Field(
+    rate: Annotated[Decimal, BeforeValidator(plain_decimal)] = Field(
         gt=0, le=1_000_000, max_digits=12, decimal_places=4, description="Points per currency unit"
     )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the amounts paid")
@@ -119,7 +127,7 @@ class CardCodeSettings(Model):
 
     generation: Literal["auto", "manual"] = "auto"
     prefix: str = Field(default="", pattern=r"^[0-9]{0,10}$")
-    length: int = Field(default=13, ge=8, le=24)
+    length: int = Field(default=13, ge=8, le=24, strict=True)
 
     @model_validator(mode="after")
     def _room_for_random_digits(self) -> CardCodeSettings:
@@ -131,12 +139,12 @@ class CardCodeSettings(Model):
 
 
 class Tier(Model):
-    rank: int = Field(ge=1, le=50)
-    name: str = Field(min_length=1, max_length=64)
+    rank: int = Field(ge=1, le=50, strict=True)
+    name: Name = Field(min_length=1, max_length=64)
     q_multiplier: Multiplier | None = Field(default=None, description="Defaults to the rank")
     nq_multiplier: Multiplier | None = Field(default=None, description="Defaults to the rank")
-    entry_threshold: int = Field(ge=0, description="Q points needed to enter the tier")
-    downgrade_threshold: int = Field(ge=0, description="Q points needed to stay in the tier")
+    entry_threshold: int = Field(ge=0, strict=True, description="Q points needed to enter the tier")
+    downgrade_threshold: int = Field(ge=0, strict=True, description="Q points needed to stay in the tier")
 
     @property
     def effective_nq_multiplier(self) -> Decimal:
@@ -185,7 +193,7 @@ class DowngradeSchedule(Model):
 
 class TierSettings(Model):
     tiers: list[Tier] = Field(min_length=1, max_length=50)
-    max_tier_downgrade: int = Field(default=1, ge=1, le=50)
+    max_tier_downgrade: int = Field(default=1, ge=1, le=50, strict=True)
     upgrade: Schedule
     downgrade: DowngradeSchedule
 
@@ -213,7 +221,7 @@ class TierSettings(Model):
 class ProgramSpec(Model):
     """What a client sends to create or replace a program."""
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Name = Field(min_length=1, max_length=128)
     kind: Literal["simple", "tiered"] = "simple"
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of order amounts")
     starts_at: UtcDatetime

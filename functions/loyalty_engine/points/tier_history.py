@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loyalty_engine.points.job_names import JobName
 
 TierCause = Literal["upgrade_run", "downgrade_run", "vip_grant", "vip_remove"]
+TierSource = Literal["api", "import"]
 REASON_MAX = 256
 
 
@@ -39,6 +40,13 @@ class TierChange(BaseModel):
     vip_tier: str | None = Field(default=None, description="The VIP tier granted or removed")
     vip_tiers: list[str] = Field(default_factory=list, description="The member's VIP tiers after the change")
     reason: str | None = Field(default=None, description="The reason given with a VIP grant or removal")
+    source: TierSource | None = Field(
+        default=None,
+        description="Where a VIP change came from: `api`, or `import` (a vip file); null before this was kept",
+    )
+    import_line: str | None = Field(
+        default=None, description="For an import: the file's line, as `import:<import id>:<line>`"
+    )
     q_points: int = Field(description="Valid Q points seen when deciding")
     run: RunRef | None = Field(default=None, description="The scheduled run that made the change")
     member_version: int = Field(description="The member's version the change created (orders the history)")

@@ -2,8 +2,8 @@
 
 A master reward is a template unique by `external_id` in the loyalty group. Its stock is
 finite unless it auto-generates codes without being limited; a finite stock is
-`max_attribution_count` units, numbered 1..n, and an attribution takes units from it, never
-beyond. An attribution is one reward granted to one card, with a quantity, a validity
+`max_attribution_count` units, numbered 1..n (or, with `codes=loaded`, the codes loaded for
+it), and an attribution takes units from it, never beyond. An attribution is one reward granted to one card, with a quantity, a validity
 window and its burns (each burn uses one or more units).
 """
 
@@ -16,18 +16,20 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.timeutil import UtcDatetime, add_duration
+from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal
+from loyalty_engine.rewards.codes import CodeSource
 
 TEXT_MAX = 128
 LONG_TEXT_MAX = 16_384  # with the custom columns, a reward (kept twice on import) stays far below 400 KB
 CUSTOM_VALUE_MAX = 1024
 MAX_QUANTITY = 100  # units per attribution: its burns are kept on its item
 CUSTOM_COLUMNS = tuple(f"c{i}" for i in range(32))
-EXTERNAL_ID_PATTERN = r"^[^\s/#][^/#]{0,127}$"
-ATTRIBUTION_ID_PATTERN = r"^[^\s/#][^/#]{0,127}$"
+EXTERNAL_ID_PATTERN = FREE_ID_PATTERN
+ATTRIBUTION_ID_PATTERN = FREE_ID_PATTERN
 
 
 class IntervalType(StrEnum):
@@ -68,24 +70,33 @@ class RewardSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=TEXT_MAX)
+    name: Name = Field(min_length=1, max_length=TEXT_MAX)
     monetary: bool = False
     monetary_type: Literal["value", "percentage"] | None = None
-    monetary_value: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=4)
-    nqp_value: int = Field(ge=0, le=10**12, description="NQ points spent to buy one unit")
+    monetary_value: (
+        Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4), BeforeValidator(plain_decimal)]
+        | None
+    ) = None
+    nqp_value: int = Field(ge=0, le=10**12, strict=True, description="NQ points spent to buy one unit")
     description: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
     rich_description: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
-    holding_days: int = Field(default=0, ge=0, le=36_500)
-    validity_interval_count: int = Field(ge=1, le=1200)
+    holding_days: int = Field(default=0, ge=0, le=36_500, strict=True)
+    validity_interval_count: int = Field(ge=1, le=1200, strict=True)
     validity_interval_type: IntervalType
     forced_validity: bool = False
     forced_validity_start: UtcDatetime | None = None
     forced_validity_end: UtcDatetime | None = None
     is_limited: bool = False
-    max_attribution_count: int | None = Field(default=None, ge=0, le=10**9)
+    max_attribution_count: int | None = Field(default=None, ge=0, le=10**9, strict=True)
     is_auto_generated: bool = False
     image_url: str | None = Field(default=None, max_length=2048)
     custom: dict[str, str] = Field(default_factory=dict, description="Custom columns c0..c31")
+    codes: CodeSource | None = Field(
+        default=None,
+        description="Where the codes of its attributions come from: `generated` (the default) or "
+        "`loaded` (the stock is the codes loaded with POST /v1/rewards/{external_id}/codes or a "
+        "rewardcode file). Fixed once the reward exists; null on a replace keeps it.",
+    )
 
     @field_validator("validity_interval_type", mode="before")
     @classmethod
@@ -124,6 +135,18 @@ class RewardSpec(BaseModel):
                     "forced_validity_end must be after the start",
                 )
         count = self.max_attribution_count
+        if self.code_source == CodeSource.LOADED:
+            if self.is_auto_generated:
+                raise RuleBroken(
+                    "codes_conflict", "is_auto_generated", "codes=loaded takes is_auto_generated 0 or empty"
+                )
+            if count:
+                raise RuleBroken(
+                    "stock_with_loaded_codes",
+                    "max_attribution_count",
+                    "with codes=loaded the stock is the loaded codes: max_attribution_count 0 or empty",
+                )
+            return
         if self.is_auto_generated:
             if self.is_limited and not count:
                 raise RuleBroken(
@@ -158,11 +181,31 @@ class RewardSpec(BaseModel):
             )
 
     @property
+    def code_source(self) -> CodeSource:
+        return self.codes or CodeSource.GENERATED
+
+    @property
     def stock_limit(self) -> int | None:
-        """Units that can ever be attributed; None = unlimited (auto-generated, not limited)."""
+        """Units of a generated-codes reward that can ever be attributed; None = unlimited
+        (auto-generated, not limited). A loaded-codes reward's stock is its loaded codes."""
+        if self.code_source == CodeSource.LOADED:
+            return 0
         if self.is_auto_generated and not self.is_limited:
             return None
         return self.max_attribution_count or 0
+
+    def limit_with(self, loaded: int) -> int | None:
+        """Units that can ever be attributed, given the codes loaded for it so far."""
+        return loaded if self.code_source == CodeSource.LOADED else self.stock_limit
+
+    def check_codes_change(self, stored: RewardSpec | None) -> None:
+        """`codes` is fixed once the reward exists (units and loaded codes share one counter)."""
+        if stored is not None and stored.code_source != self.code_source:
+            raise RuleBroken(
+                "codes_setting_locked",
+                "codes",
+                f"the reward's codes are {stored.code_source.value}: this cannot change once it exists",
+            )
 
     def validity_window(self, start: datetime) -> tuple[datetime, datetime]:
         """An attribution's window when bought at `start`: the forced one, else holding + interval."""
@@ -175,14 +218,24 @@ class RewardSpec(BaseModel):
 
 class MasterReward(RewardSpec):
     external_id: str = Field(pattern=EXTERNAL_ID_PATTERN)
+    codes: CodeSource = Field(default=CodeSource.GENERATED, description="`generated` or `loaded`")
     created_at: UtcDatetime
     updated_at: UtcDatetime
     updated_by: str = Field(description="`api` or `import:<import id>:<line>`")
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _default_codes(cls, value: object) -> object:
+        return CodeSource.GENERATED if value is None else value
 
 
 class RewardView(MasterReward):
     attributed: int = Field(description="Units attributed so far")
     remaining: int | None = Field(description="Units left; null when unlimited")
+    codes_loaded: int | None = Field(default=None, description="Codes loaded so far (codes=loaded only)")
+    codes_left: int | None = Field(
+        default=None, description="Loaded codes not handed out yet (codes=loaded only); 0 = exhausted"
+    )
 
 
 class Burn(BaseModel):
@@ -223,7 +276,7 @@ class BuyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reward_id: str = Field(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")
-    quantity: int = Field(default=1, ge=1, le=1000)
+    quantity: int = Field(default=1, ge=1, le=1000, strict=True)
     context: str | None = Field(default=None, max_length=1024)
     store_id: str | None = Field(default=None, max_length=TEXT_MAX)
 
@@ -231,7 +284,7 @@ class BuyRequest(BaseModel):
 class BurnAttributionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     burned_at: UtcDatetime | None = Field(default=None, description="Default: now; never in the future")
     context: str | None = Field(default=None, max_length=1024)
     store_id: str | None = Field(default=None, max_length=TEXT_MAX)
@@ -289,22 +342,6 @@ def check_buyable(reward: MasterReward, now: datetime) -> None:
 
 def out_of_stock(reward_id: str) -> Conflict:
     return Conflict(f"reward {reward_id!r} is out of stock", code="out_of_stock")
-
-
-def stock_codes(reward_id: str, first_unit: int, quantity: int) -> list[str]:
-    """Codes of units taken from a finite stock: the reward and the unit's number in it."""
-    return [f"{reward_id}-{unit:06d}" for unit in range(first_unit, first_unit + quantity)]
-
-
-def generated_codes(seed: str, quantity: int) -> list[str]:
-    """Codes of an auto-generated reward: 16 base32 characters, derived from a unique seed.
-
-    Derived (not random) so that a replayed import line produces the same codes.
-    """
-    return [
-        b32encode(hashlib.sha256(f"{seed}#{unit}".encode()).digest()).decode()[:16]
-        for unit in range(1, quantity + 1)
-    ]
 
 
 def generated_attribution_id(job_id: str, line: int) -> str:

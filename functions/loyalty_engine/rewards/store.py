@@ -14,6 +14,7 @@ from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
 from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, serialize, to_item
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE
+from loyalty_engine.rewards.code_store import CodeStore
 from loyalty_engine.rewards.models import Attribution, Burn, MasterReward
 
 
@@ -27,6 +28,17 @@ class BurnRefused(Exception):
 
 class StockChanged(Exception):
     """Units were taken concurrently since the stock was read: read again."""
+
+
+@dataclass(frozen=True)
+class Stock:
+    taken: int = 0  # units (and, with codes=loaded, codes) handed out
+    loaded: int = 0  # codes loaded (codes=loaded only)
+
+
+def stock_of(values: dict[str, Any] | None) -> Stock:
+    values = values or {}
+    return Stock(taken=int(values.get("taken", 0)), loaded=int(values.get("loaded", 0)))
 
 
 @dataclass(frozen=True)
@@ -98,23 +110,25 @@ class RewardStore:
     def __init__(self, client: Any, table: str):
         self._client = client
         self._table = table
+        self.codes = CodeStore(client, table)  # a reward's loaded codes
 
     # --- catalog ---------------------------------------------------------------------------
 
-    def rewards_with_stock(self, group: str, external_ids: list[str]) -> dict[str, tuple[MasterReward, int]]:
-        """Rewards and the units taken from each, in one BatchGetItem per 50 rewards."""
+    def rewards_with_stock(
+        self, group: str, external_ids: list[str]
+    ) -> dict[str, tuple[MasterReward, Stock]]:
+        """Rewards and their stock counters, in one BatchGetItem per 50 rewards."""
         pk = keys.rewards_pk(group)
         wanted = [(pk, keys.reward_sk(e)) for e in external_ids] + [
             (pk, keys.stock_sk(e)) for e in external_ids
         ]
         found = batch_get(self._client, self._table, wanted)
-        result: dict[str, tuple[MasterReward, int]] = {}
+        result: dict[str, tuple[MasterReward, Stock]] = {}
         for external_id in external_ids:
             values = found.get((pk, keys.reward_sk(external_id)))
             if values is None:
                 continue
-            stock = found.get((pk, keys.stock_sk(external_id))) or {}
-            result[external_id] = (_reward(values), int(stock.get("taken", 0)))
+            result[external_id] = (_reward(values), stock_of(found.get((pk, keys.stock_sk(external_id)))))
         return result
 
     def rewards(self, group: str, external_ids: list[str]) -> dict[str, MasterReward]:
@@ -149,7 +163,7 @@ class RewardStore:
 
     def reward_page(
         self, group: str, limit: int, cursor: str | None
-    ) -> tuple[list[tuple[MasterReward, int]], str | None]:
+    ) -> tuple[list[tuple[MasterReward, Stock]], str | None]:
         pk = keys.rewards_pk(group)
         params: dict[str, Any] = {
             "TableName": self._table,
@@ -162,9 +176,9 @@ class RewardStore:
             params["ExclusiveStartKey"] = table_key(pk, decode_cursor(cursor, prefix=keys.REWARD_PREFIX))
         response = self._query(params)
         rewards = [_reward(from_item(raw)) for raw in response.get("Items", [])]
-        taken = self.taken_of(group, [r.external_id for r in rewards]) if rewards else {}
+        stocks = self.stocks_of(group, [r.external_id for r in rewards]) if rewards else {}
         last = response.get("LastEvaluatedKey")
-        page = [(r, taken.get(r.external_id, 0)) for r in rewards]
+        page = [(r, stocks.get(r.external_id, Stock())) for r in rewards]
         return page, encode_cursor(last[SORT_KEY]["S"]) if last else None
 
     # --- stock -----------------------------------------------------------------------------
@@ -215,14 +229,14 @@ class RewardStore:
         new = from_item(response["Attributes"])
         return Reservation(first_unit=int(new[names["#s"]]), units=units)
 
-    def taken_of(self, group: str, external_ids: list[str]) -> dict[str, int]:
-        """Units taken from each reward's stock (the stock items only)."""
+    def stocks_of(self, group: str, external_ids: list[str]) -> dict[str, Stock]:
+        """Each reward's stock counters (the stock items only)."""
         pk = keys.rewards_pk(group)
         found = batch_get(self._client, self._table, [(pk, keys.stock_sk(e)) for e in external_ids])
-        return {e: int((found.get((pk, keys.stock_sk(e))) or {}).get("taken", 0)) for e in external_ids}
+        return {e: stock_of(found.get((pk, keys.stock_sk(e)))) for e in external_ids}
 
-    def taken(self, group: str, external_id: str) -> int:
-        return self.taken_of(group, [external_id])[external_id]
+    def stock(self, group: str, external_id: str) -> Stock:
+        return self.stocks_of(group, [external_id])[external_id]
 
     def release_job(self, group: str, external_id: str, job_id: str) -> None:
         """Forget a finished job's reservation markers (the units stay taken)."""

@@ -19,6 +19,8 @@ from loyalty_engine.points.member_store import (
     NewRecord,
 )
 from loyalty_engine.points.members import Member
+from loyalty_engine.rewards.code_use_cases import report_exhausted
+from loyalty_engine.rewards.codes import CodeSource, codes_exhausted, generate_codes
 from loyalty_engine.rewards.models import (
     Attribution,
     AttributionBurnResult,
@@ -31,11 +33,9 @@ from loyalty_engine.rewards.models import (
     RuleBroken,
     check_burn,
     check_buyable,
-    generated_codes,
     out_of_stock,
-    stock_codes,
 )
-from loyalty_engine.rewards.store import BurnRefused, RewardStore
+from loyalty_engine.rewards.store import BurnRefused, RewardStore, Stock
 
 CONFLICT_CODES = frozenset({"already_burned", "insufficient_quantity", "attribution_of_other_card"})
 
@@ -47,10 +47,15 @@ class RewardsContext(PointsContext, Protocol):
     def rewards(self) -> RewardStore: ...
 
 
-def _view(reward: MasterReward, taken: int) -> RewardView:
-    limit = reward.stock_limit
+def _view(reward: MasterReward, stock: Stock) -> RewardView:
+    limit = reward.limit_with(stock.loaded)
+    loaded = reward.codes == CodeSource.LOADED
     return RewardView(
-        **reward.model_dump(), attributed=taken, remaining=None if limit is None else max(0, limit - taken)
+        **reward.model_dump(),
+        attributed=stock.taken,
+        remaining=None if limit is None else max(0, limit - stock.taken),
+        codes_loaded=stock.loaded if loaded else None,
+        codes_left=max(0, stock.loaded - stock.taken) if loaded else None,
     )
 
 
@@ -62,7 +67,7 @@ def list_rewards(
     ctx: RewardsContext, caller: Caller, limit: int, cursor: str | None
 ) -> tuple[list[RewardView], str | None]:
     page, next_cursor = ctx.rewards.reward_page(caller.group_id, limit, cursor)
-    return [_view(reward, taken) for reward, taken in page], next_cursor
+    return [_view(reward, stock) for reward, stock in page], next_cursor
 
 
 def get_reward(ctx: RewardsContext, caller: Caller, external_id: str) -> RewardView:
@@ -76,11 +81,17 @@ def put_reward(
     ctx: RewardsContext, caller: Caller, external_id: str, spec: RewardSpec
 ) -> tuple[int, RewardView]:
     """Create (201) or replace (200) a master reward, with the same rules as a file line."""
+    found = ctx.rewards.rewards_with_stock(caller.group_id, [external_id]).get(external_id)
+    if spec.codes is None and found:
+        spec = spec.model_copy(update={"codes": found[0].codes})  # null keeps the stored setting
     try:
         spec.check()
     except RuleBroken as broken:
         raise broken.as_invalid_request() from None
-    found = ctx.rewards.rewards_with_stock(caller.group_id, [external_id]).get(external_id)
+    try:
+        spec.check_codes_change(found[0] if found else None)
+    except RuleBroken as broken:
+        raise Conflict(broken.message, code=broken.code) from None
     now = ctx.clock()
     reward = MasterReward(
         **spec.model_dump(),
@@ -90,7 +101,7 @@ def put_reward(
         updated_by="api",
     )
     ctx.rewards.put_reward(caller.group_id, reward)
-    return (200 if found else 201), _view(reward, found[1] if found else 0)
+    return (200 if found else 201), _view(reward, found[1] if found else Stock())
 
 
 def buy(
@@ -99,7 +110,11 @@ def buy(
     """Spend `nqp_value` x quantity NQ points for an attribution (201), once per Idempotency-Key.
 
     Refused, with nothing spent: a reward whose forced validity has ended (409 `reward_expired`),
-    beyond its stock (409 `out_of_stock`), beyond the member's available points.
+    beyond its stock (409 `out_of_stock`; with loaded codes `reward_codes_exhausted`), beyond
+    the member's available points.
+
+    Codes: generated ones are fresh random codes; loaded ones are the next in load order
+    (units taken+1 .. taken+quantity), taken only if nobody took any since the stock was read.
 
     One transaction: the member (points, ledger entry, idempotency record), the reward's
     stock (only if nobody took units since it was read), and the new attribution.
@@ -116,11 +131,15 @@ def buy(
         found = ctx.rewards.rewards_with_stock(group, [request.reward_id]).get(request.reward_id)
         if found is None:
             raise reward_not_found(request.reward_id)
-        reward, taken = found
+        reward, stock = found
+        taken = stock.taken
         now = ctx.clock()
         check_buyable(reward, now)
-        limit = reward.stock_limit
+        limit = reward.limit_with(stock.loaded)
         if limit is not None and taken + request.quantity > limit:
+            if reward.codes == CodeSource.LOADED:
+                report_exhausted(reward.external_id, "api")
+                raise codes_exhausted(reward.external_id)
             raise out_of_stock(reward.external_id)
         attribution_id = new_id()
         cost = reward.nqp_value * request.quantity
@@ -131,11 +150,10 @@ def buy(
             )
             entries = [entry]
         valid_from, valid_until = reward.validity_window(now)
-        codes = (
-            generated_codes(attribution_id, request.quantity)
-            if limit is None
-            else stock_codes(reward.external_id, taken + 1, request.quantity)
-        )
+        if reward.codes == CodeSource.LOADED:
+            codes = ctx.rewards.codes.codes_at(group, reward.external_id, taken + 1, request.quantity)
+        else:
+            codes = generate_codes(request.quantity)
         attribution = Attribution(
             attribution_id=attribution_id,
             reward_id=reward.external_id,

@@ -1,0 +1,287 @@
+"""botocore hooks that make a moto-backed run say what AWS would do (`bench/aws_model.py`).
+
+- `Latency`: on `before-send` each HTTP attempt sleeps its operation's p50 (a Query's
+  per-item part after the call, once its item count is known; S3 and SQS calls
+  S3_REQUEST_MS), so that code that overlaps its calls gains what it would gain on AWS. It
+  also times each attempt on the wire (request sent to response received, after the
+  injected sleep): moto's own service time, which AWS would not add.
+- `WriteMeter`: the write units of every write the client makes (PutItem, UpdateItem,
+  DeleteItem, BatchWriteItem, TransactWriteItems), per operation, per item type and per
+  partition key (the table's and gsi1's), from the item before and after the write, read
+  with a client of its own (not counted, not delayed; the time it takes is recorded so
+  that it can be taken out of the wall time).
+
+`aws_seconds(wall, ...)`: a run's wall time as it would be on AWS: the measured wall time
+(injected latency included) minus moto's service time and the meter's reads, plus the extra
+CPU time of a Lambda function's vCPU share. Exact for code that makes one call at a time
+(the importer and the tier runs today); for code that overlaps its calls, moto's time would
+be over-subtracted: read the wall time with latency too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from bench.aws_model import (
+    QUERY_MS_PER_ITEM,
+    S3_REQUEST_MS,
+    IndexShape,
+    call_ms,
+    hottest,
+    write_cost,
+)
+
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
+def indexes() -> list[IndexShape]:
+    """The table's global secondary indexes, from the one definition (kernel/table.py)."""
+    from loyalty_engine.kernel.table import GLOBAL_SECONDARY_INDEXES
+
+    return [
+        IndexShape(name=i.name, partition_key=i.partition_key, sort_key=i.sort_key, projection=i.projection)
+        for i in GLOBAL_SECONDARY_INDEXES
+    ]
+
+
+class Latency:
+    """Injected p50 latency and moto's time on the wire, on any number of clients."""
+
+    def __init__(self) -> None:
+        self.injected_s = 0.0
+        self.wire_s = 0.0
+        self.attempts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.injected_s = 0.0
+            self.wire_s = 0.0
+            self.attempts.clear()
+
+    def install(self, *clients: Any) -> Latency:
+        for client in clients:
+            service = client.meta.service_model.service_id.hyphenize()
+            client.meta.events.register(f"before-send.{service}", self._send)
+            client.meta.events.register(f"before-parse.{service}", self._received)
+            if service == "dynamodb":
+                client.meta.events.register("after-call.dynamodb.Query", self._query_items)
+        return self
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+        with self._lock:
+            self.injected_s += seconds
+
+    def _send(self, request: Any, event_name: str, **_: Any) -> None:
+        service, operation = event_name.split(".", 2)[1:]
+        self._sleep((call_ms(operation) if service == "dynamodb" else S3_REQUEST_MS) / 1000)
+        with self._lock:
+            self.attempts[f"{service}.{operation}"] += 1
+        self._local.sent = time.perf_counter()
+
+    def _received(self, **_: Any) -> None:
+        sent = getattr(self._local, "sent", None)
+        if sent is not None:
+            with self._lock:
+                self.wire_s += time.perf_counter() - sent
+            self._local.sent = None
+
+    def _query_items(self, parsed: dict[str, Any], **_: Any) -> None:
+        self._sleep(QUERY_MS_PER_ITEM * len(parsed.get("Items", [])) / 1000)
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "injected_s": round(self.injected_s, 2),
+            "moto_wire_s": round(self.wire_s, 2),
+            "attempts": dict(sorted(self.attempts.items())),
+        }
+
+
+def _key_of(item: dict[str, Any]) -> tuple[str, str]:
+    return (item["pk"]["S"], item["sk"]["S"])
+
+
+class WriteMeter:
+    """Write units of every write made through `client` (see the module's docstring)."""
+
+    def __init__(self, client: Any, *, keep_items: bool = False) -> None:
+        import botocore.session
+
+        self.indexes = indexes()
+        self._reader = botocore.session.get_session().create_client(
+            "dynamodb", endpoint_url=client.meta.endpoint_url, region_name=client.meta.region_name
+        )
+        self.meter_s = 0.0
+        self.meter_cpu_s = 0.0
+        self.by_operation: dict[str, Counter[str]] = defaultdict(Counter)
+        self.by_type: dict[str, Counter[str]] = defaultdict(Counter)
+        self.partitions: Counter[str] = Counter()
+        self.items: list[dict[str, Any]] = []  # one row per item written, if keep_items
+        self.keep_items = keep_items
+        self._lock = threading.Lock()
+        client.meta.events.register("before-parameter-build.dynamodb", self._before)
+        client.meta.events.register("after-call.dynamodb", self._after)
+
+    # -- reading the items before and after, with the meter's own client --
+
+    def _read(self, table: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        wanted = list(dict.fromkeys(keys))
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {
+                table: {
+                    "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                answer = self._reader.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(table, []):
+                    found[_key_of(item)] = item
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    @staticmethod
+    def _writes(operation: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """(table, key, new item or None when read after the write, kind) of each item written."""
+        out: list[dict[str, Any]] = []
+        if operation == "PutItem":
+            out.append({"table": params["TableName"], "key": _key_of(params["Item"]), "new": params["Item"]})
+        elif operation in ("UpdateItem", "DeleteItem"):
+            out.append({"table": params["TableName"], "key": _key_of(params["Key"]), "kind": operation})
+        elif operation == "BatchWriteItem":
+            for table, requests in params.get("RequestItems", {}).items():
+                for request in requests:
+                    if "PutRequest" in request:
+                        item = request["PutRequest"]["Item"]
+                        out.append({"table": table, "key": _key_of(item), "new": item})
+                    else:
+                        key = _key_of(request["DeleteRequest"]["Key"])
+                        out.append({"table": table, "key": key, "kind": "DeleteItem"})
+        elif operation == "TransactWriteItems":
+            for entry in params.get("TransactItems", []):
+                ((kind, body),) = entry.items()
+                if kind == "Put":
+                    out.append(
+                        {"table": body["TableName"], "key": _key_of(body["Item"]), "new": body["Item"]}
+                    )
+                else:
+                    kind = {"Update": "UpdateItem", "Delete": "DeleteItem"}.get(kind, kind)
+                    out.append({"table": body["TableName"], "key": _key_of(body["Key"]), "kind": kind})
+        return out
+
+    def _before(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """On the API parameters (before-parameter-build: before-call sees the serialized request)."""
+        if model.name not in WRITES:
+            return
+        started, cpu = time.perf_counter(), time.process_time()
+        writes = self._writes(model.name, params)
+        for table in {w["table"] for w in writes}:
+            old = self._read(table, [w["key"] for w in writes if w["table"] == table])
+            for w in writes:
+                if w["table"] == table:
+                    w["old"] = old.get(w["key"])
+        context["bench_writes"] = writes
+        with self._lock:
+            self.meter_s += time.perf_counter() - started
+            self.meter_cpu_s += time.process_time() - cpu
+
+    def _after(
+        self, model: Any, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        writes = context.pop("bench_writes", None)
+        if writes is None or getattr(http_response, "status_code", 500) != 200:
+            return  # nothing written (a failed condition, a cancelled transaction)
+        started, cpu = time.perf_counter(), time.process_time()
+        unprocessed = {
+            _key_of(r.get("PutRequest", {}).get("Item") or r["DeleteRequest"]["Key"])
+            for requests in parsed.get("UnprocessedItems", {}).values()
+            for r in requests
+        }
+        writes = [w for w in writes if w["key"] not in unprocessed]
+        for table in {w["table"] for w in writes if w.get("kind") == "UpdateItem"}:
+            new = self._read(
+                table, [w["key"] for w in writes if w["table"] == table and w.get("kind") == "UpdateItem"]
+            )
+            for w in writes:
+                if w["table"] == table and w.get("kind") == "UpdateItem":
+                    w["new"] = new.get(w["key"])
+        transactional = model.name == "TransactWriteItems"
+        with self._lock:
+            for w in writes:
+                new = w.get("new") if w.get("kind") != "ConditionCheck" else w.get("old")
+                cost = write_cost(w.get("old"), new, indexes=self.indexes, transactional=transactional)
+                if w.get("kind") == "ConditionCheck":  # checked, not written: no index copy
+                    cost.index_units.clear()
+                    cost.partitions = {k: v for k, v in cost.partitions.items() if ":" not in k}
+                standard = cost.table_units // (2 if transactional else 1)
+                index_units = sum(cost.index_units.values())
+                item_type = ((new or w.get("old") or {}).get("type") or {}).get("S", "?")
+                for counter in (self.by_operation[model.name], self.by_type[item_type]):
+                    counter["items"] += 1
+                    counter["units"] += cost.total
+                    counter["units_if_not_transactional"] += standard + index_units
+                    counter["index_units"] += index_units
+                    counter["max_item_bytes"] = max(counter["max_item_bytes"], cost.item_bytes)
+                self.partitions.update(cost.partitions)
+                if self.keep_items:
+                    self.items.append(
+                        {
+                            "operation": model.name,
+                            "type": item_type,
+                            "sk": w["key"][1],
+                            "kind": w.get("kind", "Put"),
+                            "bytes_before": _size(w.get("old")),
+                            "bytes_after": _size(new),
+                            "table_units": cost.table_units,
+                            "index_units": index_units,
+                            "units": cost.total,
+                        }
+                    )
+            self.by_operation[model.name]["calls"] += 1
+            self.meter_s += time.perf_counter() - started
+            self.meter_cpu_s += time.process_time() - cpu
+
+    def total_units(self) -> int:
+        return sum(c["units"] for c in self.by_operation.values())
+
+    def reset(self) -> None:
+        with self._lock:
+            self.meter_s = 0.0
+            self.meter_cpu_s = 0.0
+            self.by_operation.clear()
+            self.by_type.clear()
+            self.partitions.clear()
+            self.items.clear()
+
+    def figures(self, seconds: float) -> dict[str, Any]:
+        """Units per operation and item type, and the hottest partition keys over `seconds`."""
+        top = self.partitions.most_common(3)
+        return {
+            "write_units": self.total_units(),
+            "by_operation": {op: dict(c) for op, c in sorted(self.by_operation.items())},
+            "by_item_type": {t: dict(c) for t, c in sorted(self.by_type.items())},
+            "hottest_partition": hottest(dict(self.partitions), seconds),
+            "top_partitions_units": dict(top),
+            "meter_s": round(self.meter_s, 2),
+            "meter_cpu_s": round(self.meter_cpu_s, 2),
+        }
+
+
+def _size(item: dict[str, Any] | None) -> int:
+    from bench.aws_model import item_size
+
+    return item_size(item)
+
+
+def aws_seconds(
+    wall_s: float, cpu_s: float, wire_s: float, meter_s: float, meter_cpu_s: float, vcpu_share: float
+) -> float:
+    """The wall time on AWS: moto's service time (`wire_s`) and the meter's work taken out, and
+    the client's own CPU time stretched to the function's vCPU share (calls one at a time)."""
+    return wall_s - wire_s - meter_s + (cpu_s - meter_cpu_s) * (1 / vcpu_share - 1)

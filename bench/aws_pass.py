@@ -1,0 +1,225 @@
+"""The pass of `make bench` with injected AWS latency (`bench/aws_hooks.py`); also
+`python bench/aws_pass.py [--lines N] [--members N]`.
+
+1. Imports: a masterreward and an earnreward file of `lines` lines through the real importer
+   (`bench/imports.py`'s children, moto server in its own process), every DynamoDB, S3 and
+   SQS call delayed by its p50 (`bench/aws_model.py`), every write metered; then the raw
+   `batch_writer` of as many items with the same latency (serial, as the importer is today:
+   the same parallelism). Time on AWS = wall time - moto's time on the wire - the meter's
+   work + the client's CPU stretched to the importer's vCPU share (`aws_hooks.aws_seconds`).
+2. A tier-upgrade run over `members` members (`bench/jobs.py`'s children, its faster moto
+   backend), the same hooks; 10 million members projected from it, 16 shard workers in
+   parallel, each as fast as this run.
+3. `earn_wcu_at_50_lots` (`bench/earn_units.py`).
+
+Figures printed as a table and written to `.bench/aws.json`; `bench/summary.py` picks the
+headline figures from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
+    sys.path.insert(0, _root)  # run as a script: only bench/ is on the path
+
+from bench.aws_hooks import aws_seconds
+from bench.aws_model import PARTITION_WCU_S, S3_STREAM_MB_S, latency_table
+from bench.processes import ROOT
+
+OUT = ROOT / ".bench" / "aws.json"
+FULL_VCPU_MB = 1769
+FILE_LINES = 200_000  # the issue's file size
+TIER_MEMBERS = 10_000_000
+
+
+def _vcpu(memory_mb: int) -> float:
+    return min(1.0, memory_mb / FULL_VCPU_MB)
+
+
+def import_figures(scope: str, run: dict[str, Any]) -> dict[str, Any]:
+    from loyalty_engine.wiring import IMPORTER
+
+    lines, vcpu = run["lines"], _vcpu(IMPORTER.memory_mb)
+    aws, raw = run["aws"], run["raw"]
+    stream_s = run["calls"].get("s3.GetObject", 0) * run["file_bytes"] / (S3_STREAM_MB_S * 1e6)
+    meter = aws["meter"]
+    seconds = (
+        aws_seconds(
+            run["wall_s"],
+            run["cpu_s"],
+            aws["latency"]["moto_wire_s"],
+            meter["meter_s"],
+            meter["meter_cpu_s"],
+            vcpu,
+        )
+        + stream_s
+    )
+    raw_s = aws_seconds(raw["wall_s"], raw["cpu_s"], raw["aws"]["latency"]["moto_wire_s"], 0, 0, vcpu)
+    hottest_key, hottest_units = next(iter(meter["top_partitions_units"].items()), (None, 0))
+    per_line = {op: round(c["units"] / lines, 3) for op, c in meter["by_operation"].items()}
+    return {
+        "lines": lines,
+        "wall_with_latency_s": round(run["wall_s"], 1),
+        "injected_s": aws["latency"]["injected_s"],
+        "moto_wire_s": aws["latency"]["moto_wire_s"],
+        "meter_s": meter["meter_s"],
+        "cpu_s": round(run["cpu_s"] - meter["meter_cpu_s"], 1),
+        "vcpu_share": round(vcpu, 2),
+        "s3_stream_s": round(stream_s, 2),
+        "aws_s": round(seconds, 1),
+        "lines_per_s": round(lines / seconds),
+        "raw_wall_with_latency_s": round(raw["wall_s"], 1),
+        "raw_aws_s": round(raw_s, 1),
+        "raw_items_per_s": round(raw["items"] / raw_s),
+        "ratio_to_raw": round((lines / seconds) / (raw["items"] / raw_s), 2),
+        "ratio_to_raw_wall_with_latency": round((lines / run["wall_s"]) / (raw["items"] / raw["wall_s"]), 2),
+        "dynamodb_requests_per_line": round(
+            sum(n for op, n in run["calls"].items() if op.startswith("dynamodb.")) / lines, 4
+        ),
+        "write_units": meter["write_units"],
+        "write_units_per_line": round(meter["write_units"] / lines, 3),
+        "write_units_per_line_by_operation": per_line,
+        "write_units_by_item_type": meter["by_item_type"],
+        "hottest_partition": hottest_key,
+        "hottest_partition_units": hottest_units,
+        "hottest_partition_wcu_s": round(hottest_units / seconds, 1),
+        "top_partitions_units": meter["top_partitions_units"],
+        "projected_200k_s": round(seconds * FILE_LINES / lines, 1),
+        "projected_200k_basis": "measured" if lines == FILE_LINES else f"extrapolated from {lines}",
+    }
+
+
+def tier_figures(result: dict[str, Any]) -> dict[str, Any]:
+    from loyalty_engine.kernel.table import MEMBER_SHARDS
+    from loyalty_engine.wiring import JOB_WORKER
+
+    members, run, vcpu = result["members"], result["run"], _vcpu(JOB_WORKER.memory_mb)
+    aws, meter = run["aws"], run["aws"]["meter"]
+    seconds = aws_seconds(
+        run["wall_s"],
+        run["cpu_s"],
+        aws["latency"]["moto_wire_s"],
+        meter["meter_s"],
+        meter["meter_cpu_s"],
+        vcpu,
+    )
+    per_shard = math.ceil(TIER_MEMBERS / MEMBER_SHARDS)
+    shard_s = per_shard / (members / seconds)
+    raws = result["raw_reads"]
+    raw_s = [
+        aws_seconds(r["wall_s"], r["cpu_s"], r["aws"]["latency"]["moto_wire_s"], 0, 0, vcpu) for r in raws[:2]
+    ]
+    hottest_key, hottest_units = next(iter(meter["top_partitions_units"].items()), (None, 0))
+    return {
+        "members": members,
+        "changed": run["changed"],
+        "wall_with_latency_s": round(run["wall_s"], 1),
+        "injected_s": aws["latency"]["injected_s"],
+        "moto_wire_s": aws["latency"]["moto_wire_s"],
+        "meter_s": meter["meter_s"],
+        "aws_s": round(seconds, 1),
+        "members_per_s": round(members / seconds),
+        "raw_read_aws_s": [round(s, 1) for s in raw_s],
+        "ratio_to_raw_read": round((members / seconds) / (2 * members / sum(raw_s)), 2),
+        "write_units": meter["write_units"],
+        "write_units_by_operation": meter["by_operation"],
+        "write_units_by_item_type": meter["by_item_type"],
+        "hottest_partition": hottest_key,
+        "hottest_partition_units": hottest_units,
+        "hottest_partition_wcu_s": round(hottest_units / seconds, 1),
+        # the shard workers in parallel deliver the same units in 1/shards of the time
+        "hottest_partition_wcu_s_parallel": round(hottest_units * MEMBER_SHARDS / seconds, 1),
+        "top_partitions_units": meter["top_partitions_units"],
+        "shards": MEMBER_SHARDS,
+        "projected_10m_min": round(shard_s / 60, 1),
+        "projected_10m_basis": (
+            f"measured over {members} members (16 shards one after the other, as one worker), "
+            f"{per_shard:,} members per shard worker at that rate, the {MEMBER_SHARDS} workers in parallel"
+        ),
+    }
+
+
+def run(lines: int, members: int, scopes: tuple[str, ...] | None = None) -> dict[str, Any]:
+    from bench import earn_units
+    from bench import imports as import_bench
+    from bench import jobs as job_bench
+    from bench.processes import Backend
+
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "latency": latency_table(),
+        "imports": {},
+        "partition_wcu_s_limit": PARTITION_WCU_S,
+    }
+    for scope in scopes or import_bench.SCOPES:
+        runs = import_bench.run_scope(scope, (lines,), raw_at=lines, aws=True)
+        result["imports"][scope] = import_figures(scope, runs[lines])
+    with Backend(job_bench.BACKEND) as endpoint:
+        result["tier_upgrade"] = tier_figures(job_bench.run_job(endpoint, "tier-upgrade", members, aws=True))
+    result["earn_units"] = earn_units.measure()
+    result["bench_wall_s"] = round(time.perf_counter() - started)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result), flush=True)
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    ms = ", ".join(f"{op} {v:g}" for op, v in result["latency"]["dynamodb_ms"].items())
+    lines = [
+        "",
+        "## With injected AWS latency (p50 per call), moto's own time taken out",
+        "",
+        f"Latency (ms): {ms}; Query {result['latency']['query_ms']}; S3/SQS "
+        f"{result['latency']['s3_sqs_request_ms']:g}.",
+        "",
+        "| import | lines | wall with latency s | on AWS s | lines/s | raw writer s | ratio | WCU/line "
+        "| hottest partition WCU/s | 200k lines s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scope, f in result["imports"].items():
+        lines.append(
+            f"| {scope} | {f['lines']:,} | {f['wall_with_latency_s']} | {f['aws_s']} | {f['lines_per_s']:,} | "
+            f"{f['raw_aws_s']} | {f['ratio_to_raw']} | {f['write_units_per_line']} | "
+            f"{f['hottest_partition_wcu_s']:,} ({f['hottest_partition']}) | {f['projected_200k_s']} "
+            f"({f['projected_200k_basis']}) |"
+        )
+    t = result["tier_upgrade"]
+    e = result["earn_units"]
+    at = e[f"earn_at_{e['lots']}_lots"]
+    lines += [
+        "",
+        f"Tier upgrade over {t['members']:,} members ({t['changed']:,} change): {t['wall_with_latency_s']} s "
+        f"with latency, {t['aws_s']} s on AWS ({t['members_per_s']:,} members/s, {t['ratio_to_raw_read']} x the "
+        f"raw read), {t['write_units']:,} write units, hottest partition {t['hottest_partition']} at "
+        f"{t['hottest_partition_wcu_s']:,} WCU/s ({t['hottest_partition_wcu_s_parallel']:,} with the "
+        f"{t['shards']} shard workers in parallel); 10 million members: {t['projected_10m_min']} min.",
+        "",
+        f"Earn with {e['lots']} live lots ({e['case']}): {at['write_units']} write units "
+        f"({at['write_units_if_not_transactional']} if it were not a transaction): "
+        + ", ".join(f"{i['type']} {i['sk']} {i['bytes_after']} B {i['units']}" for i in at["items"]),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lines", type=int, default=20_000)
+    parser.add_argument("--members", type=int, default=20_000)
+    parser.add_argument("--scope", action="append", help="only these import scopes (repeatable)")
+    args = parser.parse_args(argv)
+    run(args.lines, args.members, tuple(args.scope) if args.scope else None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,218 @@
+"""Checks every API request passes before the resolver reads its body (`rest_app` runs them).
+
+In order, each a 4xx in the documented error shape, none doing work proportional to a hostile
+body's depth: a JSON media type (415 `unsupported_media_type`), at most 256 KiB (413
+`payload_too_large`), UTF-8 (422 `invalid_encoding`), brackets nested at most 32 deep, counted
+by a linear scan outside strings before any parsing (422 `body_too_deep`), then one strict
+parse: a duplicate key (422 `duplicate_key`), `NaN`/`Infinity`/an overflowing or non-ASCII
+number (422 `invalid_number`), a control character in any string (422 `invalid_character`;
+tab, line feed and carriage return are left to the fields that allow free text). Path and
+query values are checked for control characters too.
+
+The parse is the one the resolver uses (`loads`, its `json_body_deserializer`): the body is
+read once, the same way, with numbers as `int` and `Decimal` (never `float`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from decimal import Decimal
+from itertools import accumulate
+from typing import Any
+
+from loyalty_engine.kernel.errors import DomainError
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_DEPTH = 32
+MAX_NUMBER_CHARS = 64  # more digits than any field takes; bounds int() and Decimal() work
+MAX_EXPONENT = 30  # 1e99999 is finite for Decimal, and no amount or rate of this API
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+# C0 controls but tab, LF and CR; DEL; C1 controls. Names and ids refuse tab/LF/CR in their models.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ASCII_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+
+
+class Refused(DomainError):
+    """A request refused before the resolver: its status, stable code and message."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, where: str = "body"):
+        details = [{"in": where, "field": field, "reason": code}] if field else None
+        super().__init__(message, code=code, details=details)
+        self.status = status
+
+    def response(self) -> dict[str, Any]:
+        body = {"details": [], **self.to_body()}
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(body),
+        }
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    media_type = (content_type or "application/json").split(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def depth(text: str) -> int:
+    """How deep brackets nest outside strings: linear, whatever the nesting (no recursion)."""
+    brackets = "".join(_BRACKETS.findall(_STRING.sub("", text)))
+    if not brackets:
+        return 0
+    return max(accumulate(1 if b in "[{" else -1 for b in brackets))
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        key = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise Refused(422, "duplicate_key", f"the key {key!r} appears twice in one object", key)
+    return result
+
+
+def _number_text(text: str) -> str:
+    if len(text) > MAX_NUMBER_CHARS or not _ASCII_NUMBER.fullmatch(text):
+        raise Refused(422, "invalid_number", f"{text[:20]!r} is not a number this API takes")
+    return text
+
+
+def _int(text: str) -> int:
+    # The scanner hands over ASCII digits only; the length bounds int()'s work (and its 4,300
+    # digit limit, a ValueError that would otherwise escape as a 500).
+    if len(text) > MAX_NUMBER_CHARS:
+        raise Refused(422, "invalid_number", f"{text[:20]!r}... has more digits than any field takes")
+    return int(text)
+
+
+def _constant(name: str) -> Any:
+    raise Refused(422, "invalid_number", f"{name} is not a number")
+
+
+def _decimal(text: str) -> Decimal:
+    value = Decimal(_number_text(text))
+    if not value.is_finite() or (value and abs(value.adjusted()) > MAX_EXPONENT):
+        raise Refused(422, "invalid_number", f"{text[:20]!r} is out of any field's range")
+    return value
+
+
+def _strict_loads(text: str) -> Any:
+    return json.loads(
+        text,
+        object_pairs_hook=_no_duplicates,
+        parse_int=_int,
+        parse_float=_decimal,
+        parse_constant=_constant,
+    )
+
+
+def _check_strings(text: str, value: Any) -> None:
+    """Every key and string: valid Unicode (no lone surrogates), no control characters.
+
+    JSON has no raw control character below U+0020 inside a string, and a lone surrogate or a
+    control character only as an escape (`\\u0001`, `\\b`, `\\f`): without any escape in the
+    body, one scan of the text finds DEL and C1 characters; with one, the parsed value is
+    walked (and the field named)."""
+    if "\\" not in text:
+        _check_text(text, "")
+        return
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, path)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(key, f"{path}.{key}".lstrip("."))
+                if isinstance(child, dict | list | str):
+                    stack.append((child, f"{path}.{key}".lstrip(".")))
+        elif isinstance(item, list):
+            stack.extend(
+                (child, f"{path}.{index}".lstrip("."))
+                for index, child in enumerate(item)
+                if isinstance(child, dict | list | str)
+            )
+
+
+def _check_text(text: str, path: str, pattern: re.Pattern[str] = _CONTROL, where: str = "body") -> None:
+    if pattern.search(text):
+        raise Refused(
+            422, "invalid_character", "control characters are not allowed here", path or None, where
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Refused(422, "invalid_encoding", "the text is not valid UTF-8", path or None, where) from None
+
+
+_last: tuple[str, Any] = ("", None)  # the last body checked and its value: the resolver reuses it
+
+
+def loads(text: str) -> Any:
+    """The resolver's body parser: the value `check` read from this very string, else a strict parse."""
+    last_text, value = _last
+    if text is last_text:
+        return value
+    return _strict_loads(text)  # a Refused here is a DomainError: answered in the error shape
+
+
+def _body_text(event: dict[str, Any]) -> str:
+    body = event.get("body")
+    if not isinstance(body, str):
+        return ""
+    if len(body) > MAX_BODY_BYTES * 2:  # base64 and UTF-8 both grow: a cheap first bound
+        raise Refused(413, "payload_too_large", f"the body may not exceed {MAX_BODY_BYTES} bytes")
+    raw: bytes
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8")
+    except (binascii.Error, UnicodeEncodeError):
+        raise Refused(422, "invalid_encoding", "the body is not valid UTF-8") from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise Refused(413, "payload_too_large", f"the body may not exceed {MAX_BODY_BYTES} bytes")
+    try:
+        return raw.decode("utf-8") if event.get("isBase64Encoded") else body
+    except UnicodeDecodeError:
+        raise Refused(422, "invalid_encoding", "the body is not valid UTF-8") from None
+
+
+def _check_parameters(event: dict[str, Any]) -> None:
+    for source, where in (("pathParameters", "path"), ("queryStringParameters", "query")):
+        for name, value in (event.get(source) or {}).items():
+            for text in (str(name), str(value)):
+                _check_text(text, str(name), _ANY_CONTROL, where)
+    for name, values in (event.get("multiValueQueryStringParameters") or {}).items():
+        for value in values or ():
+            _check_text(str(value), str(name), _ANY_CONTROL, "query")
+
+
+def check(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The refusal (an API Gateway proxy response) of a hostile request, or None."""
+    global _last
+    try:
+        _check_parameters(event)
+        if not event.get("body"):
+            return None
+        headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+        if not is_json_media_type(headers.get("content-type")):
+            raise Refused(415, "unsupported_media_type", "send the body as application/json")
+        text = _body_text(event)
+        if depth(text) > MAX_DEPTH:
+            raise Refused(422, "body_too_deep", f"the body may not nest more than {MAX_DEPTH} levels")
+        try:
+            value = _strict_loads(text)
+        except json.JSONDecodeError:
+            return None  # the resolver answers its own validation_error (json_invalid)
+        _check_strings(text, value)
+        if text is event.get("body"):
+            _last = (text, value)
+        return None
+    except Refused as refused:
+        return refused.response()

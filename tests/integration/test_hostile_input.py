@@ -1,0 +1,232 @@
+"""Hostile input on every route: never a 5xx, never a second reading, nothing written.
+
+Every route of `wiring.API_ROUTES` and `wiring.INSTRUMENT_ROUTES` (so a new route is covered by
+default) gets the generated hostile requests of `tests/support/hostile.py` through the real
+handlers. Each answer is below 500 and in the error shape; a case the guard decides (deep, too
+big, duplicate key, NaN, wrong media type, invalid UTF-8, control characters) is a 4xx with its
+code; the table is the same afterwards. The figures (requests per route, 5xx seen) are printed
+by the last test and written to `loyalty-hostile-figures.json` in the temp directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from loyalty_engine.access.caller import authorizer_context
+from loyalty_engine.access.models import Caller
+from loyalty_engine.handlers.openapi import document
+from loyalty_engine.wiring import API_ROUTES, INSTRUMENT_ROUTES
+from tests.integration.conftest import CARD
+from tests.support.api import LambdaContext, handler_for, load_event
+from tests.support.hostile import HOSTILE, Hostile
+
+ROUTES = sorted({(r.method, r.path) for r in (*API_ROUTES, *INSTRUMENT_ROUTES)})
+ALL_SCOPES = Caller(group_id="demo", key_id="01JD0000000000000000000009", scopes=("admin", "shop"))
+POS = Caller(group_id="demo", key_id="01JD0000000000000000000008", scopes=("shop",), merchant_id="store-1")
+DOCUMENT = document()
+SAMPLE_PATH_VALUES = {"card_code": CARD, "number": "60000000000000001", "import_id": "A" * 26}
+REQUESTS: Counter[str] = Counter()
+SERVER_ERRORS: Counter[str] = Counter()
+FIGURES = Path(tempfile.gettempdir()) / "loyalty-hostile-figures.json"
+
+
+def _operation(method: str, path: str) -> dict[str, Any]:
+    return dict(DOCUMENT["paths"].get(path, {}).get(method.lower(), {}))
+
+
+def _takes_body(method: str, path: str) -> bool:
+    return "requestBody" in _operation(method, path)
+
+
+def _takes_limit(method: str, path: str) -> bool:
+    return any(p.get("name") == "limit" for p in _operation(method, path).get("parameters", []))
+
+
+def _event(method: str, path: str, case: Hostile, caller: Caller) -> dict[str, Any]:
+    event = load_event("api_get_member")
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    values = {name: SAMPLE_PATH_VALUES.get(name, "sample-1") for name in names}
+    query = dict(case.query or {})
+    if case.path_value is not None:
+        if names:
+            values[names[0]] = case.path_value
+        else:
+            query["file"] = case.path_value
+    concrete = path
+    for name, value in values.items():
+        concrete = concrete.replace("{" + name + "}", value)
+    headers = {**event["headers"], **case.headers}
+    event.update(
+        resource=path,
+        path=concrete,
+        httpMethod=method,
+        pathParameters=values or None,
+        queryStringParameters=query or None,
+        multiValueQueryStringParameters={k: [v] for k, v in query.items()} or None,
+        headers=headers,
+        multiValueHeaders={k: [v] for k, v in headers.items()},
+        body=case.body,
+        isBase64Encoded=case.base64,
+    )
+    event["requestContext"].update(resourcePath=path, httpMethod=method)
+    event["requestContext"]["authorizer"] = {"principalId": f"{caller.group_id}/{caller.key_id}"} | (
+        authorizer_context(caller)
+    )
+    return event
+
+
+def send(method: str, path: str, case: Hostile, caller: Caller = ALL_SCOPES) -> tuple[int, Any]:
+    event = _event(method, path, case, caller)
+    response = handler_for(event)(copy.deepcopy(event), LambdaContext())
+    route = f"{method} {path}"
+    REQUESTS[route] += 1
+    if response["statusCode"] >= 500:
+        SERVER_ERRORS[route] += 1
+    text = response.get("body") or ""
+    return response["statusCode"], json.loads(text) if text else None
+
+
+def _table_items(table: Any) -> list[dict[str, Any]]:
+    client, name = table
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": name}
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def check_answer(method: str, path: str, case: Hostile, status: int, body: Any) -> None:
+    assert status < 500, (method, path, case, status, body)
+    decided = case.codes and case.kind != "lax_number"
+    must_refuse = decided or (_takes_body(method, path) and case.body is not None)
+    must_refuse = must_refuse or (case.kind == "query" and _takes_limit(method, path))
+    if status >= 400 or must_refuse:
+        assert 400 <= status < 500, (method, path, case, status, body)
+        assert isinstance(body, dict) and {"code", "message"} <= set(body), body
+    if decided and status not in (401, 403, 404):
+        assert body["code"] in case.codes, (method, path, case, body)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_every_route_refuses_hostile_input_and_writes_nothing(
+    member: dict, table: Any, method: str, path: str
+) -> None:
+    before = _table_items(table)
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )
+    @given(case=HOSTILE)
+    def hostile(case: Hostile) -> None:
+        status, body = send(method, path, case)
+        check_answer(method, path, case, status, body)
+
+    hostile()
+    for case in FIXED_CASES:
+        status, body = send(method, path, case)
+        check_answer(method, path, case, status, body)
+    assert _table_items(table) == before
+
+
+FIXED_CASES = [
+    Hostile("deep", body="[" * 5000 + "]" * 5000, codes=frozenset({"body_too_deep"})),
+    Hostile("deep", body='{"a":' * 1000 + "1" + "}" * 1000, codes=frozenset({"body_too_deep"})),
+    Hostile("duplicate_key", body='{"points": 1, "points": 1000}', codes=frozenset({"duplicate_key"})),
+    Hostile("nan", body='{"amount": NaN}', codes=frozenset({"invalid_number"})),
+    Hostile("huge", body='{"x": "' + "a" * 300_000 + '"}', codes=frozenset({"payload_too_large"})),
+    Hostile(
+        "content_type",
+        body="{}",
+        headers={"Content-Type": "text/plain"},
+        codes=frozenset({"unsupported_media_type"}),
+    ),
+    Hostile(
+        "invalid_utf8",
+        body=base64.b64encode(b'{"name": "\xff"}').decode(),
+        base64=True,
+        codes=frozenset({"invalid_encoding"}),
+    ),
+    Hostile("control_path", path_value="ab\x00c", codes=frozenset({"invalid_character"})),
+    Hostile("control_body", body='{"name": "a\\u0000b"}', codes=frozenset({"invalid_character"})),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"burn_id": "B-1", "points": True}, "points"),
+        ({"burn_id": "B-1", "points": "12"}, "points"),
+        ({"burn_id": "B-1", "points": 12.0}, "points"),
+        ({"burn_id": "B-1", "points": "\u0661\u0662"}, "points"),
+    ],
+)
+def test_points_are_strict_integers(member: dict, table: Any, body: dict[str, Any], field: str) -> None:
+    before = _table_items(table)
+    status, answer = send("POST", "/v1/members/{card_code}/burns", Hostile("strict", body=json.dumps(body)))
+    assert status == 422, answer
+    assert field in {d["field"] for d in answer["details"]}
+    assert _table_items(table) == before
+
+
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [("\u0661\u0662.50", "invalid_number"), ("1_000", "invalid_number"), (True, "invalid_number")],
+)
+def test_amounts_are_read_one_way(member: dict, table: Any, amount: Any, code: str) -> None:
+    order = json.loads(load_event("api_earn_order")["body"])
+    order.pop("lines", None)
+    status, answer = send(
+        "POST",
+        "/v1/members/{card_code}/orders",
+        Hostile("amount", body=json.dumps({**order, "amount": amount})),
+    )
+    assert status == 422, answer
+    assert answer["code"] == code and "amount" in {d["field"] for d in answer["details"]}
+
+
+@pytest.mark.parametrize("limit", ["1_0", "\u0665", " 5", "true"])
+def test_query_integers_are_ascii_digits(member: dict, limit: str) -> None:
+    status, answer = send("GET", "/v1/members/{card_code}/ledger", Hostile("query", query={"limit": limit}))
+    assert status == 422 and answer["code"] == "invalid_number", answer
+
+
+def test_control_characters_in_names_are_refused(member: dict, table: Any) -> None:
+    program = json.loads(load_event("api_put_program")["body"])
+    for name in ("Gold\ntier", "Gold\x00", "Gold\x85"):
+        status, answer = send(
+            "PUT", "/v1/programs/{program_id}", Hostile("name", body=json.dumps({**program, "name": name}))
+        )
+        assert status == 422 and answer["code"] == "invalid_character", answer
+
+
+def test_zz_figures() -> None:
+    """The closing figures: hostile requests per route and 5xx seen (the goal is none)."""
+    figures = {
+        "routes": len(ROUTES),
+        "requests": sum(REQUESTS.values()),
+        "per_route_min": min(REQUESTS.values(), default=0),
+        "per_route": dict(REQUESTS),
+        "server_errors": sum(SERVER_ERRORS.values()),
+    }
+    FIGURES.write_text(json.dumps(figures, indent=2))
+    print(json.dumps({k: v for k, v in figures.items() if k != "per_route"}))
+    assert figures["server_errors"] == 0
