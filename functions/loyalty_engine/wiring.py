@@ -162,6 +162,11 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/members/{card_code}/tier-history"),
     ApiRoute("GET", "/v1/group/settings", ADMIN),
     ApiRoute("PUT", "/v1/group/settings", ADMIN),
+    ApiRoute("POST", "/v1/api-keys", ADMIN),
+    ApiRoute("GET", "/v1/api-keys", ADMIN),
+    ApiRoute("GET", "/v1/api-keys/{key_id}", ADMIN),
+    ApiRoute("POST", "/v1/api-keys/{key_id}/rotations", ADMIN),
+    ApiRoute("DELETE", "/v1/api-keys/{key_id}", ADMIN),
 )
 
 # Merchants, series, instruments and customers: a function of their own (see handlers/instrument_api).

@@ -55,6 +55,11 @@ EVENT_FOR = {
     ("GET", "/v1/members/{card_code}/tier-history"): "api_get_tier_history",
     ("GET", "/v1/group/settings"): "api_get_group_settings",
     ("PUT", "/v1/group/settings"): "api_put_group_settings",
+    ("POST", "/v1/api-keys"): "api_create_api_key",
+    ("GET", "/v1/api-keys"): "api_list_api_keys",
+    ("GET", "/v1/api-keys/{key_id}"): "api_get_api_key",
+    ("POST", "/v1/api-keys/{key_id}/rotations"): "api_rotate_api_key",
+    ("DELETE", "/v1/api-keys/{key_id}"): "api_revoke_api_key",
     ("PUT", "/v1/merchant-groups/{merchant_group_id}"): "api_put_merchant_group",
     ("GET", "/v1/merchant-groups/{merchant_group_id}"): "api_get_merchant_group",
     ("PUT", "/v1/merchants/{merchant_id}"): "api_put_merchant",
@@ -91,6 +96,7 @@ NOT_FOUND = {
     "unknown_series",
     "customer_group_not_found",
     "customer_not_found",
+    "api_key_not_found",
 }
 # Routes a shop key at a till calls (with a key bound to a merchant).
 POS_EVENTS = {
@@ -146,6 +152,28 @@ def _demo_instrument_data() -> None:
         ok(call(name, ADMIN))
     ok(call("api_link_card_customer", ADMIN), 200)
     ok(call("api_create_batch", ADMIN))  # last: moto copies the whole table in each transaction
+
+
+def _demo_key() -> dict:
+    """demo's API key with the sample events' key id, as an admin sees it."""
+    from datetime import UTC, datetime
+
+    from loyalty_engine.access.models import new_api_key
+    from loyalty_engine.handlers.api_context import default_context
+
+    key_id = load_event("api_get_api_key")["pathParameters"]["key_id"]
+    key, _ = new_api_key(
+        key_id=key_id,
+        group_id="demo",
+        name="till",
+        scopes=["shop"],
+        merchant_id=None,
+        now=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    assert default_context().groups.add_api_key(key)
+    reply = call("api_get_api_key", ADMIN)
+    assert reply.status == 200, reply.body
+    return reply.body
 
 
 def _demo_items(table) -> list[dict]:
@@ -214,6 +242,7 @@ def test_other_group_cannot_reach_demo_data(route, member):
     before = call("api_get_ledger", SHOP).body
     history = call("api_get_tier_history", SHOP).body
     assert [change["cause"] for change in history["changes"]] == ["vip_grant"]
+    demo_key = _demo_key()
     event = load_event(EVENT_FOR[route])
     if route == ("PUT", "/v1/programs/{program_id}"):
         # demo-b may create its own program with the same id: it must not touch demo's
@@ -245,10 +274,17 @@ def test_other_group_cannot_reach_demo_data(route, member):
         # the file name's universe is the key's group: demo-b may not upload into demo's folder
         reply = call(EVENT_FOR[route], OTHER_GROUP)
         assert (reply.status, reply.body["code"]) == (422, "wrong_universe"), reply.body
-    elif route in (("GET", "/v1/rewards"), ("GET", "/v1/imports")):
+    elif route == ("POST", "/v1/api-keys"):
+        # demo-b's admin makes demo-b's key, even under the Idempotency-Key demo used
+        assert call(EVENT_FOR[route], ADMIN).status == 201
+        reply = call(EVENT_FOR[route], OTHER_GROUP)
+        assert reply.status == 201 and reply.body["api_key"].startswith("lk.demo-b."), reply.body
+        assert len(call("api_list_api_keys", ADMIN).body["keys"]) == 2  # demo's own two, no more
+    elif route in (("GET", "/v1/rewards"), ("GET", "/v1/imports"), ("GET", "/v1/api-keys")):
         reply = call(EVENT_FOR[route], OTHER_GROUP)
         assert reply.status == 200, reply.body
-        assert reply.body in ({"rewards": [], "next_cursor": None}, {"imports": []}), reply.body
+        empty = ({"rewards": [], "next_cursor": None}, {"imports": []}, {"keys": [], "next_cursor": None})
+        assert reply.body in empty, reply.body
         assert len(next(iter(call(EVENT_FOR[route], ADMIN).body.values()))) == 1  # demo sees its own
     else:
         path = {"attribution_id": attribution["attribution_id"]} if "{attribution_id}" in route[1] else None
@@ -260,6 +296,7 @@ def test_other_group_cannot_reach_demo_data(route, member):
     assert call("api_get_tier_history", SHOP).body == history
     assert CARD in json.dumps(call("api_get_member", SHOP).body)
     assert call("api_get_member", SHOP).body["vip_tiers"] == ["staff"]
+    assert call("api_get_api_key", ADMIN).body == demo_key
 
 
 def test_request_without_authorizer_context_is_401(member):

@@ -59,6 +59,17 @@ class ApiKey(BaseModel):
     secret_sha256: str
     created_at: datetime
     revoked: bool = False
+    # The lifecycle (`access.key_rules`): an optional end, the secret before the last rotation
+    # and until when it is still accepted, when it was revoked; `version` guards replacements.
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    rotated_at: datetime | None = None
+    previous_secret_sha256: str | None = None
+    previous_valid_until: datetime | None = None
+    # The request fingerprints the key was created and rotated under (idempotent retries).
+    create_fingerprint: str | None = None
+    rotations: dict[str, str] = Field(default_factory=dict)
+    version: int = 0
 
 
 class Caller(BaseModel):
@@ -76,24 +87,42 @@ class Caller(BaseModel):
             raise Forbidden(f"this key's scopes {list(self.scopes)} do not allow this operation")
 
 
-def _digest(secret: str) -> str:
+def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_of(group_id: str, key_id: str, secret: str) -> str:
+    return f"{TOKEN_PREFIX}.{group_id}.{key_id}.{secret}"
+
+
 def new_api_key(
-    *, key_id: str, group_id: str, name: str, scopes: list[Scope], merchant_id: str | None, now: datetime
+    *,
+    key_id: str,
+    group_id: str,
+    name: str,
+    scopes: list[Scope],
+    merchant_id: str | None,
+    now: datetime,
+    expires_at: datetime | None = None,
+    create_fingerprint: str | None = None,
 ) -> tuple[ApiKey, str]:
-    secret = secrets.token_urlsafe(32)
+    secret = new_secret()
     key = ApiKey(
         key_id=key_id,
         group_id=group_id,
         name=name,
         scopes=scopes,
         merchant_id=merchant_id,
-        secret_sha256=_digest(secret),
+        secret_sha256=digest(secret),
         created_at=now,
+        expires_at=expires_at,
+        create_fingerprint=create_fingerprint,
     )
-    return key, f"{TOKEN_PREFIX}.{group_id}.{key_id}.{secret}"
+    return key, token_of(group_id, key_id, secret)
 
 
 def parse_token(authorization: str | None) -> tuple[str, str, str]:
@@ -114,11 +143,18 @@ def parse_token(authorization: str | None) -> tuple[str, str, str]:
     return parts[1], parts[2], parts[3]
 
 
-def verify(key: ApiKey | None, secret: str) -> Caller:
+def verify(key: ApiKey | None, secret: str, now: datetime) -> Caller:
+    """The caller of a presented secret: the key's current secret, or the one it had before its
+    last rotation until that one's grace ends; never a revoked or expired key."""
     # Compare even when the key is unknown, so timing does not reveal which key ids exist.
+    presented = digest(secret)
     expected = key.secret_sha256 if key is not None else "0" * 64
-    matches = hmac.compare_digest(expected, _digest(secret))
-    if key is None or not matches or key.revoked:
+    matches = hmac.compare_digest(expected, presented)
+    if key is not None and key.previous_secret_sha256 and key.previous_valid_until:
+        previous = hmac.compare_digest(key.previous_secret_sha256, presented)
+        matches = matches or (previous and now < key.previous_valid_until)
+    expired = key is not None and key.expires_at is not None and now >= key.expires_at
+    if key is None or not matches or key.revoked or expired:
         raise Unauthorized("invalid API key")
     return Caller(
         group_id=key.group_id, key_id=key.key_id, scopes=tuple(key.scopes), merchant_id=key.merchant_id

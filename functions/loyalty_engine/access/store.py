@@ -9,11 +9,19 @@ from botocore.exceptions import ClientError
 
 from loyalty_engine.access.models import ApiKey, GroupSettings, LoyaltyGroup
 from loyalty_engine.kernel import keys
+from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
 from loyalty_engine.kernel.dynamo import from_item, map_error, serialize
-from loyalty_engine.kernel.errors import Conflict
-from loyalty_engine.kernel.item_access import NEW_ONLY, ItemTable
+from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict
+from loyalty_engine.kernel.item_access import NEW_ONLY, ItemTable, at_version
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import TYPE_ATTRIBUTE
+from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE
+
+# Version 0: a key never changed since created, or stored before keys had a version.
+_FIRST_VERSION = {
+    "ConditionExpression": "attribute_exists(#pk) AND (attribute_not_exists(#v) OR #v = :v)",
+    "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#v": "version"},
+    "ExpressionAttributeValues": {":v": {"N": "0"}},
+}
 
 
 class GroupStore:
@@ -67,8 +75,45 @@ class GroupStore:
         values = self._items.get(keys.group_pk(group), keys.key_sk(key_id), consistent=False)
         return ApiKey.model_validate(values) if values else None
 
+    def get_api_key_fresh(self, group: str, key_id: str) -> ApiKey | None:
+        values = self._items.get(keys.group_pk(group), keys.key_sk(key_id), consistent=True)
+        return ApiKey.model_validate(values) if values else None
+
     def put_api_key(self, key: ApiKey) -> None:
+        if not self.add_api_key(key):
+            raise Conflict(f"API key {key.key_id} already exists")
+
+    def add_api_key(self, key: ApiKey) -> bool:
+        """False when a key with this id exists already (left unchanged)."""
         pk = keys.group_pk(key.group_id)
         values = item(pk, keys.key_sk(key.key_id), "api_key", key.model_dump(mode="json"))
-        if not self._items.put(values, NEW_ONLY):
-            raise Conflict(f"API key {key.key_id} already exists")
+        return self._items.put(values, NEW_ONLY)
+
+    def replace_api_key(self, key: ApiKey, read_version: int) -> None:
+        """Store the key's new state if the stored one is still the version read (409
+        `concurrent_update` otherwise: another rotation or revocation came first)."""
+        pk = keys.group_pk(key.group_id)
+        values = item(pk, keys.key_sk(key.key_id), "api_key", key.model_dump(mode="json"))
+        if not self._items.put(values, at_version(read_version) if read_version else _FIRST_VERSION):
+            raise ConcurrentUpdate(f"API key {key.key_id} was changed meanwhile: retry")
+
+    def api_keys_page(self, group: str, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
+        """One page of the group's keys in key id order, and the next page's cursor."""
+        pk = keys.group_pk(group)
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": keys.key_sk("")}},
+            "Limit": limit,
+        }
+        if cursor:
+            sk = decode_cursor(cursor, prefix=keys.key_sk(""), max_length=64)
+            params["ExclusiveStartKey"] = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
+        try:
+            response = self._client.query(**params)
+        except ClientError as error:
+            raise (map_error(error) or error) from error
+        last = response.get("LastEvaluatedKey")
+        found = [ApiKey.model_validate(data_of(from_item(raw))) for raw in response.get("Items", [])]
+        return found, encode_cursor(last[SORT_KEY]["S"]) if last else None

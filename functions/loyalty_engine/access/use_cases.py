@@ -44,10 +44,11 @@ def create_api_key(
     return token
 
 
-def authorize(store: GroupStore, authorization: str | None) -> Caller:
-    """The caller an `Authorization: Bearer <key>` header stands for; `Unauthorized` otherwise."""
+def authorize(store: GroupStore, authorization: str | None, now: datetime | None = None) -> Caller:
+    """The caller an `Authorization: Bearer <key>` header stands for; `Unauthorized` otherwise
+    (unknown, revoked or expired key, wrong secret, a secret rotated out past its grace)."""
     group, key_id, secret = parse_token(authorization)
-    return verify(store.get_api_key(group, key_id), secret)
+    return verify(store.get_api_key(group, key_id), secret, now or utcnow())
 
 
 def group_settings(store: GroupStore, caller: Caller) -> GroupSettings:

@@ -18,9 +18,11 @@ from loyalty_engine.access.use_cases import authorize
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.errors import Unauthorized
 from loyalty_engine.kernel.settings import AuthorizerSettings, load
+from loyalty_engine.kernel.timeutil import utcnow
 
 logger = Logger(service="loyalty-engine")
 tracer = Tracer(service="loyalty-engine", patch_modules=["botocore"])  # only what the function calls
+clock = utcnow  # what "now" is for expiry and rotation grace (tests replace it)
 
 
 @cache
@@ -33,7 +35,7 @@ def _keys() -> GroupStore:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
     try:
-        caller = authorize(_keys(), request.headers.get("authorization"))
+        caller = authorize(_keys(), request.headers.get("authorization"), clock())
     except Unauthorized as refusal:
         logger.info("refused", extra={"reason": refusal.message})
         raise Exception("Unauthorized") from None  # API Gateway answers 401 on exactly this message
