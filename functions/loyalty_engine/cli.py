@@ -1,7 +1,11 @@
-"""Operator commands: create an API key (the key is printed once), run a scheduled job now,
-bring the program schedules in line with the table.
+"""Operator commands: a group's API keys (create, list, rotate, revoke; a secret is printed
+once), run a scheduled job now, bring the program schedules in line with the table.
 
     loyalty-admin create-key --group demo --scope admin|shop|partner [--merchant store-1] [--name "web shop"]
+        [--expires-at 2027-06-30T00:00:00+02:00]
+    loyalty-admin list-keys --group demo
+    loyalty-admin rotate-key --group demo --key-id <id> --grace-seconds 3600
+    loyalty-admin revoke-key --group demo --key-id <id>
     loyalty-admin run-job --group demo --program club --job tier-upgrade --at 2027-01-01T00:00:00+01:00 [--dry-run]
     loyalty-admin sync-schedules
 
@@ -28,12 +32,13 @@ Uses the table named by TABLE_NAME and the usual AWS credentials/endpoint
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from loyalty_engine.access.models import SCOPES
 from loyalty_engine.access.store import GroupStore
-from loyalty_engine.access.use_cases import create_api_key
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.settings import Settings, load
 from loyalty_engine.tiers.jobs import JOB_NAMES
@@ -47,6 +52,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--scope", action="append", choices=list(SCOPES), required=True)
     create.add_argument("--merchant", default=None, help="bind the key to one merchant")
     create.add_argument("--name", default="", help="a label for the key")
+    create.add_argument(
+        "--expires-at", default=None, help="ISO 8601 instant with its offset: refused from then"
+    )
+    listing = commands.add_parser("list-keys", help="list a group's API keys (never a secret)")
+    listing.add_argument("--group", required=True, help="loyalty group slug")
+    rotate = commands.add_parser(
+        "rotate-key", help="give a key a new secret; the old one works for the grace"
+    )
+    rotate.add_argument("--group", required=True, help="loyalty group slug")
+    rotate.add_argument("--key-id", required=True)
+    rotate.add_argument("--grace-seconds", type=int, required=True, help="0 to 604800 (7 days)")
+    revoke = commands.add_parser("revoke-key", help="revoke a key (refused within AUTHORIZER_CACHE_TTL_S)")
+    revoke.add_argument("--group", required=True, help="loyalty group slug")
+    revoke.add_argument("--key-id", required=True)
     run = commands.add_parser("run-job", help="run a program's scheduled job as of an instant, here and now")
     run.add_argument("--group", required=True, help="loyalty group slug")
     run.add_argument("--program", required=True, help="program id")
@@ -67,11 +86,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_job(args.group, args.program, args.job, args.at, dry_run=args.dry_run)
     if args.command == "sync-schedules":
         return _sync_schedules()
-    store = GroupStore(client(), load(Settings).table_name)
-    token = create_api_key(store, args.group, args.scope, name=args.name, merchant_id=args.merchant)
-    sys.stdout.write(token + "\n")
+    return _key_command(args)
+
+
+def _key_command(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from loyalty_engine.access import key_use_cases as api_keys
+    from loyalty_engine.access.key_rules import CreateKeyRequest, RotateKeyRequest
+    from loyalty_engine.kernel.errors import DomainError
+    from loyalty_engine.kernel.ids import new_id
+    from loyalty_engine.kernel.timeutil import utcnow
+
+    dynamodb, table = client(), load(Settings).table_name
+    store, now = GroupStore(dynamodb, table), utcnow()
+    try:
+        if args.command == "list-keys":
+            found, cursor = api_keys.list_keys(store, args.group, 200, None, now)
+            while cursor:
+                more, cursor = api_keys.list_keys(store, args.group, 200, cursor, now)
+                found += more
+            sys.stdout.write(json.dumps([key.model_dump(mode="json") for key in found], indent=2) + "\n")
+            return 0
+        if args.command == "revoke-key":
+            view = api_keys.revoke_key(store, args.group, args.key_id, now)
+            sys.stdout.write(view.model_dump_json(indent=2) + "\n")
+            return 0
+        if args.command == "rotate-key":
+            rotation = RotateKeyRequest(grace_seconds=args.grace_seconds)
+            _, made = api_keys.rotate_key(store, args.group, args.key_id, rotation, now, f"cli-{new_id()}")
+        else:
+            request = CreateKeyRequest(
+                name=args.name or f"{'+'.join(args.scope)} key",
+                scopes=args.scope,
+                merchant_id=args.merchant,
+                expires_at=args.expires_at,
+            )
+            _, made = api_keys.create_key(
+                store, args.group, request, now, _merchant_exists(dynamodb, table), None
+            )
+    except ValidationError as error:
+        for problem in error.errors(include_url=False):
+            sys.stderr.write(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}\n")
+        return 2
+    except DomainError as refused:
+        sys.stderr.write(f"{args.command} refused ({refused.code}): {refused.message}\n")
+        return 2
+    sys.stdout.write(f"{made.api_key}\n")
     sys.stderr.write("Store this key now: it is not shown again (only its hash is kept).\n")
     return 0
+
+
+def _merchant_exists(dynamodb: Any, table: str) -> Callable[[str, str], bool]:
+    from loyalty_engine.instruments.merchant_store import MerchantStore
+
+    merchants = MerchantStore(dynamodb, table)
+    return lambda group, merchant_id: merchants.merchant(group, merchant_id) is not None
 
 
 def _run_job(group: str, program_id: str, job: str, at: str, *, dry_run: bool = False) -> int:

@@ -223,3 +223,58 @@ def test_shop_and_partner_keys_cannot_manage_keys(keys_clock):
         caller = Caller(group_id="demo", key_id="01JD0000000000000000000002", scopes=scopes)
         assert create(caller).status == 403
         assert call("api_list_api_keys", caller, query={}).status == 403
+
+
+def test_cli_creates_lists_rotates_and_revokes_keys(keys_clock, capsys, monkeypatch):
+    from loyalty_engine.cli import main
+    from loyalty_engine.kernel import timeutil
+
+    monkeypatch.setattr(timeutil, "utcnow", keys_clock)  # the CLI's "now" is the test's
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out.strip(), err
+
+    code, token, err = run(
+        "create-key", "--group", "demo", "--scope", "shop", "--expires-at", "2099-01-01T00:00:00+01:00"
+    )
+    assert code == 0 and "not shown again" in err
+    key_id = token.split(".")[2]
+    assert authorize(token).key_id == key_id
+    code, out, _ = run("list-keys", "--group", "demo")
+    listed = json.loads(out)
+    assert [(k["key_id"], k["expires_at"]) for k in listed] == [(key_id, "2098-12-31T23:00:00Z")]
+    assert token.split(".")[3] not in out
+    code, new, _ = run("rotate-key", "--group", "demo", "--key-id", key_id, "--grace-seconds", "60")
+    assert code == 0 and new != token
+    assert not refused(token) and not refused(new)
+    keys_clock.advance(seconds=60)
+    assert refused(token) and not refused(new)
+    code, out, _ = run("revoke-key", "--group", "demo", "--key-id", key_id)
+    assert code == 0 and json.loads(out)["status"] == "revoked"
+    assert refused(new)
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["create-key", "--group", "demo", "--scope", "shop", "--merchant", "nowhere"], "unknown_merchant"),
+        (
+            ["create-key", "--group", "demo", "--scope", "shop", "--expires-at", "2001-01-01T00:00:00Z"],
+            "expires_in_past",
+        ),
+        (
+            ["rotate-key", "--group", "demo", "--key-id", "0" * 26, "--grace-seconds", "0"],
+            "api_key_not_found",
+        ),
+        (["rotate-key", "--group", "demo", "--key-id", "0" * 26, "--grace-seconds", "-1"], "grace_seconds"),
+        (["revoke-key", "--group", "demo-b", "--key-id", "0" * 26], "api_key_not_found"),
+    ],
+)
+def test_cli_refusals_exit_2_and_write_nothing(keys_clock, capsys, table, argv, reason):
+    from loyalty_engine.cli import main
+
+    assert main(argv) == 2
+    assert reason in capsys.readouterr().err
+    assert table[0].scan(TableName=table[1])["Items"] == []

@@ -74,6 +74,7 @@ SEEDED = {
     "customer_group_id": CUSTOMER_GROUP_ID,
     "customer_id": CUSTOMER_ID,
     "payment_id": "st-points-pay-1",
+    "key_id": LATER,  # a spare shop key of demo
 }
 # Seeded path values of one operation that differ from SEEDED's.
 SEEDED_FOR: dict[tuple[str, str], dict[str, str]] = {
@@ -184,6 +185,8 @@ EXAMPLE_BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("PUT", "/v1/customer-groups/{customer_group_id}"): [{"name": "VIP customers"}],
     ("PUT", "/v1/customers/{customer_id}"): [CUSTOMER],
     ("PUT", "/v1/members/{card_code}/customer"): [{"customer_id": CUSTOMER_ID}],
+    ("POST", "/v1/api-keys"): [{"name": "st till", "scopes": ["shop"], "merchant_id": TILL_ID}],
+    ("POST", "/v1/api-keys/{key_id}/rotations"): [{"grace_seconds": 60}],
 }
 
 
@@ -274,6 +277,9 @@ def seeded(stack: LocalStack, auth: dict[str, str], pos_auth: dict[str, str]) ->
     )
     assert (reward.status_code, bought.status_code) == (201, 201), (reward.text, bought.text)
     SEEDED["attribution_id"] = bought.json()["attribution_id"]
+    # a spare key of demo for the key routes (never the key the requests are made with)
+    spare = create_api_key(GroupStore(stack.client("dynamodb"), stack.table_name), "demo", ("shop",))
+    SEEDED["key_id"] = spare.split(".")[2]
     _seed_instruments(stack, auth, pos_auth)
 
 
@@ -361,6 +367,11 @@ def test_every_operation_documents_its_success_responses() -> None:
         ("put", "/v1/customers/{customer_id}"): {"200", "201"},
         ("get", "/v1/customers/{customer_id}"): {"200"},
         ("put", "/v1/members/{card_code}/customer"): {"200"},
+        ("post", "/v1/api-keys"): {"200", "201"},
+        ("get", "/v1/api-keys"): {"200"},
+        ("get", "/v1/api-keys/{key_id}"): {"200"},
+        ("post", "/v1/api-keys/{key_id}/rotations"): {"200", "201"},
+        ("delete", "/v1/api-keys/{key_id}"): {"200"},
     }
     for (method, path), statuses in expected.items():
         declared = DOCUMENT["paths"][path][method]["responses"]
