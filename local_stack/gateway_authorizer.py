@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,11 +66,18 @@ class Authorization:
 
 
 class AuthorizerCache:
-    """Policies by identity (the Authorization header), for a TTL; refusals are not cached."""
+    """Policies by identity (the Authorization header), for a TTL; refusals are not cached.
+
+    `clock` (seconds, monotonic) is what the TTL is measured on: a test replaces it to see a
+    revoked key refused once the TTL has passed, without waiting for it."""
 
     def __init__(
-        self, ttl_s: float = AUTHORIZER_CACHE_TTL_S, max_entries: int = AUTHORIZER_CACHE_MAX_ENTRIES
+        self,
+        ttl_s: float = AUTHORIZER_CACHE_TTL_S,
+        max_entries: int = AUTHORIZER_CACHE_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
     ):
+        self.clock = clock
         self._ttl = ttl_s
         self._max = max_entries
         self._entries: dict[str, tuple[float, Authorization]] = {}
@@ -80,13 +88,13 @@ class AuthorizerCache:
             entry = self._entries.get(identity)
             if entry is None:
                 return None
-            if entry[0] <= time.monotonic():
+            if entry[0] <= self.clock():
                 del self._entries[identity]
                 return None
             return entry[1]
 
     def put(self, identity: str, authorization: Authorization) -> None:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             if len(self._entries) >= self._max:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
