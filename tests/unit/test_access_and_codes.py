@@ -38,13 +38,13 @@ def test_token_round_trip_and_verification():
     )
     group, key_id, secret = parse_token(f"Bearer {token}")
     assert (group, key_id) == ("demo", KEY_ID)
-    assert verify(key, secret) == Caller(group_id="demo", key_id=KEY_ID, scopes=("shop",))
+    assert verify(key, secret, NOW) == Caller(group_id="demo", key_id=KEY_ID, scopes=("shop",))
     with pytest.raises(Unauthorized):
-        verify(key, secret + "x")
+        verify(key, secret + "x", NOW)
     with pytest.raises(Unauthorized):
-        verify(None, secret)
+        verify(None, secret, NOW)
     with pytest.raises(Unauthorized):
-        verify(key.model_copy(update={"revoked": True}), secret)
+        verify(key.model_copy(update={"revoked": True}), secret, NOW)
 
 
 @pytest.mark.parametrize(

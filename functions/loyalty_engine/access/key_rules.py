@@ -22,6 +22,8 @@ from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.kernel.types import SLUG_PATTERN
 
 MAX_GRACE_S = 7 * 24 * 3600
+# A retried rotation is recognised by its Idempotency-Key among the key's last rotations.
+ROTATIONS_KEPT = 20
 NAME_MAX = 100
 KeyStatus = Literal["active", "expired", "revoked"]
 
@@ -144,7 +146,9 @@ def rotated(
                 "previous_secret_sha256": key.secret_sha256 if grace_seconds else None,
                 "previous_valid_until": until if grace_seconds else None,
                 "rotated_at": now,
-                "rotations": {**key.rotations, rotation_key: fingerprint},
+                "rotations": dict(
+                    list({**key.rotations, rotation_key: fingerprint}.items())[-ROTATIONS_KEPT:]
+                ),
                 "version": key.version + 1,
             }
         ),
