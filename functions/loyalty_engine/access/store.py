@@ -9,12 +9,12 @@ from botocore.exceptions import ClientError
 
 from loyalty_engine.access.models import ApiKey, GroupSettings, LoyaltyGroup
 from loyalty_engine.kernel import keys
-from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
+from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.dynamo import from_item, map_error, serialize
 from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict
 from loyalty_engine.kernel.item_access import NEW_ONLY, ItemTable, at_version
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE
+from loyalty_engine.kernel.table import PARTITION_KEY, TYPE_ATTRIBUTE
 
 # Version 0: a key never changed since created, or stored before keys had a version.
 _FIRST_VERSION = {
@@ -99,21 +99,7 @@ class GroupStore:
 
     def api_keys_page(self, group: str, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
         """One page of the group's keys in key id order, and the next page's cursor."""
-        pk = keys.group_pk(group)
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": keys.key_sk("")}},
-            "Limit": limit,
-        }
-        if cursor:
-            sk = decode_cursor(cursor, prefix=keys.key_sk(""), max_length=64)
-            params["ExclusiveStartKey"] = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
-        try:
-            response = self._client.query(**params)
-        except ClientError as error:
-            raise (map_error(error) or error) from error
-        last = response.get("LastEvaluatedKey")
-        found = [ApiKey.model_validate(data_of(from_item(raw))) for raw in response.get("Items", [])]
-        return found, encode_cursor(last[SORT_KEY]["S"]) if last else None
+        values, next_cursor = prefix_page(
+            self._client, self._table, keys.group_pk(group), keys.key_sk(""), limit, cursor
+        )
+        return [ApiKey.model_validate(value) for value in values], next_cursor

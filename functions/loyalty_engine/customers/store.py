@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from loyalty_engine.customers.models import Customer, CustomerGroup, CustomerLinks
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_get
-from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
-from loyalty_engine.kernel.dynamo import from_item, map_error, serialize
+from loyalty_engine.kernel.cursors import prefix_page
+from loyalty_engine.kernel.dynamo import serialize
 from loyalty_engine.kernel.errors import InvalidRequest, NotFound
 from loyalty_engine.kernel.item_access import NEW_ONLY, ConditionsFailed, ItemTable
 from loyalty_engine.kernel.records import item
-from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY
 
 MAX_ACTIONS = 100  # DynamoDB's limit of actions in one transaction
 
@@ -161,23 +158,8 @@ class CustomerStore(ItemTable):
         """One page of a customer group's customer ids, in id order, and the next page's cursor."""
         pk = keys.customer_group_members_pk(group, customer_group_id)
         prefix = keys.customer_group_member_sk("")
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
-            "Limit": limit,
-        }
-        if cursor:
-            sk = decode_cursor(cursor, prefix=prefix, max_length=80)
-            params["ExclusiveStartKey"] = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
-        try:
-            response = self._client.query(**params)
-        except ClientError as error:
-            raise (map_error(error) or error) from error
-        last = response.get("LastEvaluatedKey")
-        ids = [str(from_item(raw)["customer_id"]) for raw in response.get("Items", [])]
-        return ids, encode_cursor(last[SORT_KEY]["S"]) if last else None
+        values, next_cursor = prefix_page(self._client, self._table, pk, prefix, limit, cursor, max_length=80)
+        return [str(value["customer_id"]) for value in values], next_cursor
 
     def link_instrument_action(self, group: str, customer_id: str, number: str) -> dict[str, object]:
         """A transaction action: the customer's link to an instrument (the caller read the customer)."""

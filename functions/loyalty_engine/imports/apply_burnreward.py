@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loyalty_engine.imports.chunks import CardCache, ChunkOutcome, line_source, skipped
+from loyalty_engine.imports.chunks import CardCache, ChunkOutcome, check_card_program, line_source, skipped
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import Record
 from loyalty_engine.imports.jobs import ImportJob
@@ -29,14 +29,7 @@ def burn_chunk(
     for record, line in lines:
         source = line_source(job, record)
         try:
-            if line.card_code not in programs:
-                raise LineSkipped("unknown_card", "card_code", f"no card {line.card_code!r}")
-            if programs[line.card_code] != job.subsection:
-                raise LineSkipped(
-                    "card_not_in_program",
-                    "card_code",
-                    f"the card belongs to program {programs[line.card_code]!r}, not {job.subsection!r}",
-                )
+            check_card_program(programs, line.card_code, job.subsection)
             attribution = attributions.get(line.attribution_id)
             if attribution is None:
                 raise LineSkipped(

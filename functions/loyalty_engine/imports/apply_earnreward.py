@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loyalty_engine.imports.chunks import CardCache, ChunkOutcome, line_source, skipped
+from loyalty_engine.imports.chunks import CardCache, ChunkOutcome, check_card_program, line_source, skipped
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import Record, file_day_start
 from loyalty_engine.imports.jobs import ImportJob
@@ -56,15 +56,7 @@ def earn_chunk(
                 )
             if not reward.is_auto_generated and line.attribution_id is None:
                 raise LineSkipped("missing_value", "attribution_id", "attribution_id is mandatory and empty")
-            program = programs.get(line.card_code)
-            if program is None:
-                raise LineSkipped("unknown_card", "card_code", f"no card {line.card_code!r}")
-            if program != job.subsection:
-                raise LineSkipped(
-                    "card_not_in_program",
-                    "card_code",
-                    f"the card belongs to program {program!r}, not {job.subsection!r}",
-                )
+            check_card_program(programs, line.card_code, job.subsection)
             attribution_id = ids[record.line]
             found = existing.get(attribution_id)
             replayed = found is not None and found.source == line_source(job, record)

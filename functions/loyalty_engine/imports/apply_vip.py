@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from loyalty_engine.imports.chunks import ChunkOutcome, line_source, skipped
+from loyalty_engine.imports.chunks import ChunkOutcome, check_card_program, line_source, skipped
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import Record
 from loyalty_engine.imports.jobs import ImportJob
@@ -63,15 +63,7 @@ def vip_chunk(
     programs = svc.members.programs_of(group, sorted({line.card_code for _, line in lines}))
     for record, line in lines:
         try:
-            program = programs.get(line.card_code)
-            if program is None:
-                raise LineSkipped("unknown_card", "card_code", f"no card {line.card_code!r}")
-            if program != job.subsection:
-                raise LineSkipped(
-                    "card_not_in_program",
-                    "card_code",
-                    f"the card belongs to program {program!r}, not {job.subsection!r}",
-                )
+            check_card_program(programs, line.card_code, job.subsection)
             _, body = change_vip(
                 points,
                 group,

@@ -30,6 +30,18 @@ def skipped(record: Record, problem: LineSkipped | RuleBroken) -> SkippedLine:
     )
 
 
+def check_card_program(programs: dict[str, str], card_code: str, program_id: str | None) -> None:
+    """A line's card must exist (`unknown_card`) and belong to the file's program
+    (`card_not_in_program`); `programs` maps the chunk's known cards to their programs."""
+    program = programs.get(card_code)
+    if program is None:
+        raise LineSkipped("unknown_card", "card_code", f"no card {card_code!r}")
+    if program != program_id:
+        raise LineSkipped(
+            "card_not_in_program", "card_code", f"the card belongs to program {program!r}, not {program_id!r}"
+        )
+
+
 class CardCache:
     """The program of cards read during one run (bounded: past the bound, cards are read again)."""
 

@@ -36,21 +36,30 @@ def decode_cursor(cursor: str, *, prefix: str = "", separator: str = "", max_len
     return position
 
 
-def newest_first_page(
-    client: Any, table: str, pk: str, prefix: str, limit: int, cursor: str | None
+def prefix_page(
+    client: Any,
+    table: str,
+    pk: str,
+    prefix: str,
+    limit: int,
+    cursor: str | None,
+    *,
+    newest_first: bool = False,
+    max_length: int = 64,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of a partition's items under a sort-key prefix, newest (highest key) first,
-    as plain values, and the cursor of the next page (None on the last)."""
+    """One page of a partition's items under a sort-key prefix, in key order (highest first
+    with `newest_first`), as plain values, and the cursor of the next page (None on the last).
+    A cursor is accepted only if it is a key under that prefix of at most `max_length`."""
     params: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
         "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
         "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
-        "ScanIndexForward": False,
+        "ScanIndexForward": not newest_first,
         "Limit": limit,
     }
     if cursor:
-        sk = decode_cursor(cursor, prefix=prefix, max_length=64)
+        sk = decode_cursor(cursor, prefix=prefix, max_length=max_length)
         params["ExclusiveStartKey"] = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
     try:
         response = client.query(**params)
@@ -59,3 +68,10 @@ def newest_first_page(
     last = response.get("LastEvaluatedKey")
     values = [data_of(from_item(raw)) for raw in response.get("Items", [])]
     return values, encode_cursor(last[SORT_KEY]["S"]) if last else None
+
+
+def newest_first_page(
+    client: Any, table: str, pk: str, prefix: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a partition's items under a sort-key prefix, newest (highest key) first."""
+    return prefix_page(client, table, pk, prefix, limit, cursor, newest_first=True)
