@@ -211,7 +211,8 @@ def _invoke(name: str) -> None:
 def _summary(name: str) -> dict[str, Any]:
     from loyalty_engine.kernel.objects import s3_client
 
-    key = f"reports/{GROUP}/{name}.report.json"
+    listed = s3_client().list_objects_v2(Bucket=BUCKET, Prefix=f"reports/{GROUP}/{name}/").get("Contents", [])
+    key = max(k["Key"] for k in listed if k["Key"].endswith(".report.json"))
     return dict(json.loads(s3_client().get_object(Bucket=BUCKET, Key=key)["Body"].read()))
 
 

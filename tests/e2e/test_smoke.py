@@ -177,12 +177,13 @@ def test_a_partner_file_is_applied_and_reported(
     )
 
     def report() -> dict[str, Any] | None:
-        try:
-            answer = s3.get_object(
-                Bucket=target.imports_bucket, Key=f"reports/{target.group}/{name}.report.json"
-            )
-        except s3.exceptions.NoSuchKey:
+        listed = s3.list_objects_v2(
+            Bucket=target.imports_bucket, Prefix=f"reports/{target.group}/{name}/"
+        ).get("Contents", [])
+        keys = [k["Key"] for k in listed if k["Key"].endswith(".report.json")]
+        if not keys:
             return None
+        answer = s3.get_object(Bucket=target.imports_bucket, Key=max(keys))
         return dict(json.loads(answer["Body"].read()))
 
     summary = eventually(target, report, f"the report of {name}")
