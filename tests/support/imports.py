@@ -37,6 +37,7 @@ def create_import_resources() -> tuple[Any, Any]:
     url = sqs.create_queue(QueueName="loyalty-imports-test")["QueueUrl"]
     os.environ["IMPORT_BUCKET"] = BUCKET
     os.environ["IMPORT_QUEUE_URL"] = url
+    os.environ["IMPORT_QUIET_PERIOD_S"] = "0"  # drain at once (test_imports_quiet_period sets its own)
     return s3, sqs
 
 
