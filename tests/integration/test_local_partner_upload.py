@@ -1,6 +1,7 @@
 """A partner's presigned upload end to end on the local stack: the API signs a PUT (with the AWS
 SDK), the file goes over HTTP to moto's S3, the notification reaches the importer through SQS,
-and the reports come back through presigned GETs.
+and the reports come back through presigned GETs; the same bytes again (a new version: the
+local bucket is versioned, as deployed) end `duplicate` with their own report.
 
 What moto does not check: the signature of a presigned URL (so neither the signed
 Content-Length nor the expiry). The test asserts what moto does with a body of another length
@@ -119,13 +120,18 @@ def test_a_partner_uploads_through_a_presigned_put_and_reads_its_reports(stack):
     assert skipped.status_code == 200
     assert skipped.text.splitlines()[1].startswith("3;")  # line 3 (tea) skipped
 
-    # The same bytes once more, through a new ticket: the local bucket is not versioned, so the
-    # upload is the same object (key + ETag) and finds the completed job: nothing applied again.
+    # The same bytes once more, through a new ticket: a new version of the name (the local
+    # bucket is versioned, as deployed), a duplicate that applies nothing, with its own report.
     again = _ticket(stack, len(CATALOG))
     assert requests.put(again["url"], data=CATALOG, headers=again["headers"], timeout=TIMEOUT).ok
-    s3, bucket = stack.client("s3"), stack.bucket_name("Imports")
-    _until(
-        lambda: not s3.list_objects_v2(Bucket=bucket, Prefix=ticket["key"]).get("Contents"),
-        "the second upload to leave incoming/",
+    duplicate = _until(
+        lambda: next((j for j in _imports(stack) if j["state"] == "duplicate"), None),
+        "the second upload to end as a duplicate",
     )
-    assert [j["import_id"] for j in _imports(stack)] == [job["import_id"]]
+    assert duplicate["duplicate_of"] == job["import_id"]
+    assert duplicate["progress"]["applied"] == 0
+    assert {j["import_id"] for j in _imports(stack)} == {job["import_id"], duplicate["import_id"]}
+    links = _call(stack, "GET", f"/v1/imports/{duplicate['import_id']}/report", "partner").json()
+    assert requests.get(links["summary_url"], timeout=TIMEOUT).json()["duplicate_of"] == job["import_id"]
+    first = _call(stack, "GET", f"/v1/imports/{job['import_id']}/report", "partner").json()
+    assert requests.get(first["summary_url"], timeout=TIMEOUT).json()["state"] == "completed"
