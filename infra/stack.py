@@ -16,10 +16,12 @@ from infra.functions import build_functions
 from infra.layer import build_dependency_layer
 from infra.monitoring import Monitoring
 from infra.nag import add_nag_acknowledgments
+from infra.partners import PARTNERS_CONTEXT, PartnerUploads, partners_from_context
 from infra.queues import build_queues
 from infra.schedule_sync import DEPLOY_ID_CONTEXT, ScheduleSync, sync_spec
 from infra.schedules import build_schedules
 from infra.table import build_table
+from loyalty_engine import wiring
 
 
 class LoyaltyEngineStack(Stack):
@@ -34,6 +36,13 @@ class LoyaltyEngineStack(Stack):
         self.table = build_table(self, config)
         self.buckets = Buckets(self, "Buckets", config=config)
         self.queues = build_queues(self, config=config, buckets=self.buckets)
+        # Partners on the AWS CLI: their principals may put their group's files and get its reports.
+        self.partner_uploads = PartnerUploads(
+            self,
+            "PartnerUploads",
+            bucket=self.buckets.buckets[wiring.IMPORT_BUCKET.name],
+            partners=partners_from_context(self.node.try_get_context(PARTNERS_CONTEXT)),
+        )
         # The schedule group, Scheduler's role and dead-letter queue; the functions attach the
         # target and get the managers' grants and environment.
         self.schedules = build_schedules(self, config=config)

@@ -102,15 +102,13 @@ def run_import_scenario(stack: LocalStack, *, out: TextIO = sys.stdout, suffix: 
             expect=200,
             checks=(_count("applied", applied), _count("skipped", skipped)),
         )
-    report = s3.get_object(Bucket=bucket, Key=f"reports/{GROUP}/{names['earnreward']}.skipped.csv")
+    skipped_key = _newest_report(s3, bucket, names["earnreward"]) + ".skipped.csv"
+    report = s3.get_object(Bucket=bucket, Key=skipped_key)
     lines = report["Body"].read().decode().splitlines()
-    out.write(f"  reports/{GROUP}/{names['earnreward']}.skipped.csv:\n")
+    out.write(f"  {skipped_key}:\n")
     out.writelines(f"    {line}\n" for line in lines)
-    summary = json.loads(
-        s3.get_object(Bucket=bucket, Key=f"reports/{GROUP}/{names['masterreward']}.report.json")[
-            "Body"
-        ].read()
-    )
+    summary_key = _newest_report(s3, bucket, names["masterreward"]) + ".report.json"
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=summary_key)["Body"].read())
     out.write(f"  masterreward report: {summary['applied']} applied, {summary['skipped']} skipped\n")
     c.call(
         f"{cards[0]}'s welcome gift was burned by the burn file",
@@ -182,3 +180,9 @@ def _first(name: str, expected: Any) -> Any:
         return None if value == expected else f"attributions[0].{name} is {value!r}, expected {expected!r}"
 
     return check
+
+
+def _newest_report(s3: Any, bucket: str, name: str) -> str:
+    """`reports/<group>/<name>/<received>-<import id>` of the name's newest import."""
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"reports/{GROUP}/{name}/").get("Contents", [])
+    return max(k["Key"] for k in listed if k["Key"].endswith(".report.json")).removesuffix(".report.json")

@@ -131,6 +131,8 @@ def create_resources(
         name = bucket_name(bucket)
         _delete_bucket(s3, name)
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        # Versioned, as deployed (infra/buckets.py): a re-upload of a name is a new version.
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         resources.buckets[bucket.name] = name
 
     sqs = client("sqs", endpoint_url)
@@ -250,17 +252,18 @@ def _s3_send_policy(queue_arn: str, bucket: str) -> str:
 
 
 def _delete_bucket(s3: Any, name: str) -> None:
-    """Empty and delete the bucket, if it exists."""
+    """Empty (every version and delete marker) and delete the bucket, if it exists."""
     try:
-        pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=name))
+        pages = list(s3.get_paginator("list_object_versions").paginate(Bucket=name))
     except ClientError as error:
         if error_code(error) != "NoSuchBucket":
             raise
         return
     for page in pages:
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+        entries = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        objects = [{"Key": entry["Key"], "VersionId": entry["VersionId"]} for entry in entries]
+        for start in range(0, len(objects), 1000):
+            s3.delete_objects(Bucket=name, Delete={"Objects": objects[start : start + 1000], "Quiet": True})
     s3.delete_bucket(Bucket=name)
 
 

@@ -31,6 +31,7 @@ GROUPS: tuple[SeedGroup, ...] = (
 KEYS: tuple[SeedKey, ...] = (
     SeedKey("admin", ("admin",), "local admin key"),
     SeedKey("shop", ("shop",), "local shop key (tills and web shop)"),
+    SeedKey("partner", ("partner",), "local partner key (file uploads and their reports)"),
 )
 
 

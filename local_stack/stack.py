@@ -134,7 +134,10 @@ class LocalStack:
         self._environment.apply()
         self._resources = create_resources(endpoint, table_name, delivery_delay_s=delivery_delay_s)
         # Bucket names and queue URLs, known now (a queue's URL is moto's answer).
-        self._environment.extend(self._resources.environment())
+        # A stack whose queues deliver at once applies files at once too (no quiet period); one
+        # with the wiring's delays keeps the importer's default quiet period, as deployed.
+        quiet = {} if delivery_delay_s is None else {"IMPORT_QUIET_PERIOD_S": str(delivery_delay_s)}
+        self._environment.extend({**self._resources.environment(), **quiet})
         self.keys = seed(table_name)
         runtimes = self._runtimes = {
             function.name: FunctionRuntime(function, handlers.get(function.name)) for function in FUNCTIONS

@@ -185,10 +185,13 @@ def test_import_status_through_the_api(world):
     one = call("api_get_import", ADMIN, path={"import_id": job["import_id"]})
     assert one.status == 200, one.body
     assert one.body == job
+    stem = (
+        f"reports/demo/{EARN}/{job['received_at'][:19].replace('-', '').replace(':', '')}Z-{job['import_id']}"
+    )
     assert one.body["report"] == {
         "bucket": BUCKET,
-        "summary_key": f"reports/demo/{EARN}.report.json",
-        "skipped_key": f"reports/demo/{EARN}.skipped.csv",
+        "summary_key": f"{stem}.report.json",
+        "skipped_key": f"{stem}.skipped.csv",
     }
     summary = summary_of(world, EARN)
     assert summary["import_id"] == job["import_id"]

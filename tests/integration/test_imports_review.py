@@ -183,13 +183,14 @@ def test_a_corrected_re_upload_wins_in_the_versioned_bucket(world):
     # Both uploads were applied, one job each, and each left incoming/ for good.
     assert world.s3.list_object_versions(Bucket=BUCKET, Prefix="incoming/").get("Versions", []) == []
     assert len(bucket_keys(world.s3, "processed/")) == 2
-    # The file's report is written once per upload; the current one is the correction's.
-    summary_key = next(k for k in bucket_keys(world.s3, "reports/") if k.endswith(".report.json"))
-    reports = world.s3.list_object_versions(Bucket=BUCKET, Prefix=summary_key)["Versions"]
-    assert len(reports) == 2
-    report = json.loads(world.s3.get_object(Bucket=BUCKET, Key=summary_key)["Body"].read())
-    assert (report["state"], report["applied"]) == ("completed", 1)
-    assert any(report["import_id"] in key for key in bucket_keys(world.s3, "processed/"))
+    # Each upload has its own report, neither erased by the other.
+    summaries = [k for k in bucket_keys(world.s3, "reports/") if k.endswith(".report.json")]
+    assert len(summaries) == 2
+    reports = [json.loads(world.s3.get_object(Bucket=BUCKET, Key=k)["Body"].read()) for k in summaries]
+    assert [(r["state"], r["applied"]) for r in reports] == [("completed", 1)] * 2
+    assert reports[0]["import_id"] != reports[1]["import_id"]
+    for report in reports:
+        assert any(report["import_id"] in key for key in bucket_keys(world.s3, "processed/"))
 
 
 # --- paging a card's rewards ----------------------------------------------------------

@@ -105,7 +105,7 @@ def test_state_file_describes_the_running_stack(stack: LocalStack, state_file: P
     assert state["table_name"] == stack.table_name
     assert set(state["keys"]) == {"demo", "demo-b"}
     for group, keys in state["keys"].items():
-        assert set(keys) == {"admin", "shop"}
+        assert set(keys) == {"admin", "shop", "partner"}
         assert all(token.startswith(f"lk.{group}.") for token in keys.values())
     assert stat.S_IMODE(state_file.stat().st_mode) == 0o600, "the keys are readable by the owner only"
 

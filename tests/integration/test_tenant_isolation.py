@@ -268,8 +268,13 @@ def test_other_group_cannot_reach_demo_data(route, member):
         assert call("api_put_group_settings", ADMIN, body={"null_erases": True}).status == 200
         body = {"null_erases": False} if route[0] == "PUT" else ...
         reply = call(EVENT_FOR[route], OTHER_GROUP, body=body)
-        assert (reply.status, reply.body) == (200, {"null_erases": False}), reply.body
-        assert call("api_get_group_settings", ADMIN).body == {"null_erases": True}
+        assert (reply.status, reply.body) == (200, {"null_erases": False, "import_quiet_period_s": None}), (
+            reply.body
+        )
+        assert call("api_get_group_settings", ADMIN).body == {
+            "null_erases": True,
+            "import_quiet_period_s": None,
+        }
     elif route == ("POST", "/v1/imports/uploads"):
         # the file name's universe is the key's group: demo-b may not upload into demo's folder
         reply = call(EVENT_FOR[route], OTHER_GROUP)

@@ -37,6 +37,7 @@ def create_import_resources() -> tuple[Any, Any]:
     url = sqs.create_queue(QueueName="loyalty-imports-test")["QueueUrl"]
     os.environ["IMPORT_BUCKET"] = BUCKET
     os.environ["IMPORT_QUEUE_URL"] = url
+    os.environ["IMPORT_QUIET_PERIOD_S"] = "0"  # drain at once (test_imports_quiet_period sets its own)
     return s3, sqs
 
 
@@ -74,11 +75,18 @@ def deliver(*keys: str, remaining_ms: int = 900_000) -> dict[str, Any]:
     return response
 
 
-def report(s3: Any, name: str, group: str = "demo") -> tuple[dict[str, Any], str]:
-    summary = json.loads(
-        s3.get_object(Bucket=BUCKET, Key=f"reports/{group}/{name}.report.json")["Body"].read()
-    )
-    skipped = s3.get_object(Bucket=BUCKET, Key=f"reports/{group}/{name}.skipped.csv")["Body"].read().decode()
+def report_stems(s3: Any, name: str, group: str = "demo") -> list[str]:
+    """The report pairs of a file name (`reports/<group>/<name>/<received>-<import id>`), oldest first."""
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"reports/{group}/{name}/").get("Contents", [])
+    summaries = sorted((k["LastModified"], k["Key"]) for k in listed if k["Key"].endswith(".report.json"))
+    return [key.removesuffix(".report.json") for _, key in summaries]
+
+
+def report(s3: Any, name: str, group: str = "demo", index: int = -1) -> tuple[dict[str, Any], str]:
+    """The summary and skipped lines of a file name's newest import (or its `index`-th)."""
+    stem = report_stems(s3, name, group)[index]
+    summary = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{stem}.report.json")["Body"].read())
+    skipped = s3.get_object(Bucket=BUCKET, Key=f"{stem}.skipped.csv")["Body"].read().decode()
     return summary, skipped
 
 

@@ -37,6 +37,14 @@ class GroupSettings(BaseModel):
         strict=True,
         description="In partner files, a value of exactly NULL erases the stored value (otherwise it is ignored)",
     )
+    import_quiet_period_s: int | None = Field(
+        default=None,
+        ge=0,
+        le=900,
+        strict=True,
+        description="Seconds without a new upload of the group before its files are applied "
+        "(null: the stage's default, 120 s; 0: at once)",
+    )
 
 
 class LoyaltyGroup(BaseModel):

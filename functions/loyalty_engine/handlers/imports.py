@@ -30,6 +30,9 @@ def _count(job: ImportJob) -> None:
     if job.state == "rejected":
         metrics.add_metric(name="ImportFilesRejected", unit=MetricUnit.Count, value=1)
         return
+    if job.state == "duplicate":
+        metrics.add_metric(name="ImportFilesDuplicate", unit=MetricUnit.Count, value=1)
+        return
     metrics.add_metric(name="ImportFilesCompleted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ImportLinesApplied", unit=MetricUnit.Count, value=job.progress.applied)
     metrics.add_metric(name="ImportLinesSkipped", unit=MetricUnit.Count, value=job.progress.skipped)

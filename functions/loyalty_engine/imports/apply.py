@@ -3,6 +3,7 @@ nothing), then its chunks, each written with the checkpoint of the one before.""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 from collections.abc import Callable, Iterator
@@ -61,7 +62,14 @@ def _check_file(
             "card_codes_generated",
             f"program {program.program_id!r} generates its card codes: members are enrolled through the API",
         )
-    chunks = svc.objects.chunks(stored)
+    digest = hashlib.sha256()
+
+    def hashed(source: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in source:
+            digest.update(chunk)
+            yield chunk
+
+    chunks = hashed(svc.objects.chunks(stored))
     first = next(chunks, b"")
     separator = detect_separator(first_line([first]))
     records = read_records(itertools.chain([first], chunks), separator=separator)
@@ -87,8 +95,24 @@ def _check_file(
             "next_offset": header_record.end,
             "next_line": header_record.last_line + 1,
             "progress": Progress(lines_total=count),
+            "content_sha256": digest.hexdigest(),  # the whole file was read to count its lines
         }
     )
+
+
+def _duplicate(svc: ImportServices, group: str, job: ImportJob, holder: str, expected_chunk: int) -> None:
+    """The same bytes under the same name as an earlier import: nothing applied, a report that
+    names the import it repeats."""
+    done = job.model_copy(
+        update={
+            "state": "duplicate",
+            "duplicate_of": holder,
+            "finished_at": svc.clock(),
+            "progress": Progress(lines_total=job.progress.lines_total),
+        }
+    )
+    logger.info("import file repeats an earlier one", extra={"key": job.key, "duplicate_of": holder})
+    finish(svc, group, done, expected_chunk=expected_chunk)
 
 
 def apply_file(
@@ -110,6 +134,11 @@ def apply_file(
                 job.model_copy(update={"scope": file_name.scope, "subsection": file_name.subsection}),
                 rejection,
             )
+            return True
+        assert checked.content_sha256 is not None
+        holder = svc.jobs.claim_content(group, job.file_name, checked.content_sha256, job.import_id)
+        if holder != job.import_id:
+            _duplicate(svc, group, checked, holder, expected_chunk=job.chunk)
             return True
         svc.jobs.save_job(group, checked, expected_chunk=job.chunk)
         job = checked

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from time import time
 
 from loyalty_engine.access.store import GroupStore
 from loyalty_engine.imports.jobs import ImportJob
@@ -31,6 +32,10 @@ class ImportServices:
     objects: ObjectStore
     queue: MessageQueue | None
     clock: Callable[[], datetime] = utcnow
+    # A group's files wait until none arrived for this long (the group's setting wins); measured
+    # against S3's LastModified with the wall clock (epoch seconds), not the job clock.
+    quiet_period_s: int = 120
+    wall_clock: Callable[[], float] = time
     # With the checkpoint riding in its first write request, a chunk of valid lines writes
     # 4,999 + 1 items: exactly 200 full BatchWriteItem requests.
     chunk_lines: int = 4_999
@@ -55,4 +60,5 @@ def import_services() -> ImportServices:
         members=MemberStore(dynamodb, config.table_name),
         objects=ObjectStore(s3_client(), config.import_bucket),
         queue=MessageQueue(sqs_client(), config.import_queue_url) if config.import_queue_url else None,
+        quiet_period_s=config.import_quiet_period_s,
     )

@@ -4,6 +4,7 @@ file that fails the same way three times ends as `failed` so the files after it 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -46,9 +47,35 @@ def pending_files(svc: ImportServices, group: str) -> list[FileName]:
     return sorted(files, key=lambda f: f.order)
 
 
+MAX_DELAY_S = 900  # SQS's longest message delay
+
+
+def quiet_wait_s(svc: ImportServices, group: str) -> int:
+    """Seconds until no file of the group has arrived for its quiet period (0: drain now)."""
+    found = svc.groups.get_group(group)
+    period = svc.quiet_period_s
+    if found is not None and found.settings.import_quiet_period_s is not None:
+        period = found.settings.import_quiet_period_s
+    if period <= 0:
+        return 0
+    newest = svc.objects.newest_upload_time(incoming_key(group, ""))
+    if newest is None:
+        return 0
+    return max(0, math.ceil(newest + period - svc.wall_clock()))
+
+
 def drain(svc: ImportServices, group: str, remaining_ms: Callable[[], float]) -> None:
+    """Apply the group's waiting files, once none arrived for the quiet period: until then the
+    drain is sent back to the queue, delayed by what is left of the period."""
     owner = f"{time.time_ns()}-{id(svc)}"
     while True:
+        wait = quiet_wait_s(svc, group)
+        if wait > 0 and svc.queue is not None:
+            logger.info(
+                "group's uploads not quiet yet; drain delayed", extra={"group": group, "wait_s": wait}
+            )
+            svc.queue.send({"drain": {"group": group}}, delay_s=min(wait, MAX_DELAY_S))
+            return
         if not svc.jobs.acquire_lock(group, owner, int(time.time()), LOCK_LEASE_S):
             # Another run drains this group; it lists the files again after releasing the
             # lock, and this message's file was in the bucket before this message existed.

@@ -1,7 +1,7 @@
 """Partner import files: names, bucket layout, order, dates, and reading CSV as records.
 
 A partner of loyalty group G uploads `incoming/G/<universe>_<scope>_<subsection>_<YYYYMMDD>.csv`;
-reports are written to `reports/G/`, and a file that has been handled (applied or
+reports are written to `reports/G/<name>/` (one pair per upload), and a file that has been handled (applied or
 rejected) is moved to `processed/G/`.
 
 Reading is streaming: records come from an iterator of byte chunks, each with the byte
@@ -102,9 +102,12 @@ def processed_key(group: str, name: str, job_id: str) -> str:
     return f"{PROCESSED}{group}/{job_id}/{name}"
 
 
-def report_keys(group: str, name: str) -> tuple[str, str]:
-    """(JSON summary, CSV of skipped lines), next to each other under `reports/<group>/`."""
-    return f"{REPORTS}{group}/{name}.report.json", f"{REPORTS}{group}/{name}.skipped.csv"
+def report_keys(group: str, name: str, received_at: datetime, job_id: str) -> tuple[str, str]:
+    """(JSON summary, CSV of skipped lines) of one import, next to each other under
+    `reports/<group>/<name>/`: one pair per upload (a re-upload never overwrites the reports of
+    an earlier one), listed in the order they were received."""
+    stem = f"{REPORTS}{group}/{name}/{received_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{job_id}"
+    return f"{stem}.report.json", f"{stem}.skipped.csv"
 
 
 # --- dates -------------------------------------------------------------------------------

@@ -31,7 +31,9 @@ def reject(svc: ImportServices, group: str, job: ImportJob, rejection: FileRejec
 
 def finish(svc: ImportServices, group: str, job: ImportJob, expected_chunk: int) -> None:
     """Reports first, then the job's final state: a crash in between writes the reports again."""
-    summary_key, skipped_key = report_keys(group, job.file_name.replace("/", "_"))
+    summary_key, skipped_key = report_keys(
+        group, job.file_name.replace("/", "_"), job.received_at, job.import_id
+    )
     job = job.model_copy(
         update={
             "report": ReportLocation(

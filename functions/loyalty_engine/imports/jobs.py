@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from loyalty_engine.kernel.timeutil import UtcDatetime
 
-JobState = Literal["queued", "running", "completed", "rejected", "failed"]
+JobState = Literal["queued", "running", "completed", "rejected", "failed", "duplicate"]
 
 
 class Scope(StrEnum):
@@ -108,10 +108,14 @@ class ImportJob(BaseModel):
     next_line: int = 2
     chunk: int = 0
     failures: int = Field(default=0, description="Deliveries that failed in a way that would repeat")
+    content_sha256: str | None = Field(default=None, description="SHA-256 of the file's bytes, once read")
+    duplicate_of: str | None = Field(
+        default=None, description="State `duplicate`: the import of the same name and bytes it repeats"
+    )
 
     @property
     def done(self) -> bool:
-        return self.state in ("completed", "rejected", "failed")
+        return self.state in ("completed", "rejected", "failed", "duplicate")
 
 
 class ImportView(BaseModel):
@@ -129,6 +133,8 @@ class ImportView(BaseModel):
     progress: Progress
     rejection: Rejection | None
     report: ReportLocation | None
+    content_sha256: str | None = None
+    duplicate_of: str | None = None
 
     @classmethod
     def of(cls, job: ImportJob) -> ImportView:

@@ -44,5 +44,7 @@ def summary(job: ImportJob) -> dict[str, object]:
         "skipped": job.progress.skipped,
         "unchanged": job.progress.unchanged,
         "rejection": job.rejection.model_dump() if job.rejection else None,
+        "content_sha256": job.content_sha256,
+        "duplicate_of": job.duplicate_of,
         "skipped_lines_report": job.report.skipped_key if job.report else None,
     }

@@ -156,6 +156,30 @@ class ImportStore:
             raise (map_error(error) or error) from error
         return [ImportJob.model_validate(data_of(from_item(raw))) for raw in response.get("Items", [])]
 
+    def claim_content(self, group: str, file_name: str, sha256: str, job_id: str) -> str:
+        """Claim `file_name`'s bytes (by their SHA-256) for `job_id`; the id of the import that
+        holds the claim: `job_id` itself, or the earlier import of the same name and bytes."""
+        pk = keys.import_content_pk(group, file_name, sha256)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(item(pk, keys.CONTENT_SK, "import_content", {"import_id": job_id})),
+                ConditionExpression="attribute_not_exists(#pk) OR #id = :id",
+                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#id": "import_id"},
+                ExpressionAttributeValues={":id": serialize(job_id)},
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise (map_error(error) or error) from error
+            try:
+                response = self._client.get_item(
+                    TableName=self._table, Key=table_key(pk, keys.CONTENT_SK), ConsistentRead=True
+                )
+            except ClientError as read_error:
+                raise (map_error(read_error) or read_error) from read_error
+            return str(data_of(from_item(response["Item"]))["import_id"])
+        return job_id
+
     # --- the drain lock ----------------------------------------------------------------------
 
     def acquire_lock(self, group: str, owner: str, now: int, lease_s: int) -> bool:

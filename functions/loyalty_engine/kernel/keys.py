@@ -184,6 +184,14 @@ def import_file_gsi1pk(group: str, file_name: str) -> str:
     return f"G#{group}#IMPORTFILE#{file_name}"
 
 
+def import_content_pk(group: str, file_name: str, sha256: str) -> str:
+    """The claim of a file's bytes under its name: the first import that reads them holds it."""
+    return f"G#{group}#FILEHASH#{sha256}#{file_name}"
+
+
+CONTENT_SK = "CLAIM"
+
+
 def import_lock_pk(group: str) -> str:
     return f"G#{group}#IMPORTLOCK"
 

@@ -81,6 +81,19 @@ class ObjectStore:
                 return keys
             params["ContinuationToken"] = response["NextContinuationToken"]
 
+    def newest_upload_time(self, prefix: str) -> float | None:
+        """When the newest object under `prefix` was written (epoch seconds), None if none."""
+        newest = None
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        while True:
+            response = self._call("list_objects_v2", **params)
+            for entry in response.get("Contents", []):
+                written = entry["LastModified"].timestamp()
+                newest = written if newest is None else max(newest, written)
+            if not response.get("IsTruncated"):
+                return newest
+            params["ContinuationToken"] = response["NextContinuationToken"]
+
     def head(self, key: str) -> StoredObject | None:
         try:
             response = self._client.head_object(Bucket=self.bucket, Key=key)

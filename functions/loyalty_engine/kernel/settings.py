@@ -69,6 +69,8 @@ class ImporterSettings(Settings):
     import_bucket: str = Field(alias="IMPORT_BUCKET", min_length=3)
     # Unset: a drain that runs out of time cannot queue its continuation (tests run drains whole).
     import_queue_url: str | None = Field(default=None, alias="IMPORT_QUEUE_URL", min_length=1)
+    # The stage's quiet period before a group's files are applied (a group may set its own).
+    import_quiet_period_s: int = Field(default=120, alias="IMPORT_QUIET_PERIOD_S", ge=0, le=900)
 
 
 class JobSettings(Settings):
