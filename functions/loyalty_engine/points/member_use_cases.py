@@ -65,17 +65,7 @@ def enrol(
 
     for _ in range(GENERATION_ATTEMPTS):
         card_code = request.card_code or generate_card_code(program.card_codes)
-        member = Member(
-            card_code=card_code,
-            program_id=program_id,
-            customer_ref=request.customer_ref,
-            subscribed_at=request.subscribed_at or now,
-            created_at=now,
-            tier_rank=initial_tier(program),
-        )
-        answer = StoredAnswer(
-            fingerprint=fp, status=201, body=member_view(member, program, now).model_dump(mode="json")
-        )
+        member, answer = _enrolment(program, card_code, request, fp, now)
         write = MemberWrite(
             member=member, new_records=[NewRecord(ENROL_SK, "enrolment", {"answer": answer_attrs(answer)})]
         )
@@ -97,6 +87,22 @@ def enrol(
     raise ConcurrentUpdate("could not allocate a card code; retry")
 
 
+def _enrolment(
+    program: Program, card_code: str, request: EnrolRequest, fp: str, now: datetime
+) -> tuple[Member, StoredAnswer]:
+    """The member an enrolment creates and the answer it stores (the API's and a file's)."""
+    member = Member(
+        card_code=card_code,
+        program_id=program.program_id,
+        customer_ref=request.customer_ref,
+        subscribed_at=request.subscribed_at or now,
+        created_at=now,
+        tier_rank=initial_tier(program),
+    )
+    body = member_view(member, program, now).model_dump(mode="json")
+    return member, StoredAnswer(fingerprint=fp, status=201, body=body)
+
+
 ImportedEnrolment = Literal["applied", "unchanged"]
 
 
@@ -116,17 +122,7 @@ def enrol_imported(
         return _imported_outcome(records[ENROL_SK], fp, source, program.program_id)
     if program.ends_at is not None and program.ends_at <= now:
         raise InvalidRequest("the program has ended", code="program_not_active")
-    member = Member(
-        card_code=request.card_code,
-        program_id=program.program_id,
-        customer_ref=request.customer_ref,
-        subscribed_at=request.subscribed_at or now,
-        created_at=now,
-        tier_rank=initial_tier(program),
-    )
-    answer = StoredAnswer(
-        fingerprint=fp, status=201, body=member_view(member, program, now).model_dump(mode="json")
-    )
+    member, answer = _enrolment(program, request.card_code, request, fp, now)
     record = NewRecord(ENROL_SK, "enrolment", {"answer": answer_attrs(answer), "source": source})
     try:
         members.commit(group, MemberWrite(member=member, new_records=[record]), expected_version=None)
