@@ -47,6 +47,15 @@ class CustomerStore(ItemTable):
             item(keys.customer_groups_pk(group), sk, "customer_group", customer_group.model_dump(mode="json"))
         )
 
+    def customer_groups_page(
+        self, group: str, limit: int, cursor: str | None
+    ) -> tuple[list[CustomerGroup], str | None]:
+        """One page of the group's customer groups, in id order (Query `CG#`), and the next cursor."""
+        pk = keys.customer_groups_pk(group)
+        prefix = keys.customer_group_sk("")
+        values, next_cursor = prefix_page(self._client, self._table, pk, prefix, limit, cursor, max_length=80)
+        return [CustomerGroup.model_validate(value) for value in values], next_cursor
+
     def existing_customer_groups(self, group: str, ids: list[str]) -> set[str]:
         pk = keys.customer_groups_pk(group)
         found = batch_get(self._client, self._table, [(pk, keys.customer_group_sk(i)) for i in ids])

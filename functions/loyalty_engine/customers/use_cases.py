@@ -12,6 +12,7 @@ from loyalty_engine.customers.models import (
     CustomerGroup,
     CustomerGroupMember,
     CustomerGroupMembers,
+    CustomerGroupPage,
     CustomerGroupSpec,
     CustomerLinks,
     CustomerSpec,
@@ -56,6 +57,14 @@ def get_customer_group(svc: CustomerContext, caller: Caller, customer_group_id: 
     if found is None:
         raise NotFound(f"customer group {customer_group_id!r} not found", code="customer_group_not_found")
     return found
+
+
+def list_customer_groups(
+    svc: CustomerContext, caller: Caller, limit: int, cursor: str | None
+) -> CustomerGroupPage:
+    """One page of the caller's group's customer groups, by id."""
+    found, next_cursor = svc.customers.customer_groups_page(caller.group_id, limit, cursor)
+    return CustomerGroupPage(customer_groups=found, next_cursor=next_cursor)
 
 
 def put_customer(
