@@ -198,6 +198,7 @@ INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/customer-groups/{customer_group_id}/customers", ADMIN),
     ApiRoute("PUT", "/v1/customers/{customer_id}", ADMIN),
     ApiRoute("GET", "/v1/customers/{customer_id}", ADMIN),
+    ApiRoute("GET", "/v1/customers", ADMIN),
     ApiRoute("PUT", "/v1/members/{card_code}/customer", ADMIN),
 )
 

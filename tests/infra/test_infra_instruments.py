@@ -54,6 +54,7 @@ ROUTES = {
     ("GET", "/v1/customer-groups/{customer_group_id}/customers"),
     ("PUT", "/v1/customers/{customer_id}"),
     ("GET", "/v1/customers/{customer_id}"),
+    ("GET", "/v1/customers"),
     ("PUT", "/v1/members/{card_code}/customer"),
 }
 CONSUME_ACTIONS = {

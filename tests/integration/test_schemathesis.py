@@ -370,6 +370,7 @@ def test_every_operation_documents_its_success_responses() -> None:
         ("get", "/v1/customer-groups"): {"200"},
         ("put", "/v1/customers/{customer_id}"): {"200", "201"},
         ("get", "/v1/customers/{customer_id}"): {"200"},
+        ("get", "/v1/customers"): {"200"},
         ("put", "/v1/members/{card_code}/customer"): {"200"},
         ("post", "/v1/api-keys"): {"200", "201"},
         ("get", "/v1/api-keys"): {"200"},

@@ -85,6 +85,7 @@ EVENT_FOR = {
     ("GET", "/v1/customer-groups/{customer_group_id}/customers"): "api_list_customer_group_customers",
     ("PUT", "/v1/customers/{customer_id}"): "api_put_customer",
     ("GET", "/v1/customers/{customer_id}"): "api_get_customer",
+    ("GET", "/v1/customers"): "api_list_customers",
     ("PUT", "/v1/members/{card_code}/customer"): "api_link_card_customer",
 }
 NOT_FOUND = {
@@ -107,6 +108,7 @@ INSTRUMENT_LISTS = {
     "api_list_merchant_groups": "merchant_groups",
     "api_list_merchants": "merchants",
     "api_list_customer_groups": "customer_groups",
+    "api_list_customers": "customers",
 }
 # Routes a shop key at a till calls (with a key bound to a merchant).
 POS_EVENTS = {

@@ -68,6 +68,13 @@ class CustomerGroupPage(Model):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
+class CustomerPage(Model):
+    customers: list[Customer] = Field(
+        description="By customer id; without their links (GET /v1/customers/{customer_id} has them)"
+    )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
 class CardLink(Model):
     model_config = {"extra": "forbid", "frozen": True}
 

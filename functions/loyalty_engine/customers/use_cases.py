@@ -15,6 +15,7 @@ from loyalty_engine.customers.models import (
     CustomerGroupPage,
     CustomerGroupSpec,
     CustomerLinks,
+    CustomerPage,
     CustomerSpec,
     CustomerView,
 )
@@ -110,6 +111,12 @@ def customer_group_customers(
     return CustomerGroupMembers(
         customers=[CustomerGroupMember(customer_id=i) for i in ids], next_cursor=next_cursor
     )
+
+
+def list_customers(svc: CustomerContext, caller: Caller, limit: int, cursor: str | None) -> CustomerPage:
+    """One page of the caller's group's customers, by customer id (without their links)."""
+    found, next_cursor = svc.customers.customers_page(caller.group_id, limit, cursor)
+    return CustomerPage(customers=found, next_cursor=next_cursor)
 
 
 def get_customer(svc: CustomerContext, caller: Caller, customer_id: str) -> CustomerView:

@@ -1,5 +1,5 @@
 """List routes of the instrument API's collections (merchant groups, merchants, customer
-groups), a page at a time in id order.
+groups, customers), a page at a time in id order.
 
 The group is the calling key's; a cursor carries only a position in that group's partition.
 """
@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BeforeValidator, Field
 
 from loyalty_engine.customers import use_cases as customers
-from loyalty_engine.customers.models import CustomerGroupPage
+from loyalty_engine.customers.models import CustomerGroupPage, CustomerPage
 from loyalty_engine.handlers.rest import caller_of, responses
 from loyalty_engine.instruments import merchant_use_cases as merchants
 from loyalty_engine.instruments.context import instrument_services
@@ -39,3 +39,9 @@ def add_instrument_lists_routes(app: APIGatewayRestResolver) -> None:
     def list_customer_groups(limit: Limit = 50, cursor: Cursor = None) -> CustomerGroupPage:
         """The group's customer groups, by customer group id, a page at a time."""
         return customers.list_customer_groups(instrument_services(), caller_of(app), limit, cursor)
+
+    @app.get("/v1/customers", responses=responses(200), tags=["customers"])
+    def list_customers(limit: Limit = 50, cursor: Cursor = None) -> CustomerPage:
+        """The group's customers, by customer id, a page at a time (without their links: read a
+        customer for its cards and instruments)."""
+        return customers.list_customers(instrument_services(), caller_of(app), limit, cursor)
