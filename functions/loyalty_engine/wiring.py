@@ -136,6 +136,7 @@ AUTHORIZATION_HEADER = "Authorization"
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/v1/programs/{program_id}", ADMIN),
     ApiRoute("GET", "/v1/programs/{program_id}"),
+    ApiRoute("GET", "/v1/programs"),
     ApiRoute("POST", "/v1/programs/{program_id}/members"),
     ApiRoute("GET", "/v1/members/{card_code}"),
     ApiRoute("POST", "/v1/members/{card_code}/orders"),
@@ -175,8 +176,10 @@ API_ROUTES: tuple[ApiRoute, ...] = (
 INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/v1/merchant-groups/{merchant_group_id}", ADMIN),
     ApiRoute("GET", "/v1/merchant-groups/{merchant_group_id}", ADMIN),
+    ApiRoute("GET", "/v1/merchant-groups", ADMIN),
     ApiRoute("PUT", "/v1/merchants/{merchant_id}", ADMIN),
     ApiRoute("GET", "/v1/merchants/{merchant_id}", ADMIN),
+    ApiRoute("GET", "/v1/merchants", ADMIN),
     ApiRoute("PUT", "/v1/series/{series_id}", ADMIN),
     ApiRoute("GET", "/v1/series/{series_id}"),
     ApiRoute("GET", "/v1/series"),
@@ -191,9 +194,11 @@ INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/v1/instruments/{number}/cancellations", ADMIN),
     ApiRoute("PUT", "/v1/customer-groups/{customer_group_id}", ADMIN),
     ApiRoute("GET", "/v1/customer-groups/{customer_group_id}", ADMIN),
+    ApiRoute("GET", "/v1/customer-groups", ADMIN),
     ApiRoute("GET", "/v1/customer-groups/{customer_group_id}/customers", ADMIN),
     ApiRoute("PUT", "/v1/customers/{customer_id}", ADMIN),
     ApiRoute("GET", "/v1/customers/{customer_id}", ADMIN),
+    ApiRoute("GET", "/v1/customers", ADMIN),
     ApiRoute("PUT", "/v1/members/{card_code}/customer", ADMIN),
 )
 

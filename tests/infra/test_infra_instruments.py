@@ -32,8 +32,10 @@ BATCH_ISSUER = wiring.BATCH_ISSUER
 ROUTES = {
     ("PUT", "/v1/merchant-groups/{merchant_group_id}"),
     ("GET", "/v1/merchant-groups/{merchant_group_id}"),
+    ("GET", "/v1/merchant-groups"),
     ("PUT", "/v1/merchants/{merchant_id}"),
     ("GET", "/v1/merchants/{merchant_id}"),
+    ("GET", "/v1/merchants"),
     ("PUT", "/v1/series/{series_id}"),
     ("GET", "/v1/series/{series_id}"),
     ("GET", "/v1/series"),
@@ -48,9 +50,11 @@ ROUTES = {
     ("POST", "/v1/instruments/{number}/cancellations"),
     ("PUT", "/v1/customer-groups/{customer_group_id}"),
     ("GET", "/v1/customer-groups/{customer_group_id}"),
+    ("GET", "/v1/customer-groups"),
     ("GET", "/v1/customer-groups/{customer_group_id}/customers"),
     ("PUT", "/v1/customers/{customer_id}"),
     ("GET", "/v1/customers/{customer_id}"),
+    ("GET", "/v1/customers"),
     ("PUT", "/v1/members/{card_code}/customer"),
 }
 CONSUME_ACTIONS = {

@@ -29,6 +29,7 @@ OTHER_POS = Caller(
 EVENT_FOR = {
     ("PUT", "/v1/programs/{program_id}"): "api_put_program",
     ("GET", "/v1/programs/{program_id}"): "api_get_program",
+    ("GET", "/v1/programs"): "api_list_programs",
     ("POST", "/v1/programs/{program_id}/members"): "api_enrol_member",
     ("GET", "/v1/members/{card_code}"): "api_get_member",
     ("POST", "/v1/members/{card_code}/orders"): "api_earn_order",
@@ -62,8 +63,10 @@ EVENT_FOR = {
     ("DELETE", "/v1/api-keys/{key_id}"): "api_revoke_api_key",
     ("PUT", "/v1/merchant-groups/{merchant_group_id}"): "api_put_merchant_group",
     ("GET", "/v1/merchant-groups/{merchant_group_id}"): "api_get_merchant_group",
+    ("GET", "/v1/merchant-groups"): "api_list_merchant_groups",
     ("PUT", "/v1/merchants/{merchant_id}"): "api_put_merchant",
     ("GET", "/v1/merchants/{merchant_id}"): "api_get_merchant",
+    ("GET", "/v1/merchants"): "api_list_merchants",
     ("PUT", "/v1/series/{series_id}"): "api_put_series",
     ("GET", "/v1/series/{series_id}"): "api_get_series",
     ("GET", "/v1/series"): "api_list_series",
@@ -78,9 +81,11 @@ EVENT_FOR = {
     ("POST", "/v1/instruments/{number}/cancellations"): "api_cancel_instrument",
     ("PUT", "/v1/customer-groups/{customer_group_id}"): "api_put_customer_group",
     ("GET", "/v1/customer-groups/{customer_group_id}"): "api_get_customer_group",
+    ("GET", "/v1/customer-groups"): "api_list_customer_groups",
     ("GET", "/v1/customer-groups/{customer_group_id}/customers"): "api_list_customer_group_customers",
     ("PUT", "/v1/customers/{customer_id}"): "api_put_customer",
     ("GET", "/v1/customers/{customer_id}"): "api_get_customer",
+    ("GET", "/v1/customers"): "api_list_customers",
     ("PUT", "/v1/members/{card_code}/customer"): "api_link_card_customer",
 }
 NOT_FOUND = {
@@ -97,6 +102,13 @@ NOT_FOUND = {
     "customer_group_not_found",
     "customer_not_found",
     "api_key_not_found",
+}
+# List routes of the instrument API, with the key of their items in the answer.
+INSTRUMENT_LISTS = {
+    "api_list_merchant_groups": "merchant_groups",
+    "api_list_merchants": "merchants",
+    "api_list_customer_groups": "customer_groups",
+    "api_list_customers": "customers",
 }
 # Routes a shop key at a till calls (with a key bound to a merchant).
 POS_EVENTS = {
@@ -226,6 +238,11 @@ def test_other_group_cannot_reach_demo_instruments(route, table, member):
         assert call(name, OTHER_GROUP, body={**sent, "customer_groups": []}).status == 201
     elif name == "api_list_series":
         assert ok(call(name, OTHER_GROUP), 200) == {"series": []}
+    elif name in INSTRUMENT_LISTS:
+        # the group is the key's: demo-b lists demo-b's own (none), demo lists its one
+        key = INSTRUMENT_LISTS[name]
+        assert ok(call(name, OTHER_GROUP), 200) == {key: [], "next_cursor": None}
+        assert len(ok(call(name, ADMIN), 200)[key]) == 1
     else:
         _not_found(call(name, OTHER_POS if name in POS_EVENTS else OTHER_GROUP))
     assert _demo_items(table) == before
@@ -285,10 +302,20 @@ def test_other_group_cannot_reach_demo_data(route, member):
         reply = call(EVENT_FOR[route], OTHER_GROUP)
         assert reply.status == 201 and reply.body["api_key"].startswith("lk.demo-b."), reply.body
         assert len(call("api_list_api_keys", ADMIN).body["keys"]) == 2  # demo's own two, no more
-    elif route in (("GET", "/v1/rewards"), ("GET", "/v1/imports"), ("GET", "/v1/api-keys")):
+    elif route in (
+        ("GET", "/v1/rewards"),
+        ("GET", "/v1/imports"),
+        ("GET", "/v1/api-keys"),
+        ("GET", "/v1/programs"),
+    ):
         reply = call(EVENT_FOR[route], OTHER_GROUP)
         assert reply.status == 200, reply.body
-        empty = ({"rewards": [], "next_cursor": None}, {"imports": []}, {"keys": [], "next_cursor": None})
+        empty = (
+            {"rewards": [], "next_cursor": None},
+            {"imports": []},
+            {"keys": [], "next_cursor": None},
+            {"programs": [], "next_cursor": None},
+        )
         assert reply.body in empty, reply.body
         assert len(next(iter(call(EVENT_FOR[route], ADMIN).body.values()))) == 1  # demo sees its own
     else:

@@ -63,6 +63,18 @@ class CustomerGroupMembers(Model):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
+class CustomerGroupPage(Model):
+    customer_groups: list[CustomerGroup] = Field(description="By customer group id")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class CustomerPage(Model):
+    customers: list[Customer] = Field(
+        description="By customer id; without their links (GET /v1/customers/{customer_id} has them)"
+    )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
 class CardLink(Model):
     model_config = {"extra": "forbid", "frozen": True}
 

@@ -11,7 +11,7 @@ from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.dynamo import serialize
 from loyalty_engine.kernel.errors import InvalidRequest, NotFound
 from loyalty_engine.kernel.item_access import NEW_ONLY, ConditionsFailed, ItemTable
-from loyalty_engine.kernel.records import item
+from loyalty_engine.kernel.records import data_of, item
 
 MAX_ACTIONS = 100  # DynamoDB's limit of actions in one transaction
 
@@ -47,6 +47,15 @@ class CustomerStore(ItemTable):
             item(keys.customer_groups_pk(group), sk, "customer_group", customer_group.model_dump(mode="json"))
         )
 
+    def customer_groups_page(
+        self, group: str, limit: int, cursor: str | None
+    ) -> tuple[list[CustomerGroup], str | None]:
+        """One page of the group's customer groups, in id order (Query `CG#`), and the next cursor."""
+        pk = keys.customer_groups_pk(group)
+        prefix = keys.customer_group_sk("")
+        values, next_cursor = prefix_page(self._client, self._table, pk, prefix, limit, cursor, max_length=80)
+        return [CustomerGroup.model_validate(value) for value in values], next_cursor
+
     def existing_customer_groups(self, group: str, ids: list[str]) -> set[str]:
         pk = keys.customer_groups_pk(group)
         found = batch_get(self._client, self._table, [(pk, keys.customer_group_sk(i)) for i in ids])
@@ -80,6 +89,18 @@ class CustomerStore(ItemTable):
                 item(pk, keys.CUSTOMER_SK, "customer", customer.model_dump(mode="json")), condition
             )
         ]
+        # its entry in the group's directory (written again on every save: a customer saved
+        # before the directory existed joins it at its next save)
+        actions.append(
+            self.put_action(
+                item(
+                    keys.customers_pk(group),
+                    keys.customer_entry_sk(customer.customer_id),
+                    "customer_entry",
+                    {"customer_id": customer.customer_id},
+                )
+            )
+        )
         before = set(previous.customer_groups) if previous else set()
         after = set(customer.customer_groups)
         for customer_group_id in sorted(after - before):
@@ -160,6 +181,16 @@ class CustomerStore(ItemTable):
         prefix = keys.customer_group_member_sk("")
         values, next_cursor = prefix_page(self._client, self._table, pk, prefix, limit, cursor, max_length=80)
         return [str(value["customer_id"]) for value in values], next_cursor
+
+    def customers_page(self, group: str, limit: int, cursor: str | None) -> tuple[list[Customer], str | None]:
+        """One page of the group's customers, in id order: a Query of the directory (`CU#`), then
+        one BatchGetItem of the page's customer items; and the next page's cursor."""
+        pk = keys.customers_pk(group)
+        prefix = keys.customer_entry_sk("")
+        values, next_cursor = prefix_page(self._client, self._table, pk, prefix, limit, cursor, max_length=80)
+        wanted = [(keys.customer_pk(group, str(v["customer_id"])), keys.CUSTOMER_SK) for v in values]
+        found = batch_get(self._client, self._table, wanted) if wanted else {}
+        return [Customer.model_validate(data_of(found[k])) for k in wanted if k in found], next_cursor
 
     def link_instrument_action(self, group: str, customer_id: str, number: str) -> dict[str, object]:
         """A transaction action: the customer's link to an instrument (the caller read the customer)."""

@@ -12,8 +12,10 @@ from loyalty_engine.customers.models import (
     CustomerGroup,
     CustomerGroupMember,
     CustomerGroupMembers,
+    CustomerGroupPage,
     CustomerGroupSpec,
     CustomerLinks,
+    CustomerPage,
     CustomerSpec,
     CustomerView,
 )
@@ -56,6 +58,14 @@ def get_customer_group(svc: CustomerContext, caller: Caller, customer_group_id: 
     if found is None:
         raise NotFound(f"customer group {customer_group_id!r} not found", code="customer_group_not_found")
     return found
+
+
+def list_customer_groups(
+    svc: CustomerContext, caller: Caller, limit: int, cursor: str | None
+) -> CustomerGroupPage:
+    """One page of the caller's group's customer groups, by id."""
+    found, next_cursor = svc.customers.customer_groups_page(caller.group_id, limit, cursor)
+    return CustomerGroupPage(customer_groups=found, next_cursor=next_cursor)
 
 
 def put_customer(
@@ -101,6 +111,12 @@ def customer_group_customers(
     return CustomerGroupMembers(
         customers=[CustomerGroupMember(customer_id=i) for i in ids], next_cursor=next_cursor
     )
+
+
+def list_customers(svc: CustomerContext, caller: Caller, limit: int, cursor: str | None) -> CustomerPage:
+    """One page of the caller's group's customers, by customer id (without their links)."""
+    found, next_cursor = svc.customers.customers_page(caller.group_id, limit, cursor)
+    return CustomerPage(customers=found, next_cursor=next_cursor)
 
 
 def get_customer(svc: CustomerContext, caller: Caller, customer_id: str) -> CustomerView:

@@ -29,6 +29,7 @@ from loyalty_engine.handlers.rest import (
 from loyalty_engine.handlers.routes_codes import add_codes_routes
 from loyalty_engine.handlers.routes_imports import add_imports_routes
 from loyalty_engine.handlers.routes_keys import add_keys_routes
+from loyalty_engine.handlers.routes_lists import add_lists_routes
 from loyalty_engine.handlers.routes_payments import add_payments_routes
 from loyalty_engine.imports import use_cases as imports
 from loyalty_engine.imports.jobs import ImportView
@@ -73,6 +74,7 @@ add_payments_routes(app)
 add_codes_routes(app)
 add_imports_routes(app)
 add_keys_routes(app)
+add_lists_routes(app)
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
 CardCode = Annotated[

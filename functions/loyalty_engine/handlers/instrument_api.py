@@ -26,6 +26,7 @@ from loyalty_engine.customers.models import (
 )
 from loyalty_engine.handlers.rest import SERVICE, caller_of, json_response, responses, rest_app
 from loyalty_engine.handlers.routes_customer_groups import add_customer_group_routes
+from loyalty_engine.handlers.routes_instrument_lists import add_instrument_lists_routes
 from loyalty_engine.instruments import instrument_use_cases as instruments
 from loyalty_engine.instruments import merchant_use_cases as merchants
 from loyalty_engine.instruments import series_use_cases as series
@@ -55,6 +56,7 @@ tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
 app = rest_app(INSTRUMENT_ROUTES, logger)
 add_customer_group_routes(app)
+add_instrument_lists_routes(app)
 
 Slug = Annotated[str, Path(pattern=SLUG_PATTERN)]
 Number = Annotated[str, Path(pattern=NUMBER_PATTERN, description="The instrument's number (digits)")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from loyalty_engine.instruments.merchants import Merchant, MerchantGroup
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_get
+from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.item_access import ConditionsFailed, ItemTable, new_or_version
 from loyalty_engine.kernel.records import item
@@ -23,6 +24,25 @@ class MerchantStore(ItemTable):
         pk = keys.merchants_pk(group)
         found = batch_get(self._client, self._table, [(pk, keys.merchant_group_sk(i)) for i in ids])
         return {values["merchant_group_id"] for values in found.values()}
+
+    def merchant_groups_page(
+        self, group: str, limit: int, cursor: str | None
+    ) -> tuple[list[MerchantGroup], str | None]:
+        """One page of the group's merchant groups, in id order (Query `MG#`), and the next cursor."""
+        prefix = keys.merchant_group_sk("")
+        values, next_cursor = prefix_page(
+            self._client, self._table, keys.merchants_pk(group), prefix, limit, cursor, max_length=80
+        )
+        return [MerchantGroup.model_validate(value) for value in values], next_cursor
+
+    def merchants_page(self, group: str, limit: int, cursor: str | None) -> tuple[list[Merchant], str | None]:
+        """One page of the group's merchants, in id order (Query `M#`, which `MG#` does not begin
+        with), and the next cursor."""
+        prefix = keys.merchant_sk("")
+        values, next_cursor = prefix_page(
+            self._client, self._table, keys.merchants_pk(group), prefix, limit, cursor, max_length=80
+        )
+        return [Merchant.model_validate(value) for value in values], next_cursor
 
     def merchant(self, group: str, merchant_id: str) -> Merchant | None:
         values = self.get(keys.merchants_pk(group), keys.merchant_sk(merchant_id))

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.instruments.context import InstrumentServices
-from loyalty_engine.instruments.merchants import Merchant, MerchantGroup, MerchantGroupSpec, MerchantSpec
+from loyalty_engine.instruments.merchants import (
+    Merchant,
+    MerchantGroup,
+    MerchantGroupPage,
+    MerchantGroupSpec,
+    MerchantPage,
+    MerchantSpec,
+)
 from loyalty_engine.kernel.errors import NotFound
 
 
@@ -52,3 +59,17 @@ def get_merchant(svc: InstrumentServices, caller: Caller, merchant_id: str) -> M
     if found is None:
         raise NotFound(f"merchant {merchant_id!r} not found", code="merchant_not_found")
     return found
+
+
+def list_merchant_groups(
+    svc: InstrumentServices, caller: Caller, limit: int, cursor: str | None
+) -> MerchantGroupPage:
+    """One page of the caller's group's merchant groups, by id."""
+    found, next_cursor = svc.merchants.merchant_groups_page(caller.group_id, limit, cursor)
+    return MerchantGroupPage(merchant_groups=found, next_cursor=next_cursor)
+
+
+def list_merchants(svc: InstrumentServices, caller: Caller, limit: int, cursor: str | None) -> MerchantPage:
+    """One page of the caller's group's merchants, by id."""
+    found, next_cursor = svc.merchants.merchants_page(caller.group_id, limit, cursor)
+    return MerchantPage(merchants=found, next_cursor=next_cursor)

@@ -44,3 +44,13 @@ class Merchant(MerchantSpec):
 
     def belongs_to(self, merchant_group_id: str) -> bool:
         return merchant_group_id in self.merchant_groups
+
+
+class MerchantGroupPage(Model):
+    merchant_groups: list[MerchantGroup] = Field(description="By merchant group id")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class MerchantPage(Model):
+    merchants: list[Merchant] = Field(description="By merchant id")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")

@@ -316,6 +316,16 @@ def customer_pk(group: str, customer_id: str) -> str:
     return f"G#{group}#CU#{customer_id}"
 
 
+def customers_pk(group: str) -> str:
+    """The group's customer directory: one item per customer (`CU#<id>`, its id only), written
+    with every save of the customer, so that the customers can be listed by one Query."""
+    return f"G#{group}#CUSTOMERS"
+
+
+def customer_entry_sk(customer_id: str) -> str:
+    return f"CU#{customer_id}"
+
+
 def customer_card_link_sk(card_code: str) -> str:
     return f"CARD#{card_code}"
 

@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from loyalty_engine.kernel import keys
+from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, from_item, map_error, to_item
 from loyalty_engine.kernel.errors import Conflict
 from loyalty_engine.kernel.item_access import ItemTable
@@ -31,6 +32,15 @@ class ProgramStore:
     def get_program(self, group: str, program_id: str, consistent: bool = False) -> Program | None:
         values = self._items.get(keys.group_pk(group), keys.program_sk(program_id), consistent=consistent)
         return Program.model_validate(values) if values else None
+
+    def programs_page(self, group: str, limit: int, cursor: str | None) -> tuple[list[Program], str | None]:
+        """One page of the group's programs, in id order (one Query of the group's partition under
+        `PROGRAM#`, which neither `PROGRAMV#` nor `PROGRAMNAME#` begins with), and the next cursor."""
+        prefix = keys.program_sk("")
+        values, next_cursor = prefix_page(
+            self._client, self._table, keys.group_pk(group), prefix, limit, cursor, max_length=80
+        )
+        return [Program.model_validate(value) for value in values], next_cursor
 
     def program_at(self, group: str, program_id: str, at: datetime) -> Program | None:
         """The program as it was at `at`: its latest version saved at or before it (None: none

@@ -1,11 +1,11 @@
-"""Use cases: create/replace and read programs."""
+"""Use cases: create/replace, read and list programs."""
 
 from __future__ import annotations
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.kernel.errors import InvalidRequest, program_not_found
 from loyalty_engine.points.context import PointsContext
-from loyalty_engine.points.programs import Program, ProgramSpec
+from loyalty_engine.points.programs import Program, ProgramPage, ProgramSpec
 
 
 def put_program(
@@ -45,3 +45,9 @@ def get_program(ctx: PointsContext, caller: Caller, program_id: str) -> Program:
     if program is None:
         raise program_not_found(program_id)
     return program
+
+
+def list_programs(ctx: PointsContext, caller: Caller, limit: int, cursor: str | None) -> ProgramPage:
+    """One page of the caller's group's programs, by program id."""
+    programs, next_cursor = ctx.programs.programs_page(caller.group_id, limit, cursor)
+    return ProgramPage(programs=programs, next_cursor=next_cursor)

@@ -303,3 +303,8 @@ class Program(ProgramSpec):
 
     def vip(self, name: str) -> VipTier | None:
         return next((vip for vip in self.vip_tiers if vip.name == name), None)
+
+
+class ProgramPage(Model):
+    programs: list[Program] = Field(description="By program id")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
