@@ -14,6 +14,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SOURCE = "loyalty-engine"
+BUS_ENV = "EVENT_BUS_NAME"  # carries the bus's name to the publisher
+
+
+def bus_name(stage: str) -> str:
+    """The stage's custom event bus (`loyalty-engine-local` on the local stack)."""
+    return f"{SOURCE}-{stage}"
 
 
 class TierRef(BaseModel):
