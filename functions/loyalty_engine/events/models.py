@@ -32,7 +32,8 @@ class TierRef(BaseModel):
 class DomainEvent(BaseModel):
     """The envelope every event shares."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every field is in every event put on the bus: the schemas say so (`required`).
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_serialization_defaults_required=True)
 
     event_id: str = Field(description="Stable across redeliveries of the same change: dedupe on it")
     kind: str = Field(description="The event kind, also the EventBridge `detail-type`")
