@@ -4,6 +4,7 @@ delivered to the real publisher (as the event source mapping does), then what re
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -122,3 +123,36 @@ def test_every_event_id_is_unique_and_stable(bus, member) -> None:
     assert call("api_earn_order", SHOP).status == 201
     first = bus.details()
     assert len({d["event_id"] for d in first}) == len(first) == 2
+
+
+def test_points_expiring_soon_are_noticed_once_per_lot_by_the_daily_job(bus, member, clock) -> None:
+    body = order_body(order_id="OLD", amount="100.00", ordered_at="2026-03-10T12:00:00Z", lines=[])
+    assert call("api_earn_order", SHOP, body=body).status == 201
+
+    def expire_run(at: datetime) -> None:
+        clock.now = at + timedelta(hours=1)
+        request = JobRequest(group="demo", program_id="club", job="expire-points", scheduled_at=at)
+        assert run_in_time(request).state == "completed"
+
+    expire_run(datetime(2027, 1, 31, 23, tzinfo=UTC))  # 38 days ahead: not yet
+    assert bus.details("points.expiring_soon") == []
+    expire_run(datetime(2027, 2, 10, 23, tzinfo=UTC))  # 27 days ahead (the default: 30)
+    notices = bus.details("points.expiring_soon")
+    assert sorted((n["point_kind"], n["points"]) for n in notices) == [("nq", 1000), ("q", 100)]
+    assert {n["expires_at"] for n in notices} == {"2027-03-10T12:00:00Z"}
+    assert {n["card_code"] for n in notices} == {CARD}
+    expire_run(datetime(2027, 2, 11, 23, tzinfo=UTC))  # the next day: each lot is noticed once
+    assert len(bus.details("points.expiring_soon")) == 2
+
+
+def test_a_program_with_no_notice_period_notices_nothing(bus, member, clock) -> None:
+    from tests.support.api import load_event
+
+    program = json.loads(load_event("api_put_program")["body"])
+    assert call("api_put_program", ADMIN, body={**program, "expiry_notice_days": 0}).status == 200
+    body = order_body(order_id="OLD", amount="100.00", ordered_at="2026-03-10T12:00:00Z", lines=[])
+    assert call("api_earn_order", SHOP, body=body).status == 201
+    at = datetime(2027, 2, 10, 23, tzinfo=UTC)
+    clock.now = at + timedelta(hours=1)
+    run_in_time(JobRequest(group="demo", program_id="club", job="expire-points", scheduled_at=at))
+    assert bus.details("points.expiring_soon") == []
