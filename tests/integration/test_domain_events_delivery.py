@@ -3,6 +3,7 @@ keep their ids (consumers dedupe on `event_id`). Real publisher handler, moto st
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -110,3 +111,20 @@ def test_a_record_failing_past_its_retries_is_given_up_and_the_shard_moves_on(ta
     bus.drain()
     assert bus.details() == []
     assert bus.delivery.given_up, "sent to the on-failure queue after the retry attempts"
+
+
+def test_a_points_payment_and_its_reversal(table) -> None:
+    """Paying with points is a burn of points, its reversal gives them back (`entry_kind` says which)."""
+    from tests.integration import test_pay_with_points as payments
+
+    bus = EventCapture(table[1])
+    clock = payments.clock.__wrapped__(table)  # the payments' world: merchants, program, member
+    payments.earn("SEED", "100.00", clock.now - timedelta(days=20))
+    pay, reverse_payment = payments.pay, payments.reverse
+    assert pay("P-1", "25.00").status == 201
+    assert pay("P-1", "25.00").status in (200, 201)  # a replay: no second event
+    burned = bus.details("points.burned")
+    assert [(e["entry_kind"], e["nq"], e["reference"]) for e in burned] == [("payment", -250, "P-1")]
+    assert reverse_payment("P-1", "R-1").status == 201
+    (returned,) = bus.details("points.returned")
+    assert (returned["entry_kind"], returned["nq"], returned["nq_balance"]) == ("payment_reversal", 250, 1000)
