@@ -83,3 +83,40 @@ def test_store_credit_issued_on_a_return(bus, table) -> None:
         "R-2026-0001",
     )
     assert bus.details("instrument.issued") == []
+
+
+def test_a_vip_file_grants_and_removes_with_the_files_line(bus, world) -> None:
+    from tests.integration.test_imports_members import CLUB, VIP_COLUMNS, VIPS, add_club, lines
+
+    add_club(world)
+    world.enrol("2990000000017", program=CLUB)
+    rows = ("2990000000017;staff;grant;employee", "2990000000017;staff;remove;left")
+    assert deliver(upload(world.s3, VIPS, lines(VIP_COLUMNS, *rows))) == {"batchItemFailures": []}
+    (granted,) = bus.details("vip.granted")
+    (removed,) = bus.details("vip.removed")
+    assert (granted["source"], granted["reason"], granted["import_line"].endswith(":2")) == (
+        "import",
+        "employee",
+        True,
+    )
+    assert (removed["vip_tiers"], removed["import_line"].endswith(":3")) == ([], True)
+    (completed,) = bus.details("import.completed")
+    assert (completed["scope"], completed["counts"]["applied"]) == ("vip", 2)
+
+
+def test_reward_files_attribute_and_burn_once_per_line(bus, world) -> None:
+    from tests.integration.test_imports_delivery import upload_day
+
+    assert deliver(*upload_day(world)) == {"batchItemFailures": []}
+    attributed = bus.details("reward.attributed")
+    assert sorted((e["reward_id"], e["card_code"], e["quantity"]) for e in attributed) == [
+        ("coffee", "CC0001", 2),
+        ("tea", "CC0002", 1),
+    ]
+    assert all(e["source"].startswith("import:") and e["nqp_spent"] == 0 for e in attributed)
+    burned = bus.details("reward.burned")
+    assert [(e["attribution_id"], e["burned"], e["remaining"]) for e in burned] == [
+        ("A-1", 1, 1),
+        ("A-1", 2, 0),
+    ]
+    assert len(bus.details("import.completed")) == 3
