@@ -156,3 +156,21 @@ def test_a_program_with_no_notice_period_notices_nothing(bus, member, clock) -> 
     clock.now = at + timedelta(hours=1)
     run_in_time(JobRequest(group="demo", program_id="club", job="expire-points", scheduled_at=at))
     assert bus.details("points.expiring_soon") == []
+
+
+def test_a_tier_downgrade_by_the_scheduled_run(bus, member, clock) -> None:
+    from tests.support.jobs import DOWNGRADE_AT
+
+    body = order_body(order_id="BIG", amount="2000.00", ordered_at="2026-01-01T10:00:00Z", lines=[])
+    assert call("api_earn_order", SHOP, body=body).status == 201
+    up = datetime(2026, 1, 2, 2, tzinfo=UTC)
+    run_in_time(JobRequest(group="demo", program_id="club", job="tier-upgrade", scheduled_at=up))
+    for year in (0, 1):  # the first downgrade, and the next one a year on
+        at = DOWNGRADE_AT.replace(year=DOWNGRADE_AT.year + year)
+        clock.now = at + timedelta(hours=1)
+        run_in_time(JobRequest(group="demo", program_id="club", job="tier-downgrade", scheduled_at=at))
+    downgrades = bus.details("tier.downgraded")
+    assert downgrades, bus.kinds()
+    for event in downgrades:
+        assert event["new_tier"]["rank"] < event["previous_tier"]["rank"]
+    assert len({e["event_id"] for e in downgrades}) == len(downgrades)
