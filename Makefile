@@ -44,9 +44,11 @@ typecheck: $(STAMP)
 
 openapi: $(STAMP)
 	$(PY) scripts/openapi.py write
+	$(PY) scripts/event_schemas.py write
 
 openapi-check: $(STAMP)
 	$(PY) scripts/openapi.py check
+	$(PY) scripts/event_schemas.py check
 
 test: install lint typecheck openapi-check
 	$(PY) -m pytest -q -p no:cacheprovider

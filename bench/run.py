@@ -22,7 +22,9 @@
    imports at the largest of BENCH_IMPORT_SIZES (or BENCH_AWS_IMPORT_LINES), a tier-upgrade
    run over BENCH_JOB_MEMBERS (or BENCH_AWS_JOB_MEMBERS), the write units of an earn for a
    member with 50 lots. BENCH_AWS_LATENCY=0 skips it, =only runs it alone (with 1 and 2).
-8. `.bench/summary.json` (`bench/summary.py`): the issue's headline figures.
+8. Domain events (`bench/events.py`): events published per second by one publisher on moto,
+   and the DynamoDB requests the table's stream adds to an earn (none).
+9. `.bench/summary.json` (`bench/summary.py`): the issue's headline figures.
 
 BENCH_QUICK=1: small sizes everywhere (a few minutes), to check the plumbing, not for figures.
 """
@@ -65,6 +67,7 @@ QUICK_SIZES = {
     "BENCH_JOB_EXPIRE": "60",
     "BENCH_INSTRUMENT_CARDS": "1000",
     "BENCH_INSTRUMENT_POS": "20",
+    "BENCH_EVENT_EARNS": "300",
 }
 if QUICK:
     for _name, _value in QUICK_SIZES.items():
@@ -258,6 +261,12 @@ def main() -> int:
 
         instruments = instrument_bench.run_all()
         ok = ok and job_bench.goals_met(jobs) and instrument_bench.goals_met(instruments)
+        from bench import events as event_bench  # a few minutes more
+
+        with contextlib.redirect_stdout(io.StringIO()):  # the handlers' EMF metrics lines
+            events = event_bench.run_all()
+        print(json.dumps({"events": events}, indent=2), flush=True)
+        ok = ok and events["earn_added_dynamodb_requests"] == 0
     if mode != "0":
         from bench import aws_pass  # with injected latency: several minutes more
 

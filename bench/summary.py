@@ -1,5 +1,5 @@
 """`.bench/summary.json`: the headline figures of issue 18, from the figures the passes of
-`make bench` wrote (`.bench/run.json`, `imports.json`, `jobs.json`, `aws.json`); also
+`make bench` wrote (`.bench/run.json`, `imports.json`, `jobs.json`, `aws.json`, `events.json`); also
 `python bench/summary.py` to rebuild it from the files that are there.
 
 Exactly the issue's keys, each with a `<key>_basis` saying how it was obtained (size,
@@ -23,7 +23,7 @@ from bench.processes import ROOT
 
 BENCH = ROOT / ".bench"
 OUT = BENCH / "summary.json"
-SOURCES = ("run", "imports", "jobs", "aws")
+SOURCES = ("run", "imports", "jobs", "aws", "events")
 KEYS = (
     "import_earn_200k_s",
     "import_master_200k_s",
@@ -36,6 +36,8 @@ KEYS = (
     "cold_import_ratio_max",
     "earn_round_trips",
     "burn_round_trips",
+    "events_published_per_s",
+    "earn_added_dynamodb_requests",
 )
 LATENCY = "with injected p50 latency (bench/aws_model.py), moto's own time taken out"
 
@@ -53,7 +55,7 @@ def _written(name: str) -> str | None:
 
 
 def build() -> dict[str, Any]:
-    run, imports, jobs, aws = (_load(name) for name in SOURCES)
+    run, imports, jobs, aws, events = (_load(name) for name in SOURCES)
     out: dict[str, Any] = {key: None for key in KEYS}
     out |= {f"{key}_basis": "not measured (its pass did not run)" for key in KEYS}
 
@@ -127,6 +129,23 @@ def build() -> dict[str, Any]:
         out["cold_import_ratio_max_basis"] = (
             f"{worst_module}: median of {run.get('import_runs', '?')} cold imports in turns with a bare "
             f"powertools handler ({cold['bare_powertools_handler_ms']} ms)"
+        )
+    if events is not None:
+        publisher = events["publisher"]
+        out["events_published_per_s"] = publisher["events_per_s_on_moto"]
+        out["events_published_per_s_basis"] = (
+            f"one publisher on moto in-process, {publisher['events']} events of {publisher['earns']} earns, "
+            f"{publisher['events_per_put_events']} events per PutEvents; the publisher's own code "
+            f"{publisher['events_per_s_publisher_code']}/s (the rest is moto's stream reads and PutEvents); "
+            f"projected on AWS {publisher['events_per_s_projected_on_aws']}/s per shard ({publisher['projection_basis']})"
+        )
+        out["earn_added_dynamodb_requests"] = events["earn_added_dynamodb_requests"]
+        out["earn_added_dynamodb_requests_basis"] = (
+            "DynamoDB calls of a warm earn with the table's stream ("
+            + ", ".join(events["earn_requests_with_stream"])
+            + ") minus without it ("
+            + ", ".join(events["earn_requests_without_stream"])
+            + "), botocore hooks; the stream's reads by Lambda are no table request"
         )
     out["figures_from"] = {name: _written(name) for name in SOURCES}
     return out

@@ -75,6 +75,8 @@ def table_actions(access: wiring.TableAccess) -> tuple[str, ...]:
         return READ_ACTIONS
     if access == "read_write":
         return READ_ACTIONS + WRITE_ACTIONS
+    if access == "stream":
+        return ()  # the table's stream only, granted with its event source (infra/domain_events.py)
     raise ValueError(f"unknown table access {access!r}")
 
 
@@ -156,7 +158,7 @@ def check_concurrency(spec: wiring.Function) -> None:
             f"wiring function {spec.name} consumes the {trigger.queue} queue without a cap: set its "
             "QueueTrigger's max_concurrency, so that a burst of messages cannot take the API's concurrency"
         )
-    if trigger is None and spec.reserved_concurrency is None:
+    if trigger is None and spec.reserved_concurrency is None and spec.stream_trigger is None:
         raise ValueError(
             f"wiring function {spec.name} serves no route and has no concurrency cap: set its "
             "reserved_concurrency, so that a burst of invocations cannot take the API's concurrency"
@@ -221,7 +223,8 @@ class LoyaltyFunction(Construct):
 
     A queue-triggered function has no dead-letter queue of its own: Lambda polls the queue
     (a synchronous invocation), and a message it fails `max_receive_count` times moves to
-    the queue's dead-letter queue, where the alarm is.
+    the queue's dead-letter queue, where the alarm is. A stream-triggered function's
+    dead-letter queue is its event source mapping's on-failure destination (infra/domain_events.py).
     """
 
     def __init__(
@@ -288,7 +291,7 @@ class LoyaltyFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             role=self.role,
-            dead_letter_queue=self.dead_letter_queue,
+            dead_letter_queue=self.dead_letter_queue if spec.stream_trigger is None else None,
         )
         self._grant_table_access(table)
         for grant in spec.buckets:
@@ -334,6 +337,8 @@ class LoyaltyFunction(Construct):
         drop_redundant_dependencies(cfn_function, [cfn_role])
 
     def _grant_table_access(self, table: dynamodb.ITable) -> None:
+        if not table_actions(self.spec.table_access):
+            return
         conditions = None
         if self.spec.table_access == "read_keys":
             conditions = {

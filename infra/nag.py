@@ -116,6 +116,20 @@ def schedules_dead_letter_queue(schedules: wiring.ProgramSchedules) -> Acknowled
     )
 
 
+def stream_on_failure_queue(spec: wiring.Function) -> Acknowledgment:
+    """The on-failure destination of a stream-triggered function's event source mapping."""
+    return _acknowledgment(
+        "AwsSolutions-SQS3",
+        reason=(
+            f"This queue is itself a dead-letter queue: the on-failure destination of the {spec.name} "
+            "function's event source mapping on the table's stream (infra/domain_events.py), where Lambda "
+            "sends the description of the stream records it gave up on; a destination is not a redrive "
+            "policy, so cdk-nag does not see it as a DLQ. Like the other dead-letter queues it is encrypted, "
+            f"SSL only, kept {DEAD_LETTER_RETENTION.to_days()} days and alarmed on."
+        ),
+    )
+
+
 RUNTIME_PINNED = _acknowledgment(
     "AwsSolutions-L1",
     reason=(
@@ -199,6 +213,8 @@ def add_nag_acknowledgments(
         wildcard = XRAY_AND_LIST_SCHEDULES_WILDCARD if fn.spec.syncs_schedules else XRAY_WILDCARD
         _acknowledge(fn.role, wildcard, *bucket_grant_acknowledgments(fn.spec, bucket_ids), *manages)
         _acknowledge(fn.function, RUNTIME_PINNED)
+        if fn.spec.stream_trigger is not None and fn.dead_letter_queue is not None:
+            _acknowledge(fn.dead_letter_queue, stream_on_failure_queue(fn.spec))
     _acknowledge(schedules.dead_letter_queue, schedules_dead_letter_queue(schedules.spec))
 
     cloudwatch_role = rest_api.node.try_find_child("CloudWatchRole")  # only when opted in

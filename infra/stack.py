@@ -12,6 +12,7 @@ from infra import outputs
 from infra.api import LoyaltyApi
 from infra.buckets import Buckets, bucket_spec
 from infra.config import StageConfig
+from infra.domain_events import DomainEvents
 from infra.functions import build_functions
 from infra.layer import build_dependency_layer
 from infra.monitoring import Monitoring
@@ -55,6 +56,14 @@ class LoyaltyEngineStack(Stack):
             buckets=self.buckets.buckets,
             queues={name: queue.queue for name, queue in self.queues.items()},
             schedules=self.schedules,
+        )
+        # The domain events: the table's stream -> the publisher -> the stage's bus.
+        self.domain_events = DomainEvents(
+            self,
+            "DomainEvents",
+            config=config,
+            table=self.table,
+            publisher=self.functions[wiring.EVENTS_PUBLISHER.name],
         )
         self.schedule_sync = ScheduleSync(
             self,

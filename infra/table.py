@@ -25,6 +25,8 @@ def build_table(scope: Construct, config: StageConfig) -> dynamodb.Table:
             point_in_time_recovery_enabled=True
         ),
         time_to_live_attribute=table_shape.TTL_ATTRIBUTE,
+        # Every change with its before and after images: the domain events' source (infra/domain_events.py).
+        stream=dynamodb.StreamViewType(table_shape.STREAM_VIEW_TYPE),
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         deletion_protection=config.table_deletion_protection,
         removal_policy=config.removal_policy,

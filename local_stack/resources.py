@@ -5,7 +5,8 @@ All from the wiring: the table (`loyalty_engine.kernel.table`), one bucket per
 notifications of the queues fed by S3, and the EventBridge Scheduler schedule group of
 `wiring.PROGRAM_SCHEDULES` with its dead-letter queue. moto stores schedules but never
 fires them: `schedules.py` does, on the stack's clock. The role Scheduler assumes and the
-target's ARN are names only (moto runs no Lambda and checks no role).
+target's ARN are names only (moto runs no Lambda and checks no role). The table has its
+stream, and the domain events' bus is `loyalty-engine-local` (`streams.py` feeds the publisher).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from local_stack.aws import (
     schedule_group_name,
     schedule_target,
 )
+from loyalty_engine.events.models import BUS_ENV, bus_name
 from loyalty_engine.kernel.table import create_table_params, enable_ttl_params
 from loyalty_engine.wiring import (
     BUCKETS,
@@ -84,6 +86,8 @@ class Resources:
     buckets: dict[str, str] = field(default_factory=dict)  # Bucket.name -> local bucket name
     queues: dict[str, LocalQueue] = field(default_factory=dict)  # Queue.name -> the queue
     schedules: LocalSchedules | None = None
+    stream_arn: str | None = None  # the table's stream (domain events)
+    event_bus_name: str | None = None  # the domain events' bus
 
     def environment(
         self, buckets: Sequence[Bucket] = BUCKETS, queues: Sequence[Queue] = QUEUES
@@ -94,6 +98,8 @@ class Resources:
         env.update({queue.env: self.queues[queue.name].url for queue in queues if queue.name in self.queues})
         if self.schedules is not None:
             env.update(self.schedules.environment())
+        if self.event_bus_name is not None:
+            env[BUS_ENV] = self.event_bus_name
         return env
 
 
@@ -126,6 +132,9 @@ def create_resources(
     dynamodb.update_time_to_live(**enable_ttl_params(table_name))
 
     resources = Resources(table_name)
+    resources.stream_arn = dynamodb.describe_table(TableName=table_name)["Table"].get("LatestStreamArn")
+    if any(function.stream_trigger is not None for function in functions):
+        resources.event_bus_name = _create_event_bus(client("events", endpoint_url))
     s3 = client("s3", endpoint_url)
     for bucket in buckets:
         name = bucket_name(bucket)
@@ -218,6 +227,17 @@ def _delete_schedule_group(scheduler: Any, name: str) -> None:
     scheduler.delete_schedule_group(Name=name)
 
 
+def _create_event_bus(events: Any) -> str:
+    """The domain events' bus, as `infra/domain_events.py` declares it (`loyalty-engine-local`)."""
+    name = bus_name("local")
+    try:
+        events.create_event_bus(Name=name)
+    except ClientError as error:
+        if error_code(error) != "ResourceAlreadyExistsException":
+            raise
+    return name
+
+
 def _create_queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, str]:
     try:
         stale = sqs.get_queue_url(QueueName=name)["QueueUrl"]
@@ -283,6 +303,15 @@ def delete_resources(endpoint_url: str, resources: Resources) -> None:
         except ClientError as error:
             if error_code(error) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
                 raise
+    if resources.event_bus_name is not None:
+        events = client("events", endpoint_url)
+        for rule in events.list_rules(EventBusName=resources.event_bus_name).get("Rules", []):
+            targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=resources.event_bus_name)
+            ids = [target["Id"] for target in targets.get("Targets", [])]
+            if ids:
+                events.remove_targets(Rule=rule["Name"], EventBusName=resources.event_bus_name, Ids=ids)
+            events.delete_rule(Name=rule["Name"], EventBusName=resources.event_bus_name)
+        events.delete_event_bus(Name=resources.event_bus_name)
     dynamodb = client("dynamodb", endpoint_url)
     try:
         dynamodb.delete_table(TableName=resources.table_name)

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from local_stack.resources import LocalQueue, Resources, create_resources, delet
 from local_stack.runtime import Environment, FunctionRuntime, Handler, function_environment
 from local_stack.schedules import Firing, ScheduleRunner
 from local_stack.seed import seed
+from local_stack.streams import StreamDelivery
 from local_stack.virtual_clock import VirtualClock
 from loyalty_engine.wiring import FUNCTIONS
 
@@ -58,6 +60,7 @@ class LocalStack:
         self._deliveries: dict[str, QueueDelivery] = {}  # by function name
         self._runtimes: dict[str, FunctionRuntime] = {}  # by function name
         self._schedules: ScheduleRunner | None = None
+        self._streams: dict[str, StreamDelivery] = {}  # by function name
 
     @classmethod
     def start(
@@ -152,6 +155,15 @@ class LocalStack:
                     runtimes[function.name], queue, endpoint, retry_delay_s=retry_delay_s
                 )
                 self._deliveries[function.name] = delivery.start()
+            if function.stream_trigger is not None and self._resources.stream_arn is not None:
+                self._streams[function.name] = StreamDelivery(
+                    aws.client("dynamodbstreams", endpoint),
+                    self._resources.stream_arn,
+                    runtimes[function.name].invoke,
+                    batch_size=function.stream_trigger.batch_size,
+                    retry_attempts=function.stream_trigger.retry_attempts,
+                    region=aws.REGION,
+                ).start()
         schedules = self._resources.schedules
         if schedules is not None:
             clock = VirtualClock(
@@ -219,6 +231,10 @@ class LocalStack:
         """The delivery loop feeding the wiring function named `function` from its queue."""
         return self._deliveries[function]
 
+    def stream(self, function: str) -> StreamDelivery:
+        """The loop feeding the wiring function named `function` from the table's stream."""
+        return self._streams[function]
+
     @property
     def deliveries(self) -> list[QueueDelivery]:
         return list(self._deliveries.values())
@@ -256,6 +272,14 @@ class LocalStack:
         reach the dead-letter queue). TimeoutError after `timeout` seconds."""
         wait_until_drained(self._deliveries.values(), timeout)
 
+    def wait_for_events(self, timeout: float = 30.0) -> None:
+        """Return once the table's stream has been delivered to the publisher (up to now)."""
+        deadline = time.monotonic() + timeout
+        while not all(stream.idle() for stream in self._streams.values()):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the table's stream is not delivered after {timeout} s")
+            time.sleep(0.05)
+
     wait_for_imports = wait_for_queues  # its first name, when the imports queue was the only one
 
     def info(self) -> dict[str, Any]:
@@ -280,6 +304,9 @@ class LocalStack:
             for delivery in self._deliveries.values():
                 delivery.stop()
             self._deliveries = {}
+            for stream in self._streams.values():
+                stream.stop()
+            self._streams = {}
             if self._gateway is not None:
                 self._gateway.stop()
                 self._gateway = None

@@ -15,7 +15,8 @@ from loyalty_engine.kernel.table import MEMBER_SHARDS
 
 # "read_keys": GetItem only, and only in a group's own partition (`G#<group>`, where its API keys
 # are): the authorizer's access, which may not query or scan the table (infra/functions.py).
-TableAccess = Literal["read", "read_write", "read_keys"]
+# "stream": no table action (the table's stream comes through the event source mapping).
+TableAccess = Literal["read", "read_write", "read_keys", "stream"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,14 @@ class QueueTrigger:
 
 
 @dataclass(frozen=True)
+class StreamTrigger:  # the table's stream; partial batch failures, bisect, then the on-failure queue
+    batch_size: int = 100
+    max_batching_window_s: int = 1
+    retry_attempts: int = 10
+    max_record_age_s: int = 24 * 3600  # the stream keeps records for 24 hours
+
+
+@dataclass(frozen=True)
 class BucketGrant:
     """What a function may do in a bucket, by key prefix (least privilege)."""
 
@@ -109,6 +118,7 @@ class Function:
     timeout_s: int = 10
     environment: dict[str, str] = field(default_factory=dict)
     queue_trigger: QueueTrigger | None = None
+    stream_trigger: StreamTrigger | None = None
     buckets: tuple[BucketGrant, ...] = ()
     sends_to: tuple[str, ...] = ()  # Queue.name of each queue the function sends messages to
     schedule_target: bool = False  # EventBridge Scheduler invokes it with the program schedules' input
@@ -365,6 +375,17 @@ SCHEDULE_SYNC = Function(
     reserved_concurrency=1,  # one sync at a time
 )
 
+EVENTS_PUBLISHER = Function(
+    "EventsPublisher",
+    "loyalty_engine.handlers.events_publisher.handler",
+    "Publishes the domain events of the table's stream to the stage's event bus",
+    "stream",
+    settings="PublisherSettings",
+    memory_mb=256,
+    timeout_s=60,
+    stream_trigger=StreamTrigger(),  # and it puts events on the domain event bus (infra/domain_events.py)
+)
+
 FUNCTIONS: tuple[Function, ...] = (
     AUTHORIZER,
     API,
@@ -374,4 +395,5 @@ FUNCTIONS: tuple[Function, ...] = (
     INSTRUMENT_API,
     BATCH_ISSUER,
     SCHEDULE_SYNC,
+    EVENTS_PUBLISHER,
 )

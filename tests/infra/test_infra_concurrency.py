@@ -18,7 +18,7 @@ pytestmark = pytest.mark.infra
 
 WORKERS = [spec for spec in wiring.FUNCTIONS if is_worker(spec)]
 QUEUE_FED = [spec for spec in WORKERS if spec.queue_trigger is not None]
-OTHERS = [spec for spec in WORKERS if spec.queue_trigger is None]
+OTHERS = [spec for spec in WORKERS if spec.queue_trigger is None and spec.stream_trigger is None]
 SERVING = [spec for spec in wiring.FUNCTIONS if not is_worker(spec)]
 # Lambda's default concurrency quota per account and region.
 ACCOUNT_CONCURRENCY = 1000

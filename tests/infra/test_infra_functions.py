@@ -10,12 +10,15 @@ from infra_testing import Synthesized, bucket_id, queue_ids, refs, schedule_ids,
 from infra.functions import FUNCTIONS_DIR
 from infra.layer import runtime_dependencies
 from loyalty_engine import wiring
+from loyalty_engine.events.models import BUS_ENV
 from loyalty_engine.kernel import settings
 
 pytestmark = pytest.mark.infra
 
 
-ASYNC_DLQ = [spec for spec in wiring.FUNCTIONS if spec.queue_trigger is None]
+ASYNC_DLQ = [spec for spec in wiring.FUNCTIONS if spec.queue_trigger is None and spec.stream_trigger is None]
+# A stream-triggered function's dead-letter queue is its event source mapping's on-failure destination.
+STREAM_TRIGGERED = [spec for spec in wiring.FUNCTIONS if spec.stream_trigger is not None]
 QUEUE_TRIGGERED = [spec for spec in wiring.FUNCTIONS if spec.queue_trigger is not None]
 
 
@@ -67,8 +70,17 @@ def expected_environment(synthesized: Synthesized, spec: wiring.Function) -> dic
         **{bucket.env: {"Ref": bucket_id(synthesized, bucket.name)} for bucket in wiring.BUCKETS},
         **{queues[name].env: {"Ref": queue_ids(synthesized, name)[0]} for name in spec.sends_to},
         **expected_schedule_environment(synthesized, spec),
+        **expected_bus_environment(synthesized, spec),
         **spec.environment,
     }
+
+
+def expected_bus_environment(synthesized: Synthesized, spec: wiring.Function) -> dict:
+    """The domain events' bus, for the publisher (infra/domain_events.py)."""
+    if spec.stream_trigger is None:
+        return {}
+    (bus_id,) = synthesized.of_type("AWS::Events::EventBus")
+    return {BUS_ENV: {"Ref": bus_id}}
 
 
 def test_wiring_exercises_the_environment_rules() -> None:
@@ -170,7 +182,9 @@ def test_dead_letter_queues_are_distinct(prod: Synthesized) -> None:
     ]
     assert len(set(queues)) == len(ASYNC_DLQ)
     # Plus each wiring queue and its dead-letter queue, and the program schedules' dead-letter queue.
-    assert len(prod.of_type("AWS::SQS::Queue")) == len(ASYNC_DLQ) + 2 * len(wiring.QUEUES) + 1
+    assert len(prod.of_type("AWS::SQS::Queue")) == (
+        len(ASYNC_DLQ) + 2 * len(wiring.QUEUES) + 1 + len(STREAM_TRIGGERED)
+    )
     assert schedule_ids(prod).dead_letter_queue not in queues
 
 

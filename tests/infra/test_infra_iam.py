@@ -188,6 +188,7 @@ def test_function_writes_only_its_own_log_group_and_queues(prod: Synthesized, sp
         *refs(function.get("DeadLetterConfig", {})),
         *(queue_ids(prod, name)[0] for name in spec.sends_to),
         *([queue_ids(prod, spec.queue_trigger.queue)[0]] if spec.queue_trigger else []),
+        *(stream_on_failure(prod, spec)),
     }
     for statement in role_statements(prod, spec):
         if any(a.startswith(("logs:", "sqs:")) for a in as_list(statement["Action"])):
@@ -286,7 +287,18 @@ def test_queue_access_is_sending_to_its_queues_and_consuming_its_trigger(
         expected.setdefault(queue_ids(prod, name)[0], set()).add("sqs:SendMessage")
     if spec.queue_trigger:
         expected.setdefault(queue_ids(prod, spec.queue_trigger.queue)[0], set()).update(CONSUME_ACTIONS)
+    for queue in stream_on_failure(prod, spec):  # the stream's on-failure destination: send only
+        expected.setdefault(queue, set()).update(
+            {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+        )
     assert granted == expected
+
+
+def stream_on_failure(prod: Synthesized, spec: wiring.Function) -> list[str]:
+    """The on-failure queue of a stream-triggered function's event source mapping."""
+    if spec.stream_trigger is None:
+        return []
+    return [prod.logical_id(prod.stack.domain_events.on_failure)]
 
 
 def test_only_the_opt_in_api_gateway_logging_role_uses_a_managed_policy(
@@ -328,6 +340,7 @@ def test_function_role_has_only_the_kinds_of_grant_the_wiring_gives(
 ) -> None:
     services = {action.split(":")[0] for s in role_statements(prod, spec) for action in as_list(s["Action"])}
     allowed = GRANTED_SERVICES | (SCHEDULE_MANAGER_SERVICES if spec.manages_schedules else set())
+    allowed |= {"events"} if spec.stream_trigger is not None else set()  # PutEvents on its bus only
     assert services <= allowed, spec.name
     # No function may invoke another (the schedule target is invoked by Scheduler's role).
     assert "lambda" not in services

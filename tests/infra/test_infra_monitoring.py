@@ -126,6 +126,7 @@ def dead_letter_queue_ids(synthesized: Synthesized) -> list[str]:
         *async_dlqs,
         *(queue_ids(synthesized, queue.name)[1] for queue in wiring.QUEUES),
         schedule_ids(synthesized).dead_letter_queue,
+        synthesized.logical_id(synthesized.stack.domain_events.on_failure),  # the stream's on-failure queue
     ]
 
 

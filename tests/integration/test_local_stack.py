@@ -19,6 +19,7 @@ import requests
 from local_stack.demo import run_scenario
 from local_stack.gateway import MAX_BODY_BYTES
 from local_stack.stack import LocalStack
+from loyalty_engine.events.models import BUS_ENV
 from loyalty_engine.wiring import BUCKETS, PROGRAM_SCHEDULES, QUEUES
 
 TIMEOUT = 30
@@ -95,6 +96,7 @@ def test_state_file_describes_the_running_stack(stack: LocalStack, state_file: P
             PROGRAM_SCHEDULES.role_env,
             PROGRAM_SCHEDULES.target_env,
             PROGRAM_SCHEDULES.dead_letter_env,
+            BUS_ENV,  # the domain events' bus
         )
     }
     assert set(state) == {"aws_endpoint_url", "api_url", "table_name", "region", "keys"} | resources

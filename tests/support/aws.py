@@ -14,7 +14,9 @@ from loyalty_engine.kernel.table import create_table_params, enable_ttl_params
 
 
 def create_table(client: Any, name: str) -> None:
-    client.create_table(**create_table_params(name))
+    # No stream: moto copies a table's whole stream on every transaction (to roll it back), and
+    # only the domain events' tests read it (tests/support/events.py turns it on).
+    client.create_table(**create_table_params(name, stream=False))
     client.update_time_to_live(**enable_ttl_params(name))
 
 

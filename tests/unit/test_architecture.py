@@ -25,6 +25,7 @@ CAPABILITY_DEPENDENCIES: dict[str, set[str]] = {
     "tiers": {"access", "points"},
     "imports": {"access", "points", "rewards", "tiers"},
     "instruments": {"access", "customers"},
+    "events": set(),
 }
 TOP = {"handlers", "cli", "wiring"}  # the outer layer: what the functions and tools run
 

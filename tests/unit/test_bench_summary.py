@@ -94,6 +94,23 @@ def test_summary_has_exactly_the_issue_keys_with_their_basis(
         },
     }
     write(tmp_path, "run", run)
+    publisher = {
+        "earns": 1000,
+        "events": 1050,
+        "events_per_s_on_moto": 120.5,
+        "events_per_put_events": 9.9,
+        "events_per_s_publisher_code": 2500.0,
+        "events_per_s_projected_on_aws": 450.0,
+        "projection_basis": "assumed p50s",
+    }
+    calls = ["Query", "TransactWriteItems"]
+    events = {
+        "publisher": publisher,
+        "earn_requests_with_stream": calls,
+        "earn_requests_without_stream": calls,
+        "earn_added_dynamodb_requests": 0,
+    }
+    write(tmp_path, "events", events)
     built = summary.build()
     assert {k: built[k] for k in summary.KEYS} == {
         "import_earn_200k_s": 250.0,
@@ -107,6 +124,8 @@ def test_summary_has_exactly_the_issue_keys_with_their_basis(
         "cold_import_ratio_max": 1.33,
         "earn_round_trips": 2,
         "burn_round_trips": 2,
+        "events_published_per_s": 120.5,
+        "earn_added_dynamodb_requests": 0,
     }
     assert built["import_earn_200k_s_basis"].startswith("extrapolated from 20000")
     assert set(built) == {*summary.KEYS, *(f"{k}_basis" for k in summary.KEYS), "figures_from"}

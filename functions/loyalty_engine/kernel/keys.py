@@ -67,6 +67,14 @@ def entry_sk(member_version: int, position: int) -> str:
     return f"{ENTRY_PREFIX}{member_version:012d}#{position:02d}"
 
 
+EXPIRY_NOTICE_PREFIX = "NOTICE#"
+
+
+def expiry_notice_sk(kind: str, lot_id: str) -> str:
+    """The one notice of a lot expiring soon (`points.expiring_soon`)."""
+    return f"{EXPIRY_NOTICE_PREFIX}{kind}#{lot_id}"
+
+
 def order_sk(order_id: str) -> str:
     return f"ORDER#{order_id}"
 

@@ -88,6 +88,12 @@ class InstrumentSettings(Settings):
     )
 
 
+class PublisherSettings(Settings):
+    """The domain events' publisher: the stage's custom EventBridge bus (`loyalty-engine-<stage>`)."""
+
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+
+
 S = TypeVar("S", bound=Settings)
 
 

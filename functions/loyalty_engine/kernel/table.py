@@ -33,9 +33,20 @@ GLOBAL_SECONDARY_INDEXES: tuple[Index, ...] = (GSI1,)
 # nor serializes a scan: a scheduled run fans out one worker per shard.
 MEMBER_SHARDS = 16
 
+# The table's stream: every change with the item before and after it, read by the domain
+# events' publisher (`loyalty_engine.events`).
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 
-def create_table_params(table_name: str) -> dict[str, Any]:
-    """boto3 `create_table` arguments (on-demand), as CDK declares the same table."""
+
+def stream_specification() -> dict[str, Any]:
+    return {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE}
+
+
+def create_table_params(table_name: str, *, stream: bool = True) -> dict[str, Any]:
+    """boto3 `create_table` arguments (on-demand), as CDK declares the same table.
+
+    `stream=False` leaves the stream off: tests that do not look at domain events (moto copies
+    a table's whole stream on every transaction, to roll it back)."""
     attributes = {PARTITION_KEY, SORT_KEY}
     for index in GLOBAL_SECONDARY_INDEXES:
         attributes.update((index.partition_key, index.sort_key))
@@ -58,6 +69,7 @@ def create_table_params(table_name: str) -> dict[str, Any]:
             }
             for index in GLOBAL_SECONDARY_INDEXES
         ],
+        **({"StreamSpecification": stream_specification()} if stream else {}),
     }
 
 

@@ -250,6 +250,14 @@ class ProgramSpec(Model):
     payment: PaymentSettings | None = Field(
         default=None, description="Paying with points at a point of sale; absent: points do not pay"
     )
+    expiry_notice_days: int = Field(
+        default=30,
+        ge=0,
+        le=365,
+        strict=True,
+        description="The daily expiry job notices each lot expiring within this many days, once "
+        "(the `points.expiring_soon` event); 0: no notices",
+    )
 
     @field_validator("earning_rules")
     @classmethod

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from loyalty_engine.kernel import keys
-from loyalty_engine.kernel.batch import batch_put
+from loyalty_engine.kernel.batch import batch_get, batch_put
 from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor, newest_first_page
 from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, to_item
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY
+from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from loyalty_engine.points.expiry_notices import ExpiryNotice
 from loyalty_engine.points.member_store import StaleMember, lots_of_bucket, member_item
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.tier_history import TierChange
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # the API reads tier history through this store: the run mode
     from loyalty_engine.tiers.jobs import JobRequest, RunSummary, ShardProgress
 
 PAGE_SIZE = 500  # members per page: one checkpoint per page
+NOTICE_KEPT_S = 30 * 24 * 3600  # an expiry notice is kept this long after its lot's expiry (TTL)
 
 
 class JobStore:
@@ -96,6 +98,34 @@ class JobStore:
                     for card, change in changes
                 ],
             )
+
+    def put_expiry_notices(self, group: str, card_code: str, notices: list[ExpiryNotice]) -> int:
+        """Each notice not written yet, once (a conditional put); how many were written. The ones
+        already there are read first (keys only), so a daily run does not retry them every day."""
+        if not notices:
+            return 0
+        pk = keys.member_pk(group, card_code)
+        wanted = {(pk, keys.expiry_notice_sk(n.point_kind, n.lot_id)): n for n in notices}
+        self.requests += 1 + (len(wanted) - 1) // 100
+        present = batch_get(self._client, self._table, list(wanted), projection=(), consistent=False)
+        written = 0
+        for (_, sk), notice in wanted.items():
+            if (pk, sk) in present:
+                continue
+            values = item(pk, sk, "expiry_notice", notice.model_dump(mode="json"))
+            values[TTL_ATTRIBUTE] = int(notice.expires_at.timestamp()) + NOTICE_KEPT_S
+            try:
+                self._call(
+                    "put_item",
+                    Item=to_item(values),
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": PARTITION_KEY},
+                )
+                written += 1
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+        return written
 
     def history_page(
         self, group: str, card_code: str, limit: int, cursor: str | None

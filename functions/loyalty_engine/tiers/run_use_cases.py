@@ -23,6 +23,7 @@ from datetime import datetime
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 from loyalty_engine.points import ledger
 from loyalty_engine.points.changes import finished, settled
+from loyalty_engine.points.expiry_notices import may_have_notices, notices_due
 from loyalty_engine.points.lots import exact_valid_q
 from loyalty_engine.points.member_store import MemberWrite, RecordExists, StaleMember
 from loyalty_engine.points.members import Member
@@ -181,6 +182,7 @@ def _page(
     elif message.job == "expire-points":
         for member in members:
             _expire_member(services, message, member, counts)
+            _notice_member(services, program, message, member)
     else:
         for member in members:
             _reconcile_member(services, message, member, counts)
@@ -250,6 +252,16 @@ def _expire_member(
         counts.changed += 1
         return
     raise StaleMember()
+
+
+def _notice_member(services: JobServices, program: Program, message: ShardMessage, member: Member) -> None:
+    """The lots expiring within the program's notice period, noticed once each (points.expiring_soon)."""
+    days, at = program.expiry_notice_days, message.scheduled_at
+    if not may_have_notices(member.points, at, days):
+        return
+    full, _ = services.members.load(message.group, member.card_code, [])
+    if full is not None:
+        services.jobs.put_expiry_notices(message.group, member.card_code, notices_due(full.lots, at, days))
 
 
 def has_expired(member: Member, at: datetime) -> bool:
