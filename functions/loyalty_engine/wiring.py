@@ -168,6 +168,9 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/api-keys/{key_id}", ADMIN),
     ApiRoute("POST", "/v1/api-keys/{key_id}/rotations", ADMIN),
     ApiRoute("DELETE", "/v1/api-keys/{key_id}", ADMIN),
+    ApiRoute("GET", "/v1/audit", ADMIN),
+    ApiRoute("POST", "/v1/members/{card_code}/adjustments", ADMIN),
+    ApiRoute("GET", "/v1/members/{card_code}/timeline", ADMIN),
 )
 
 # Merchants, series, instruments and customers: a function of their own (see handlers/instrument_api).

@@ -25,6 +25,8 @@ CAPABILITY_DEPENDENCIES: dict[str, set[str]] = {
     "tiers": {"access", "points"},
     "imports": {"access", "points", "rewards", "tiers"},
     "instruments": {"access", "customers"},
+    "audit": {"access"},
+    "timeline": {"access", "points", "rewards"},
 }
 TOP = {"handlers", "cli", "wiring"}  # the outer layer: what the functions and tools run
 
