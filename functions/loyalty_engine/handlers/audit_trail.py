@@ -12,7 +12,6 @@ answer goes out unchanged: the change it describes is done already.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -24,6 +23,7 @@ from loyalty_engine.access.store import GroupStore
 from loyalty_engine.audit.records import WRITE_METHODS
 from loyalty_engine.audit.store import AuditStore
 from loyalty_engine.audit.use_cases import AnsweredRequest, Retention, record
+from loyalty_engine.handlers import request_guard
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.errors import Unauthorized
 from loyalty_engine.kernel.settings import Settings, load
@@ -37,15 +37,19 @@ def audit_services() -> tuple[AuditStore, Retention]:
 
 
 def _json(text: Any) -> Any:
+    """The body as the resolver read it (the request guard's reader: bounded depth and size), or
+    None when it is not JSON it would read."""
     if not isinstance(text, str) or not text:
         return None
     try:
-        return json.loads(text)
-    except ValueError:
+        return request_guard.loads(text)
+    except Exception:  # a body the guard refuses is summarised by its field names: none
         return None
 
 
-def answered(event: dict[str, Any], response: dict[str, Any]) -> AnsweredRequest | None:
+def answered(
+    event: dict[str, Any], response: dict[str, Any], refused_by_guard: bool = False
+) -> AnsweredRequest | None:
     """The request and its answer as the audit log sees them; None for a request without a
     caller (401) or that is not a write."""
     method = str(event.get("httpMethod") or "").upper()
@@ -67,7 +71,9 @@ def answered(event: dict[str, Any], response: dict[str, Any]) -> AnsweredRequest
         method=method,
         route=str(event.get("resource") or event.get("path") or ""),
         ids={str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()},
-        body=_json(event.get("body")) if not event.get("isBase64Encoded") else None,
+        body=_json(event.get("body"))
+        if refused_by_guard is False and not event.get("isBase64Encoded")
+        else None,
         status=int(response.get("statusCode") or 500),
         answer=_json(response.get("body")),
         request_id=str(context.get("requestId") or "") or f"local-{at.timestamp()}",
@@ -75,12 +81,14 @@ def answered(event: dict[str, Any], response: dict[str, Any]) -> AnsweredRequest
     )
 
 
-def record_answer(event: dict[str, Any], response: dict[str, Any], logger: Logger) -> None:
+def record_answer(
+    event: dict[str, Any], response: dict[str, Any], logger: Logger, *, refused_by_guard: bool = False
+) -> None:
     """Record the answered request if it is audited; never changes nor delays the answer
     beyond the write itself, never raises."""
     request = None
     try:
-        request = answered(event, response)
+        request = answered(event, response, refused_by_guard)
         if request is None:
             return
         store, retention = audit_services()

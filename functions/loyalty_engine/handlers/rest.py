@@ -109,13 +109,13 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
     def guarded_resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if refusal := request_guard.check(event):
             logger.info("request refused", extra={"status": refusal["statusCode"]})
-            answer = refusal
-        else:
-            try:
-                answer = resolve(event, context)
-            except Exception:
-                audit_trail.record_answer(event, {"statusCode": 500}, logger)
-                raise
+            audit_trail.record_answer(event, refusal, logger, refused_by_guard=True)
+            return refusal
+        try:
+            answer = resolve(event, context)
+        except Exception:
+            audit_trail.record_answer(event, {"statusCode": 500}, logger)
+            raise
         audit_trail.record_answer(event, answer, logger)  # writes of admin and partner keys
         return answer
 
