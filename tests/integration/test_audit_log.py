@@ -192,3 +192,21 @@ def test_a_failed_record_leaves_the_answer_alone(program, monkeypatch):
 @pytest.mark.parametrize("bad", ["members/x y", "../x", "members/1/2/3", "Members/1"])
 def test_bad_object_filter_is_refused(table, bad):
     assert call("api_list_audit", ADMIN, query={"object": bad}).status == 422
+
+
+def test_partner_writes_and_guard_refusals_are_recorded(program):
+    upload = call("api_request_upload", PARTNER)
+    refused = call(
+        "api_put_merchant_group",
+        ADMIN,
+        raw_body="name=stores",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert refused.status == 415
+    items = audit()["items"]
+    partner = [i for i in items if i["key_id"] == PARTNER.key_id]
+    assert [(i["route"], i["status"]) for i in partner] == [("/v1/imports/uploads", upload.status)]
+    assert "file_name" in partner[0]["summary"] or upload.status >= 400
+    (guarded,) = [i for i in items if i["status"] == 415]
+    assert guarded["route"] == "/v1/merchant-groups/{merchant_group_id}"
+    assert guarded["summary"].startswith("refused: ") and "name" not in guarded["summary"]
