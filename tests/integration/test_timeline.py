@@ -102,3 +102,20 @@ def test_a_new_member_has_an_empty_timeline(member):
     assert timeline() == {"items": [], "next": None}
     assert call("api_earn_order", SHOP, body=order_body(order_id="o-2")).status == 201
     assert [i["kind"] for i in timeline()["items"]] == ["earn"]
+
+
+@pytest.mark.parametrize(
+    "positions",
+    [
+        {"ledger": "TIER#1", "tier_change": None, "reward": None, "instrument": None},
+        {"ledger": None, "tier_change": None, "reward": "no-separator", "instrument": None},
+        {"ledger": None, "tier_change": None, "reward": None, "instrument": "x"},
+        {"ledger": None, "tier_change": 3, "reward": None, "instrument": None},
+        {"ledger": None},
+    ],
+)
+def test_a_forged_cursor_is_refused(member, positions):
+    from loyalty_engine.kernel.cursors import encode_cursor
+
+    reply = call("api_get_timeline", ADMIN, query={"cursor": encode_cursor(json.dumps(positions))})
+    assert (reply.status, reply.body["code"]) == (422, "invalid_cursor"), reply.body

@@ -166,14 +166,22 @@ def test_an_nq_credit_respects_the_maximum_balance():
 # --- the timeline's merge ---------------------------------------------------------------------
 
 
-def _source(times: list[int]) -> list[tuple[str, TimelineItem]]:
+POSITION_OF = {
+    "ledger": lambda n: f"E#{n:012d}#00",
+    "tier_change": lambda n: f"TIER#{n:012d}",
+    "reward": lambda n: f"2026-01-01T00:00:{n:02d}+00:00#a{n}",
+    "instrument": lambda n: f"{n:04d}",
+}
+
+
+def _source(name: str, times: list[int]) -> list[tuple[str, TimelineItem]]:
     """A source's items, newest first, with their positions (descending, as the Queries read)."""
     ordered = sorted(times, reverse=True)
     return [
         (
-            f"{len(ordered) - n:06d}",
+            POSITION_OF[name](len(ordered) - n),
             TimelineItem(
-                at=T0 + timedelta(minutes=t), type="ledger", kind="k", summary="s", id=f"{n}", detail={}
+                at=T0 + timedelta(minutes=t), type="ledger", kind="k", summary="s", id=f"{name}{n}", detail={}
             ),
         )
         for n, t in enumerate(ordered)
@@ -186,7 +194,7 @@ def _source(times: list[int]) -> list[tuple[str, TimelineItem]]:
     limit=st.integers(1, 7),
 )
 def test_pages_give_every_item_once_newest_first(sources, limit):
-    data = {name: _source(times) for name, times in sources.items()}
+    data = {name: _source(name, times) for name, times in sources.items()}
     positions, cursor, seen, pages = start(), None, [], 0
     while True:
         fetched = {}

@@ -20,6 +20,7 @@ from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_put
 from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
 from loyalty_engine.kernel.dynamo import from_item, map_error
+from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
@@ -86,6 +87,12 @@ class AuditStore:
         params["ExpressionAttributeValues"] = values
         if cursor:
             sk = decode_cursor(cursor, prefix=keys.AUDIT_PREFIX, max_length=200)
+            if not low <= sk <= high:  # DynamoDB refuses a start key outside the key condition
+                raise InvalidRequest(
+                    "the cursor is outside the time range",
+                    code="invalid_cursor",
+                    details=[{"field": "cursor", "reason": "invalid_cursor"}],
+                )
             start_key = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
             if "IndexName" in params:
                 start_key = {

@@ -9,6 +9,7 @@ more). So every item comes exactly once, whatever the page size.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,6 +21,14 @@ from loyalty_engine.kernel.errors import InvalidRequest
 SourceName = Literal["ledger", "tier_change", "reward", "instrument"]
 SOURCES: tuple[SourceName, ...] = ("ledger", "tier_change", "reward", "instrument")
 CURSOR_MAX = 1200
+# What a source's position looks like: a ledger entry's or a tier change's sort key, an
+# attribution's gsi1 sort key (`<created at>#<attribution id>`), an instrument's rank.
+POSITIONS = {
+    "ledger": re.compile(r"^E#[0-9]{1,20}#[0-9]{1,6}$"),
+    "tier_change": re.compile(r"^TIER#[0-9]{1,20}$"),
+    "reward": re.compile(r"^[0-9T:.+-]{10,40}Z?#.{1,200}$"),
+    "instrument": re.compile(r"^[0-9]{4,6}$"),
+}
 
 
 class TimelineItem(BaseModel):
@@ -62,8 +71,10 @@ def decode(cursor: str | None) -> Positions:
         raise InvalidRequest(
             "invalid cursor", code="invalid_cursor", details=[{"field": "cursor", "reason": "invalid_cursor"}]
         )
-    for value in values.values():
-        if value is not None and not isinstance(value, str):
+    for name, value in values.items():
+        if value is not None and not (
+            isinstance(value, str) and (value == DONE or POSITIONS[name].match(value))
+        ):
             raise InvalidRequest(
                 "invalid cursor",
                 code="invalid_cursor",
