@@ -67,6 +67,12 @@ def test_writes_of_admin_keys_on_both_apis_are_recorded(member):
     token = created.body["api_key"]
     assert token.split(".")[-1] not in json.dumps(items)
     assert "scopes=shop" in items[0]["summary"]
+    key_id = created.body["key_id"]
+    assert items[0]["object"] == f"api-keys/{key_id}"
+    revoked = call("api_revoke_api_key", ADMIN, path={"key_id": key_id}, request_time_ms=T0 + 5)
+    assert revoked.status == 200
+    life = audit(object=f"api-keys/{key_id}")["items"]
+    assert [(i["method"], i["status"]) for i in life] == [("DELETE", 200), ("POST", 201)]
 
 
 def test_shop_key_writes_and_reads_are_not_recorded(member):

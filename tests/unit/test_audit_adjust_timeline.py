@@ -38,6 +38,13 @@ def test_the_object_is_the_first_path_id(route, ids, expected):
     assert audit_object(route, ids) == expected
 
 
+def test_a_created_key_is_its_own_object():
+    key_id = "01JD0000000000000000000077"
+    assert audit_object("/v1/api-keys", {}, {"key_id": key_id}) == f"api-keys/{key_id}"
+    assert audit_object("/v1/api-keys", {}, {"code": "validation_error"}) == "api-keys"
+    assert audit_object("/v1/api-keys", {}, {"key_id": "../x"}) == "api-keys"
+
+
 def test_only_writes_of_admin_and_partner_keys_are_audited():
     assert is_audited("POST", ("admin",)) and is_audited("delete", ("partner",))
     assert is_audited("PUT", ("shop", "admin"))

@@ -70,7 +70,7 @@ def record(store: AuditStore, retention: Retention, request: AnsweredRequest) ->
         key_id=request.caller.key_id,
         method=request.method.upper(),
         route=request.route,
-        object=audit_object(request.route, request.ids),
+        object=audit_object(request.route, request.ids, request.answer),
         ids=request.ids,
         status=request.status,
         summary=summary_of(request.body, request.status, request.answer),
