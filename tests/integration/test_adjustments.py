@@ -157,3 +157,25 @@ def test_concurrent_retries_of_one_adjustment_make_one_entry(moto_server):  # no
     entries = invoke(setup, "api_get_ledger", SHOP).body["entries"]
     assert [e["kind"] for e in entries] == ["adjustment"]
     assert load_event("api_adjust_points")["headers"]["Idempotency-Key"] == entries[0]["reference"]
+
+
+def test_a_q_adjustment_moves_the_tier_at_the_next_upgrade_run(member, clock):
+    from datetime import UTC, datetime
+
+    from loyalty_engine.tiers.jobs import JobRequest
+    from loyalty_engine.tiers.run_use_cases import run_now
+    from tests.support.jobs import services
+
+    before = call("api_get_member", SHOP).body["tier"]
+    reply = adjust({"kind": "q", "points": 2000, "reason_code": "migration"}, key="adj-gold")
+    assert reply.status == 201
+    assert call("api_get_member", SHOP).body["tier"] == before, "no tier change outside a run"
+    at = datetime(2026, 12, 11, 2, tzinfo=UTC)  # the daily upgrade run, 03:00 GMT+1
+    clock.now = at
+    run = run_now(
+        services(), JobRequest(group="demo", program_id="club", job="tier-upgrade", scheduled_at=at)
+    )
+    assert (run.state, run.changed) == ("completed", 1)
+    assert call("api_get_member", SHOP).body["tier"]["name"] == "Gold"
+    kinds = [i["kind"] for i in call("api_get_timeline", ADMIN).body["items"]]
+    assert kinds[:2] == ["upgrade_run", "adjustment"]
