@@ -227,3 +227,16 @@ def test_partner_writes_and_guard_refusals_are_recorded(program):
     (guarded,) = [i for i in items if i["status"] == 415]
     assert guarded["route"] == "/v1/merchant-groups/{merchant_group_id}"
     assert guarded["summary"].startswith("refused: ") and "name" not in guarded["summary"]
+
+
+def test_a_function_error_is_recorded_as_500_and_still_raised(member, monkeypatch):
+    from loyalty_engine.points import point_use_cases
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(point_use_cases, "burn", broken)
+    with pytest.raises(RuntimeError):
+        call("api_burn_points", ADMIN)
+    (record,) = [i for i in audit()["items"] if i["route"] == "/v1/members/{card_code}/burns"]
+    assert record["status"] == 500 and record["key_id"] == ADMIN.key_id
