@@ -74,6 +74,7 @@ def test_everything_in_one_view_newest_first(busy_member):
     adjustment = next(i for i in body["items"] if i["kind"] == "adjustment")
     assert adjustment["summary"].startswith("adjustment -99 NQ (correction)")
     assert adjustment["detail"]["reason_code"] == "correction"
+    assert adjustment["detail"]["comment"] == "double order"
     vip = next(i for i in body["items"] if i["type"] == "tier_change")
     assert vip["summary"] == "vip_grant staff"
     instrument = body["items"][0]

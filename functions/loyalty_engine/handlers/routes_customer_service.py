@@ -59,7 +59,7 @@ def add_customer_service_routes(app: APIGatewayRestResolver) -> None:
         cursor: Annotated[str | None, Query(max_length=1700, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     ) -> TimelinePage:
         """The member's ledger entries, tier changes, rewards and the instruments of its customer,
-        newest first, in one paged view (at most 6 DynamoDB requests a page)."""
+        newest first, in one paged view (at most 7 DynamoDB requests a page)."""
         from loyalty_engine.timeline.use_cases import timeline  # off the cold path
 
         return timeline(timeline_store(), caller_of(app), card_code, limit, cursor)

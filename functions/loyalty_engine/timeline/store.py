@@ -77,6 +77,13 @@ class TimelineStore:
             }
         return [(values[GSI1.sort_key], data_of(values)) for values in self._query(params)]
 
+    def adjustment_comments(self, group: str, card_code: str, references: list[str]) -> dict[str, str]:
+        """The comments of the member's adjustments made under these Idempotency-Keys."""
+        pk = keys.member_pk(group, card_code)
+        found = batch_get(self._client, self._table, [(pk, keys.adjustment_sk(r)) for r in references])
+        prefix = keys.adjustment_sk("")
+        return {sk[len(prefix) :]: str(values.get("comment") or "") for (_, sk), values in found.items()}
+
     def instruments(self, group: str, card_code: str) -> list[dict[str, Any]]:
         """The instruments of the card's customer (none without one), as stored."""
         link = self._items.get(keys.member_pk(group, card_code), keys.CUSTOMER_LINK_SK, consistent=False)

@@ -3,7 +3,8 @@
 Cost of a page: one Query per source that is not finished (ledger, tier changes, rewards: up
 to `limit` items each), plus, while instruments remain, a GetItem (the card's customer), a
 Query (the customer's instrument links) and a BatchGetItem (their instruments); the first page
-also reads the member (GetItem) to answer 404 for an unknown card. At most 6 requests a page.
+also reads the member (GetItem) to answer 404 for an unknown card; a page showing adjustments
+reads their comments (one BatchGetItem). At most 7 requests a page.
 """
 
 from __future__ import annotations
@@ -42,7 +43,16 @@ def timeline(
         fetched["instrument"] = _instrument_items(
             store.instruments(group, card_code), positions["instrument"], limit
         )
-    return merge(fetched, positions, limit)
+    page = merge(fetched, positions, limit)
+    references = [
+        i.detail["reference"] for i in page.items if i.kind == "adjustment" and i.detail.get("reference")
+    ]
+    if references:  # customer service's comments, kept with each adjustment's record
+        comments = store.adjustment_comments(group, card_code, references)
+        for item in page.items:
+            if item.kind == "adjustment" and item.detail.get("reference") in comments:
+                item.detail["comment"] = comments[item.detail["reference"]]
+    return page
 
 
 def _tier_change(values: dict[str, Any]) -> TierChange:
