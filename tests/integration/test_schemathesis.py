@@ -152,6 +152,10 @@ EXAMPLE_BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"return_id": "st-return-1", "amount": "1.00"},
     ],
     ("POST", "/v1/members/{card_code}/burns"): [{"burn_id": "st-burn-1", "points": 10}],
+    ("POST", "/v1/members/{card_code}/adjustments"): [
+        {"kind": "nq", "points": 5, "reason_code": "goodwill", "comment": "late delivery"},
+        {"kind": "q", "points": -1, "reason_code": "correction"},
+    ],
     ("POST", "/v1/members/{card_code}/payments"): [
         {"payment_id": "st-points-pay-1", "program_id": PROGRAM_ID, "amount": "1.00", "currency": "EUR"}
     ],

@@ -61,6 +61,9 @@ EVENT_FOR = {
     ("GET", "/v1/api-keys/{key_id}"): "api_get_api_key",
     ("POST", "/v1/api-keys/{key_id}/rotations"): "api_rotate_api_key",
     ("DELETE", "/v1/api-keys/{key_id}"): "api_revoke_api_key",
+    ("GET", "/v1/audit"): "api_list_audit",
+    ("POST", "/v1/members/{card_code}/adjustments"): "api_adjust_points",
+    ("GET", "/v1/members/{card_code}/timeline"): "api_get_timeline",
     ("PUT", "/v1/merchant-groups/{merchant_group_id}"): "api_put_merchant_group",
     ("GET", "/v1/merchant-groups/{merchant_group_id}"): "api_get_merchant_group",
     ("GET", "/v1/merchant-groups"): "api_list_merchant_groups",
@@ -285,13 +288,9 @@ def test_other_group_cannot_reach_demo_data(route, member):
         assert call("api_put_group_settings", ADMIN, body={"null_erases": True}).status == 200
         body = {"null_erases": False} if route[0] == "PUT" else ...
         reply = call(EVENT_FOR[route], OTHER_GROUP, body=body)
-        assert (reply.status, reply.body) == (200, {"null_erases": False, "import_quiet_period_s": None}), (
-            reply.body
-        )
-        assert call("api_get_group_settings", ADMIN).body == {
-            "null_erases": True,
-            "import_quiet_period_s": None,
-        }
+        defaults = {"null_erases": False, "import_quiet_period_s": None, "audit_retention_days": None}
+        assert (reply.status, reply.body) == (200, defaults), reply.body
+        assert call("api_get_group_settings", ADMIN).body == defaults | {"null_erases": True}
     elif route == ("POST", "/v1/imports/uploads"):
         # the file name's universe is the key's group: demo-b may not upload into demo's folder
         reply = call(EVENT_FOR[route], OTHER_GROUP)
@@ -302,6 +301,11 @@ def test_other_group_cannot_reach_demo_data(route, member):
         reply = call(EVENT_FOR[route], OTHER_GROUP)
         assert reply.status == 201 and reply.body["api_key"].startswith("lk.demo-b."), reply.body
         assert len(call("api_list_api_keys", ADMIN).body["keys"]) == 2  # demo's own two, no more
+    elif route == ("GET", "/v1/audit"):
+        # demo's writes (its VIP grant of the sample card) are in demo's log only
+        assert call(EVENT_FOR[route], OTHER_GROUP).body == {"items": [], "next": None}
+        assert call(EVENT_FOR[route], OTHER_GROUP, query={}).body == {"items": [], "next": None}
+        assert call(EVENT_FOR[route], ADMIN).body["items"], "demo sees its own"
     elif route in (
         ("GET", "/v1/rewards"),
         ("GET", "/v1/imports"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -66,10 +67,16 @@ def call(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     handler: Any = None,
+    request_id: str | None = None,
+    request_time_ms: int | None = None,
 ) -> Reply:
     """Call the API handler (or `handler`, e.g. one per thread) with the named sample event,
-    overriding what the test sets."""
+    overriding what the test sets. Each call gets a request id of its own, as API Gateway
+    gives one to each request (`request_id` repeats one: a redelivery)."""
     event = load_event(event_name)
+    event["requestContext"]["requestId"] = request_id or str(uuid.uuid4())
+    if request_time_ms is not None:
+        event["requestContext"]["requestTimeEpoch"] = request_time_ms
     event["requestContext"]["authorizer"] = {"principalId": f"{caller.group_id}/{caller.key_id}"} | (
         authorizer_context(caller)
     )

@@ -26,6 +26,8 @@ CAPABILITY_DEPENDENCIES: dict[str, set[str]] = {
     "imports": {"access", "points", "rewards", "tiers"},
     "instruments": {"access", "customers"},
     "events": set(),
+    "audit": {"access"},
+    "timeline": {"access", "points", "rewards"},
 }
 TOP = {"handlers", "cli", "wiring"}  # the outer layer: what the functions and tools run
 

@@ -45,6 +45,13 @@ class GroupSettings(BaseModel):
         description="Seconds without a new upload of the group before its files are applied "
         "(null: the stage's default, 120 s; 0: at once)",
     )
+    audit_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        strict=True,
+        description="Days an audit record is kept (its TTL, set when it is written; null: 365)",
+    )
 
 
 class LoyaltyGroup(BaseModel):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from loyalty_engine.access.caller import caller_from_context
 from loyalty_engine.access.models import Caller
-from loyalty_engine.handlers import request_guard
+from loyalty_engine.handlers import audit_trail, request_guard
 from loyalty_engine.kernel.errors import DomainError
 from loyalty_engine.wiring import ApiRoute
 
@@ -109,8 +109,15 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
     def guarded_resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if refusal := request_guard.check(event):
             logger.info("request refused", extra={"status": refusal["statusCode"]})
+            audit_trail.record_answer(event, refusal, logger, refused_by_guard=True)
             return refusal
-        return resolve(event, context)
+        try:
+            answer = resolve(event, context)
+        except Exception:
+            audit_trail.record_answer(event, {"statusCode": 500}, logger)
+            raise
+        audit_trail.record_answer(event, answer, logger)  # writes of admin and partner keys
+        return answer
 
     app.resolve = guarded_resolve  # type: ignore[method-assign,assignment]
     return app

@@ -361,3 +361,29 @@ def customer_group_member_sk(customer_id: str) -> str:
 
 # A member card's link to a customer, in the member's partition.
 CUSTOMER_LINK_SK = "CUSTOMERLINK"
+
+
+# Audit log: every audited write once in the group's audit partition, by time (`T#<at>#<request
+# id>`, gsi1 by the calling key), and once more under the object it touched.
+AUDIT_PREFIX = "T#"
+
+
+def audit_pk(group: str) -> str:
+    return f"G#{group}#AUDIT"
+
+
+def audit_sk(at: str, request_id: str) -> str:
+    return f"{AUDIT_PREFIX}{at}#{request_id}"
+
+
+def audit_key_gsi1pk(group: str, key_id: str) -> str:
+    return f"G#{group}#AUDITKEY#{key_id}"
+
+
+def audit_object_pk(group: str, audit_object: str) -> str:
+    return f"G#{group}#AUDITOBJ#{audit_object}"
+
+
+def adjustment_sk(idempotency_key: str) -> str:
+    """A customer service adjustment's record (its stored answer), in the member's partition."""
+    return f"ADJ#{idempotency_key}"

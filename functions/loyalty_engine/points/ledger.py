@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loyalty_engine.kernel.errors import InsufficientPoints
 
 PointKind = Literal["nq", "q"]
-EntryKind = Literal["earn", "burn", "return", "expire", "payment", "payment_reversal"]
+EntryKind = Literal["earn", "burn", "return", "expire", "payment", "payment_reversal", "adjustment"]
 NewId = Callable[[], str]
 
 
@@ -60,6 +60,7 @@ class LedgerEntry(BaseModel):
     movements: list[LotMovement] = Field(default_factory=list)
     not_credited: int = Field(default=0, description="NQ points refused by the program's maximum balance")
     unrecovered: int = Field(default=0, description="Points a return could not take back (already spent)")
+    reason_code: str | None = Field(default=None, description="An adjustment's reason code")
 
 
 def balance(lots: Iterable[Lot], kind: PointKind) -> int:
@@ -292,6 +293,59 @@ def reverse(
         unrecovered=unrecovered,
     )
     return new_lots, entry
+
+
+def adjust(
+    lots: list[Lot],
+    *,
+    kind: PointKind,
+    points: int,
+    now: datetime,
+    entry_id: str,
+    reference: str,
+    reason_code: str,
+    expires_at: datetime | None,
+    nq_max_balance: int = 0,
+) -> tuple[list[Lot], LedgerEntry]:
+    """A customer service adjustment of one kind. A credit is a lot available at once, expiring
+    at `expires_at` (NQ beyond the maximum balance is refused and recorded, as for an earn). A
+    debit takes from the live lots, available ones first (soonest-expiring first), then pending
+    ones (soonest available first): all or nothing, never below zero."""
+    if points == 0:
+        raise ValueError("an adjustment is not zero")
+    movements: list[LotMovement] = []
+    not_credited = 0
+    if points > 0:
+        if kind == "nq" and nq_max_balance:
+            not_credited = max(0, points - max(0, nq_max_balance - balance(lots, "nq")))
+        credited = points - not_credited
+        new_lots = list(lots)
+        if credited:
+            new_lots.append(
+                Lot(lot_id=entry_id, kind=kind, points=credited, available_at=now, expires_at=expires_at)
+            )
+            movements.append(LotMovement(lot_id=entry_id, kind=kind, points=credited))
+    else:
+        mine = [lot for lot in lots if lot.kind == kind and not lot.is_expired(now)]
+        ready = sorted((lot for lot in mine if lot.is_available(now)), key=_spend_order)
+        waiting = sorted((lot for lot in mine if not lot.is_available(now)), key=lambda lot: lot.available_at)
+        have = sum(lot.points for lot in mine)
+        if -points > have:
+            raise InsufficientPoints(
+                f"{-points} {kind} points to take back, {have} held",
+                details=[{"field": "points", "requested": points, "available": have}],
+            )
+        new_lots, movements, _ = _take(lots, ready + waiting, -points)
+    entry = _entry(
+        new_lots,
+        entry_id=entry_id,
+        at=now,
+        kind="adjustment",
+        reference=reference,
+        movements=movements,
+        not_credited=not_credited,
+    )
+    return new_lots, entry.model_copy(update={"reason_code": reason_code})
 
 
 def compact(lots: list[Lot], now: datetime) -> list[Lot]:

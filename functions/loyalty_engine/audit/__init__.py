@@ -1,0 +1,4 @@
+"""The audit log: who wrote what, with which key, and what the API answered.
+
+records · store · use_cases.
+"""
