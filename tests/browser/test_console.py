@@ -200,3 +200,68 @@ def test_a_route_the_api_lacks_is_said_plainly(signed_in: Any, seeded: Seeded) -
     page.get_by_role("button", name="Adjust points").click()
     expect(page.get_by_role("alert")).to_contain_text("Adjustments are not available on this API")
     expect(page.locator("#nq-available")).to_have_text("650")
+
+
+def test_the_contract_routes_answers_are_shown_and_each_adjustment_has_its_own_key(
+    signed_in: Any, seeded: Seeded
+) -> None:
+    """The operator routes answered as the shared contract says (they live on other branches;
+    test_console_operator_routes.py runs the same journeys on the real routes once merged)."""
+    page = signed_in
+    sent: list[dict[str, Any]] = []
+
+    def adjustment(route: Any) -> None:
+        request = route.request
+        body = request.post_data_json
+        sent.append({"key": request.headers.get("idempotency-key"), "body": body})
+        answer = {
+            "adjustment_id": f"adj-{len(sent)}",
+            "card_code": seeded.card,
+            **body,
+            "balance": {"nq": 650 + body["points"], "q": 750},
+        }
+        route.fulfill(status=201, json=answer)
+
+    search = {
+        "items": [{"card_code": seeded.card, "program_id": seeded.program_id, "email": "ada@example.com"}],
+        "next": None,
+    }
+    timeline = {
+        "items": [
+            {"at": "2026-12-02T10:00:00Z", "type": "points.adjusted", "summary": "+25 NQ points: goodwill"},
+            {"at": "2026-12-01T09:00:00Z", "type": "tier.upgraded", "summary": "Blue to Silver"},
+        ],
+        "next": None,
+    }
+    page.route("**/v1/members?*", lambda route: route.fulfill(json=search))
+    page.route("**/v1/members/*/timeline*", lambda route: route.fulfill(json=timeline))
+    page.route("**/v1/members/*/adjustments", adjustment)
+    page.get_by_label("Search for").fill("ada@example.com")
+    page.get_by_role("button", name="Search").click()
+    results = page.get_by_role("table", name="Members matching ada@example.com")
+    expect(results).to_contain_text("ada@example.com")
+    results.get_by_role("button", name=seeded.card).click()
+    expect(page.get_by_role("heading", name=f"Member {seeded.card}")).to_be_visible()
+    rows = page.get_by_role("table", name="Timeline (newest first)").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("+25 NQ points: goodwill")
+    for _ in range(2):
+        page.get_by_label("Points", exact=True).select_option("nq")
+        page.get_by_label("Change (signed)").fill("25")
+        page.get_by_label("Reason code").fill("goodwill")
+        page.get_by_label("Comment").fill("late parcel")
+        page.get_by_role("button", name="Adjust points").click()
+        expect(page.get_by_role("status")).to_contain_text(
+            "Adjusted +25 NQ points (goodwill): NQ 675, Q 750."
+        )
+        page.get_by_role("status").evaluate("node => { node.textContent = '' }")
+    assert [entry["body"] for entry in sent] == [
+        {"kind": "nq", "points": 25, "reason_code": "goodwill", "comment": "late parcel"}
+    ] * 2
+    keys = [entry["key"] for entry in sent]
+    assert len(set(keys)) == 2 and all(len(key or "") == 36 for key in keys), keys
+    page.get_by_label("Change (signed)").fill("0")
+    page.get_by_label("Reason code").fill("goodwill")
+    page.get_by_role("button", name="Adjust points").click()
+    expect(page.get_by_role("alert")).to_contain_text("a whole number other than 0")
+    assert len(sent) == 2
