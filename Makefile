@@ -75,7 +75,7 @@ diff: install
 # CDK_ARGS: more options for the CDK CLI, e.g. CDK_ARGS="-c api_gateway_cloudwatch_role=true".
 # deploy_id (the time of the deploy) makes the stack sync the program schedules on every deploy.
 deploy: install
-	$(CDK) deploy --require-approval broadening -c stage=$${STAGE:-prod} \
+	$(CDK) deploy --all --require-approval broadening -c stage=$${STAGE:-prod} \
 		-c deploy_id=$$(date -u +%Y%m%dT%H%M%SZ) $(CDK_ARGS)
 
 local: $(STAMP)
