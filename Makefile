@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: help install test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job sync-schedules e2e diff
+.PHONY: help install chromium test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job sync-schedules e2e diff
 
 help:
 	@echo "make demo | make test | make local | make synth | make deploy [STAGE=dev] | make e2e [STAGE=dev] | make bench | make openapi"
@@ -35,6 +35,20 @@ $(CDK): package.json
 
 install: $(STAMP) $(CDK)
 
+# The console's browser tests (tests/browser) drive the distribution's Chromium: Playwright's own
+# browser download is not used. Installed here when none is found and apt-get can run as root;
+# otherwise those tests fail with a message saying how to get one (or set CHROMIUM_PATH).
+chromium:
+	@if [ -n "$$CHROMIUM_PATH" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+		|| command -v google-chrome >/dev/null || command -v google-chrome-stable >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "chromium: none found, installing the distribution's package" >&2; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+			|| echo "chromium: apt-get could not install it: the browser tests will fail" >&2; \
+	else \
+		echo "chromium: none found and apt-get cannot run as root here: the browser tests will fail" >&2; \
+	fi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check functions infra local_stack tests bench scripts
 	$(VENV)/bin/ruff format --check functions infra local_stack tests bench scripts
@@ -50,7 +64,7 @@ openapi-check: $(STAMP)
 	$(PY) scripts/openapi.py check
 	$(PY) scripts/event_schemas.py check
 
-test: install lint typecheck openapi-check
+test: install chromium lint typecheck openapi-check
 	$(PY) -m pytest -q -p no:cacheprovider
 
 synth: install
@@ -63,7 +77,7 @@ diff: install
 # CDK_ARGS: more options for the CDK CLI, e.g. CDK_ARGS="-c api_gateway_cloudwatch_role=true".
 # deploy_id (the time of the deploy) makes the stack sync the program schedules on every deploy.
 deploy: install
-	$(CDK) deploy --require-approval broadening -c stage=$${STAGE:-prod} \
+	$(CDK) deploy --all --require-approval broadening -c stage=$${STAGE:-prod} \
 		-c deploy_id=$$(date -u +%Y%m%dT%H%M%SZ) $(CDK_ARGS)
 
 local: $(STAMP)

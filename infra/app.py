@@ -12,8 +12,10 @@ from dataclasses import replace
 from aws_cdk import App, Tags
 
 from infra.config import CLOUDWATCH_ROLE_CONTEXT, DEFAULT_STAGE, SERVICE_NAME, context_flag, stage_config
+from infra.console import ConsoleStack, allow_browser_transfers
 from infra.nag import add_nag_checks
 from infra.stack import LoyaltyEngineStack
+from loyalty_engine import wiring
 
 
 def build_app(app: App | None = None, stage: str | None = None) -> tuple[App, LoyaltyEngineStack]:
@@ -30,8 +32,12 @@ def build_app(app: App | None = None, stage: str | None = None) -> tuple[App, Lo
         ),
     )
     stack = LoyaltyEngineStack(app, config)
-    Tags.of(stack).add("project", SERVICE_NAME)
-    Tags.of(stack).add("stage", config.stage)
+    # The operator console: its own stack (CloudFront, a bucket), in front of this stage's API.
+    console = ConsoleStack(app, config, rest_api=stack.api.rest_api)
+    allow_browser_transfers(stack.buckets.bucket(wiring.IMPORT_BUCKET.name))
+    for tagged in (stack, console):
+        Tags.of(tagged).add("project", SERVICE_NAME)
+        Tags.of(tagged).add("stage", config.stage)
     add_nag_checks(app)
     return app, stack
 

@@ -44,6 +44,7 @@ from local_stack.gateway_http import (
     unauthorized,
 )
 from local_stack.gateway_routes import RouteMatch, Router
+from local_stack.gateway_static import console_response, is_console
 from local_stack.runtime import FunctionRuntime, InvocationError
 from loyalty_engine.wiring import AUTHORIZATION_HEADER, FUNCTIONS, Function
 
@@ -75,6 +76,8 @@ class Gateway:
 
     def _handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
         path = urlsplit(request.target).path or "/"
+        if is_console(path):  # the operator console's static files, no key needed
+            return console_response(request.method, path)
         match = self.router.match(request.method, path)
         if len(request.body) > MAX_BODY_BYTES:
             raise payload_too_large(MAX_BODY_BYTES)

@@ -1,0 +1,78 @@
+// The API client: the key is held in memory and in this tab's sessionStorage, never in a URL.
+
+const STORAGE_KEY = "loyalty-console-api-key";
+let apiKey = null;
+let base = "";
+
+export class ApiError extends Error {
+  constructor(status, code, message, details = []) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export async function configure() {
+  try {
+    const answer = await fetch("config.json", { cache: "no-store" });
+    const config = answer.ok ? await answer.json() : {};
+    base = String(config.apiUrl || "").replace(/\/+$/, "");
+  } catch {
+    base = "";
+  }
+  apiKey = sessionStorage.getItem(STORAGE_KEY);
+  return apiKey;
+}
+
+export function setKey(key) {
+  apiKey = key || null;
+  if (apiKey) sessionStorage.setItem(STORAGE_KEY, apiKey);
+  else sessionStorage.removeItem(STORAGE_KEY);
+}
+
+export function keyGroup() {
+  const parts = (apiKey || "").split(".");
+  return parts.length === 4 && parts[0] === "lk" ? parts[1] : null;
+}
+
+export async function call(method, path, { body, headers = {}, query = {} } = {}) {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== "") params.set(name, value);
+  const url = base + path + (params.toString() ? `?${params}` : "");
+  const init = { method, headers: { Authorization: `Bearer ${apiKey}`, ...headers } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let answer;
+  try {
+    answer = await fetch(url, init);
+  } catch (error) {
+    throw new ApiError(0, "network_error", `The API cannot be reached (${error.message})`);
+  }
+  const text = await answer.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!answer.ok) {
+    const code = (data && data.code) || `http_${answer.status}`;
+    const message = (data && (data.message || data.Message)) || answer.statusText || "The request failed";
+    throw new ApiError(answer.status, code, message, (data && data.details) || []);
+  }
+  return data;
+}
+
+export const get = (path, query) => call("GET", path, { query });
+
+export function segment(value) {
+  return encodeURIComponent(String(value).trim());
+}
+
+// A route another branch of the engine may not have yet: the gateway answers 404 route_not_found.
+export function isMissingRoute(error) {
+  return error instanceof ApiError && error.status === 404 && (error.code === "route_not_found" || error.code === "http_404");
+}

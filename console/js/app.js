@@ -1,0 +1,88 @@
+// The console's shell: sign in and out, and the sections.
+
+import { configure, get, keyGroup, setKey } from "./api.js";
+import { loadPrograms, setupInstruments } from "./catalog.js";
+import { clearError, say, showError } from "./dom.js";
+import { refreshImports, setupImports, stopImports } from "./imports.js";
+import { setupMembers } from "./member.js";
+
+const SECTIONS = ["members", "programs", "imports", "upload", "instruments"];
+const $ = (id) => document.getElementById(id);
+
+function show(section, { focus = true } = {}) {
+  for (const name of SECTIONS) $(name).hidden = name !== section;
+  for (const button of document.querySelectorAll("nav button[data-section]")) {
+    if (button.dataset.section === section) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
+  stopImports();
+  if (section === "programs") loadPrograms();
+  if (section === "imports") refreshImports();
+  if (focus) $(`${section}-title`).focus();
+}
+
+function signedIn(signed) {
+  $("signin").hidden = signed;
+  $("app").hidden = !signed;
+  $("sign-out").hidden = !signed;
+  $("who").hidden = !signed;
+  $("who").textContent = signed ? `Loyalty group ${keyGroup() || "?"}` : "";
+}
+
+async function signIn(key) {
+  clearError();
+  setKey(key);
+  try {
+    await get("/v1/api-keys", { limit: 1 }); // an admin route: checks the key and its scope
+  } catch (error) {
+    setKey(null);
+    signedIn(false);
+    const message = error.status === 401
+      ? "The key was refused: it is not a valid key of this API, or it was revoked or expired."
+      : error.status === 403
+        ? "This key may not use the console: it needs an admin key."
+        : error.message;
+    showError("Sign in", { ...error, message, code: error.code, status: error.status, details: error.details });
+    $("api-key").focus();
+    return false;
+  }
+  signedIn(true);
+  show("members", { focus: false });
+  $("card-code").focus();
+  say(`Signed in to loyalty group ${keyGroup() || "?"}.`);
+  return true;
+}
+
+function signOut() {
+  setKey(null);
+  sessionStorage.clear();
+  stopImports();
+  for (const id of ["member-view", "search-results", "programs-view", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
+  $("signin-form").reset();
+  signedIn(false);
+  clearError();
+  say("Signed out: the key is forgotten.");
+  $("api-key").focus();
+}
+
+async function main() {
+  const stored = await configure();
+  $("signin-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = $("api-key").value.trim();
+    $("api-key").value = "";
+    signIn(key);
+  });
+  $("sign-out").addEventListener("click", signOut);
+  for (const button of document.querySelectorAll("nav button[data-section]")) {
+    button.addEventListener("click", () => show(button.dataset.section));
+  }
+  setupMembers();
+  setupImports(show);
+  setupInstruments();
+  if (stored) await signIn(stored);
+  else $("api-key").focus();
+  document.body.dataset.ready = "true";
+}
+
+main();

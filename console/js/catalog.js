@@ -1,0 +1,76 @@
+// Programs and their tiers; gift card and coupon look-up.
+
+import { get, segment } from "./api.js";
+import { clearError, definitions, h, replace, say, showError, table, when } from "./dom.js";
+
+export async function loadPrograms() {
+  const view = document.getElementById("programs-view");
+  clearError();
+  const programs = [];
+  try {
+    let cursor = null;
+    do {
+      const page = await get("/v1/programs", { limit: 200, cursor });
+      programs.push(...page.programs);
+      cursor = page.next_cursor;
+    } while (cursor && programs.length < 1000);
+  } catch (error) {
+    showError("Programs", error);
+    return;
+  }
+  replace(
+    view,
+    table("Programs", [
+      { label: "Program", value: (p) => p.program_id },
+      { label: "Name", value: (p) => p.name },
+      { label: "Kind", value: (p) => p.kind },
+      { label: "Currency", value: (p) => p.currency },
+      { label: "Starts", value: (p) => when(p.starts_at) },
+      { label: "Ends", value: (p) => when(p.ends_at) },
+      { label: "Tiers", value: (p) => (p.tier_settings ? p.tier_settings.tiers.length : 0), num: true },
+    ], programs, "no program yet."),
+    programs.filter((p) => p.tier_settings).map((p) => table(`Tiers of ${p.name}`, [
+      { label: "Rank", value: (t) => t.rank, num: true },
+      { label: "Tier", value: (t) => t.name },
+      { label: "Entry (Q points)", value: (t) => t.entry_threshold, num: true },
+      { label: "Kept from (Q points)", value: (t) => t.downgrade_threshold, num: true },
+      { label: "NQ multiplier", value: (t) => t.nq_multiplier || "1" },
+    ], p.tier_settings.tiers)),
+    h("p", { class: "notice", id: "members-per-tier" },
+      "Members per tier: not shown. No route of the API counts a program's members per tier yet (a count would need a scan)."),
+  );
+  say(`${programs.length} program(s).`);
+}
+
+export function setupInstruments() {
+  document.getElementById("instrument-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearError();
+    const number = document.getElementById("instrument-number").value.replace(/\s+/g, "");
+    const view = document.getElementById("instrument-view");
+    try {
+      const found = await get(`/v1/instruments/${segment(number)}`);
+      const discount = found.discount
+        ? (found.discount.percent ? `${found.discount.percent} % off` : `${found.discount.amount} ${found.currency || ""} off`)
+        : null;
+      replace(
+        view,
+        h("h3", { id: "instrument-title", tabindex: "-1" }, `${found.kind.replaceAll("_", " ")} ${found.number}`),
+        definitions([
+          ["Status", h("span", { id: "instrument-status" }, found.status)],
+          ["Series", `${found.series_name} (${found.series_id})`],
+          ["Balance", found.balance !== null ? h("span", { id: "instrument-balance" }, `${found.balance} ${found.currency || ""}`.trim()) : null],
+          ["Discount", discount],
+          ["Activated", found.activated_at ? when(found.activated_at) : "not yet"],
+          ["Valid until", when(found.valid_until)],
+          ["Customer", found.customer_id],
+        ]),
+      );
+      document.getElementById("instrument-title").focus();
+      say(`Found ${found.number}.`);
+    } catch (error) {
+      replace(view);
+      showError(`Number ${number}`, error);
+    }
+  });
+}

@@ -1,0 +1,73 @@
+// Small DOM helpers: every value from the API goes in as text, never as HTML.
+
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// A table with a caption: columns [{label, value(row), num?}], rows.
+export function table(caption, columns, rows, empty = "Nothing yet.") {
+  if (!rows.length) return h("p", { class: "muted" }, `${caption}: ${empty}`);
+  return h(
+    "table",
+    {},
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : null }, c.label)))),
+    h(
+      "tbody",
+      {},
+      rows.map((row) => h("tr", {}, columns.map((c) => h("td", { class: c.num ? "num" : null }, c.value(row) ?? "")))),
+    ),
+  );
+}
+
+export function definitions(pairs) {
+  return h("dl", {}, pairs.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value ?? "—")]));
+}
+
+export function replace(container, ...children) {
+  container.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
+const errorBox = () => document.getElementById("error");
+
+// An error from the API (its structured `{code, message, details}`) or the network, said plainly.
+export function showError(context, error) {
+  const box = errorBox();
+  const parts = [h("strong", {}, `${context}: `), error.message || String(error)];
+  if (error.code) parts.push(h("span", { class: "muted" }, ` (${error.code}${error.status ? `, HTTP ${error.status}` : ""})`));
+  const details = (error.details || []).map((d) => h("li", {}, [d.field, d.reason || d.message].filter(Boolean).join(": ")));
+  box.replaceChildren(h("p", {}, parts), details.length ? h("ul", {}, details) : "");
+  box.hidden = false;
+}
+
+export function clearError() {
+  const box = errorBox();
+  box.replaceChildren();
+  box.hidden = true;
+}
+
+export function say(message) {
+  document.getElementById("status").textContent = message;
+}
+
+export function when(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toISOString().replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC");
+}
+
+export function signed(points) {
+  return points > 0 ? `+${points}` : String(points);
+}

@@ -1,0 +1,157 @@
+// Imports: watch a file's imports (progress, state) with auto-refresh, download their reports,
+// and upload a partner file through the presigned upload flow.
+
+import { call, get, segment } from "./api.js";
+import { clearError, h, replace, say, showError, table, when } from "./dom.js";
+
+const WATCHED_KEY = "loyalty-console-watched-files";
+const REFRESH_MS = 2000;
+const ACTIVE = new Set(["queued", "running"]);
+let timer = null;
+let refreshing = false;
+
+const watched = () => JSON.parse(sessionStorage.getItem(WATCHED_KEY) || "[]");
+
+export function watchFile(name) {
+  const files = watched().filter((file) => file !== name);
+  files.unshift(name);
+  sessionStorage.setItem(WATCHED_KEY, JSON.stringify(files.slice(0, 10)));
+}
+
+export function setupImports(show) {
+  document.getElementById("watch-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const name = document.getElementById("import-file").value.trim();
+    if (!name) return;
+    watchFile(name);
+    refreshImports();
+  });
+  document.getElementById("upload-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = document.getElementById("upload-file").files[0];
+    if (!file) return;
+    if (await upload(file)) {
+      show("imports");
+    }
+  });
+}
+
+export function stopImports() {
+  clearTimeout(timer);
+  timer = null;
+}
+
+export async function refreshImports() {
+  stopImports();
+  if (refreshing) return;
+  refreshing = true;
+  const files = watched();
+  const view = document.getElementById("imports-view");
+  const note = document.getElementById("imports-refresh");
+  let active = false;
+  try {
+    const blocks = [];
+    for (const file of files) {
+      try {
+        const list = await get("/v1/imports", { file, limit: 20 });
+        if (!list.imports.length || list.imports.some((i) => ACTIVE.has(i.state))) active = true;
+        blocks.push(importsTable(file, list.imports));
+      } catch (error) {
+        blocks.push(h("p", { class: "error" }, `${file}: ${error.message} (${error.code})`));
+      }
+    }
+    replace(view, files.length ? blocks : h("p", { class: "muted" }, "No file watched yet: name one above, or upload one."));
+  } finally {
+    refreshing = false;
+  }
+  const section = document.getElementById("imports");
+  if (active && !section.hidden) {
+    note.textContent = `Refreshing every ${REFRESH_MS / 1000} s while an import is waiting or running (last ${new Date().toLocaleTimeString()}).`;
+    timer = setTimeout(refreshImports, REFRESH_MS);
+  } else {
+    note.textContent = files.length ? `Up to date (${new Date().toLocaleTimeString()}).` : "";
+  }
+}
+
+function progressOf(item) {
+  const p = item.progress;
+  const total = p.lines_total;
+  const label = total ? `${p.lines_read} of ${total} lines` : `${p.lines_read} lines`;
+  const bar = total
+    ? h("progress", { max: total, value: p.lines_read, "aria-label": `${item.file_name}: ${label}` })
+    : h("progress", { "aria-label": `${item.file_name}: ${label}` });
+  return h("span", {}, ACTIVE.has(item.state) ? bar : null, ` ${label}`);
+}
+
+function importsTable(file, imports) {
+  return table(`Imports of ${file}`, [
+    { label: "Import", value: (i) => i.import_id },
+    { label: "State", value: (i) => h("span", { class: `state state-${i.state}` }, i.state) },
+    { label: "Progress", value: progressOf },
+    { label: "Applied", value: (i) => i.progress.applied, num: true },
+    { label: "Skipped", value: (i) => i.progress.skipped, num: true },
+    { label: "Received", value: (i) => when(i.received_at) },
+    { label: "Finished", value: (i) => when(i.finished_at) },
+    { label: "Problem", value: (i) => (i.rejection ? `${i.rejection.code}: ${i.rejection.message}` : i.duplicate_of ? `duplicate of ${i.duplicate_of}` : "") },
+    {
+      label: "Report",
+      value: (i) => (i.report
+        ? h("button", { type: "button", onclick: () => downloadReport(i) }, `Download report of ${i.import_id}`)
+        : ""),
+    },
+  ], imports, "no import yet (a new upload shows here within seconds).");
+}
+
+async function downloadReport(item) {
+  clearError();
+  const box = document.getElementById("report-view");
+  try {
+    const links = await get(`/v1/imports/${segment(item.import_id)}/report`);
+    const answer = await fetch(links.summary_url);
+    if (!answer.ok) throw Object.assign(new Error(`the report's link answered HTTP ${answer.status}`), { code: "report_unreadable" });
+    const text = await answer.text();
+    const name = `${item.file_name.replace(/\.csv$/i, "")}.${item.import_id}.report.json`;
+    const link = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/json" })), download: name, id: "report-file" }, `Save ${name} again`);
+    let pretty = text;
+    try {
+      pretty = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      /* shown as it is */
+    }
+    replace(
+      box,
+      h("h3", { id: "report-title", tabindex: "-1" }, `Report of ${item.import_id} (${item.file_name})`),
+      h("p", {}, link, " · ", h("a", { href: links.skipped_url, rel: "noreferrer" }, "Skipped lines (CSV)"),
+        h("span", { class: "muted" }, ` · links valid until ${when(links.expires_at)}`)),
+      h("pre", { id: "report-summary" }, pretty),
+    );
+    link.click();
+    say(`Report of ${item.import_id} downloaded.`);
+  } catch (error) {
+    showError(`Report of ${item.import_id}`, error);
+  }
+}
+
+async function upload(file) {
+  clearError();
+  try {
+    const ticket = await call("POST", "/v1/imports/uploads", { body: { file_name: file.name, size: file.size } });
+    const headers = Object.fromEntries(
+      Object.entries(ticket.headers || {}).filter(([name]) => !["content-length", "host"].includes(name.toLowerCase())),
+    );
+    let answer;
+    try {
+      answer = await fetch(ticket.url, { method: ticket.method || "PUT", headers, body: file });
+    } catch (error) {
+      throw Object.assign(new Error(`the bucket cannot be reached (${error.message})`), { code: "upload_failed" });
+    }
+    if (!answer.ok) throw Object.assign(new Error(`the bucket refused the file (HTTP ${answer.status})`), { code: "upload_refused" });
+    watchFile(file.name);
+    document.getElementById("upload-form").reset();
+    say(`Uploaded ${file.name}: its import shows under Imports.`);
+    return true;
+  } catch (error) {
+    showError(`Upload of ${file.name}`, error);
+    return false;
+  }
+}

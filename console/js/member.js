@@ -1,0 +1,226 @@
+// Find a member (card code, or the search route) and show everything about the card.
+
+import { ApiError, call, get, isMissingRoute, segment } from "./api.js";
+import { earnedBurnedChart, pointsPerDay } from "./charts.js";
+import { clearError, definitions, h, replace, say, showError, signed, table, when } from "./dom.js";
+
+const LEDGER_PAGES = 5; // up to 1,000 entries for the lots and the chart
+
+const view = () => document.getElementById("member-view");
+
+export function setupMembers() {
+  document.getElementById("find-card").addEventListener("submit", (event) => {
+    event.preventDefault();
+    openMember(document.getElementById("card-code").value);
+  });
+  document.getElementById("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    search(document.getElementById("search-by").value, document.getElementById("search-value").value.trim());
+  });
+}
+
+async function search(filter, value) {
+  clearError();
+  const results = document.getElementById("search-results");
+  try {
+    const page = await get("/v1/members", { [filter]: value, limit: 50 });
+    const items = page.items || [];
+    replace(
+      results,
+      table(`Members matching ${value}`, [
+        { label: "Card code", value: (m) => h("button", { type: "button", onclick: () => openMember(m.card_code) }, m.card_code) },
+        { label: "Program", value: (m) => m.program_id },
+        { label: "Name", value: (m) => m.name || "" },
+        { label: "E-mail", value: (m) => m.email || "" },
+        { label: "Customer", value: (m) => m.customer_id || "" },
+      ], items, "no member found."),
+    );
+    say(`${items.length} member(s) found.`);
+  } catch (error) {
+    replace(results);
+    if (isMissingRoute(error)) {
+      showError("Member search", new ApiError(404, error.code, "Member search is not available on this API (its search route answers 404). Open a member by card code instead."));
+    } else showError("Member search", error);
+  }
+}
+
+export async function openMember(rawCard) {
+  const card = String(rawCard).trim();
+  if (!card) return;
+  clearError();
+  replace(view(), h("p", { class: "muted" }, `Loading ${card}…`));
+  let member;
+  try {
+    member = await get(`/v1/members/${segment(card)}`);
+  } catch (error) {
+    replace(view());
+    showError(`Member ${card}`, error);
+    return;
+  }
+  const [ledger, history, rewards] = await Promise.all([
+    ledgerEntries(card),
+    get(`/v1/members/${segment(card)}/tier-history`, { limit: 50 }).catch((error) => error),
+    get(`/v1/members/${segment(card)}/rewards`, { limit: 50 }).catch((error) => error),
+  ]);
+  render(member, ledger, history, rewards);
+  say(`Member ${member.card_code} loaded.`);
+  loadTimeline(member.card_code);
+}
+
+async function ledgerEntries(card) {
+  const entries = [];
+  let cursor = null;
+  try {
+    for (let page = 0; page < LEDGER_PAGES; page++) {
+      const answer = await get(`/v1/members/${segment(card)}/ledger`, { limit: 200, cursor });
+      entries.push(...answer.entries);
+      cursor = answer.next_cursor;
+      if (!cursor) break;
+    }
+  } catch (error) {
+    return error;
+  }
+  return entries;
+}
+
+// The member's lots, rebuilt from the ledger's movements: what each lot still holds.
+export function lotsOf(entries) {
+  const lots = new Map();
+  for (const entry of [...entries].reverse()) {
+    for (const movement of entry.movements || []) {
+      const key = `${movement.kind}:${movement.lot_id}`;
+      const lot = lots.get(key) || { lot_id: movement.lot_id, kind: movement.kind, created: entry.at, points: 0 };
+      lot.points += movement.points;
+      lots.set(key, lot);
+    }
+  }
+  return [...lots.values()].filter((lot) => lot.points > 0);
+}
+
+function failed(what, error) {
+  return h("p", { class: "error" }, `${what}: ${error.message} (${error.code || "error"})`);
+}
+
+function render(member, ledger, history, rewards) {
+  const nq = member.balances.nq;
+  const q = member.balances.q;
+  const expiry = nq.next_expiry ? `${nq.next_expiry.points} points on ${when(nq.next_expiry.at)}` : "none";
+  replace(
+    view(),
+    h("h3", { id: "member-title", tabindex: "-1" }, `Member ${member.card_code}`),
+    h(
+      "div",
+      { class: "cards", id: "balances" },
+      h("div", { class: "card" }, h("div", {}, "NQ points available"), h("div", { class: "big", id: "nq-available" }, nq.available),
+        h("div", { class: "muted" }, `pending ${nq.pending}`)),
+      h("div", { class: "card" }, h("div", {}, "Q points valid"), h("div", { class: "big", id: "q-valid" }, q.valid),
+        h("div", { class: "muted" }, `pending ${q.pending}`)),
+      h("div", { class: "card" }, h("div", {}, "Tier"), h("div", { class: "big", id: "tier-name" }, member.tier ? member.tier.name : "none"),
+        h("div", { class: "muted" }, member.vip_tiers.length ? `VIP: ${member.vip_tiers.join(", ")}` : "no VIP tier")),
+    ),
+    definitions([
+      ["Program", member.program_id],
+      ["Customer", member.customer_ref],
+      ["Member since", when(member.subscribed_at)],
+      ["Customer groups", member.customer_groups.join(", ") || "none"],
+      ["Next expiry", expiry],
+    ]),
+    ledger instanceof Error ? failed("Ledger", ledger) : [
+      earnedBurnedChart(pointsPerDay(ledger)),
+      table("Lots (points left in each lot, rebuilt from the ledger)", [
+        { label: "Lot", value: (l) => l.lot_id },
+        { label: "Kind", value: (l) => l.kind.toUpperCase() },
+        { label: "Credited", value: (l) => when(l.created) },
+        { label: "Points left", value: (l) => l.points, num: true },
+      ], lotsOf(ledger), "no lot holds points."),
+    ],
+    history instanceof Error ? failed("Tier history", history) : table("Tier history", [
+      { label: "When", value: (c) => when(c.at) },
+      { label: "Cause", value: (c) => c.cause.replaceAll("_", " ") },
+      { label: "From", value: (c) => (c.previous_tier ? c.previous_tier.name : "—") },
+      { label: "To", value: (c) => (c.new_tier ? c.new_tier.name : "—") },
+      { label: "VIP", value: (c) => c.vip_tier || "" },
+      { label: "Q points", value: (c) => c.q_points, num: true },
+    ], history.changes, "no tier change."),
+    rewards instanceof Error ? failed("Rewards", rewards) : table("Rewards", [
+      { label: "Reward", value: (a) => a.reward_id },
+      { label: "Bought", value: (a) => when(a.created_at) },
+      { label: "Quantity", value: (a) => a.quantity, num: true },
+      { label: "Burned", value: (a) => a.burned, num: true },
+      { label: "NQ points spent", value: (a) => a.nqp_spent, num: true },
+      { label: "Valid until", value: (a) => when(a.valid_until) },
+    ], rewards.attributions, "no reward."),
+    ledger instanceof Error ? null : table("Ledger (newest first)", [
+      { label: "When", value: (e) => when(e.at) },
+      { label: "Kind", value: (e) => e.kind },
+      { label: "Reference", value: (e) => e.reference || "" },
+      { label: "NQ", value: (e) => signed(e.nq), num: true },
+      { label: "Q", value: (e) => signed(e.q), num: true },
+      { label: "NQ balance", value: (e) => e.nq_balance, num: true },
+    ], ledger.slice(0, 50), "no entry."),
+    adjustForm(member.card_code),
+    h("h4", {}, "Timeline"),
+    h("div", { id: "timeline" }, h("p", { class: "muted" }, "Loading the timeline…")),
+  );
+  document.getElementById("member-title").focus();
+}
+
+async function loadTimeline(card) {
+  const box = document.getElementById("timeline");
+  if (!box) return;
+  try {
+    const page = await get(`/v1/members/${segment(card)}/timeline`, { limit: 50 });
+    replace(box, table("Timeline (newest first)", [
+      { label: "When", value: (i) => when(i.at) },
+      { label: "What", value: (i) => i.type },
+      { label: "Summary", value: (i) => i.summary },
+    ], page.items || [], "nothing happened yet."));
+  } catch (error) {
+    replace(box, h("p", { class: "notice" }, isMissingRoute(error)
+      ? "The timeline is not available on this API (its route answers 404)."
+      : `The timeline could not be read: ${error.message} (${error.code}).`));
+  }
+}
+
+function adjustForm(card) {
+  const form = h(
+    "form",
+    { id: "adjust-form", class: "stack", "aria-labelledby": "adjust-title" },
+    h("label", { for: "adjust-kind" }, "Points"),
+    h("select", { id: "adjust-kind" }, h("option", { value: "nq" }, "NQ (spendable)"), h("option", { value: "q" }, "Q (qualifying)")),
+    h("label", { for: "adjust-points" }, "Change (signed)"),
+    h("input", { id: "adjust-points", type: "number", step: "1", required: true }),
+    h("label", { for: "adjust-reason" }, "Reason code"),
+    h("input", { id: "adjust-reason", required: true, autocomplete: "off", placeholder: "goodwill" }),
+    h("label", { for: "adjust-comment" }, "Comment"),
+    h("textarea", { id: "adjust-comment", rows: 2 }),
+    h("span"),
+    h("button", { type: "submit" }, "Adjust points"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearError();
+    const points = Number(document.getElementById("adjust-points").value);
+    if (!Number.isInteger(points) || points === 0) {
+      showError("Adjust points", { message: "The change must be a whole number other than 0.", code: "validation_error" });
+      return;
+    }
+    const body = {
+      kind: document.getElementById("adjust-kind").value,
+      points,
+      reason_code: document.getElementById("adjust-reason").value.trim(),
+      comment: document.getElementById("adjust-comment").value,
+    };
+    try {
+      // One key per submit: a retry of this very request by the browser is not applied twice.
+      const done = await call("POST", `/v1/members/${segment(card)}/adjustments`, { body, headers: { "Idempotency-Key": crypto.randomUUID() } });
+      await openMember(card);
+      say(`Adjusted ${signed(done.points)} ${done.kind.toUpperCase()} points (${done.reason_code}): NQ ${done.balance.nq}, Q ${done.balance.q}.`);
+    } catch (error) {
+      if (isMissingRoute(error)) {
+        showError("Adjust points", new ApiError(404, error.code, "Adjustments are not available on this API (its route answers 404)."));
+      } else showError("Adjust points", error);
+    }
+  });
+  return h("section", { "aria-labelledby": "adjust-title" }, h("h4", { id: "adjust-title" }, "Adjust points"), form);
+}

@@ -1,0 +1,139 @@
+"""What the console's browser tests look at, made through the API of a fresh local stack: a
+tiered program, a member who earned, burned and was upgraded by the scheduled run, and a
+gift card from a small batch."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+if TYPE_CHECKING:
+    from local_stack.stack import LocalStack
+
+GROUP = "demo"
+PROGRAM_ID = "console-club"
+PROGRAM_NAME = "Console Club"
+CARD = "CONSOLE-0001"
+TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Seeded:
+    api_url: str
+    admin_key: str
+    shop_key: str
+    program_id: str
+    program_name: str
+    card: str
+    gift_card: str
+    coupon: str
+
+
+class Api:
+    def __init__(self, api_url: str, key: str):
+        self.base = api_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def __call__(self, method: str, path: str, expect: int, **kwargs: Any) -> Any:
+        response = self.session.request(method, self.base + path, timeout=TIMEOUT_S, **kwargs)
+        assert response.status_code == expect, (
+            f"{method} {path}: {response.status_code} {response.text[:300]}"
+        )
+        return response.json()
+
+
+def seed(stack: LocalStack) -> Seeded:
+    keys = stack.keys[GROUP]
+    api = Api(stack.api_url, keys["admin"])
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    upgrade = now + timedelta(minutes=1)
+    api(
+        "PUT",
+        f"/v1/programs/{PROGRAM_ID}",
+        201,
+        json={
+            "name": PROGRAM_NAME,
+            "kind": "tiered",
+            "currency": "EUR",
+            "starts_at": (now - timedelta(days=10)).isoformat(),
+            "card_codes": {"generation": "manual"},
+            "nq_points": {
+                "conversion_rate": "1",
+                "rounding": "down",
+                "validity": {"value": 1, "unit": "year"},
+            },
+            "q_points": {"conversion_rate": "1", "validity": {"value": 1, "unit": "year"}},
+            "tier_settings": {
+                "max_tier_downgrade": 1,
+                "upgrade": {"first_run_at": upgrade.isoformat(), "periodicity": "daily"},
+                "downgrade": {"mode": "relative", "every": {"value": 1, "unit": "year"}},
+                "tiers": [
+                    {"rank": 1, "name": "Blue", "entry_threshold": 0, "downgrade_threshold": 0},
+                    {"rank": 2, "name": "Silver", "entry_threshold": 500, "downgrade_threshold": 400},
+                    {"rank": 3, "name": "Gold", "entry_threshold": 2000, "downgrade_threshold": 1500},
+                ],
+            },
+        },
+    )
+    api("POST", f"/v1/programs/{PROGRAM_ID}/members", 201, json={"card_code": CARD})
+    for order_id, amount, days_ago in (("console-1", "600.00", 3), ("console-2", "150.00", 1)):
+        ordered_at = (now - timedelta(days=days_ago)).isoformat()
+        order = {"order_id": order_id, "amount": amount, "currency": "EUR", "ordered_at": ordered_at}
+        api("POST", f"/v1/members/{CARD}/orders", 201, json=order)
+    api("POST", f"/v1/members/{CARD}/burns", 201, json={"burn_id": "console-burn-1", "points": 100})
+    # The daily upgrade run, fired on the stack's virtual clock: Blue -> Silver (750 Q points).
+    stack.advance_clock(upgrade + timedelta(seconds=30))
+    gift_card, coupon = _instruments(stack, api)
+    return Seeded(
+        api_url=stack.api_url,
+        admin_key=keys["admin"],
+        shop_key=keys["shop"],
+        program_id=PROGRAM_ID,
+        program_name=PROGRAM_NAME,
+        card=CARD,
+        gift_card=gift_card,
+        coupon=coupon,
+    )
+
+
+def _instruments(stack: LocalStack, api: Api) -> tuple[str, str]:
+    """A gift card and a coupon, each from a batch of one (issued during the call)."""
+    api("PUT", "/v1/merchant-groups/console-stores", 201, json={"name": "Console stores"})
+    series = {
+        "console-gift": {
+            "name": "Console gift card",
+            "kind": "gift_card",
+            "prefix": "6391",
+            "length": 16,
+            "currency": "EUR",
+            "min_value": "5.00",
+            "max_value": "500.00",
+            "validity": {"value": 3, "unit": "years"},
+        },
+        "console-coupon": {
+            "name": "Console 10 % off",
+            "kind": "coupon",
+            "prefix": "6393",
+            "length": 12,
+            "discount": {"percent": "10"},
+            "validity": {"value": 30, "unit": "days"},
+        },
+    }
+    numbers = []
+    for series_id, body in series.items():
+        body = {**body, "issuer_group": "console-stores", "acceptor_group": "console-stores"}
+        api("PUT", f"/v1/series/{series_id}", 201, json=body)
+        batch = api(
+            "POST", f"/v1/series/{series_id}/batches", 201, json={"batch_id": f"{series_id}-1", "count": 1}
+        )
+        bucket, _, key = str(batch["export"]).removeprefix("s3://").partition("/")
+        export = stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        (row,) = csv.DictReader(io.StringIO(export))
+        numbers.append(row["number"])
+    return numbers[0], numbers[1]
