@@ -5,11 +5,14 @@ What it does as API Gateway does, for the routes of `loyalty_engine.wiring` only
 - runs the REQUEST authorizer on every route, identity source the `Authorization` header
   (absent: 401 without calling it), caching its policy 60 s per header value; a policy
   that does not allow the method ARN is a 403 (`gateway_authorizer.py`);
+- counts the request against the usage plan of the authorizer's `usageIdentifierKey` (the
+  caller's group's limits, `gateway_quotas.py`): 429 throttled / quota_exceeded past them;
 - builds the v1 proxy event, with the authorizer's context in `requestContext.authorizer`,
   and writes the function's answer back (`gateway_events.py`).
 
 Its own answers are JSON `{"code", "message"}` (`gateway_http.py`): 404 route_not_found (an
-unknown path or method, as the deployed API answers), 401 unauthorized, 403 forbidden, 413
+unknown path or method, as the deployed API answers), 401 unauthorized, 403 forbidden, 429
+throttled / quota_exceeded (with Retry-After), 413
 payload_too_large, 400 bad_request (malformed HTTP), and 502 internal_error when a function
 fails; a failure is a bug, so its traceback goes to stderr. Client input never makes the
 gateway fail. `Gateway` is independent of HTTP: `gateway_server.py` serves it.
@@ -43,6 +46,7 @@ from local_stack.gateway_http import (
     payload_too_large,
     unauthorized,
 )
+from local_stack.gateway_quotas import UsagePlans
 from local_stack.gateway_routes import RouteMatch, Router
 from local_stack.runtime import FunctionRuntime, InvocationError
 from loyalty_engine.wiring import AUTHORIZATION_HEADER, FUNCTIONS, Function
@@ -53,8 +57,14 @@ MAX_BODY_BYTES = 1024 * 1024
 class Gateway:
     """Routing, authorization and invocation, independent of the HTTP server."""
 
-    def __init__(self, runtimes: dict[str, FunctionRuntime], functions: Iterable[Function] = FUNCTIONS):
+    def __init__(
+        self,
+        runtimes: dict[str, FunctionRuntime],
+        functions: Iterable[Function] = FUNCTIONS,
+        usage_plans: UsagePlans | None = None,
+    ):
         functions = list(functions)
+        self.usage_plans = usage_plans  # None: no usage plans (every request is admitted)
         self.router = Router(functions)
         self.cache = AuthorizerCache()
         self._runtimes = runtimes
@@ -81,6 +91,8 @@ class Gateway:
         parts = event_parts(request, request_id)
         context = request_context(request, match, path, request_id)
         authorization = self._authorize(request, match, path, parts, context)
+        if self.usage_plans is not None:
+            self.usage_plans.admit(authorization.usage_key, authorization.context.get("group", ""))
         event = proxy_event(request, match, path, parts, context, authorization)
         result = self._invoke(self._runtimes[match.function.name], event)
         return self._proxy_response(match.function, result, request_id)
