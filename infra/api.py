@@ -147,6 +147,18 @@ class LoyaltyApi(Construct):
             )
         self._add_routes(functions)
         self._add_default_plan(config)
+        self.docs_method = self._add_docs(functions) if config.swagger_ui else None
+
+    def _add_docs(self, functions: Mapping[str, lambda_.IFunction]) -> apigw.Method:
+        """Swagger UI (handlers/routes_docs.py), public: a browser opening it has no key to send.
+        Served by the Api function, which answers it only with SWAGGER_UI set (infra/stack.py)."""
+        integration = apigw.LambdaIntegration(
+            functions[wiring.API.name], proxy=True, scope_permission_to_method=False
+        )
+        resource = self.rest_api.root.resource_for_path(wiring.DOCS_PATH.lstrip("/"))
+        return resource.add_method(
+            "GET", integration, authorization_type=apigw.AuthorizationType.NONE, api_key_required=False
+        )
 
     def _add_default_plan(self, config: StageConfig) -> None:
         """The stage's default usage plan and its key: the usage identifier of every caller whose

@@ -73,6 +73,8 @@ class LoyaltyEngineStack(Stack):
         self.functions[authorizer_spec().name].function.add_environment(
             "DEFAULT_USAGE_KEY", self.api.default_usage_key
         )
+        if config.swagger_ui:  # GET /v1/docs (non-production stages only)
+            self.functions[wiring.API.name].function.add_environment("SWAGGER_UI", "true")
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -91,6 +93,7 @@ class LoyaltyEngineStack(Stack):
             buckets=self.buckets.buckets,
             schedules=self.schedules,
             rest_api=self.api.rest_api,
+            docs_method=self.api.docs_method,
         )
 
     def _outputs(self) -> None:

@@ -7,6 +7,8 @@ What it does as API Gateway does, for the routes of `loyalty_engine.wiring` only
   that does not allow the method ARN is a 403 (`gateway_authorizer.py`);
 - counts the request against the usage plan of the authorizer's `usageIdentifierKey` (the
   caller's group's limits, `gateway_quotas.py`): 429 throttled / quota_exceeded past them;
+- serves Swagger UI of the OpenAPI document at `GET /v1/docs` (`?format=json`: the document),
+  with no key, as the Api function does on non-production stages (`handlers/routes_docs.py`);
 - builds the v1 proxy event, with the authorizer's context in `requestContext.authorizer`,
   and writes the function's answer back (`gateway_events.py`).
 
@@ -49,7 +51,7 @@ from local_stack.gateway_http import (
 from local_stack.gateway_quotas import UsagePlans
 from local_stack.gateway_routes import RouteMatch, Router
 from local_stack.runtime import FunctionRuntime, InvocationError
-from loyalty_engine.wiring import AUTHORIZATION_HEADER, FUNCTIONS, Function
+from loyalty_engine.wiring import AUTHORIZATION_HEADER, DOCS_PATH, FUNCTIONS, Function
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -84,7 +86,10 @@ class Gateway:
             return error_response(internal_error(), request_id)
 
     def _handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
-        path = urlsplit(request.target).path or "/"
+        target = urlsplit(request.target)
+        path = target.path or "/"
+        if path.rstrip("/") == DOCS_PATH and request.method in ("GET", "HEAD"):
+            return self._docs(target.query, request_id)
         match = self.router.match(request.method, path)
         if len(request.body) > MAX_BODY_BYTES:
             raise payload_too_large(MAX_BODY_BYTES)
@@ -138,6 +143,17 @@ class Gateway:
         if not allowed:
             raise forbidden()
         return authorization
+
+    @staticmethod
+    def _docs(query: str, request_id: str) -> HttpResponse:
+        """Swagger UI (the page embeds its assets: it works offline), or the document itself."""
+        from loyalty_engine.handlers.routes_docs import docs_page, document_json
+
+        if "format=json" in query.split("&"):
+            body, content_type = document_json("/").encode(), "application/json"
+        else:
+            body, content_type = docs_page("/").encode(), "text/html; charset=utf-8"
+        return HttpResponse(200, [("Content-Type", content_type), ("x-amzn-RequestId", request_id)], body)
 
     def _invoke(self, runtime: FunctionRuntime, event: dict[str, Any]) -> Any:
         try:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from infra_testing import Synthesized, methods, refs
+from infra_testing import Synthesized, function_resource, methods, refs
 
 from infra import outputs
+from loyalty_engine import wiring
 from loyalty_engine.access.quotas import DEFAULT_LIMITS, default_usage_key
 
 pytestmark = pytest.mark.infra
@@ -20,6 +21,7 @@ def test_the_api_takes_its_usage_key_from_the_authorizer_on_every_method(prod: S
     assert rest_api["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
     for key, properties in methods(prod).items():
         assert properties["ApiKeyRequired"] is True, key
+        assert properties["AuthorizationType"] == "CUSTOM", key
 
 
 def test_the_default_plan_holds_the_default_key_on_the_stage(each_stage: Synthesized) -> None:
@@ -77,3 +79,22 @@ def test_the_usage_plan_outputs(prod: Synthesized) -> None:
     assert values[outputs.REST_API_ID] == {"Ref": rest_api_id}
     assert values[outputs.DEFAULT_USAGE_PLAN_ID] == {"Ref": plan_id}
     assert values[outputs.STAGE_NAME] == "prod"
+
+
+def _docs_methods(synthesized: Synthesized) -> dict[tuple[str, str], dict]:
+    return {key: value for key, value in methods(synthesized).items() if key[1] == wiring.DOCS_PATH}
+
+
+def test_swagger_ui_is_absent_in_prod(prod: Synthesized) -> None:
+    assert _docs_methods(prod) == {}
+    _, api = function_resource(prod, wiring.API)
+    assert "SWAGGER_UI" not in api["Environment"]["Variables"]
+
+
+def test_swagger_ui_is_public_on_dev_and_served_by_the_api_function(dev: Synthesized) -> None:
+    ((_, method),) = _docs_methods(dev).items()
+    assert method["AuthorizationType"] == "NONE"
+    assert method["ApiKeyRequired"] is False
+    api_id, api = function_resource(dev, wiring.API)
+    assert refs(method["Integration"]["Uri"]) == {api_id}
+    assert api["Environment"]["Variables"]["SWAGGER_UI"] == "true"

@@ -27,6 +27,7 @@ from loyalty_engine.handlers.rest import (
     rest_app,
 )
 from loyalty_engine.handlers.routes_codes import add_codes_routes
+from loyalty_engine.handlers.routes_docs import add_docs_routes
 from loyalty_engine.handlers.routes_imports import add_imports_routes
 from loyalty_engine.handlers.routes_keys import add_keys_routes
 from loyalty_engine.handlers.routes_lists import add_lists_routes
@@ -75,6 +76,7 @@ add_codes_routes(app)
 add_imports_routes(app)
 add_keys_routes(app)
 add_lists_routes(app)
+add_docs_routes(app)
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
 CardCode = Annotated[

@@ -47,6 +47,8 @@ class ApiSettings(Settings):
     schedule_dlq_arn: str | None = Field(default=None, alias="SCHEDULE_DLQ_ARN", min_length=1)
     # Unset: no partner uploads nor report downloads (`POST /v1/imports/uploads` answers 503).
     import_bucket: str | None = Field(default=None, alias="IMPORT_BUCKET", min_length=3)
+    # Swagger UI at GET /v1/docs (handlers/routes_docs.py): dev and the local stack, never prod.
+    swagger_ui: bool = Field(default=False, alias="SWAGGER_UI")
     # How long a presigned upload or report URL stays valid.
     presigned_url_seconds: int = Field(default=600, alias="PRESIGNED_URL_SECONDS", ge=60, le=3600)
 
