@@ -147,7 +147,10 @@ class Gateway:
     @staticmethod
     def _docs(query: str, request_id: str) -> HttpResponse:
         """Swagger UI (the page embeds its assets: it works offline), or the document itself."""
+        from loyalty_engine.handlers import api  # registers the Api resolver with routes_docs
         from loyalty_engine.handlers.routes_docs import docs_page, document_json
+
+        assert api.app is not None
 
         if "format=json" in query.split("&"):
             body, content_type = document_json("/").encode(), "application/json"

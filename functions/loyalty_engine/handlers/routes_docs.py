@@ -21,12 +21,15 @@ from loyalty_engine.kernel.errors import NotFound
 from loyalty_engine.kernel.settings import ApiSettings, load
 from loyalty_engine.wiring import DOCS_PATH
 
+_points_app: list[APIGatewayRestResolver] = []  # the Api function's resolver (add_docs_routes)
+
 
 @cache
 def document_json(server_url: str = "/") -> str:
-    from loyalty_engine.handlers.openapi import document  # imports both API modules: only here
+    from loyalty_engine.handlers import instrument_api  # the other function's routes: only here
+    from loyalty_engine.handlers.openapi_merge import merged_document
 
-    return json.dumps(document(server_url), sort_keys=True)
+    return json.dumps(merged_document((_points_app[0], instrument_api.app), server_url), sort_keys=True)
 
 
 @cache
@@ -46,6 +49,8 @@ def docs_page(server_url: str = "/") -> str:
 
 
 def add_docs_routes(app: APIGatewayRestResolver) -> None:
+    _points_app[:] = [app]
+
     @app.get(DOCS_PATH, include_in_schema=False)
     def swagger_ui() -> Response[str]:
         if not load(ApiSettings).swagger_ui:
