@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: help install chromium test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job sync-schedules e2e diff
+.PHONY: help install chromium test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job sync-schedules quotas e2e diff
 
 help:
 	@echo "make demo | make test | make local | make synth | make deploy [STAGE=dev] | make e2e [STAGE=dev] | make bench | make openapi"
@@ -116,6 +116,12 @@ run-job: $(STAMP)
 	fi
 	@$(operator_env); \
 	$(PY) -m loyalty_engine.cli run-job --group "$(or $(GROUP),demo)" --program "$(PROGRAM)" --job "$(JOB)" --at "$(AT)" $(if $(DRY_RUN),--dry-run)
+
+# A group's request limits (docs/quotas.md), on the running local stack or STAGE:
+# make quotas ARGS="set --group demo --rate 2 --burst 5 [--quota 1000] | set --group demo --default | show --group demo"
+quotas: $(STAMP)
+	@$(operator_env); \
+	$(PY) -m loyalty_engine.cli quotas $(ARGS)
 
 # Every program's schedules in line with the table, as after every deploy.
 sync-schedules: $(STAMP)

@@ -1,4 +1,8 @@
-"""The REST API: a /v1 tree built from the wiring routes, every method behind the Lambda authorizer."""
+"""The REST API: a /v1 tree built from the wiring routes, every method behind the Lambda authorizer
+and counted against a usage plan: the API key source is AUTHORIZER (the authorizer returns the
+caller's group's usage key, `access.quota_use_cases.usage_key_for`), every method requires a
+key, and the stage's default plan (`access.quotas.DEFAULT_LIMITS`) holds the default key and
+every group's key without limits of its own (docs/quotas.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from constructs import Construct
 
 from infra.config import StageConfig
 from loyalty_engine import wiring
+from loyalty_engine.access.quotas import DEFAULT_LIMITS, default_usage_key
 
 STAGE_NAME = "api"
 AUTHORIZER_CACHE_TTL = Duration.seconds(wiring.AUTHORIZER_CACHE_TTL_S)
@@ -29,12 +34,23 @@ def _error_body(code: str, message: str | None = None) -> str:
 
 # Errors API Gateway answers itself (the request never reaches a handler), in the handlers'
 # error shape and with stable codes (the API function uses the same ones, see loyalty_engine/kernel/errors.py).
+# API Gateway's 429s get a Retry-After (a gateway response's headers are static): a second for
+# the rate, an hour for the daily quota (it comes back at 00:00 UTC).
+RETRY_AFTER = {"throttled": "1", "quota_exceeded": "3600"}  # by code
 GATEWAY_RESPONSES: tuple[tuple[apigw.ResponseType, str | None, str, str | None], ...] = (
     (apigw.ResponseType.UNAUTHORIZED, "401", "unauthorized", "missing or invalid API key"),
     (apigw.ResponseType.ACCESS_DENIED, "403", "forbidden", "this API key may not call the API"),
     # API Gateway's answer to an unknown path or method (403 "Missing Authentication Token").
     (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "route_not_found", "no such route"),
-    (apigw.ResponseType.THROTTLED, "429", "throttled", "too many requests"),
+    (apigw.ResponseType.THROTTLED, "429", "throttled", "too many requests: slow down"),
+    (
+        apigw.ResponseType.QUOTA_EXCEEDED,
+        "429",
+        "quota_exceeded",
+        "the daily request quota of this loyalty group is used up",
+    ),
+    # The authorizer returned no usage key, or one in no plan of this stage.
+    (apigw.ResponseType.INVALID_API_KEY, "403", "forbidden", "this API key may not call the API"),
     # Everything else keeps API Gateway's status code and message.
     (apigw.ResponseType.DEFAULT_4_XX, None, "bad_request", None),
     (apigw.ResponseType.DEFAULT_5_XX, None, "internal_error", None),
@@ -109,17 +125,70 @@ class LoyaltyApi(Construct):
                 throttling_burst_limit=config.api_burst_limit,
             ),
             default_method_options=apigw.MethodOptions(
-                authorization_type=apigw.AuthorizationType.CUSTOM, authorizer=self.authorizer
+                authorization_type=apigw.AuthorizationType.CUSTOM,
+                authorizer=self.authorizer,
+                api_key_required=True,  # the usage key the authorizer returns (key source AUTHORIZER)
             ),
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
         )
+        made: set[str] = set()
         for response_type, status, code, message in GATEWAY_RESPONSES:
+            retry = RETRY_AFTER.get(code)
+            construct_id = f"{code.title().replace('_', '')}Response"
+            if construct_id in made:  # a second response with a code (INVALID_API_KEY: forbidden)
+                construct_id = f"{code.title().replace('_', '')}{status}KeyResponse"
+            made.add(construct_id)
             self.rest_api.add_gateway_response(
-                f"{code.title().replace('_', '')}Response",
+                construct_id,
                 type=response_type,
                 status_code=status,
                 templates={"application/json": _error_body(code, message)},
+                response_headers={"Retry-After": f"'{retry}'"} if retry else None,
             )
         self._add_routes(functions)
+        self._add_default_plan(config)
+        self.docs_method = self._add_docs(functions) if config.swagger_ui else None
+
+    def _add_docs(self, functions: Mapping[str, lambda_.IFunction]) -> apigw.Method:
+        """Swagger UI (handlers/routes_docs.py), public: a browser opening it has no key to send.
+        Served by the Api function, which answers it only with SWAGGER_UI set (infra/stack.py)."""
+        integration = apigw.LambdaIntegration(
+            functions[wiring.API.name], proxy=True, scope_permission_to_method=False
+        )
+        resource = self.rest_api.root.resource_for_path(wiring.DOCS_PATH.lstrip("/"))
+        return resource.add_method(
+            "GET", integration, authorization_type=apigw.AuthorizationType.NONE, api_key_required=False
+        )
+
+    def _add_default_plan(self, config: StageConfig) -> None:
+        """The stage's default usage plan and its key: the usage identifier of every caller whose
+        group has no key of its own (`loyalty-admin quotas set` adds the groups' keys and plans)."""
+        self.default_plan = self.rest_api.add_usage_plan(
+            "DefaultUsagePlan",
+            name=f"loyalty-{config.stage}-default",
+            description="Request limits of every loyalty group without limits of its own",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=DEFAULT_LIMITS.rate_per_second, burst_limit=DEFAULT_LIMITS.burst
+            ),
+            quota=(
+                apigw.QuotaSettings(limit=DEFAULT_LIMITS.daily_quota, period=apigw.Period.DAY)
+                if DEFAULT_LIMITS.daily_quota
+                else None
+            ),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)],
+        )
+        # Not a credential: with key source AUTHORIZER, API Gateway takes the key from the
+        # authorizer only, never from a request (docs/decisions.md).
+        self.default_usage_key = default_usage_key(config.stage)
+        self.default_key = apigw.ApiKey(
+            self,
+            "DefaultUsageKey",
+            api_key_name=f"loyalty-{config.stage}-default",
+            description="The default usage plan's key, returned by the authorizer for groups without their own",
+            value=self.default_usage_key,
+            enabled=True,
+        )
+        self.default_plan.add_api_key(self.default_key)
 
     def _add_routes(self, functions: Mapping[str, lambda_.IFunction]) -> None:
         for spec in wiring.FUNCTIONS:

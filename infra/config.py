@@ -69,6 +69,8 @@ class StageConfig:
     # Stage-wide API Gateway throttling (every method inherits it).
     api_rate_limit: int = 100
     api_burst_limit: int = 200
+    # Swagger UI at GET /v1/docs, public (no key): non-production stages only.
+    swagger_ui: bool = False
 
     @property
     def stack_name(self) -> str:
@@ -104,5 +106,6 @@ def stage_config(stage: str) -> StageConfig:
             log_retention=logs.RetentionDays.ONE_WEEK,
             access_log_expiration=Duration.days(7),
             api_logging_level=apigw.MethodLoggingLevel.INFO,
+            swagger_ui=True,
         )
     raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")

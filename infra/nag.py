@@ -179,6 +179,16 @@ NOT_COGNITO = _acknowledgment(
 )
 
 
+PUBLIC_DOCS = _acknowledgment(
+    "AwsSolutions-APIG4",
+    reason=(
+        "GET /v1/docs, Swagger UI of the API's OpenAPI document, is public on non-production stages "
+        "only (StageConfig.swagger_ui; absent in prod): a browser opening it has no API key to send. "
+        "It serves the published API description and no data; every data route keeps the authorizer."
+    ),
+)
+
+
 def add_nag_checks(app: App) -> AwsSolutionsChecks:
     checks = AwsSolutionsChecks(app, verbose=True)
     Validations.of(app).add_plugins(checks)
@@ -204,6 +214,7 @@ def add_nag_acknowledgments(
     buckets: Mapping[str, s3.IBucket],
     schedules: ProgramSchedules,
     rest_api: apigw.RestApi,
+    docs_method: apigw.Method | None = None,
 ) -> None:
     """Acknowledge the accepted findings on the stack's functions, schedules and API."""
     bucket_ids = {name: _logical_id(stack, bucket) for name, bucket in buckets.items()}
@@ -224,3 +235,5 @@ def add_nag_acknowledgments(
     _acknowledge(rest_api, REQUEST_VALIDATION_IN_HANDLER)
     # On the API, so it covers every method, including those a new wiring route adds.
     _acknowledge(rest_api, NOT_COGNITO)
+    if docs_method is not None:
+        _acknowledge(docs_method, PUBLIC_DOCS)

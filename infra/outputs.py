@@ -26,8 +26,22 @@ SCHEDULE_DEAD_LETTER_QUEUE_ARN = "ScheduleDeadLetterQueueArn"
 # The function that syncs the program schedules (invoke it to sync on AWS; the smoke tests do).
 SCHEDULE_SYNC_FUNCTION = "ScheduleSyncFunctionName"
 
+# The usage plans (`loyalty-admin quotas set`, kernel.settings.UsagePlanSettings).
+REST_API_ID = "RestApiId"
+DEFAULT_USAGE_PLAN_ID = "DefaultUsagePlanId"
+STAGE_NAME = "StageName"
+
 # The environment variable a process gets from the stage for its API's base URL (no function reads it).
 API_URL_ENV = "API_URL"
+
+
+def usage_plan_outputs() -> dict[str, str]:
+    """The usage plans' environment variable -> the output that carries its value."""
+    return {
+        "REST_API_ID": REST_API_ID,
+        "DEFAULT_USAGE_PLAN_ID": DEFAULT_USAGE_PLAN_ID,
+        "STAGE_NAME": STAGE_NAME,
+    }
 
 
 def schedule_outputs(spec: wiring.ProgramSchedules | None = None) -> dict[str, str]:
@@ -74,12 +88,13 @@ def read_outputs(cloudformation: Any, stage: str) -> dict[str, str]:
 
 def stage_environment(outputs: Mapping[str, str]) -> dict[str, str]:
     """The variables the functions get, for an operator's process on the stage: the table, the
-    buckets, the program schedules' settings, and the API's URL (API_URL)."""
+    buckets, the program schedules' settings, the usage plans', and the API's URL (API_URL)."""
     wanted = {
         "TABLE_NAME": TABLE_NAME,
         API_URL_ENV: API_URL,
         **{bucket.env: bucket_output(bucket.name) for bucket in wiring.BUCKETS},
         **schedule_outputs(),
+        **usage_plan_outputs(),
     }
     missing = sorted(output for output in wanted.values() if not outputs.get(output))
     if missing:

@@ -9,7 +9,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra import outputs
-from infra.api import LoyaltyApi
+from infra.api import LoyaltyApi, authorizer_spec
 from infra.buckets import Buckets, bucket_spec
 from infra.config import StageConfig
 from infra.domain_events import DomainEvents
@@ -78,6 +78,12 @@ class LoyaltyEngineStack(Stack):
             config=config,
             functions={name: fn.function for name, fn in self.functions.items()},
         )
+        # The usage identifier of callers whose group has no usage key of its own (docs/quotas.md).
+        self.functions[authorizer_spec().name].function.add_environment(
+            "DEFAULT_USAGE_KEY", self.api.default_usage_key
+        )
+        if config.swagger_ui:  # GET /v1/docs (non-production stages only)
+            self.functions[wiring.API.name].function.add_environment("SWAGGER_UI", "true")
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -96,6 +102,7 @@ class LoyaltyEngineStack(Stack):
             buckets=self.buckets.buckets,
             schedules=self.schedules,
             rest_api=self.api.rest_api,
+            docs_method=self.api.docs_method,
         )
 
     def _outputs(self) -> None:
@@ -123,6 +130,19 @@ class LoyaltyEngineStack(Stack):
             outputs.SCHEDULE_SYNC_FUNCTION,
             value=self.schedule_sync.function.function_name,
             description="Invoke it to bring every program's schedules in line with the table (it runs after every deploy)",
+        )
+        # The usage plans, for `loyalty-admin quotas set` on the stage (outputs.usage_plan_outputs).
+        CfnOutput(
+            self, outputs.REST_API_ID, value=self.api.rest_api.rest_api_id, description="The REST API's id"
+        )
+        CfnOutput(
+            self,
+            outputs.DEFAULT_USAGE_PLAN_ID,
+            value=self.api.default_plan.usage_plan_id,
+            description="The usage plan of the groups without limits of their own",
+        )
+        CfnOutput(
+            self, outputs.STAGE_NAME, value=self.config.stage, description="The stage (in usage plan names)"
         )
         environment = self.schedules.environment()
         for variable, output in outputs.schedule_outputs(self.schedules.spec).items():

@@ -63,6 +63,7 @@ class Authorization:
     principal_id: str
     policy_document: dict[str, Any]
     context: dict[str, str]
+    usage_key: str | None = None  # `usageIdentifierKey`: the usage plan key the request counts against
 
 
 class AuthorizerCache:
@@ -123,4 +124,9 @@ def authorization_from(result: Any) -> Authorization:
             context[name] = str(value)
         elif value is not None:
             raise ValueError(f"authorizer context value {name!r} is not a string, number or boolean")
-    return Authorization(principal_id=principal, policy_document=document, context=context)
+    usage_key = result.get("usageIdentifierKey")
+    if usage_key is not None and not isinstance(usage_key, str):
+        raise ValueError("the authorizer's usageIdentifierKey is not a string")
+    return Authorization(
+        principal_id=principal, policy_document=document, context=context, usage_key=usage_key
+    )

@@ -29,6 +29,7 @@ from typing import Any
 from local_stack import aws
 from local_stack.gateway import Gateway
 from local_stack.gateway_events import STAGE
+from local_stack.gateway_quotas import LOCAL_DEFAULT_LIMITS, UsagePlans
 from local_stack.gateway_server import GatewayServer
 from local_stack.moto_server import MotoServer
 from local_stack.queues import QueueDelivery, wait_until_drained
@@ -38,6 +39,10 @@ from local_stack.schedules import Firing, ScheduleRunner
 from local_stack.seed import seed
 from local_stack.streams import StreamDelivery
 from local_stack.virtual_clock import VirtualClock
+from loyalty_engine.access.quota_use_cases import LOCAL_NAMESPACE
+from loyalty_engine.access.quotas import QuotaLimits, default_usage_key
+from loyalty_engine.access.store import GroupStore
+from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.wiring import FUNCTIONS
 
 DEFAULT_TABLE_NAME = "loyalty-engine-local"
@@ -76,6 +81,7 @@ class LocalStack:
         retry_delay_s: int = 1,
         clock_start: datetime | None = None,
         clock_speed: float | None = None,
+        default_limits: QuotaLimits = LOCAL_DEFAULT_LIMITS,
     ) -> LocalStack:
         """Start everything (port 0 = any free port); `state_file` gets `info()` as JSON.
 
@@ -89,6 +95,9 @@ class LocalStack:
         - `clock_start`, `clock_speed`: the schedules' virtual clock (`stack.schedules`) starts at
           `clock_start` (default: now) and runs at `clock_speed` (1: real time, 86400: a day per
           second). None (the default) leaves it standing until moved (`advance_clock`, tests).
+        - `default_limits`: the local gateway's default usage plan (groups without limits of
+          their own; `gateway_quotas.LOCAL_DEFAULT_LIMITS` unless a test asks for the deployed
+          stages' `access.quotas.DEFAULT_LIMITS`).
         """
         global _running
         with _running_lock:
@@ -108,6 +117,7 @@ class LocalStack:
                 retry_delay_s,
                 clock_start,
                 clock_speed,
+                default_limits,
             )
         except BaseException:
             stack.stop()
@@ -126,6 +136,7 @@ class LocalStack:
         retry_delay_s: int,
         clock_start: datetime | None,
         clock_speed: float | None,
+        default_limits: QuotaLimits,
     ) -> None:
         unknown = sorted(set(handlers) - {function.name for function in FUNCTIONS})
         if unknown:
@@ -140,14 +151,19 @@ class LocalStack:
         # A stack whose queues deliver at once applies files at once too (no quiet period); one
         # with the wiring's delays keeps the importer's default quiet period, as deployed.
         quiet = {} if delivery_delay_s is None else {"IMPORT_QUIET_PERIOD_S": str(delivery_delay_s)}
-        self._environment.extend({**self._resources.environment(), **quiet})
+        # The stage's default usage plan key (the authorizer returns it for groups without limits).
+        usage = {"DEFAULT_USAGE_KEY": default_usage_key(LOCAL_NAMESPACE)}
+        self._environment.extend({**self._resources.environment(), **quiet, **usage})
         self.keys = seed(table_name)
         runtimes = self._runtimes = {
             function.name: FunctionRuntime(function, handlers.get(function.name)) for function in FUNCTIONS
         }
         for runtime in runtimes.values():
             runtime.warm()
-        self._gateway = GatewayServer(Gateway(runtimes), api_port, access_log=access_log).start()
+        usage_plans = UsagePlans(GroupStore(client(), table_name).get_quota, default_limits=default_limits)
+        self._gateway = GatewayServer(
+            Gateway(runtimes, usage_plans=usage_plans), api_port, access_log=access_log
+        ).start()
         for function in FUNCTIONS:
             if function.queue_trigger is not None:
                 queue = self._resources.queues[function.queue_trigger.queue]

@@ -8,6 +8,8 @@ once), run a scheduled job now, bring the program schedules in line with the tab
     loyalty-admin revoke-key --group demo --key-id <id>
     loyalty-admin run-job --group demo --program club --job tier-upgrade --at 2027-01-01T00:00:00+01:00 [--dry-run]
     loyalty-admin sync-schedules
+    loyalty-admin quotas set --group demo --rate 20 --burst 40 [--quota 100000] | --default
+    loyalty-admin quotas show --group demo
 
 `run-job` runs every member shard in this process "as of" the given instant, once per
 (program, job, instant): running it again reports the first run. The instant may be in the
@@ -24,6 +26,12 @@ settings say, and no other schedule in the group (`tiers.schedule_use_cases`); i
 report and exits 1 if a program could not be synced. It needs the schedules' settings
 (SCHEDULE_GROUP, SCHEDULER_ROLE_ARN, JOB_TARGET_ARN, SCHEDULE_DLQ_ARN) as the API gets them:
 `make sync-schedules [STAGE=dev]` sets them from the local stack or the deployed stack's outputs.
+
+`quotas set` gives a group its own request limits (rate per second, burst, optional requests
+per UTC day), or puts it back on the stage's default plan; on a deployed stage
+(REST_API_ID, DEFAULT_USAGE_PLAN_ID, STAGE_NAME from the stack's outputs) it brings the group's
+API Gateway key and usage plan in line too (docs/quotas.md). Exit code 2: bad arguments or no
+such group.
 
 Uses the table named by TABLE_NAME and the usual AWS credentials/endpoint
 (AWS_ENDPOINT_URL points it at the local stack).
@@ -81,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "sync-schedules", help="bring every program's schedules in line with the table, delete the others"
     )
+    _add_quota_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "quotas":
+        return _quotas(args)
     if args.command == "run-job":
         return _run_job(args.group, args.program, args.job, args.at, dry_run=args.dry_run)
     if args.command == "sync-schedules":
@@ -135,6 +146,73 @@ def _key_command(args: argparse.Namespace) -> int:
     sys.stdout.write(f"{made.api_key}\n")
     sys.stderr.write("Store this key now: it is not shown again (only its hash is kept).\n")
     return 0
+
+
+def _add_quota_commands(commands: Any) -> None:
+    quotas = commands.add_parser("quotas", help="a group's request limits (API Gateway usage plans)")
+    actions = quotas.add_subparsers(dest="action", required=True)
+    put = actions.add_parser("set", help="set a group's limits, or --default for the stage's default plan")
+    put.add_argument("--group", required=True, help="loyalty group slug")
+    put.add_argument("--rate", type=int, help="steady requests per second")
+    put.add_argument("--burst", type=int, help="requests at once")
+    put.add_argument("--quota", type=int, default=None, help="requests per UTC day (default: none)")
+    put.add_argument("--default", action="store_true", help="back to the stage's default plan")
+    show = actions.add_parser("show", help="a group's limits in force")
+    show.add_argument("--group", required=True, help="loyalty group slug")
+
+
+def _quotas(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from loyalty_engine.access.quota_use_cases import describe, group_quota, set_group_quota
+    from loyalty_engine.access.quotas import QuotaLimits
+    from loyalty_engine.kernel.errors import DomainError
+    from loyalty_engine.kernel.settings import UsagePlanSettings
+    from loyalty_engine.kernel.timeutil import utcnow
+
+    store = GroupStore(client(), load(Settings).table_name)
+    try:
+        if args.action == "show":
+            quota = group_quota(store, args.group)
+        else:
+            if args.default == (args.rate is not None or args.burst is not None or args.quota is not None):
+                sys.stderr.write("quotas set: give --rate and --burst (and --quota), or --default\n")
+                return 2
+            limits = None
+            if not args.default:
+                limits = QuotaLimits(rate_per_second=args.rate, burst=args.burst, daily_quota=args.quota)
+            quota = set_group_quota(
+                store, _usage_plans(load(UsagePlanSettings)), args.group, limits, utcnow()
+            )
+    except ValidationError as error:
+        for problem in error.errors(include_url=False):
+            sys.stderr.write(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}\n")
+        return 2
+    except DomainError as refused:
+        sys.stderr.write(f"quotas {args.action} refused ({refused.code}): {refused.message}\n")
+        return 2
+    sys.stdout.write(json.dumps(describe(quota), indent=2) + "\n")
+    return 0
+
+
+def _usage_plans(settings: Any) -> Any:
+    """The stage's usage plans, or None where no API Gateway is configured (the local stack)."""
+    if not settings.rest_api_id:
+        sys.stderr.write(
+            "quotas: no REST_API_ID, the limits are stored only (the local gateway enforces them)\n"
+        )
+        return None
+    import botocore.session
+
+    from loyalty_engine.access.usage_plan_store import UsagePlanStore
+
+    return UsagePlanStore(
+        botocore.session.get_session().create_client("apigateway"),
+        rest_api_id=settings.rest_api_id,
+        stage=settings.api_stage,
+        stage_name=settings.stage_name,
+        default_plan_id=settings.default_usage_plan_id,
+    )
 
 
 def _merchant_exists(dynamodb: Any, table: str) -> Callable[[str, str], bool]:

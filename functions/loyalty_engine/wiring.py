@@ -49,6 +49,10 @@ API_GATEWAY_TIMEOUT_S = 29
 # header's value) for this long; the local gateway caches them the same way.
 AUTHORIZER_CACHE_TTL_S = 60
 AUTHORIZATION_HEADER = "Authorization"
+# Swagger UI of the OpenAPI document (handlers/routes_docs.py): served by the Api function, with
+# no key, on the stages with `StageConfig.swagger_ui` (and the local stack); never in prod.
+DOCS_PATH = "/v1/docs"
+PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", DOCS_PATH),)
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/v1/programs/{program_id}", ADMIN),

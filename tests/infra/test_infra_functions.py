@@ -10,6 +10,7 @@ from infra_testing import Synthesized, bucket_id, queue_ids, refs, schedule_ids,
 from infra.functions import FUNCTIONS_DIR
 from infra.layer import runtime_dependencies
 from loyalty_engine import wiring
+from loyalty_engine.access.quotas import default_usage_key
 from loyalty_engine.events.models import BUS_ENV
 from loyalty_engine.kernel import settings
 
@@ -72,6 +73,8 @@ def expected_environment(synthesized: Synthesized, spec: wiring.Function) -> dic
         **expected_schedule_environment(synthesized, spec),
         **expected_bus_environment(synthesized, spec),
         **spec.environment,
+        # The authorizer returns the default plan's key for groups without their own (infra/api.py).
+        **({"DEFAULT_USAGE_KEY": default_usage_key(synthesized.stage)} if spec.is_authorizer else {}),
     }
 
 

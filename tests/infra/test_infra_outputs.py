@@ -27,6 +27,7 @@ def test_the_outputs_are_the_ones_read_back(each_stage: Synthesized) -> None:
         outputs.SCHEDULE_SYNC_FUNCTION,
         *(outputs.bucket_output(bucket.name) for bucket in wiring.BUCKETS),
         *outputs.schedule_outputs().values(),
+        *outputs.usage_plan_outputs().values(),
     }
     assert each_stage.stack.stack_name == outputs.stack_name(each_stage.stage)
 

@@ -19,6 +19,9 @@ DEPLOYED = {
     "SchedulerRoleArn": "arn:aws:iam::123456789012:role/scheduler",
     "ScheduleTargetArn": "arn:aws:lambda:eu-west-1:123456789012:function:JobStarter",
     "ScheduleDeadLetterQueueArn": "arn:aws:sqs:eu-west-1:123456789012:schedules-dlq",
+    "RestApiId": "abc123",
+    "DefaultUsagePlanId": "plan01",
+    "StageName": "dev",
 }
 
 

@@ -32,6 +32,9 @@ def test_a_stages_outputs_become_the_functions_variables() -> None:
         schedules.role_env: DEPLOYED["SchedulerRoleArn"],
         schedules.target_env: DEPLOYED["ScheduleTargetArn"],
         schedules.dead_letter_env: DEPLOYED["ScheduleDeadLetterQueueArn"],
+        "REST_API_ID": "abc123",
+        "DEFAULT_USAGE_PLAN_ID": "plan01",
+        "STAGE_NAME": "dev",
     }
 
 

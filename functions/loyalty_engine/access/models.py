@@ -16,6 +16,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loyalty_engine.access.quotas import GroupQuota
 from loyalty_engine.kernel.errors import Forbidden, Unauthorized
 from loyalty_engine.kernel.types import SLUG_PATTERN
 
@@ -61,6 +62,8 @@ class LoyaltyGroup(BaseModel):
     name: str
     settings: GroupSettings = GroupSettings()
     created_at: datetime
+    # Set by an operator only (`loyalty-admin quotas`), never by the group's own keys.
+    quota: GroupQuota | None = None
 
 
 class ApiKey(BaseModel):

@@ -8,10 +8,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from loyalty_engine.access.models import ApiKey, GroupSettings, LoyaltyGroup
+from loyalty_engine.access.quotas import GroupQuota
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.dynamo import from_item, map_error, serialize
-from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict
+from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, NotFound
 from loyalty_engine.kernel.item_access import NEW_ONLY, ItemTable, at_version
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import PARTITION_KEY, TYPE_ATTRIBUTE
@@ -70,6 +71,37 @@ class GroupStore:
         except ClientError as error:
             raise (map_error(error) or error) from error
         return LoyaltyGroup.model_validate(data_of(from_item(answer["Attributes"])))
+
+    def get_quota(self, group: str) -> GroupQuota | None:
+        """The group's stored quota (an eventually consistent read of that attribute only: the
+        authorizer's, once per cached key)."""
+        try:
+            answer = self._client.get_item(
+                TableName=self._table,
+                Key=ItemTable.key(keys.group_pk(group), keys.GROUP_SK),
+                ProjectionExpression="#quota",
+                ExpressionAttributeNames={"#quota": "quota"},
+            )
+        except ClientError as error:
+            raise (map_error(error) or error) from error
+        stored = from_item(answer.get("Item") or {}).get("quota")
+        return GroupQuota.model_validate(stored) if stored else None
+
+    def put_quota(self, group: str, quota: GroupQuota) -> None:
+        """Replace the group's quota (one UpdateItem on an existing group; 404 group_not_found otherwise)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ItemTable.key(keys.group_pk(group), keys.GROUP_SK),
+                UpdateExpression="SET #quota = :quota",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#quota": "quota", "#pk": PARTITION_KEY},
+                ExpressionAttributeValues={":quota": serialize(quota.model_dump(mode="json"))},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise NotFound(f"loyalty group {group!r} not found", code="group_not_found") from None
+            raise (map_error(error) or error) from error
 
     def get_api_key(self, group: str, key_id: str) -> ApiKey | None:
         values = self._items.get(keys.group_pk(group), keys.key_sk(key_id), consistent=False)

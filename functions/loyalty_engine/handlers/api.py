@@ -29,6 +29,7 @@ from loyalty_engine.handlers.rest import (
 from loyalty_engine.handlers.routes_audit import add_audit_routes
 from loyalty_engine.handlers.routes_codes import add_codes_routes
 from loyalty_engine.handlers.routes_customer_service import add_customer_service_routes
+from loyalty_engine.handlers.routes_docs import add_docs_routes
 from loyalty_engine.handlers.routes_imports import add_imports_routes
 from loyalty_engine.handlers.routes_keys import add_keys_routes
 from loyalty_engine.handlers.routes_lists import add_lists_routes
@@ -79,6 +80,7 @@ add_keys_routes(app)
 add_lists_routes(app)
 add_audit_routes(app)
 add_customer_service_routes(app)
+add_docs_routes(app)
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
 CardCode = Annotated[

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty_engine.access.caller import authorizer_context
+from loyalty_engine.access.quota_use_cases import usage_key_for
 from loyalty_engine.access.store import GroupStore
 from loyalty_engine.access.use_cases import authorize
 from loyalty_engine.kernel.dynamo import client
@@ -39,6 +40,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except Unauthorized as refusal:
         logger.info("refused", extra={"reason": refusal.message})
         raise Exception("Unauthorized") from None  # API Gateway answers 401 on exactly this message
+    # The usage plan the request counts against: the caller's group's (docs/quotas.md).
+    usage_key = usage_key_for(_keys(), caller.group_id, load(AuthorizerSettings).default_usage_key)
     arn = request.parsed_arn
     policy = APIGatewayAuthorizerResponse(
         principal_id=f"{caller.group_id}/{caller.key_id}",
@@ -47,6 +50,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         api_id=arn.api_id,
         stage=arn.stage,
         context=authorizer_context(caller),
+        usage_identifier_key=usage_key,
     )
     # The whole API is allowed: results are cached per key, and each route checks scopes itself.
     policy.allow_all_routes()

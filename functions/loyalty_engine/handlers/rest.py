@@ -17,7 +17,7 @@ from loyalty_engine.access.caller import caller_from_context
 from loyalty_engine.access.models import Caller
 from loyalty_engine.handlers import audit_trail, request_guard
 from loyalty_engine.kernel.errors import DomainError
-from loyalty_engine.wiring import ApiRoute
+from loyalty_engine.wiring import PUBLIC_ROUTES, ApiRoute
 
 SERVICE = "loyalty-engine"
 # Read routes publish no metric; that is expected, not worth a warning per request.
@@ -66,6 +66,8 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
 
     def require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
         event = app.current_event
+        if (event.http_method, event.resource) in PUBLIC_ROUTES:
+            return next_middleware(app)  # no caller: the Swagger UI page (routes_docs.py)
         allowed = scopes.get((event.http_method, event.resource))
         caller = caller_from_context(event.request_context.authorizer.raw_event)
         if allowed is not None:

@@ -33,7 +33,9 @@ class Settings(BaseModel):
 
 
 class AuthorizerSettings(Settings):
-    pass
+    # The stage's default usage plan key (API Gateway, key source AUTHORIZER): the usage
+    # identifier of callers whose group has no key of its own yet. Unset: none is returned.
+    default_usage_key: str | None = Field(default=None, alias="DEFAULT_USAGE_KEY", min_length=20)
 
 
 class ApiSettings(Settings):
@@ -45,6 +47,8 @@ class ApiSettings(Settings):
     schedule_dlq_arn: str | None = Field(default=None, alias="SCHEDULE_DLQ_ARN", min_length=1)
     # Unset: no partner uploads nor report downloads (`POST /v1/imports/uploads` answers 503).
     import_bucket: str | None = Field(default=None, alias="IMPORT_BUCKET", min_length=3)
+    # Swagger UI at GET /v1/docs (handlers/routes_docs.py): dev and the local stack, never prod.
+    swagger_ui: bool = Field(default=False, alias="SWAGGER_UI")
     # How long a presigned upload or report URL stays valid.
     presigned_url_seconds: int = Field(default=600, alias="PRESIGNED_URL_SECONDS", ge=60, le=3600)
 
@@ -63,6 +67,22 @@ class ScheduleSyncSettings(Settings):
     job_target_arn: str = Field(alias="JOB_TARGET_ARN", min_length=1)
     # Unset: the schedules get no dead-letter queue (as with the API).
     schedule_dlq_arn: str | None = Field(default=None, alias="SCHEDULE_DLQ_ARN", min_length=1)
+
+
+class UsagePlanSettings(Settings):
+    """The stage's API Gateway usage plans, for `loyalty-admin quotas` (from the stack's outputs).
+    Unset REST_API_ID: no API Gateway (the local stack), the limits are only stored."""
+
+    rest_api_id: str | None = Field(default=None, alias="REST_API_ID", min_length=1)
+    api_stage: str = Field(default="api", alias="API_STAGE", min_length=1)
+    stage_name: str = Field(default="local", alias="STAGE_NAME", min_length=1)
+    default_usage_plan_id: str | None = Field(default=None, alias="DEFAULT_USAGE_PLAN_ID", min_length=1)
+
+    @model_validator(mode="after")
+    def _plan_with_api(self) -> UsagePlanSettings:
+        if self.rest_api_id and not self.default_usage_plan_id:
+            raise ValueError("REST_API_ID needs DEFAULT_USAGE_PLAN_ID")
+        return self
 
 
 class ImporterSettings(Settings):
