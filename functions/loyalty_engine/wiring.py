@@ -92,6 +92,14 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/audit", ADMIN),
     ApiRoute("POST", "/v1/members/{card_code}/adjustments", ADMIN),
     ApiRoute("GET", "/v1/members/{card_code}/timeline", ADMIN),
+    ApiRoute("POST", "/v1/webhooks", ADMIN),
+    ApiRoute("GET", "/v1/webhooks", ADMIN),
+    ApiRoute("GET", "/v1/webhooks/{subscription_id}", ADMIN),
+    ApiRoute("PUT", "/v1/webhooks/{subscription_id}", ADMIN),
+    ApiRoute("DELETE", "/v1/webhooks/{subscription_id}", ADMIN),
+    ApiRoute("POST", "/v1/webhooks/{subscription_id}/secret-rotations", ADMIN),
+    ApiRoute("GET", "/v1/webhooks/{subscription_id}/deliveries", ADMIN),
+    ApiRoute("POST", "/v1/webhooks/{subscription_id}/deliveries/{event_id}/redeliveries", ADMIN),
 )
 
 # Merchants, series, instruments and customers: a function of their own (see handlers/instrument_api).

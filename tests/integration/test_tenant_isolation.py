@@ -90,6 +90,14 @@ EVENT_FOR = {
     ("GET", "/v1/customers/{customer_id}"): "api_get_customer",
     ("GET", "/v1/customers"): "api_list_customers",
     ("PUT", "/v1/members/{card_code}/customer"): "api_link_card_customer",
+    ("POST", "/v1/webhooks"): "api_create_webhook",
+    ("GET", "/v1/webhooks"): "api_list_webhooks",
+    ("GET", "/v1/webhooks/{subscription_id}"): "api_get_webhook",
+    ("PUT", "/v1/webhooks/{subscription_id}"): "api_replace_webhook",
+    ("DELETE", "/v1/webhooks/{subscription_id}"): "api_delete_webhook",
+    ("POST", "/v1/webhooks/{subscription_id}/secret-rotations"): "api_rotate_webhook_secret",
+    ("GET", "/v1/webhooks/{subscription_id}/deliveries"): "api_list_webhook_deliveries",
+    ("POST", "/v1/webhooks/{subscription_id}/deliveries/{event_id}/redeliveries"): "api_redeliver_webhook_event",
 }
 NOT_FOUND = {
     "member_not_found",
@@ -105,6 +113,7 @@ NOT_FOUND = {
     "customer_group_not_found",
     "customer_not_found",
     "api_key_not_found",
+    "webhook_not_found",
 }
 # List routes of the instrument API, with the key of their items in the answer.
 INSTRUMENT_LISTS = {
@@ -191,6 +200,32 @@ def _demo_key() -> dict:
     return reply.body
 
 
+def _demo_webhook() -> dict:
+    """demo's webhook of the sample events, with one event sent to it (the sample event id)."""
+    from loyalty_engine.handlers.routes_webhooks import webhook_store
+
+    reply = call("api_create_webhook", ADMIN)
+    assert reply.status == 201, reply.body
+    event = load_event("api_redeliver_webhook_event")["pathParameters"]
+    store = webhook_store()
+    assert store.put_event("demo", event["subscription_id"], event["event_id"], "points.earned", "{}", 2**31)
+    return _webhook_state()
+
+
+def _webhook_state() -> dict:
+    """demo's webhook as stored (with its secret), and its event's state."""
+    from loyalty_engine.handlers.routes_webhooks import webhook_store
+
+    event = load_event("api_redeliver_webhook_event")["pathParameters"]
+    stored = webhook_store().get("demo", event["subscription_id"])
+    assert stored is not None
+    return {
+        "subscription_id": stored.subscription_id,
+        "stored": stored.model_dump(mode="json"),
+        "event": webhook_store().get_event("demo", event["subscription_id"], event["event_id"]),
+    }
+
+
 def _demo_items(table) -> list[dict]:
     """Every item of the demo group, as stored."""
     return sorted(
@@ -263,6 +298,7 @@ def test_other_group_cannot_reach_demo_data(route, member):
     history = call("api_get_tier_history", SHOP).body
     assert [change["cause"] for change in history["changes"]] == ["vip_grant"]
     demo_key = _demo_key()
+    demo_hook = _demo_webhook()
     event = load_event(EVENT_FOR[route])
     if route == ("PUT", "/v1/programs/{program_id}"):
         # demo-b may create its own program with the same id: it must not touch demo's
@@ -301,6 +337,15 @@ def test_other_group_cannot_reach_demo_data(route, member):
         reply = call(EVENT_FOR[route], OTHER_GROUP)
         assert reply.status == 201 and reply.body["api_key"].startswith("lk.demo-b."), reply.body
         assert len(call("api_list_api_keys", ADMIN).body["keys"]) == 2  # demo's own two, no more
+    elif route == ("POST", "/v1/webhooks"):
+        # demo-b's admin makes demo-b's webhook under the Idempotency-Key demo used, not demo's
+        reply = call(EVENT_FOR[route], OTHER_GROUP)
+        assert reply.status == 201 and reply.body["subscription_id"] != demo_hook["subscription_id"]
+        assert [w["subscription_id"] for w in call("api_list_webhooks", ADMIN).body["webhooks"]] == [
+            demo_hook["subscription_id"]
+        ]
+    elif route == ("GET", "/v1/webhooks"):
+        assert call(EVENT_FOR[route], OTHER_GROUP).body == {"webhooks": [], "next_cursor": None}
     elif route == ("GET", "/v1/audit"):
         # demo's writes (its VIP grant of the sample card) are in demo's log only
         assert call(EVENT_FOR[route], OTHER_GROUP).body == {"items": [], "next": None}
@@ -333,6 +378,7 @@ def test_other_group_cannot_reach_demo_data(route, member):
     assert CARD in json.dumps(call("api_get_member", SHOP).body)
     assert call("api_get_member", SHOP).body["vip_tiers"] == ["staff"]
     assert call("api_get_api_key", ADMIN).body == demo_key
+    assert _webhook_state() == demo_hook
 
 
 def test_request_without_authorizer_context_is_401(member):

@@ -51,6 +51,11 @@ class ApiSettings(Settings):
     swagger_ui: bool = Field(default=False, alias="SWAGGER_UI")
     # How long a presigned upload or report URL stays valid.
     presigned_url_seconds: int = Field(default=600, alias="PRESIGNED_URL_SECONDS", ge=60, le=3600)
+    # Unset: webhook redeliveries cannot be queued (503).
+    webhook_queue_url: str | None = Field(default=None, alias="WEBHOOK_QUEUE_URL", min_length=1)
+    # The local stack only: webhooks to http:// and to loopback or private addresses.
+    webhooks_allow_http: bool = Field(default=False, alias="WEBHOOKS_ALLOW_HTTP")
+    webhooks_allow_private: bool = Field(default=False, alias="WEBHOOKS_ALLOW_PRIVATE")
 
     @model_validator(mode="after")
     def _schedules_complete(self) -> ApiSettings:
@@ -112,6 +117,23 @@ class PublisherSettings(Settings):
     """The domain events' publisher: the stage's custom EventBridge bus (`loyalty-engine-<stage>`)."""
 
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+
+
+class WebhookSettings(Settings):
+    """The webhooks' dispatcher and delivery worker."""
+
+    webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", min_length=1)
+    # Unset: an event given up on is only logged and its subscription marked failing.
+    webhook_dlq_url: str | None = Field(default=None, alias="WEBHOOK_DLQ_URL", min_length=1)
+    # The local stack only: deliveries to loopback and private addresses (never metadata ones).
+    webhooks_allow_private: bool = Field(default=False, alias="WEBHOOKS_ALLOW_PRIVATE")
+    # Backoff with full jitter: the first wait's bound, the cap of every wait, and how long
+    # after the first attempt retries go on (24 h at least, deployed; tests shorten them).
+    retry_base_s: float = Field(default=30.0, alias="WEBHOOK_RETRY_BASE_S", gt=0)
+    retry_cap_s: float = Field(default=3600.0, alias="WEBHOOK_RETRY_CAP_S", gt=0)
+    retry_window_s: float = Field(default=24 * 3600.0, alias="WEBHOOK_RETRY_WINDOW_S", ge=0)
+    retention_days: int = Field(default=30, alias="WEBHOOK_RETENTION_DAYS", ge=1, le=365)
+    timeout_s: float = Field(default=10.0, alias="WEBHOOK_TIMEOUT_S", gt=0, le=10)
 
 
 S = TypeVar("S", bound=Settings)

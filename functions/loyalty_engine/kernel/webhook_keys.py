@@ -1,0 +1,37 @@
+"""Key values of the webhooks' items (kernel/keys.py is full). Every partition key begins with
+the loyalty group.
+
+- `G#<group>#WEBHOOKS` / `S#<subscription id>`: a subscription (the dispatcher reads the group's
+  subscriptions in one Query of this partition);
+- `G#<group>#WH#<subscription id>` / `EV#<event id>`: an event to send to it (the body as signed,
+  its delivery state), kept for redelivery until its `ttl`;
+- `G#<group>#WH#<subscription id>` / `AT#<time>#<event id>#<attempt>`: one delivery attempt, kept
+  until its `ttl`; newest first is the partition's sort order reversed.
+"""
+
+from __future__ import annotations
+
+SUBSCRIPTION_PREFIX = "S#"
+EVENT_PREFIX = "EV#"
+ATTEMPT_PREFIX = "AT#"
+
+
+def subscriptions_pk(group: str) -> str:
+    return f"G#{group}#WEBHOOKS"
+
+
+def subscription_sk(subscription_id: str) -> str:
+    return f"{SUBSCRIPTION_PREFIX}{subscription_id}"
+
+
+def deliveries_pk(group: str, subscription_id: str) -> str:
+    return f"G#{group}#WH#{subscription_id}"
+
+
+def event_sk(event_id: str) -> str:
+    return f"{EVENT_PREFIX}{event_id}"
+
+
+def attempt_sk(at: str, event_id: str, attempt: int) -> str:
+    """`at`: UTC ISO text with milliseconds, so that keys sort by time."""
+    return f"{ATTEMPT_PREFIX}{at}#{event_id}#{attempt:04d}"

@@ -1,0 +1,235 @@
+"""The webhooks' items (kernel/webhook_keys.py): one method per access pattern, AWS error codes
+mapped to domain errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from loyalty_engine.kernel import webhook_keys as keys
+from loyalty_engine.kernel.batch import batch_get
+from loyalty_engine.kernel.cursors import prefix_page
+from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, serialize, to_item
+from loyalty_engine.kernel.errors import ConcurrentUpdate
+from loyalty_engine.kernel.item_access import NEW_ONLY, ItemTable, at_version
+from loyalty_engine.kernel.records import data_of, item
+from loyalty_engine.kernel.table import PARTITION_KEY, TTL_ATTRIBUTE
+from loyalty_engine.webhooks.models import DeliveryAttempt, Subscription
+
+# What an event item holds (besides its keys): the body as signed, and its delivery state.
+PENDING, DELIVERED, GAVE_UP = "pending", "delivered", "gave_up"
+
+
+def at_text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class WebhookStore:
+    def __init__(self, client: Any, table: str):
+        self._client = client
+        self._table = table
+        self._items = ItemTable(client, table)
+        self.requests = 0  # DynamoDB requests made (the bench counts them)
+
+    # ------------------------------------------------------------ subscriptions
+
+    def _subscription_item(self, group: str, subscription: Subscription) -> dict[str, Any]:
+        return item(
+            keys.subscriptions_pk(group),
+            keys.subscription_sk(subscription.subscription_id),
+            "webhook",
+            subscription.model_dump(mode="json"),
+        )
+
+    def add(self, group: str, subscription: Subscription) -> bool:
+        """False when a subscription with this id exists already (left unchanged)."""
+        self.requests += 1
+        return self._items.put(self._subscription_item(group, subscription), NEW_ONLY)
+
+    def get(self, group: str, subscription_id: str) -> Subscription | None:
+        self.requests += 1
+        values = self._items.get(keys.subscriptions_pk(group), keys.subscription_sk(subscription_id))
+        return Subscription.model_validate(values) if values else None
+
+    def replace(self, group: str, subscription: Subscription, read_version: int) -> None:
+        """Store the new state if the stored one is still the version read (409 otherwise)."""
+        self.requests += 1
+        if not self._items.put(self._subscription_item(group, subscription), at_version(read_version)):
+            raise ConcurrentUpdate(f"webhook {subscription.subscription_id} was changed meanwhile: retry")
+
+    def delete(self, group: str, subscription_id: str) -> Subscription | None:
+        """Delete it; what was stored, or None if there was nothing."""
+        self.requests += 1
+        try:
+            answer = self._client.delete_item(
+                TableName=self._table,
+                Key=ItemTable.key(keys.subscriptions_pk(group), keys.subscription_sk(subscription_id)),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            raise (map_error(error) or error) from error
+        old = answer.get("Attributes")
+        return Subscription.model_validate(data_of(from_item(old))) if old else None
+
+    def page(self, group: str, limit: int, cursor: str | None) -> tuple[list[Subscription], str | None]:
+        self.requests += 1
+        values, next_cursor = prefix_page(
+            self._client, self._table, keys.subscriptions_pk(group), keys.SUBSCRIPTION_PREFIX, limit, cursor
+        )
+        return [Subscription.model_validate(value) for value in values], next_cursor
+
+    def all(self, group: str) -> list[Subscription]:
+        """The group's subscriptions: one Query (a group has at most MAX_SUBSCRIPTIONS)."""
+        self.requests += 1
+        values = self._items.query(keys.subscriptions_pk(group), keys.SUBSCRIPTION_PREFIX)
+        return [Subscription.model_validate(value) for value in values]
+
+    def set_status(self, group: str, subscription_id: str, status: str, now: datetime) -> bool:
+        """Mark the subscription `failing` (since now) or `active` again, if it is not already;
+        False when nothing changed (or it is gone)."""
+        self.requests += 1
+        since = {"NULL": True} if status == "active" else {"S": now.isoformat().replace("+00:00", "Z")}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ItemTable.key(keys.subscriptions_pk(group), keys.subscription_sk(subscription_id)),
+                UpdateExpression="SET #status = :status, #since = :since",
+                ConditionExpression="attribute_exists(#pk) AND #status <> :status",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#since": "failing_since",
+                    "#pk": PARTITION_KEY,
+                },
+                ExpressionAttributeValues={":status": {"S": status}, ":since": since},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise (map_error(error) or error) from error
+        return True
+
+    # ------------------------------------------------------------ events and attempts
+
+    def put_event(
+        self, group: str, subscription_id: str, event_id: str, kind: str, body: str, ttl: int
+    ) -> bool:
+        """Keep the event to send (for its delivery and redelivery); False if it is there already
+        (a redelivered bus event: it is not sent twice)."""
+        self.requests += 1
+        values = item(
+            keys.deliveries_pk(group, subscription_id),
+            keys.event_sk(event_id),
+            "webhook_event",
+            {"event_id": event_id, "kind": kind, "body": body, "state": PENDING},
+            **{TTL_ATTRIBUTE: ttl},
+        )
+        return self._items.put(values, NEW_ONLY)
+
+    def for_delivery(
+        self, group: str, subscription_id: str, event_id: str
+    ) -> tuple[Subscription | None, dict[str, Any] | None]:
+        """The subscription and the event item, in one BatchGetItem."""
+        self.requests += 1
+        sub_key = (keys.subscriptions_pk(group), keys.subscription_sk(subscription_id))
+        event_key = (keys.deliveries_pk(group, subscription_id), keys.event_sk(event_id))
+        found = batch_get(self._client, self._table, [sub_key, event_key])
+        sub = found.get(sub_key)
+        event = found.get(event_key)
+        return (
+            Subscription.model_validate(data_of(sub)) if sub else None,
+            data_of(event) if event else None,
+        )
+
+    def get_event(self, group: str, subscription_id: str, event_id: str) -> dict[str, Any] | None:
+        self.requests += 1
+        return self._items.get(keys.deliveries_pk(group, subscription_id), keys.event_sk(event_id))
+
+    def record_attempt(
+        self,
+        group: str,
+        subscription_id: str,
+        attempt: DeliveryAttempt,
+        state: str,
+        ttl: int,
+        attempts: int | None = None,
+    ) -> None:
+        """The attempt in the log and the event's state (and, unless a redelivery, the number of
+        attempts made), in one transaction."""
+        self.requests += 1
+        pk = keys.deliveries_pk(group, subscription_id)
+        log = item(
+            pk,
+            keys.attempt_sk(at_text(attempt.at), attempt.event_id, attempt.attempt),
+            "webhook_attempt",
+            attempt.model_dump(mode="json"),
+            **{TTL_ATTRIBUTE: ttl},
+        )
+        update: dict[str, Any] = {
+            "Update": {
+                "TableName": self._table,
+                "Key": ItemTable.key(pk, keys.event_sk(attempt.event_id)),
+                "UpdateExpression": "SET #state = :state",
+                "ConditionExpression": "attribute_exists(#pk)",
+                "ExpressionAttributeNames": {"#state": "state", "#pk": PARTITION_KEY},
+                "ExpressionAttributeValues": {":state": {"S": state}},
+            }
+        }
+        if attempts is not None:
+            update["Update"]["UpdateExpression"] += ", #attempts = :attempts"
+            update["Update"]["ExpressionAttributeNames"]["#attempts"] = "attempts"
+            update["Update"]["ExpressionAttributeValues"][":attempts"] = {"N": str(attempts)}
+        try:
+            self._client.transact_write_items(
+                TransactItems=[{"Put": {"TableName": self._table, "Item": to_item(log)}}, update]
+            )
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise (map_error(error) or error) from error
+            # the event item expired meanwhile: keep the log of the attempt all the same
+            self._items.put(log)
+
+    def claim_redelivery(self, group: str, subscription_id: str, event_id: str, idempotency_key: str) -> bool:
+        """Note the redelivery request's key on the event; False if it was noted already."""
+        self.requests += 1
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ItemTable.key(keys.deliveries_pk(group, subscription_id), keys.event_sk(event_id)),
+                UpdateExpression="ADD #keys :key",
+                ConditionExpression="attribute_exists(#pk) AND NOT contains(#keys, :one)",
+                ExpressionAttributeNames={"#keys": "redelivery_keys", "#pk": PARTITION_KEY},
+                ExpressionAttributeValues={
+                    ":key": {"SS": [idempotency_key]},
+                    ":one": serialize(idempotency_key),
+                },
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise (map_error(error) or error) from error
+        return True
+
+    def attempts_page(
+        self, group: str, subscription_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[DeliveryAttempt], str | None]:
+        """One page of the attempts' log, newest first."""
+        self.requests += 1
+        values, next_cursor = prefix_page(
+            self._client,
+            self._table,
+            keys.deliveries_pk(group, subscription_id),
+            keys.ATTEMPT_PREFIX,
+            limit,
+            cursor,
+            newest_first=True,
+            max_length=200,
+        )
+        return [DeliveryAttempt.model_validate(value) for value in values], next_cursor
+
+
+def body_text(event: dict[str, Any]) -> str:
+    """The exact text a webhook carries: the event's detail as compact JSON, keys sorted."""
+    return json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
