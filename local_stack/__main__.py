@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from local_stack import aws
 from local_stack.stack import LocalStack
 from local_stack.virtual_clock import iso_z
+from loyalty_engine.wiring import S3Notification
 
 DEFAULT_API_PORT = 3000
 DEFAULT_STATE_FILE = ".local/stack.json"
@@ -133,13 +134,14 @@ def banner(stack: LocalStack, state_file: Path | None) -> str:
     ]
     for delivery in stack.deliveries:
         queue = delivery.queue
-        if queue.spec.source is None or queue.spec.source.bucket not in stack.resources.buckets:
+        source = queue.spec.source
+        if not isinstance(source, S3Notification) or source.bucket not in stack.resources.buckets:
             continue
-        bucket = stack.resources.buckets[queue.spec.source.bucket]
+        bucket = stack.resources.buckets[source.bucket]
         lines += [
             f"    # a partner file of the group demo, handled by {delivery.runtime.spec.name} (see docs/local-stack.md)",
             f"    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {stack.aws_endpoint_url} \\",
-            f"      --region {stack.region} s3 cp file.csv s3://{bucket}/{queue.spec.source.prefix}demo/file.csv",
+            f"      --region {stack.region} s3 cp file.csv s3://{bucket}/{source.prefix}demo/file.csv",
         ]
     lines += [
         "    # a till key bound to a merchant: point-of-sale routes (sell, pay, refund) act as that store",

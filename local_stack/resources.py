@@ -38,6 +38,7 @@ from loyalty_engine.wiring import (
     PROGRAM_SCHEDULES,
     QUEUES,
     Bucket,
+    BusRule,
     Function,
     ProgramSchedules,
     Queue,
@@ -96,6 +97,13 @@ class Resources:
         and the program schedules' group, role, target and dead-letter queue ARN."""
         env = {bucket.env: self.buckets[bucket.name] for bucket in buckets if bucket.name in self.buckets}
         env.update({queue.env: self.queues[queue.name].url for queue in queues if queue.name in self.queues})
+        env.update(
+            {
+                queue.dead_letter_env: self.queues[queue.name].dlq_url
+                for queue in queues
+                if queue.dead_letter_env and queue.name in self.queues
+            }
+        )
         if self.schedules is not None:
             env.update(self.schedules.environment())
         if self.event_bus_name is not None:
@@ -163,6 +171,10 @@ def create_resources(
     # One notification configuration per bucket (a put replaces the bucket's whole configuration).
     notified: dict[str, list[dict[str, Any]]] = {}
     for queue in queues:
+        if isinstance(queue.source, BusRule):
+            if resources.event_bus_name is not None:
+                _add_bus_rule(endpoint_url, resources.event_bus_name, queue, resources.queues[queue.name])
+            continue
         if queue.source is None:
             continue
         local = resources.queues[queue.name]
@@ -236,6 +248,21 @@ def _create_event_bus(events: Any) -> str:
         if error_code(error) != "ResourceAlreadyExistsException":
             raise
     return name
+
+
+def _add_bus_rule(endpoint_url: str, bus: str, queue: Queue, local: LocalQueue) -> None:
+    """The bus's rule sending every event of the queue's source to it, as infra/domain_events.py
+    declares it (moto's EventBridge delivers to SQS targets)."""
+    assert isinstance(queue.source, BusRule)
+    events = client("events", endpoint_url)
+    name = f"{RESOURCE_PREFIX}-{queue.name.lower()}-local"
+    events.put_rule(
+        Name=name,
+        EventBusName=bus,
+        EventPattern=json.dumps({"source": [queue.source.source]}),
+        State="ENABLED",
+    )
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": queue.name, "Arn": local.arn}])
 
 
 def _create_queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, str]:

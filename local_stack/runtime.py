@@ -56,6 +56,10 @@ def function_environment(
         "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF lines on stdout
         # The functions log at INFO on AWS; locally only warnings, unless asked for more.
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        # Webhooks to receivers on this machine (http://127.0.0.1:...): the local stack only;
+        # deployed stages send over HTTPS to public addresses (docs/webhooks.md).
+        "WEBHOOKS_ALLOW_HTTP": "true",
+        "WEBHOOKS_ALLOW_PRIVATE": "true",
         **(resources or {}),
     }
     for function in FUNCTIONS:

@@ -19,6 +19,9 @@ from loyalty_engine.wiring_types import (
     BucketGrant as BucketGrant,
 )
 from loyalty_engine.wiring_types import (
+    BusRule as BusRule,
+)
+from loyalty_engine.wiring_types import (
     Function as Function,
 )
 from loyalty_engine.wiring_types import (
@@ -171,8 +174,25 @@ BATCH_QUEUE = Queue(
     visibility_timeout_s=6 * 900,
     max_receive_count=5,
 )
+# Webhooks (docs/webhooks.md): every domain event on the bus -> the dispatcher's queue -> one
+# delivery message per subscription wanting it -> the delivery worker, which re-sends a failed
+# delivery to its own queue with a delay (backoff) and gives it up to the dead-letter queue itself.
+WEBHOOK_EVENT_QUEUE = Queue(
+    name="WebhookEvents",
+    env="WEBHOOK_EVENT_QUEUE_URL",
+    visibility_timeout_s=6 * 30,
+    max_receive_count=5,
+    source=BusRule(source="loyalty-engine"),
+)
+WEBHOOK_QUEUE = Queue(
+    name="WebhookDeliveries",
+    env="WEBHOOK_QUEUE_URL",
+    visibility_timeout_s=6 * 60,
+    max_receive_count=5,
+    dead_letter_env="WEBHOOK_DLQ_URL",
+)
 BUCKETS: tuple[Bucket, ...] = (IMPORT_BUCKET, EXPORT_BUCKET)
-QUEUES: tuple[Queue, ...] = (IMPORT_QUEUE, JOB_QUEUE, BATCH_QUEUE)
+QUEUES: tuple[Queue, ...] = (IMPORT_QUEUE, JOB_QUEUE, BATCH_QUEUE, WEBHOOK_EVENT_QUEUE, WEBHOOK_QUEUE)
 
 AUTHORIZER = Function(
     name="Authorizer",
@@ -197,6 +217,7 @@ API = Function(
     # Presigned URLs of partner uploads (PUT of one incoming/ key) and of import reports (GET):
     # a URL can do no more than the role that signed it.
     buckets=(BucketGrant(bucket=IMPORT_BUCKET.name, read=("reports/",), write=("incoming/",)),),
+    sends_to=(WEBHOOK_QUEUE.name,),  # an admin's redelivery of one webhook event
 )
 
 IMPORTER = Function(
@@ -308,6 +329,32 @@ EVENTS_PUBLISHER = Function(
     stream_trigger=StreamTrigger(),  # and it puts events on the domain event bus (infra/domain_events.py)
 )
 
+WEBHOOK_DISPATCHER = Function(
+    "WebhookDispatcher",
+    "loyalty_engine.handlers.webhooks.dispatch",
+    "Queues one webhook delivery per subscription wanting each domain event",
+    "read_write",  # reads the group's subscriptions, keeps each event for its deliveries
+    settings="WebhookSettings",
+    memory_mb=256,
+    timeout_s=30,
+    queue_trigger=QueueTrigger(queue=WEBHOOK_EVENT_QUEUE.name, batch_size=10, max_concurrency=5),
+    sends_to=(WEBHOOK_QUEUE.name,),
+)
+
+WEBHOOK_DELIVERY = Function(
+    "WebhookDelivery",
+    "loyalty_engine.handlers.webhooks.deliver",
+    "POSTs signed webhook deliveries (10 s timeout), queues retries with backoff, gives up after 24 h",
+    "read_write",
+    settings="WebhookSettings",
+    memory_mb=256,
+    # 5 deliveries of at most 10 s each, one after the other, and their bookkeeping
+    timeout_s=60,
+    # Endpoints outside AWS set the pace: 20 deliveries in flight at most, whatever the backlog.
+    queue_trigger=QueueTrigger(queue=WEBHOOK_QUEUE.name, batch_size=5, max_concurrency=20),
+    sends_to=(WEBHOOK_QUEUE.name,),  # its retries (and, by dead_letter_env, its given-up events)
+)
+
 FUNCTIONS: tuple[Function, ...] = (
     AUTHORIZER,
     API,
@@ -318,4 +365,6 @@ FUNCTIONS: tuple[Function, ...] = (
     BATCH_ISSUER,
     SCHEDULE_SYNC,
     EVENTS_PUBLISHER,
+    WEBHOOK_DISPATCHER,
+    WEBHOOK_DELIVERY,
 )

@@ -34,13 +34,24 @@ class S3Notification:
 
 
 @dataclass(frozen=True)
+class BusRule:
+    """Every event of `source` on the stage's domain event bus is sent to the queue (an
+    EventBridge rule with the queue as its target; infra/domain_events.py)."""
+
+    source: str  # the events' `source` (loyalty_engine.events.models.SOURCE)
+
+
+@dataclass(frozen=True)
 class Queue:
     name: str  # logical name; each queue gets a dead-letter queue after `max_receive_count` receives
     env: str  # environment variable that carries the queue's URL to the functions sending to it
     visibility_timeout_s: int
     delivery_delay_s: int = 0
     max_receive_count: int = 5
-    source: S3Notification | None = None
+    source: S3Notification | BusRule | None = None
+    # Set: the functions sending to the queue may also send to its dead-letter queue, whose URL
+    # this variable carries (a worker that gives a message up itself, e.g. after its own retries).
+    dead_letter_env: str | None = None
 
 
 @dataclass(frozen=True)

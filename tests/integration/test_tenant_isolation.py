@@ -97,7 +97,10 @@ EVENT_FOR = {
     ("DELETE", "/v1/webhooks/{subscription_id}"): "api_delete_webhook",
     ("POST", "/v1/webhooks/{subscription_id}/secret-rotations"): "api_rotate_webhook_secret",
     ("GET", "/v1/webhooks/{subscription_id}/deliveries"): "api_list_webhook_deliveries",
-    ("POST", "/v1/webhooks/{subscription_id}/deliveries/{event_id}/redeliveries"): "api_redeliver_webhook_event",
+    (
+        "POST",
+        "/v1/webhooks/{subscription_id}/deliveries/{event_id}/redeliveries",
+    ): "api_redeliver_webhook_event",
 }
 NOT_FOUND = {
     "member_not_found",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache, partial
 from typing import Any
 
@@ -77,7 +78,7 @@ def _deliver_record(record: SQSRecord) -> None:
         logger.error("delivery message is unreadable; dropped", extra={"message_id": record.message_id})
         return
     svc = services()
-    outcome = delivery.deliver(svc.store, svc.queue, svc.post, message, utcnow(), svc.policy)
+    outcome = delivery.deliver(svc.store, svc.queue, svc.post, message, datetime.now(UTC), svc.policy)
     answer = outcome.answer
     logger.info(
         "webhook delivery",

@@ -5,6 +5,7 @@ the loyalty group.
   subscriptions in one Query of this partition);
 - `G#<group>#WH#<subscription id>` / `EV#<event id>`: an event to send to it (the body as signed,
   its delivery state), kept for redelivery until its `ttl`;
+- `G#<group>#WH#<subscription id>` / `RD#<event id>#<Idempotency-Key>`: a redelivery asked for;
 - `G#<group>#WH#<subscription id>` / `AT#<time>#<event id>#<attempt>`: one delivery attempt, kept
   until its `ttl`; newest first is the partition's sort order reversed.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 SUBSCRIPTION_PREFIX = "S#"
 EVENT_PREFIX = "EV#"
 ATTEMPT_PREFIX = "AT#"
+REDELIVERY_PREFIX = "RD#"
 
 
 def subscriptions_pk(group: str) -> str:
@@ -32,6 +34,10 @@ def event_sk(event_id: str) -> str:
     return f"{EVENT_PREFIX}{event_id}"
 
 
-def attempt_sk(at: str, event_id: str, attempt: int) -> str:
+def attempt_sk(at: str, event_id: str, attempt: int, redelivery: bool = False) -> str:
     """`at`: UTC ISO text with milliseconds, so that keys sort by time."""
-    return f"{ATTEMPT_PREFIX}{at}#{event_id}#{attempt:04d}"
+    return f"{ATTEMPT_PREFIX}{at}#{event_id}#{attempt:04d}{'R' if redelivery else ''}"
+
+
+def redelivery_sk(event_id: str, idempotency_key: str) -> str:
+    return f"{REDELIVERY_PREFIX}{event_id}#{idempotency_key}"

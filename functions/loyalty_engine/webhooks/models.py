@@ -17,7 +17,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from loyalty_engine.events.models import KINDS
 from loyalty_engine.kernel.timeutil import UtcDatetime
@@ -210,7 +210,7 @@ class DeliveryAttempt(BaseModel):
     succeeded: bool
     latency_ms: int
     excerpt: str = Field(default="", max_length=EXCERPT_MAX, description="The answer's first characters")
-    at: UtcDatetime
+    at: AwareDatetime = Field(description="When the attempt started (UTC, to the millisecond)")
     next_attempt_at: UtcDatetime | None = Field(default=None, description="When it is tried again, if it is")
     redelivery: bool = False
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from loyalty_engine.kernel import webhook_keys as keys
 from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.cursors import prefix_page
-from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, serialize, to_item
+from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, to_item
 from loyalty_engine.kernel.errors import ConcurrentUpdate
 from loyalty_engine.kernel.item_access import NEW_ONLY, ItemTable, at_version
 from loyalty_engine.kernel.records import data_of, item
@@ -162,7 +162,7 @@ class WebhookStore:
         pk = keys.deliveries_pk(group, subscription_id)
         log = item(
             pk,
-            keys.attempt_sk(at_text(attempt.at), attempt.event_id, attempt.attempt),
+            keys.attempt_sk(at_text(attempt.at), attempt.event_id, attempt.attempt, attempt.redelivery),
             "webhook_attempt",
             attempt.model_dump(mode="json"),
             **{TTL_ATTRIBUTE: ttl},
@@ -191,26 +191,20 @@ class WebhookStore:
             # the event item expired meanwhile: keep the log of the attempt all the same
             self._items.put(log)
 
-    def claim_redelivery(self, group: str, subscription_id: str, event_id: str, idempotency_key: str) -> bool:
-        """Note the redelivery request's key on the event; False if it was noted already."""
+    def claim_redelivery(
+        self, group: str, subscription_id: str, event_id: str, idempotency_key: str, ttl: int
+    ) -> bool:
+        """Note a redelivery request under its key (an item of its own, kept as long as the
+        events); False if it was noted already."""
         self.requests += 1
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=ItemTable.key(keys.deliveries_pk(group, subscription_id), keys.event_sk(event_id)),
-                UpdateExpression="ADD #keys :key",
-                ConditionExpression="attribute_exists(#pk) AND NOT contains(#keys, :one)",
-                ExpressionAttributeNames={"#keys": "redelivery_keys", "#pk": PARTITION_KEY},
-                ExpressionAttributeValues={
-                    ":key": {"SS": [idempotency_key]},
-                    ":one": serialize(idempotency_key),
-                },
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise (map_error(error) or error) from error
-        return True
+        values = item(
+            keys.deliveries_pk(group, subscription_id),
+            keys.redelivery_sk(event_id, idempotency_key),
+            "webhook_redelivery",
+            {"event_id": event_id, "idempotency_key": idempotency_key},
+            **{TTL_ATTRIBUTE: ttl},
+        )
+        return self._items.put(values, NEW_ONLY)
 
     def attempts_page(
         self, group: str, subscription_id: str, limit: int, cursor: str | None

@@ -165,6 +165,7 @@ def redeliver(
     event_id: str,
     now: datetime,
     idempotency_key: str | None,
+    retention_s: int = 30 * 24 * 3600,
 ) -> RedeliveryAccepted:
     """Queue one more delivery of an event the subscription was sent (while it is kept). Under
     the same Idempotency-Key again, nothing more is queued."""
@@ -176,7 +177,8 @@ def redeliver(
             f"event {event_id!r} was not sent to webhook {subscription_id!r} (or has expired)",
             code="webhook_event_not_found",
         )
-    queued = store.claim_redelivery(group, subscription_id, event_id, idempotency_key)
+    ttl = int(now.timestamp()) + retention_s
+    queued = store.claim_redelivery(group, subscription_id, event_id, idempotency_key, ttl)
     if queued:
         at = now.timestamp()
         sender.send(

@@ -1,0 +1,231 @@
+"""Webhook delivery end to end on moto: domain events on the bus -> the rule -> the dispatcher's
+queue -> the real dispatcher -> the deliveries' queue -> the real delivery handler -> a receiver
+on 127.0.0.1 that verifies the signature. Retries with backoff on 500 and on timeouts, the
+dead-letter queue and `failing` after the retry window, SSRF refusal with the deployed stages'
+settings, the attempt log and redelivery through the API."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from local_stack.runtime import reset_handler_caches
+from loyalty_engine.events.models import PointsBurned, PointsEarned
+from loyalty_engine.kernel import settings
+from loyalty_engine.webhooks import signing
+from tests.integration.conftest import ADMIN, OTHER_GROUP
+from tests.support.api import call
+from tests.support.webhooks import WebhookQueues, receiver
+
+AT = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
+
+
+def earned(group: str = "demo", event_id: str | None = None, kind: type = PointsEarned) -> PointsEarned:
+    return kind(
+        event_id=event_id or str(uuid.uuid4()),
+        group=group,
+        occurred_at=AT,
+        recorded_at=AT,
+        card_code="2990000000017",
+        entry_id="E-1",
+        entry_kind="earn",
+        reference="order-1",
+        nq=120,
+        q=120,
+        nq_balance=620,
+        q_balance=320,
+    )
+
+
+@pytest.fixture
+def queues(clock, monkeypatch) -> WebhookQueues:
+    return WebhookQueues(monkeypatch)
+
+
+def subscribe(url: str, kinds=("points.earned",), key: str = "hook-1", caller=ADMIN) -> dict:
+    reply = call(
+        "api_create_webhook",
+        caller,
+        body={"url": url, "kinds": list(kinds), "description": "test receiver"},
+        headers={"Idempotency-Key": key},
+    )
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+def log_of(hook: dict) -> list[dict]:
+    reply = call("api_list_webhook_deliveries", ADMIN, path={"subscription_id": hook["subscription_id"]})
+    assert reply.status == 200, reply.body
+    return reply.body["deliveries"]
+
+
+def hook_state(hook: dict) -> dict:
+    return call("api_get_webhook", ADMIN, path={"subscription_id": hook["subscription_id"]}).body
+
+
+def verified(received, secret: str) -> dict:
+    header = received.headers["Loyalty-Signature"]
+    signing.verify(header, received.body, secret, now=int(time.time()))
+    return json.loads(received.body)
+
+
+def test_a_signed_event_reaches_the_receiver_once_and_verifies(queues):
+    with receiver(answer_text="thanks " + "x" * 300) as server:
+        hook = subscribe(server.url)
+        other = subscribe(server.url, key="hook-other", caller=OTHER_GROUP)
+        event = earned()
+        queues.publish(event, earned(kind=PointsBurned), earned(group="demo-c"))
+        queues.pump()
+        assert len(server.received) == 1
+        got = server.received[0]
+        detail = verified(got, hook["secret"])
+        assert detail == json.loads(event.model_dump_json())
+        assert got.headers["Loyalty-Event-Id"] == event.event_id
+        assert got.headers["Loyalty-Event-Kind"] == "points.earned"
+        assert got.headers["Content-Type"] == "application/json"
+        with pytest.raises(signing.SignatureError):
+            signing.verify(got.headers["Loyalty-Signature"], got.body, other["secret"], now=int(time.time()))
+        queues.publish(event)  # the bus event again (a publisher redelivery): not sent twice
+        queues.pump()
+        assert len(server.received) == 1
+    (attempt,) = log_of(hook)
+    assert attempt["event_id"] == event.event_id and attempt["kind"] == "points.earned"
+    assert (attempt["attempt"], attempt["status_code"], attempt["succeeded"]) == (1, 200, True)
+    assert attempt["error"] is None and attempt["next_attempt_at"] is None
+    assert attempt["excerpt"] == ("thanks " + "x" * 300)[:200] and 0 <= attempt["latency_ms"] < 5000
+
+
+def test_a_500_is_retried_with_backoff_until_it_succeeds(queues):
+    with receiver(script=[(500, 0), (503, 0)]) as server:
+        hook = subscribe(server.url)
+        event = earned()
+        queues.publish(event)
+        queues.pump()
+        assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 3
+        for received in server.received:
+            assert verified(received, hook["secret"])["event_id"] == event.event_id
+        gaps = [b.at - a.at for a, b in zip(server.received, server.received[1:], strict=False)]
+        assert all(gap >= 0 for gap in gaps)
+    log = log_of(hook)
+    assert [(a["attempt"], a["status_code"], a["succeeded"]) for a in log] == [
+        (3, 200, True),
+        (2, 503, False),
+        (1, 500, False),
+    ]
+    assert all(a["next_attempt_at"] is not None for a in log[1:])
+    assert log[2]["error"] == "status_code"
+    assert hook_state(hook)["status"] == "active"
+
+
+def test_a_timeout_is_retried(clock, monkeypatch):
+    queues = WebhookQueues(monkeypatch, WEBHOOK_TIMEOUT_S="0.3")
+    with receiver(script=[(200, 1.0)]) as server:
+        hook = subscribe(server.url)
+        queues.publish(earned())
+        queues.pump()
+        assert len(server.received) == 2
+    log = log_of(hook)
+    assert [(a["attempt"], a["error"], a["status_code"]) for a in log] == [
+        (2, None, 200),
+        (1, "timeout", None),
+    ]
+    assert 250 <= log[1]["latency_ms"] < 1000
+
+
+def test_after_the_retry_window_the_event_goes_to_the_dead_letter_queue_and_the_webhook_is_failing(
+    clock, monkeypatch
+):
+    queues = WebhookQueues(
+        monkeypatch, WEBHOOK_RETRY_WINDOW_S="1", WEBHOOK_RETRY_BASE_S="0.1", WEBHOOK_RETRY_CAP_S="0.3"
+    )
+    with receiver() as server:
+        server.default = (500, 0.0)
+        hook = subscribe(server.url)
+        event = earned()
+        queues.publish(event)
+        queues.pump()
+        tries = len(server.received)
+        assert tries >= 2
+        assert server.received[-1].at - server.received[0].at >= 1.0, "retries cover the window"
+        (dead,) = queues.dead_letters()
+        assert (dead["event_id"], dead["subscription_id"], dead["attempt"]) == (
+            event.event_id,
+            hook["subscription_id"],
+            tries,
+        )
+        state = hook_state(hook)
+        assert state["status"] == "failing" and state["failing_since"]
+        log = log_of(hook)
+        assert len(log) == tries and log[0]["next_attempt_at"] is None
+        # a later delivery that succeeds makes it active again
+        server.default = (200, 0.0)
+        queues.publish(earned())
+        queues.pump()
+        assert hook_state(hook)["status"] == "active"
+
+
+def test_redelivery_on_request_sends_the_event_again_once_per_idempotency_key(queues):
+    with receiver() as server:
+        hook = subscribe(server.url)
+        event = earned()
+        queues.publish(event)
+        queues.pump()
+        path = {"subscription_id": hook["subscription_id"], "event_id": event.event_id}
+        first = call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "again-1"})
+        assert first.status == 202 and first.body["queued"] is True, first.body
+        repeat = call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "again-1"})
+        assert repeat.status == 202 and repeat.body["queued"] is False
+        queues.pump()
+        assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 2
+        assert server.received[0].body == server.received[1].body
+        assert verified(server.received[1], hook["secret"])
+    assert [a["redelivery"] for a in log_of(hook)] == [True, False]
+
+
+def test_rotation_grace_signs_with_both_secrets(queues):
+    with receiver() as server:
+        hook = subscribe(server.url)
+        rotated = call(
+            "api_rotate_webhook_secret",
+            ADMIN,
+            path={"subscription_id": hook["subscription_id"]},
+            body={"grace_seconds": 3600},
+            headers={"Idempotency-Key": "rot-1"},
+        )
+        assert rotated.status == 201
+        queues.publish(earned())
+        queues.pump()
+        (got,) = server.received
+        assert verified(got, hook["secret"]) and verified(got, rotated.body["secret"])
+
+
+def test_disabled_and_deleted_webhooks_are_sent_nothing(queues):
+    with receiver() as server:
+        hook = subscribe(server.url)
+        path = {"subscription_id": hook["subscription_id"]}
+        body = {"url": server.url, "kinds": ["*"], "enabled": False}
+        assert call("api_replace_webhook", ADMIN, path=path, body=body).status == 200
+        queues.publish(earned())
+        queues.pump()
+        assert call("api_delete_webhook", ADMIN, path=path).status == 200
+        queues.publish(earned())
+        queues.pump()
+        assert server.received == []
+
+
+def test_deployed_stage_settings_refuse_loopback_at_delivery_time(queues, monkeypatch):
+    with receiver() as server:
+        hook = subscribe(server.url)  # made while loopback was allowed (the local stack)
+        monkeypatch.setenv("WEBHOOKS_ALLOW_PRIVATE", "false")
+        settings.forget()
+        reset_handler_caches()
+        queues.publish(earned())
+        queues.pump()
+        assert server.received == [], "no connection to a loopback address"
+    log = log_of(hook)
+    assert log and {a["error"] for a in log} == {"forbidden_address"}
+    assert all(a["status_code"] is None for a in log)

@@ -1,0 +1,61 @@
+"""The webhooks' HTTP client: every resolved address checked, the connection made to the checked
+address (no second resolution), the excerpt bounded, failures answered, never raised."""
+
+from __future__ import annotations
+
+from loyalty_engine.webhooks.http import post
+from tests.support.webhooks import receiver
+
+
+def test_it_connects_to_the_address_it_checked_and_sends_the_host_name():
+    asked = []
+
+    def resolver(host, port):
+        asked.append((host, port))
+        return ["127.0.0.1"]
+
+    with receiver(answer_text="é" * 300) as server:
+        url = f"http://hooks.example.com:{server.port}/in?x=1"
+        answer = post(url, b"{}", {"X-Test": "1"}, allow_private=True, resolver=resolver)
+        assert answer.succeeded and answer.status_code == 200 and answer.error is None
+        assert answer.excerpt == "é" * 200
+        (got,) = server.received
+        assert got.headers["Host"] == f"hooks.example.com:{server.port}"
+        assert got.headers["User-Agent"].startswith("loyalty-engine-webhooks/")
+    assert asked == [("hooks.example.com", server.port)], "resolved once"
+
+
+def test_a_name_resolving_to_any_forbidden_address_is_refused_without_connecting():
+    with receiver() as server:
+        for addresses in (
+            ["169.254.169.254"],
+            ["93.184.216.34", "10.0.0.1"],
+            ["127.0.0.1"],
+            ["fd00:ec2::254"],
+        ):
+            answer = post(
+                f"http://hooks.example.com:{server.port}/", b"{}", {}, resolver=lambda h, p, a=addresses: a
+            )
+            assert (answer.status_code, answer.error, answer.succeeded) == (None, "forbidden_address", False)
+        assert server.received == []
+
+
+def test_unresolvable_refused_and_non_2xx_are_failures_not_exceptions():
+    def nowhere(host, port):
+        raise OSError("no such name")
+
+    assert post("https://nowhere.invalid/", b"{}", {}, resolver=nowhere).error == "unresolvable"
+    with receiver(script=[(302, 0), (404, 0)]) as server:
+        for status in (302, 404):
+            answer = post(server.url, b"{}", {}, allow_private=True)
+            assert (answer.status_code, answer.succeeded) == (status, False)
+    with receiver() as server:
+        port = server.port
+    answer = post(f"http://127.0.0.1:{port}/", b"{}", {}, allow_private=True)  # nobody listens now
+    assert answer.error == "connection_error"
+
+
+def test_the_timeout_bounds_the_whole_answer():
+    with receiver(script=[(200, 1.0)]) as server:
+        answer = post(server.url, b"{}", {}, allow_private=True, timeout_s=0.2)
+    assert answer.error == "timeout" and 150 <= answer.latency_ms < 900
