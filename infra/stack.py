@@ -22,6 +22,7 @@ from infra.queues import build_queues
 from infra.schedule_sync import DEPLOY_ID_CONTEXT, ScheduleSync, sync_spec
 from infra.schedules import build_schedules
 from infra.table import build_table
+from infra.webhooks import BusQueues
 from loyalty_engine import wiring
 
 
@@ -64,6 +65,10 @@ class LoyaltyEngineStack(Stack):
             config=config,
             table=self.table,
             publisher=self.functions[wiring.EVENTS_PUBLISHER.name],
+        )
+        # Webhooks: the bus's rule feeding the dispatcher's queue, the delivery worker's dead letters.
+        self.bus_queues = BusQueues(
+            self, "BusQueues", bus=self.domain_events.bus, queues=self.queues, functions=self.functions
         )
         self.schedule_sync = ScheduleSync(
             self,

@@ -337,7 +337,8 @@ WEBHOOK_DISPATCHER = Function(
     settings="WebhookSettings",
     memory_mb=256,
     timeout_s=30,
-    queue_trigger=QueueTrigger(queue=WEBHOOK_EVENT_QUEUE.name, batch_size=10, max_concurrency=5),
+    # One Query, a PutItem per subscription and one SendMessageBatch per event: SQS's minimum of 2.
+    queue_trigger=QueueTrigger(queue=WEBHOOK_EVENT_QUEUE.name, batch_size=10, max_concurrency=2),
     sends_to=(WEBHOOK_QUEUE.name,),
 )
 
@@ -346,12 +347,13 @@ WEBHOOK_DELIVERY = Function(
     "loyalty_engine.handlers.webhooks.deliver",
     "POSTs signed webhook deliveries (10 s timeout), queues retries with backoff, gives up after 24 h",
     "read_write",
-    settings="WebhookSettings",
+    settings="WebhookDeliverySettings",
     memory_mb=256,
     # 5 deliveries of at most 10 s each, one after the other, and their bookkeeping
     timeout_s=60,
-    # Endpoints outside AWS set the pace: 20 deliveries in flight at most, whatever the backlog.
-    queue_trigger=QueueTrigger(queue=WEBHOOK_QUEUE.name, batch_size=5, max_concurrency=20),
+    # Endpoints outside AWS set the pace: 10 batches in flight at most, whatever the backlog
+    # (the workers together keep within 5% of the account's concurrency).
+    queue_trigger=QueueTrigger(queue=WEBHOOK_QUEUE.name, batch_size=5, max_concurrency=10),
     sends_to=(WEBHOOK_QUEUE.name,),  # its retries (and, by dead_letter_env, its given-up events)
 )
 

@@ -126,6 +126,16 @@ def queue_ids(synthesized: Synthesized, name: str) -> tuple[str, str]:
     return synthesized.logical_id(queue.queue), synthesized.logical_id(queue.dead_letter_queue)
 
 
+def own_dead_letter_queues(synthesized: Synthesized, spec: wiring.Function) -> list[str]:
+    """The dead-letter queue a worker gives messages up to itself: its trigger queue's, when that
+    queue has a `dead_letter_env` and the worker sends to it (infra/webhooks.py)."""
+    trigger = spec.queue_trigger
+    if trigger is None or trigger.queue not in spec.sends_to:
+        return []
+    queue = next(queue for queue in wiring.QUEUES if queue.name == trigger.queue)
+    return [queue_ids(synthesized, queue.name)[1]] if queue.dead_letter_env else []
+
+
 @dataclass(frozen=True)
 class ScheduleIds:
     """Logical ids of the program schedules' group, Scheduler's role and its dead-letter queue."""

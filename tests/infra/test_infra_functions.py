@@ -72,6 +72,7 @@ def expected_environment(synthesized: Synthesized, spec: wiring.Function) -> dic
         **{queues[name].env: {"Ref": queue_ids(synthesized, name)[0]} for name in spec.sends_to},
         **expected_schedule_environment(synthesized, spec),
         **expected_bus_environment(synthesized, spec),
+        **expected_dead_letter_environment(synthesized, spec),
         **spec.environment,
         # The authorizer returns the default plan's key for groups without their own (infra/api.py).
         **({"DEFAULT_USAGE_KEY": default_usage_key(synthesized.stage)} if spec.is_authorizer else {}),
@@ -84,6 +85,15 @@ def expected_bus_environment(synthesized: Synthesized, spec: wiring.Function) ->
         return {}
     (bus_id,) = synthesized.of_type("AWS::Events::EventBus")
     return {BUS_ENV: {"Ref": bus_id}}
+
+
+def expected_dead_letter_environment(synthesized: Synthesized, spec: wiring.Function) -> dict:
+    """The dead-letter queue a worker gives messages up to itself (infra/webhooks.py)."""
+    trigger = spec.queue_trigger
+    queue = next((q for q in wiring.QUEUES if trigger and q.name == trigger.queue), None)
+    if queue is None or queue.dead_letter_env is None or queue.name not in spec.sends_to:
+        return {}
+    return {queue.dead_letter_env: {"Ref": queue_ids(synthesized, queue.name)[1]}}
 
 
 def test_wiring_exercises_the_environment_rules() -> None:

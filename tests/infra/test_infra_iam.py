@@ -11,6 +11,7 @@ from infra_testing import (
     as_list,
     bucket_id,
     function_resource,
+    own_dead_letter_queues,
     queue_ids,
     refs,
     role_statements,
@@ -189,6 +190,7 @@ def test_function_writes_only_its_own_log_group_and_queues(prod: Synthesized, sp
         *(queue_ids(prod, name)[0] for name in spec.sends_to),
         *([queue_ids(prod, spec.queue_trigger.queue)[0]] if spec.queue_trigger else []),
         *(stream_on_failure(prod, spec)),
+        *own_dead_letter_queues(prod, spec),
     }
     for statement in role_statements(prod, spec):
         if any(a.startswith(("logs:", "sqs:")) for a in as_list(statement["Action"])):
@@ -287,6 +289,8 @@ def test_queue_access_is_sending_to_its_queues_and_consuming_its_trigger(
         expected.setdefault(queue_ids(prod, name)[0], set()).add("sqs:SendMessage")
     if spec.queue_trigger:
         expected.setdefault(queue_ids(prod, spec.queue_trigger.queue)[0], set()).update(CONSUME_ACTIONS)
+    for queue in own_dead_letter_queues(prod, spec):  # a worker giving messages up itself: send only
+        expected.setdefault(queue, set()).add("sqs:SendMessage")
     for queue in stream_on_failure(prod, spec):  # the stream's on-failure destination: send only
         expected.setdefault(queue, set()).update(
             {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}

@@ -21,7 +21,7 @@ from loyalty_engine.handlers.rest import SERVICE
 from loyalty_engine.handlers.sqs_batches import process_batch
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.objects import MessageQueue, sqs_client
-from loyalty_engine.kernel.settings import WebhookSettings, load
+from loyalty_engine.kernel.settings import WebhookDeliverySettings, WebhookSettings, load
 from loyalty_engine.kernel.timeutil import utcnow
 from loyalty_engine.webhooks import delivery
 from loyalty_engine.webhooks.http import post
@@ -44,7 +44,9 @@ class Services:
 
 @cache
 def services() -> Services:
-    config = load(WebhookSettings)
+    """The dispatcher's and the delivery worker's (the dispatcher's environment has no dead-letter
+    queue: its part of these is unused)."""
+    config = load(WebhookDeliverySettings)
     sqs = sqs_client()
     dead_letters = MessageQueue(sqs, config.webhook_dlq_url) if config.webhook_dlq_url else None
     return Services(
@@ -109,5 +111,5 @@ def dispatch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def deliver(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    load(WebhookSettings)
+    load(WebhookDeliverySettings)
     return process_batch(event, context, _deliver_record)

@@ -120,9 +120,15 @@ class PublisherSettings(Settings):
 
 
 class WebhookSettings(Settings):
-    """The webhooks' dispatcher and delivery worker."""
+    """The webhooks' dispatcher (and, with the delivery's own, the delivery worker)."""
 
     webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", min_length=1)
+    retention_days: int = Field(default=30, alias="WEBHOOK_RETENTION_DAYS", ge=1, le=365)
+
+
+class WebhookDeliverySettings(WebhookSettings):
+    """The webhooks' delivery worker."""
+
     # Unset: an event given up on is only logged and its subscription marked failing.
     webhook_dlq_url: str | None = Field(default=None, alias="WEBHOOK_DLQ_URL", min_length=1)
     # The local stack only: deliveries to loopback and private addresses (never metadata ones).
@@ -132,7 +138,6 @@ class WebhookSettings(Settings):
     retry_base_s: float = Field(default=30.0, alias="WEBHOOK_RETRY_BASE_S", gt=0)
     retry_cap_s: float = Field(default=3600.0, alias="WEBHOOK_RETRY_CAP_S", gt=0)
     retry_window_s: float = Field(default=24 * 3600.0, alias="WEBHOOK_RETRY_WINDOW_S", ge=0)
-    retention_days: int = Field(default=30, alias="WEBHOOK_RETENTION_DAYS", ge=1, le=365)
     timeout_s: float = Field(default=10.0, alias="WEBHOOK_TIMEOUT_S", gt=0, le=10)
 
 
