@@ -2,7 +2,8 @@
 
 `run_scenario(api_url, keys)` runs it against any running stack (the tests call it) and
 says whether every answer was the expected one; `main()` starts a local stack, runs it and
-the other scenarios (`demo_imports.py`, `demo_tiers.py`, `demo_instruments.py`), and stops
+the other scenarios (`demo_imports.py`, `demo_tiers.py`, `demo_instruments.py`,
+`demo_webhooks.py`), and stops
 the stack (`make demo`). `demo_client.py` holds what they share.
 """
 
@@ -16,6 +17,7 @@ from local_stack.demo_client import GROUP, OTHER_GROUP, DemoClient, ScenarioResu
 from local_stack.demo_imports import run_import_scenario
 from local_stack.demo_instruments import run_instruments_scenario
 from local_stack.demo_tiers import run_tiers_scenario
+from local_stack.demo_webhooks import run_webhooks_scenario
 from local_stack.stack import LocalStack
 
 PARIS = timezone(timedelta(hours=1), "CET")  # the shop's clock: times are sent with their offset
@@ -328,5 +330,6 @@ def main() -> int:
             run_import_scenario(stack),
             run_tiers_scenario(stack),
             run_instruments_scenario(stack),
+            run_webhooks_scenario(stack),
         ]
     return 0 if all(result.ok for result in results) else 1
