@@ -79,7 +79,9 @@ def test_events_of_the_local_stack_reach_a_subscribed_receiver_signed(stack: Loc
     ).json()
     assert sorted(a["kind"] for a in log["deliveries"]) == ["member.enrolled", "points.earned"]
     assert all(a["succeeded"] and a["status_code"] == 200 for a in log["deliveries"])
-    deleted = requests.delete(f"{base}/v1/webhooks/{hook['subscription_id']}", headers=headers, timeout=TIMEOUT)
+    deleted = requests.delete(
+        f"{base}/v1/webhooks/{hook['subscription_id']}", headers=headers, timeout=TIMEOUT
+    )
     assert deleted.status_code == 200  # its receiver is gone: nothing more is sent to it
 
 
