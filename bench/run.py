@@ -24,6 +24,7 @@
    member with 50 lots. BENCH_AWS_LATENCY=0 skips it, =only runs it alone (with 1 and 2).
 8. Domain events (`bench/events.py`): events published per second by one publisher on moto,
    and the DynamoDB requests the table's stream adds to an earn (none).
+   Webhooks (`bench/webhooks.py`): time and AWS requests per delivery, per dispatched event.
 9. `.bench/summary.json` (`bench/summary.py`): the issue's headline figures.
 
 BENCH_QUICK=1: small sizes everywhere (a few minutes), to check the plumbing, not for figures.
@@ -267,6 +268,12 @@ def main() -> int:
             events = event_bench.run_all()
         print(json.dumps({"events": events}, indent=2), flush=True)
         ok = ok and events["earn_added_dynamodb_requests"] == 0
+        from bench import webhooks as webhook_bench  # a minute more
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            hooks = webhook_bench.run_all()
+        print(json.dumps({"webhooks": hooks}, indent=2), flush=True)
+        ok = ok and hooks["requests_per_delivery"] <= 2
     if mode != "0":
         from bench import aws_pass  # with injected latency: several minutes more
 
