@@ -229,3 +229,79 @@ def test_deployed_stage_settings_refuse_loopback_at_delivery_time(queues, monkey
     log = log_of(hook)
     assert log and {a["error"] for a in log} == {"forbidden_address"}
     assert all(a["status_code"] is None for a in log)
+
+
+def test_a_wait_longer_than_sqs_allows_is_made_of_hops_without_a_post(queues):
+    """A message due later than now is sent on with at most 900 s of delay, and not attempted."""
+    from loyalty_engine.handlers import webhooks as handlers
+    from loyalty_engine.webhooks import delivery
+    from loyalty_engine.webhooks.messages import DeliveryMessage
+    from loyalty_engine.webhooks.models import DeliveryAttempt
+
+    posted, sent = [], []
+
+    class Queue:
+        def send(self, messages, delay_s=0):
+            sent.append((messages, delay_s))
+
+        def give_up(self, message):
+            raise AssertionError("not given up")
+
+    with receiver() as server:
+        hook = subscribe(server.url)
+        event = earned()
+        svc = handlers.services()
+        assert svc.store.put_event(
+            "demo", hook["subscription_id"], event.event_id, "points.earned", "{}", 2**31
+        )
+        now = datetime.now(UTC)
+        message = DeliveryMessage(
+            group="demo",
+            subscription_id=hook["subscription_id"],
+            event_id=event.event_id,
+            attempt=5,
+            first_at=now.timestamp() - 3600,
+            due_at=now.timestamp() + 2000,
+        )
+        outcome = delivery.deliver(svc.store, Queue(), lambda *a: posted.append(a), message, now, svc.policy)
+        assert outcome.action == "hop" and posted == [] and server.received == []
+        ((hopped, delay),) = sent
+        assert hopped == [message] and delay == 900
+        # a message for an attempt already made (an SQS redelivery) is dropped
+        svc.store.record_attempt(
+            "demo",
+            hook["subscription_id"],
+            DeliveryAttempt(
+                event_id=event.event_id,
+                kind="points.earned",
+                attempt=5,
+                status_code=500,
+                succeeded=False,
+                latency_ms=3,
+                at=now,
+            ),
+            "pending",
+            2**31,
+            5,
+        )
+        due_now = message.model_copy(update={"due_at": now.timestamp()})
+        outcome = delivery.deliver(svc.store, Queue(), lambda *a: posted.append(a), due_now, now, svc.policy)
+        assert outcome.action == "dropped" and posted == []
+
+
+def test_a_disabled_webhook_cannot_be_asked_for_a_redelivery(queues):
+    with receiver() as server:
+        hook = subscribe(server.url)
+        event = earned()
+        queues.publish(event)
+        queues.pump()
+        path = {"subscription_id": hook["subscription_id"]}
+        body = {"url": server.url, "kinds": ["points.earned"], "enabled": False}
+        assert call("api_replace_webhook", ADMIN, path=path, body=body).status == 200
+        reply = call(
+            "api_redeliver_webhook_event",
+            ADMIN,
+            path={**path, "event_id": event.event_id},
+            headers={"Idempotency-Key": "again-2"},
+        )
+        assert (reply.status, reply.body["code"]) == (409, "webhook_disabled")

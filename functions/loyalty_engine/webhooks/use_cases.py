@@ -171,7 +171,8 @@ def redeliver(
     the same Idempotency-Key again, nothing more is queued."""
     if not idempotency_key:
         raise key_required("Idempotency-Key", "header")
-    _subscription(store, group, subscription_id)
+    if not _subscription(store, group, subscription_id).enabled:
+        raise Conflict("the webhook is disabled: enable it first", code="webhook_disabled")
     if store.get_event(group, subscription_id, event_id) is None:
         raise NotFound(
             f"event {event_id!r} was not sent to webhook {subscription_id!r} (or has expired)",
