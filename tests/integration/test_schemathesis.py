@@ -75,6 +75,8 @@ SEEDED = {
     "customer_id": CUSTOMER_ID,
     "payment_id": "st-points-pay-1",
     "key_id": LATER,  # a spare shop key of demo
+    "subscription_id": LATER,  # a webhook of demo (disabled: schemathesis's events go nowhere)
+    "event_id": "00000000-0000-5000-8000-000000000000",
 }
 # Seeded path values of one operation that differ from SEEDED's.
 SEEDED_FOR: dict[tuple[str, str], dict[str, str]] = {
@@ -191,6 +193,11 @@ EXAMPLE_BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("PUT", "/v1/members/{card_code}/customer"): [{"customer_id": CUSTOMER_ID}],
     ("POST", "/v1/api-keys"): [{"name": "st till", "scopes": ["shop"], "merchant_id": TILL_ID}],
     ("POST", "/v1/api-keys/{key_id}/rotations"): [{"grace_seconds": 60}],
+    ("POST", "/v1/webhooks"): [{"url": "https://hooks.example.com/st", "kinds": ["*"], "enabled": False}],
+    ("PUT", "/v1/webhooks/{subscription_id}"): [
+        {"url": "https://hooks.example.com/st", "kinds": ["points.earned"], "enabled": False}
+    ],
+    ("POST", "/v1/webhooks/{subscription_id}/secret-rotations"): [{"grace_seconds": 60}],
 }
 
 
@@ -284,6 +291,14 @@ def seeded(stack: LocalStack, auth: dict[str, str], pos_auth: dict[str, str]) ->
     # a spare key of demo for the key routes (never the key the requests are made with)
     spare = create_api_key(GroupStore(stack.client("dynamodb"), stack.table_name), "demo", ("shop",))
     SEEDED["key_id"] = spare.split(".")[2]
+    hook = requests.post(
+        f"{base}/v1/webhooks",
+        json={"url": "https://hooks.example.com/st", "kinds": ["points.earned"], "enabled": False},
+        headers=auth | {"Idempotency-Key": "st-hook-1"},
+        timeout=TIMEOUT,
+    )
+    assert hook.status_code == 201, hook.text
+    SEEDED["subscription_id"] = hook.json()["subscription_id"]
     _seed_instruments(stack, auth, pos_auth)
 
 
@@ -381,6 +396,14 @@ def test_every_operation_documents_its_success_responses() -> None:
         ("get", "/v1/api-keys/{key_id}"): {"200"},
         ("post", "/v1/api-keys/{key_id}/rotations"): {"200", "201"},
         ("delete", "/v1/api-keys/{key_id}"): {"200"},
+        ("post", "/v1/webhooks"): {"200", "201"},
+        ("get", "/v1/webhooks"): {"200"},
+        ("get", "/v1/webhooks/{subscription_id}"): {"200"},
+        ("put", "/v1/webhooks/{subscription_id}"): {"200"},
+        ("delete", "/v1/webhooks/{subscription_id}"): {"200"},
+        ("post", "/v1/webhooks/{subscription_id}/secret-rotations"): {"200", "201"},
+        ("get", "/v1/webhooks/{subscription_id}/deliveries"): {"200"},
+        ("post", "/v1/webhooks/{subscription_id}/deliveries/{event_id}/redeliveries"): {"202"},
     }
     for (method, path), statuses in expected.items():
         declared = DOCUMENT["paths"][path][method]["responses"]
