@@ -181,8 +181,8 @@ def _page(
         services.jobs.put_history(message.group, history)
     elif message.job == "expire-points":
         for member in members:
-            _expire_member(services, message, member, counts)
-            _notice_member(services, program, message, member)
+            loaded = _expire_member(services, message, member, counts)
+            _notice_member(services, program, message, member, loaded)
     else:
         for member in members:
             _reconcile_member(services, message, member, counts)
@@ -231,35 +231,41 @@ def _tier_member(
 
 def _expire_member(
     services: JobServices, message: ShardMessage, member: Member | None, counts: PageCounts
-) -> None:
+) -> Member | None:
+    """Expire what is due; the member with its lots as they are now if it was read (else None)."""
     at = message.scheduled_at
     for _ in range(MEMBER_ATTEMPTS):
         if member is None or not has_expired(member, at):
-            return
+            return None
         full, _ = services.members.load(message.group, member.card_code, [])
         if full is None:
-            return
+            return None
         current, start = settled(full, at)
         if not start.expired:
-            return  # the summary's next expiry was an early bound: nothing expired
-        write = MemberWrite(member=current.model_copy(update={"version": full.version + 1}))
+            return full  # the summary's next expiry was an early bound: nothing expired
+        write = finished(
+            MemberWrite(member=current.model_copy(update={"version": full.version + 1})), start, at
+        )
         try:
-            services.members.commit(message.group, finished(write, start, at), expected_version=full.version)
+            services.members.commit(message.group, write, expected_version=full.version)
         except (StaleMember, RecordExists):
             counts.retried += 1
             member = _reload(services, message.group, member.card_code)
             continue
         counts.changed += 1
-        return
+        return write.member
     raise StaleMember()
 
 
-def _notice_member(services: JobServices, program: Program, message: ShardMessage, member: Member) -> None:
-    """The lots expiring within the program's notice period, noticed once each (points.expiring_soon)."""
+def _notice_member(
+    services: JobServices, program: Program, message: ShardMessage, member: Member, loaded: Member | None
+) -> None:
+    """The lots expiring within the program's notice period, noticed once each (points.expiring_soon).
+    `loaded`: the member with its lots, if the expiry read it already (no second read)."""
     days, at = program.expiry_notice_days, message.scheduled_at
     if not may_have_notices(member.points, at, days):
         return
-    full, _ = services.members.load(message.group, member.card_code, [])
+    full = loaded if loaded is not None else services.members.load(message.group, member.card_code, [])[0]
     if full is not None:
         services.jobs.put_expiry_notices(message.group, member.card_code, notices_due(full.lots, at, days))
 
