@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from loyalty_engine.kernel.table import MEMBER_SHARDS
@@ -28,6 +28,7 @@ from loyalty_engine.points.lots import exact_valid_q
 from loyalty_engine.points.member_store import MemberWrite, RecordExists, StaleMember
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program
+from loyalty_engine.points.tier_counts import TierTally, add, tally
 from loyalty_engine.points.tier_history import TierChange
 from loyalty_engine.tiers.context import JobServices
 from loyalty_engine.tiers.jobs import (
@@ -51,6 +52,8 @@ class PageCounts:
     changed: int = 0
     drift: int = 0
     retried: int = 0
+    tiers: dict[str, int] = field(default_factory=dict)  # reconciliation: members by tier rank
+    vip_tiers: dict[str, int] = field(default_factory=dict)  # and by VIP tier
 
 
 def start_run(services: JobServices, request: JobRequest, *, manual: bool = False) -> RunSummary:
@@ -132,6 +135,8 @@ def work_shard(services: JobServices, message: ShardMessage, remaining_ms: Calla
                 "changed": progress.changed + counts.changed,
                 "drift": progress.drift + counts.drift,
                 "retried": progress.retried + counts.retried,
+                "tiers": add(progress.tiers, counts.tiers),
+                "vip_tiers": add(progress.vip_tiers, counts.vip_tiers),
                 "updated_at": services.clock(),
             }
         )
@@ -158,10 +163,29 @@ def _close_if_done(services: JobServices, request: JobRequest) -> None:
             "changed": sum(p.changed for p in shards.values()),
             "drift": sum(p.drift for p in shards.values()),
             "retried": sum(p.retried for p in shards.values()),
+            "tiers": _sum(p.tiers for p in shards.values()),
+            "vip_tiers": _sum(p.vip_tiers for p in shards.values()),
         }
     )
+    if closed.job == "reconcile":
+        # It read every member: the program's members per tier as of its time. Kept before the
+        # run is closed, so that a closer that dies in between leaves it written (idempotent).
+        counted = TierTally(
+            as_of=closed.scheduled_at,
+            members=closed.members,
+            by_rank=closed.tiers,
+            by_vip_tier=closed.vip_tiers,
+        )
+        services.programs.put_tier_tally(closed.group, closed.program_id, counted)
     if services.jobs.complete_run(request, closed) and services.on_finished is not None:
         services.on_finished(closed)
+
+
+def _sum(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for more in counts:
+        total = add(total, more)
+    return total
 
 
 def _page(
@@ -186,6 +210,8 @@ def _page(
     else:
         for member in members:
             _reconcile_member(services, message, member, counts)
+        by_rank, by_vip = tally(members)
+        counts.tiers, counts.vip_tiers = dict(by_rank), dict(by_vip)
     return counts
 
 
