@@ -26,7 +26,7 @@ with fast reads, plus the transaction change below), each part in a fresh proces
    hooks on the code's client (calls by operation, and HTTP attempts: more if botocore
    retried); p50/p95 latency of the whole handler call on moto. Goal: <= 2 per redemption.
 
-The backend change, for speed only: moto deep-copies every table a TransactWriteItems touches
+The backend change, for speed only (`local_stack/moto_transactions.py`, as the local stack): moto deep-copies every table a TransactWriteItems touches
 before applying it (to roll back on a failed condition), a cost growing with the table that
 DynamoDB does not have. Here the items the transaction names are copied instead, and put back
 if it fails; one request at a time, as moto_backend serves, so no other write can come in
@@ -63,6 +63,7 @@ if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
     sys.path.insert(0, _root)  # run as a script: only bench/ is on the path
 
 from bench.processes import REGION, ROOT, Backend, backend_client, child_env, run_child
+from local_stack.moto_transactions import item_rollback_transactions
 
 OUT = ROOT / ".bench" / "instruments.json"
 WORK = ROOT / ".bench" / "instruments"
@@ -101,61 +102,10 @@ def default_pos_operations() -> int:
 # --- the moto backend ----------------------------------------------------------------------
 
 
-def _item_rollback_transactions() -> None:
-    """TransactWriteItems rolls back the items it names, not whole-table copies (see the head)."""
-    import copy as copy_module
-
-    from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
-
-    class TablesNotCopied:
-        copy = staticmethod(copy_module.copy)
-
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, Table) else copy_module.deepcopy(value, memo)
-
-    original = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        saved: list[tuple[Any, Any, Any, Any]] = []  # (table, hash value, range value, item or None)
-        for entry in transact_items:
-            op = next(iter(entry.values()))
-            table = self.tables.get(op.get("TableName"))
-            if table is None:
-                continue
-            key = op.get("Key") or op.get("Item") or {}
-            if table.hash_key_attr not in key:
-                continue
-            hash_value = models.DynamoType(key[table.hash_key_attr])
-            range_value = (
-                models.DynamoType(key[table.range_key_attr])
-                if table.range_key_attr and table.range_key_attr in key
-                else None
-            )
-            current = table.get_item(hash_value, range_value)
-            saved.append((table, hash_value, range_value, copy_module.deepcopy(current)))
-        try:
-            original(self, transact_items)
-        except Exception:
-            for table, hash_value, range_value, item in reversed(saved):
-                if item is None:
-                    with contextlib.suppress(KeyError):
-                        table.delete_item(hash_value, range_value)
-                elif range_value is not None:
-                    table.items[hash_value][range_value] = item
-                else:
-                    table.items[hash_value] = item
-            raise
-
-    models.copy = TablesNotCopied  # type: ignore[assignment]
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-
-
 def serve() -> None:
     from bench import jobs
 
-    _item_rollback_transactions()
+    item_rollback_transactions()
     jobs.serve()
 
 

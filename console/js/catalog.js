@@ -1,6 +1,7 @@
 // Programs and their tiers; gift card and coupon look-up.
 
 import { get, segment } from "./api.js";
+import { membersPerTierChart } from "./charts.js";
 import { clearError, definitions, h, replace, say, showError, table, when } from "./dom.js";
 
 export async function loadPrograms() {
@@ -18,6 +19,15 @@ export async function loadPrograms() {
     showError("Programs", error);
     return;
   }
+  // Members per tier, as each program's latest nightly reconciliation counted them.
+  const tiered = programs.filter((p) => p.tier_settings || (p.vip_tiers && p.vip_tiers.length));
+  const charts = await Promise.all(tiered.map(async (p) => {
+    try {
+      return membersPerTierChart(p, await get(`/v1/programs/${segment(p.program_id)}/tier-counts`));
+    } catch (error) {
+      return h("p", { class: "error" }, `Members per tier of ${p.name}: ${error.message}`);
+    }
+  }));
   replace(
     view,
     table("Programs", [
@@ -36,8 +46,7 @@ export async function loadPrograms() {
       { label: "Kept from (Q points)", value: (t) => t.downgrade_threshold, num: true },
       { label: "NQ multiplier", value: (t) => t.nq_multiplier || "1" },
     ], p.tier_settings.tiers)),
-    h("p", { class: "notice", id: "members-per-tier" },
-      "Members per tier: not shown. No route of the API counts a program's members per tier yet (a count would need a scan)."),
+    h("div", { id: "members-per-tier" }, ...charts),
   );
   say(`${programs.length} program(s).`);
 }

@@ -71,3 +71,44 @@ export function earnedBurnedChart(days, title = "NQ points earned and burned per
     ),
   );
 }
+
+// Members per tier (and VIP tier) of a program, as its latest reconciliation run counted them.
+export function membersPerTierChart(program, counts) {
+  const title = `Members per tier of ${program.name}`;
+  const id = `tier-counts-${program.program_id}`;
+  if (!counts.as_of) {
+    return h("p", { class: "muted", id }, `${title}: not counted yet (the program's daily reconciliation run counts them).`);
+  }
+  const rows = [
+    ...counts.tiers.map((t) => ({ label: t.name || (t.rank === null ? "no tier" : `rank ${t.rank}`), members: t.members })),
+    ...counts.vip_tiers.map((v) => ({ label: `VIP ${v.name}`, members: v.members })),
+  ];
+  const width = 640, row = 24, left = 150, right = 60;
+  const height = rows.length * row + 8;
+  const max = Math.max(1, ...rows.map((r) => r.members));
+  const summary = `${title}, as of ${counts.as_of}: ${rows.map((r) => `${r.label} ${r.members}`).join(", ")}`;
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img", "aria-label": summary, class: "chart" });
+  rows.forEach((r, i) => {
+    const y = 4 + i * row;
+    const length = ((width - left - right) * r.members) / max;
+    svg.append(s("text", { x: left - 8, y: y + 15, "text-anchor": "end" }, r.label));
+    const bar = s("rect", { class: "bar-earned", x: left, y: y + 3, width: Math.max(1, length), height: row - 8 });
+    bar.append(s("title", {}, `${r.label}: ${r.members} member(s)`));
+    svg.append(bar, s("text", { x: left + length + 6, y: y + 15 }, r.members));
+  });
+  return h(
+    "figure",
+    { id },
+    svg,
+    h("figcaption", {}, summary),
+    h(
+      "details",
+      {},
+      h("summary", {}, "Figures"),
+      table(title, [
+        { label: "Tier", value: (r) => r.label },
+        { label: "Members", value: (r) => r.members, num: true },
+      ], rows),
+    ),
+  );
+}

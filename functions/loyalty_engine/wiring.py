@@ -61,6 +61,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/v1/programs/{program_id}", ADMIN),
     ApiRoute("GET", "/v1/programs/{program_id}"),
     ApiRoute("GET", "/v1/programs"),
+    ApiRoute("GET", "/v1/programs/{program_id}/tier-counts", ADMIN),
     ApiRoute("POST", "/v1/programs/{program_id}/members"),
     ApiRoute("GET", "/v1/members/{card_code}"),
     ApiRoute("POST", "/v1/members/{card_code}/orders"),

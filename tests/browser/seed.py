@@ -89,6 +89,13 @@ def seed(stack: LocalStack) -> Seeded:
     api("POST", f"/v1/members/{CARD}/burns", 201, json={"burn_id": "console-burn-1", "points": 100})
     # The daily upgrade run, fired on the stack's virtual clock: Blue -> Silver (750 Q points).
     stack.advance_clock(upgrade + timedelta(seconds=30))
+    # The nightly reconciliation (03:00 GMT+1), its latest occurrence as its schedule starts it:
+    # it counts the members per tier.
+    last = now.replace(hour=2, minute=0)
+    at = (last if last <= now else last - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run = {"group": GROUP, "program_id": PROGRAM_ID, "job": "reconcile", "scheduled_at": at}
+    stack.invoke("JobStarter", run)
+    stack.wait_for_queues()
     gift_card, coupon = _instruments(stack, api)
     return Seeded(
         api_url=stack.api_url,

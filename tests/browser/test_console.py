@@ -7,6 +7,7 @@ and a coupon looked up. Assertions are on what the page shows."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,9 @@ def test_programs_and_their_tiers(signed_in: Any, seeded: Seeded) -> None:
     expect(tiers.locator("tbody tr")).to_have_count(3)
     expect(tiers.locator("tbody tr").nth(1)).to_contain_text("Silver")
     expect(tiers.locator("tbody tr").nth(1)).to_contain_text("500")
-    expect(page.locator("#members-per-tier")).to_contain_text("not shown")
+    chart = page.get_by_role("img", name=f"Members per tier of {seeded.program_name}")
+    expect(chart).to_have_attribute("aria-label", re.compile(r"Blue 0, Silver 1, Gold 0$"))
+    expect(page.locator("#members-per-tier figcaption")).to_contain_text("Silver 1")
 
 
 def test_a_partner_file_is_uploaded_watched_until_complete_and_its_report_downloaded(

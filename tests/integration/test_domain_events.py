@@ -174,3 +174,18 @@ def test_a_tier_downgrade_by_the_scheduled_run(bus, member, clock) -> None:
     for event in downgrades:
         assert event["new_tier"]["rank"] < event["previous_tier"]["rank"]
     assert len({e["event_id"] for e in downgrades}) == len(downgrades)
+
+
+def test_a_customer_service_adjustment_is_one_points_adjusted_event(bus, member) -> None:
+    assert call("api_earn_order", SHOP).status == 201  # 1299 NQ available
+    body = {"kind": "nq", "points": -299, "reason_code": "correction", "comment": "double order"}
+    headers = {"Idempotency-Key": "adj-event-1"}
+    reply = call("api_adjust_points", ADMIN, body=body, headers=headers)
+    assert reply.status == 201, reply.body
+    adjusted = one(bus, "points.adjusted")
+    assert (adjusted["nq"], adjusted["q"], adjusted["nq_balance"]) == (-299, 0, 1000)
+    assert (adjusted["card_code"], adjusted["entry_kind"]) == (CARD, "adjustment")
+    assert adjusted["entry_id"] == reply.body["adjustment_id"]
+    # the same request again (a retry) changes nothing, so it publishes nothing
+    assert call("api_adjust_points", ADMIN, body=body, headers=headers).status in (200, 201)
+    assert len(bus.details("points.adjusted")) == 1

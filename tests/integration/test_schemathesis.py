@@ -344,7 +344,10 @@ def test_api_conforms_to_its_openapi_document(
             name: seeded[name] if value == LATER else value for name, value in case.path_parameters.items()
         }
     pos = (case.operation.method.upper(), case.operation.path) in POS_OPERATIONS
-    case.call_and_validate(base_url=stack.api_url, headers=pos_auth if pos else auth, checks=CHECKS)
+    # A request waits for moto, which serves one AWS call at a time (the background batch issuer's
+    # and the stream publisher's included): TIMEOUT, not schemathesis's default of 10 s.
+    headers = pos_auth if pos else auth
+    case.call_and_validate(base_url=stack.api_url, headers=headers, checks=CHECKS, timeout=TIMEOUT)
 
 
 # ---------------------------------------------------------------- regressions

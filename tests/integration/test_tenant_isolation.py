@@ -30,6 +30,7 @@ EVENT_FOR = {
     ("PUT", "/v1/programs/{program_id}"): "api_put_program",
     ("GET", "/v1/programs/{program_id}"): "api_get_program",
     ("GET", "/v1/programs"): "api_list_programs",
+    ("GET", "/v1/programs/{program_id}/tier-counts"): "api_get_tier_counts",
     ("POST", "/v1/programs/{program_id}/members"): "api_enrol_member",
     ("GET", "/v1/members/{card_code}"): "api_get_member",
     ("POST", "/v1/members/{card_code}/orders"): "api_earn_order",

@@ -56,6 +56,7 @@ from loyalty_engine.points.orders import (
     ReturnResult,
 )
 from loyalty_engine.points.programs import Program, ProgramSpec
+from loyalty_engine.points.tier_counts import TierCounts
 from loyalty_engine.points.tier_history import REASON_MAX, TierChange
 from loyalty_engine.rewards import use_cases as rewards
 from loyalty_engine.rewards.models import (
@@ -155,6 +156,12 @@ def put_program(program_id: ProgramId, spec: Annotated[ProgramSpec, Body()]) -> 
 @app.get("/v1/programs/<program_id>", responses=responses(200), tags=["programs"])
 def get_program(program_id: ProgramId) -> Program:
     return programs.get_program(default_context(), _caller(), program_id)
+
+
+@app.get("/v1/programs/<program_id>/tier-counts", responses=responses(200), tags=["programs"])
+def get_tier_counts(program_id: ProgramId) -> TierCounts:
+    """Members per tier and VIP tier, as the program's latest daily reconciliation run counted them."""
+    return programs.tier_counts(default_context(), _caller(), program_id)
 
 
 @app.post("/v1/programs/<program_id>/members", status_code=201, responses=responses(201), tags=["members"])

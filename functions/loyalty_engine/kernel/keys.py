@@ -40,6 +40,11 @@ def program_name_sk(name: str) -> str:
     return f"PROGRAMNAME#{name.casefold()}"
 
 
+def tier_tally_sk(program_id: str) -> str:
+    """A program's members per tier, as its latest reconciliation run counted them."""
+    return f"TIERTALLY#{program_id}"
+
+
 # Every program of every group, for the operators' schedule sync (gsi1): the one index
 # partition that is not a group's. Only that sync reads it; the API never queries it.
 ALL_PROGRAMS_GSI1PK = "PROGRAMS"

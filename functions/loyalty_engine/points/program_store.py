@@ -17,6 +17,7 @@ from loyalty_engine.kernel.item_access import ItemTable
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY
 from loyalty_engine.points.programs import Program
+from loyalty_engine.points.tier_counts import TierTally
 
 
 def _iso(moment: datetime) -> str:
@@ -32,6 +33,25 @@ class ProgramStore:
     def get_program(self, group: str, program_id: str, consistent: bool = False) -> Program | None:
         values = self._items.get(keys.group_pk(group), keys.program_sk(program_id), consistent=consistent)
         return Program.model_validate(values) if values else None
+
+    def get_tier_tally(self, group: str, program_id: str) -> TierTally | None:
+        values = self._items.get(keys.group_pk(group), keys.tier_tally_sk(program_id), consistent=False)
+        return TierTally.model_validate(values) if values else None
+
+    def put_tier_tally(self, group: str, program_id: str, tally: TierTally) -> bool:
+        """Keep `tally` unless a later run's is kept already (False then); the same run's again
+        replaces it with the same counts."""
+        values = item(
+            keys.group_pk(group), keys.tier_tally_sk(program_id), "tier_tally", tally.model_dump(mode="json")
+        )
+        return self._items.put(
+            values,
+            {
+                "ConditionExpression": "attribute_not_exists(#pk) OR #at <= :at",
+                "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#at": "as_of"},
+                "ExpressionAttributeValues": {":at": {"S": values["as_of"]}},
+            },
+        )
 
     def programs_page(self, group: str, limit: int, cursor: str | None) -> tuple[list[Program], str | None]:
         """One page of the group's programs, in id order (one Query of the group's partition under

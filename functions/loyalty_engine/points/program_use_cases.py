@@ -1,4 +1,4 @@
-"""Use cases: create/replace, read and list programs."""
+"""Use cases: create/replace, read and list programs; their members per tier."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from loyalty_engine.access.models import Caller
 from loyalty_engine.kernel.errors import InvalidRequest, program_not_found
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.programs import Program, ProgramPage, ProgramSpec
+from loyalty_engine.points.tier_counts import TierCounts, counts_view
 
 
 def put_program(
@@ -51,3 +52,9 @@ def list_programs(ctx: PointsContext, caller: Caller, limit: int, cursor: str | 
     """One page of the caller's group's programs, by program id."""
     programs, next_cursor = ctx.programs.programs_page(caller.group_id, limit, cursor)
     return ProgramPage(programs=programs, next_cursor=next_cursor)
+
+
+def tier_counts(ctx: PointsContext, caller: Caller, program_id: str) -> TierCounts:
+    """The program's members per tier as its latest reconciliation run counted them."""
+    program = get_program(ctx, caller, program_id)
+    return counts_view(program, ctx.programs.get_tier_tally(caller.group_id, program_id))

@@ -60,6 +60,9 @@ class ShardProgress(JobModel):
     changed: int = 0  # members written (tier changed, points expired)
     drift: int = 0  # reconciliation: members whose balance is not the sum of their ledger
     retried: int = 0  # writes that lost a race (GSI lag or a concurrent write) and were decided again
+    # reconciliation: members read by tier rank (or points.tier_counts.NO_TIER) and by VIP tier
+    tiers: dict[str, int] = Field(default_factory=dict)
+    vip_tiers: dict[str, int] = Field(default_factory=dict)
     updated_at: datetime
 
 
@@ -76,6 +79,8 @@ class RunSummary(JobModel):
     changed: int = 0
     drift: int = 0
     retried: int = 0
+    tiers: dict[str, int] = Field(default_factory=dict)  # reconciliation: see ShardProgress
+    vip_tiers: dict[str, int] = Field(default_factory=dict)
 
 
 def applies_to(job: JobName, program: Program) -> bool:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from loyalty_engine.kernel.table import MEMBER_SHARDS
@@ -28,6 +28,7 @@ from loyalty_engine.points.lots import exact_valid_q
 from loyalty_engine.points.member_store import MemberWrite, RecordExists, StaleMember
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program
+from loyalty_engine.points.tier_counts import TierTally, add, tally
 from loyalty_engine.points.tier_history import TierChange
 from loyalty_engine.tiers.context import JobServices
 from loyalty_engine.tiers.jobs import (
@@ -51,6 +52,8 @@ class PageCounts:
     changed: int = 0
     drift: int = 0
     retried: int = 0
+    tiers: dict[str, int] = field(default_factory=dict)  # reconciliation: members by tier rank
+    vip_tiers: dict[str, int] = field(default_factory=dict)  # and by VIP tier
 
 
 def start_run(services: JobServices, request: JobRequest, *, manual: bool = False) -> RunSummary:
@@ -132,6 +135,8 @@ def work_shard(services: JobServices, message: ShardMessage, remaining_ms: Calla
                 "changed": progress.changed + counts.changed,
                 "drift": progress.drift + counts.drift,
                 "retried": progress.retried + counts.retried,
+                "tiers": add(progress.tiers, counts.tiers),
+                "vip_tiers": add(progress.vip_tiers, counts.vip_tiers),
                 "updated_at": services.clock(),
             }
         )
@@ -158,10 +163,29 @@ def _close_if_done(services: JobServices, request: JobRequest) -> None:
             "changed": sum(p.changed for p in shards.values()),
             "drift": sum(p.drift for p in shards.values()),
             "retried": sum(p.retried for p in shards.values()),
+            "tiers": _sum(p.tiers for p in shards.values()),
+            "vip_tiers": _sum(p.vip_tiers for p in shards.values()),
         }
     )
+    if closed.job == "reconcile":
+        # It read every member: the program's members per tier as of its time. Kept before the
+        # run is closed, so that a closer that dies in between leaves it written (idempotent).
+        counted = TierTally(
+            as_of=closed.scheduled_at,
+            members=closed.members,
+            by_rank=closed.tiers,
+            by_vip_tier=closed.vip_tiers,
+        )
+        services.programs.put_tier_tally(closed.group, closed.program_id, counted)
     if services.jobs.complete_run(request, closed) and services.on_finished is not None:
         services.on_finished(closed)
+
+
+def _sum(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for more in counts:
+        total = add(total, more)
+    return total
 
 
 def _page(
@@ -181,11 +205,13 @@ def _page(
         services.jobs.put_history(message.group, history)
     elif message.job == "expire-points":
         for member in members:
-            _expire_member(services, message, member, counts)
-            _notice_member(services, program, message, member)
+            loaded = _expire_member(services, message, member, counts)
+            _notice_member(services, program, message, member, loaded)
     else:
         for member in members:
             _reconcile_member(services, message, member, counts)
+        by_rank, by_vip = tally(members)
+        counts.tiers, counts.vip_tiers = dict(by_rank), dict(by_vip)
     return counts
 
 
@@ -231,35 +257,41 @@ def _tier_member(
 
 def _expire_member(
     services: JobServices, message: ShardMessage, member: Member | None, counts: PageCounts
-) -> None:
+) -> Member | None:
+    """Expire what is due; the member with its lots as they are now if it was read (else None)."""
     at = message.scheduled_at
     for _ in range(MEMBER_ATTEMPTS):
         if member is None or not has_expired(member, at):
-            return
+            return None
         full, _ = services.members.load(message.group, member.card_code, [])
         if full is None:
-            return
+            return None
         current, start = settled(full, at)
         if not start.expired:
-            return  # the summary's next expiry was an early bound: nothing expired
-        write = MemberWrite(member=current.model_copy(update={"version": full.version + 1}))
+            return full  # the summary's next expiry was an early bound: nothing expired
+        write = finished(
+            MemberWrite(member=current.model_copy(update={"version": full.version + 1})), start, at
+        )
         try:
-            services.members.commit(message.group, finished(write, start, at), expected_version=full.version)
+            services.members.commit(message.group, write, expected_version=full.version)
         except (StaleMember, RecordExists):
             counts.retried += 1
             member = _reload(services, message.group, member.card_code)
             continue
         counts.changed += 1
-        return
+        return write.member
     raise StaleMember()
 
 
-def _notice_member(services: JobServices, program: Program, message: ShardMessage, member: Member) -> None:
-    """The lots expiring within the program's notice period, noticed once each (points.expiring_soon)."""
+def _notice_member(
+    services: JobServices, program: Program, message: ShardMessage, member: Member, loaded: Member | None
+) -> None:
+    """The lots expiring within the program's notice period, noticed once each (points.expiring_soon).
+    `loaded`: the member with its lots, if the expiry read it already (no second read)."""
     days, at = program.expiry_notice_days, message.scheduled_at
     if not may_have_notices(member.points, at, days):
         return
-    full, _ = services.members.load(message.group, member.card_code, [])
+    full = loaded if loaded is not None else services.members.load(message.group, member.card_code, [])[0]
     if full is not None:
         services.jobs.put_expiry_notices(message.group, member.card_code, notices_due(full.lots, at, days))
 
