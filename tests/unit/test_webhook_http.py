@@ -59,3 +59,87 @@ def test_the_timeout_bounds_the_whole_answer():
     with receiver(script=[(200, 1.0)]) as server:
         answer = post(server.url, b"{}", {}, allow_private=True, timeout_s=0.2)
     assert answer.error == "timeout" and 150 <= answer.latency_ms < 900
+
+
+def test_https_goes_to_the_checked_address_and_checks_the_certificate_against_the_host_name(tmp_path):
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl (Debian's openssl package) makes the test's certificate"
+    subprocess.run(  # noqa: S603 (fixed arguments)
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=hooks.example.com",
+            "-addext",
+            "subjectAltName=DNS:hooks.example.com",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    hosts = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            hosts.append(self.headers["Host"])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert, key)
+    server.socket = serving.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    trusting = ssl.create_default_context(cafile=str(cert))
+    try:
+        good = post(
+            f"https://hooks.example.com:{port}/in",
+            b"{}",
+            {},
+            allow_private=True,
+            resolver=lambda h, p: ["127.0.0.1"],
+            tls=trusting,
+        )
+        assert (good.status_code, good.succeeded) == (204, True)
+        assert hosts == [f"hooks.example.com:{port}"]
+        wrong_name = post(
+            f"https://other.example.com:{port}/in",
+            b"{}",
+            {},
+            allow_private=True,
+            resolver=lambda h, p: ["127.0.0.1"],
+            tls=trusting,
+        )
+        assert wrong_name.error == "tls_error" and len(hosts) == 1
+        untrusted = post(
+            f"https://hooks.example.com:{port}/in",
+            b"{}",
+            {},
+            allow_private=True,
+            resolver=lambda h, p: ["127.0.0.1"],
+        )
+        assert untrusted.error == "tls_error" and len(hosts) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

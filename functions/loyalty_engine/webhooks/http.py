@@ -13,6 +13,7 @@ import http.client
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -69,9 +70,11 @@ def post(
     *,
     allow_private: bool = False,
     timeout_s: float = TIMEOUT_S,
-    resolver: object = None,
+    resolver: Callable[[str, int], list[str]] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Answer:
-    """POST `body` to `url`; never raises for what the endpoint or the network does."""
+    """POST `body` to `url`; never raises for what the endpoint or the network does. `tls`: the
+    context verifying the endpoint's certificate (default: the system's trusted authorities)."""
     started = time.monotonic()
 
     def done(status: int | None, error: str | None, excerpt: str = "") -> Answer:
@@ -81,7 +84,7 @@ def post(
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = (resolver or resolve)(host, port)  # type: ignore[operator]
+        addresses = (resolver or resolve)(host, port)
     except (OSError, UnicodeError):
         return done(None, "unresolvable")
     if not addresses:
@@ -92,7 +95,7 @@ def post(
     address = addresses[0]
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
-        connection = _PinnedHTTPSConnection(host, port, address, timeout_s, ssl.create_default_context())
+        connection = _PinnedHTTPSConnection(host, port, address, timeout_s, tls or ssl.create_default_context())
     else:
         connection = _PinnedHTTPConnection(host, port, address, timeout_s)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
