@@ -63,36 +63,11 @@ def test_the_timeout_bounds_the_whole_answer():
 
 def test_https_goes_to_the_checked_address_and_checks_the_certificate_against_the_host_name(tmp_path):
     import http.server
-    import shutil
     import ssl
-    import subprocess
     import threading
 
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    openssl = shutil.which("openssl")
-    assert openssl, "openssl (Debian's openssl package) makes the test's certificate"
-    subprocess.run(  # noqa: S603 (fixed arguments)
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=hooks.example.com",
-            "-addext",
-            "subjectAltName=DNS:hooks.example.com",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    _self_signed("hooks.example.com", key, cert)
     hosts = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -143,3 +118,35 @@ def test_https_goes_to_the_checked_address_and_checks_the_certificate_against_th
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _self_signed(name: str, key_path, cert_path) -> None:
+    """A certificate for `name`, signed by its own key (cryptography: moto depends on it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
