@@ -59,6 +59,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/programs/{program_id}"),
     ApiRoute("GET", "/v1/programs"),
     ApiRoute("POST", "/v1/programs/{program_id}/members"),
+    ApiRoute("GET", "/v1/members", ADMIN),
     ApiRoute("GET", "/v1/members/{card_code}"),
     ApiRoute("POST", "/v1/members/{card_code}/orders"),
     ApiRoute("POST", "/v1/members/{card_code}/orders/{order_id}/returns"),

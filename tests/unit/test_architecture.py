@@ -28,6 +28,7 @@ CAPABILITY_DEPENDENCIES: dict[str, set[str]] = {
     "events": set(),
     "audit": {"access"},
     "timeline": {"access", "points", "rewards"},
+    "search": {"access", "customers", "points"},
 }
 TOP = {"handlers", "cli", "wiring", "wiring_types"}  # the outer layer: what the functions and tools run
 
