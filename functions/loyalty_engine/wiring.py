@@ -93,6 +93,10 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/audit", ADMIN),
     ApiRoute("POST", "/v1/members/{card_code}/adjustments", ADMIN),
     ApiRoute("GET", "/v1/members/{card_code}/timeline", ADMIN),
+    ApiRoute("GET", "/v1/members/{card_code}/export", ADMIN),
+    ApiRoute("POST", "/v1/members/{card_code}/erasure", ADMIN),
+    ApiRoute("GET", "/v1/customers/{customer_id}/export", ADMIN),
+    ApiRoute("POST", "/v1/customers/{customer_id}/erasure", ADMIN),
 )
 
 # Merchants, series, instruments and customers: a function of their own (see handlers/instrument_api).
