@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP
+from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP, order_body
 from tests.support.api import Reply, call
 
 CARDS = [CARD, "2990000000025", "2990000000033", "2991000000016", "ABC-0001"]
@@ -169,3 +169,34 @@ def test_search_is_for_admin_keys_and_the_callers_group_only(members):
     assert search(OTHER_GROUP, customer_id="c-ada").body == {"items": [], "next_cursor": None}
     cursor = search(card_prefix="2", limit="1").body["next_cursor"]
     assert search(OTHER_GROUP, card_prefix="2", cursor=cursor).body["items"] == []
+
+
+def _dynamodb_calls() -> list[str]:
+    from loyalty_engine.kernel.dynamo import client
+
+    calls: list[str] = []
+    client().meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_a_page_costs_a_few_requests_and_no_scan(members):
+    found(card_prefix="2")  # the program is in the container's cache from here on
+    calls = _dynamodb_calls()
+    assert found(card_prefix="2")
+    assert calls == ["Query", "BatchGetItem", "BatchGetItem"]
+    calls.clear()
+    assert found(customer_id="c-ada")
+    assert calls == ["GetItem", "Query", "BatchGetItem", "BatchGetItem"]
+    calls.clear()
+    assert found(email="ada@example.com")
+    assert calls == ["Query", "GetItem", "Query", "BatchGetItem", "BatchGetItem"]
+    calls.clear()
+    assert found(card_prefix="9") == []
+    assert calls == ["Query"]
+    assert "Scan" not in calls
+
+
+def test_earn_and_burn_stay_at_two_round_trips(members):
+    calls = _dynamodb_calls()
+    assert call("api_earn_order", SHOP, body={**order_body(), "order_id": "search-2"}).status == 201
+    assert calls == ["Query", "TransactWriteItems"]
