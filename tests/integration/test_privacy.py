@@ -158,3 +158,30 @@ def test_privacy_routes_answer_404_for_unknown_subjects_and_other_groups(subject
     assert call("api_export_customer", ADMIN, path={"customer_id": "c-none"}).status == 404
     assert call("api_erase_member", ADMIN, path={"card_code": "2990000000999"}).status == 404
     assert call("api_get_customer", ADMIN).body["erased"] is False
+
+
+def test_an_adjustment_made_during_an_erasure_is_blanked_too(subject, monkeypatch):
+    """The card's records are blanked, then the card is marked under the version read: an
+    adjustment committed in between moves the version, and the erasure blanks again."""
+    from loyalty_engine.privacy.store import PrivacyStore
+
+    blank = PrivacyStore.blank_member_records
+    raced: list[int] = []
+
+    def blank_then_race(self, group: str, card_code: str) -> int:
+        count = blank(self, group, card_code)
+        if not raced:
+            headers = {"Idempotency-Key": "adj-during-erasure"}
+            body = {"kind": "nq", "points": 5, "reason_code": "other", "comment": "typed during the erasure"}
+            raced.append(call("api_adjust_points", ADMIN, body=body, headers=headers).status)
+        return count
+
+    monkeypatch.setattr(PrivacyStore, "blank_member_records", blank_then_race)
+    reply = call("api_erase_member", ADMIN)
+    assert reply.status == 200, reply.body
+    assert raced == [201]
+    comments = call("api_export_member", ADMIN).body["members"][0]["adjustment_comments"]
+    assert comments == {"adj-goodwill-1": "", "adj-during-erasure": ""}
+    assert call("api_get_member", SHOP).body["balances"]["nq"]["available"] == (
+        subject["balances"]["nq"]["available"] + 5
+    )
