@@ -4,6 +4,7 @@ scan), paged, an e-mail change moving its lookup, one filter exactly, admin keys
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -200,3 +201,48 @@ def test_earn_and_burn_stay_at_two_round_trips(members):
     calls = _dynamodb_calls()
     assert call("api_earn_order", SHOP, body={**order_body(), "order_id": "search-2"}).status == 201
     assert calls == ["Query", "TransactWriteItems"]
+
+
+def _delete_lookups(table) -> int:
+    """Every lookup item of demo removed, as for data saved before the search existed."""
+    dynamodb, name = table
+    removed = 0
+    for pk in ("G#demo#CARDINDEX", "G#demo#EMAILINDEX"):
+        found = dynamodb.query(
+            TableName=name, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}
+        )["Items"]
+        for lookup in found:
+            dynamodb.delete_item(TableName=name, Key={"pk": lookup["pk"], "sk": lookup["sk"]})
+            removed += 1
+    return removed
+
+
+def test_the_backfill_writes_the_lookups_of_older_data(members, table, capsys):
+    from loyalty_engine.cli import main
+
+    assert _delete_lookups(table) == len(CARDS) + 2
+    assert found(card_prefix="2") == [] and found(email="ada@example.com") == []
+    assert call("api_erase_member", ADMIN, path={"card_code": "2991000000016"}).status == 200
+    assert main(["backfill-search", "--group", "demo"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {"group": "demo", "programs": 1, "cards": 4, "customers": 2, "skipped_erased": 1}
+    assert found(card_prefix="2") == [CARD, "2990000000025", "2990000000033"]  # not the erased card
+    assert found(email="ada@example.com") == [CARD, "2990000000025"]
+    assert main(["backfill-search", "--group", "demo"]) == 0  # again: the same items
+    assert found(card_prefix="ABC") == ["ABC-0001"]
+
+
+def test_a_stale_e_mail_lookup_finds_nothing(members, table):
+    """A lookup left under an old e-mail (a backfill racing a save) is checked against the customer."""
+    from loyalty_engine.kernel import search_keys
+
+    dynamodb, name = table
+    stale = {
+        "pk": {"S": search_keys.email_index_pk("demo")},
+        "sk": {"S": search_keys.email_lookup_sk("old@example.com", "c-ada")},
+        "type": {"S": "email_lookup"},
+        "customer_id": {"S": "c-ada"},
+    }
+    dynamodb.put_item(TableName=name, Item=stale)
+    assert found(email="old@example.com") == []
+    assert found(email="ada@example.com") == [CARD, "2990000000025"]

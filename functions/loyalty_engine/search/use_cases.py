@@ -9,6 +9,7 @@ from loyalty_engine.access.models import Caller
 from loyalty_engine.customers.models import Customer
 from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
 from loyalty_engine.kernel.errors import DomainError, InvalidRequest
+from loyalty_engine.kernel.search_keys import normalised_email
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program
 from loyalty_engine.search.models import FILTERS, MatchTier, MemberMatch, MemberSearchPage, SearchFilter
@@ -49,12 +50,24 @@ def search_members(
         cards, next_cursor = _cards_of_customers(store, group, [value], limit, cursor)
     else:
         customer_ids = store.customers_by_email(group, value)
-        cards, next_cursor = _cards_of_customers(store, group, customer_ids, limit, cursor)
+        cards, next_cursor = _cards_of_customers(store, group, customer_ids, limit, cursor, value)
     return MemberSearchPage(items=_matches(store, programs, group, cards), next_cursor=next_cursor)
 
 
+def _has_email(customer: Customer, email: str | None) -> bool:
+    """True without an e-mail to match (a search by customer id)."""
+    if email is None:
+        return True
+    return customer.email is not None and normalised_email(customer.email) == normalised_email(email)
+
+
 def _cards_of_customers(
-    store: SearchStore, group: str, customer_ids: list[str], limit: int, cursor: str | None
+    store: SearchStore,
+    group: str,
+    customer_ids: list[str],
+    limit: int,
+    cursor: str | None,
+    email: str | None = None,
 ) -> tuple[list[str], str | None]:
     """The cards of these customers (erased ones left out), by customer then card code, from the
     cursor's (customer, card) position on."""
@@ -67,8 +80,8 @@ def _cards_of_customers(
         if start_customer is not None and customer_id < start_customer:
             continue
         customer = store.customer(group, customer_id)
-        if customer is None or customer.erased:
-            continue
+        if customer is None or customer.erased or not _has_email(customer, email):
+            continue  # erased, or a stale e-mail lookup (see `search.backfill`)
         after = after_card if customer_id == start_customer else None
         found, more = store.cards_of_customer(group, customer_id, limit - len(cards), after)
         cards += found
