@@ -105,7 +105,7 @@ def test_erasure_blanks_personal_data_keeps_balances_and_hides_from_search(subje
     # the erasure is in the audit log
     audit = call("api_list_audit", ADMIN, query={"object": f"customers/{CUSTOMER}"}).body["items"]
     erasures = [r for r in audit if r["route"] == "/v1/customers/{customer_id}/erasure"]
-    assert [(r["status"], r["summary"]) for r in erasures] == [(200, "no body")], audit
+    assert [(r["status"], r["summary"]) for r in erasures] == [(200, "reason_code=subject_request")], audit
 
 
 def test_erasure_is_idempotent_and_the_customer_cannot_be_stored_again(subject, table):
@@ -185,3 +185,14 @@ def test_an_adjustment_made_during_an_erasure_is_blanked_too(subject, monkeypatc
     assert call("api_get_member", SHOP).body["balances"]["nq"]["available"] == (
         subject["balances"]["nq"]["available"] + 5
     )
+
+
+def test_an_erasure_needs_its_reason_code_and_changes_nothing_without(subject, table):
+    dynamodb, name = table
+    before = [i for i in dynamodb.scan(TableName=name)["Items"] if "#AUDIT" not in i["pk"]["S"]]
+    for body in (None, {}, {"reason_code": "because"}, {"reason_code": "other", "extra": 1}):
+        for event in ("api_erase_member", "api_erase_customer"):
+            reply = call(event, ADMIN, body=body)
+            assert (reply.status, reply.body["code"]) == (422, "validation_error"), (event, body, reply.body)
+    after = [i for i in dynamodb.scan(TableName=name)["Items"] if "#AUDIT" not in i["pk"]["S"]]
+    assert after == before

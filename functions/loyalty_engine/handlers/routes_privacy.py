@@ -11,7 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from loyalty_engine.customers.models import CustomerView
 from loyalty_engine.handlers.api_context import default_context
@@ -19,7 +19,7 @@ from loyalty_engine.handlers.audit_trail import audit_services
 from loyalty_engine.handlers.rest import caller_of, responses
 from loyalty_engine.kernel.types import SLUG_PATTERN
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
-from loyalty_engine.privacy.models import MemberErasure, PrivacyExport
+from loyalty_engine.privacy.models import ErasureRequest, MemberErasure, PrivacyExport
 
 if TYPE_CHECKING:
     from loyalty_engine.audit.store import AuditStore
@@ -90,17 +90,18 @@ def add_privacy_routes(app: APIGatewayRestResolver) -> None:
         return use_cases.export_member(privacy_services(), caller_of(app), card_code)
 
     @app.post("/v1/customers/<customer_id>/erasure", responses=responses(200), tags=["privacy"])
-    def erase_customer(customer_id: CustomerId) -> CustomerView:
+    def erase_customer(customer_id: CustomerId, request: Annotated[ErasureRequest, Body()]) -> CustomerView:
         """Erase a customer's personal data (idempotent): name, e-mail and phone blanked, the
         free text of its cards blanked, the customer and its cards taken out of the member
         search; balances, lots and the ledger stay under the card codes and the customer id.
-        Answers the erased customer (`erased: true`); a later `PUT` of it is refused."""
+        Answers the erased customer (`erased: true`); a later `PUT` of it is refused. The body's
+        `reason_code` is kept by the audit log."""
         from loyalty_engine.privacy import use_cases
 
         return use_cases.erase_customer(privacy_services(), caller_of(app), customer_id)
 
     @app.post("/v1/members/<card_code>/erasure", responses=responses(200), tags=["privacy"])
-    def erase_member(card_code: CardCode) -> MemberErasure:
+    def erase_member(card_code: CardCode, request: Annotated[ErasureRequest, Body()]) -> MemberErasure:
         """Erase a member card's personal data (idempotent): its customer reference and the
         free text about it (adjustment comments, VIP reasons) blanked, the card taken out of
         the member search; balances, lots and the ledger stay. Its customer, if any, is erased

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from loyalty_engine.audit.records import AuditRecord
 from loyalty_engine.customers.models import Customer, CustomerLinks
@@ -57,3 +57,14 @@ class MemberErasure(BaseModel):
     card_code: str
     erased: bool = True
     erased_at: datetime = Field(description="When the card's personal data was first erased")
+
+
+# subject_request: the person asked (GDPR art. 17); retention_expired: the tenant's retention
+# period for inactive customers ended; other: anything else (the audit log keeps the code).
+ErasureReason = Literal["subject_request", "retention_expired", "other"]
+
+
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: ErasureReason = Field(description="Why: shown in the audit log's summary of the erasure")
