@@ -8,6 +8,7 @@ once), run a scheduled job now, bring the program schedules in line with the tab
     loyalty-admin revoke-key --group demo --key-id <id>
     loyalty-admin run-job --group demo --program club --job tier-upgrade --at 2027-01-01T00:00:00+01:00 [--dry-run]
     loyalty-admin sync-schedules
+    loyalty-admin backfill-search --group demo
     loyalty-admin quotas set --group demo --rate 20 --burst 40 [--quota 100000] | --default
     loyalty-admin quotas show --group demo
 
@@ -32,6 +33,10 @@ per UTC day), or puts it back on the stage's default plan; on a deployed stage
 (REST_API_ID, DEFAULT_USAGE_PLAN_ID, STAGE_NAME from the stack's outputs) it brings the group's
 API Gateway key and usage plan in line too (docs/quotas.md). Exit code 2: bad arguments or no
 such group.
+
+`backfill-search` writes the member search's lookup items of the cards and customers saved
+before the search existed (`search.backfill`: puts only, erased subjects skipped; safe to run
+again) and prints what it wrote.
 
 Uses the table named by TABLE_NAME and the usual AWS credentials/endpoint
 (AWS_ENDPOINT_URL points it at the local stack).
@@ -89,8 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "sync-schedules", help="bring every program's schedules in line with the table, delete the others"
     )
+    backfill = commands.add_parser("backfill-search", help="write the member search's lookups of older data")
+    backfill.add_argument("--group", required=True, help="loyalty group slug")
     _add_quota_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "backfill-search":
+        from loyalty_engine.search.backfill import SearchBackfill
+
+        report = SearchBackfill(client(), load(Settings).table_name).run(args.group)
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return 0
     if args.command == "quotas":
         return _quotas(args)
     if args.command == "run-job":

@@ -63,6 +63,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/programs"),
     ApiRoute("GET", "/v1/programs/{program_id}/tier-counts", ADMIN),
     ApiRoute("POST", "/v1/programs/{program_id}/members"),
+    ApiRoute("GET", "/v1/members", ADMIN),
     ApiRoute("GET", "/v1/members/{card_code}"),
     ApiRoute("POST", "/v1/members/{card_code}/orders"),
     ApiRoute("POST", "/v1/members/{card_code}/orders/{order_id}/returns"),
@@ -104,6 +105,10 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/v1/webhooks/{subscription_id}/secret-rotations", ADMIN),
     ApiRoute("GET", "/v1/webhooks/{subscription_id}/deliveries", ADMIN),
     ApiRoute("POST", "/v1/webhooks/{subscription_id}/deliveries/{event_id}/redeliveries", ADMIN),
+    ApiRoute("GET", "/v1/members/{card_code}/export", ADMIN),
+    ApiRoute("POST", "/v1/members/{card_code}/erasure", ADMIN),
+    ApiRoute("GET", "/v1/customers/{customer_id}/export", ADMIN),
+    ApiRoute("POST", "/v1/customers/{customer_id}/erasure", ADMIN),
 )
 
 # Merchants, series, instruments and customers: a function of their own (see handlers/instrument_api).

@@ -164,7 +164,7 @@ def test_authorizer_results_are_cached_per_key(stack: LocalStack) -> None:
 
 
 def test_404_for_an_unknown_route(stack: LocalStack) -> None:
-    for path in ("/v1/nope", "/", "/v1/members", "/v1/members/CARD-0001/unknown", "/v2/members/CARD-0001"):
+    for path in ("/v1/nope", "/", "/v1/member", "/v1/members/CARD-0001/unknown", "/v2/members/CARD-0001"):
         response = _call(stack, "GET", path, headers=_auth(stack))
         assert response.status_code == 404, path
         assert response.json()["code"] == "route_not_found"

@@ -32,6 +32,7 @@ EVENT_FOR = {
     ("GET", "/v1/programs"): "api_list_programs",
     ("GET", "/v1/programs/{program_id}/tier-counts"): "api_get_tier_counts",
     ("POST", "/v1/programs/{program_id}/members"): "api_enrol_member",
+    ("GET", "/v1/members"): "api_search_members",
     ("GET", "/v1/members/{card_code}"): "api_get_member",
     ("POST", "/v1/members/{card_code}/orders"): "api_earn_order",
     ("POST", "/v1/members/{card_code}/orders/{order_id}/returns"): "api_return_order",
@@ -65,6 +66,10 @@ EVENT_FOR = {
     ("GET", "/v1/audit"): "api_list_audit",
     ("POST", "/v1/members/{card_code}/adjustments"): "api_adjust_points",
     ("GET", "/v1/members/{card_code}/timeline"): "api_get_timeline",
+    ("GET", "/v1/members/{card_code}/export"): "api_export_member",
+    ("POST", "/v1/members/{card_code}/erasure"): "api_erase_member",
+    ("GET", "/v1/customers/{customer_id}/export"): "api_export_customer",
+    ("POST", "/v1/customers/{customer_id}/erasure"): "api_erase_customer",
     ("PUT", "/v1/merchant-groups/{merchant_group_id}"): "api_put_merchant_group",
     ("GET", "/v1/merchant-groups/{merchant_group_id}"): "api_get_merchant_group",
     ("GET", "/v1/merchant-groups"): "api_list_merchant_groups",
@@ -355,6 +360,15 @@ def test_other_group_cannot_reach_demo_data(route, member):
         assert call(EVENT_FOR[route], OTHER_GROUP).body == {"items": [], "next": None}
         assert call(EVENT_FOR[route], OTHER_GROUP, query={}).body == {"items": [], "next": None}
         assert call(EVENT_FOR[route], ADMIN).body["items"], "demo sees its own"
+    elif route == ("GET", "/v1/members"):
+        # demo's member, linked to demo's customer with the sample e-mail: demo-b finds nothing
+        # by e-mail, card prefix or customer id; demo finds it by each
+        assert call("api_put_customer", ADMIN, body={"email": "ada@example.com"}).status == 201
+        assert call("api_link_card_customer", ADMIN).status == 200
+        for sent in (event["queryStringParameters"], {"card_prefix": CARD[:4]}, {"customer_id": "c-1001"}):
+            reply = call(EVENT_FOR[route], OTHER_GROUP, query=sent)
+            assert reply.body == {"items": [], "next_cursor": None}, reply.body
+            assert [m["card_code"] for m in call(EVENT_FOR[route], ADMIN, query=sent).body["items"]] == [CARD]
     elif route in (
         ("GET", "/v1/rewards"),
         ("GET", "/v1/imports"),

@@ -29,6 +29,8 @@ CAPABILITY_DEPENDENCIES: dict[str, set[str]] = {
     "audit": {"access"},
     "timeline": {"access", "points", "rewards"},
     "webhooks": {"events"},
+    "search": {"access", "customers", "points"},
+    "privacy": {"access", "audit", "customers", "points", "rewards"},
 }
 TOP = {"handlers", "cli", "wiring", "wiring_types"}  # the outer layer: what the functions and tools run
 

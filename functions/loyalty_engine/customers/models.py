@@ -41,6 +41,11 @@ class Customer(CustomerSpec):
     version: int = Field(
         default=0, ge=0, description="Incremented by every change of the customer or of its linked cards"
     )
+    erased: bool = Field(
+        default=False,
+        description="True once the customer's personal data was erased (name, e-mail, phone blanked)",
+    )
+    erased_at: UtcDatetime | None = Field(default=None, description="When the personal data was erased")
 
 
 class CustomerLinks(Model):

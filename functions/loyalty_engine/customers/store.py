@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty_engine.customers.models import Customer, CustomerGroup, CustomerLinks
-from loyalty_engine.kernel import keys
+from loyalty_engine.kernel import keys, search_keys
 from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.dynamo import serialize
@@ -101,6 +101,7 @@ class CustomerStore(ItemTable):
                 )
             )
         )
+        actions += self._email_lookup_actions(group, customer, previous)
         before = set(previous.customer_groups) if previous else set()
         after = set(customer.customer_groups)
         for customer_group_id in sorted(after - before):
@@ -133,6 +134,26 @@ class CustomerStore(ItemTable):
                 details=[{"field": "customer_groups", "reason": "too_many_changes"}],
             )
         self.transact(actions)
+
+    def _email_lookup_actions(
+        self, group: str, customer: Customer, previous: Customer | None
+    ) -> list[dict[str, Any]]:
+        """The customer's e-mail lookup of the member search: put under the new e-mail, removed
+        from under the old one when it changes (in the customer's save transaction)."""
+        pk = search_keys.email_index_pk(group)
+        old = (
+            search_keys.email_lookup_sk(previous.email, customer.customer_id)
+            if previous and previous.email
+            else None
+        )
+        new = search_keys.email_lookup_sk(customer.email, customer.customer_id) if customer.email else None
+        actions = []
+        if old is not None and old != new:
+            actions.append(self.delete_action(pk, old))
+        if new is not None:
+            data = {"customer_id": customer.customer_id}
+            actions.append(self.put_action(item(pk, new, "email_lookup", data)))
+        return actions
 
     def _member_groups_action(self, group: str, card_code: str, customer_groups: list[str]) -> dict[str, Any]:
         """The member item's copy of its customer's groups; its version moves, so that a points

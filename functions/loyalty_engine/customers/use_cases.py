@@ -20,7 +20,7 @@ from loyalty_engine.customers.models import (
     CustomerView,
 )
 from loyalty_engine.customers.store import CustomerStore, StaleCustomer
-from loyalty_engine.kernel.errors import ConcurrentUpdate, InvalidRequest, NotFound
+from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, InvalidRequest, NotFound
 from loyalty_engine.kernel.item_access import ConditionsFailed
 from loyalty_engine.kernel.retry import RACE, attempts
 
@@ -36,6 +36,13 @@ class CustomerContext(Protocol):
 
 def customer_not_found(customer_id: str) -> NotFound:
     return NotFound(f"customer {customer_id!r} not found", code="customer_not_found")
+
+
+def customer_erased(customer_id: str) -> Conflict:
+    return Conflict(
+        f"customer {customer_id!r} was erased: its personal data cannot be stored again under this id",
+        code="customer_erased",
+    )
 
 
 def put_customer_group(
@@ -87,6 +94,8 @@ def put_customer(
         found = svc.customers.customer(group, customer_id)
         now = svc.clock()
         previous, links = found if found else (None, CustomerLinks())
+        if previous is not None and previous.erased:
+            raise customer_erased(customer_id)
         customer = Customer(
             **spec.model_dump(),
             customer_id=customer_id,

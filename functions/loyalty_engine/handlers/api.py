@@ -35,6 +35,8 @@ from loyalty_engine.handlers.routes_keys import add_keys_routes
 from loyalty_engine.handlers.routes_lists import add_lists_routes
 from loyalty_engine.handlers.routes_payments import add_payments_routes
 from loyalty_engine.handlers.routes_webhooks import add_webhooks_routes
+from loyalty_engine.handlers.routes_privacy import add_privacy_routes
+from loyalty_engine.handlers.routes_search import add_search_routes
 from loyalty_engine.imports import use_cases as imports
 from loyalty_engine.imports.jobs import ImportView
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
@@ -83,6 +85,8 @@ add_lists_routes(app)
 add_audit_routes(app)
 add_customer_service_routes(app)
 add_webhooks_routes(app)
+add_search_routes(app)
+add_privacy_routes(app)
 add_docs_routes(app)
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]

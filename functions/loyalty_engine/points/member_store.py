@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from loyalty_engine.kernel import keys
+from loyalty_engine.kernel import keys, search_keys
 from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.cursors import newest_first_page
 from loyalty_engine.kernel.dynamo import (
@@ -92,6 +92,14 @@ def member_item(group: str, member: Member) -> dict[str, Any]:
             GSI1.partition_key: keys.program_members_gsi1pk(group, member.program_id, shard),
             GSI1.sort_key: member.card_code,
         },
+    )
+
+
+def card_lookup(group: str, member: Member) -> dict[str, Any]:
+    """The card's lookup item of the member search (`kernel.search_keys`)."""
+    data = {"card_code": member.card_code, "program_id": member.program_id}
+    return item(
+        search_keys.card_index_pk(group), search_keys.card_lookup_sk(member.card_code), "card_lookup", data
     )
 
 
@@ -264,6 +272,10 @@ class MemberStore:
                 }
             )
         actions += self._lot_actions(pk, write)  # no condition: the member's version guards them
+        if expected_version is None:  # a new member: its card joins the card code search
+            actions.append(
+                {"Put": {"TableName": self._table, "Item": to_item(card_lookup(group, write.member))}}
+            )
         first_extra = len(actions)
         actions.extend(write.extra_actions)
         try:

@@ -51,6 +51,9 @@ class Member(BaseModel):
     # The customer groups of the card's customer (`customers` keeps this copy in sync when the
     # card is linked or the customer's groups change), for the customer-group earning rules.
     customer_groups: list[str] = Field(default_factory=list)
+    # When the member's personal data (its customer reference, the free text about it) was
+    # erased (`privacy`); None: never.
+    erased_at: datetime | None = None
 
     def multipliers(self, program: Program) -> tuple[Decimal, Decimal]:
         """(NQ, Q) multipliers: the larger of the standard tier's and the VIP tiers'."""
