@@ -34,9 +34,9 @@ from loyalty_engine.handlers.routes_imports import add_imports_routes
 from loyalty_engine.handlers.routes_keys import add_keys_routes
 from loyalty_engine.handlers.routes_lists import add_lists_routes
 from loyalty_engine.handlers.routes_payments import add_payments_routes
-from loyalty_engine.handlers.routes_webhooks import add_webhooks_routes
 from loyalty_engine.handlers.routes_privacy import add_privacy_routes
 from loyalty_engine.handlers.routes_search import add_search_routes
+from loyalty_engine.handlers.routes_webhooks import add_webhooks_routes
 from loyalty_engine.imports import use_cases as imports
 from loyalty_engine.imports.jobs import ImportView
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
