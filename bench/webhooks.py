@@ -90,7 +90,7 @@ def measure(events: int) -> dict[str, Any]:
 
         fresh_caches()
         create_table(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
-        queues = WebhookQueues(_Env())
+        queues = WebhookQueues(_Env(), WEBHOOK_SUBSCRIPTION_CACHE_S="10")  # as deployed
         with receiver() as server:
             for n in range(2):
                 body = {"url": server.url, "kinds": ["points.earned"]}
