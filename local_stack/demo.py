@@ -327,9 +327,9 @@ def main() -> int:
     with LocalStack.start() as stack:
         results = [
             run_scenario(stack.api_url, stack.keys),
+            run_webhooks_scenario(stack),
             run_import_scenario(stack),
             run_tiers_scenario(stack),
             run_instruments_scenario(stack),
-            run_webhooks_scenario(stack),
         ]
     return 0 if all(result.ok for result in results) else 1

@@ -60,6 +60,8 @@ def function_environment(
         # deployed stages send over HTTPS to public addresses (docs/webhooks.md).
         "WEBHOOKS_ALLOW_HTTP": "true",
         "WEBHOOKS_ALLOW_PRIVATE": "true",
+        # A webhook made a moment ago is sent the next event (deployed: within 10 s).
+        "WEBHOOK_SUBSCRIPTION_CACHE_S": "0",
         **(resources or {}),
     }
     for function in FUNCTIONS:

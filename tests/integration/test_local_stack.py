@@ -89,6 +89,7 @@ def test_state_file_describes_the_running_stack(stack: LocalStack, state_file: P
     state = json.loads(state_file.read_text())
     assert state == stack.info()
     resources = {bucket.env.lower() for bucket in BUCKETS} | {queue.env.lower() for queue in QUEUES}
+    resources |= {queue.dead_letter_env.lower() for queue in QUEUES if queue.dead_letter_env}  # webhooks
     resources |= {
         name.lower()
         for name in (

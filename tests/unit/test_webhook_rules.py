@@ -235,3 +235,28 @@ def test_replacing_with_the_same_settings_changes_nothing():
     assert replaced(made, spec(), NOW + timedelta(hours=1)) is made
     changed = replaced(made, spec(enabled=False), NOW + timedelta(hours=1))
     assert (changed.enabled, changed.version, changed.secret) == (False, 2, made.secret)
+
+
+def test_the_dispatcher_reads_a_groups_subscriptions_once_per_ttl():
+    from loyalty_engine.webhooks.delivery import SubscriptionCache
+
+    class Store:
+        reads: list[str] = []
+
+        def all(self, group):
+            self.reads.append(group)
+            return [new_subscription("wh_X", spec(), NOW, "p")] if group == "demo" else []
+
+    now = [0.0]
+    store = Store()
+    cache = SubscriptionCache(store, ttl_s=10, clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(100):
+        assert [s.subscription_id for s in cache.of("demo")] == ["wh_X"]
+    assert cache.of("demo-b") == []
+    assert store.reads == ["demo", "demo-b"]
+    now[0] = 10.0
+    cache.of("demo")
+    assert store.reads == ["demo", "demo-b", "demo"]
+    uncached = SubscriptionCache(store, ttl_s=0, clock=lambda: now[0])  # type: ignore[arg-type]
+    uncached.of("demo"), uncached.of("demo")
+    assert store.reads[-2:] == ["demo", "demo"]

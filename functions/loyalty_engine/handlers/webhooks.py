@@ -40,6 +40,7 @@ class Services:
     queue: DeliveryQueue
     policy: delivery.DeliveryPolicy
     post: delivery.Post
+    subscriptions: delivery.SubscriptionCache
 
 
 @cache
@@ -48,15 +49,17 @@ def services() -> Services:
     queue: its part of these is unused)."""
     config = load(WebhookDeliverySettings)
     sqs = sqs_client()
+    store = WebhookStore(client(), config.table_name)
     dead_letters = MessageQueue(sqs, config.webhook_dlq_url) if config.webhook_dlq_url else None
     return Services(
-        store=WebhookStore(client(), config.table_name),
+        store=store,
         queue=DeliveryQueue(MessageQueue(sqs, config.webhook_queue_url), dead_letters),
         policy=delivery.DeliveryPolicy(
             schedule=RetrySchedule(config.retry_base_s, config.retry_cap_s, config.retry_window_s),
             retention_s=config.retention_days * 24 * 3600,
         ),
         post=partial(post, allow_private=config.webhooks_allow_private, timeout_s=config.timeout_s),
+        subscriptions=delivery.SubscriptionCache(store, config.subscription_cache_s),
     )
 
 
@@ -68,7 +71,7 @@ def _dispatch_record(record: SQSRecord) -> None:
         logger.error("not a domain event; dropped", extra={"message_id": record.message_id})
         return
     svc = services()
-    count = delivery.dispatch(svc.store, svc.queue, bus_event, utcnow(), svc.policy)
+    count = delivery.dispatch(svc.subscriptions, svc.store, svc.queue, bus_event, utcnow(), svc.policy)
     if count:
         metrics.add_metric(name="WebhookDeliveriesQueued", unit=MetricUnit.Count, value=count)
 

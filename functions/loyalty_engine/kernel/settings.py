@@ -124,6 +124,8 @@ class WebhookSettings(Settings):
 
     webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", min_length=1)
     retention_days: int = Field(default=30, alias="WEBHOOK_RETENTION_DAYS", ge=1, le=365)
+    # How long the dispatcher keeps a group's subscriptions (a new one is sent events after that).
+    subscription_cache_s: float = Field(default=10.0, alias="WEBHOOK_SUBSCRIPTION_CACHE_S", ge=0, le=300)
 
 
 class WebhookDeliverySettings(WebhookSettings):

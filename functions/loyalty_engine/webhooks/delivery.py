@@ -1,7 +1,7 @@
 """The webhooks' workers, as use cases:
 
 - `dispatch`: a domain event from the bus (an EventBridge event, by way of the dispatcher's
-  queue) → the group's subscriptions that want its kind (one Query) → the event kept once per
+  queue) → the group's subscriptions that want its kind (one Query, cached a few seconds) → the event kept once per
   subscription (for redelivery) and one delivery message each.
 - `deliver`: one delivery message → the signed POST → the attempt logged → done, or the next
   attempt queued (backoff with full jitter, in hops of at most 900 s), or, past the retry
@@ -14,6 +14,7 @@ dropped; a delivered event is not sent again unless an admin asks (a redelivery)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 
 from loyalty_engine.webhooks.http import Answer
 from loyalty_engine.webhooks.messages import DeliveryMessage
-from loyalty_engine.webhooks.models import DeliveryAttempt
+from loyalty_engine.webhooks.models import DeliveryAttempt, Subscription
 from loyalty_engine.webhooks.retries import RetrySchedule, hop_delay
 from loyalty_engine.webhooks.signing import (
     EVENT_ID_HEADER,
@@ -46,13 +47,39 @@ class DeliveryPolicy:
     retention_s: int = 30 * 24 * 3600  # how long events and attempts are kept (their ttl)
 
 
+class SubscriptionCache:
+    """A group's subscriptions, read once per `ttl_s` per container: a burst of a group's events
+    (an import's thousands) costs one Query of its partition every few seconds, not one per event.
+    A new subscription or a change of kinds is seen within `ttl_s`; a deleted or disabled one
+    is dropped by the delivery worker, which reads it fresh."""
+
+    def __init__(self, store: WebhookStore, ttl_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self._store = store
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._read: dict[str, tuple[float, list[Subscription]]] = {}
+
+    def of(self, group: str) -> list[Subscription]:
+        now = self._clock()
+        cached = self._read.get(group)
+        if cached is None or now - cached[0] >= self._ttl_s:
+            cached = (now, self._store.all(group))
+            self._read[group] = cached
+        return cached[1]
+
+
 def dispatch(
-    store: WebhookStore, queue: Queue, bus_event: dict[str, Any], now: datetime, policy: DeliveryPolicy
+    subscriptions: SubscriptionCache,
+    store: WebhookStore,
+    queue: Queue,
+    bus_event: dict[str, Any],
+    now: datetime,
+    policy: DeliveryPolicy,
 ) -> int:
     """Queue the event's deliveries; the number of subscriptions it is for."""
     detail = bus_event["detail"]
     group, kind, event_id = str(detail["group"]), str(detail["kind"]), str(detail["event_id"])
-    wanted = [subscription for subscription in store.all(group) if subscription.wants(kind)]
+    wanted = [subscription for subscription in subscriptions.of(group) if subscription.wants(kind)]
     if not wanted:
         return 0
     body = body_text(detail)

@@ -95,7 +95,9 @@ def post(
     address = addresses[0]
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
-        connection = _PinnedHTTPSConnection(host, port, address, timeout_s, tls or ssl.create_default_context())
+        connection = _PinnedHTTPSConnection(
+            host, port, address, timeout_s, tls or ssl.create_default_context()
+        )
     else:
         connection = _PinnedHTTPConnection(host, port, address, timeout_s)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
