@@ -11,14 +11,14 @@ from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BeforeValidator, Field
 
 from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.handlers.rest import caller_of, json_response, responses
+from loyalty_engine.handlers.routes_keys import IdempotencyKey  # required; the answer shows a secret once
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.errors import ServiceUnavailable
-from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.settings import ApiSettings, load
 from loyalty_engine.kernel.types import plain_int
 from loyalty_engine.webhooks import use_cases as webhooks
@@ -38,14 +38,6 @@ from loyalty_engine.webhooks.store import WebhookStore
 
 SubscriptionId = Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN, description="The webhook's id")]
 EventId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$", description="The event's id")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=NATURAL_KEY_PATTERN,
-        description="Required: the same request again changes nothing (and shows no secret)",
-    ),
-]
 Limit = Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()]
 Cursor = Annotated[str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_-]+$")]
 
