@@ -22,6 +22,11 @@ def subscriptions_pk(group: str) -> str:
     return f"G#{group}#WEBHOOKS"
 
 
+# The group's count of subscriptions (not under SUBSCRIPTION_PREFIX): kept in the transaction
+# of every create and delete, so that the limit holds under concurrent creates.
+SUBSCRIPTION_COUNT_SK = "COUNT"
+
+
 def subscription_sk(subscription_id: str) -> str:
     return f"{SUBSCRIPTION_PREFIX}{subscription_id}"
 

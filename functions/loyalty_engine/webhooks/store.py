@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError
 from loyalty_engine.kernel import webhook_keys as keys
 from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.cursors import prefix_page
-from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, to_item
+from loyalty_engine.kernel.dynamo import error_code, map_error, to_item
 from loyalty_engine.kernel.errors import ConcurrentUpdate
-from loyalty_engine.kernel.item_access import NEW_ONLY, ItemTable, at_version
+from loyalty_engine.kernel.item_access import NEW_ONLY, ConditionsFailed, ItemTable, at_version
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import PARTITION_KEY, TTL_ATTRIBUTE
-from loyalty_engine.webhooks.models import DeliveryAttempt, Subscription
+from loyalty_engine.kernel.table import PARTITION_KEY, TTL_ATTRIBUTE, TYPE_ATTRIBUTE
+from loyalty_engine.webhooks.models import MAX_SUBSCRIPTIONS, DeliveryAttempt, Subscription
 
 # What an event item holds (besides its keys): the body as signed, and its delivery state.
 PENDING, DELIVERED, GAVE_UP = "pending", "delivered", "gave_up"
@@ -44,10 +44,42 @@ class WebhookStore:
             subscription.model_dump(mode="json"),
         )
 
-    def add(self, group: str, subscription: Subscription) -> bool:
-        """False when a subscription with this id exists already (left unchanged)."""
+    def _count_update(self, group: str, delta: int, condition: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ItemTable.key(keys.subscriptions_pk(group), keys.SUBSCRIPTION_COUNT_SK),
+                "UpdateExpression": "SET #n = if_not_exists(#n, :zero) + :delta, #type = :type",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#n": "subscriptions", "#type": TYPE_ATTRIBUTE},
+                "ExpressionAttributeValues": {
+                    ":zero": {"N": "0"},
+                    ":delta": {"N": str(delta)},
+                    ":type": {"S": "webhook_count"},
+                    **({":max": {"N": str(MAX_SUBSCRIPTIONS)}} if ":max" in condition else {}),
+                },
+            }
+        }
+
+    def add(self, group: str, subscription: Subscription) -> str:
+        """`added`; `exists` when a subscription with this id exists already (left unchanged);
+        `full` when the group has MAX_SUBSCRIPTIONS already. One transaction with the count."""
         self.requests += 1
-        return self._items.put(self._subscription_item(group, subscription), NEW_ONLY)
+        actions = [
+            self._items.put_action(self._subscription_item(group, subscription), NEW_ONLY),
+            self._count_update(group, 1, "attribute_not_exists(#n) OR #n < :max"),
+        ]
+        try:
+            self._items.transact(actions)
+        except ConditionsFailed as failed:
+            if 0 in failed.failed:
+                return "exists"
+            if 1 in failed.failed:
+                return "full"
+            raise ConcurrentUpdate(
+                "another change of the group's webhooks came in between: retry"
+            ) from failed
+        return "added"
 
     def get(self, group: str, subscription_id: str) -> Subscription | None:
         self.requests += 1
@@ -61,18 +93,33 @@ class WebhookStore:
             raise ConcurrentUpdate(f"webhook {subscription.subscription_id} was changed meanwhile: retry")
 
     def delete(self, group: str, subscription_id: str) -> Subscription | None:
-        """Delete it; what was stored, or None if there was nothing."""
-        self.requests += 1
-        try:
-            answer = self._client.delete_item(
-                TableName=self._table,
-                Key=ItemTable.key(keys.subscriptions_pk(group), keys.subscription_sk(subscription_id)),
-                ReturnValues="ALL_OLD",
-            )
-        except ClientError as error:
-            raise (map_error(error) or error) from error
-        old = answer.get("Attributes")
-        return Subscription.model_validate(data_of(from_item(old))) if old else None
+        """Delete it and count it out, in one transaction; what was stored, or None if there was
+        nothing (a concurrent change of it is read again)."""
+        for _ in range(3):
+            current = self.get(group, subscription_id)
+            if current is None:
+                return None
+            self.requests += 1
+            actions = [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": ItemTable.key(
+                            keys.subscriptions_pk(group), keys.subscription_sk(subscription_id)
+                        ),
+                        **at_version(current.version),
+                    }
+                },
+                self._count_update(group, -1, "#n > :zero"),
+            ]
+            try:
+                self._items.transact(actions)
+            except ConditionsFailed as failed:
+                if 0 in failed.failed or not failed.failed:
+                    continue  # changed or deleted meanwhile: read it again
+                self._items.transact(actions[:1])  # no count to take it from (never below zero)
+            return current
+        raise ConcurrentUpdate(f"webhook {subscription_id} keeps changing: retry")
 
     def page(self, group: str, limit: int, cursor: str | None) -> tuple[list[Subscription], str | None]:
         self.requests += 1

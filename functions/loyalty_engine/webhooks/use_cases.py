@@ -80,11 +80,12 @@ def create(
     subscription_id = subscription_id_for(group, idempotency_key)
     existing = store.get(group, subscription_id)
     if existing is None:
-        if len(store.all(group)) >= MAX_SUBSCRIPTIONS:
-            raise Conflict(f"a group has at most {MAX_SUBSCRIPTIONS} webhooks", code="too_many_webhooks")
         made = new_subscription(subscription_id, spec, now, print_)
-        if store.add(group, made):
+        outcome = store.add(group, made)  # with the group's count, in one transaction
+        if outcome == "added":
             return 201, SubscriptionSecret(**view_of(made, now).model_dump(), secret=made.secret)
+        if outcome == "full":
+            raise Conflict(f"a group has at most {MAX_SUBSCRIPTIONS} webhooks", code="too_many_webhooks")
         existing = store.get(group, subscription_id)  # a concurrent twin made it first
         assert existing is not None
     if existing.create_fingerprint != print_:
