@@ -173,14 +173,7 @@ def run_all() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "eu-west-1",
-            "TABLE_NAME": "loyalty-bench",
-            "POWERTOOLS_TRACE_DISABLED": "1",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-        }
-    )
+    from bench.processes import BENCH_ENV
+
+    os.environ.update(BENCH_ENV)
     run_all()

@@ -17,6 +17,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+# A benchmark's own process: fake credentials, the bench table, powertools quiet.
+BENCH_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "TABLE_NAME": "loyalty-bench",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+}
+
 ROOT = Path(__file__).resolve().parent.parent
 for _path in (str(ROOT / "functions"), str(ROOT)):
     if _path not in sys.path:
