@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.audit.records import AuditRecord
@@ -104,25 +104,29 @@ def _sized(export: PrivacyExport) -> PrivacyExport:
     return export
 
 
+T = TypeVar("T")
+
+
+def _every_page(read: Callable[[str | None], tuple[list[T], str | None]]) -> list[T]:
+    """Every item of a paged read: `read(cursor)` answers a page and the next cursor (None: the last)."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = read(cursor)
+        items += page
+        if cursor is None:
+            return items
+
+
 def _member_data(ctx: PrivacyContext, group: str, card_code: str) -> MemberData | None:
     member, _ = ctx.members.load(group, card_code, [])
     if member is None:
         return None
     program = ctx.program(group, member.program_id)
-    ledger: list[LedgerEntry] = []
-    cursor = None
-    while True:
-        page, cursor = ctx.members.ledger_page(group, card_code, PAGE, cursor)
-        ledger += page
-        if cursor is None:
-            break
-    rewards: list[Attribution] = []
-    cursor = None
-    while True:
-        attributions, cursor = ctx.rewards.member_attribution_page(group, card_code, PAGE, cursor)
-        rewards += attributions
-        if cursor is None:
-            break
+    ledger: list[LedgerEntry] = _every_page(lambda c: ctx.members.ledger_page(group, card_code, PAGE, c))
+    rewards: list[Attribution] = _every_page(
+        lambda c: ctx.rewards.member_attribution_page(group, card_code, PAGE, c)
+    )
     return MemberData(
         member=member_view(member, program, ctx.clock()),
         erased_at=member.erased_at,
@@ -143,22 +147,18 @@ def _instrument_data(ctx: PrivacyContext, group: str, number: str) -> Instrument
 
 
 def _audit(ctx: PrivacyContext, group: str, objects: list[str]) -> list[AuditRecord]:
-    records: list[AuditRecord] = []
-    for audit_object in objects:
-        cursor = None
-        while True:
-            page, cursor = ctx.audit.page(
-                group,
-                start=BEGINNING,
-                end=END_OF_TIME,
-                key_id=None,
-                audit_object=audit_object,
-                limit=PAGE,
-                cursor=cursor,
-            )
-            records += page
-            if cursor is None:
-                break
+    def about(audit_object: str) -> Callable[[str | None], tuple[list[AuditRecord], str | None]]:
+        return lambda cursor: ctx.audit.page(
+            group,
+            start=BEGINNING,
+            end=END_OF_TIME,
+            key_id=None,
+            audit_object=audit_object,
+            limit=PAGE,
+            cursor=cursor,
+        )
+
+    records = [record for audit_object in objects for record in _every_page(about(audit_object))]
     return sorted(records, key=lambda record: (record.at, record.request_id), reverse=True)
 
 
