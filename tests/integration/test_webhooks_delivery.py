@@ -221,6 +221,7 @@ def test_deployed_stage_settings_refuse_loopback_at_delivery_time(queues, monkey
     with receiver() as server:
         hook = subscribe(server.url)  # made while loopback was allowed (the local stack)
         monkeypatch.setenv("WEBHOOKS_ALLOW_PRIVATE", "false")
+        monkeypatch.setenv("WEBHOOK_RETRY_WINDOW_S", "2")  # refused until the window is over
         settings.forget()
         reset_handler_caches()
         queues.publish(earned())

@@ -118,7 +118,9 @@ class WebhookQueues:
             "WEBHOOKS_ALLOW_PRIVATE": "true",
             "WEBHOOK_RETRY_BASE_S": "0.2",
             "WEBHOOK_RETRY_CAP_S": "0.5",
-            "WEBHOOK_RETRY_WINDOW_S": "2",
+            # SQS delays are whole seconds (a retry waits >= 1 s): a window long enough that a
+            # loaded machine still makes the scripted retries; the dead-letter test sets its own
+            "WEBHOOK_RETRY_WINDOW_S": "30",
             **environment,
         }
         for name, value in variables.items():  # put back as they were after the test
