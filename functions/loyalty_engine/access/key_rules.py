@@ -14,10 +14,11 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from loyalty_engine.access.models import ApiKey, Scope, digest, new_secret
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.kernel.types import SLUG_PATTERN
 
@@ -28,7 +29,7 @@ NAME_MAX = 100
 KeyStatus = Literal["active", "expired", "revoked"]
 
 
-class CreateKeyRequest(BaseModel):
+class CreateKeyRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=NAME_MAX, description="A label for the key")
@@ -46,7 +47,7 @@ class CreateKeyRequest(BaseModel):
         return sorted(set(scopes), key=scopes.index)
 
 
-class RotateKeyRequest(BaseModel):
+class RotateKeyRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_seconds: int = Field(
@@ -57,7 +58,7 @@ class RotateKeyRequest(BaseModel):
     )
 
 
-class ApiKeyView(BaseModel):
+class ApiKeyView(DeferredModel):
     """A key as an admin sees it: never its secret nor the secret's hash."""
 
     key_id: str
@@ -81,7 +82,7 @@ class ApiKeySecret(ApiKeyView):
     )
 
 
-class ApiKeyPage(BaseModel):
+class ApiKeyPage(DeferredModel):
     keys: list[ApiKeyView] = Field(description="In key id order")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 

@@ -14,10 +14,11 @@ import secrets
 from datetime import datetime
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from loyalty_engine.access.quotas import GroupQuota
 from loyalty_engine.kernel.errors import Forbidden, Unauthorized
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.types import SLUG_PATTERN
 
 # `partner`: a partner's key, for its group's file uploads and import reports only (wiring.API_ROUTES).
@@ -28,7 +29,7 @@ _SLUG = re.compile(SLUG_PATTERN)
 _KEY_ID = re.compile(r"^[0-9A-Z]{26}$")
 
 
-class GroupSettings(BaseModel):
+class GroupSettings(DeferredModel):
     """A loyalty group's settings (`PUT /v1/group/settings` replaces them all)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -55,7 +56,7 @@ class GroupSettings(BaseModel):
     )
 
 
-class LoyaltyGroup(BaseModel):
+class LoyaltyGroup(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     group_id: str = Field(pattern=SLUG_PATTERN)
@@ -66,7 +67,7 @@ class LoyaltyGroup(BaseModel):
     quota: GroupQuota | None = None
 
 
-class ApiKey(BaseModel):
+class ApiKey(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     key_id: str
@@ -90,7 +91,7 @@ class ApiKey(BaseModel):
     version: int = 0
 
 
-class Caller(BaseModel):
+class Caller(DeferredModel):
     """Who is calling, as resolved by the authorizer from the key."""
 
     model_config = ConfigDict(frozen=True)

@@ -22,13 +22,15 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from loyalty_engine.kernel.model import DeferredModel
 
 MAX_RATE = 10_000  # API Gateway's default account-level rate per region
 MAX_BURST = 5_000  # API Gateway's default account-level burst
 
 
-class QuotaLimits(BaseModel):
+class QuotaLimits(DeferredModel):
     """A group's request limits, as a usage plan holds them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -44,7 +46,7 @@ class QuotaLimits(BaseModel):
 DEFAULT_LIMITS = QuotaLimits(rate_per_second=50, burst=100)
 
 
-class GroupQuota(BaseModel):
+class GroupQuota(DeferredModel):
     """The quota state stored on a group item."""
 
     model_config = ConfigDict(extra="forbid")

@@ -14,8 +14,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.types import SLUG_PATTERN
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -58,7 +59,7 @@ _SLUG = re.compile(SLUG_PATTERN)
 _DECIMAL = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{1,4})?$")
 
 
-class AuditRecord(BaseModel):
+class AuditRecord(DeferredModel):
     """One audited request, as `GET /v1/audit` lists it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -74,7 +75,7 @@ class AuditRecord(BaseModel):
     request_id: str
 
 
-class AuditPage(BaseModel):
+class AuditPage(DeferredModel):
     items: list[AuditRecord] = Field(description="Newest first")
     next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 

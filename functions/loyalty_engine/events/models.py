@@ -11,7 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from loyalty_engine.events.kinds import KINDS
+from loyalty_engine.kernel.model import DeferredModel
 
 SOURCE = "loyalty-engine"
 BUS_ENV = "EVENT_BUS_NAME"  # carries the bus's name to the publisher
@@ -22,14 +25,14 @@ def bus_name(stage: str) -> str:
     return f"{SOURCE}-{stage}"
 
 
-class TierRef(BaseModel):
+class TierRef(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rank: int
     name: str
 
 
-class DomainEvent(BaseModel):
+class DomainEvent(DeferredModel):
     """The envelope every event shares."""
 
     # Every field is in every event put on the bus: the schemas say so (`required`).
@@ -164,7 +167,7 @@ class RewardBurned(DomainEvent):
 # ------------------------------------------------------------------ imports
 
 
-class ImportCounts(BaseModel):
+class ImportCounts(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lines_total: int | None = None
@@ -174,7 +177,7 @@ class ImportCounts(BaseModel):
     unchanged: int = 0
 
 
-class ReportLocation(BaseModel):
+class ReportLocation(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     bucket: str
@@ -290,4 +293,5 @@ def kind_of(model: type[DomainEvent]) -> str:
 
 
 MODELS_BY_KIND: dict[str, type[DomainEvent]] = {kind_of(model): model for model in EVENT_MODELS}
-KINDS: tuple[str, ...] = tuple(MODELS_BY_KIND)
+if tuple(MODELS_BY_KIND) != KINDS:  # pragma: no cover - a model added without its kind's name
+    raise RuntimeError(f"events.kinds.KINDS must list {tuple(MODELS_BY_KIND)}")

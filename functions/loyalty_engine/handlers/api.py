@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BeforeValidator, Field
 
 from loyalty_engine.access import use_cases as access
 from loyalty_engine.access.models import Caller, GroupSettings
@@ -40,6 +40,7 @@ from loyalty_engine.handlers.routes_webhooks import add_webhooks_routes
 from loyalty_engine.imports import use_cases as imports
 from loyalty_engine.imports.jobs import ImportView
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.settings import ApiSettings, load
 from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int
 from loyalty_engine.points import member_use_cases as members
@@ -110,26 +111,26 @@ Limit = Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()]
 Cursor = Annotated[str | None, Query(max_length=600, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-class RewardPage(BaseModel):
+class RewardPage(DeferredModel):
     rewards: list[RewardView]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-class AttributionPage(BaseModel):
+class AttributionPage(DeferredModel):
     attributions: list[Attribution]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-class ImportList(BaseModel):
+class ImportList(DeferredModel):
     imports: list[ImportView] = Field(description="The file's imports, newest first")
 
 
-class TierHistoryPage(BaseModel):
+class TierHistoryPage(DeferredModel):
     changes: list[TierChange] = Field(description="Newest first")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-class VipGrant(BaseModel):
+class VipGrant(DeferredModel):
     model_config = {"extra": "forbid"}
 
     reason: str = Field(min_length=1, max_length=REASON_MAX, description="Why (e.g. an employee's job title)")
@@ -138,7 +139,7 @@ class VipGrant(BaseModel):
 VipTierName = Annotated[str, Path(pattern=SLUG_PATTERN, description="The VIP tier's name")]
 
 
-class LedgerPage(BaseModel):
+class LedgerPage(DeferredModel):
     entries: list[LedgerEntry]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 

@@ -46,6 +46,7 @@ from loyalty_engine.instruments.instrument import (
 from loyalty_engine.instruments.merchants import Merchant, MerchantGroup, MerchantGroupSpec, MerchantSpec
 from loyalty_engine.instruments.series import SeriesSpec, SeriesView
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.settings import InstrumentSettings, load
 from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
@@ -65,11 +66,11 @@ CardCode = Annotated[str, Path(pattern=CARD_CODE_PATTERN)]
 Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-class SeriesList(BaseModel):
+class SeriesList(DeferredModel):
     series: list[SeriesView]
 
 
-class InstrumentLedgerPage(BaseModel):
+class InstrumentLedgerPage(DeferredModel):
     entries: list[InstrumentEntry] = Field(description="Newest first")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 

@@ -10,19 +10,20 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from loyalty_engine.handlers.rest import SERVICE
 from loyalty_engine.handlers.sqs_batches import process_batch, remaining_ms
 from loyalty_engine.instruments.context import instrument_services
 from loyalty_engine.instruments.series_use_cases import batch_message, run_batch
+from loyalty_engine.kernel.model import DeferredModel
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
 metrics = Metrics(namespace="LoyaltyEngine", service=SERVICE)
 
 
-class BatchMessage(BaseModel):
+class BatchMessage(DeferredModel):
     group: str
     series_id: str
     batch_id: str

@@ -11,12 +11,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from loyalty_engine.access.caller import caller_from_context
 from loyalty_engine.access.models import Caller
 from loyalty_engine.handlers import audit_trail, request_guard
 from loyalty_engine.kernel.errors import DomainError
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.wiring import PUBLIC_ROUTES, ApiRoute
 
 SERVICE = "loyalty-engine"
@@ -24,7 +25,7 @@ SERVICE = "loyalty-engine"
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(DeferredModel):
     code: str = Field(description="Stable reason code")
     message: str
     details: list[dict[str, Any]] = Field(default_factory=list)

@@ -12,8 +12,9 @@ from base64 import b32encode
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
 
 JobState = Literal["queued", "running", "completed", "rejected", "failed", "duplicate"]
@@ -59,7 +60,7 @@ def _clip(text: str) -> str:
     return text if len(text) <= TEXT_KEPT else text[: TEXT_KEPT - 1] + "…"
 
 
-class Rejection(BaseModel):
+class Rejection(DeferredModel):
     code: str
     message: str
     line: int | None = None
@@ -70,13 +71,13 @@ class Rejection(BaseModel):
         return _clip(value)
 
 
-class ReportLocation(BaseModel):
+class ReportLocation(DeferredModel):
     bucket: str
     summary_key: str
     skipped_key: str
 
 
-class Progress(BaseModel):
+class Progress(DeferredModel):
     lines_total: int | None = Field(default=None, description="Data lines in the file, once counted")
     lines_read: int = 0
     applied: int = 0
@@ -86,7 +87,7 @@ class Progress(BaseModel):
     )
 
 
-class ImportJob(BaseModel):
+class ImportJob(DeferredModel):
     import_id: str
     file_name: str
     key: str
@@ -118,7 +119,7 @@ class ImportJob(BaseModel):
         return self.state in ("completed", "rejected", "failed", "duplicate")
 
 
-class ImportView(BaseModel):
+class ImportView(DeferredModel):
     """An import job as the API shows it."""
 
     import_id: str
@@ -141,7 +142,7 @@ class ImportView(BaseModel):
         return cls.model_validate(job.model_dump(include=set(cls.model_fields)))
 
 
-class SkippedLine(BaseModel):
+class SkippedLine(DeferredModel):
     line: int
     code: str
     field: str | None

@@ -12,18 +12,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.imports.files import MAX_UPLOAD_BYTES, FileRejected, incoming_key, parse_file_name
 from loyalty_engine.imports.store import ImportStore
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.objects import ObjectStore
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.points.program_store import ProgramStore
 
 
-class UploadRequest(BaseModel):
+class UploadRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     file_name: str = Field(
@@ -38,7 +39,7 @@ class UploadRequest(BaseModel):
     )
 
 
-class UploadTicket(BaseModel):
+class UploadTicket(DeferredModel):
     method: str = Field(default="PUT", description="Send the file's bytes with this method to `url`")
     url: str = Field(description="Presigned: writes exactly `key`, exactly `size` bytes, until `expires_at`")
     key: str = Field(description="Where the file lands in the import bucket: incoming/<group>/<name>")
@@ -46,7 +47,7 @@ class UploadTicket(BaseModel):
     expires_at: UtcDatetime
 
 
-class ReportLinks(BaseModel):
+class ReportLinks(DeferredModel):
     import_id: str
     state: str
     summary_url: str = Field(description="Presigned GET of the JSON summary, until `expires_at`")

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from loyalty_engine.instruments.numbers import SeriesExhausted, capacity, number_at, numbers_from
 from loyalty_engine.instruments.series import Series
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
 
 BatchStatus = Literal["pending", "completed", "failed"]
@@ -23,14 +24,14 @@ BATCH_KINDS = frozenset({"gift_card", "coupon"})
 MAX_BATCH = 1_000_000
 
 
-class BatchRequest(BaseModel):
+class BatchRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     batch_id: str = Field(pattern=NATURAL_KEY_PATTERN, description="Names the batch; the idempotency key")
     count: int = Field(ge=1, le=MAX_BATCH, strict=True, description="How many instruments to pre-issue")
 
 
-class Batch(BaseModel):
+class Batch(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     batch_id: str
@@ -53,7 +54,7 @@ class Batch(BaseModel):
         return sum(end - start for start, end in self.ranges)
 
 
-class BatchView(BaseModel):
+class BatchView(DeferredModel):
     batch_id: str
     series_id: str
     count: int

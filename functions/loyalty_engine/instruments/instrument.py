@@ -11,12 +11,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from loyalty_engine.instruments.merchants import Merchant
 from loyalty_engine.instruments.series import Amount, Discount, Money, Series, SeriesKind
 from loyalty_engine.kernel.errors import Conflict, DomainError, Forbidden, InvalidRequest, NotFound
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.kernel.types import Slug
 
@@ -26,7 +27,7 @@ NUMBER_PATTERN = r"^[0-9]{8,32}$"
 NaturalKey = Annotated[str, Field(pattern=NATURAL_KEY_PATTERN)]
 
 
-class Instrument(BaseModel):
+class Instrument(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     number: str
@@ -53,7 +54,7 @@ class Instrument(BaseModel):
         return self.status
 
 
-class InstrumentEntry(BaseModel):
+class InstrumentEntry(DeferredModel):
     """One movement of an instrument (append-only)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -71,7 +72,7 @@ class InstrumentEntry(BaseModel):
     at: UtcDatetime
 
 
-class InstrumentView(BaseModel):
+class InstrumentView(DeferredModel):
     """What a POS sees when it looks a number up."""
 
     number: str
@@ -104,7 +105,7 @@ class InstrumentView(BaseModel):
 
 
 # Requests (point-of-sale calls; the merchant comes from the key, never from the body).
-class ActivationRequest(BaseModel):
+class ActivationRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     activation_id: NaturalKey = Field(description="The sale's id at the POS: the idempotency key")
@@ -112,7 +113,7 @@ class ActivationRequest(BaseModel):
     customer_id: Slug | None = None
 
 
-class StoreCreditRequest(BaseModel):
+class StoreCreditRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     return_id: NaturalKey = Field(description="The return the credit is issued on: the idempotency key")
@@ -121,7 +122,7 @@ class StoreCreditRequest(BaseModel):
     customer_id: Slug | None = None
 
 
-class RedemptionRequest(BaseModel):
+class RedemptionRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     redemption_id: NaturalKey = Field(description="The payment's id at the POS: the idempotency key")
@@ -129,14 +130,14 @@ class RedemptionRequest(BaseModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
 
-class ReversalRequest(BaseModel):
+class ReversalRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     reversal_id: NaturalKey = Field(description="The refund's id at the POS: the idempotency key")
     amount: Money | None = Field(default=None, description="Amount to refund; absent = all not yet refunded")
 
 
-class CancellationRequest(BaseModel):
+class CancellationRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     cancellation_id: NaturalKey = Field(
@@ -145,14 +146,14 @@ class CancellationRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="Why, e.g. reported lost or stolen")
 
 
-class MovementResult(BaseModel):
+class MovementResult(DeferredModel):
     """The answer of a sale, an issue, a redemption or a reversal."""
 
     instrument: InstrumentView
     entry: InstrumentEntry
 
 
-class RedemptionRecord(BaseModel):
+class RedemptionRecord(DeferredModel):
     """A redemption as kept for replays and reversals (in the instrument's partition)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from loyalty_engine.kernel.errors import IdempotencyKeyReused, InvalidRequest
+from loyalty_engine.kernel.model import DeferredModel
 
 # An order id, burn id, redemption id, batch id...: the key a write is made once under.
 NATURAL_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
@@ -54,7 +55,7 @@ def fingerprint(operation: str, request: BaseModel | dict[str, Any], **context: 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class StoredAnswer(BaseModel):
+class StoredAnswer(DeferredModel):
     fingerprint: str
     status: int
     body: dict[str, Any]

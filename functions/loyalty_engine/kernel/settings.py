@@ -17,14 +17,16 @@ import os
 from functools import cache
 from typing import TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from loyalty_engine.kernel.model import DeferredModel
 
 
 class SettingsError(RuntimeError):
     """The function's environment does not satisfy its settings model."""
 
 
-class Settings(BaseModel):
+class Settings(DeferredModel):
     """What every function reads: the table."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)

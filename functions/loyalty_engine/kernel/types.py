@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     field_validator,
@@ -16,6 +15,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import DurationUnit, add_duration, known_time_zone
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -72,7 +72,7 @@ Name = Annotated[str, AfterValidator(single_line)]
 FREE_ID_PATTERN = r"^[^\s/#\x00-\x1f\x7f-\x9f][^/#\x00-\x1f\x7f-\x9f]{0,127}$"
 
 
-class Model(BaseModel):
+class Model(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

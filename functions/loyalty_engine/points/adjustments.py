@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import ConfigDict, Field, StrictInt, field_validator
 
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.points.ledger import PointKind
 
 # goodwill: a gesture (a complaint, a late delivery); correction: points the engine should
@@ -17,7 +18,7 @@ COMMENT_MAX = 500
 MAX_POINTS = 100_000_000
 
 
-class AdjustmentRequest(BaseModel):
+class AdjustmentRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: PointKind = Field(description="`nq`: the program's currency; `q`: the points that place tiers")
@@ -35,12 +36,12 @@ class AdjustmentRequest(BaseModel):
         return points
 
 
-class AdjustmentBalance(BaseModel):
+class AdjustmentBalance(DeferredModel):
     nq: int = Field(description="NQ points held after the adjustment (pending included)")
     q: int = Field(description="Q points held after the adjustment (pending included)")
 
 
-class AdjustmentResult(BaseModel):
+class AdjustmentResult(DeferredModel):
     adjustment_id: str = Field(description="The ledger entry's id")
     card_code: str
     kind: PointKind

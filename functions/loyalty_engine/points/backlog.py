@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
 from loyalty_engine.points.orders import BurnRequest, OrderRequest, ReturnRequest
@@ -18,7 +19,7 @@ MAX_ITEMS = 100  # per call: about 2 seconds of writes, far inside API Gateway's
 CardCode = Annotated[str, Field(pattern=CARD_CODE_PATTERN)]
 
 
-class _Item(BaseModel):
+class _Item(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     card_code: CardCode
@@ -69,13 +70,13 @@ class BurnItem(_Item):
 BacklogItem = Annotated[OrderItem | ReturnItem | BurnItem, Field(discriminator="type")]
 
 
-class BacklogRequest(BaseModel):
+class BacklogRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[BacklogItem] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
-class ItemResult(BaseModel):
+class ItemResult(DeferredModel):
     index: int = Field(description="The item's position in the request")
     type: Literal["order", "return", "burn"]
     card_code: str
@@ -83,7 +84,7 @@ class ItemResult(BaseModel):
     body: dict[str, Any] = Field(description="Its answer: the result, or the error body")
 
 
-class BacklogResult(BaseModel):
+class BacklogResult(DeferredModel):
     results: list[ItemResult] = Field(description="One per item, in the request's order")
     applied: int = Field(description="Items answered 2xx (replays included)")
     refused: int

@@ -11,15 +11,16 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.points.ledger import Lot
 from loyalty_engine.points.lots import PointsSummary
 
 DEFAULT_NOTICE_DAYS = 30
 
 
-class ExpiryNotice(BaseModel):
+class ExpiryNotice(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lot_id: str

@@ -12,16 +12,17 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from loyalty_engine.kernel.errors import InsufficientPoints
+from loyalty_engine.kernel.model import DeferredModel
 
 PointKind = Literal["nq", "q"]
 EntryKind = Literal["earn", "burn", "return", "expire", "payment", "payment_reversal", "adjustment"]
 NewId = Callable[[], str]
 
 
-class Lot(BaseModel):
+class Lot(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lot_id: str
@@ -38,7 +39,7 @@ class Lot(BaseModel):
         return self.available_at <= now and not self.is_expired(now)
 
 
-class LotMovement(BaseModel):
+class LotMovement(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lot_id: str
@@ -46,7 +47,7 @@ class LotMovement(BaseModel):
     points: int  # signed: + credit, - debit
 
 
-class LedgerEntry(BaseModel):
+class LedgerEntry(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     entry_id: str

@@ -25,8 +25,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.points.ledger import Lot, PointKind
 
 NEVER = "never"  # the bucket of lots that do not expire
@@ -89,7 +90,7 @@ def decode_all(kind: PointKind, text: str) -> list[Lot]:
     return [decode(kind, value) for value in json.loads(text)]
 
 
-class KindSummary(BaseModel):
+class KindSummary(DeferredModel):
     """One kind's live lots, in three numbers: enough to know when they must be read."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -99,7 +100,7 @@ class KindSummary(BaseModel):
     next_expiry_at: datetime | None = Field(default=None, description="The earliest expiry among them")
 
 
-class PointsSummary(BaseModel):
+class PointsSummary(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     nq: KindSummary = KindSummary()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.points import ledger
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
@@ -16,7 +17,7 @@ from loyalty_engine.points.programs import Program
 from loyalty_engine.points.tier_history import TierChange
 
 
-class EnrolRequest(BaseModel):
+class EnrolRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     card_code: str | None = Field(
@@ -26,7 +27,7 @@ class EnrolRequest(BaseModel):
     subscribed_at: UtcDatetime | None = Field(default=None, description="Defaults to now")
 
 
-class Member(BaseModel):
+class Member(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     card_code: str
@@ -77,33 +78,33 @@ def initial_tier(program: Program) -> int | None:
     return max(free) if free else None
 
 
-class Expiry(BaseModel):
+class Expiry(DeferredModel):
     points: int
     at: datetime
 
 
-class NQBalance(BaseModel):
+class NQBalance(DeferredModel):
     available: int = Field(description="Spendable now")
     pending: int = Field(description="Credited, still in the holding period")
     next_expiry: Expiry | None = None
 
 
-class QBalance(BaseModel):
+class QBalance(DeferredModel):
     valid: int = Field(description="Q points that count for tiers now")
     pending: int
 
 
-class TierView(BaseModel):
+class TierView(DeferredModel):
     rank: int
     name: str
 
 
-class Balances(BaseModel):
+class Balances(DeferredModel):
     nq: NQBalance
     q: QBalance
 
 
-class MemberView(BaseModel):
+class MemberView(DeferredModel):
     card_code: str
     program_id: str
     customer_ref: str | None

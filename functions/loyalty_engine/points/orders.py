@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.kernel.types import plain_decimal
 from loyalty_engine.points.members import Balances, Member
@@ -19,7 +20,7 @@ from loyalty_engine.points.programs import EarningRule, Program, QPointSettings
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-class OrderLine(BaseModel):
+class OrderLine(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(min_length=1, max_length=64)
@@ -30,7 +31,7 @@ class OrderLine(BaseModel):
     product_group: str | None = Field(default=None, max_length=64)
 
 
-class OrderRequest(BaseModel):
+class OrderRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     order_id: str = Field(pattern=NATURAL_KEY_PATTERN, description="Unique per member; the idempotency key")
@@ -43,7 +44,7 @@ class OrderRequest(BaseModel):
     lines: list[OrderLine] = Field(default_factory=list, max_length=500)
 
 
-class ReturnRequest(BaseModel):
+class ReturnRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     return_id: str | None = Field(
@@ -57,7 +58,7 @@ class ReturnRequest(BaseModel):
     ) = Field(default=None, description="Returned amount; absent = all the rest")
 
 
-class BurnRequest(BaseModel):
+class BurnRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     burn_id: str | None = Field(
@@ -69,7 +70,7 @@ class BurnRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=256)
 
 
-class OrderRecord(BaseModel):
+class OrderRecord(DeferredModel):
     """What an order earned, kept so that returns can reverse it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -91,27 +92,27 @@ class OrderRecord(BaseModel):
     answer: StoredAnswer
 
 
-class Earned(BaseModel):
+class Earned(DeferredModel):
     nq: int = Field(description="NQ points credited")
     q: int = Field(description="Q points credited")
     nq_not_credited: int = Field(description="NQ points refused by the maximum balance")
     nq_available_at: datetime
 
 
-class EarnResult(BaseModel):
+class EarnResult(DeferredModel):
     order_id: str
     card_code: str
     earned: Earned
     balances: Balances
 
 
-class Reversed(BaseModel):
+class Reversed(DeferredModel):
     nq: int
     q: int
     unrecovered: int = Field(description="Points already spent or expired, that could not be taken back")
 
 
-class ReturnResult(BaseModel):
+class ReturnResult(DeferredModel):
     return_id: str
     order_id: str
     amount: Decimal
@@ -120,7 +121,7 @@ class ReturnResult(BaseModel):
     balances: Balances
 
 
-class BurnResult(BaseModel):
+class BurnResult(DeferredModel):
     burn_id: str
     card_code: str
     points: int

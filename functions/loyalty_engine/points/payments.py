@@ -14,10 +14,11 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from loyalty_engine.kernel.errors import Conflict, DomainError, Forbidden, InvalidRequest, NotFound
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.types import Slug, plain_decimal
 from loyalty_engine.points.ledger import LedgerEntry, Lot
 from loyalty_engine.points.members import Balances
@@ -39,7 +40,7 @@ Money = Annotated[
 ]
 
 
-class PaymentRequest(BaseModel):
+class PaymentRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     payment_id: str = Field(pattern=NATURAL_KEY_PATTERN, description="Unique per member; the idempotency key")
@@ -48,7 +49,7 @@ class PaymentRequest(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
-class PaymentReversalRequest(BaseModel):
+class PaymentReversalRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     reversal_id: str = Field(
@@ -63,7 +64,7 @@ class PaymentReversalRequest(BaseModel):
     )
 
 
-class PaymentResult(BaseModel):
+class PaymentResult(DeferredModel):
     payment_id: str
     card_code: str
     program_id: str
@@ -74,7 +75,7 @@ class PaymentResult(BaseModel):
     balances: Balances
 
 
-class PaymentReversalResult(BaseModel):
+class PaymentReversalResult(DeferredModel):
     reversal_id: str
     payment_id: str
     amount: Decimal = Field(description="Amount refunded by this reversal")
@@ -84,7 +85,7 @@ class PaymentReversalResult(BaseModel):
     balances: Balances
 
 
-class PaymentRecord(BaseModel):
+class PaymentRecord(DeferredModel):
     """What a payment spent, kept for its reversals."""
 
     model_config = ConfigDict(extra="forbid")

@@ -13,15 +13,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program
 
 NO_TIER = "none"  # the key of members without a standard tier (a program without tiers)
 
 
-class TierTally(BaseModel):
+class TierTally(DeferredModel):
     """The counts as stored: tier rank (as text) or NO_TIER -> members; VIP tier -> members."""
 
     model_config = ConfigDict(extra="ignore")
@@ -32,18 +33,18 @@ class TierTally(BaseModel):
     by_vip_tier: dict[str, int] = Field(default_factory=dict)
 
 
-class TierCount(BaseModel):
+class TierCount(DeferredModel):
     rank: int | None = Field(description="The tier's rank (1: the first); null: members without a tier")
     name: str | None = Field(description="The tier's name in the program now (null: no such tier any more)")
     members: int
 
 
-class VipTierCount(BaseModel):
+class VipTierCount(DeferredModel):
     name: str
     members: int
 
 
-class TierCounts(BaseModel):
+class TierCounts(DeferredModel):
     program_id: str
     as_of: datetime | None = Field(
         description="The scheduled time of the reconciliation run that counted (null: not counted yet)"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.points.job_names import JobName
 
 TierCause = Literal["upgrade_run", "downgrade_run", "vip_grant", "vip_remove"]
@@ -14,21 +15,21 @@ TierSource = Literal["api", "import"]
 REASON_MAX = 256
 
 
-class TierRef(BaseModel):
+class TierRef(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rank: int
     name: str
 
 
-class RunRef(BaseModel):
+class RunRef(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     job: JobName
     scheduled_at: datetime
 
 
-class TierChange(BaseModel):
+class TierChange(DeferredModel):
     """One entry of a member's tier history."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

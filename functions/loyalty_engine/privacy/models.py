@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from loyalty_engine.audit.records import AuditRecord
 from loyalty_engine.customers.models import Customer, CustomerLinks
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.points.ledger import LedgerEntry, Lot
 from loyalty_engine.points.members import MemberView
 from loyalty_engine.points.tier_history import TierChange
 from loyalty_engine.rewards.models import Attribution
 
 
-class MemberData(BaseModel):
+class MemberData(DeferredModel):
     """One member card and everything held in its name."""
 
     member: MemberView
@@ -32,14 +33,14 @@ class MemberData(BaseModel):
     )
 
 
-class InstrumentData(BaseModel):
+class InstrumentData(DeferredModel):
     """A gift card, store credit or coupon linked to the customer, and its movements."""
 
     instrument: dict[str, Any] = Field(description="As `GET /v1/instruments/{number}` reads it")
     ledger: list[dict[str, Any]] = Field(description="Its movements, newest first")
 
 
-class PrivacyExport(BaseModel):
+class PrivacyExport(DeferredModel):
     """Everything the engine holds about a customer (and its cards) or a member card."""
 
     subject: Literal["customer", "member"]
@@ -53,7 +54,7 @@ class PrivacyExport(BaseModel):
     )
 
 
-class MemberErasure(BaseModel):
+class MemberErasure(DeferredModel):
     card_code: str
     erased: bool = True
     erased_at: datetime = Field(description="When the card's personal data was first erased")
@@ -64,7 +65,7 @@ class MemberErasure(BaseModel):
 ErasureReason = Literal["subject_request", "retention_expired", "other"]
 
 
-class ErasureRequest(BaseModel):
+class ErasureRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     reason_code: ErasureReason = Field(description="Why: shown in the audit log's summary of the erasure")

@@ -14,9 +14,10 @@ import re
 import secrets
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from loyalty_engine.kernel.errors import Conflict
+from loyalty_engine.kernel.model import DeferredModel
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U: nothing to misread
 GENERATED_LENGTH = 20  # x 5 bits = 100 bits
@@ -53,7 +54,7 @@ def code_problem(code: str) -> str | None:
     return None
 
 
-class LoadCodesRequest(BaseModel):
+class LoadCodesRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     codes: list[str] = Field(
@@ -74,7 +75,7 @@ class LoadCodesRequest(BaseModel):
         return value
 
 
-class CodeStock(BaseModel):
+class CodeStock(DeferredModel):
     reward_id: str = Field(description="The master reward's external_id")
     codes: CodeSource
     loaded: int = Field(ge=0, description="Codes loaded so far")

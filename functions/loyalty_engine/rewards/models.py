@@ -16,9 +16,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator
 
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime, add_duration
 from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal
 from loyalty_engine.rewards.codes import CodeSource
@@ -65,7 +66,7 @@ class RuleBroken(Exception):
         )
 
 
-class RewardSpec(BaseModel):
+class RewardSpec(DeferredModel):
     """A master reward's definition, as a partner writes it (file line or API body)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -238,7 +239,7 @@ class RewardView(MasterReward):
     )
 
 
-class Burn(BaseModel):
+class Burn(DeferredModel):
     source: str = Field(description="`api:<idempotency key>` or `import:<import id>:<line>`")
     burned_at: UtcDatetime
     quantity: int = Field(ge=1)
@@ -249,7 +250,7 @@ class Burn(BaseModel):
     burned_after: int | None = Field(default=None, description="Units burned once this burn was recorded")
 
 
-class Attribution(BaseModel):
+class Attribution(DeferredModel):
     attribution_id: str
     reward_id: str = Field(description="The master reward's external_id")
     card_code: str
@@ -272,7 +273,7 @@ class Attribution(BaseModel):
         return self.quantity - self.burned
 
 
-class BuyRequest(BaseModel):
+class BuyRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     reward_id: str = Field(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")
@@ -281,7 +282,7 @@ class BuyRequest(BaseModel):
     store_id: str | None = Field(default=None, max_length=TEXT_MAX)
 
 
-class BurnAttributionRequest(BaseModel):
+class BurnAttributionRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
@@ -290,7 +291,7 @@ class BurnAttributionRequest(BaseModel):
     store_id: str | None = Field(default=None, max_length=TEXT_MAX)
 
 
-class AttributionBurnResult(BaseModel):
+class AttributionBurnResult(DeferredModel):
     attribution_id: str
     card_code: str
     burn: Burn

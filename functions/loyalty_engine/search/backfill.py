@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
 from loyalty_engine.kernel import keys, search_keys
 from loyalty_engine.kernel.batch import batch_get, batch_put
 from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.dynamo import from_item
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.records import item
 from loyalty_engine.kernel.table import GSI1, MEMBER_SHARDS
 from loyalty_engine.points.program_store import ProgramStore
@@ -25,7 +24,7 @@ from loyalty_engine.points.program_store import ProgramStore
 PAGE = 200
 
 
-class BackfillReport(BaseModel):
+class BackfillReport(DeferredModel):
     group: str
     programs: int
     cards: int

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from loyalty_engine.kernel.model import DeferredModel
 
 SearchFilter = Literal["email", "card_prefix", "customer_id"]
 FILTERS: tuple[SearchFilter, ...] = ("email", "card_prefix", "customer_id")
 
 
-class MatchTier(BaseModel):
+class MatchTier(DeferredModel):
     rank: int
     name: str
 
 
-class MemberMatch(BaseModel):
+class MemberMatch(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     card_code: str
@@ -31,7 +33,7 @@ class MemberMatch(BaseModel):
     email: str | None = Field(description="The linked customer's e-mail")
 
 
-class MemberSearchPage(BaseModel):
+class MemberSearchPage(DeferredModel):
     items: list[MemberMatch] = Field(
         description="By card code (card_prefix, customer_id), by customer then card code (email)"
     )

@@ -10,9 +10,10 @@ import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from loyalty_engine.kernel.errors import InvalidRequest
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.kernel.types import SLUG_PATTERN
@@ -26,7 +27,7 @@ POINTS_JOB_HOURS: dict[JobName, int] = {"expire-points": 0, "reconcile": 3}
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # Scheduler's placeholder in the target input
 
 
-class JobModel(BaseModel):
+class JobModel(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -25,10 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.errors import DomainError
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.settings import ScheduleSyncSettings, load
 from loyalty_engine.kernel.timeutil import utcnow
 from loyalty_engine.points.program_store import ProgramStore
@@ -65,7 +66,7 @@ def schedule_sync_services(*, retry_attempts: int, max_event_age_s: int) -> Sche
     )
 
 
-class ScheduleSyncReport(BaseModel):
+class ScheduleSyncReport(DeferredModel):
     schedule_group: str
     programs: int = 0  # programs whose schedules were synced
     schedules: int = 0  # schedules the programs want (they exist after the sync)

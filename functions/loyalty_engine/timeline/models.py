@@ -13,10 +13,11 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
 from loyalty_engine.kernel.errors import InvalidRequest
+from loyalty_engine.kernel.model import DeferredModel
 
 SourceName = Literal["ledger", "tier_change", "reward", "instrument"]
 SOURCES: tuple[SourceName, ...] = ("ledger", "tier_change", "reward", "instrument")
@@ -31,7 +32,7 @@ POSITIONS = {
 }
 
 
-class TimelineItem(BaseModel):
+class TimelineItem(DeferredModel):
     at: datetime = Field(description="When it happened (UTC)")
     type: SourceName
     kind: str = Field(description="Ledger entry kind, tier change cause, reward state or instrument kind")
@@ -44,7 +45,7 @@ class TimelineItem(BaseModel):
     )
 
 
-class TimelinePage(BaseModel):
+class TimelinePage(DeferredModel):
     items: list[TimelineItem] = Field(description="Newest first")
     next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 

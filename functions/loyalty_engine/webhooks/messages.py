@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from loyalty_engine.kernel.model import DeferredModel
 
 
-class DeliveryMessage(BaseModel):
+class DeliveryMessage(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     group: str

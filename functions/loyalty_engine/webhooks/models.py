@@ -2,7 +2,7 @@
 what it sees (never the secret, except once when it is made), and the delivery attempts' log.
 
 - A subscription: an endpoint URL (`urls.check_url`), the event kinds it wants (those of
-  `loyalty_engine.events.models.KINDS`, or `*` for all), `enabled`, and a status: `active`, or
+  `loyalty_engine.events.kinds.KINDS`, or `*` for all), `enabled`, and a status: `active`, or
   `failing` once an event's deliveries to it gave up (24 h of retries); a delivery that succeeds
   makes it `active` again.
 - Its signing secret is generated here, shown in the create and rotation answers only. It is
@@ -17,9 +17,10 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
-from loyalty_engine.events.models import KINDS
+from loyalty_engine.events.kinds import KINDS
+from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.webhooks.signing import new_secret
 from loyalty_engine.webhooks.urls import URL_MAX
@@ -41,7 +42,7 @@ def subscription_id_for(group: str, idempotency_key: str) -> str:
     return "wh_" + base64.b32encode(raw).decode()[:26]
 
 
-class SubscriptionSpec(BaseModel):
+class SubscriptionSpec(DeferredModel):
     """A subscription's settings, as created or replaced (PUT)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -65,7 +66,7 @@ class SubscriptionSpec(BaseModel):
         return [ALL_KINDS] if ALL_KINDS in distinct else distinct
 
 
-class RotateSecretRequest(BaseModel):
+class RotateSecretRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_seconds: int = Field(
@@ -77,7 +78,7 @@ class RotateSecretRequest(BaseModel):
     )
 
 
-class Subscription(BaseModel):
+class Subscription(DeferredModel):
     """As stored (with the secret)."""
 
     subscription_id: str
@@ -108,7 +109,7 @@ class Subscription(BaseModel):
         return secrets
 
 
-class SubscriptionView(BaseModel):
+class SubscriptionView(DeferredModel):
     """What an admin sees: never the secret."""
 
     subscription_id: str
@@ -132,7 +133,7 @@ class SubscriptionSecret(SubscriptionView):
     )
 
 
-class SubscriptionPage(BaseModel):
+class SubscriptionPage(DeferredModel):
     webhooks: list[SubscriptionView]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
@@ -197,7 +198,7 @@ def rotated(
     )
 
 
-class DeliveryAttempt(BaseModel):
+class DeliveryAttempt(DeferredModel):
     """One POST of an event to a subscription's endpoint, as the log keeps it."""
 
     event_id: str
@@ -215,12 +216,12 @@ class DeliveryAttempt(BaseModel):
     redelivery: bool = False
 
 
-class DeliveryPage(BaseModel):
+class DeliveryPage(DeferredModel):
     deliveries: list[DeliveryAttempt] = Field(description="Newest first")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-class RedeliveryAccepted(BaseModel):
+class RedeliveryAccepted(DeferredModel):
     event_id: str
     subscription_id: str
     queued: bool = Field(description="False when the same Idempotency-Key already queued it")
