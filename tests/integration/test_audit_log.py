@@ -240,3 +240,20 @@ def test_a_function_error_is_recorded_as_500_and_still_raised(member, monkeypatc
         call("api_burn_points", ADMIN)
     (record,) = [i for i in audit()["items"] if i["route"] == "/v1/members/{card_code}/burns"]
     assert record["status"] == 500 and record["key_id"] == ADMIN.key_id
+
+
+def test_a_webhook_s_whole_life_is_one_audit_object(table):
+    created = call(
+        "api_create_webhook",
+        ADMIN,
+        body={"url": "https://hooks.example.com/loyalty", "kinds": ["points.earned"]},
+        headers={"Idempotency-Key": "audit-hook"},
+        request_time_ms=T0 + 1,
+    )
+    assert created.status == 201, created.body
+    hook_id = created.body["subscription_id"]
+    path = {"subscription_id": hook_id}
+    assert call("api_delete_webhook", ADMIN, path=path, request_time_ms=T0 + 2).status in (200, 204)
+    life = audit(object=f"webhooks/{hook_id}")["items"]
+    assert [(i["method"], i["status"]) for i in life] == [("DELETE", life[0]["status"]), ("POST", 201)]
+    assert created.body["secret"] not in json.dumps(life)  # never the signing secret

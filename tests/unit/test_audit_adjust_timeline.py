@@ -45,6 +45,18 @@ def test_a_created_key_is_its_own_object():
     assert audit_object("/v1/api-keys", {}, {"key_id": "../x"}) == "api-keys"
 
 
+def test_a_created_webhook_is_its_own_object():
+    from loyalty_engine.webhooks.models import subscription_id_for
+
+    hook_id = subscription_id_for("demo", "hook-1")
+    assert audit_object("/v1/webhooks", {}, {"subscription_id": hook_id}) == f"webhooks/{hook_id}"
+    assert (
+        audit_object("/v1/webhooks/{subscription_id}", {"subscription_id": hook_id}) == f"webhooks/{hook_id}"
+    )
+    assert audit_object("/v1/webhooks", {}, {"subscription_id": "wh_../x"}) == "webhooks"
+    assert audit_object("/v1/webhooks", {}, {"key_id": "01JD0000000000000000000077"}) == "webhooks"
+
+
 def test_only_writes_of_admin_and_partner_keys_are_audited():
     assert is_audited("POST", ("admin",)) and is_audited("delete", ("partner",))
     assert is_audited("PUT", ("shop", "admin"))

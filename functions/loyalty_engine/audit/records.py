@@ -51,9 +51,12 @@ SHOWN_FIELDS = (
 )
 AUDIT_OBJECT_PATTERN = r"^[a-z][a-z0-9-]*(/[a-z][a-z0-9-]*)?(/[A-Za-z0-9_.:-]{1,128})?$"
 _OBJECT = re.compile(AUDIT_OBJECT_PATTERN)
-# Routes that create an object whose id only the answer knows: the answer's field naming it.
-CREATED_IDS = {"/v1/api-keys": "key_id"}
-_CREATED_ID = re.compile(r"^[0-9A-Z]{26}$")
+# Routes that create an object whose id only the answer knows: the answer's field naming it,
+# and the shape of that id (a key's ULID, a webhook's `wh_` id).
+CREATED_IDS = {
+    "/v1/api-keys": ("key_id", re.compile(r"^[0-9A-Z]{26}$")),
+    "/v1/webhooks": ("subscription_id", re.compile(r"^wh_[A-Z2-7]{26}$")),
+}
 _PARAM = re.compile(r"^\{([a-z_]+)\}$")
 _SLUG = re.compile(SLUG_PATTERN)
 _DECIMAL = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{1,4})?$")
@@ -86,15 +89,17 @@ def is_audited(method: str, scopes: tuple[str, ...] | list[str]) -> bool:
 
 def audit_object(route: str, ids: dict[str, str], answer: Any = None) -> str:
     """`<collection>/<id>` of the route's first path parameter (`members/2990000000017`), or the
-    route's path without `/v1/` when it has none (`group/settings`); a created key is
-    `api-keys/<its id>` (from the answer), so that one filter shows a key's whole life."""
+    route's path without `/v1/` when it has none (`group/settings`); a created key or webhook is
+    `api-keys/<its id>` or `webhooks/<its id>` (from the answer), so that one filter shows its
+    whole life."""
     parts = [part for part in route.split("/") if part and part != "v1"]
     for position, part in enumerate(parts):
         match = _PARAM.match(part)
         if match and position:
             return f"{parts[position - 1]}/{ids.get(match.group(1), '')}"
-    created = answer.get(CREATED_IDS.get(route, "")) if isinstance(answer, dict) else None
-    if isinstance(created, str) and _CREATED_ID.match(created):
+    field, shape = CREATED_IDS.get(route, ("", None))
+    created = answer.get(field) if isinstance(answer, dict) else None
+    if isinstance(created, str) and shape is not None and shape.match(created):
         return f"{'/'.join(parts[:2])}/{created}"
     return "/".join(parts[:2])
 
