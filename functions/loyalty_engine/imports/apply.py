@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -32,7 +33,10 @@ from loyalty_engine.imports.finish import finish, reject, release_reservations
 from loyalty_engine.imports.jobs import ImportJob, Progress
 from loyalty_engine.imports.rows import check_header
 from loyalty_engine.imports.store import job_item, reserved_item, skipped_item
+from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.objects import StoredObject
+from loyalty_engine.kernel.pacing import WritePacer, write_units
+from loyalty_engine.kernel.table import PARTITION_KEY
 from loyalty_engine.rewards.models import MasterReward
 
 logger = Logger(service="loyalty-engine", child=True)
@@ -115,6 +119,17 @@ def _duplicate(svc: ImportServices, group: str, job: ImportJob, holder: str, exp
     finish(svc, group, done, expected_chunk=expected_chunk)
 
 
+def _catalog_pace(group: str, units_per_s: int) -> Callable[[list[dict[str, Any]]], None]:
+    """Spends the write units of each request's catalog items (the group's one catalog partition)
+    at no more than `units_per_s`; the file's other items (checkpoint, skipped lines) are elsewhere."""
+    pacer, catalog = WritePacer(units_per_s), keys.rewards_pk(group)
+
+    def pace(items: list[dict[str, Any]]) -> None:
+        pacer.spend(write_units(item for item in items if item[PARTITION_KEY] == catalog))
+
+    return pace
+
+
 def apply_file(
     svc: ImportServices,
     group: str,
@@ -165,6 +180,7 @@ def apply_file(
     # writes are all done by then): no request of its own. A crash before it lands replays
     # chunk k, which is idempotent. `persisted` is the job as the table holds it.
     persisted, checkpoint = job, None
+    pace = _catalog_pace(group, svc.catalog_wcu_s) if job.scope == Scope.MASTERREWARD else None
     recorded: set[str] = set()  # rewards whose reservation record this run has written
     while True:
         if remaining_ms() < svc.time_margin_ms:
@@ -186,7 +202,7 @@ def apply_file(
         if checkpoint is not None:
             items.insert(0, job_item(group, checkpoint))
         if items:
-            svc.rewards.put_items(items)
+            svc.rewards.put_items(items, pace)
             persisted = checkpoint or persisted
         progress = job.progress
         checkpoint = job = job.model_copy(

@@ -40,6 +40,8 @@ class ImportServices:
     # 4,999 + 1 items: exactly 200 full BatchWriteItem requests.
     chunk_lines: int = 4_999
     time_margin_ms: int = TIME_MARGIN_MS
+    # write units per second into a group's reward catalog (one partition): see kernel/pacing.py
+    catalog_wcu_s: int = 900
     # tests: called with (job, chunk number) before a chunk's writes, to simulate a crash
     before_chunk: Callable[[ImportJob, int], None] | None = None
     # the handler's metrics: called with each job that ends (completed or rejected)
@@ -61,4 +63,5 @@ def import_services() -> ImportServices:
         objects=ObjectStore(s3_client(), config.import_bucket),
         queue=MessageQueue(sqs_client(), config.import_queue_url) if config.import_queue_url else None,
         quiet_period_s=config.import_quiet_period_s,
+        catalog_wcu_s=config.import_catalog_wcu_s,
     )

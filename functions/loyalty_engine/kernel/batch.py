@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -60,11 +60,19 @@ def batch_get(
     return found
 
 
-def batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> int:
-    """Put items (plain values), 25 per request; the last item of a key wins. Returns the requests made."""
+def batch_put(
+    client: Any,
+    table: str,
+    items: list[dict[str, Any]],
+    pace: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> int:
+    """Put items (plain values), 25 per request; the last item of a key wins. Returns the requests
+    made. `pace` is called with each request's items before it is sent (it may wait)."""
     by_key = {(values[PARTITION_KEY], values[SORT_KEY]): values for values in items}
     requests = 0
     for part in _chunks(list(by_key.values()), WRITE_LIMIT):
+        if pace is not None:
+            pace(part)
         pending: dict[str, Any] = {table: [{"PutRequest": {"Item": to_item(values)}} for values in part]}
         for _ in attempts(ATTEMPTS, BUSY):
             try:

@@ -98,6 +98,9 @@ class ImporterSettings(Settings):
     import_queue_url: str | None = Field(default=None, alias="IMPORT_QUEUE_URL", min_length=1)
     # The stage's quiet period before a group's files are applied (a group may set its own).
     import_quiet_period_s: int = Field(default=120, alias="IMPORT_QUIET_PERIOD_S", ge=0, le=900)
+    # A group's reward catalog is one partition (1,000 write units/s at most): masterreward
+    # files write it no faster than this, leaving the rest to the API's catalog writes.
+    import_catalog_wcu_s: int = Field(default=900, alias="IMPORT_CATALOG_WCU_S", ge=1, le=1000)
 
 
 class JobSettings(Settings):

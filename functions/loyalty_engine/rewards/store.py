@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,9 +158,11 @@ class RewardStore:
         except ClientError as error:
             raise (map_error(error) or error) from error
 
-    def put_items(self, items: list[dict[str, Any]]) -> int:
-        """Write prepared items (rewards, attributions, skipped lines) in batches."""
-        return batch_put(self._client, self._table, items)
+    def put_items(
+        self, items: list[dict[str, Any]], pace: Callable[[list[dict[str, Any]]], None] | None = None
+    ) -> int:
+        """Write prepared items (rewards, attributions, skipped lines) in batches (`pace`: see batch_put)."""
+        return batch_put(self._client, self._table, items, pace)
 
     def reward_page(
         self, group: str, limit: int, cursor: str | None
