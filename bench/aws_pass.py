@@ -79,6 +79,12 @@ def import_figures(scope: str, run: dict[str, Any]) -> dict[str, Any]:
         "raw_aws_s": round(raw_s, 1),
         "raw_items_per_s": round(raw["items"] / raw_s),
         "ratio_to_raw": round((lines / seconds) / (raw["items"] / raw_s), 2),
+        # the raw writer puts the same items, so the same units on the same hottest partition: on
+        # AWS it could not go faster than that partition's 1,000 WCU/s either
+        "raw_aws_s_at_partition_limit": round(max(raw_s, hottest_units / PARTITION_WCU_S), 1),
+        "ratio_to_raw_at_partition_limit": round(
+            (lines / seconds) / (raw["items"] / max(raw_s, hottest_units / PARTITION_WCU_S)), 2
+        ),
         "ratio_to_raw_wall_with_latency": round((lines / run["wall_s"]) / (raw["items"] / raw["wall_s"]), 2),
         "dynamodb_requests_per_line": round(
             sum(n for op, n in run["calls"].items() if op.startswith("dynamodb.")) / lines, 4

@@ -667,10 +667,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def _pace_on_aws_time(latency: Any, meter: Any) -> None:
     """The importer's catalog pacing (loyalty_engine.kernel.pacing) against the time the run would
     take on AWS (aws_hooks.aws_seconds: moto's time and the meter's taken out, the CPU stretched
@@ -693,3 +689,7 @@ def _pace_on_aws_time(latency: Any, meter: Any) -> None:
         )
 
     pacing.now = aws_now
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

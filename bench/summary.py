@@ -67,11 +67,17 @@ def build() -> dict[str, Any]:
                 out[key] = f["projected_200k_s"]
                 out[f"{key}_basis"] = f"{f['projected_200k_basis']} ({f['lines']} lines), {LATENCY}"
         if figures:
-            worst = min(figures.items(), key=lambda kv: kv[1]["ratio_to_raw"])
-            out["import_ratio_to_raw_min"] = worst[1]["ratio_to_raw"]
+
+            def ratio(f: dict[str, Any]) -> float:
+                return float(f.get("ratio_to_raw_at_partition_limit", f["ratio_to_raw"]))
+
+            worst = min(figures.items(), key=lambda kv: ratio(kv[1]))
+            out["import_ratio_to_raw_min"] = ratio(worst[1])
             out["import_ratio_to_raw_min_basis"] = (
                 f"{worst[0]} at {worst[1]['lines']} lines against a serial raw batch_writer (the importer "
-                f"is serial: the same parallelism) of the same items, same backend, same run, {LATENCY}"
+                f"is serial: the same parallelism) of the same items, same backend, same run, {LATENCY}; "
+                f"the raw writer held to 1,000 WCU/s on its hottest partition as DynamoDB would hold it "
+                f"(unheld: {worst[1]['ratio_to_raw']})"
             )
             hot = max(figures.items(), key=lambda kv: kv[1]["hottest_partition_wcu_s"])
             out["import_hottest_partition_wcu_s"] = hot[1]["hottest_partition_wcu_s"]
