@@ -39,7 +39,7 @@ class WritePacer:
         self.units_per_s = units_per_s
         self.spent = 0
         self.slept_s = 0.0
-        self._sleep = sleep or (lambda seconds: globals()["sleep"](seconds))  # the module's, when called
+        self._sleep = sleep  # None: the module's `sleep`, looked up when waiting
         self._started: float | None = None
 
     def spend(self, units: int) -> None:
@@ -51,6 +51,6 @@ class WritePacer:
             self._started = current
         wait = self._started + self.spent / self.units_per_s - current
         if wait > 0:
-            self._sleep(wait)
+            (self._sleep or sleep)(wait)
             self.slept_s += wait
         self.spent += units
