@@ -51,6 +51,7 @@ QUERY_MS_PER_ITEM = 0.19  # 500 items: 5 + 95 = 100 ms
 S3_REQUEST_MS = 20.0  # every S3 and SQS call (first byte of a GetObject)
 S3_STREAM_MB_S = 50.0  # GetObject bodies (not injected: the body is read after the call)
 UNIT_BYTES = 1024
+FULL_VCPU_MB = 1769  # Lambda gives a whole vCPU at this memory size, a share of one below it
 PARTITION_WCU_S = 1000  # DynamoDB's per-partition write limit
 
 
@@ -213,3 +214,8 @@ def hottest(partition_units: Mapping[str, int], seconds: float) -> dict[str, Any
         return {"key": None, "units": 0, "wcu_s": 0.0}
     key, total = max(partition_units.items(), key=lambda kv: kv[1])
     return {"key": key, "units": total, "wcu_s": round(total / seconds, 1)}
+
+
+def vcpu_share(memory_mb: int) -> float:
+    """The share of a vCPU a function of `memory_mb` gets."""
+    return min(1.0, memory_mb / FULL_VCPU_MB)

@@ -30,23 +30,18 @@ if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
     sys.path.insert(0, _root)  # run as a script: only bench/ is on the path
 
 from bench.aws_hooks import aws_seconds
-from bench.aws_model import PARTITION_WCU_S, S3_STREAM_MB_S, latency_table
+from bench.aws_model import PARTITION_WCU_S, S3_STREAM_MB_S, latency_table, vcpu_share
 from bench.processes import ROOT
 
 OUT = ROOT / ".bench" / "aws.json"
-FULL_VCPU_MB = 1769
 FILE_LINES = 200_000  # the file size
 TIER_MEMBERS = 10_000_000
-
-
-def _vcpu(memory_mb: int) -> float:
-    return min(1.0, memory_mb / FULL_VCPU_MB)
 
 
 def import_figures(scope: str, run: dict[str, Any]) -> dict[str, Any]:
     from loyalty_engine.wiring import IMPORTER
 
-    lines, vcpu = run["lines"], _vcpu(IMPORTER.memory_mb)
+    lines, vcpu = run["lines"], vcpu_share(IMPORTER.memory_mb)
     aws, raw = run["aws"], run["raw"]
     stream_s = run["calls"].get("s3.GetObject", 0) * run["file_bytes"] / (S3_STREAM_MB_S * 1e6)
     meter = aws["meter"]
@@ -106,7 +101,7 @@ def tier_figures(result: dict[str, Any]) -> dict[str, Any]:
     from loyalty_engine.kernel.table import MEMBER_SHARDS
     from loyalty_engine.wiring import JOB_WORKER
 
-    members, run, vcpu = result["members"], result["run"], _vcpu(JOB_WORKER.memory_mb)
+    members, run, vcpu = result["members"], result["run"], vcpu_share(JOB_WORKER.memory_mb)
     aws, meter = run["aws"], run["aws"]["meter"]
     seconds = aws_seconds(
         run["wall_s"],

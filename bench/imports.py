@@ -49,7 +49,7 @@ from urllib.parse import quote_plus
 if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
     sys.path.insert(0, _root)  # run as a script: only bench/ is on the path
 
-from bench.aws_model import item_size
+from bench.aws_model import FULL_VCPU_MB, item_size
 from bench.processes import (
     REGION,
     ROOT,
@@ -90,7 +90,7 @@ PROJECTION: dict[str, Any] = {
     "dynamodb_other_ms": 5.0,
     "s3_request_ms": 20.0,  # first byte of a GetObject, and every other S3 call
     "s3_stream_mb_s": 50.0,  # GetObject body, each pass reads the whole file
-    "full_vcpu_mb": 1769,
+    "full_vcpu_mb": FULL_VCPU_MB,
 }
 
 MASTER_HEADER = (
@@ -672,10 +672,11 @@ def _pace_on_aws_time(latency: Any, meter: Any) -> None:
     take on AWS (aws_hooks.aws_seconds: moto's time and the meter's taken out, the CPU stretched
     to the function's share), not against the wall clock, which moto's own time slows."""
     from bench.aws_hooks import aws_seconds
+    from bench.aws_model import vcpu_share
     from loyalty_engine.kernel import pacing
     from loyalty_engine.wiring import IMPORTER
 
-    vcpu = min(1.0, IMPORTER.memory_mb / 1769)
+    vcpu = vcpu_share(IMPORTER.memory_mb)
     wall0, cpu0 = time.perf_counter(), time.process_time()
 
     def aws_now() -> float:

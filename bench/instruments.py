@@ -62,6 +62,7 @@ from typing import Any
 if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
     sys.path.insert(0, _root)  # run as a script: only bench/ is on the path
 
+from bench.aws_model import FULL_VCPU_MB
 from bench.processes import REGION, ROOT, Backend, backend_client, child_env, run_child
 from local_stack.moto_transactions import item_rollback_transactions
 
@@ -86,7 +87,7 @@ PROJECTION: dict[str, Any] = {
     "dynamodb_other_ms": 5.0,
     "s3_put_mb_s": 50.0,
     "s3_request_ms": 20.0,
-    "full_vcpu_mb": 1769,
+    "full_vcpu_mb": FULL_VCPU_MB,
     "cards": 100_000,
 }
 

@@ -60,6 +60,7 @@ from typing import Any
 if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
     sys.path.insert(0, _root)  # run as a script: only bench/ is on the path
 
+from bench.aws_model import FULL_VCPU_MB
 from bench.processes import ROOT, Backend, backend_client, child_env, peak_rss_mb, run_child
 from local_stack.moto_transactions import item_rollback_transactions
 
@@ -97,7 +98,7 @@ PROJECTION: dict[str, Any] = {
         "TransactWriteItems": 10.0,
     },
     "dynamodb_other_ms": 5.0,
-    "full_vcpu_mb": 1769,
+    "full_vcpu_mb": FULL_VCPU_MB,
     "members": 10_000_000,
 }
 

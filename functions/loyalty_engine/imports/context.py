@@ -13,7 +13,7 @@ from loyalty_engine.imports.jobs import ImportJob
 from loyalty_engine.imports.store import ImportStore
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.objects import MessageQueue, ObjectStore, s3_client, sqs_client
-from loyalty_engine.kernel.settings import ImporterSettings, load
+from loyalty_engine.kernel.settings import CATALOG_WCU_S, ImporterSettings, load
 from loyalty_engine.kernel.timeutil import utcnow
 from loyalty_engine.points.member_store import MemberStore
 from loyalty_engine.points.program_store import ProgramStore
@@ -41,7 +41,7 @@ class ImportServices:
     chunk_lines: int = 4_999
     time_margin_ms: int = TIME_MARGIN_MS
     # write units per second into a group's reward catalog (one partition): see kernel/pacing.py
-    catalog_wcu_s: int = 900
+    catalog_wcu_s: int = CATALOG_WCU_S
     # tests: called with (job, chunk number) before a chunk's writes, to simulate a crash
     before_chunk: Callable[[ImportJob, int], None] | None = None
     # the handler's metrics: called with each job that ends (completed or rejected)

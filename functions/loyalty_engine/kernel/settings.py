@@ -92,6 +92,9 @@ class UsagePlanSettings(Settings):
         return self
 
 
+CATALOG_WCU_S = 900  # the importer's default pace into a group's reward catalog (one partition)
+
+
 class ImporterSettings(Settings):
     import_bucket: str = Field(alias="IMPORT_BUCKET", min_length=3)
     # Unset: a drain that runs out of time cannot queue its continuation (tests run drains whole).
@@ -100,7 +103,7 @@ class ImporterSettings(Settings):
     import_quiet_period_s: int = Field(default=120, alias="IMPORT_QUIET_PERIOD_S", ge=0, le=900)
     # A group's reward catalog is one partition (1,000 write units/s at most): masterreward
     # files write it no faster than this, leaving the rest to the API's catalog writes.
-    import_catalog_wcu_s: int = Field(default=900, alias="IMPORT_CATALOG_WCU_S", ge=1, le=1000)
+    import_catalog_wcu_s: int = Field(default=CATALOG_WCU_S, alias="IMPORT_CATALOG_WCU_S", ge=1, le=1000)
 
 
 class JobSettings(Settings):
