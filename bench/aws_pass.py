@@ -205,7 +205,13 @@ def table(result: dict[str, Any]) -> str:
         "",
         f"Earn with {e['lots']} live lots ({e['case']}): {at['write_units']} write units "
         f"({at['write_units_if_not_transactional']} if it were not a transaction): "
-        + ", ".join(f"{i['type']} {i['sk']} {i['bytes_after']} B {i['units']}" for i in at["items"]),
+        + ", ".join(f"{i['type']} {i['sk']} {i['bytes_after']} B {i['units']}" for i in at["items"])
+        + (
+            f"; orders {e['window']['orders']}: mean {e['window']['mean']}, min {e['window']['min']}, "
+            f"max {e['window']['max']} write units"
+            if "window" in e
+            else ""
+        ),
     ]
     return "\n".join(lines)
 

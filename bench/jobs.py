@@ -266,8 +266,8 @@ def _member(n: int, job: str) -> tuple[Any, list[dict[str, Any]]]:
     from loyalty_engine.kernel.ids import new_id
     from loyalty_engine.kernel.records import item
     from loyalty_engine.points.ledger import LedgerEntry, Lot, LotMovement
-    from loyalty_engine.points.lots import by_bucket, summarize
-    from loyalty_engine.points.member_store import bucket_data
+    from loyalty_engine.points.lots import layout, summarize
+    from loyalty_engine.points.member_store import chunk_data
     from loyalty_engine.points.members import Member
 
     bucket = (n * 37) % 100  # spreads the shares evenly over card numbers (and shards)
@@ -343,10 +343,10 @@ def _member(n: int, job: str) -> tuple[Any, list[dict[str, Any]]]:
         points=summarize([nq_lot, q_lot], None),
         version=version,
     )
-    # The lots live beside the member item, one item per kind and expiry month (points.lots).
+    # The lots live beside the member item, in chunks by expiry month (points.lots).
     pk = keys.member_pk(GROUP, card(n))
-    for (kind, month), lots in by_bucket(member.lots).items():
-        entries.append(item(pk, keys.lot_bucket_sk(kind, month), "lots", bucket_data(kind, month, lots)))
+    for chunk, lots in layout(member.lots, {}).items():
+        entries.append(item(pk, keys.lot_chunk_sk(chunk), "lots", chunk_data(chunk, lots)))
     return member, entries
 
 

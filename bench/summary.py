@@ -93,11 +93,19 @@ def build() -> dict[str, Any]:
         earn = aws.get("earn_units")
         if earn:
             at = earn[f"earn_at_{earn['lots']}_lots"]
-            out["earn_wcu_at_50_lots"] = at["write_units"]
+            window = earn.get("window")
+            out["earn_wcu_at_50_lots"] = window["mean"] if window else at["write_units"]
             out["earn_wcu_at_50_lots_basis"] = (
-                f"the earn after {earn['lots']} orders through the API on moto, {earn['case']}; items: "
+                (
+                    f"mean of the earns of orders {window['orders']} through the API on moto "
+                    f"(min {window['min']}, max {window['max']}: an earn that moves the open chunk "
+                    f"into its month's chunk), {earn['case']}; "
+                    if window
+                    else f"the earn after {earn['lots']} orders through the API on moto, {earn['case']}; "
+                )
+                + f"the earn after {earn['lots']} orders: {at['write_units']} (items: "
                 + ", ".join(f"{i['type']} {i['units']}" for i in at["items"])
-                + f"; {at['write_units_if_not_transactional']} if it were not a transaction"
+                + f"; {at['write_units_if_not_transactional']} if it were not a transaction)"
             )
 
     per_line: list[tuple[float, str]] = []

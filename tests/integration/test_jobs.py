@@ -264,7 +264,7 @@ def _run(job, at, jobs=None):
 def _corrupt_lots(table, card: str, points: int) -> None:
     """Write the member's first lot with other points, as a bad write would (no ledger entry)."""
     client, name = table
-    buckets = client.query(
+    chunks = client.query(
         TableName=name,
         KeyConditionExpression="#pk = :pk AND begins_with(#sk, :lots)",
         ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
@@ -274,9 +274,9 @@ def _corrupt_lots(table, card: str, points: int) -> None:
         },
         ConsistentRead=True,
     )["Items"]
-    values = from_item(buckets[0])
-    lots = json.loads(values["lots"])  # [[id, points, available, expires, order id], ...]
-    lots[0][1] = points
+    values = from_item(chunks[0])
+    lots = json.loads(values["lots"])  # [[id, kind, points, available, expires, order id], ...]
+    lots[0][2] = points
     client.put_item(TableName=name, Item=to_item({**values, "lots": json.dumps(lots)}))
 
 

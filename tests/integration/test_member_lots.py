@@ -1,6 +1,7 @@
-"""Where a member's lots live: beside the member item, by kind and month of expiry, so that the
-member item stays small and earns and burns keep their two round trips however many lots the
-member holds; expired Q lots kept as history for tier runs decided late."""
+"""Where a member's lots live: beside the member item, new lots in a small open chunk, the others
+in chunks by month of expiry, so that no item grows without bound, an earn rewrites under 1 KB
+of lots, and earns and burns keep their two round trips however many lots the member holds;
+expired Q lots kept as history for tier runs decided late."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY
 from loyalty_engine.points.ledger import Lot
-from loyalty_engine.points.lots import summarize
+from loyalty_engine.points.lots import MONTH_CHUNK_BYTES, OPEN, OPEN_CHUNK_BYTES, summarize
 from loyalty_engine.points.member_store import MemberWrite
 from loyalty_engine.tiers.jobs import JobRequest
 from loyalty_engine.tiers.run_use_cases import run_now
@@ -51,7 +52,8 @@ def _give_lots(count: int, now: datetime) -> None:
     new = member.model_copy(
         update={"lots": lots, "version": member.version + 1, "points": summarize(lots, None)}
     )
-    store.commit("demo", MemberWrite(member=new, lots_before=member.lots), expected_version=member.version)
+    write = MemberWrite(member=new, lots_before=member.lots, lot_slots=member.lot_slots)
+    store.commit("demo", write, expected_version=member.version)
 
 
 def _item(sk: str) -> dict:
@@ -61,6 +63,31 @@ def _item(sk: str) -> dict:
         ConsistentRead=True,
     )
     return response.get("Item", {})
+
+
+def _lot_items() -> dict[str, dict]:
+    """The member's chunk items by sort key."""
+    response = client().query(
+        TableName=os.environ["TABLE_NAME"],
+        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :lots)",
+        ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+        ExpressionAttributeValues={
+            ":pk": {"S": keys.member_pk("demo", CARD)},
+            ":lots": {"S": keys.LOTS_PREFIX},
+        },
+        ConsistentRead=True,
+    )
+    assert "LastEvaluatedKey" not in response
+    return {raw[SORT_KEY]["S"]: raw for raw in response["Items"]}
+
+
+def _written_sks(params: dict) -> list[str]:
+    return sorted(
+        next(iter(action.values()))["Item"][SORT_KEY]["S"]
+        if "Put" in action
+        else next(iter(action.values()))["Key"][SORT_KEY]["S"]
+        for action in params["TransactItems"]
+    )
 
 
 def test_a_member_with_5000_live_lots_still_earns_and_burns_in_two_round_trips(member, clock):
@@ -95,27 +122,62 @@ def test_a_replay_is_answered_from_its_record_even_when_the_decision_would_now_r
     assert [e["kind"] for e in entries] == ["burn", "burn", "earn"]
 
 
-def test_an_earn_rewrites_the_member_and_the_buckets_its_lots_land_in_only(member, clock):
-    _give_lots(50, clock())
-    before_nq = _item(keys.lot_bucket_sk("nq", "202701"))
+def test_an_earn_rewrites_the_member_and_the_open_chunk_only(member, clock):
+    _give_lots(50, clock())  # written at once: straight into the chunks of their months
+    before = _lot_items()
+    assert keys.lot_chunk_sk(OPEN) not in before
     calls: list[dict] = []
     client().meta.events.register(
         "provide-client-params.dynamodb.TransactWriteItems", lambda params, **_: calls.append(params)
     )
     assert call("api_earn_order", SHOP, body=order_body(order_id="ONE-MORE")).status == 201
     (params,) = calls
-    written = sorted(
-        next(iter(action.values()))["Item"][SORT_KEY]["S"]
-        if "Put" in action
-        else next(iter(action.values()))["Key"][SORT_KEY]["S"]
-        for action in params["TransactItems"]
+    # the member, the order's record, its ledger entry, and the open chunk: nothing else,
+    # however many lots
+    assert _written_sks(params) == sorted(
+        [keys.MEMBER_SK, keys.order_sk("ONE-MORE"), keys.lot_chunk_sk(OPEN), *_entry_sks(params)]
     )
-    # the member, the order's record, its ledger entry, and the two buckets of the month its
-    # points expire in (ordered 2026-11-20, valid one year): nothing else, however many lots
-    assert keys.MEMBER_SK in written
-    assert keys.lot_bucket_sk("nq", "202711") in written and keys.lot_bucket_sk("q", "202711") in written
-    assert len(written) == 5, written
-    assert _item(keys.lot_bucket_sk("nq", "202701")) == before_nq
+    after = _lot_items()
+    assert {sk: item for sk, item in after.items() if sk != keys.lot_chunk_sk(OPEN)} == before
+
+
+def _entry_sks(params: dict) -> list[str]:
+    return [sk for sk in _written_sks(params) if sk.startswith(keys.ENTRY_PREFIX)]
+
+
+def test_many_orders_expiring_in_one_month_never_make_a_large_item(member, clock):
+    """300 orders of one day: their lots expire in the same month. Every earn rewrites the open
+    chunk (under 1 KB); about every sixth moves it into the month's chunks, which stay under
+    16 KB each; the balance is the sum of every lot; a burn of most of them is one write."""
+    calls: list[dict] = []
+    client().meta.events.register(
+        "provide-client-params.dynamodb.TransactWriteItems", lambda params, **_: calls.append(params)
+    )
+    earned = 0
+    for n in range(300):
+        body = order_body(order_id=f"DAY-{n:03d}", amount="10.00", lines=[])
+        reply = call("api_earn_order", SHOP, body=body)
+        assert reply.status == 201, reply.body
+        earned += reply.body["earned"]["nq"]
+    lot_writes = [[sk for sk in _written_sks(params) if sk.startswith(keys.LOTS_PREFIX)] for params in calls]
+    assert all(keys.lot_chunk_sk(OPEN) in sks for sks in lot_writes)
+    moves = [sks for sks in lot_writes if len(sks) > 1]
+    assert 300 // 8 <= len(moves) <= 300 // 4, len(moves)
+    items = _lot_items()
+    sizes = {sk: len(raw["lots"]["S"]) for sk, raw in items.items()}
+    assert sizes[keys.lot_chunk_sk(OPEN)] <= OPEN_CHUNK_BYTES
+    assert all(size <= MONTH_CHUNK_BYTES for size in sizes.values()), sizes
+    assert len(items) >= 3  # the open chunk and at least two chunks of the month
+    balances = call("api_get_member", SHOP).body["balances"]
+    assert balances["nq"]["available"] + balances["nq"]["pending"] == earned
+    calls.clear()
+    calls_made = _dynamodb_calls()
+    burned = call(
+        "api_burn_points", SHOP, body={"burn_id": "DAY-B", "points": balances["nq"]["available"] - 5}
+    )
+    assert burned.status == 201, burned.body
+    assert calls_made == ["Query", "TransactWriteItems"]
+    assert burned.body["balances"]["nq"]["available"] == 5
 
 
 def test_expired_q_lots_stay_as_history_for_a_tier_run_decided_late(member, clock):
@@ -134,7 +196,7 @@ def test_expired_q_lots_stay_as_history_for_a_tier_run_decided_late(member, cloc
     )
     assert expiry.changed == 1
     assert call("api_get_member", SHOP).body["balances"]["q"]["valid"] == 0
-    assert _item(keys.lot_bucket_sk("q", "202711")) == {}
+    assert not any('"q"' in raw["lots"]["S"] for raw in _lot_items().values())
     assert _item(keys.q_history_sk("202711"))  # the expired Q lot, kept
     # The upgrade run of 2027-11-01 never ran (downtime): replayed now, it decides as it would
     # have on time, when the 600 Q points were valid.

@@ -100,15 +100,16 @@ def return_sk(order_id: str, return_id: str) -> str:
     return f"RETURN#{order_id}#{return_id}"
 
 
-# A member's live lots: one item per kind and month of expiry, sorted just before the member
-# item so that one Query (`LOTS#` .. `MEMBER`) reads the member and all its live lots; the Q
-# lots that expired, kept for "as of" tier decisions, sort apart (`QHIST#`).
+# A member's live lots: small chunks by month of expiry (`points.lots`), sorted just before
+# the member item so that one Query (`LOTS#` .. `MEMBER`) reads the member and all its live
+# lots; the Q lots that expired, kept for "as of" tier decisions, sort apart (`QHIST#`).
 LOTS_PREFIX = "LOTS#"
 Q_HISTORY_PREFIX = "QHIST#"
 
 
-def lot_bucket_sk(kind: str, bucket: str) -> str:
-    return f"{LOTS_PREFIX}{kind}#{bucket}"
+def lot_chunk_sk(chunk: str) -> str:
+    """A chunk of a member's live lots (`points.lots`: `<YYYYMM>#<nnnn>`)."""
+    return f"{LOTS_PREFIX}{chunk}"
 
 
 def q_history_sk(bucket: str) -> str:

@@ -50,7 +50,9 @@ def settled(member: Member, now: datetime) -> tuple[Member, MemberWrite]:
     records it (the `expire` entry, the lots as read, the expired lots)."""
     expired = [lot for lot in member.lots if lot.is_expired(now) and lot.points > 0]
     lots, entries = ledger.expire_due(member.lots, now, new_id)
-    write = MemberWrite(member=member, lots_before=member.lots, expired=expired, entries=entries)
+    write = MemberWrite(
+        member=member, lots_before=member.lots, lot_slots=member.lot_slots, expired=expired, entries=entries
+    )
     return member.model_copy(update={"lots": lots}), write
 
 
@@ -62,7 +64,7 @@ def finished(write: MemberWrite, start: MemberWrite, now: datetime) -> MemberWri
     known = start.member.points.expired_until
     expired_until = max(filter(None, (latest, known)), default=None)
     write.member = write.member.model_copy(update={"lots": lots, "points": summarize(lots, expired_until)})
-    write.lots_before = start.lots_before
+    write.lots_before, write.lot_slots = start.lots_before, start.lot_slots
     write.expired = expired
     write.entries = [*start.entries, *write.entries]
     return write

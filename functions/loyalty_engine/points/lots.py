@@ -1,20 +1,33 @@
 """Where a member's lots are kept, and what the member item says about them (pure functions).
 
-The lots are not on the member item: each kind's live lots are grouped in one item per month of
-their expiry (`LOTS#<kind>#<YYYYMM>`, and `never` for lots that do not expire), in the member's
-partition, just before the member item, so that one Query reads the member and all its live
-lots. The member item stays small (a summary per kind), however many lots the member holds,
-and an earn rewrites the one or two buckets its lots land in, not every lot.
+The lots are not on the member item: they sit in "chunks" in the member's partition, just
+before the member item, so that one Query reads the member and all its live lots, and a write
+rewrites only the chunks it changes. Two sizes of chunk:
 
-Lots that expire leave the live buckets. Q lots are kept as history (`QHIST#<YYYYMM>`), as
+- the open chunk (`LOTS#open`): where new lots land, up to OPEN_CHUNK_BYTES of encoded lots
+  (about six orders' NQ and Q lots), so that an earn rewrites an item of under 1 KB;
+- the month chunks (`LOTS#<YYYYMM>#<kind>#<nnnn>`, `never` for lots that do not expire): when
+  new lots no longer fit in the open chunk, the open chunk's lots move into the last chunk of
+  their kind and month of expiry (UTC), or open the next one once that holds MONTH_CHUNK_BYTES
+  (a burn takes NQ points only: it rewrites NQ chunks only).
+
+A lot stays in its chunk until it moves from the open chunk to its month's (the member
+remembers where each lot it read sits: `Member.lot_slots`). So no item grows without bound,
+however many lots a member holds; an earn costs the open chunk's write, and every sixth or so
+also rewrites a month chunk; a burn rewrites the chunks of the lots it takes from, which are
+few and large, so that even a burn of thousands of lots stays one transaction (at most 100
+items).
+
+Lots that expire leave the live chunks. Q lots are kept as history (`QHIST#<YYYYMM>`), as
 they stood when they expired, so that a tier run decided "as of" an earlier instant still sees
 the Q points that were valid then. NQ lots are not: the ledger's `expire` entries say what
 expired, and nothing is ever computed from expired NQ points.
 
-A bucket stores its lots as one JSON text of short lists (id, points, available and expires
-as epoch seconds, order id): a third of the size of the same lots as maps, and one attribute
-value to read and write instead of six per lot. The history, which only grows, is a list of
-such texts, one per lot, so that expired lots are appended without reading it.
+A chunk stores its lots as one JSON text of short lists (id, kind, points, available and
+expires as epoch seconds, order id): a third of the size of the same lots as maps, and one
+attribute value to read and write instead of seven per lot. The history, which only grows, is
+a list of such texts (without the kind: all Q), one per lot, so that expired lots are appended
+without reading it.
 """
 
 from __future__ import annotations
@@ -30,7 +43,16 @@ from pydantic import ConfigDict, Field
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.points.ledger import Lot, PointKind
 
-NEVER = "never"  # the bucket of lots that do not expire
+NEVER = "never"  # the month of lots that do not expire
+OPEN = "open"  # the chunk new lots land in
+# The open chunk's encoded lots at most: with its keys the item stays under 1 KB, one write
+# unit (a lot is about 70 bytes: about six orders' NQ and Q lots).
+OPEN_CHUNK_BYTES = 900
+# A month chunk's encoded lots at most (about 230 lots of its kind) before the next one opens:
+# small enough that moving the open chunk's lots into it stays cheap (at most 32 write units
+# per chunk in a transaction, once every six earns or so), large enough that a burn of
+# thousands of lots touches few items (a transaction holds at most 100).
+MONTH_CHUNK_BYTES = 16_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -62,20 +84,28 @@ def _moment(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def encode(lot: Lot) -> str:
-    """One lot as a JSON text: `[id, points, available, expires, order id]` (times in epoch seconds)."""
+def encode(lot: Lot, *, with_kind: bool = False) -> str:
+    """One lot as a JSON text: `[id, points, available, expires, order id]` (times in epoch
+    seconds), `[id, kind, points, ...]` with its kind (a chunk holds both kinds)."""
     expires = None if lot.expires_at is None else _seconds(lot.expires_at)
+    head: list[Any] = [lot.lot_id, lot.kind] if with_kind else [lot.lot_id]
     return json.dumps(
-        [lot.lot_id, lot.points, _seconds(lot.available_at), expires, lot.order_id], separators=(",", ":")
+        [*head, lot.points, _seconds(lot.available_at), expires, lot.order_id], separators=(",", ":")
     )
 
 
 def encode_all(lots: Iterable[Lot]) -> str:
-    return "[" + ",".join(encode(lot) for lot in lots) + "]"
+    """A chunk's lots, each with its kind."""
+    return "[" + ",".join(encode(lot, with_kind=True) for lot in lots) + "]"
 
 
 def decode(kind: PointKind, value: str | list[Any]) -> Lot:
-    lot_id, points, available, expires, order_id = json.loads(value) if isinstance(value, str) else value
+    """A lot of the history (`kind` given) or of a chunk (the kind in the value)."""
+    fields = list(json.loads(value) if isinstance(value, str) else value)
+    if len(fields) == 6:
+        kind = fields[1]
+        del fields[1]
+    lot_id, points, available, expires, order_id = fields
     return Lot(
         lot_id=lot_id,
         kind=kind,
@@ -86,8 +116,111 @@ def decode(kind: PointKind, value: str | list[Any]) -> Lot:
     )
 
 
-def decode_all(kind: PointKind, text: str) -> list[Lot]:
-    return [decode(kind, value) for value in json.loads(text)]
+def decode_all(text: str) -> list[Lot]:
+    """A chunk's lots."""
+    return [decode("nq", value) for value in json.loads(text)]
+
+
+# --- chunks -----------------------------------------------------------------------------------
+
+
+def slot_key(lot: Lot) -> str:
+    """A lot's key in `Member.lot_slots` (both kinds of an order's lots share its id)."""
+    return f"{lot.kind}:{lot.lot_id}"
+
+
+def chunk_month(chunk: str) -> str:
+    """The month of a month chunk (`YYYYMM` or `never`); OPEN for the open chunk."""
+    return chunk.split("#", 1)[0]
+
+
+def _chunk_shelf(chunk: str) -> str:
+    """A month chunk's month and kind (`YYYYMM#kind`)."""
+    return chunk.rsplit("#", 1)[0]
+
+
+def _chunk_number(chunk: str) -> int:
+    return int(chunk.rsplit("#", 1)[1])
+
+
+def _shelf_of(lot: Lot) -> str:
+    return f"{bucket_of(lot)}#{lot.kind}"
+
+
+def _chunk_name(shelf: str, number: int) -> str:
+    return f"{shelf}#{number:04d}"
+
+
+def _chunk_order(lot: Lot) -> tuple[datetime, datetime, str, str]:
+    return (lot.expires_at or _EPOCH, lot.available_at, lot.lot_id, lot.kind)
+
+
+def _sorted(chunks: dict[str, list[Lot]]) -> dict[str, list[Lot]]:
+    for lots in chunks.values():
+        lots.sort(key=_chunk_order)
+    return dict(chunks)
+
+
+def chunks_as_read(lots: Iterable[Lot], slots: dict[str, str]) -> dict[str, list[Lot]]:
+    """The stored chunks of these lots (as read: every lot with its slot), each in a stable order."""
+    chunks: dict[str, list[Lot]] = defaultdict(list)
+    for lot in lots:
+        if lot.points <= 0:
+            continue
+        chunk = slots.get(slot_key(lot))
+        if chunk is None:
+            raise ValueError(f"lot {slot_key(lot)} was not read from a chunk")
+        chunks[chunk].append(lot)
+    return _sorted(chunks)
+
+
+def _size(lots: list[Lot]) -> int:
+    return len(encode_all(lots))
+
+
+def layout(lots: Iterable[Lot], slots: dict[str, str]) -> dict[str, list[Lot]]:
+    """The chunks these lots (those with points left) are to be stored in, each in a stable order.
+
+    A lot that was read stays in its chunk; new lots join the open chunk if it has room for
+    them, else the open chunk's lots and the new ones move to the chunks of their kind and month."""
+    chunks: dict[str, list[Lot]] = defaultdict(list)
+    new: list[Lot] = []
+    for lot in lots:
+        if lot.points <= 0:
+            continue
+        chunk = slots.get(slot_key(lot))
+        if chunk is not None and (chunk == OPEN or _chunk_shelf(chunk) == _shelf_of(lot)):
+            chunks[chunk].append(lot)
+        else:
+            new.append(lot)
+    if not new:
+        return _sorted(chunks)
+    moving = [*chunks.pop(OPEN, []), *new]
+    if _size(moving) <= OPEN_CHUNK_BYTES:
+        chunks[OPEN] = moving
+        return _sorted(chunks)
+    last: dict[str, int] = {}
+    for chunk in chunks:
+        shelf, number = _chunk_shelf(chunk), _chunk_number(chunk)
+        last[shelf] = max(last.get(shelf, number), number)
+    sizes: dict[str, int] = {}
+    for lot in sorted(moving, key=_chunk_order):
+        shelf, size = _shelf_of(lot), len(encode(lot, with_kind=True)) + 1
+        number = last.setdefault(shelf, 0)
+        chunk = _chunk_name(shelf, number)
+        if chunk not in sizes:
+            sizes[chunk] = _size(chunks.get(chunk, []))
+        if chunks.get(chunk) and sizes[chunk] + size > MONTH_CHUNK_BYTES:
+            last[shelf] = number + 1
+            chunk = _chunk_name(shelf, number + 1)
+            sizes[chunk] = _size([])
+        chunks[chunk].append(lot)
+        sizes[chunk] += size
+    return _sorted(chunks)
+
+
+def slots_of(chunks: dict[str, list[Lot]]) -> dict[str, str]:
+    return {slot_key(lot): chunk for chunk, lots in chunks.items() for lot in lots}
 
 
 class KindSummary(DeferredModel):

@@ -1,5 +1,5 @@
-"""Data access for a member's partition: the member item, its live lots (one item per kind and
-month of expiry, see `points.lots`), the Q lots' history, its ledger entries and its idempotency
+"""Data access for a member's partition: the member item, its live lots (small chunks by month
+of expiry, see `points.lots`), the Q lots' history, its ledger entries and its idempotency
 records (orders, burns, returns), all written in one transaction."""
 
 from __future__ import annotations
@@ -24,7 +24,18 @@ from loyalty_engine.kernel.dynamo import (
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE
 from loyalty_engine.points.ledger import LedgerEntry, Lot
-from loyalty_engine.points.lots import by_bucket, decode, decode_all, encode, encode_all, month_of
+from loyalty_engine.points.lots import (
+    by_bucket,
+    chunk_month,
+    chunks_as_read,
+    decode,
+    decode_all,
+    encode,
+    encode_all,
+    layout,
+    month_of,
+    slot_key,
+)
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.tier_history import TierChange
 
@@ -68,8 +79,10 @@ class RecordUpdate:
 @dataclass
 class MemberWrite:
     member: Member  # the new state, its live lots included; its version is the expected one + 1
-    # The live lots as read (the write stores the buckets that changed); empty for a new member.
+    # The live lots as read (the write stores the chunks that changed); empty for a new member.
     lots_before: list[Lot] = field(default_factory=list)
+    # Where each of them is stored (`Member.lot_slots` as read)
+    lot_slots: dict[str, str] = field(default_factory=dict)
     # Lots that expired in this write, with the points they had: the Q ones join the history.
     expired: list[Lot] = field(default_factory=list)
     new_records: list[NewRecord] = field(default_factory=list)
@@ -103,13 +116,29 @@ def card_lookup(group: str, member: Member) -> dict[str, Any]:
     )
 
 
-def bucket_data(kind: str, bucket: str, lots: list[Lot]) -> dict[str, Any]:
-    return {"kind": kind, "bucket": bucket, "lots": encode_all(lots)}
+def chunk_data(chunk: str, lots: list[Lot]) -> dict[str, Any]:
+    return {"month": chunk_month(chunk), "lots": encode_all(lots)}
 
 
-def lots_of_bucket(values: dict[str, Any]) -> list[Lot]:
-    """The lots of a bucket item (plain values, as read)."""
-    return decode_all(values["kind"], values["lots"])
+def chunk_of(values: dict[str, Any]) -> str:
+    """The chunk a lots item (plain values, as read) stores."""
+    return str(values[SORT_KEY])[len(keys.LOTS_PREFIX) :]
+
+
+def lots_of_chunk(values: dict[str, Any]) -> list[Lot]:
+    """The lots of a chunk item (plain values, as read)."""
+    return decode_all(values["lots"])
+
+
+def with_lots(member: Member, chunks: list[dict[str, Any]]) -> Member:
+    """The member read from its item, with the lots of these chunk items and where each sits."""
+    lots: list[Lot] = []
+    slots: dict[str, str] = {}
+    for values in chunks:
+        chunk, found = chunk_of(values), lots_of_chunk(values)
+        lots += found
+        slots.update((slot_key(lot), chunk) for lot in found)
+    return member.model_copy(update={"lots": lots, "lot_slots": slots})
 
 
 def history_by_bucket(expired: list[Lot]) -> dict[str, list[Lot]]:
@@ -161,7 +190,7 @@ class MemberStore:
             },
             "ConsistentRead": True,
         }
-        member_values, lots = None, []
+        member_values, chunks = None, []
         while True:
             try:
                 response = self._client.query(**params)
@@ -172,13 +201,13 @@ class MemberStore:
                 if values[SORT_KEY] == keys.MEMBER_SK:
                     member_values = values
                 else:
-                    lots += lots_of_bucket(values)
+                    chunks.append(values)
             if not (last := response.get("LastEvaluatedKey")):
                 break
             params["ExclusiveStartKey"] = last
         if member_values is None:
             return None
-        return _member_from(member_values).model_copy(update={"lots": lots})
+        return with_lots(_member_from(member_values), chunks)
 
     def q_history(self, group: str, card_code: str, since: datetime) -> list[Lot]:
         """The Q lots that expired in or after the month of `since`, as they stood then."""
@@ -297,18 +326,19 @@ class MemberStore:
             raise (map_error(error) or error) from error
 
     def _lot_actions(self, pk: str, write: MemberWrite) -> list[dict[str, Any]]:
-        """The buckets that changed (put, or deleted when emptied), and the history's additions."""
-        before, after = by_bucket(write.lots_before), by_bucket(write.member.lots)
+        """The chunks that changed (put, or deleted when emptied), and the history's additions."""
+        slots = write.lot_slots
+        before, after = chunks_as_read(write.lots_before, slots), layout(write.member.lots, slots)
         actions: list[dict[str, Any]] = []
-        for kind, bucket in sorted(before.keys() | after.keys()):
-            lots = after.get((kind, bucket), [])
-            if lots == before.get((kind, bucket), []):
+        for chunk in sorted(before.keys() | after.keys()):
+            lots = after.get(chunk, [])
+            if lots == before.get(chunk, []):
                 continue
-            key = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": keys.lot_bucket_sk(kind, bucket)}}
+            key = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": keys.lot_chunk_sk(chunk)}}
             if not lots:
                 actions.append({"Delete": {"TableName": self._table, "Key": key}})
                 continue
-            values = item(pk, keys.lot_bucket_sk(kind, bucket), "lots", bucket_data(kind, bucket, lots))
+            values = item(pk, keys.lot_chunk_sk(chunk), "lots", chunk_data(chunk, lots))
             actions.append({"Put": {"TableName": self._table, "Item": to_item(values)}})
         for bucket, lots in sorted(history_by_bucket(write.expired).items()):
             actions.append(

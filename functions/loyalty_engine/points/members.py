@@ -40,6 +40,9 @@ class Member(DeferredModel):
     # The live lots, read with the member: they are stored beside the member item, not on it
     # (see `points.lots`); a member read from an index carries the summary only.
     lots: list[Lot] = Field(default_factory=list, exclude=True)
+    # Where each lot read with the member is stored (`points.lots.slot_key` → its chunk): a
+    # write keeps a lot in its chunk and rewrites only the chunks that changed.
+    lot_slots: dict[str, str] = Field(default_factory=dict, exclude=True)
     points: PointsSummary = PointsSummary()
     version: int = 0
     # Scheduled tier runs, per job: the scheduled time of the last run that changed the

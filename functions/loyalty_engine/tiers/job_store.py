@@ -14,7 +14,7 @@ from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, to_it
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from loyalty_engine.points.expiry_notices import ExpiryNotice
-from loyalty_engine.points.member_store import StaleMember, lots_of_bucket, member_item
+from loyalty_engine.points.member_store import StaleMember, member_item, with_lots
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.tier_history import TierChange
 
@@ -149,7 +149,7 @@ class JobStore:
     def ledger_sums(self, group: str, card_code: str) -> tuple[Member | None, int, int, int]:
         """The member with its live lots and the sums of its ledger entries' NQ and Q changes (and
         their count), from one consistent Query over the partition's range `E#...` .. `MEMBER`
-        (which also holds the lots' buckets `LOTS#...`, and other records of the member, e.g.
+        (which also holds the lots' chunks `LOTS#...`, and other records of the member, e.g.
         `ENROL` and `IDEM#...`: only entries count)."""
         pk = keys.member_pk(group, card_code)
         params: dict[str, Any] = {
@@ -162,7 +162,7 @@ class JobStore:
             },
             "ConsistentRead": True,
         }
-        member, lots, nq, q, count = None, [], 0, 0, 0
+        member, chunks, nq, q, count = None, [], 0, 0, 0
         while True:
             response = self._call("query", **params)
             for raw in response.get("Items", []):
@@ -172,10 +172,10 @@ class JobStore:
                 elif values[SORT_KEY].startswith(keys.ENTRY_PREFIX):
                     nq, q, count = nq + int(values["nq"]), q + int(values["q"]), count + 1
                 elif values[SORT_KEY].startswith(keys.LOTS_PREFIX):
-                    lots += lots_of_bucket(values)
+                    chunks.append(values)
             last = response.get("LastEvaluatedKey")
             if not last:
-                return (member.model_copy(update={"lots": lots}) if member else None), nq, q, count
+                return (with_lots(member, chunks) if member else None), nq, q, count
             params["ExclusiveStartKey"] = last
 
     # runs
