@@ -1,21 +1,23 @@
 """botocore hooks that make a moto-backed run say what AWS would do (`bench/aws_model.py`).
 
-- `Latency`: on `before-send` each HTTP attempt sleeps its operation's p50 (a Query's
-  per-item part after the call, once its item count is known; S3 and SQS calls
-  S3_REQUEST_MS), so that code that overlaps its calls gains what it would gain on AWS. It
-  also times each attempt on the wire (request sent to response received, after the
-  injected sleep): moto's own service time, which AWS would not add.
+- `Latency`: every call takes at least its operation's p50 (`aws_model.call_ms`; a Query's
+  per-item part once its item count is known; S3 and SQS calls S3_REQUEST_MS): when the call
+  ends it sleeps what is left of its p50 after what moto (and the meter, if any) took. So
+  the wall time of code that overlaps its calls is what AWS would give it, as long as moto is
+  faster than the p50. Where moto (or the meter) took longer than the p50, the excess is
+  "taken out" of the wall time afterwards, but only for a call that overlapped no other call
+  (from its start to its end, sleep included): serial code is measured exactly; an
+  overlapped excess stays in the wall time (moto serves one request at a time, so overlapped
+  calls queue behind each other there, and the figure errs on the slow side).
 - `WriteMeter`: the write units of every write the client makes (PutItem, UpdateItem,
   DeleteItem, BatchWriteItem, TransactWriteItems), per operation, per item type and per
   partition key (the table's and gsi1's), from the item before and after the write, read
-  with a client of its own (not counted, not delayed; the time it takes is recorded so
-  that it can be taken out of the wall time).
+  with a client of its own (not counted, not delayed; its time counts as part of the call it
+  meters, like moto's).
 
 `aws_seconds(wall, ...)`: a run's wall time as it would be on AWS: the measured wall time
-(injected latency included) minus moto's service time and the meter's reads, plus the extra
-CPU time of a Lambda function's vCPU share. Exact for code that makes one call at a time
-(the importer and the tier runs today); for code that overlaps its calls, moto's time would
-be over-subtracted: read the wall time with latency too.
+(injected latency included) minus the excess taken out, plus the extra CPU time of a Lambda
+function's vCPU share (counted in full even where threads overlap it: on the slow side too).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from bench.aws_model import (
-    QUERY_MS_PER_ITEM,
     S3_REQUEST_MS,
     IndexShape,
     call_ms,
@@ -47,57 +48,113 @@ def indexes() -> list[IndexShape]:
     ]
 
 
-class Latency:
-    """Injected p50 latency and moto's time on the wire, on any number of clients."""
+class _Call:
+    __slots__ = ("attempts", "overlapped", "sent", "wire_s")
 
     def __init__(self) -> None:
-        self.injected_s = 0.0
+        self.attempts = 0
+        self.overlapped = False
+        self.sent: float | None = None
         self.wire_s = 0.0
+
+
+class Latency:
+    """Injected p50 latency on any number of clients (see the module's docstring)."""
+
+    def __init__(self, meter: WriteMeter | None = None) -> None:
+        self.meter = meter
+        self.injected_s = 0.0
+        self.wire_s = 0.0  # moto's time on the wire, every call
+        self.taken_out_s = 0.0  # excess over the p50 of calls that overlapped no other
+        self.kept_s = 0.0  # excess over the p50 of overlapped calls (left in the wall time)
+        self.overlapped_calls = 0
         self.attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._in_flight: set[_Call] = set()
 
     def reset(self) -> None:
         with self._lock:
-            self.injected_s = 0.0
-            self.wire_s = 0.0
+            self.injected_s = self.wire_s = self.taken_out_s = self.kept_s = 0.0
+            self.overlapped_calls = 0
             self.attempts.clear()
 
     def install(self, *clients: Any) -> Latency:
         for client in clients:
             service = client.meta.service_model.service_id.hyphenize()
-            client.meta.events.register(f"before-send.{service}", self._send)
-            client.meta.events.register(f"before-parse.{service}", self._received)
-            if service == "dynamodb":
-                client.meta.events.register("after-call.dynamodb.Query", self._query_items)
+            events = client.meta.events
+            events.register_first(f"before-parameter-build.{service}", self._start)
+            events.register(f"before-send.{service}", self._send)
+            events.register(f"before-parse.{service}", self._received)
+            events.register_last(f"after-call.{service}", self._end)
+            events.register_last(f"after-call-error.{service}", self._failed)
         return self
 
-    def _sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+    def _failed(self, **_: Any) -> None:
+        """A call that got no answer (a connection error): no longer in flight."""
+        call = getattr(self._local, "call", None)
+        self._local.call = None
         with self._lock:
-            self.injected_s += seconds
+            self._in_flight.discard(call)  # type: ignore[arg-type]
 
-    def _send(self, request: Any, event_name: str, **_: Any) -> None:
-        service, operation = event_name.split(".", 2)[1:]
-        self._sleep((call_ms(operation) if service == "dynamodb" else S3_REQUEST_MS) / 1000)
+    def _start(self, **_: Any) -> None:
+        call = _Call()
+        self._local.call = call
+        if self.meter is not None:
+            self.meter.start_call()
         with self._lock:
-            self.attempts[f"{service}.{operation}"] += 1
-        self._local.sent = time.perf_counter()
+            if self._in_flight:
+                call.overlapped = True
+                for other in self._in_flight:
+                    other.overlapped = True
+            self._in_flight.add(call)
+
+    def _send(self, event_name: str, **_: Any) -> None:
+        call = getattr(self._local, "call", None)
+        if call is not None:
+            call.attempts += 1
+            call.sent = time.perf_counter()
 
     def _received(self, **_: Any) -> None:
-        sent = getattr(self._local, "sent", None)
-        if sent is not None:
-            with self._lock:
-                self.wire_s += time.perf_counter() - sent
-            self._local.sent = None
+        call = getattr(self._local, "call", None)
+        if call is not None and call.sent is not None:
+            call.wire_s += time.perf_counter() - call.sent
+            call.sent = None
 
-    def _query_items(self, parsed: dict[str, Any], **_: Any) -> None:
-        self._sleep(QUERY_MS_PER_ITEM * len(parsed.get("Items", [])) / 1000)
+    def _end(self, event_name: str, parsed: Any = None, **_: Any) -> None:
+        call = getattr(self._local, "call", None)
+        if call is None:
+            return
+        self._local.call = None
+        service, operation = event_name.split(".", 2)[1:]
+        if service == "dynamodb":
+            items = len(parsed.get("Items", [])) if operation == "Query" and isinstance(parsed, dict) else 0
+            target = call_ms(operation, items) / 1000
+        else:
+            target = S3_REQUEST_MS / 1000
+        target *= max(call.attempts, 1)
+        taken = call.wire_s + (self.meter.call_seconds() if self.meter is not None else 0.0)
+        if taken < target:
+            time.sleep(target - taken)
+        with self._lock:
+            self._in_flight.discard(call)
+            self.attempts[f"{service}.{operation}"] += max(call.attempts, 1)
+            self.injected_s += max(0.0, target - taken)
+            self.wire_s += call.wire_s
+            excess = max(0.0, taken - target)
+            if call.overlapped:
+                self.kept_s += excess
+                self.overlapped_calls += 1
+            else:
+                self.taken_out_s += excess
 
     def figures(self) -> dict[str, Any]:
         return {
             "injected_s": round(self.injected_s, 2),
             "moto_wire_s": round(self.wire_s, 2),
+            "taken_out_s": round(self.taken_out_s, 2),
+            "overlapped_excess_kept_s": round(self.kept_s, 2),
+            "overlapped_calls": self.overlapped_calls,
             "attempts": dict(sorted(self.attempts.items())),
         }
 
@@ -124,8 +181,24 @@ class WriteMeter:
         self.items: list[dict[str, Any]] = []  # one row per item written, if keep_items
         self.keep_items = keep_items
         self._lock = threading.Lock()
+        self._local = threading.local()
         client.meta.events.register("before-parameter-build.dynamodb", self._before)
         client.meta.events.register("after-call.dynamodb", self._after)
+
+    def start_call(self) -> None:
+        """A call of this thread starts: its metering time counts from zero (`call_seconds`)."""
+        self._local.call_s = 0.0
+
+    def call_seconds(self) -> float:
+        """The time the meter took in this thread's current call (its reads before and after)."""
+        return float(getattr(self._local, "call_s", 0.0))
+
+    def _took(self, started: float, cpu: float) -> None:
+        took = time.perf_counter() - started
+        self._local.call_s = self.call_seconds() + took
+        with self._lock:
+            self.meter_s += took
+            self.meter_cpu_s += time.thread_time() - cpu
 
     # -- reading the items before and after, with the meter's own client --
 
@@ -179,7 +252,7 @@ class WriteMeter:
         """On the API parameters (before-parameter-build: before-call sees the serialized request)."""
         if model.name not in WRITES:
             return
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.thread_time()
         writes = self._writes(model.name, params)
         for table in {w["table"] for w in writes}:
             old = self._read(table, [w["key"] for w in writes if w["table"] == table])
@@ -187,9 +260,7 @@ class WriteMeter:
                 if w["table"] == table:
                     w["old"] = old.get(w["key"])
         context["bench_writes"] = writes
-        with self._lock:
-            self.meter_s += time.perf_counter() - started
-            self.meter_cpu_s += time.process_time() - cpu
+        self._took(started, cpu)
 
     def _after(
         self, model: Any, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
@@ -197,7 +268,7 @@ class WriteMeter:
         writes = context.pop("bench_writes", None)
         if writes is None or getattr(http_response, "status_code", 500) != 200:
             return  # nothing written (a failed condition, a cancelled transaction)
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.thread_time()
         unprocessed = {
             _key_of(r.get("PutRequest", {}).get("Item") or r["DeleteRequest"]["Key"])
             for requests in parsed.get("UnprocessedItems", {}).values()
@@ -244,8 +315,7 @@ class WriteMeter:
                         }
                     )
             self.by_operation[model.name]["calls"] += 1
-            self.meter_s += time.perf_counter() - started
-            self.meter_cpu_s += time.process_time() - cpu
+        self._took(started, cpu)
 
     def total_units(self) -> int:
         return sum(c["units"] for c in self.by_operation.values())
@@ -280,8 +350,9 @@ def _size(item: dict[str, Any] | None) -> int:
 
 
 def aws_seconds(
-    wall_s: float, cpu_s: float, wire_s: float, meter_s: float, meter_cpu_s: float, vcpu_share: float
+    wall_s: float, cpu_s: float, taken_out_s: float, meter_cpu_s: float, vcpu_share: float
 ) -> float:
-    """The wall time on AWS: moto's service time (`wire_s`) and the meter's work taken out, and
-    the client's own CPU time stretched to the function's vCPU share (calls one at a time)."""
-    return wall_s - wire_s - meter_s + (cpu_s - meter_cpu_s) * (1 / vcpu_share - 1)
+    """The wall time on AWS: the excess of moto's (and the meter's) time over the injected p50s
+    taken out (`Latency.taken_out_s`), and the client's own CPU time (the meter's excepted)
+    stretched to the function's vCPU share."""
+    return wall_s - taken_out_s + (cpu_s - meter_cpu_s) * (1 / vcpu_share - 1)

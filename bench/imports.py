@@ -300,8 +300,8 @@ def do_measure(
     if aws:
         from bench.aws_hooks import Latency, WriteMeter
 
-        latency = Latency().install(client(), s3_client(), sqs_client())
         meter = WriteMeter(client())
+        latency = Latency(meter).install(client(), s3_client(), sqs_client())
         _pace_on_aws_time(latency, meter)
 
     rss_before = peak_rss_mb()
@@ -669,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _pace_on_aws_time(latency: Any, meter: Any) -> None:
     """The importer's catalog pacing (loyalty_engine.kernel.pacing) against the time the run would
-    take on AWS (aws_hooks.aws_seconds: moto's time and the meter's taken out, the CPU stretched
+    take on AWS (aws_hooks.aws_seconds: moto's and the meter's excess taken out, the CPU stretched
     to the function's share), not against the wall clock, which moto's own time slows."""
     from bench.aws_hooks import aws_seconds
     from bench.aws_model import vcpu_share
@@ -683,8 +683,7 @@ def _pace_on_aws_time(latency: Any, meter: Any) -> None:
         return aws_seconds(
             time.perf_counter() - wall0,
             time.process_time() - cpu0,
-            latency.wire_s,
-            meter.meter_s,
+            latency.taken_out_s,
             meter.meter_cpu_s,
             vcpu,
         )

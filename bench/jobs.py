@@ -243,17 +243,33 @@ def child(mode: str, env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def run_job(endpoint: str, job: str, members: int, aws: bool = False) -> dict[str, Any]:
+    """The job over `members` seeded members. With `aws`, twice, on two tables seeded alike:
+    once with injected latency (its time), once with the write meter (its units): the meter's
+    reads would load moto, which serves one request at a time, and slow the timed run's
+    overlapped writes."""
+    if not aws:
+        return _run_on(endpoint, job, members, JOBS[job]["table"])
+    timed = _run_on(endpoint, job, members, JOBS[job]["table"], "latency")
+    metered = _run_on(endpoint, job, members, JOBS[job]["table"] + "-units", "meter")
+    return timed | {
+        "units": metered["run"]["aws"]["meter"],
+        "units_run": _run_figures(metered["run"], members),
+    }
+
+
+def _run_on(endpoint: str, job: str, members: int, table: str, aws: str | None = None) -> dict[str, Any]:
     from loyalty_engine.kernel.table import create_table_params, enable_ttl_params
 
-    table = JOBS[job]["table"]
     dynamodb = backend_client("dynamodb", endpoint)
-    dynamodb.create_table(**create_table_params(table))
+    # No stream: nothing here reads it, and moto keeps a record of every write in it (AWS's
+    # writes take no longer with a stream).
+    dynamodb.create_table(**create_table_params(table, stream=False))
     dynamodb.update_time_to_live(**enable_ttl_params(table))
     env = child_env(endpoint, table, drop=("SCHEDULE", "JOB_", "TABLE_"))
     started = time.perf_counter()
     seeded = child("setup", env, "--job", job, "--members", str(members))
     seeded["wall_s"] = round(time.perf_counter() - started, 1)
-    args = ("--job", job, "--members", str(members), *(("--aws",) if aws else ()))
+    args = ("--job", job, "--members", str(members), *(("--aws", aws) if aws else ()))
     return child("measure", env, *args) | {"setup": seeded}
 
 
@@ -425,8 +441,9 @@ def raw_read(dynamodb: Any, calls: Calls, aws: Any = None) -> dict[str, Any]:
     from loyalty_engine.tiers.job_store import PAGE_SIZE
 
     calls.reset()
-    if aws is not None:
-        aws[0].reset()
+    latency = aws[0] if aws is not None else None
+    if latency is not None:
+        latency.reset()
     table = os.environ["TABLE_NAME"]
     items = 0
     started, cpu = time.perf_counter(), time.process_time()
@@ -456,7 +473,7 @@ def raw_read(dynamodb: Any, calls: Calls, aws: Any = None) -> dict[str, Any]:
         "items_per_s": items / wall,
         "requests": sum(calls.calls.values()),
         "seconds_in_calls": sum(calls.seconds.values()),
-    } | ({"aws": {"latency": aws[0].figures()}} if aws is not None else {})
+    } | ({"aws": {"latency": latency.figures()}} if latency is not None else {})
 
 
 def timed_run(services: Any, calls: Calls, job: str, at: datetime, aws: Any = None) -> dict[str, Any]:
@@ -465,16 +482,23 @@ def timed_run(services: Any, calls: Calls, job: str, at: datetime, aws: Any = No
 
     request = JobRequest(group=GROUP, program_id=PROGRAM, job=job, scheduled_at=at)  # type: ignore[arg-type]
     calls.reset()
-    if aws is not None:
-        latency, meter = aws
-        latency.reset()
-        meter.reset()
+    latency, meter = aws if aws is not None else (None, None)
+    for hook in (latency, meter):
+        if hook is not None:
+            hook.reset()
     rss_before = peak_rss_mb()
     started, cpu = time.perf_counter(), time.process_time()
     summary = run_now(services, request)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     measured = (
-        {"aws": {"latency": latency.figures(), "meter": meter.figures(wall)}} if aws is not None else {}
+        {
+            "aws": {
+                "latency": latency.figures() if latency is not None else None,
+                "meter": meter.figures(wall) if meter is not None else None,
+            }
+        }
+        if aws is not None
+        else {}
     )
     return measured | {
         "scheduled_at": at.isoformat(),
@@ -493,7 +517,7 @@ def timed_run(services: Any, calls: Calls, job: str, at: datetime, aws: Any = No
     }
 
 
-def do_measure(job: str, members: int, aws: bool = False) -> dict[str, Any]:
+def do_measure(job: str, members: int, aws: str | None = None) -> dict[str, Any]:
     import loyalty_engine.tiers.run_use_cases  # noqa: F401 - imported before the baseline RSS
     from loyalty_engine.handlers.api_context import default_context
     from loyalty_engine.kernel.dynamo import client
@@ -507,11 +531,15 @@ def do_measure(job: str, members: int, aws: bool = False) -> dict[str, Any]:
     )
     dynamodb = client()
     calls = Calls(dynamodb)
-    hooks = None
-    if aws:  # injected latency and metered write units (bench/aws_pass.py)
-        from bench.aws_hooks import Latency, WriteMeter
+    hooks: tuple[Any, Any] | None = None
+    if aws == "latency":  # injected latency (bench/aws_pass.py)
+        from bench.aws_hooks import Latency
 
-        hooks = (Latency().install(dynamodb), WriteMeter(dynamodb))
+        hooks = (Latency().install(dynamodb), None)
+    elif aws == "meter":  # metered write units (bench/aws_pass.py)
+        from bench.aws_hooks import WriteMeter
+
+        hooks = (None, WriteMeter(dynamodb))
     result: dict[str, Any] = {"job": job, "members": members, "rss_start_mb": peak_rss_mb()}
     if job == "tier-upgrade":
         raws = [raw_read(dynamodb, calls, hooks)]
@@ -708,7 +736,9 @@ def table(result: dict[str, Any]) -> str:
             f"in parallel ({p['worker_memory_mb']} MB, {p['worker_timeout_s']} s, continuing in a new invocation "
             f"{p['worker_timeout_s'] - p['usable_s_per_invocation']:g} s before the timeout), each with "
             f"{p['members_per_shard']:,} members ({p['pages_per_shard']:,} pages), at the measured runs' "
-            f"requests and CPU time per member. Assumptions: p50 latencies {ms}; calls one after the other; "
+            f"requests and CPU time per member. Assumptions: p50 latencies {ms}; calls one after the other "
+            "(the run writes a page's members 16 at once: computed as if it did not, this errs on the slow "
+            "side; `bench/aws_pass.py` measures it); "
             f"CPU time divided by the worker's vCPU share ({p['vcpu_share']}).",
             "",
             "| run | | DynamoDB s/shard | CPU s/shard | s/shard | members/s/worker | invocations/shard "
@@ -760,7 +790,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", choices=list(JOBS), action="append", help="only these jobs (repeatable)")
     parser.add_argument("--members", type=int, help="members of the job's program (child processes)")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--aws", action="store_true", help="injected AWS latency, metered write units")
+    parser.add_argument(
+        "--aws", choices=("latency", "meter"), help="injected AWS latency, or metered write units"
+    )
     args = parser.parse_args(argv)
     if args.mode == "all":
         jobs = tuple(args.job or JOBS)

@@ -273,7 +273,9 @@ JOB_WORKER = Function(
     description="Runs one member shard of a scheduled run, with a checkpoint per page",
     table_access="read_write",
     indexes=("gsi1",),
-    memory_mb=1024,
+    # A whole vCPU: deciding a page's 500 members is CPU work (its writes overlap, 16 at once:
+    # tiers.run_use_cases.MEMBER_WRITERS); at 1,024 MB a run took 1.7 x the CPU time.
+    memory_mb=1769,
     timeout_s=900,
     # One run's 16 member shards at once; the shards of runs starting together wait their turn.
     queue_trigger=QueueTrigger(queue=JOB_QUEUE.name, batch_size=1, max_concurrency=MEMBER_SHARDS),

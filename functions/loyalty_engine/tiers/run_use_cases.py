@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from loyalty_engine.kernel.parallel import in_parallel
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 from loyalty_engine.points import ledger
 from loyalty_engine.points.changes import finished, settled
@@ -45,6 +46,9 @@ from loyalty_engine.tiers.rules import apply_change, decide_run, valid_q_points
 logger = logging.getLogger(__name__)
 TIME_MARGIN_MS = 90_000  # a page takes seconds; stop well before the function's timeout
 MEMBER_ATTEMPTS = 10
+# A tier run decides and writes this many of a page's members at once (each member's write is
+# its own, conditioned on its version): the page waits for about 1/MEMBER_WRITERS of its writes.
+MEMBER_WRITERS = 16
 
 
 @dataclass
@@ -197,9 +201,14 @@ def _page(
 ) -> PageCounts:
     counts = PageCounts()
     if message.job in ("tier-upgrade", "tier-downgrade"):
+
+        def decide(member: Member) -> tuple[TierChange | None, PageCounts]:
+            mine = PageCounts()
+            return _tier_member(services, program, message, member, previous_run, mine), mine
+
         history: list[tuple[str, TierChange]] = []
-        for member in members:
-            change = _tier_member(services, program, message, member, previous_run, counts)
+        for member, (change, mine) in zip(members, in_parallel(decide, members, MEMBER_WRITERS), strict=True):
+            counts.changed, counts.retried = counts.changed + mine.changed, counts.retried + mine.retried
             if change is not None:
                 history.append((member.card_code, change))
         services.jobs.put_history(message.group, history)
