@@ -137,8 +137,9 @@ def tier_figures(result: dict[str, Any]) -> dict[str, Any]:
         "shards": MEMBER_SHARDS,
         "projected_10m_min": round(shard_s / 60, 1),
         "projected_10m_basis": (
-            f"measured over {members} members (16 shards one after the other, as one worker), "
-            f"{per_shard:,} members per shard worker at that rate, the {MEMBER_SHARDS} workers in parallel"
+            f"measured over {members} members (16 shards one after the other, as one worker, a page's "
+            f"members written 16 at once, {JOB_WORKER.memory_mb} MB), {per_shard:,} members per shard worker "
+            f"at that rate, the {MEMBER_SHARDS} workers in parallel; units metered on a twin table"
         ),
     }
 

@@ -39,7 +39,10 @@ KEYS = (
     "events_published_per_s",
     "earn_added_dynamodb_requests",
 )
-LATENCY = "with injected p50 latency (bench/aws_model.py), moto's own time taken out"
+LATENCY = (
+    "with injected p50 latency (bench/aws_model.py): every call at least its p50, moto's excess over it "
+    "taken out where no other call overlapped"
+)
 
 
 def _load(name: str) -> dict[str, Any] | None:
