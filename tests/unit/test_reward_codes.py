@@ -36,15 +36,16 @@ def test_generated_codes_are_20_crockford_characters_100_bits():
 
 
 def test_generated_codes_come_from_secrets(monkeypatch):
-    drawn: list[str] = []
+    drawn: list[int] = []
 
-    def choice(alphabet: str) -> str:
-        drawn.append(alphabet)
-        return alphabet[0]
+    def token_bytes(count: int) -> bytes:
+        drawn.append(count)
+        return bytes([0x00, 0x44, 0x3F] + [0xFF] * (count - 3))  # 5-bit groups 0, 1, 2, 3, then 31s
 
-    monkeypatch.setattr(codes_module.secrets, "choice", choice)
-    assert generate_code() == "0" * 20
-    assert drawn == [CROCKFORD] * 20
+    monkeypatch.setattr(codes_module.secrets, "token_bytes", token_bytes)
+    # each character is 5 bits of the random bytes, in Crockford's alphabet
+    assert generate_code() == "0123" + "Z" * 16
+    assert drawn == [13]  # 104 bits drawn for the 100 used
     assert codes_module.secrets is secrets
 
 

@@ -10,6 +10,7 @@ A master reward says where its codes come from (`codes`):
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from enum import StrEnum
@@ -34,9 +35,17 @@ class CodeSource(StrEnum):
     LOADED = "loaded"
 
 
+# base64's base32 alphabet, letter for letter, to Crockford's
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD.encode())
+_RANDOM_BYTES = (GENERATED_LENGTH * 5 + 7) // 8  # 13 bytes: 104 bits, of which 100 are used
+
+
 def generate_code() -> str:
-    """A new code: 20 characters of Crockford base32 from the operating system's CSPRNG."""
-    return "".join(secrets.choice(CROCKFORD) for _ in range(GENERATED_LENGTH))
+    """A new code: 20 characters of Crockford base32 (100 bits) from the operating system's
+    CSPRNG, each character 5 bits of it (base32 in C: a twentieth of the time of choosing the
+    characters one by one, which was a sixth of an earnreward import's CPU time)."""
+    encoded = base64.b32encode(secrets.token_bytes(_RANDOM_BYTES))[:GENERATED_LENGTH]
+    return encoded.translate(_TO_CROCKFORD).decode()
 
 
 def generate_codes(quantity: int) -> list[str]:
