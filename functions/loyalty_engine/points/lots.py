@@ -17,8 +17,6 @@ value to read and write instead of six per lot. The history, which only grows, i
 such texts, one per lot, so that expired lots are appended without reading it.
 """
 
-from __future__ import annotations
-
 import json
 from collections import defaultdict
 from collections.abc import Iterable
