@@ -72,7 +72,7 @@ from loyalty_engine.rewards.models import (
     RewardSpec,
     RewardView,
 )
-from loyalty_engine.wiring import API_ROUTES
+from loyalty_engine.wiring_routes import API_ROUTES
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # only what the function calls

@@ -50,7 +50,7 @@ from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.settings import InstrumentSettings, load
 from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
-from loyalty_engine.wiring import INSTRUMENT_ROUTES
+from loyalty_engine.wiring_routes import INSTRUMENT_ROUTES
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
