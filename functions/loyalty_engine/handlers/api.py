@@ -4,8 +4,6 @@ Validation and the OpenAPI document come from the powertools resolver and the py
 models; errors are JSON objects with a stable `code` (see `errors.py`).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer

@@ -4,8 +4,6 @@ A function of its own, so that the points API's cold start does not pay for thes
 Point-of-sale routes act as the merchant the API key is bound to, never one named in the request.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer

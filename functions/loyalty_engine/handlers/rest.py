@@ -2,8 +2,6 @@
 answers, the request guard (415/413/422 for hostile bodies, `request_guard.py`) run before the
 resolver reads anything. Each API function builds its resolver with `rest_app`."""
 
-from __future__ import annotations
-
 import warnings
 from typing import Any
 
