@@ -3,12 +3,31 @@
 The one wiring list: CDK (`infra/`) builds the functions, routes and grants from it,
 and the local stack (`local_stack/`) dispatches requests and events to the same
 handlers from it. Adding a route or a function here is the only change needed to
-expose it in both places.
+expose it in both places. The API functions' routes are in `wiring_routes` (re-exported here),
+which is all an API function reads of the list at import.
 """
 
 from __future__ import annotations
 
 from loyalty_engine.kernel.table import MEMBER_SHARDS
+from loyalty_engine.wiring_routes import (  # the API functions' routes, re-exported
+    ADMIN as ADMIN,
+)
+from loyalty_engine.wiring_routes import (
+    API_ROUTES as API_ROUTES,
+)
+from loyalty_engine.wiring_routes import (
+    DOCS_PATH as DOCS_PATH,
+)
+from loyalty_engine.wiring_routes import (
+    INSTRUMENT_ROUTES as INSTRUMENT_ROUTES,
+)
+from loyalty_engine.wiring_routes import (
+    PARTNER_IMPORTS as PARTNER_IMPORTS,
+)
+from loyalty_engine.wiring_routes import (
+    PUBLIC_ROUTES as PUBLIC_ROUTES,
+)
 from loyalty_engine.wiring_types import (  # the shapes, re-exported for infra/ and local_stack/
     ApiRoute as ApiRoute,
 )
@@ -43,105 +62,12 @@ from loyalty_engine.wiring_types import (
     TableAccess as TableAccess,
 )
 
-ADMIN = ("admin",)
-# A partner key reaches its group's file uploads and import reports, and no other route.
-PARTNER_IMPORTS = ("admin", "partner")
 # API Gateway gives up on an integration after 29 s: a function serving routes must end before.
 API_GATEWAY_TIMEOUT_S = 29
 # The authorizer's answers are cached by API Gateway per identity source (the Authorization
 # header's value) for this long; the local gateway caches them the same way.
 AUTHORIZER_CACHE_TTL_S = 60
 AUTHORIZATION_HEADER = "Authorization"
-# Swagger UI of the OpenAPI document (handlers/routes_docs.py): served by the Api function, with
-# no key, on the stages with `StageConfig.swagger_ui` (and the local stack); never in prod.
-DOCS_PATH = "/v1/docs"
-PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", DOCS_PATH),)
-
-API_ROUTES: tuple[ApiRoute, ...] = (
-    ApiRoute("PUT", "/v1/programs/{program_id}", ADMIN),
-    ApiRoute("GET", "/v1/programs/{program_id}"),
-    ApiRoute("GET", "/v1/programs"),
-    ApiRoute("GET", "/v1/programs/{program_id}/tier-counts", ADMIN),
-    ApiRoute("POST", "/v1/programs/{program_id}/members"),
-    ApiRoute("GET", "/v1/members", ADMIN),
-    ApiRoute("GET", "/v1/members/{card_code}"),
-    ApiRoute("POST", "/v1/members/{card_code}/orders"),
-    ApiRoute("POST", "/v1/members/{card_code}/orders/{order_id}/returns"),
-    ApiRoute("POST", "/v1/members/{card_code}/burns"),
-    ApiRoute("GET", "/v1/members/{card_code}/ledger"),
-    ApiRoute("POST", "/v1/members/{card_code}/payments"),
-    ApiRoute("POST", "/v1/members/{card_code}/payments/{payment_id}/reversals"),
-    ApiRoute("POST", "/v1/backlogs"),
-    ApiRoute("GET", "/v1/rewards"),
-    ApiRoute("GET", "/v1/rewards/{external_id}"),
-    ApiRoute("PUT", "/v1/rewards/{external_id}", ADMIN),
-    ApiRoute("POST", "/v1/rewards/{external_id}/codes", ADMIN),
-    ApiRoute("GET", "/v1/rewards/{external_id}/codes", ADMIN),
-    ApiRoute("POST", "/v1/members/{card_code}/rewards"),
-    ApiRoute("GET", "/v1/members/{card_code}/rewards"),
-    ApiRoute("POST", "/v1/members/{card_code}/rewards/{attribution_id}/burns"),
-    ApiRoute("GET", "/v1/imports", PARTNER_IMPORTS),
-    ApiRoute("GET", "/v1/imports/{import_id}", PARTNER_IMPORTS),
-    ApiRoute("GET", "/v1/imports/{import_id}/report", PARTNER_IMPORTS),
-    ApiRoute("POST", "/v1/imports/uploads", PARTNER_IMPORTS),
-    ApiRoute("PUT", "/v1/members/{card_code}/vip-tiers/{vip_tier}", ADMIN),
-    ApiRoute("DELETE", "/v1/members/{card_code}/vip-tiers/{vip_tier}", ADMIN),
-    ApiRoute("GET", "/v1/members/{card_code}/tier-history"),
-    ApiRoute("GET", "/v1/group/settings", ADMIN),
-    ApiRoute("PUT", "/v1/group/settings", ADMIN),
-    ApiRoute("POST", "/v1/api-keys", ADMIN),
-    ApiRoute("GET", "/v1/api-keys", ADMIN),
-    ApiRoute("GET", "/v1/api-keys/{key_id}", ADMIN),
-    ApiRoute("POST", "/v1/api-keys/{key_id}/rotations", ADMIN),
-    ApiRoute("DELETE", "/v1/api-keys/{key_id}", ADMIN),
-    ApiRoute("GET", "/v1/audit", ADMIN),
-    ApiRoute("POST", "/v1/members/{card_code}/adjustments", ADMIN),
-    ApiRoute("GET", "/v1/members/{card_code}/timeline", ADMIN),
-    ApiRoute("POST", "/v1/webhooks", ADMIN),
-    ApiRoute("GET", "/v1/webhooks", ADMIN),
-    ApiRoute("GET", "/v1/webhooks/{subscription_id}", ADMIN),
-    ApiRoute("PUT", "/v1/webhooks/{subscription_id}", ADMIN),
-    ApiRoute("DELETE", "/v1/webhooks/{subscription_id}", ADMIN),
-    ApiRoute("POST", "/v1/webhooks/{subscription_id}/secret-rotations", ADMIN),
-    ApiRoute("GET", "/v1/webhooks/{subscription_id}/deliveries", ADMIN),
-    ApiRoute("POST", "/v1/webhooks/{subscription_id}/deliveries/{event_id}/redeliveries", ADMIN),
-    ApiRoute("GET", "/v1/members/{card_code}/export", ADMIN),
-    ApiRoute("POST", "/v1/members/{card_code}/erasure", ADMIN),
-    ApiRoute("GET", "/v1/customers/{customer_id}/export", ADMIN),
-    ApiRoute("POST", "/v1/customers/{customer_id}/erasure", ADMIN),
-)
-
-# Merchants, series, instruments and customers: a function of their own (see handlers/instrument_api).
-# Point-of-sale routes (sell, issue store credit, redeem, reverse, look up) are open to shop keys;
-# they act as the merchant the key is bound to.
-INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
-    ApiRoute("PUT", "/v1/merchant-groups/{merchant_group_id}", ADMIN),
-    ApiRoute("GET", "/v1/merchant-groups/{merchant_group_id}", ADMIN),
-    ApiRoute("GET", "/v1/merchant-groups", ADMIN),
-    ApiRoute("PUT", "/v1/merchants/{merchant_id}", ADMIN),
-    ApiRoute("GET", "/v1/merchants/{merchant_id}", ADMIN),
-    ApiRoute("GET", "/v1/merchants", ADMIN),
-    ApiRoute("PUT", "/v1/series/{series_id}", ADMIN),
-    ApiRoute("GET", "/v1/series/{series_id}"),
-    ApiRoute("GET", "/v1/series"),
-    ApiRoute("POST", "/v1/series/{series_id}/batches", ADMIN),
-    ApiRoute("GET", "/v1/series/{series_id}/batches/{batch_id}", ADMIN),
-    ApiRoute("POST", "/v1/series/{series_id}/store-credits"),
-    ApiRoute("POST", "/v1/instruments/{number}/activations"),
-    ApiRoute("POST", "/v1/instruments/{number}/redemptions"),
-    ApiRoute("POST", "/v1/instruments/{number}/redemptions/{redemption_id}/reversals"),
-    ApiRoute("GET", "/v1/instruments/{number}"),
-    ApiRoute("GET", "/v1/instruments/{number}/ledger"),
-    ApiRoute("POST", "/v1/instruments/{number}/cancellations", ADMIN),
-    ApiRoute("PUT", "/v1/customer-groups/{customer_group_id}", ADMIN),
-    ApiRoute("GET", "/v1/customer-groups/{customer_group_id}", ADMIN),
-    ApiRoute("GET", "/v1/customer-groups", ADMIN),
-    ApiRoute("GET", "/v1/customer-groups/{customer_group_id}/customers", ADMIN),
-    ApiRoute("PUT", "/v1/customers/{customer_id}", ADMIN),
-    ApiRoute("GET", "/v1/customers/{customer_id}", ADMIN),
-    ApiRoute("GET", "/v1/customers", ADMIN),
-    ApiRoute("PUT", "/v1/members/{card_code}/customer", ADMIN),
-)
 
 # Partner files: `incoming/<group>/<name>.csv` in, `reports/<group>/...` out, applied files
 # moved to `processed/<group>/`. (Key layout in `loyalty_engine.imports.files`.)

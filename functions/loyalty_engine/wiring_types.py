@@ -6,17 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from loyalty_engine.wiring_routes import ApiRoute as ApiRoute  # the routes' shape, with the routes
+
 # "read_keys": GetItem only, and only in a group's own partition (`G#<group>`, where its API keys
 # are): the authorizer's access, which may not query or scan the table (infra/functions.py).
 # "stream": no table action (the table's stream comes through the event source mapping).
 TableAccess = Literal["read", "read_write", "read_keys", "stream"]
-
-
-@dataclass(frozen=True)
-class ApiRoute:
-    method: str
-    path: str  # API Gateway path template, e.g. /v1/members/{card_code}
-    scopes: tuple[str, ...] = ("admin", "shop")  # key scopes allowed to call the route
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,6 @@ secret nor its hash), and the rules of rotation (grace), expiry and revocation.
   (`models.verify`); neither can be rotated (409).
 """
 
-from __future__ import annotations
-
 import base64
 import hashlib
 from datetime import datetime, timedelta

@@ -5,8 +5,6 @@ key; only the SHA-256 of the secret is stored, and it is compared in constant ti
 The group of every request comes from the key, never from the request.
 """
 
-from __future__ import annotations
-
 import hashlib
 import hmac
 import re

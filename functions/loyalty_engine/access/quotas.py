@@ -15,8 +15,6 @@ count the local gateway enforces them with (as API Gateway does with a usage pla
   request would be admitted (the next token, or the next UTC midnight).
 """
 
-from __future__ import annotations
-
 import hashlib
 import math
 from dataclasses import dataclass
@@ -81,7 +79,7 @@ class TokenBucket:
     updated_at: float
 
     @classmethod
-    def full(cls, limits: QuotaLimits, now: float) -> TokenBucket:
+    def full(cls, limits: QuotaLimits, now: float) -> "TokenBucket":
         return cls(float(limits.rate_per_second), limits.burst, float(limits.burst), now)
 
     def resize(self, limits: QuotaLimits) -> None:

@@ -8,8 +8,6 @@ kinds, reason codes, amounts...) and the *names* of the other fields: never a se
 name, e-mail, phone or free-text comment.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any

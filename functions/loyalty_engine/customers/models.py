@@ -1,7 +1,5 @@
 """Customers, stored centrally and organised in customer groups; cards and instruments link to them."""
 
-from __future__ import annotations
-
 from pydantic import Field, field_validator
 
 from loyalty_engine.kernel.timeutil import UtcDatetime

@@ -6,8 +6,6 @@ the same change delivered again has the same id, and consumers dedupe on it. Poi
 are ints; money is in cents (int), never a float.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Literal
 

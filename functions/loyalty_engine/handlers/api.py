@@ -4,8 +4,6 @@ Validation and the OpenAPI document come from the powertools resolver and the py
 models; errors are JSON objects with a stable `code` (see `errors.py`).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -72,7 +70,7 @@ from loyalty_engine.rewards.models import (
     RewardSpec,
     RewardView,
 )
-from loyalty_engine.wiring import API_ROUTES
+from loyalty_engine.wiring_routes import API_ROUTES
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # only what the function calls

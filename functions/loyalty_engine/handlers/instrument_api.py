@@ -4,8 +4,6 @@ A function of its own, so that the points API's cold start does not pay for thes
 Point-of-sale routes act as the merchant the API key is bound to, never one named in the request.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -50,7 +48,7 @@ from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.settings import InstrumentSettings, load
 from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
-from loyalty_engine.wiring import INSTRUMENT_ROUTES
+from loyalty_engine.wiring_routes import INSTRUMENT_ROUTES
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])

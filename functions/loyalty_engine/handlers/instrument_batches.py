@@ -1,8 +1,6 @@
 """Pre-issue batches in the background: one queue message per batch; a batch that runs short of
 time checkpoints and queues its own continuation (see instruments.series_use_cases.run_batch)."""
 
-from __future__ import annotations
-
 import json
 from typing import Any
 

@@ -2,8 +2,6 @@
 answers, the request guard (415/413/422 for hostile bodies, `request_guard.py`) run before the
 resolver reads anything. Each API function builds its resolver with `rest_app`."""
 
-from __future__ import annotations
-
 import warnings
 from typing import Any
 
@@ -18,7 +16,7 @@ from loyalty_engine.access.models import Caller
 from loyalty_engine.handlers import audit_trail, request_guard
 from loyalty_engine.kernel.errors import DomainError
 from loyalty_engine.kernel.model import DeferredModel
-from loyalty_engine.wiring import PUBLIC_ROUTES, ApiRoute
+from loyalty_engine.wiring_routes import PUBLIC_ROUTES, ApiRoute
 
 SERVICE = "loyalty-engine"
 # Read routes publish no metric; that is expected, not worth a warning per request.

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from loyalty_engine.kernel.errors import NotFound
 from loyalty_engine.kernel.settings import ApiSettings, load
-from loyalty_engine.wiring import DOCS_PATH
+from loyalty_engine.wiring_routes import DOCS_PATH
 
 _points_app: list[APIGatewayRestResolver] = []  # the Api function's resolver (add_docs_routes)
 

@@ -5,8 +5,6 @@ finds the same job: a completed job is not applied again, a running one resumes 
 checkpoint.
 """
 
-from __future__ import annotations
-
 import hashlib
 from base64 import b32encode
 from enum import StrEnum
@@ -138,7 +136,7 @@ class ImportView(DeferredModel):
     duplicate_of: str | None = None
 
     @classmethod
-    def of(cls, job: ImportJob) -> ImportView:
+    def of(cls, job: ImportJob) -> "ImportView":
         return cls.model_validate(job.model_dump(include=set(cls.model_fields)))
 
 

@@ -7,8 +7,6 @@ once instead of from a rejection report. The URL writes exactly `incoming/<group
 exactly the declared number of bytes (Content-Length is signed), until it expires.
 """
 
-from __future__ import annotations
-
 from datetime import datetime, timedelta
 from typing import Protocol
 

@@ -6,8 +6,6 @@ the batch's count. The list is therefore reproducible from the batch item alone:
 export regenerates it instead of reading the instruments back.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import Literal
 
@@ -67,7 +65,7 @@ class BatchView(DeferredModel):
     completed_at: UtcDatetime | None
 
     @classmethod
-    def of(cls, batch: Batch, bucket: str | None) -> BatchView:
+    def of(cls, batch: Batch, bucket: str | None) -> "BatchView":
         return cls(
             batch_id=batch.batch_id,
             series_id=batch.series_id,

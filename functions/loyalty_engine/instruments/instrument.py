@@ -5,8 +5,6 @@ instrument version it creates; the balance is the sum of the entries' amounts an
 goes below zero. The functions here decide; the use cases store.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -88,7 +86,7 @@ class InstrumentView(DeferredModel):
     activated_at: datetime | None
 
     @classmethod
-    def of(cls, instrument: Instrument, series: Series, now: datetime) -> InstrumentView:
+    def of(cls, instrument: Instrument, series: Series, now: datetime) -> "InstrumentView":
         return cls(
             number=instrument.number,
             series_id=series.series_id,

@@ -1,7 +1,5 @@
 """Merchants (stores) and merchant groups: who may sell and who may accept a series' instruments."""
 
-from __future__ import annotations
-
 from pydantic import Field, field_validator
 
 from loyalty_engine.kernel.timeutil import UtcDatetime

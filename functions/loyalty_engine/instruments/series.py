@@ -4,8 +4,6 @@ and the kind's properties (value and currency, validity, a coupon's discount).
 Money is a Decimal with at most two decimal places (cents), never a float.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -50,7 +48,7 @@ class Discount(Model):
     amount: Money | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> Discount:
+    def _one(self) -> "Discount":
         if (self.percent is None) == (self.amount is None):
             raise ValueError("a discount is either a percent or an amount")
         return self
@@ -80,7 +78,7 @@ class SeriesSpec(Model):
     discount: Discount | None = Field(default=None, description="A coupon's discount")
 
     @model_validator(mode="after")
-    def _consistent(self) -> SeriesSpec:
+    def _consistent(self) -> "SeriesSpec":
         free = self.length - len(self.prefix) - (1 if self.check_digit else 0)
         if free < MIN_FREE_DIGITS:
             raise ValueError(
@@ -147,7 +145,7 @@ class SeriesView(SeriesSpec):
     updated_at: UtcDatetime
 
     @classmethod
-    def of(cls, series: Series) -> SeriesView:
+    def of(cls, series: Series) -> "SeriesView":
         return cls(**series.model_dump(), issued=series.next_index)
 
 

@@ -6,8 +6,6 @@ the effect, in the same transaction; a replay with the same fingerprint gets the
 answer, and one with another fingerprint is refused.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 from datetime import datetime

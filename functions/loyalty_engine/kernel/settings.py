@@ -11,8 +11,6 @@ pydantic-settings adds about 50 ms to a cold start (its CLI source, argparse and
 pydantic.dataclasses), a sixth of a bare powertools handler, for a feature we use none of.
 """
 
-from __future__ import annotations
-
 import os
 from functools import cache
 from typing import TypeVar, cast
@@ -60,7 +58,7 @@ class ApiSettings(Settings):
     webhooks_allow_private: bool = Field(default=False, alias="WEBHOOKS_ALLOW_PRIVATE")
 
     @model_validator(mode="after")
-    def _schedules_complete(self) -> ApiSettings:
+    def _schedules_complete(self) -> "ApiSettings":
         if self.schedule_group and not (self.scheduler_role_arn and self.job_target_arn):
             raise ValueError("SCHEDULE_GROUP needs SCHEDULER_ROLE_ARN and JOB_TARGET_ARN")
         return self
@@ -86,7 +84,7 @@ class UsagePlanSettings(Settings):
     default_usage_plan_id: str | None = Field(default=None, alias="DEFAULT_USAGE_PLAN_ID", min_length=1)
 
     @model_validator(mode="after")
-    def _plan_with_api(self) -> UsagePlanSettings:
+    def _plan_with_api(self) -> "UsagePlanSettings":
         if self.rest_api_id and not self.default_usage_plan_id:
             raise ValueError("REST_API_ID needs DEFAULT_USAGE_PLAN_ID")
         return self

@@ -1,7 +1,5 @@
 """Value types every capability shares: slugs (ids in URLs and keys), frozen models, periods, time zones."""
 
-from __future__ import annotations
-
 import re
 from datetime import datetime
 from typing import Annotated, Any
@@ -91,7 +89,7 @@ class Duration(Model):
         return unit
 
     @model_validator(mode="after")
-    def _at_most_a_century(self) -> Duration:
+    def _at_most_a_century(self) -> "Duration":
         days_per_unit = {"day": 1, "week": 7, "month": 31, "year": 366}
         if self.value * days_per_unit[self.unit] > 36_600:
             raise ValueError("a period may not exceed 100 years")

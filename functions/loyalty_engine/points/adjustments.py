@@ -1,8 +1,6 @@
 """Customer service adjustments of a member's NQ or Q points: the request, its reason codes and
 the answer (`POST /v1/members/{card_code}/adjustments`). The ledger rule is `ledger.adjust`."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StrictInt, field_validator

@@ -1,8 +1,6 @@
 """A till's backlog: the orders, returns and burns a store recorded while it was offline, posted
 in one call and applied one by one, in the order they happened at each member (pure models)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -41,7 +39,7 @@ class ReturnItem(_Item):
     request: ReturnRequest = Field(description="`return_id` is required: it is the item's idempotency key")
 
     @model_validator(mode="after")
-    def _keyed(self) -> ReturnItem:
+    def _keyed(self) -> "ReturnItem":
         if self.request.return_id is None:
             raise ValueError("request.return_id is required in a backlog")
         return self
@@ -57,7 +55,7 @@ class BurnItem(_Item):
     request: BurnRequest = Field(description="`burn_id` is required: it is the item's idempotency key")
 
     @model_validator(mode="after")
-    def _keyed(self) -> BurnItem:
+    def _keyed(self) -> "BurnItem":
         if self.request.burn_id is None:
             raise ValueError("request.burn_id is required in a backlog")
         return self

@@ -5,8 +5,6 @@ left that expires within that many days after the run's instant gets one notice 
 once (a conditional put), which the table's stream turns into a `points.expiring_soon` event.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal

@@ -6,8 +6,6 @@ sum of that kind's ledger entries: every function here returns the new lots toge
 with the entries that explain the change, and never lets a lot go below zero.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Literal

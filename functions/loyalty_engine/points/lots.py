@@ -30,8 +30,6 @@ a list of such texts (without the kind: all Q), one per lot, so that expired lot
 without reading it.
 """
 
-from __future__ import annotations
-
 import json
 from collections import defaultdict
 from collections.abc import Iterable

@@ -1,7 +1,5 @@
 """Members: enrolment, the member's lots, tier and VIP tiers, and the balances view."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 

@@ -1,7 +1,5 @@
 """Earning from orders and reversing them on returns (pure computations)."""
 
-from __future__ import annotations
-
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated

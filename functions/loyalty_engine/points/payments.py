@@ -8,8 +8,6 @@ gives them back with the expiry they had: latest-expiring first, in new lots, an
 than the payment spent.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated

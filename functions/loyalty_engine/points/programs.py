@@ -1,7 +1,5 @@
 """Loyalty programs: point settings, earning rules, card codes, tiers (stored here; computed by tier runs)."""
 
-from __future__ import annotations
-
 from collections import Counter
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
@@ -79,7 +77,7 @@ class EarningRule(Model):
     )
 
     @model_validator(mode="after")
-    def _one_selector_one_effect(self) -> EarningRule:
+    def _one_selector_one_effect(self) -> "EarningRule":
         if self.sku is not None and self.product_group is not None:
             raise ValueError("an earning rule has at most one of sku or product_group")
         if self.is_customer_group_rule:
@@ -130,7 +128,7 @@ class CardCodeSettings(Model):
     length: int = Field(default=13, ge=8, le=24, strict=True)
 
     @model_validator(mode="after")
-    def _room_for_random_digits(self) -> CardCodeSettings:
+    def _room_for_random_digits(self) -> "CardCodeSettings":
         if self.length - len(self.prefix) - 1 < 6:
             raise ValueError(
                 "length must leave at least 6 random digits after the prefix and before the check digit"
@@ -183,7 +181,7 @@ class DowngradeSchedule(Model):
     _minutes = field_validator("first_run_at")(_whole_minute)
 
     @model_validator(mode="after")
-    def _mode_fields(self) -> DowngradeSchedule:
+    def _mode_fields(self) -> "DowngradeSchedule":
         if self.mode == "calendar" and self.first_run_at is None:
             raise ValueError("calendar downgrades need first_run_at")
         if self.mode == "relative" and self.every is None:
@@ -198,7 +196,7 @@ class TierSettings(Model):
     downgrade: DowngradeSchedule
 
     @model_validator(mode="after")
-    def _ordered_tiers(self) -> TierSettings:
+    def _ordered_tiers(self) -> "TierSettings":
         ranks = [tier.rank for tier in self.tiers]
         if ranks != list(range(1, len(ranks) + 1)):
             raise ValueError("tiers must be listed by rank, 1..n without gaps")
@@ -273,7 +271,7 @@ class ProgramSpec(Model):
         return rules
 
     @model_validator(mode="after")
-    def _consistent(self) -> ProgramSpec:
+    def _consistent(self) -> "ProgramSpec":
         if self.ends_at is not None and self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         if self.kind == "tiered" and self.tier_settings is None:

@@ -7,8 +7,6 @@ closer keeps the totals, stamped with the run's scheduled time: a count "as of" 
 which enrolments and tier changes since then do not move.
 """
 
-from __future__ import annotations
-
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime

@@ -1,7 +1,5 @@
 """A member's tier history: one entry per change of standard tier or VIP tiers, with its cause."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Literal
 

@@ -1,7 +1,5 @@
 """What an export holds and what an erasure answers."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, Literal
 

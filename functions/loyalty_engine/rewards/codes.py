@@ -8,8 +8,6 @@ A master reward says where its codes come from (`codes`):
   load order, each once. Loading more codes refills it.
 """
 
-from __future__ import annotations
-
 import base64
 import re
 import secrets

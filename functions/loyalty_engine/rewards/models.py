@@ -7,8 +7,6 @@ it), and an attribution takes units from it, never beyond. An attribution is one
 window and its burns (each burn uses one or more units).
 """
 
-from __future__ import annotations
-
 import hashlib
 from base64 import b32encode
 from datetime import datetime
@@ -40,7 +38,7 @@ class IntervalType(StrEnum):
     YEARS = "years"
 
     @classmethod
-    def parse(cls, text: str) -> IntervalType:
+    def parse(cls, text: str) -> "IntervalType":
         """Singular or plural, any case: `day`, `Days`, ..."""
         found = _INTERVAL_NAMES.get(text.strip().lower())
         if found is None:
@@ -199,7 +197,7 @@ class RewardSpec(DeferredModel):
         """Units that can ever be attributed, given the codes loaded for it so far."""
         return loaded if self.code_source == CodeSource.LOADED else self.stock_limit
 
-    def check_codes_change(self, stored: RewardSpec | None) -> None:
+    def check_codes_change(self, stored: "RewardSpec | None") -> None:
         """`codes` is fixed once the reward exists (units and loaded codes share one counter)."""
         if stored is not None and stored.code_source != self.code_source:
             raise RuleBroken(

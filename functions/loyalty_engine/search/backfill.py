@@ -7,8 +7,6 @@ e-mail lookup: the search checks each customer's e-mail against the one searched
 lookup finds nothing.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any
 

@@ -1,7 +1,5 @@
 """What a member search answers: one line per member card, with its customer where linked."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import ConfigDict, Field

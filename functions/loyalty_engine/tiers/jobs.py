@@ -4,8 +4,6 @@ A run is identified by (group, program, job, scheduled time): a duplicate or ret
 invocation of the same run finds the same run item and changes nothing twice.
 """
 
-from __future__ import annotations
-
 import hashlib
 from datetime import datetime
 from typing import Any, Literal

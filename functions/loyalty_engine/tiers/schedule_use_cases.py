@@ -19,8 +19,6 @@ Every call is an upsert or a delete, so running it twice, or beside the API, con
 program whose sync fails (Scheduler or DynamoDB unavailable) is reported and the others go on.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime

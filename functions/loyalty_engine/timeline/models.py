@@ -6,8 +6,6 @@ composite cursor keeps, per source, the position of the last item it gave (or th
 more). So every item comes exactly once, whatever the page size.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from datetime import datetime

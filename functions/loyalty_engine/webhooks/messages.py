@@ -1,7 +1,5 @@
 """The messages of the webhook deliveries' queue: one per (subscription, event, attempt)."""
 
-from __future__ import annotations
-
 from pydantic import ConfigDict
 
 from loyalty_engine.kernel.model import DeferredModel

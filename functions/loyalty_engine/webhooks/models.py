@@ -10,8 +10,6 @@ what it sees (never the secret, except once when it is made), and the delivery a
   (0 to 7 days): deliveries are signed with both meanwhile.
 """
 
-from __future__ import annotations
-
 import base64
 import hashlib
 from datetime import datetime, timedelta
