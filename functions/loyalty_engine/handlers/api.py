@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BeforeValidator, Field
 
+from loyalty_engine import coldstart  # first: the engine's imports run without the GC
 from loyalty_engine.access import use_cases as access
 from loyalty_engine.access.models import Caller, GroupSettings
 from loyalty_engine.handlers.api_context import default_context
@@ -355,3 +356,6 @@ def put_group_settings(settings: Annotated[GroupSettings, Body()]) -> GroupSetti
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     load(ApiSettings)  # a missing or invalid variable stops the function here, named
     return app.resolve(event, context)
+
+
+coldstart.imported()  # last: see loyalty_engine.coldstart

@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, BeforeValidator, Field
 
+from loyalty_engine import coldstart  # first: the engine's imports run without the GC
 from loyalty_engine.customers import use_cases as customers
 from loyalty_engine.customers.models import (
     CardLink,
@@ -252,3 +253,6 @@ def link_card(card_code: CardCode, link: Annotated[CardLink, Body()]) -> Custome
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     load(InstrumentSettings)  # a missing or invalid variable stops the function here, named
     return app.resolve(event, context)
+
+
+coldstart.imported()  # last: see loyalty_engine.coldstart
