@@ -18,7 +18,7 @@ from loyalty_engine.handlers import jobs as job_handlers
 from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.dynamo import from_item, to_item
-from loyalty_engine.kernel.table import MEMBER_SHARDS, PARTITION_KEY, SORT_KEY
+from loyalty_engine.kernel.table import MEMBER_SHARDS
 from loyalty_engine.tiers.context import job_services
 from loyalty_engine.tiers.jobs import JobRequest, ShardMessage
 from loyalty_engine.tiers.run_use_cases import TIME_MARGIN_MS, work_shard
@@ -43,6 +43,7 @@ from tests.support.jobs import (
     sqs_event,
     start_event,
 )
+from tests.support.lots import lot_items
 from tests.support.queues import receive_all
 
 REGION = "eu-west-1"
@@ -264,16 +265,7 @@ def _run(job, at, jobs=None):
 def _corrupt_lots(table, card: str, points: int) -> None:
     """Write the member's first lot with other points, as a bad write would (no ledger entry)."""
     client, name = table
-    chunks = client.query(
-        TableName=name,
-        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :lots)",
-        ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
-        ExpressionAttributeValues={
-            ":pk": {"S": keys.member_pk("demo", card)},
-            ":lots": {"S": keys.LOTS_PREFIX},
-        },
-        ConsistentRead=True,
-    )["Items"]
+    chunks = list(lot_items(card, dynamodb=client, table=name).values())
     values = from_item(chunks[0])
     lots = json.loads(values["lots"])  # [[id, kind, points, available, expires, order id], ...]
     lots[0][2] = points

@@ -21,6 +21,7 @@ from loyalty_engine.tiers.run_use_cases import run_now
 from tests.integration.conftest import CARD, SHOP, order_body
 from tests.support.api import call
 from tests.support.jobs import services
+from tests.support.lots import lot_items
 
 
 def _dynamodb_calls() -> list[str]:
@@ -67,18 +68,7 @@ def _item(sk: str) -> dict:
 
 def _lot_items() -> dict[str, dict]:
     """The member's chunk items by sort key."""
-    response = client().query(
-        TableName=os.environ["TABLE_NAME"],
-        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :lots)",
-        ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
-        ExpressionAttributeValues={
-            ":pk": {"S": keys.member_pk("demo", CARD)},
-            ":lots": {"S": keys.LOTS_PREFIX},
-        },
-        ConsistentRead=True,
-    )
-    assert "LastEvaluatedKey" not in response
-    return {raw[SORT_KEY]["S"]: raw for raw in response["Items"]}
+    return lot_items(CARD)
 
 
 def _written_sks(params: dict) -> list[str]:
