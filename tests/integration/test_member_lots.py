@@ -224,3 +224,44 @@ def test_expired_q_lots_stay_as_history_for_a_tier_run_decided_late(member, cloc
         ).changed
         == 0
     )
+
+
+def _as_legacy_buckets(lots: list[Lot]) -> None:
+    """Replace the member's chunks by the items the previous layout (c187073) wrote for these
+    lots: one per kind and month of expiry, `LOTS#<kind>#<YYYYMM|never>`, with `kind` and
+    `bucket` attributes and lots of five fields (no kind)."""
+    from loyalty_engine.kernel.dynamo import to_item
+    from loyalty_engine.kernel.records import item
+    from loyalty_engine.points.lots import by_bucket, encode
+
+    pk = keys.member_pk("demo", CARD)
+    for sk in _lot_items():
+        client().delete_item(
+            TableName=os.environ["TABLE_NAME"], Key={PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
+        )
+    for (kind, bucket), mine in by_bucket(lots).items():
+        data = {"kind": kind, "bucket": bucket, "lots": "[" + ",".join(encode(lot) for lot in mine) + "]"}
+        client().put_item(
+            TableName=os.environ["TABLE_NAME"],
+            Item=to_item(item(pk, f"{keys.LOTS_PREFIX}{kind}#{bucket}", "lots", data)),
+        )
+
+
+def test_lots_stored_by_the_previous_layout_keep_their_kind(member, clock):
+    """A member whose lots were written before the chunks (one bucket item per kind and month)
+    is read with its Q lots as Q lots, and its next write keeps them Q."""
+    assert call("api_earn_order", SHOP, body=order_body(order_id="OLD-1")).status == 201
+    before = call("api_get_member", SHOP).body["balances"]
+    assert before["q"]["valid"] > 0
+    stored, _ = default_context().members.load("demo", CARD, [])
+    assert stored is not None
+    _as_legacy_buckets(stored.lots)
+    assert call("api_get_member", SHOP).body["balances"] == before
+    assert call("api_earn_order", SHOP, body=order_body(order_id="OLD-2")).status == 201
+    after, _ = default_context().members.load("demo", CARD, [])
+    assert after is not None
+    assert sum(lot.points for lot in after.lots if lot.kind == "q") == 2 * before["q"]["valid"]
+    assert sum(lot.points for lot in after.lots if lot.kind == "nq") == 2 * (
+        before["nq"]["available"] + before["nq"]["pending"]
+    )
+

@@ -114,9 +114,10 @@ def decode(kind: PointKind, value: str | list[Any]) -> Lot:
     )
 
 
-def decode_all(text: str) -> list[Lot]:
-    """A chunk's lots."""
-    return [decode("nq", value) for value in json.loads(text)]
+def decode_all(text: str, kind: PointKind = "nq") -> list[Lot]:
+    """A chunk's lots (`kind`: the kind of an item of the previous layout, one bucket per kind
+    and month, whose lots were stored without their kind)."""
+    return [decode(kind, value) for value in json.loads(text)]
 
 
 # --- chunks -----------------------------------------------------------------------------------
