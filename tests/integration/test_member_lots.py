@@ -265,3 +265,37 @@ def test_lots_stored_by_the_previous_layout_keep_their_kind(member, clock):
         before["nq"]["available"] + before["nq"]["pending"]
     )
 
+
+def test_a_member_with_many_lot_buckets_of_the_previous_layout_can_still_be_written(member, clock):
+    """Three years of monthly orders left 72 bucket items (36 months, 2 kinds) under the previous
+    layout: the first write after the change must not move them all at once (a transaction
+    holds at most 100 actions)."""
+    now = clock()
+    lots = [
+        Lot(
+            lot_id=f"M{month:02d}",
+            kind=kind,
+            points=10,
+            available_at=now - timedelta(days=1),
+            expires_at=now + timedelta(days=31 * month + 5),
+        )
+        for month in range(36)
+        for kind in ("nq", "q")
+    ]
+    store = default_context().members
+    current, _ = store.load("demo", CARD, [])
+    assert current is not None
+    store.commit(
+        "demo",
+        MemberWrite(
+            member=current.model_copy(
+                update={"lots": lots, "version": current.version + 1, "points": summarize(lots, None)}
+            )
+        ),
+        expected_version=current.version,
+    )
+    _as_legacy_buckets(lots)
+    assert len(_lot_items()) == 72
+    reply = call("api_burn_points", SHOP, body={"burn_id": "AFTER-UPGRADE", "points": 10})
+    assert reply.status == 201, reply.body
+    assert call("api_get_member", SHOP).body["balances"]["nq"]["available"] == 350
