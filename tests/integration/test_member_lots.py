@@ -214,3 +214,78 @@ def test_expired_q_lots_stay_as_history_for_a_tier_run_decided_late(member, cloc
         ).changed
         == 0
     )
+
+
+def _as_legacy_buckets(lots: list[Lot]) -> None:
+    """Replace the member's chunks by the items the previous layout (c187073) wrote for these
+    lots: one per kind and month of expiry, `LOTS#<kind>#<YYYYMM|never>`, with `kind` and
+    `bucket` attributes and lots of five fields (no kind)."""
+    from loyalty_engine.kernel.dynamo import to_item
+    from loyalty_engine.kernel.records import item
+    from loyalty_engine.points.lots import by_bucket, encode
+
+    pk = keys.member_pk("demo", CARD)
+    for sk in _lot_items():
+        client().delete_item(
+            TableName=os.environ["TABLE_NAME"], Key={PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
+        )
+    for (kind, bucket), mine in by_bucket(lots).items():
+        data = {"kind": kind, "bucket": bucket, "lots": "[" + ",".join(encode(lot) for lot in mine) + "]"}
+        client().put_item(
+            TableName=os.environ["TABLE_NAME"],
+            Item=to_item(item(pk, f"{keys.LOTS_PREFIX}{kind}#{bucket}", "lots", data)),
+        )
+
+
+def test_lots_stored_by_the_previous_layout_keep_their_kind(member, clock):
+    """A member whose lots were written before the chunks (one bucket item per kind and month)
+    is read with its Q lots as Q lots, and its next write keeps them Q."""
+    assert call("api_earn_order", SHOP, body=order_body(order_id="OLD-1")).status == 201
+    before = call("api_get_member", SHOP).body["balances"]
+    assert before["q"]["valid"] > 0
+    stored, _ = default_context().members.load("demo", CARD, [])
+    assert stored is not None
+    _as_legacy_buckets(stored.lots)
+    assert call("api_get_member", SHOP).body["balances"] == before
+    assert call("api_earn_order", SHOP, body=order_body(order_id="OLD-2")).status == 201
+    after, _ = default_context().members.load("demo", CARD, [])
+    assert after is not None
+    assert sum(lot.points for lot in after.lots if lot.kind == "q") == 2 * before["q"]["valid"]
+    assert sum(lot.points for lot in after.lots if lot.kind == "nq") == 2 * (
+        before["nq"]["available"] + before["nq"]["pending"]
+    )
+
+
+def test_a_member_with_many_lot_buckets_of_the_previous_layout_can_still_be_written(member, clock):
+    """Three years of monthly orders left 72 bucket items (36 months, 2 kinds) under the previous
+    layout: the first write after the change must not move them all at once (a transaction
+    holds at most 100 actions)."""
+    now = clock()
+    lots = [
+        Lot(
+            lot_id=f"M{month:02d}",
+            kind=kind,
+            points=10,
+            available_at=now - timedelta(days=1),
+            expires_at=now + timedelta(days=31 * month + 5),
+        )
+        for month in range(36)
+        for kind in ("nq", "q")
+    ]
+    store = default_context().members
+    current, _ = store.load("demo", CARD, [])
+    assert current is not None
+    store.commit(
+        "demo",
+        MemberWrite(
+            member=current.model_copy(
+                update={"lots": lots, "version": current.version + 1, "points": summarize(lots, None)}
+            )
+        ),
+        expected_version=current.version,
+    )
+    _as_legacy_buckets(lots)
+    assert len(_lot_items()) == 72
+    reply = call("api_burn_points", SHOP, body={"burn_id": "AFTER-UPGRADE", "points": 10})
+    assert reply.status == 201, reply.body
+    assert call("api_get_member", SHOP).body["balances"]["nq"]["available"] == 350

@@ -114,9 +114,10 @@ def decode(kind: PointKind, value: str | list[Any]) -> Lot:
     )
 
 
-def decode_all(text: str) -> list[Lot]:
-    """A chunk's lots."""
-    return [decode("nq", value) for value in json.loads(text)]
+def decode_all(text: str, kind: PointKind = "nq") -> list[Lot]:
+    """A chunk's lots (`kind`: the kind of an item of the previous layout, one bucket per kind
+    and month, whose lots were stored without their kind)."""
+    return [decode(kind, value) for value in json.loads(text)]
 
 
 # --- chunks -----------------------------------------------------------------------------------
@@ -143,6 +144,13 @@ def _chunk_number(chunk: str) -> int:
 
 def _shelf_of(lot: Lot) -> str:
     return f"{bucket_of(lot)}#{lot.kind}"
+
+
+def _legacy_bucket(lot: Lot) -> str:
+    """The item of the previous layout (`LOTS#<kind>#<month>`, one per kind and month) this lot
+    would sit in: a lot read from one stays there (moving a member's buckets all at once could
+    take more than a transaction's 100 actions), and the bucket goes once it is empty."""
+    return f"{lot.kind}#{bucket_of(lot)}"
 
 
 def _chunk_name(shelf: str, number: int) -> str:
@@ -187,7 +195,9 @@ def layout(lots: Iterable[Lot], slots: dict[str, str]) -> dict[str, list[Lot]]:
         if lot.points <= 0:
             continue
         chunk = slots.get(slot_key(lot))
-        if chunk is not None and (chunk == OPEN or _chunk_shelf(chunk) == _shelf_of(lot)):
+        if chunk is not None and (
+            chunk == OPEN or _chunk_shelf(chunk) == _shelf_of(lot) or chunk == _legacy_bucket(lot)
+        ):
             chunks[chunk].append(lot)
         else:
             new.append(lot)
@@ -199,6 +209,8 @@ def layout(lots: Iterable[Lot], slots: dict[str, str]) -> dict[str, list[Lot]]:
         return _sorted(chunks)
     last: dict[str, int] = {}
     for chunk in chunks:
+        if chunk.count("#") != 2:  # a bucket of the previous layout: no new lot joins it
+            continue
         shelf, number = _chunk_shelf(chunk), _chunk_number(chunk)
         last[shelf] = max(last.get(shelf, number), number)
     sizes: dict[str, int] = {}

@@ -126,8 +126,8 @@ def chunk_of(values: dict[str, Any]) -> str:
 
 
 def lots_of_chunk(values: dict[str, Any]) -> list[Lot]:
-    """The lots of a chunk item (plain values, as read)."""
-    return decode_all(values["lots"])
+    """The lots of a chunk item (plain values, as read; an old `LOTS#<kind>#<month>` has `kind`)."""
+    return decode_all(values["lots"], values.get("kind", "nq"))
 
 
 def with_lots(member: Member, chunks: list[dict[str, Any]]) -> Member:
