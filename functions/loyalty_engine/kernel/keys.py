@@ -108,7 +108,7 @@ Q_HISTORY_PREFIX = "QHIST#"
 
 
 def lot_chunk_sk(chunk: str) -> str:
-    """A chunk of a member's live lots (`points.lots`: `<YYYYMM>#<nnnn>`)."""
+    """A chunk of a member's live lots (`points.lots`: `open`, or `<YYYYMM>#<kind>#<nnnn>`)."""
     return f"{LOTS_PREFIX}{chunk}"
 
 

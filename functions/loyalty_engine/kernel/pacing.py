@@ -9,6 +9,7 @@ sent fit in the time since the first (no burst beyond one request)."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -41,16 +42,18 @@ class WritePacer:
         self.slept_s = 0.0
         self._sleep = sleep  # None: the module's `sleep`, looked up when waiting
         self._started: float | None = None
+        self._lock = threading.Lock()  # threads writing to one partition wait their turn
 
     def spend(self, units: int) -> None:
         """Wait until `units` more may be sent, then count them."""
         if units <= 0:
             return
-        current = now()
-        if self._started is None:
-            self._started = current
-        wait = self._started + self.spent / self.units_per_s - current
-        if wait > 0:
-            (self._sleep or sleep)(wait)
-            self.slept_s += wait
-        self.spent += units
+        with self._lock:
+            current = now()
+            if self._started is None:
+                self._started = current
+            wait = self._started + self.spent / self.units_per_s - current
+            if wait > 0:
+                (self._sleep or sleep)(wait)
+                self.slept_s += wait
+            self.spent += units
