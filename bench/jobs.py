@@ -362,7 +362,7 @@ def _member(n: int, job: str) -> tuple[Any, list[dict[str, Any]]]:
     # The lots live beside the member item, in chunks by expiry month (points.lots).
     pk = keys.member_pk(GROUP, card(n))
     for chunk, lots in layout(member.lots, {}).items():
-        entries.append(item(pk, keys.lot_chunk_sk(chunk), "lots", chunk_data(chunk, lots)))
+        entries.append(item(pk, keys.lot_chunk_sk(chunk), "lots", chunk_data(lots)))
     return member, entries
 
 

@@ -128,11 +128,6 @@ def slot_key(lot: Lot) -> str:
     return f"{lot.kind}:{lot.lot_id}"
 
 
-def chunk_month(chunk: str) -> str:
-    """The month of a month chunk (`YYYYMM` or `never`); OPEN for the open chunk."""
-    return chunk.split("#", 1)[0]
-
-
 def _chunk_shelf(chunk: str) -> str:
     """A month chunk's month and kind (`YYYYMM#kind`)."""
     return chunk.rsplit("#", 1)[0]

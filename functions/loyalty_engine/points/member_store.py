@@ -26,7 +26,6 @@ from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TYPE_ATTR
 from loyalty_engine.points.ledger import LedgerEntry, Lot
 from loyalty_engine.points.lots import (
     by_bucket,
-    chunk_month,
     chunks_as_read,
     decode,
     decode_all,
@@ -116,8 +115,9 @@ def card_lookup(group: str, member: Member) -> dict[str, Any]:
     )
 
 
-def chunk_data(chunk: str, lots: list[Lot]) -> dict[str, Any]:
-    return {"month": chunk_month(chunk), "lots": encode_all(lots)}
+def chunk_data(lots: list[Lot]) -> dict[str, Any]:
+    """A chunk item's attributes: its lots (which chunk it is, the sort key says)."""
+    return {"lots": encode_all(lots)}
 
 
 def chunk_of(values: dict[str, Any]) -> str:
@@ -338,7 +338,7 @@ class MemberStore:
             if not lots:
                 actions.append({"Delete": {"TableName": self._table, "Key": key}})
                 continue
-            values = item(pk, keys.lot_chunk_sk(chunk), "lots", chunk_data(chunk, lots))
+            values = item(pk, keys.lot_chunk_sk(chunk), "lots", chunk_data(lots))
             actions.append({"Put": {"TableName": self._table, "Item": to_item(values)}})
         for bucket, lots in sorted(history_by_bucket(write.expired).items()):
             actions.append(
