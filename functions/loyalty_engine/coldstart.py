@@ -2,7 +2,7 @@
 
 Importing this module pauses the collector; the handler module that imported it calls
 `imported()` as its last statement, which freezes every object made so far and resumes it.
-The API function's cold import makes about 60,000 long-lived objects (modules, classes,
+The API function's cold import makes about 130,000 long-lived objects (modules, classes,
 pydantic validators, routes) and the collector would scan them all at least once on the way
 (a full collection, about 12 ms of the import), for nothing: none of them is garbage. Frozen
 (`gc.freeze`), they are not scanned by later collections either, so the scan does not move
