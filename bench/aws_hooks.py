@@ -15,6 +15,13 @@
   with a client of its own (not counted, not delayed; its time counts as part of the call it
   meters, like moto's).
 
+- `FrozenClock` (with `bench/moto_backend.py`'s frozen client): the client process is stopped
+  while moto serves a request, and its clock less the time it stood still is the one `Latency`
+  waits on. moto then answers at once in that clock, however many calls are in flight: calls
+  that overlap each take their p50 as they would on AWS (none waits for moto's time nor for
+  the calls queued before it), and the client's own work between them is measured as it runs.
+  `Latency.taken_out_s` is then the whole time stood still.
+
 `aws_seconds(wall, ...)`: a run's wall time as it would be on AWS: the measured wall time
 (injected latency included) minus the excess taken out, plus the extra CPU time of a Lambda
 function's vCPU share (counted in full even where threads overlap it: on the slow side too).
@@ -22,6 +29,10 @@ function's vCPU share (counted in full even where threads overlap it: on the slo
 
 from __future__ import annotations
 
+import mmap
+import os
+import struct
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -48,6 +59,45 @@ def indexes() -> list[IndexShape]:
     ]
 
 
+class FrozenClock:
+    """This process's clock less the time moto's server held it stopped (see the module's
+    docstring). Registers itself with the server at `endpoint`; `close()` ends it."""
+
+    def __init__(self, endpoint: str) -> None:
+        from urllib.parse import quote
+
+        self._endpoint = endpoint.rstrip("/")
+        descriptor, self._path = tempfile.mkstemp(prefix="bench-frozen-")
+        os.write(descriptor, bytes(8))
+        self._map = mmap.mmap(descriptor, 8)
+        os.close(descriptor)
+        self._ask(f"pid={os.getpid()}&file={quote(self._path)}")
+
+    def _ask(self, query: str) -> None:
+        from urllib.request import urlopen
+
+        with urlopen(f"{self._endpoint}/__bench__/freeze?{query}", timeout=10) as answer:
+            answer.read()
+
+    def frozen_s(self) -> float:
+        """Seconds this process stood still so far."""
+        return float(struct.unpack_from("d", self._map, 0)[0])
+
+    def now(self) -> float:
+        return time.perf_counter() - self.frozen_s()
+
+    def sleep(self, seconds: float) -> None:
+        """`seconds` of this clock (a stop during the sleep lengthens it in wall time)."""
+        deadline = self.now() + seconds
+        while (left := deadline - self.now()) > 0:
+            time.sleep(left)
+
+    def close(self) -> None:
+        self._ask("pid=0")
+        self._map.close()
+        os.unlink(self._path)
+
+
 class _Call:
     __slots__ = ("attempts", "overlapped", "sent", "wire_s")
 
@@ -61,11 +111,17 @@ class _Call:
 class Latency:
     """Injected p50 latency on any number of clients (see the module's docstring)."""
 
-    def __init__(self, meter: WriteMeter | None = None) -> None:
+    def __init__(self, meter: WriteMeter | None = None, clock: FrozenClock | None = None) -> None:
         self.meter = meter
+        self.clock = clock
+        self._now = clock.now if clock is not None else time.perf_counter
+        self._sleep = clock.sleep if clock is not None else time.sleep
+        if meter is not None:
+            meter.clock = self._now
+        self._frozen_at = clock.frozen_s() if clock is not None else 0.0
         self.injected_s = 0.0
-        self.wire_s = 0.0  # moto's time on the wire, every call
-        self.taken_out_s = 0.0  # excess over the p50 of calls that overlapped no other
+        self.wire_s = 0.0  # moto's time on the wire, every call (frozen time excepted)
+        self._taken_out_s = 0.0  # excess over the p50 of calls that overlapped no other
         self.kept_s = 0.0  # excess over the p50 of overlapped calls (left in the wall time)
         self.overlapped_calls = 0
         self.attempts: Counter[str] = Counter()
@@ -73,9 +129,17 @@ class Latency:
         self._local = threading.local()
         self._in_flight: set[_Call] = set()
 
+    @property
+    def taken_out_s(self) -> float:
+        """The time taken out of the wall time: the excess of calls that overlapped no other, and
+        with a frozen clock the whole time the process stood still."""
+        frozen = self.clock.frozen_s() - self._frozen_at if self.clock is not None else 0.0
+        return self._taken_out_s + frozen
+
     def reset(self) -> None:
         with self._lock:
-            self.injected_s = self.wire_s = self.taken_out_s = self.kept_s = 0.0
+            self.injected_s = self.wire_s = self._taken_out_s = self.kept_s = 0.0
+            self._frozen_at = self.clock.frozen_s() if self.clock is not None else 0.0
             self.overlapped_calls = 0
             self.attempts.clear()
 
@@ -113,12 +177,12 @@ class Latency:
         call = getattr(self._local, "call", None)
         if call is not None:
             call.attempts += 1
-            call.sent = time.perf_counter()
+            call.sent = self._now()
 
     def _received(self, **_: Any) -> None:
         call = getattr(self._local, "call", None)
         if call is not None and call.sent is not None:
-            call.wire_s += time.perf_counter() - call.sent
+            call.wire_s += self._now() - call.sent
             call.sent = None
 
     def _end(self, event_name: str, parsed: Any = None, **_: Any) -> None:
@@ -135,7 +199,7 @@ class Latency:
         target *= max(call.attempts, 1)
         taken = call.wire_s + (self.meter.call_seconds() if self.meter is not None else 0.0)
         if taken < target:
-            time.sleep(target - taken)
+            self._sleep(target - taken)
         with self._lock:
             self._in_flight.discard(call)
             self.attempts[f"{service}.{operation}"] += max(call.attempts, 1)
@@ -146,13 +210,14 @@ class Latency:
                 self.kept_s += excess
                 self.overlapped_calls += 1
             else:
-                self.taken_out_s += excess
+                self._taken_out_s += excess
 
     def figures(self) -> dict[str, Any]:
         return {
             "injected_s": round(self.injected_s, 2),
             "moto_wire_s": round(self.wire_s, 2),
             "taken_out_s": round(self.taken_out_s, 2),
+            "frozen_s": round(self.clock.frozen_s() - self._frozen_at, 2) if self.clock is not None else None,
             "overlapped_excess_kept_s": round(self.kept_s, 2),
             "overlapped_calls": self.overlapped_calls,
             "attempts": dict(sorted(self.attempts.items())),
@@ -175,6 +240,7 @@ class WriteMeter:
         )
         self.meter_s = 0.0
         self.meter_cpu_s = 0.0
+        self.clock: Any = time.perf_counter  # a Latency with a frozen clock sets its own
         self.by_operation: dict[str, Counter[str]] = defaultdict(Counter)
         self.by_type: dict[str, Counter[str]] = defaultdict(Counter)
         self.partitions: Counter[str] = Counter()
@@ -194,7 +260,7 @@ class WriteMeter:
         return float(getattr(self._local, "call_s", 0.0))
 
     def _took(self, started: float, cpu: float) -> None:
-        took = time.perf_counter() - started
+        took = self.clock() - started
         self._local.call_s = self.call_seconds() + took
         with self._lock:
             self.meter_s += took
@@ -252,7 +318,7 @@ class WriteMeter:
         """On the API parameters (before-parameter-build: before-call sees the serialized request)."""
         if model.name not in WRITES:
             return
-        started, cpu = time.perf_counter(), time.thread_time()
+        started, cpu = self.clock(), time.thread_time()
         writes = self._writes(model.name, params)
         for table in {w["table"] for w in writes}:
             old = self._read(table, [w["key"] for w in writes if w["table"] == table])
@@ -268,7 +334,7 @@ class WriteMeter:
         writes = context.pop("bench_writes", None)
         if writes is None or getattr(http_response, "status_code", 500) != 200:
             return  # nothing written (a failed condition, a cancelled transaction)
-        started, cpu = time.perf_counter(), time.thread_time()
+        started, cpu = self.clock(), time.thread_time()
         unprocessed = {
             _key_of(r.get("PutRequest", {}).get("Item") or r["DeleteRequest"]["Key"])
             for requests in parsed.get("UnprocessedItems", {}).values()

@@ -40,6 +40,7 @@ import math
 import os
 import pstats
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -153,7 +154,11 @@ def child(mode: str, env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def run_scope(
-    scope: str, sizes: tuple[int, ...], raw_at: int | None, profile: Path | None = None, aws: bool = False
+    scope: str,
+    sizes: tuple[int, ...],
+    raw_at: int | None,
+    profile: Path | None = None,
+    aws: str | None = None,
 ) -> dict[int, dict[str, Any]]:
     runs: dict[int, dict[str, Any]] = {}
     with Backend() as endpoint:
@@ -176,8 +181,8 @@ def run_scope(
                 args.append("--raw")
             if profile is not None:
                 args += ["--profile", str(profile)]
-            if aws:
-                args.append("--aws")  # injected latency and metered write units (bench/aws_pass.py)
+            if aws:  # "latency": injected, frozen while moto serves; "meter": write units (bench/aws_pass.py)
+                args += ["--aws", aws]
             runs[lines] = child("measure", env, *args) | {"file_bytes": len(content)}
             del content
     return runs
@@ -190,7 +195,7 @@ class _Context:
     """The Lambda context the importer reads (never short of time: no continuation)."""
 
     function_name = "Importer"
-    memory_limit_in_mb = 1024
+    memory_limit_in_mb = 1769
     invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:Importer"
     aws_request_id = "bench"
 
@@ -262,7 +267,7 @@ def do_setup(scope: str) -> dict[str, Any]:
 
 
 def do_measure(
-    scope: str, lines: int, name: str, raw: bool, profile: str | None, aws: bool = False
+    scope: str, lines: int, name: str, raw: bool, profile: str | None, aws: str | None = None
 ) -> dict[str, Any]:
     import loyalty_engine.handlers.imports  # noqa: F401 - imported before the baseline RSS
     from loyalty_engine.imports.context import import_services
@@ -272,14 +277,14 @@ def do_measure(
     import_services()  # a warm container: clients built
     calls: Counter[str] = Counter()
     spent: Counter[str] = Counter()  # seconds in each operation, request to parsed response
-    started_call = [0.0]
+    started_call = threading.local()  # the importer's batch requests run on several threads
 
     def count(model: Any, **_: Any) -> None:
         calls[f"{model.service_model.service_name}.{model.name}"] += 1
-        started_call[0] = time.perf_counter()
+        started_call.at = time.perf_counter()
 
     def done(model: Any, **_: Any) -> None:
-        spent[f"{model.service_model.service_name}.{model.name}"] += time.perf_counter() - started_call[0]
+        spent[f"{model.service_model.service_name}.{model.name}"] += time.perf_counter() - started_call.at
 
     def batch_items(params: dict[str, Any], **_: Any) -> None:
         calls["items.batch_written"] += sum(len(v) for v in params.get("RequestItems", {}).values())
@@ -296,13 +301,17 @@ def do_measure(
     client().meta.events.register("before-parameter-build.dynamodb.BatchWriteItem", batch_items)
     client().meta.events.register("before-parameter-build.dynamodb.BatchGetItem", batch_keys)
     client().meta.events.register("before-send.dynamodb", attempt)
-    latency, meter = None, None
-    if aws:
-        from bench.aws_hooks import Latency, WriteMeter
+    latency, meter, clock = None, None, None
+    if aws == "latency":  # the meter's own reads and work would slow the calls it meters: not here
+        from bench.aws_hooks import FrozenClock, Latency
+
+        clock = FrozenClock(os.environ["AWS_ENDPOINT_URL"])
+        latency = Latency(clock=clock).install(client(), s3_client(), sqs_client())
+        _pace_on_aws_time(latency)
+    elif aws == "meter":
+        from bench.aws_hooks import WriteMeter
 
         meter = WriteMeter(client())
-        latency = Latency(meter).install(client(), s3_client(), sqs_client())
-        _pace_on_aws_time(latency, meter)
 
     rss_before = peak_rss_mb()
     profiler = cProfile.Profile() if profile else None
@@ -337,19 +346,26 @@ def do_measure(
         "applied": summary.get("applied"),
         "skipped": summary.get("skipped"),
     }
-    if latency is not None and meter is not None:
-        result["aws"] = {"latency": latency.figures(), "meter": meter.figures(wall)}
+    if latency is not None:
+        result["aws"] = {"latency": latency.figures()}
+    if meter is not None:
+        result["aws"] = {"meter": meter.figures(wall)}
     if raw:
-        result["raw"] = raw_baseline(scope, lines, aws)
+        result["raw"] = raw_baseline(scope, lines, clock)
+    if clock is not None:
+        clock.close()
     return result
 
 
-def raw_baseline(scope: str, lines: int, aws: bool = False) -> dict[str, Any]:
-    """boto3's batch_writer putting `lines` copies of an item the pipeline wrote (keys varied)."""
+def raw_baseline(scope: str, lines: int, clock: Any = None) -> dict[str, Any]:
+    """`lines` copies of an item the pipeline wrote (keys varied) put by BatchWriteItem with the
+    importer's parallelism (`kernel.batch.batch_put`, as many requests in flight), items built
+    beforehand; with `clock` (a FrozenClock) the same injected latency as the importer's."""
     import boto3
 
+    from loyalty_engine.imports.context import import_services
     from loyalty_engine.kernel import keys
-    from loyalty_engine.kernel.batch import key
+    from loyalty_engine.kernel.batch import batch_put, key
     from loyalty_engine.kernel.dynamo import client, from_item
 
     if scope == "masterreward":
@@ -373,23 +389,22 @@ def raw_baseline(scope: str, lines: int, aws: bool = False) -> dict[str, Any]:
             "gsi1sk": f"{template['created_at']}#{name}",
         }
 
-    table = boto3.resource("dynamodb", region_name=REGION).Table(TABLE)
+    writer = boto3.client("dynamodb", region_name=REGION)
     latency = None
-    if aws:  # the same injected latency as the importer's clients
+    if clock is not None:  # the same injected latency as the importer's clients
         from bench.aws_hooks import Latency
 
-        latency = Latency().install(table.meta.client)
+        latency = Latency(clock=clock).install(writer)
     calls: Counter[str] = Counter()
-    table.meta.client.meta.events.register(
-        "before-call.dynamodb", lambda model, **_: calls.update([model.name])
-    )
+    writer.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    items = [item(n) for n in range(lines)]
+    threads = import_services().io_threads
     started, cpu = time.perf_counter(), time.process_time()
-    with table.batch_writer() as writer:
-        for n in range(lines):
-            writer.put_item(Item=item(n))
+    batch_put(writer, TABLE, items, threads=threads)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
         "items": lines,
+        "threads": threads,
         "wall_s": wall,
         "cpu_s": cpu,
         "items_per_s": lines / wall,
@@ -651,7 +666,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--name")
     parser.add_argument("--raw", action="store_true")
-    parser.add_argument("--aws", action="store_true", help="injected AWS latency, metered write units")
+    parser.add_argument(
+        "--aws", choices=("latency", "meter"), help="injected AWS latency, or metered write units"
+    )
     parser.add_argument("--profile", dest="profile_path")
     args = parser.parse_args(argv)
     if args.mode == "all":
@@ -667,25 +684,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _pace_on_aws_time(latency: Any, meter: Any) -> None:
+def _pace_on_aws_time(latency: Any) -> None:
     """The importer's catalog pacing (loyalty_engine.kernel.pacing) against the time the run would
-    take on AWS (aws_hooks.aws_seconds: moto's and the meter's excess taken out, the CPU stretched
-    to the function's share), not against the wall clock, which moto's own time slows."""
+    take on AWS (aws_hooks.aws_seconds: moto's time taken out, the CPU stretched to the
+    function's share), not against the wall clock, which moto's own time slows."""
     from bench.aws_hooks import aws_seconds
     from bench.aws_model import vcpu_share
     from loyalty_engine.kernel import pacing
     from loyalty_engine.wiring import IMPORTER
 
     vcpu = vcpu_share(IMPORTER.memory_mb)
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0, taken0 = time.perf_counter(), time.process_time(), latency.taken_out_s
 
     def aws_now() -> float:
         return aws_seconds(
-            time.perf_counter() - wall0,
-            time.process_time() - cpu0,
-            latency.taken_out_s,
-            meter.meter_cpu_s,
-            vcpu,
+            time.perf_counter() - wall0, time.process_time() - cpu0, latency.taken_out_s - taken0, 0, vcpu
         )
 
     pacing.now = aws_now

@@ -17,12 +17,25 @@ of an item that DynamoDB does not have:
 The figures are then closer to what the client side costs. moto's response serializer
 stays slow for large responses (BatchGetItem of 100 items): reads cost more here, relative
 to writes, than on DynamoDB.
+
+The frozen client (`GET /__bench__/freeze?pid=<pid>&file=<path>`, `pid=0` to end): while
+moto serves a request, the process `pid` is stopped (SIGSTOP, SIGCONT once the answer is
+ready; the request's body is read whole first) and the time it stood still is added to the
+8-byte float at the start of `file`. In the client's clock less that time, moto answers
+at once: however many requests were in flight, none waited for moto nor for the others
+queued in front of it (`bench/aws_hooks.py`'s `FrozenClock`).
 """
 
 from __future__ import annotations
 
+import io
+import mmap
+import os
+import signal
+import struct
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -70,10 +83,44 @@ def main() -> None:
 
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
+    frozen: dict[str, Any] = {"pid": 0, "map": None}
+
+    def freeze(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        from urllib.parse import parse_qs
+
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        with lock:
+            if frozen["map"] is not None:
+                frozen["map"].close()
+            frozen.update(pid=int(query["pid"][0]), map=None)
+            if frozen["pid"]:
+                with open(query["file"][0], "r+b") as shared:
+                    frozen["map"] = mmap.mmap(shared.fileno(), 8)
+        start_response("204 No Content", [])
+        return []
 
     def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/__bench__/freeze":
+            return freeze(environ, start_response)
         with lock:
-            return list(app(environ, start_response))
+            pid, shared = frozen["pid"], frozen["map"]
+            if not pid:
+                return list(app(environ, start_response))
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""  # all sent before the stop
+            environ["wsgi.input"] = io.BytesIO(body)
+            started = time.perf_counter()
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:  # the client ended without saying so
+                frozen.update(pid=0, map=None)
+                return list(app(environ, start_response))
+            try:
+                return list(app(environ, start_response))
+            finally:
+                (total,) = struct.unpack_from("d", shared, 0)
+                struct.pack_into("d", shared, 0, total + time.perf_counter() - started)
+                os.kill(pid, signal.SIGCONT)
 
     server = make_server("127.0.0.1", 0, serialized, threaded=True, request_handler=Handler)
     print(server.server_address[1], flush=True)

@@ -123,11 +123,11 @@ def _interleave(monkeypatch, inner_key: str) -> None:
     original = store.put_items
     state = {"done": False}
 
-    def put_items(items, pace=None):
+    def put_items(items, pace=None, threads=1):
         if not state["done"]:
             state["done"] = True
             _drain_now(inner_key)
-        return original(items, pace)
+        return original(items, pace, threads)
 
     monkeypatch.setattr(store, "put_items", put_items)
 
@@ -228,10 +228,10 @@ def test_a_file_failing_the_same_way_every_time_ends_failed_and_unblocks_the_gro
     svc = import_services()
     real_put = svc.rewards.put_items
 
-    def refuse_poison(items, pace=None):
+    def refuse_poison(items, pace=None, threads=1):
         if any(item.get("external_id") == "poison" for item in items):
             raise ValueError("cannot store this")
-        return real_put(items, pace)
+        return real_put(items, pace, threads)
 
     svc.rewards.put_items = refuse_poison
     try:

@@ -202,7 +202,7 @@ def apply_file(
         if checkpoint is not None:
             items.insert(0, job_item(group, checkpoint))
         if items:
-            svc.rewards.put_items(items, pace)
+            svc.rewards.put_items(items, pace, svc.io_threads)
             persisted = checkpoint or persisted
         progress = job.progress
         checkpoint = job = job.model_copy(

@@ -24,7 +24,7 @@ def master_chunk(
         except LineSkipped as problem:
             outcome.skipped.append(skipped(record, problem))
     tag = chunk_tag(job)
-    before = svc.rewards.rewards_before_chunk(group, sorted({e for _, _, e in rows}), tag)
+    before = svc.rewards.rewards_before_chunk(group, sorted({e for _, _, e in rows}), tag, svc.io_threads)
     state: dict[str, MasterReward | None] = dict(before)
     changed: set[str] = set()
     for record, row, external_id in rows:

@@ -53,7 +53,9 @@ class CardCache:
     ) -> tuple[dict[str, str], dict[str, Attribution]]:
         """(program of each existing card named, existing attributions), in one batched read."""
         unknown = sorted(card_codes - set(self._programs))
-        found, attributions = svc.rewards.cards_and_attributions(group, unknown, sorted(attribution_ids))
+        found, attributions = svc.rewards.cards_and_attributions(
+            group, unknown, sorted(attribution_ids), svc.io_threads
+        )
         for card, program in found.items():
             if len(self._programs) < CARD_CACHE_MAX:
                 self._programs[card] = program

@@ -13,7 +13,7 @@ from loyalty_engine.imports.jobs import ImportJob
 from loyalty_engine.imports.store import ImportStore
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.objects import MessageQueue, ObjectStore, s3_client, sqs_client
-from loyalty_engine.kernel.settings import CATALOG_WCU_S, ImporterSettings, load
+from loyalty_engine.kernel.settings import CATALOG_WCU_S, IMPORT_IO_THREADS, ImporterSettings, load
 from loyalty_engine.kernel.timeutil import utcnow
 from loyalty_engine.points.member_store import MemberStore
 from loyalty_engine.points.program_store import ProgramStore
@@ -42,6 +42,8 @@ class ImportServices:
     time_margin_ms: int = TIME_MARGIN_MS
     # write units per second into a group's reward catalog (one partition): see kernel/pacing.py
     catalog_wcu_s: int = CATALOG_WCU_S
+    # a chunk's batch requests in flight at once (each request's keys are distinct from the others')
+    io_threads: int = IMPORT_IO_THREADS
     # tests: called with (job, chunk number) before a chunk's writes, to simulate a crash
     before_chunk: Callable[[ImportJob, int], None] | None = None
     # the handler's metrics: called with each job that ends (completed or rejected)
@@ -64,4 +66,5 @@ def import_services() -> ImportServices:
         queue=MessageQueue(sqs_client(), config.import_queue_url) if config.import_queue_url else None,
         quiet_period_s=config.import_quiet_period_s,
         catalog_wcu_s=config.import_catalog_wcu_s,
+        io_threads=config.import_io_threads,
     )

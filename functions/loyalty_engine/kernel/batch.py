@@ -1,9 +1,13 @@
-"""BatchGetItem and BatchWriteItem in full-size requests, retrying what DynamoDB leaves unprocessed."""
+"""BatchGetItem and BatchWriteItem in full-size requests, retrying what DynamoDB leaves unprocessed.
+
+`threads` > 1 sends that many requests at once (`kernel/parallel.py`): the requests of one call
+touch distinct keys (they are deduplicated first), so their order does not matter; a caller
+that needs an order between items makes two calls."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -16,6 +20,9 @@ GET_LIMIT = 100
 WRITE_LIMIT = 25
 ATTEMPTS = 8
 
+R = TypeVar("R")
+Pace = Callable[[list[dict[str, Any]]], None]  # called with a write request's items before it is sent
+
 
 def key(pk: str, sk: str) -> dict[str, Any]:
     return {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
@@ -26,6 +33,14 @@ def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
         yield values[start : start + size]
 
 
+def _each(work: Callable[[Any], R], parts: Iterator[Any], threads: int) -> list[R]:
+    if threads <= 1:
+        return [work(part) for part in parts]
+    from loyalty_engine.kernel.parallel import in_parallel  # not in the API functions' cold import
+
+    return in_parallel(work, parts, threads)
+
+
 def batch_get(
     client: Any,
     table: str,
@@ -33,30 +48,35 @@ def batch_get(
     *,
     projection: tuple[str, ...] = (),
     consistent: bool = True,
+    threads: int = 1,
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """The items found, by (pk, sk). Never answers "absent" for a key that was not read."""
     unique = list(dict.fromkeys(keys))
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for part in _chunks(unique, GET_LIMIT):
+
+    def read(part: list[tuple[str, str]]) -> list[dict[str, Any]]:
         request: dict[str, Any] = {"Keys": [key(pk, sk) for pk, sk in part], "ConsistentRead": consistent}
         if projection:
             names = {f"#p{i}": name for i, name in enumerate((PARTITION_KEY, SORT_KEY, *projection))}
             request["ProjectionExpression"] = ", ".join(names)
             request["ExpressionAttributeNames"] = names
         pending: dict[str, Any] = {table: request}
+        items: list[dict[str, Any]] = []
         for _ in attempts(ATTEMPTS, BUSY):
             try:
                 response = client.batch_get_item(RequestItems=pending)
             except ClientError as error:
                 raise (map_error(error) or error) from error
-            for raw in response.get("Responses", {}).get(table, []):
-                values = from_item(raw)
-                found[(values[PARTITION_KEY], values[SORT_KEY])] = values
+            items += response.get("Responses", {}).get(table, [])
             pending = response.get("UnprocessedKeys") or {}
             if not pending:
-                break
-        else:
-            raise ServiceUnavailable("the database is busy; retry")
+                return items
+        raise ServiceUnavailable("the database is busy; retry")
+
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for items in _each(read, _chunks(unique, GET_LIMIT), threads):
+        for raw in items:
+            values = from_item(raw)
+            found[(values[PARTITION_KEY], values[SORT_KEY])] = values
     return found
 
 
@@ -64,25 +84,26 @@ def batch_put(
     client: Any,
     table: str,
     items: list[dict[str, Any]],
-    pace: Callable[[list[dict[str, Any]]], None] | None = None,
+    pace: Pace | None = None,
+    threads: int = 1,
 ) -> int:
     """Put items (plain values), 25 per request; the last item of a key wins. Returns the requests
-    made. `pace` is called with each request's items before it is sent (it may wait)."""
+    made. `pace` is called with each request's items before it is sent (it may wait; with
+    `threads` > 1 from several threads at once)."""
     by_key = {(values[PARTITION_KEY], values[SORT_KEY]): values for values in items}
-    requests = 0
-    for part in _chunks(list(by_key.values()), WRITE_LIMIT):
+
+    def write(part: list[dict[str, Any]]) -> int:
         if pace is not None:
             pace(part)
         pending: dict[str, Any] = {table: [{"PutRequest": {"Item": to_item(values)}} for values in part]}
-        for _ in attempts(ATTEMPTS, BUSY):
+        for requests, _ in enumerate(attempts(ATTEMPTS, BUSY), start=1):
             try:
                 response = client.batch_write_item(RequestItems=pending)
             except ClientError as error:
                 raise (map_error(error) or error) from error
-            requests += 1
             pending = response.get("UnprocessedItems") or {}
             if not pending:
-                break
-        else:
-            raise ServiceUnavailable("the database is busy; retry")
-    return requests
+                return requests
+        raise ServiceUnavailable("the database is busy; retry")
+
+    return sum(_each(write, _chunks(list(by_key.values()), WRITE_LIMIT), threads))

@@ -91,6 +91,7 @@ class UsagePlanSettings(Settings):
 
 
 CATALOG_WCU_S = 900  # the importer's default pace into a group's reward catalog (one partition)
+IMPORT_IO_THREADS = 8  # the importer's DynamoDB batch requests in flight at once
 
 
 class ImporterSettings(Settings):
@@ -102,6 +103,8 @@ class ImporterSettings(Settings):
     # A group's reward catalog is one partition (1,000 write units/s at most): masterreward
     # files write it no faster than this, leaving the rest to the API's catalog writes.
     import_catalog_wcu_s: int = Field(default=CATALOG_WCU_S, alias="IMPORT_CATALOG_WCU_S", ge=1, le=1000)
+    # A chunk's batch reads and writes (distinct keys each) go out this many at once.
+    import_io_threads: int = Field(default=IMPORT_IO_THREADS, alias="IMPORT_IO_THREADS", ge=1, le=32)
 
 
 class JobSettings(Settings):

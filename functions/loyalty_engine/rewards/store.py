@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from loyalty_engine.kernel import keys
-from loyalty_engine.kernel.batch import batch_get, batch_put
+from loyalty_engine.kernel.batch import Pace, batch_get, batch_put
 from loyalty_engine.kernel.batch import key as table_key
 from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
 from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, serialize, to_item
@@ -138,11 +137,13 @@ class RewardStore:
         return {values["external_id"]: _reward(values) for values in found.values()}
 
     def rewards_before_chunk(
-        self, group: str, external_ids: list[str], chunk_tag: str
+        self, group: str, external_ids: list[str], chunk_tag: str, threads: int = 1
     ) -> dict[str, MasterReward | None]:
         """Each reward as it was before the chunk `chunk_tag` (None: it did not exist)."""
         pk = keys.rewards_pk(group)
-        found = batch_get(self._client, self._table, [(pk, keys.reward_sk(e)) for e in external_ids])
+        found = batch_get(
+            self._client, self._table, [(pk, keys.reward_sk(e)) for e in external_ids], threads=threads
+        )
         result: dict[str, MasterReward | None] = {}
         for values in found.values():
             if values.get("prior_chunk") == chunk_tag:
@@ -158,11 +159,9 @@ class RewardStore:
         except ClientError as error:
             raise (map_error(error) or error) from error
 
-    def put_items(
-        self, items: list[dict[str, Any]], pace: Callable[[list[dict[str, Any]]], None] | None = None
-    ) -> int:
-        """Write prepared items (rewards, attributions, skipped lines) in batches (`pace`: see batch_put)."""
-        return batch_put(self._client, self._table, items, pace)
+    def put_items(self, items: list[dict[str, Any]], pace: Pace | None = None, threads: int = 1) -> int:
+        """Write prepared items (rewards, attributions, skipped lines) in batches (see batch_put)."""
+        return batch_put(self._client, self._table, items, pace, threads)
 
     def reward_page(
         self, group: str, limit: int, cursor: str | None
@@ -288,7 +287,7 @@ class RewardStore:
         return {values["attribution_id"]: _attribution(values) for values in found.values()}
 
     def cards_and_attributions(
-        self, group: str, card_codes: list[str], attribution_ids: list[str]
+        self, group: str, card_codes: list[str], attribution_ids: list[str], threads: int = 1
     ) -> tuple[dict[str, str], dict[str, Attribution]]:
         """(program of each existing card, existing attributions), read together in 100-key batches."""
         wanted = [(keys.member_pk(group, c), keys.MEMBER_SK) for c in card_codes] + [
@@ -298,7 +297,7 @@ class RewardStore:
         projection = tuple(
             dict.fromkeys(("card_code", "program_id", *Attribution.model_fields, "burn_sources"))
         )
-        found = batch_get(self._client, self._table, wanted, projection=projection)
+        found = batch_get(self._client, self._table, wanted, projection=projection, threads=threads)
         programs: dict[str, str] = {}
         attributions: dict[str, Attribution] = {}
         for values in found.values():
