@@ -98,3 +98,18 @@ def test_the_delivery_worker_gives_up_to_its_queues_dead_letter_queue_and_the_ap
     assert api["Environment"]["Variables"][WEBHOOK_QUEUE.env] == {
         "Ref": queue_ids(prod, WEBHOOK_QUEUE.name)[0]
     }
+
+
+SSRF_GUARD_SWITCHES = ("WEBHOOKS_ALLOW_HTTP", "WEBHOOKS_ALLOW_PRIVATE")
+
+
+def test_no_deployed_function_turns_off_the_https_or_private_address_guards(each_stage: Synthesized) -> None:
+    """Those switches are the local stack's only (plain HTTP to a receiver on 127.0.0.1); in a
+    deployed stage the defaults (refuse) must hold, whatever function reads the settings."""
+    functions = each_stage.of_type("AWS::Lambda::Function")
+    delivery_id, _ = function_resource(each_stage, WEBHOOK_DELIVERY)
+    assert delivery_id in functions
+    assert functions[delivery_id]["Properties"]["Environment"]["Variables"], "the delivery has its variables"
+    for function_id, function in functions.items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert not set(SSRF_GUARD_SWITCHES) & set(variables), function_id

@@ -18,6 +18,7 @@ from tests.integration.test_imports_delivery import (
     reward,
 )
 from tests.support.api import call
+from tests.support.events import EventCapture
 from tests.support.fast_clients import shared_botocore_loader
 from tests.support.import_state import bucket_keys, snapshot
 from tests.support.imports import BUCKET, deliver, report, report_stems, upload
@@ -91,6 +92,37 @@ def test_the_same_bytes_uploaded_again_apply_nothing_and_name_the_import_they_re
     # Both uploads left incoming/ (the duplicate too: it is handled).
     assert world.s3.list_object_versions(Bucket=BUCKET, Prefix="incoming/").get("Versions", []) == []
     assert len(bucket_keys(world.s3, f"processed/demo/{second['import_id']}/")) == 1
+
+
+def test_the_same_bytes_again_publish_one_import_event_naming_the_import_they_repeat(table, world):
+    bus = EventCapture(table[1])
+    _versioned(world)
+    _granted(world)
+    content = earn(f"coffee;CC0001;A-1;1;;{VALID}", f"coffee;CC0002;A-2;1;;{VALID}")
+    key = upload(world.s3, EARN, content)
+    no_failures(deliver(key))
+    (first,) = _jobs(EARN)
+    (completed,) = bus.details("import.completed")[-1:]
+    assert (completed["import_id"], completed["counts"]["applied"]) == (first["import_id"], 2)
+    seen = len(bus.details())
+    before = snapshot()
+
+    upload(world.s3, EARN, content)  # a new version, the same bytes
+    no_failures(deliver(key, key))  # delivered twice, as SQS may
+
+    new = bus.details()[seen:]
+    (rejected,) = new  # one event, and no points, reward or member event: nothing applied
+    second = next(job for job in _jobs(EARN) if job["import_id"] != first["import_id"])
+    assert rejected["kind"] == "import.rejected"
+    assert (rejected["import_id"], rejected["state"], rejected["duplicate_of"]) == (
+        second["import_id"],
+        "duplicate",
+        first["import_id"],
+    )
+    assert (rejected["file_name"], rejected["counts"]["applied"]) == (EARN, 0)
+    after = snapshot()
+    assert {k: v for k, v in after.items() if k != "jobs"} == {k: v for k, v in before.items() if k != "jobs"}
+    assert get_reward("coffee")["remaining"] == 8
 
 
 def test_a_corrected_file_with_other_bytes_applies(world):

@@ -196,3 +196,52 @@ def test_an_erasure_needs_its_reason_code_and_changes_nothing_without(subject, t
             assert (reply.status, reply.body["code"]) == (422, "validation_error"), (event, body, reply.body)
     after = [i for i in dynamodb.scan(TableName=name)["Items"] if "#AUDIT" not in i["pk"]["S"]]
     assert after == before
+
+
+def test_a_generated_card_enrolment_replays_without_its_customer_reference_after_the_erasure(program, table):
+    """The answer a generated-card enrolment keeps under its Idempotency-Key (in the group's
+    partition) is blanked too; a replay of the same request still answers, the same card,
+    without the reference."""
+    headers = {"Idempotency-Key": "enrol-generated-1"}
+    body = {"customer_ref": "CUST-SECRET-77"}
+    first = call("api_enrol_member", SHOP, body=body, headers=headers)
+    assert first.status == 201 and first.body["customer_ref"] == "CUST-SECRET-77", first.body
+    card = first.body["card_code"]
+    reply = call("api_erase_member", ADMIN, path={"card_code": card})
+    assert reply.status == 200, reply.body
+    replay = call("api_enrol_member", SHOP, body=body, headers=headers)
+    assert replay.status == 201 and replay.body == {**first.body, "customer_ref": None}
+    dynamodb, name = table
+    assert "CUST-SECRET-77" not in json.dumps(dynamodb.scan(TableName=name)["Items"])
+    # the same key with another request is still refused: the fingerprint stays
+    other = call("api_enrol_member", SHOP, body={"customer_ref": "someone else"}, headers=headers)
+    assert other.status == 409, other.body
+    again = call("api_erase_member", ADMIN, path={"card_code": card})
+    assert again.body == reply.body
+
+
+def test_a_customer_erasure_blanks_its_instruments_cancellation_reasons_and_keeps_their_amounts(
+    subject, table
+):
+    from tests.support.instruments import CREDIT, POS, build_world, instrument_ledger, ok
+
+    build_world(series=(CREDIT,))
+    body = {"return_id": "R-PRIV-1", "amount": "19.90", "currency": "EUR", "customer_id": CUSTOMER}
+    number = ok(call("api_issue_store_credit", POS, path={"series_id": CREDIT}, body=body))["instrument"][
+        "number"
+    ]
+    cancellation = {"cancellation_id": "CS-PRIV-1", "reason": "Ada Lovelace says it was stolen"}
+    cancelled = ok(call("api_cancel_instrument", ADMIN, path={"number": number}, body=cancellation))
+    assert cancelled["entry"]["reason"] == cancellation["reason"]
+    ledger_before = instrument_ledger(number)
+    assert call("api_get_customer", ADMIN).body["links"]["instruments"] == [number]
+
+    assert call("api_erase_customer", ADMIN).status == 200
+    dynamodb, name = table
+    assert "says it was stolen" not in json.dumps(dynamodb.scan(TableName=name)["Items"])
+    ledger_after = instrument_ledger(number)
+    assert ledger_after == [{**entry, "reason": None} for entry in ledger_before]
+    assert [e["amount"] for e in ledger_after] == [e["amount"] for e in ledger_before]
+    # the cancellation replays, without the reason
+    replay = ok(call("api_cancel_instrument", ADMIN, path={"number": number}, body=cancellation))
+    assert replay == {**cancelled, "entry": {**cancelled["entry"], "reason": None}}

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import boto3
+import jsonschema
 
 from local_stack.runtime import FunctionRuntime, reset_handler_caches
 from local_stack.streams import StreamDelivery
@@ -18,6 +21,22 @@ from loyalty_engine.kernel.table import stream_specification
 from loyalty_engine.wiring import EVENTS_PUBLISHER
 
 BUS_NAME = bus_name("test")
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
+
+
+@cache
+def schema_validator(kind: str) -> jsonschema.Draft202012Validator:
+    """The committed JSON Schema of a kind's `detail` (docs/events/<kind>.json), as consumers read it."""
+    schema = json.loads((SCHEMAS / f"{kind}.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def check_against_schema(detail: dict[str, Any]) -> None:
+    errors = sorted(schema_validator(detail["kind"]).iter_errors(detail), key=lambda e: list(e.path))
+    assert not errors, f"{detail['kind']} does not match docs/events/{detail['kind']}.json: " + "; ".join(
+        f"{'/'.join(map(str, e.path)) or '(detail)'}: {e.message}" for e in errors
+    )
 
 
 def streams_client() -> Any:
@@ -79,7 +98,8 @@ class EventCapture:
         return new
 
     def details(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Every detail received so far (of one kind), each checked against its kind's model."""
+        """Every detail received so far (of one kind), each checked against its kind's model and
+        against its committed JSON Schema (docs/events/<kind>.json)."""
         self.drain()
         found = []
         for envelope in self.received:
@@ -87,6 +107,7 @@ class EventCapture:
             detail = envelope["detail"]
             assert envelope["detail-type"] == detail["kind"]
             MODELS_BY_KIND[detail["kind"]].model_validate(detail)
+            check_against_schema(detail)
             if kind is None or detail["kind"] == kind:
                 found.append(detail)
         return found

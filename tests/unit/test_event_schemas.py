@@ -73,3 +73,15 @@ def test_what_the_publisher_puts_validates_against_its_schema() -> None:
         jsonschema.validate({**detail, "nq": 12.5}, schema("points.earned"))  # never a float
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**detail, "kind": "points.burned"}, schema("points.earned"))
+
+
+def test_the_integration_capture_checks_each_detail_against_its_committed_schema() -> None:
+    from tests.support.events import check_against_schema
+
+    (event,) = events(record("INSERT", MEMBER_PK, "E#1#0", ledger_entry("earn")))
+    detail = json.loads(event.model_dump_json())
+    check_against_schema(detail)
+    with pytest.raises(AssertionError, match=r"points\.earned\.json: nq:"):
+        check_against_schema({**detail, "nq": "fifty"})
+    with pytest.raises(AssertionError, match="'entry_id' is a required property"):
+        check_against_schema({k: v for k, v in detail.items() if k != "entry_id"})

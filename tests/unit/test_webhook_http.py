@@ -61,6 +61,40 @@ def test_the_timeout_bounds_the_whole_answer():
     assert answer.error == "timeout" and 150 <= answer.latency_ms < 900
 
 
+def test_a_receiver_trickling_its_answer_cannot_hold_the_delivery_past_the_deadline():
+    """One byte every 0.5 s keeps each socket read short of any per-read timeout; the deadline is
+    for the whole exchange, so the attempt ends near it, as a timeout."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)  # the request (small: one read)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n" + b"x" * 2000:
+                if stop.wait(0.5):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return  # the sender gave up
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/hooks"
+        answer = post(url, b"{}", {}, allow_private=True, timeout_s=1.0)
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    assert (answer.status_code, answer.error, answer.succeeded) == (None, "timeout", False)
+    assert 950 <= answer.latency_ms < 1500
+
+
 def test_https_goes_to_the_checked_address_and_checks_the_certificate_against_the_host_name(tmp_path):
     import http.server
     import ssl

@@ -66,9 +66,10 @@ def enrol(
     for _ in range(GENERATION_ATTEMPTS):
         card_code = request.card_code or generate_card_code(program.card_codes)
         member, answer = _enrolment(program, card_code, request, fp, now)
-        write = MemberWrite(
-            member=member, new_records=[NewRecord(ENROL_SK, "enrolment", {"answer": answer_attrs(answer)})]
-        )
+        enrolment: dict[str, Any] = {"answer": answer_attrs(answer)}
+        if idem_sk:
+            enrolment["idempotency_sk"] = idem_sk  # where the group keeps this answer (an erasure blanks it)
+        write = MemberWrite(member=member, new_records=[NewRecord(ENROL_SK, "enrolment", enrolment)])
         if idem_sk:
             write.group_records.append(NewRecord(idem_sk, "idempotency", {"answer": answer_attrs(answer)}))
         try:

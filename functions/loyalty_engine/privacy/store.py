@@ -38,6 +38,22 @@ def _blank_answer(values: dict[str, Any], fields: dict[str, Any]) -> bool:
     return bool(changed)
 
 
+def _blank_cancellation_reason(values: dict[str, Any]) -> bool:
+    """Blank a cancellation record's reason and its stored answer's `entry.reason` in place."""
+    changed = False
+    if values.get("reason") is not None:
+        values["reason"] = None
+        changed = True
+    answer = values.get("answer")
+    if isinstance(answer, dict) and isinstance(answer.get("body"), str):
+        body = json.loads(answer["body"])
+        entry = body.get("entry") if isinstance(body, dict) else None
+        if isinstance(entry, dict) and entry.get("reason") is not None:
+            answer["body"] = json.dumps({**body, "entry": {**entry, "reason": None}})
+            changed = True
+    return changed
+
+
 def _at(version: int) -> dict[str, Any]:
     """The stored customer is still the version read (0: saved before customers had versions)."""
     if version:
@@ -94,8 +110,42 @@ class PrivacyStore(ItemTable):
             if values.get("reason") is not None:
                 rewritten.append({**values, "reason": None})
         for values in self._raw_items(pk, ENROL_SK):
-            if values[SORT_KEY] == ENROL_SK and _blank_answer(values, {"customer_ref": None}):
+            if values[SORT_KEY] != ENROL_SK:
+                continue
+            if _blank_answer(values, {"customer_ref": None}):
                 rewritten.append(values)
+            rewritten += self._group_enrolment_answer(group, card_code, values.get("idempotency_sk"))
+        if rewritten:
+            batch_put(self._client, self._table, rewritten)
+        return len(rewritten)
+
+    def _group_enrolment_answer(self, group: str, card_code: str, sk: Any) -> list[dict[str, Any]]:
+        """The answer a generated-card enrolment keeps under its Idempotency-Key in the group's
+        partition (the enrolment record names it), its customer reference blanked: [] when
+        there is none or it is blank already."""
+        if not isinstance(sk, str):
+            return []  # an imported code, or an enrolment made before the record named its key
+        for values in self._raw_items(keys.group_pk(group), sk):
+            answer = values.get("answer")
+            if values[SORT_KEY] != sk or not isinstance(answer, dict):
+                continue
+            body = json.loads(str(answer.get("body") or "null"))
+            same_card = isinstance(body, dict) and body.get("card_code") == card_code
+            if same_card and _blank_answer(values, {"customer_ref": None}):
+                return [values]
+        return []
+
+    def blank_instrument_free_text(self, group: str, number: str) -> int:
+        """Blank an instrument's cancellation reasons: on the cancellation record, in its stored
+        answer, and on the cancellation movement (its amounts and balance stay). Returns the
+        items rewritten."""
+        pk = keys.instrument_pk(group, number)
+        rewritten = [
+            v for v in self._raw_items(pk, keys.cancellation_sk("")) if _blank_cancellation_reason(v)
+        ]
+        for values in self._raw_items(pk, keys.INSTRUMENT_ENTRY_PREFIX):
+            if values.get("reason") is not None:
+                rewritten.append({**values, "reason": None})
         if rewritten:
             batch_put(self._client, self._table, rewritten)
         return len(rewritten)

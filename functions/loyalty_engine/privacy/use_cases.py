@@ -188,9 +188,10 @@ def erase_member(ctx: PrivacyContext, caller: Caller, card_code: str) -> MemberE
 
 
 def erase_customer(ctx: PrivacyContext, caller: Caller, customer_id: str) -> CustomerView:
-    """Erase every card of the customer, then blank the customer's name, e-mail and phone and
-    take it out of the search (the customer last: a retry after a failure finishes the job).
-    Idempotent: an erased customer is answered as it is."""
+    """Erase every card of the customer and blank its instruments' cancellation reasons, then
+    blank the customer's name, e-mail and phone and take it out of the search (the customer
+    last: a retry after a failure finishes the job). Idempotent: an erased customer is answered
+    as it is (its cards and instruments are blanked again, in case a change raced the first)."""
     group = caller.group_id
     for _ in attempts(MAX_ATTEMPTS, RACE):
         found = ctx.customers.customer(group, customer_id)
@@ -202,6 +203,8 @@ def erase_customer(ctx: PrivacyContext, caller: Caller, customer_id: str) -> Cus
                 erase_member(ctx, caller, card)
             except NotFound:
                 continue  # a link to a card that no longer exists holds nothing to erase
+        for number in links.instruments:
+            ctx.privacy.blank_instrument_free_text(group, number)
         if previous.erased:
             return CustomerView(**previous.model_dump(), links=links)
         now = ctx.clock()

@@ -1,6 +1,9 @@
 """POST a webhook: resolve the host once, check every address (`urls.address_allowed`), connect
 to the checked address (the TLS handshake still checks the certificate against the host name),
-10 s timeout, and read no more than a short excerpt of the answer.
+and read no more than a short excerpt of the answer, all within one 10 s deadline: the connection
+is opened with the time left, and every read of the answer (status line, headers, body) first
+checks the time left and waits no longer than that, so a receiver that trickles its answer a byte
+at a time cannot hold a delivery past the deadline (an overrun is a `timeout`).
 
 The standard library only (http.client, which urllib is built on: urllib cannot be told which
 address to connect to, and a second resolution could answer a private address — DNS rebinding).
@@ -10,6 +13,7 @@ Redirects are not followed: a 3xx answer is a failed delivery.
 from __future__ import annotations
 
 import http.client
+import io
 import socket
 import ssl
 import time
@@ -37,24 +41,73 @@ class Answer:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _left(deadline: float) -> float:
+    """The time left before `deadline`; a `TimeoutError` once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the delivery deadline has passed")
+    return left
+
+
+class _DeadlineSocketReader(io.RawIOBase):
+    """The answer's bytes, each read waiting at most the time left before the deadline (a
+    socket's own timeout bounds each read, and restarts with every byte that arrives)."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        self._sock.settimeout(_left(self._deadline))
+        return self._sock.recv_into(buffer)
+
+
+def _deadline_response(deadline: float) -> type[http.client.HTTPResponse]:
+    class DeadlineResponse(http.client.HTTPResponse):
+        def __init__(self, sock: socket.socket, *args: object, **kwargs: object):
+            super().__init__(sock, *args, **kwargs)  # type: ignore[arg-type]
+            # The base class's reader (nothing read from it) stays open until the answer is
+            # closed: it holds the socket's file descriptor when the connection lets go of it.
+            self._holder = self.fp
+            self.fp = io.BufferedReader(_DeadlineSocketReader(sock, deadline))
+
+        def close(self) -> None:
+            super().close()
+            self._holder.close()
+
+    return DeadlineResponse
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout)
+    def __init__(self, host: str, port: int, address: str, deadline: float):
+        super().__init__(host, port, timeout=_left(deadline))
         self._address = address
+        self._deadline = deadline
+        self.response_class = _deadline_response(deadline)
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        # sendall's timeout bounds the whole send (Python >= 3.5), so the time left at connection
+        # bounds connecting and sending the request.
+        self.sock = socket.create_connection((self._address, self.port), _left(self._deadline))
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext):
-        super().__init__(host, port, timeout=timeout, context=context)
+    def __init__(self, host: str, port: int, address: str, deadline: float, context: ssl.SSLContext):
+        super().__init__(host, port, timeout=_left(deadline), context=context)
         self._address = address
+        self._deadline = deadline
         self._tls = context
+        self.response_class = _deadline_response(deadline)
 
     def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), self.timeout)
+        raw = socket.create_connection((self._address, self.port), _left(self._deadline))
+        raw.settimeout(_left(self._deadline))
         self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+        self.sock.settimeout(_left(self._deadline))
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -93,21 +146,22 @@ def post(
     if not all(address_allowed(address, allow_private=allow_private) for address in addresses):
         return done(None, "forbidden_address")
     address = addresses[0]
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = _PinnedHTTPSConnection(
-            host, port, address, timeout_s, tls or ssl.create_default_context()
-        )
-    else:
-        connection = _PinnedHTTPConnection(host, port, address, timeout_s)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = started + timeout_s
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection: http.client.HTTPConnection | None = None
     try:
+        if parts.scheme == "https":
+            connection = _PinnedHTTPSConnection(
+                host, port, address, deadline, tls or ssl.create_default_context()
+            )
+        else:
+            connection = _PinnedHTTPConnection(host, port, address, deadline)
         connection.request("POST", path, body=body, headers={**headers, "User-Agent": USER_AGENT})
-        if connection.sock is not None:
-            connection.sock.settimeout(max(0.01, deadline - time.monotonic()))
         response = connection.getresponse()
-        text = response.read(READ_MAX).decode("utf-8", errors="replace")
+        try:
+            text = response.read(READ_MAX).decode("utf-8", errors="replace")
+        finally:
+            response.close()
         return done(response.status, None, text)
     except TimeoutError:
         return done(None, "timeout")
@@ -116,4 +170,5 @@ def post(
     except (OSError, http.client.HTTPException):
         return done(None, "connection_error")
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
