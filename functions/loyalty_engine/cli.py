@@ -184,7 +184,9 @@ def _own_usage_key(store: GroupStore, group: str) -> int:
         )
         return 1
     if given:
-        sys.stderr.write(f"create-key: group {group} got its own usage key ({quota.usage_key_id or 'local'})\n")
+        sys.stderr.write(
+            f"create-key: group {group} got its own usage key ({quota.usage_key_id or 'local'})\n"
+        )
     return 0
 
 
