@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from loyalty_engine.access.models import Scope
+from loyalty_engine.access.quota_use_cases import ensure_own_usage_key
 from loyalty_engine.access.store import GroupStore
 from loyalty_engine.access.use_cases import create_api_key
 from loyalty_engine.kernel.dynamo import client
+from loyalty_engine.kernel.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -49,4 +51,6 @@ def seed(
             key.role: create_api_key(store, group.group_id, key.scopes, name=key.name, group_name=group.name)
             for key in keys
         }
+        # As `loyalty-admin create-key` does: each group its own usage key (its own bucket).
+        ensure_own_usage_key(store, None, group.group_id, utcnow())
     return tokens

@@ -11,6 +11,7 @@ once), run a scheduled job now, bring the program schedules in line with the tab
     loyalty-admin backfill-search --group demo
     loyalty-admin quotas set --group demo --rate 20 --burst 40 [--quota 100000] | --default
     loyalty-admin quotas show --group demo
+    loyalty-admin quotas sync [--group demo]
 
 `run-job` runs every member shard in this process "as of" the given instant, once per
 (program, job, instant): running it again reports the first run. The instant may be in the
@@ -32,7 +33,11 @@ report and exits 1 if a program could not be synced. It needs the schedules' set
 per UTC day), or puts it back on the stage's default plan; on a deployed stage
 (REST_API_ID, DEFAULT_USAGE_PLAN_ID, STAGE_NAME from the stack's outputs) it brings the group's
 API Gateway key and usage plan in line too (docs/quotas.md). Exit code 2: bad arguments or no
-such group.
+such group. Every group has its own usage key (its own bucket, even on the default plan):
+`create-key` gives one to a group that has none (exit code 1 if API Gateway refused: the key
+made is valid, run `quotas sync`); `quotas sync` gives one to every group that has none
+(groups made before; a keys-only scan of the table, or the `--group`s named), prints the
+report and exits 1 if a group failed; running it again gives none.
 
 `backfill-search` writes the member search's lookup items of the cards and customers saved
 before the search existed (`search.backfill`: puts only, erased subjects skipped; safe to run
@@ -158,6 +163,30 @@ def _key_command(args: argparse.Namespace) -> int:
         return 2
     sys.stdout.write(f"{made.api_key}\n")
     sys.stderr.write("Store this key now: it is not shown again (only its hash is kept).\n")
+    return _own_usage_key(store, args.group) if args.command == "create-key" else 0
+
+
+def _own_usage_key(store: GroupStore, group: str) -> int:
+    """A group made (or found) by create-key gets its own usage key if it has none (docs/quotas.md);
+    on failure the key just made is still valid, and exit code 1 says to run `quotas sync`."""
+    from loyalty_engine.access.quota_use_cases import ensure_own_usage_key
+    from loyalty_engine.kernel.errors import DomainError
+    from loyalty_engine.kernel.settings import UsagePlanSettings
+    from loyalty_engine.kernel.timeutil import utcnow
+
+    try:
+        quota, given = ensure_own_usage_key(store, _usage_plans(load(UsagePlanSettings)), group, utcnow())
+    except Exception as failed:  # the key is made and printed: say what is left to do
+        reason = f"{failed.code}: {failed.message}" if isinstance(failed, DomainError) else repr(failed)
+        sys.stderr.write(
+            f"create-key: the group has no usage key of its own yet ({reason});"
+            f" its calls share the default plan's bucket until `loyalty-admin quotas sync --group {group}`\n"
+        )
+        return 1
+    if given:
+        sys.stderr.write(
+            f"create-key: group {group} got its own usage key ({quota.usage_key_id or 'local'})\n"
+        )
     return 0
 
 
@@ -172,6 +201,8 @@ def _add_quota_commands(commands: Any) -> None:
     put.add_argument("--default", action="store_true", help="back to the stage's default plan")
     show = actions.add_parser("show", help="a group's limits in force")
     show.add_argument("--group", required=True, help="loyalty group slug")
+    sync = actions.add_parser("sync", help="give every group (or --group) without one its own usage key")
+    sync.add_argument("--group", action="append", default=None, help="only this group (repeatable)")
 
 
 def _quotas(args: argparse.Namespace) -> int:
@@ -184,6 +215,13 @@ def _quotas(args: argparse.Namespace) -> int:
     from loyalty_engine.kernel.timeutil import utcnow
 
     store = GroupStore(client(), load(Settings).table_name)
+    if args.action == "sync":
+        from loyalty_engine.access.quota_use_cases import sync_usage_keys
+
+        plans = _usage_plans(load(UsagePlanSettings))
+        report = sync_usage_keys(store, plans, args.group or store.group_ids(), utcnow())
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return 1 if report.failed else 0
     try:
         if args.action == "show":
             quota = group_quota(store, args.group)

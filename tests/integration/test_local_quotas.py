@@ -132,3 +132,21 @@ def test_quotas_show_and_refusals(
     assert json.loads(capsys.readouterr().out)["limits"]["burst"] == 9  # the refusals changed nothing
     assert main(["quotas", "set", "--group", "demo", "--default"]) == 0
     assert json.loads(capsys.readouterr().out)["plan"] == "default"
+
+
+def test_new_groups_on_the_default_plan_each_get_their_own_bucket_without_a_quota_step(
+    stack: LocalStack, clocks: Clocks, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tokens = {}
+    for group in ("fresh-a", "fresh-b"):  # made with create-key only: no `quotas` command
+        assert main(["create-key", "--group", group, "--scope", "admin"]) == 0
+        tokens[group] = capsys.readouterr().out.strip()
+
+    def call(group: str) -> int:
+        headers = {"Authorization": f"Bearer {tokens[group]}"}
+        return requests.get(f"{stack.api_url}/v1/api-keys", headers=headers, timeout=TIMEOUT).status_code
+
+    statuses = [call("fresh-a") for _ in range(DEFAULT_LIMITS.burst + 1)]
+    assert statuses == [200] * DEFAULT_LIMITS.burst + [429]
+    assert [call("fresh-b") for _ in range(10)] == [200] * 10
+    assert [_call(stack, group).status_code for group in ("demo", "demo-b")] == [200, 200]

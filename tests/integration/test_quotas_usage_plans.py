@@ -5,6 +5,7 @@ identifier once it is in a plan, and the stage's default key before."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +13,12 @@ from typing import Any
 import boto3
 import pytest
 
-from loyalty_engine.access.quota_use_cases import set_group_quota, usage_key_for
+from loyalty_engine.access.quota_use_cases import (
+    ensure_own_usage_key,
+    set_group_quota,
+    sync_usage_keys,
+    usage_key_for,
+)
 from loyalty_engine.access.quotas import QuotaLimits, default_usage_key, usage_key_of
 from loyalty_engine.access.store import GroupStore
 from loyalty_engine.access.usage_plan_store import UsagePlanStore
@@ -136,12 +142,26 @@ def test_the_authorizer_returns_the_groups_key_once_it_has_one(
     made = set_group_quota(store, stage.plans(), "demo", QuotaLimits(rate_per_second=3, burst=3), NOW)
     assert _usage_key(demo) == made.usage_key != DEFAULT_KEY
     assert _usage_key(other) == DEFAULT_KEY
-    assert usage_key_for(store, "demo", None) == made.usage_key
+    assert usage_key_for(store, "demo", None) == (made.usage_key, False)
+    assert usage_key_for(store, "demo-b", DEFAULT_KEY) == (DEFAULT_KEY, True)
 
 
-def test_the_cli_applies_limits_on_the_stages_api(
-    store: GroupStore, stage: Stage, monkeypatch: pytest.MonkeyPatch
+def test_a_group_without_its_own_key_is_logged_as_sharing_the_default_key(
+    store: GroupStore, stage: Stage, authorizer_env: None, caplog: pytest.LogCaptureFixture
 ) -> None:
+    token = create_api_key(store, "demo", ["shop"])
+    assert _usage_key(token) == DEFAULT_KEY
+    (shared,) = [record for record in caplog.records if record.getMessage() == "shared_usage_key"]
+    assert shared.levelname == "WARNING" and shared.group == "demo"  # type: ignore[attr-defined]
+    ensure_own_usage_key(store, stage.plans(), "demo", NOW)
+    caplog.clear()
+    assert _usage_key(token) == usage_key_of("demo", stage.api_id)
+    assert [record for record in caplog.records if record.getMessage() == "shared_usage_key"] == []
+
+
+@pytest.fixture
+def stage_env(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The stage's outputs, as `scripts/stack_env.py` exports them for the operator's command."""
     for name, value in {
         "REST_API_ID": stage.api_id,
         "DEFAULT_USAGE_PLAN_ID": stage.default_plan,
@@ -149,12 +169,56 @@ def test_the_cli_applies_limits_on_the_stages_api(
     }.items():
         monkeypatch.setenv(name, value)
     forget()
-    try:
-        assert main(["quotas", "set", "--group", "demo-b", "--rate", "4", "--burst", "8"]) == 0
-    finally:
-        for name in ("REST_API_ID", "DEFAULT_USAGE_PLAN_ID", "STAGE_NAME"):
-            monkeypatch.delenv(name)
-        forget()
+    yield
+    for name in ("REST_API_ID", "DEFAULT_USAGE_PLAN_ID", "STAGE_NAME"):
+        monkeypatch.delenv(name)
+    forget()
+
+
+def test_the_cli_applies_limits_on_the_stages_api(store: GroupStore, stage: Stage, stage_env: None) -> None:
+    assert main(["quotas", "set", "--group", "demo-b", "--rate", "4", "--burst", "8"]) == 0
     (key,) = stage.keys_named("loyalty-dev-demo-b")
     (plan,) = stage.plans_of(key["id"])
     assert plan["name"] == "loyalty-dev-group-demo-b" and int(plan["throttle"]["burstLimit"]) == 8
+
+
+def test_create_key_gives_a_new_group_its_own_key_on_the_default_plan_once(
+    store: GroupStore, stage: Stage, stage_env: None
+) -> None:
+    for _ in range(2):  # the group made, then another key of the same group
+        assert main(["create-key", "--group", "acme", "--scope", "admin"]) == 0
+    (key,) = stage.keys_named("loyalty-dev-acme")
+    assert key["value"] == usage_key_of("acme", stage.api_id)
+    assert [plan["id"] for plan in stage.plans_of(key["id"])] == [stage.default_plan]
+    quota = store.get_quota("acme")
+    assert quota is not None and quota.limits is None and quota.usage_key_id == key["id"]
+    assert usage_key_for(store, "acme", DEFAULT_KEY) == (key["value"], False)
+
+
+def test_sync_gives_every_older_group_its_own_key_once(
+    store: GroupStore, stage: Stage, stage_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    limited = QuotaLimits(rate_per_second=3, burst=6)
+    set_group_quota(store, stage.plans(), "demo", limited, NOW)  # already has its own key and plan
+    create_api_key(store, "old", ["admin"])  # made before groups got a key on creation
+    capsys.readouterr()
+    assert main(["quotas", "sync"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert sorted(first["given"]) == ["demo-b", "old"] and first["already"] == ["demo"]
+    assert main(["quotas", "sync"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["given"] == [] and sorted(again["already"]) == ["demo", "demo-b", "old"]
+    for group in ("demo-b", "old"):
+        (key,) = stage.keys_named(f"loyalty-dev-{group}")
+        assert [plan["id"] for plan in stage.plans_of(key["id"])] == [stage.default_plan]
+    (demo_key,) = stage.keys_named("loyalty-dev-demo")
+    assert [plan["name"] for plan in stage.plans_of(demo_key["id"])] == ["loyalty-dev-group-demo"]
+    assert store.get_quota("demo") is not None and store.get_quota("demo").limits == limited  # type: ignore[union-attr]
+
+
+def test_sync_repairs_a_key_given_without_the_stages_api(store: GroupStore, stage: Stage) -> None:
+    """A group given a key by the command run without REST_API_ID (in no plan of this API)."""
+    ensure_own_usage_key(store, None, "demo", NOW)
+    report = sync_usage_keys(store, stage.plans(), ["demo", "nobody"], NOW)
+    assert report.given == ["demo"] and list(report.failed) == ["nobody"]
+    assert usage_key_for(store, "demo", DEFAULT_KEY) == (usage_key_of("demo", stage.api_id), False)

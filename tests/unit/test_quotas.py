@@ -19,6 +19,7 @@ from loyalty_engine.access.quotas import (
     QuotaLimits,
     TokenBucket,
     default_usage_key,
+    has_own_usage_key,
     retry_after,
     usage_key_of,
 )
@@ -127,3 +128,12 @@ def test_a_groups_own_key_gets_its_limits_and_no_key_is_forbidden() -> None:
     with pytest.raises(GatewayError) as refused:
         plans.admit(None, "a")
     assert refused.value.status == 403
+
+
+def test_a_group_has_its_own_usage_key_only_on_the_api_it_was_given_on() -> None:
+    own = GroupQuota(usage_key=usage_key_of("a", "api1"))
+    assert has_own_usage_key(own, "a", "api1")
+    assert not has_own_usage_key(own, "a", "api2")  # the REST API was re-created
+    assert not has_own_usage_key(own, "b", "api1")
+    assert not has_own_usage_key(GroupQuota(), "a", "api1")  # never given one
+    assert not has_own_usage_key(GroupQuota(usage_key=default_usage_key("api1")), "a", "api1")

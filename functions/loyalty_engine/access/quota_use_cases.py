@@ -1,5 +1,7 @@
-"""Use cases of a group's quota: the usage key the authorizer returns, and an operator setting
-a group's limits (stored on the group and applied to API Gateway's usage plans).
+"""Use cases of a group's quota: the usage key the authorizer returns, every group's own usage
+key (given when the group is made: `loyalty-admin create-key`; `quotas sync` for older groups),
+and an operator setting a group's limits (stored on the group and applied to API Gateway's
+usage plans).
 
 Setting limits is an operator's act (`loyalty-admin quotas set`), never a group's own: a
 tenant's admin key cannot raise its own limits. It is idempotent: the group's API Gateway
@@ -10,12 +12,16 @@ a plan.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
-from loyalty_engine.access.quotas import GroupQuota, QuotaLimits, usage_key_of
+from pydantic import Field
+
+from loyalty_engine.access.quotas import GroupQuota, QuotaLimits, has_own_usage_key, usage_key_of
 from loyalty_engine.access.store import GroupStore
-from loyalty_engine.kernel.errors import NotFound
+from loyalty_engine.kernel.errors import DomainError, NotFound
+from loyalty_engine.kernel.model import DeferredModel
 
 LOCAL_NAMESPACE = "local"  # the usage keys' namespace where no API Gateway is configured
 
@@ -34,13 +40,53 @@ class UsagePlans(Protocol):
         ...
 
 
-def usage_key_for(store: GroupStore, group: str, default_usage_key: str | None) -> str | None:
-    """The usage identifier the authorizer returns for a caller of `group`: the group's own API
-    Gateway key once an operator has applied its quota, else the stage's default key."""
+def usage_key_for(store: GroupStore, group: str, default_usage_key: str | None) -> tuple[str | None, bool]:
+    """The usage identifier the authorizer returns for a caller of `group`, and whether it is
+    the stage's shared default key: the group's own API Gateway key (given when the group is
+    made, `ensure_own_usage_key`), else, for a group never given one (made before keys were
+    given on creation, and not synced yet), the default key that all such groups share."""
     quota = store.get_quota(group)
     if quota is not None and quota.usage_key:
-        return quota.usage_key
-    return default_usage_key
+        return quota.usage_key, False
+    return default_usage_key, True
+
+
+def ensure_own_usage_key(
+    store: GroupStore, plans: UsagePlans | None, group: str, now: datetime
+) -> tuple[GroupQuota, bool]:
+    """Give the group its own usage key on this API if it has none yet, on the plan its limits
+    say (none: the stage's default plan, with a bucket of its own); True when it was given one
+    now. A group whose key is already this API's is left alone (no API Gateway call)."""
+    quota = store.get_quota(group)
+    namespace = plans.namespace if plans is not None else LOCAL_NAMESPACE
+    if quota is not None and has_own_usage_key(quota, group, namespace):
+        return quota, False
+    limits = quota.limits if quota is not None else None
+    return set_group_quota(store, plans, group, limits, now), True
+
+
+class UsageKeySync(DeferredModel):
+    """What `loyalty-admin quotas sync` did: the groups given their own key now, those that had
+    one, and those it failed for (with the reason; running it again finishes them)."""
+
+    given: list[str] = Field(default_factory=list)
+    already: list[str] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+def sync_usage_keys(
+    store: GroupStore, plans: UsagePlans | None, groups: Iterable[str], now: datetime
+) -> UsageKeySync:
+    """`ensure_own_usage_key` for each group (idempotent: a second run gives none)."""
+    report = UsageKeySync()
+    for group in groups:
+        try:
+            _, given = ensure_own_usage_key(store, plans, group, now)
+        except DomainError as error:
+            report.failed[group] = f"{error.code}: {error.message}"
+            continue
+        (report.given if given else report.already).append(group)
+    return report
 
 
 def group_quota(store: GroupStore, group: str) -> GroupQuota:

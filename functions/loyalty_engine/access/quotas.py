@@ -63,6 +63,13 @@ def usage_key_of(group: str, namespace: str) -> str:
     return f"lq-{group}-{digest}"
 
 
+def has_own_usage_key(quota: GroupQuota, group: str, namespace: str) -> bool:
+    """The group's stored quota holds its own key on this API (`namespace`): not so for a group
+    never given one, nor for a key given on another REST API (the API was re-created) or by
+    the local stack's command (no REST_API_ID), which is in no plan of this one."""
+    return quota.usage_key == usage_key_of(group, namespace)
+
+
 def default_usage_key(namespace: str) -> str:
     """The stage's default plan key (`namespace`: the stage's name, or `local`); the dot keeps it
     apart from every group's key."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from loyalty_engine.kernel.dynamo import from_item, map_error, serialize
 from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, NotFound
 from loyalty_engine.kernel.item_access import NEW_ONLY, ItemTable, at_version
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import PARTITION_KEY, TYPE_ATTRIBUTE
+from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE
 
 # Version 0: a key never changed since created, or stored before keys had a version.
 _FIRST_VERSION = {
@@ -71,6 +72,21 @@ class GroupStore:
         except ClientError as error:
             raise (map_error(error) or error) from error
         return LoyaltyGroup.model_validate(data_of(from_item(answer["Attributes"])))
+
+    def group_ids(self) -> Iterator[str]:
+        """Every group's id: a keys-only Scan of the whole table, kept to the group items. Only
+        `loyalty-admin quotas sync` reads it, once, for the groups made before every new group
+        got its own usage key (they are in no index); the API never does."""
+        pages = self._client.get_paginator("scan").paginate(
+            TableName=self._table,
+            ProjectionExpression="#pk",
+            FilterExpression="#sk = :group",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+            ExpressionAttributeValues={":group": {"S": keys.GROUP_SK}},
+        )
+        for page in pages:
+            for found in page.get("Items", []):
+                yield found[PARTITION_KEY]["S"].removeprefix(keys.group_pk(""))
 
     def get_quota(self, group: str) -> GroupQuota | None:
         """The group's stored quota (an eventually consistent read of that attribute only: the

@@ -41,7 +41,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("refused", extra={"reason": refusal.message})
         raise Exception("Unauthorized") from None  # API Gateway answers 401 on exactly this message
     # The usage plan the request counts against: the caller's group's (docs/quotas.md).
-    usage_key = usage_key_for(_keys(), caller.group_id, load(AuthorizerSettings).default_usage_key)
+    usage_key, shared = usage_key_for(_keys(), caller.group_id, load(AuthorizerSettings).default_usage_key)
+    if shared:  # a group never given its own key: it shares the default key's bucket with all such
+        logger.warning(
+            "shared_usage_key",
+            extra={"group": caller.group_id, "fix": "loyalty-admin quotas sync --group <group>"},
+        )
     arn = request.parsed_arn
     policy = APIGatewayAuthorizerResponse(
         principal_id=f"{caller.group_id}/{caller.key_id}",
