@@ -1,6 +1,5 @@
-"""The operator console in a real browser, on the routes every stack has: sign in and out (with
-the mouse and with the keyboard only), a refused key, a member's balances, lots, tier and
-history, rewards and chart, the programs and their tiers, a partner file uploaded through the
+"""The operator console in a real browser: sign in and out (with the mouse and with the keyboard
+only), a refused key, a member's balances, lots with their expiry, tier and history, rewards and chart, the programs and their tiers, a partner file uploaded through the
 presigned flow and watched until its import completes, its report downloaded, and a gift card
 and a coupon looked up. Assertions are on what the page shows."""
 
