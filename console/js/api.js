@@ -72,7 +72,3 @@ export function segment(value) {
   return encodeURIComponent(String(value).trim());
 }
 
-// A route another branch of the engine may not have yet: the gateway answers 404 route_not_found.
-export function isMissingRoute(error) {
-  return error instanceof ApiError && error.status === 404 && (error.code === "route_not_found" || error.code === "http_404");
-}

@@ -71,3 +71,37 @@ export function when(iso) {
 export function signed(points) {
   return points > 0 ? `+${points}` : String(points);
 }
+
+// A table of the API's pages: the first page, then a "More …" button (a native button, so
+// reached with Tab and pressed with Enter) while the API gives a cursor. `fetchPage(cursor)`
+// answers {rows, next}. After a click, focus moves to the first row it added.
+export async function pagedTable(box, caption, columns, empty, what, fetchPage) {
+  const rows = [];
+  const show = async (cursor) => {
+    const page = await fetchPage(cursor);
+    const first = rows.length;
+    rows.push(...page.rows);
+    const more = page.next ? h("button", { type: "button", class: "more" }, `More ${what}`) : null;
+    replace(box, table(caption, columns, rows, empty), more);
+    if (more) {
+      more.addEventListener("click", async () => {
+        more.disabled = true;
+        clearError();
+        try {
+          await show(page.next);
+          // the first row added (none: the page was empty, then the table itself)
+          const added = box.querySelectorAll("tbody tr")[first + page.rows.length] || box.querySelector("table");
+          if (added) {
+            added.setAttribute("tabindex", "-1");
+            added.focus();
+          }
+          say(`${rows.length} ${what} shown.`);
+        } catch (error) {
+          more.disabled = false;
+          showError(caption, error);
+        }
+      });
+    }
+  };
+  await show(null);
+}

@@ -1,10 +1,11 @@
 // Find a member (card code, or the search route) and show everything about the card.
 
-import { ApiError, call, get, isMissingRoute, segment } from "./api.js";
+import { call, get, segment } from "./api.js";
 import { earnedBurnedChart, pointsPerDay } from "./charts.js";
-import { clearError, definitions, h, replace, say, showError, signed, table, when } from "./dom.js";
+import { clearError, definitions, h, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
 
-const LEDGER_PAGES = 5; // up to 1,000 entries for the lots and the chart
+const LEDGER_PAGES = 5; // up to 1,000 entries for the chart
+const LOTS_PAGE = 100;
 
 const view = () => document.getElementById("member-view");
 
@@ -23,24 +24,20 @@ async function search(filter, value) {
   clearError();
   const results = document.getElementById("search-results");
   try {
-    const page = await get("/v1/members", { [filter]: value, limit: 50 });
-    const items = page.items || [];
-    replace(
-      results,
-      table(`Members matching ${value}`, [
-        { label: "Card code", value: (m) => h("button", { type: "button", onclick: () => openMember(m.card_code) }, m.card_code) },
-        { label: "Program", value: (m) => m.program_id },
-        { label: "Name", value: (m) => m.name || "" },
-        { label: "E-mail", value: (m) => m.email || "" },
-        { label: "Customer", value: (m) => m.customer_id || "" },
-      ], items, "no member found."),
-    );
-    say(`${items.length} member(s) found.`);
+    await pagedTable(results, `Members matching ${value}`, [
+      { label: "Card code", value: (m) => h("button", { type: "button", onclick: () => openMember(m.card_code) }, m.card_code) },
+      { label: "Program", value: (m) => m.program_id },
+      { label: "Name", value: (m) => m.name || "" },
+      { label: "E-mail", value: (m) => m.email || "" },
+      { label: "Customer", value: (m) => m.customer_id || "" },
+    ], "no member found.", "members", async (cursor) => {
+      const page = await get("/v1/members", { [filter]: value, limit: 50, cursor });
+      return { rows: page.items, next: page.next_cursor };
+    });
+    say(`${results.querySelectorAll("tbody tr").length} member(s) found.`);
   } catch (error) {
     replace(results);
-    if (isMissingRoute(error)) {
-      showError("Member search", new ApiError(404, error.code, "Member search is not available on this API (its search route answers 404). Open a member by card code instead."));
-    } else showError("Member search", error);
+    showError("Member search", error);
   }
 }
 
@@ -64,6 +61,7 @@ export async function openMember(rawCard) {
   ]);
   render(member, ledger, history, rewards);
   say(`Member ${member.card_code} loaded.`);
+  loadLots(member.card_code);
   loadTimeline(member.card_code);
 }
 
@@ -81,20 +79,6 @@ async function ledgerEntries(card) {
     return error;
   }
   return entries;
-}
-
-// The member's lots, rebuilt from the ledger's movements: what each lot still holds.
-export function lotsOf(entries) {
-  const lots = new Map();
-  for (const entry of [...entries].reverse()) {
-    for (const movement of entry.movements || []) {
-      const key = `${movement.kind}:${movement.lot_id}`;
-      const lot = lots.get(key) || { lot_id: movement.lot_id, kind: movement.kind, created: entry.at, points: 0 };
-      lot.points += movement.points;
-      lots.set(key, lot);
-    }
-  }
-  return [...lots.values()].filter((lot) => lot.points > 0);
 }
 
 function failed(what, error) {
@@ -125,15 +109,9 @@ function render(member, ledger, history, rewards) {
       ["Customer groups", member.customer_groups.join(", ") || "none"],
       ["Next expiry", expiry],
     ]),
-    ledger instanceof Error ? failed("Ledger", ledger) : [
-      earnedBurnedChart(pointsPerDay(ledger)),
-      table("Lots (points left in each lot, rebuilt from the ledger)", [
-        { label: "Lot", value: (l) => l.lot_id },
-        { label: "Kind", value: (l) => l.kind.toUpperCase() },
-        { label: "Credited", value: (l) => when(l.created) },
-        { label: "Points left", value: (l) => l.points, num: true },
-      ], lotsOf(ledger), "no lot holds points."),
-    ],
+    h("h4", {}, "Lots"),
+    h("div", { id: "lots" }, h("p", { class: "muted" }, "Loading the lots…")),
+    ledger instanceof Error ? failed("Ledger", ledger) : earnedBurnedChart(pointsPerDay(ledger)),
     history instanceof Error ? failed("Tier history", history) : table("Tier history", [
       { label: "When", value: (c) => when(c.at) },
       { label: "Cause", value: (c) => c.cause.replaceAll("_", " ") },
@@ -165,20 +143,42 @@ function render(member, ledger, history, rewards) {
   document.getElementById("member-title").focus();
 }
 
+// The live lots, soonest expiry first (`GET /v1/members/{card}/lots`), a page at a time.
+async function loadLots(card) {
+  const box = document.getElementById("lots");
+  if (!box) return;
+  try {
+    await pagedTable(box, "Lots (soonest expiry first)", [
+      { label: "Kind", value: (l) => l.kind.toUpperCase() },
+      { label: "Points left", value: (l) => l.points, num: true },
+      { label: "Earned", value: (l) => l.earned ?? "—", num: true },
+      { label: "Earned on", value: (l) => when(l.earned_at) },
+      { label: "Available from", value: (l) => when(l.available_at) },
+      { label: "Expires", value: (l) => (l.expires_at ? when(l.expires_at) : "never") },
+      { label: "Order", value: (l) => l.order_id || "" },
+    ], "no lot holds points.", "lots", async (cursor) => {
+      const page = await get(`/v1/members/${segment(card)}/lots`, { limit: LOTS_PAGE, cursor });
+      return { rows: page.lots, next: page.next_cursor };
+    });
+  } catch (error) {
+    replace(box, failed("Lots", error));
+  }
+}
+
 async function loadTimeline(card) {
   const box = document.getElementById("timeline");
   if (!box) return;
   try {
-    const page = await get(`/v1/members/${segment(card)}/timeline`, { limit: 50 });
-    replace(box, table("Timeline (newest first)", [
+    await pagedTable(box, "Timeline (newest first)", [
       { label: "When", value: (i) => when(i.at) },
       { label: "What", value: (i) => i.type },
       { label: "Summary", value: (i) => i.summary },
-    ], page.items || [], "nothing happened yet."));
+    ], "nothing happened yet.", "timeline items", async (cursor) => {
+      const page = await get(`/v1/members/${segment(card)}/timeline`, { limit: 50, cursor });
+      return { rows: page.items, next: page.next };
+    });
   } catch (error) {
-    replace(box, h("p", { class: "notice" }, isMissingRoute(error)
-      ? "The timeline is not available on this API (its route answers 404)."
-      : `The timeline could not be read: ${error.message} (${error.code}).`));
+    replace(box, h("p", { class: "notice" }, `The timeline could not be read: ${error.message} (${error.code}).`));
   }
 }
 
@@ -217,9 +217,7 @@ function adjustForm(card) {
       await openMember(card);
       say(`Adjusted ${signed(done.points)} ${done.kind.toUpperCase()} points (${done.reason_code}): NQ ${done.balance.nq}, Q ${done.balance.q}.`);
     } catch (error) {
-      if (isMissingRoute(error)) {
-        showError("Adjust points", new ApiError(404, error.code, "Adjustments are not available on this API (its route answers 404)."));
-      } else showError("Adjust points", error);
+      showError("Adjust points", error);
     }
   });
   return h("section", { "aria-labelledby": "adjust-title" }, h("h4", { id: "adjust-title" }, "Adjust points"), form);

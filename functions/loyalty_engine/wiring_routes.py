@@ -62,6 +62,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/audit", ADMIN),
     ApiRoute("POST", "/v1/members/{card_code}/adjustments", ADMIN),
     ApiRoute("GET", "/v1/members/{card_code}/timeline", ADMIN),
+    ApiRoute("GET", "/v1/members/{card_code}/lots", ADMIN),
     ApiRoute("POST", "/v1/webhooks", ADMIN),
     ApiRoute("GET", "/v1/webhooks", ADMIN),
     ApiRoute("GET", "/v1/webhooks/{subscription_id}", ADMIN),

@@ -1,14 +1,12 @@
-"""The console's journeys on the operator routes of the shared contract (branches `audit` and
-`privacy`): adjust points, search members by e-mail and card prefix, a member's timeline.
-
-These routes are not on the `console` branch: this module fails there (404 route_not_found) and
-passes once they are merged. The console's handling of their absence is tested in
-test_console.py (test_a_route_the_api_lacks_is_said_plainly)."""
+"""The console's journeys on the operator routes: adjust points (a new Idempotency-Key per
+submit), search members by e-mail and card prefix, a member's timeline and lots, and the
+"More" buttons that page through them with the API's cursors."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -59,6 +57,14 @@ def test_an_operator_adjusts_points_and_sees_the_new_balance_and_the_ledger_entr
     expect(page.locator("#q-valid")).to_have_text("180")
     entries = Api(seeded.api_url, seeded.admin_key)("GET", f"/v1/members/{member}/ledger", 200)["entries"]
     assert [(entry["nq"], entry["q"]) for entry in entries[:2]] == [(0, -20), (50, 0)], entries[:3]
+    # A zero change is refused in the page, before any request.
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if "/adjustments" in request.url else None)
+    page.get_by_label("Change (signed)").fill("0")
+    page.get_by_label("Reason code").fill("goodwill")
+    page.get_by_role("button", name="Adjust points").click()
+    expect(page.get_by_role("alert")).to_contain_text("a whole number other than 0")
+    assert sent == []
 
 
 def test_a_member_is_found_by_e_mail_and_by_card_prefix(signed_in: Any, member: str) -> None:
@@ -93,3 +99,66 @@ def test_a_member_timeline_lists_what_happened_newest_first(signed_in: Any, memb
     assert cells and all(when and what and summary for when, what, summary in cells), cells
     times = [when for when, _, _ in cells]
     assert times == sorted(times, reverse=True), times
+
+
+def _smaller_pages(page: Any, route_glob: str, limit: int) -> None:
+    """The console's requests of these routes sent with a smaller `limit`: the real API then
+    answers in several pages with its real cursors (the seed holds only a few items)."""
+
+    def smaller(route: Any) -> None:
+        url = urlsplit(route.request.url)
+        query = dict(parse_qsl(url.query))
+        route.continue_(url=urlunsplit(url._replace(query=urlencode({**query, "limit": str(limit)}))))
+
+    page.route(route_glob, smaller)
+
+
+def test_more_buttons_page_through_the_timeline_and_the_lots_with_the_keyboard(
+    signed_in: Any, seeded: Seeded
+) -> None:
+    page = signed_in
+    _smaller_pages(page, "**/v1/members/*/timeline?*", 2)
+    _smaller_pages(page, "**/v1/members/*/lots?*", 3)
+    open_member(page, seeded.card)
+    # two earns, a burn and the upgrade: 4 timeline items; 2 NQ and 2 Q lots
+    timeline = page.get_by_role("table", name="Timeline (newest first)")
+    expect(timeline.locator("tbody tr")).to_have_count(2)
+    more = page.get_by_role("button", name="More timeline items")
+    more.focus()
+    page.keyboard.press("Enter")
+    expect(timeline.locator("tbody tr")).to_have_count(4)
+    expect(timeline.locator("tbody tr").nth(2)).to_be_focused()
+    # the timeline may hand a cursor out with a full last page: its next page is empty
+    if more.count():
+        more.click()
+    expect(more).to_have_count(0)  # no next page: no button
+    expect(timeline.locator("tbody tr")).to_have_count(4)
+    cells = [row.split("\t")[0] for row in timeline.locator("tbody tr").all_inner_texts()]
+    assert cells == sorted(cells, reverse=True), cells
+    lots = page.get_by_role("table", name="Lots (soonest expiry first)")
+    expect(lots.locator("tbody tr")).to_have_count(3)
+    page.get_by_role("button", name="More lots").click()
+    expect(lots.locator("tbody tr")).to_have_count(4)
+    expect(page.get_by_role("button", name="More lots")).to_have_count(0)
+    expiries = [row.split("\t")[5] for row in lots.locator("tbody tr").all_inner_texts()]
+    assert expiries == sorted(expiries), expiries
+
+
+def test_no_more_button_when_the_search_has_one_page(signed_in: Any, member: str) -> None:
+    page = signed_in
+    page.get_by_label("Search by").select_option("email")
+    page.get_by_label("Search for").fill(EMAIL)
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("table", name=f"Members matching {EMAIL}").locator("tbody tr")).to_have_count(1)
+    expect(page.get_by_role("button", name="More members")).to_have_count(0)
+    _smaller_pages(page, "**/v1/members?*", 1)
+    page.get_by_label("Search by").select_option("card_prefix")
+    page.get_by_label("Search for").fill("CONSOLE-000")
+    page.get_by_role("button", name="Search").click()
+    results = page.get_by_role("table", name="Members matching CONSOLE-000")
+    expect(results.locator("tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="More members").click()
+    expect(results.locator("tbody tr")).to_have_count(2)
+    expect(results).to_contain_text("CONSOLE-0001")
+    expect(results).to_contain_text(member)
+    expect(page.get_by_role("button", name="More members")).to_have_count(0)

@@ -66,6 +66,7 @@ EVENT_FOR = {
     ("GET", "/v1/audit"): "api_list_audit",
     ("POST", "/v1/members/{card_code}/adjustments"): "api_adjust_points",
     ("GET", "/v1/members/{card_code}/timeline"): "api_get_timeline",
+    ("GET", "/v1/members/{card_code}/lots"): "api_get_member_lots",
     ("GET", "/v1/members/{card_code}/export"): "api_export_member",
     ("POST", "/v1/members/{card_code}/erasure"): "api_erase_member",
     ("GET", "/v1/customers/{customer_id}/export"): "api_export_customer",

@@ -1,5 +1,5 @@
-"""Customer service routes (admin keys): adjust a member's points by hand, and the member's
-timeline. The group is the calling key's; another group's card answers 404."""
+"""Customer service routes (admin keys): adjust a member's points by hand, the member's
+timeline, and its live lots with their expiry. The group is the calling key's; another group's card answers 404."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from loyalty_engine.kernel.settings import ApiSettings, load
 from loyalty_engine.kernel.types import plain_int
 from loyalty_engine.points.adjustments import AdjustmentRequest, AdjustmentResult
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
+from loyalty_engine.points.member_lots import LotPage
 from loyalty_engine.timeline.models import TimelinePage
 from loyalty_engine.timeline.store import TimelineStore
 
@@ -63,6 +64,20 @@ def add_customer_service_routes(app: APIGatewayRestResolver) -> None:
         from loyalty_engine.timeline.use_cases import timeline  # off the cold path
 
         return timeline(timeline_store(), caller_of(app), card_code, limit, cursor)
+
+    @app.get("/v1/members/<card_code>/lots", responses=responses(200), tags=["members"])
+    def list_member_lots(
+        card_code: CardCode,
+        limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()] = 100,
+        cursor: Annotated[str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    ) -> LotPage:
+        """The member's live lots (points left, not expired), soonest expiry first and the lots
+        that never expire last: each with its kind, points left, what its order earned, when it
+        was earned, when it is available and when it expires. One read of the member's lots
+        (the same as an earn's) and at most one BatchGetItem of the page's orders."""
+        from loyalty_engine.points.member_lots import member_lots  # off the cold path
+
+        return member_lots(default_context(), caller_of(app), card_code, limit, cursor)
 
 
 @cache
