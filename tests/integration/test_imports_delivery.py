@@ -199,11 +199,22 @@ def test_import_status_through_the_api(world):
 
     unknown = call("api_get_import", ADMIN, path={"import_id": "A" * 26})
     assert (unknown.status, unknown.body["code"]) == (404, "import_not_found")
-    assert call("api_list_imports", ADMIN, query={"file": "nothing.csv"}).body == {"imports": []}
+    assert call("api_list_imports", ADMIN, query={"file": "nothing.csv"}).body == {
+        "imports": [],
+        "next_cursor": None,
+    }
     # another loyalty group sees none of it
     hidden = call("api_get_import", OTHER_GROUP, path={"import_id": job["import_id"]})
     assert (hidden.status, hidden.body["code"]) == (404, "import_not_found")
-    assert call("api_list_imports", OTHER_GROUP, query={"file": EARN}).body == {"imports": []}
+    assert call("api_list_imports", OTHER_GROUP, query={"file": EARN}).body == {
+        "imports": [],
+        "next_cursor": None,
+    }
+    # without a file name: the group's imports, each once (though delivered twice), as one reads it
+    everything = call("api_list_imports", ADMIN, query={"limit": "50"}).body
+    assert sorted(i["file_name"] for i in everything["imports"]) == sorted((MASTER, EARN, BURN))
+    assert one.body in everything["imports"] and everything["next_cursor"] is None
+    assert call("api_list_imports", OTHER_GROUP, query={}).body == {"imports": [], "next_cursor": None}
 
 
 # --- order -----------------------------------------------------------------------------

@@ -379,7 +379,7 @@ def test_other_group_cannot_reach_demo_data(route, member):
         assert reply.status == 200, reply.body
         empty = (
             {"rewards": [], "next_cursor": None},
-            {"imports": []},
+            {"imports": [], "next_cursor": None},
             {"keys": [], "next_cursor": None},
             {"programs": [], "next_cursor": None},
         )
