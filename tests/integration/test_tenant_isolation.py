@@ -80,6 +80,7 @@ EVENT_FOR = {
     ("GET", "/v1/series/{series_id}"): "api_get_series",
     ("GET", "/v1/series"): "api_list_series",
     ("POST", "/v1/series/{series_id}/batches"): "api_create_batch",
+    ("GET", "/v1/series/{series_id}/batches"): "api_list_batches",
     ("GET", "/v1/series/{series_id}/batches/{batch_id}"): "api_get_batch",
     ("POST", "/v1/series/{series_id}/store-credits"): "api_issue_store_credit",
     ("POST", "/v1/instruments/{number}/activations"): "api_activate_gift_card",
