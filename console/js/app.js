@@ -3,7 +3,7 @@
 import { configure, get, keyGroup, setKey } from "./api.js";
 import { loadPrograms, setupInstruments } from "./catalog.js";
 import { clearError, say, showError } from "./dom.js";
-import { refreshImports, setupImports, stopImports } from "./imports.js";
+import { forgetImports, refreshImports, setupImports, stopImports } from "./imports.js";
 import { setupMembers } from "./member.js";
 
 const SECTIONS = ["members", "programs", "imports", "upload", "instruments"];
@@ -57,7 +57,8 @@ function signOut() {
   setKey(null);
   sessionStorage.clear();
   stopImports();
-  for (const id of ["member-view", "search-results", "programs-view", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
+  forgetImports();
+  for (const id of ["member-view", "search-results", "programs-view", "recent-imports", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
   $("signin-form").reset();
   signedIn(false);
   clearError();

@@ -1,14 +1,18 @@
-// Imports: watch a file's imports (progress, state) with auto-refresh, download their reports,
-// and upload a partner file through the presigned upload flow.
+// Imports: the group's recent imports (newest first, "More" for older ones) and the imports of
+// files watched by name, with progress and state refreshed while one runs; download their
+// reports; upload a partner file through the presigned upload flow.
 
 import { call, get, segment } from "./api.js";
 import { clearError, h, replace, say, showError, table, when } from "./dom.js";
 
 const WATCHED_KEY = "loyalty-console-watched-files";
 const REFRESH_MS = 2000;
+const PAGE = 20;
 const ACTIVE = new Set(["queued", "running"]);
 let timer = null;
 let refreshing = false;
+// The recent imports shown: every page loaded so far, and the cursor of the next one.
+let recent = { imports: [], cursor: null, pages: 0 };
 
 const watched = () => JSON.parse(sessionStorage.getItem(WATCHED_KEY) || "[]");
 
@@ -41,6 +45,48 @@ export function stopImports() {
   timer = null;
 }
 
+export function forgetImports() {
+  recent = { imports: [], cursor: null, pages: 0 };
+}
+
+// The first page again (new imports, progress), the older pages loaded by "More" kept as read.
+async function readRecent() {
+  const first = await get("/v1/imports", { limit: PAGE });
+  if (recent.pages <= 1) {
+    recent = { imports: first.imports, cursor: first.next_cursor, pages: 1 };
+    return;
+  }
+  const fresh = new Set(first.imports.map((i) => i.import_id));
+  const last = first.imports.at(-1);
+  const before = last ? Date.parse(last.received_at) : -Infinity;
+  const older = recent.imports.filter((i) => !fresh.has(i.import_id) && Date.parse(i.received_at) < before);
+  recent = { ...recent, imports: [...first.imports, ...older] };
+}
+
+async function moreRecent() {
+  clearError();
+  try {
+    const next = await get("/v1/imports", { limit: PAGE, cursor: recent.cursor });
+    const shown = new Set(recent.imports.map((i) => i.import_id));
+    recent = {
+      imports: [...recent.imports, ...next.imports.filter((i) => !shown.has(i.import_id))],
+      cursor: next.next_cursor,
+      pages: recent.pages + 1,
+    };
+    replace(document.getElementById("recent-imports"), recentBlock());
+    say(`Page ${recent.pages} of recent imports read: ${recent.imports.length} imports shown.`);
+  } catch (error) {
+    showError("Older imports", error);
+  }
+}
+
+function recentBlock() {
+  const more = recent.cursor
+    ? h("button", { type: "button", id: "more-imports", onclick: moreRecent }, "More imports")
+    : null;
+  return [importsTable("Recent imports", recent.imports, true, "no import yet (an upload shows here within seconds)."), more];
+}
+
 export async function refreshImports() {
   stopImports();
   if (refreshing) return;
@@ -50,17 +96,24 @@ export async function refreshImports() {
   const note = document.getElementById("imports-refresh");
   let active = false;
   try {
+    try {
+      await readRecent();
+      if (recent.imports.some((i) => ACTIVE.has(i.state))) active = true;
+      replace(document.getElementById("recent-imports"), recentBlock());
+    } catch (error) {
+      replace(document.getElementById("recent-imports"), h("p", { class: "error" }, `Recent imports: ${error.message} (${error.code})`));
+    }
     const blocks = [];
     for (const file of files) {
       try {
         const list = await get("/v1/imports", { file, limit: 20 });
         if (!list.imports.length || list.imports.some((i) => ACTIVE.has(i.state))) active = true;
-        blocks.push(importsTable(file, list.imports));
+        blocks.push(importsTable(`Imports of ${file}`, list.imports));
       } catch (error) {
         blocks.push(h("p", { class: "error" }, `${file}: ${error.message} (${error.code})`));
       }
     }
-    replace(view, files.length ? blocks : h("p", { class: "muted" }, "No file watched yet: name one above, or upload one."));
+    replace(view, files.length ? blocks : h("p", { class: "muted" }, "No file watched by name (name one above to follow its imports)."));
   } finally {
     refreshing = false;
   }
@@ -69,7 +122,7 @@ export async function refreshImports() {
     note.textContent = `Refreshing every ${REFRESH_MS / 1000} s while an import is waiting or running (last ${new Date().toLocaleTimeString()}).`;
     timer = setTimeout(refreshImports, REFRESH_MS);
   } else {
-    note.textContent = files.length ? `Up to date (${new Date().toLocaleTimeString()}).` : "";
+    note.textContent = `Up to date (${new Date().toLocaleTimeString()}).`;
   }
 }
 
@@ -83,8 +136,10 @@ function progressOf(item) {
   return h("span", {}, ACTIVE.has(item.state) ? bar : null, ` ${label}`);
 }
 
-function importsTable(file, imports) {
-  return table(`Imports of ${file}`, [
+function importsTable(caption, imports, withFile = false, empty = "no import yet (a new upload shows here within seconds).") {
+  const file = withFile ? [{ label: "File", value: (i) => i.file_name }] : [];
+  return table(caption, [
+    ...file,
     { label: "Import", value: (i) => i.import_id },
     { label: "State", value: (i) => h("span", { class: `state state-${i.state}` }, i.state) },
     { label: "Progress", value: progressOf },
@@ -99,7 +154,7 @@ function importsTable(file, imports) {
         ? h("button", { type: "button", onclick: () => downloadReport(i) }, `Download report of ${i.import_id}`)
         : ""),
     },
-  ], imports, "no import yet (a new upload shows here within seconds).");
+  ], imports, empty);
 }
 
 async function downloadReport(item) {

@@ -9,6 +9,7 @@ once), run a scheduled job now, bring the program schedules in line with the tab
     loyalty-admin run-job --group demo --program club --job tier-upgrade --at 2027-01-01T00:00:00+01:00 [--dry-run]
     loyalty-admin sync-schedules
     loyalty-admin backfill-search --group demo
+    loyalty-admin backfill-imports --group demo
     loyalty-admin quotas set --group demo --rate 20 --burst 40 [--quota 100000] | --default
     loyalty-admin quotas show --group demo
     loyalty-admin quotas sync [--group demo]
@@ -41,7 +42,9 @@ report and exits 1 if a group failed; running it again gives none.
 
 `backfill-search` writes the member search's lookup items of the cards and customers saved
 before the search existed (`search.backfill`: puts only, erased subjects skipped; safe to run
-again) and prints what it wrote.
+again) and prints what it wrote. `backfill-imports` puts the imports list's pointers of the
+jobs received before `GET /v1/imports` listed them, found through the imports bucket
+(IMPORT_BUCKET; `imports.backfill`: puts only, safe to run again).
 
 Uses the table named by TABLE_NAME and the usual AWS credentials/endpoint
 (AWS_ENDPOINT_URL points it at the local stack).
@@ -101,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     backfill = commands.add_parser("backfill-search", help="write the member search's lookups of older data")
     backfill.add_argument("--group", required=True, help="loyalty group slug")
+    imports = commands.add_parser(
+        "backfill-imports", help="list a group's imports received before GET /v1/imports listed them"
+    )
+    imports.add_argument("--group", required=True, help="loyalty group slug (reads IMPORT_BUCKET)")
     _add_quota_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "backfill-search":
@@ -108,6 +115,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         report = SearchBackfill(client(), load(Settings).table_name).run(args.group)
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return 0
+    if args.command == "backfill-imports":
+        from loyalty_engine.imports.backfill import ImportsBackfill
+        from loyalty_engine.kernel.objects import ObjectStore, s3_client
+        from loyalty_engine.kernel.settings import ImporterSettings
+
+        config = load(ImporterSettings)
+        backfill_imports = ImportsBackfill(
+            client(), config.table_name, ObjectStore(s3_client(), config.import_bucket)
+        )
+        sys.stdout.write(backfill_imports.run(args.group).model_dump_json(indent=2) + "\n")
         return 0
     if args.command == "quotas":
         return _quotas(args)

@@ -91,6 +91,7 @@ INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/series/{series_id}"),
     ApiRoute("GET", "/v1/series"),
     ApiRoute("POST", "/v1/series/{series_id}/batches", ADMIN),
+    ApiRoute("GET", "/v1/series/{series_id}/batches", ADMIN),
     ApiRoute("GET", "/v1/series/{series_id}/batches/{batch_id}", ADMIN),
     ApiRoute("POST", "/v1/series/{series_id}/store-credits"),
     ApiRoute("POST", "/v1/instruments/{number}/activations"),

@@ -1,13 +1,14 @@
 """What the console's browser tests look at, made through the API of a fresh local stack: a
-tiered program, a member who earned, burned and was upgraded by the scheduled run, and a
-gift card from a small batch."""
+tiered program, a member who earned, burned and was upgraded by the scheduled run, a gift card
+from a small batch, and two partner files imported (uploaded as a partner does)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -32,6 +33,7 @@ class Seeded:
     card: str
     gift_card: str
     coupon: str
+    import_files: tuple[str, ...]  # oldest first, each imported once (state completed)
 
 
 class Api:
@@ -97,6 +99,7 @@ def seed(stack: LocalStack) -> Seeded:
     stack.invoke("JobStarter", run)
     stack.wait_for_queues()
     gift_card, coupon = _instruments(stack, api)
+    import_files = _imports(stack, api, now)
     return Seeded(
         api_url=stack.api_url,
         admin_key=keys["admin"],
@@ -106,7 +109,37 @@ def seed(stack: LocalStack) -> Seeded:
         card=CARD,
         gift_card=gift_card,
         coupon=coupon,
+        import_files=import_files,
     )
+
+
+def _imports(stack: LocalStack, api: Api, now: datetime) -> tuple[str, ...]:
+    """Two reward catalogs of the days before (partner files name their day in GMT+1), uploaded
+    through the presigned flow and imported by the stack."""
+    names = []
+    for days_ago in (3, 2):
+        day = (now.astimezone(timezone(timedelta(hours=1))) - timedelta(days=days_ago)).strftime("%Y%m%d")
+        name = f"{GROUP}_masterreward_{PROGRAM_ID}_{day}.csv"
+        content = (
+            "external_id;name;monetary;nqp_value;holding_days;validity_interval_count;"
+            "validity_interval_type;forced_validity;is_limited;max_attribution_count\n"
+            f"seed-gift-{days_ago};Seed gift {days_ago};0;10;0;1;month;0;1;100\n"
+        ).encode()
+        ticket = api("POST", "/v1/imports/uploads", 200, json={"file_name": name, "size": len(content)})
+        headers = {k: v for k, v in (ticket.get("headers") or {}).items() if k.lower() != "host"}
+        put = requests.put(ticket["url"], data=content, headers=headers, timeout=TIMEOUT_S)
+        assert put.status_code == 200, put.text
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline:
+            stack.wait_for_queues()
+            jobs = api("GET", "/v1/imports", 200, params={"file": name})["imports"]
+            if jobs and jobs[0]["state"] == "completed":
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the seed's import of {name} did not complete")
+        names.append(name)
+    return tuple(names)
 
 
 def _instruments(stack: LocalStack, api: Api) -> tuple[str, str]:

@@ -173,6 +173,55 @@ def test_a_partner_file_is_uploaded_watched_until_complete_and_its_report_downlo
     expect(page.get_by_role("link", name="Skipped lines (CSV)")).to_be_visible()
 
 
+def test_the_groups_recent_imports_are_listed_without_typing_a_name(
+    signed_in: Any, seeded: Seeded, tmp_path: Path
+) -> None:
+    page = signed_in
+    older, newer = seeded.import_files
+    page.get_by_role("button", name="Imports", exact=True).click()
+    recent = page.get_by_role("table", name="Recent imports")
+    rows = recent.locator("tbody tr")
+    for name in (older, newer):
+        row = rows.filter(has_text=name)
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("completed")
+        expect(row.locator("td").nth(4)).to_have_text("1")  # applied
+    names = [rows.nth(n).locator("td").first.inner_text() for n in range(rows.count())]
+    assert names.index(newer) < names.index(older), names  # newest received first
+    with page.expect_download() as download_info:
+        rows.filter(has_text=older).get_by_role("button", name="Download report").click()
+    saved = tmp_path / "report.json"
+    download_info.value.save_as(saved)
+    assert json.loads(saved.read_text())["applied"] == 1
+    assert not page.get_by_role("button", name="More imports").is_visible()  # all on one page
+
+
+def test_older_imports_come_with_more(signed_in: Any, seeded: Seeded) -> None:
+    """Pages of one import (the console's limit rewritten on the way): "More imports" adds the
+    next page under the first until the last."""
+    page = signed_in
+    page.route(
+        re.compile(r".*/v1/imports\?.*"),
+        lambda route: route.continue_(url=re.sub(r"limit=\d+", "limit=1", route.request.url)),
+    )
+    page.get_by_role("button", name="Imports", exact=True).click()
+    rows = page.get_by_role("table", name="Recent imports").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    more = page.get_by_role("button", name="More imports")
+    expect(more).to_be_visible()
+    for pages in range(2, 12):  # one import more a page (the last may be empty: its cursor is null)
+        if not more.is_visible():
+            break
+        shown = rows.count()
+        more.click()
+        expect(page.get_by_role("status")).to_contain_text(f"Page {pages} of recent imports read")
+        assert rows.count() in (shown, shown + 1)
+    names = [rows.nth(n).locator("td").first.inner_text() for n in range(rows.count())]
+    older, newer = seeded.import_files
+    assert names.index(newer) < names.index(older), names
+    expect(more).to_be_hidden()
+
+
 def test_a_gift_card_and_a_coupon_are_looked_up(signed_in: Any, seeded: Seeded) -> None:
     page = signed_in
     page.get_by_role("button", name="Gift cards & coupons").click()

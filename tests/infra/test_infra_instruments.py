@@ -40,6 +40,7 @@ ROUTES = {
     ("GET", "/v1/series/{series_id}"),
     ("GET", "/v1/series"),
     ("POST", "/v1/series/{series_id}/batches"),
+    ("GET", "/v1/series/{series_id}/batches"),
     ("GET", "/v1/series/{series_id}/batches/{batch_id}"),
     ("POST", "/v1/series/{series_id}/store-credits"),
     ("POST", "/v1/instruments/{number}/activations"),

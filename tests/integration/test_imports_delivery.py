@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import UTC, datetime
 
@@ -199,11 +200,49 @@ def test_import_status_through_the_api(world):
 
     unknown = call("api_get_import", ADMIN, path={"import_id": "A" * 26})
     assert (unknown.status, unknown.body["code"]) == (404, "import_not_found")
-    assert call("api_list_imports", ADMIN, query={"file": "nothing.csv"}).body == {"imports": []}
+    assert call("api_list_imports", ADMIN, query={"file": "nothing.csv"}).body == {
+        "imports": [],
+        "next_cursor": None,
+    }
     # another loyalty group sees none of it
     hidden = call("api_get_import", OTHER_GROUP, path={"import_id": job["import_id"]})
     assert (hidden.status, hidden.body["code"]) == (404, "import_not_found")
-    assert call("api_list_imports", OTHER_GROUP, query={"file": EARN}).body == {"imports": []}
+    assert call("api_list_imports", OTHER_GROUP, query={"file": EARN}).body == {
+        "imports": [],
+        "next_cursor": None,
+    }
+    # without a file name: the group's imports, each once (though delivered twice), as one reads it
+    everything = call("api_list_imports", ADMIN, query={"limit": "50"}).body
+    assert sorted(i["file_name"] for i in everything["imports"]) == sorted((MASTER, EARN, BURN))
+    assert one.body in everything["imports"] and everything["next_cursor"] is None
+    assert call("api_list_imports", OTHER_GROUP, query={}).body == {"imports": [], "next_cursor": None}
+
+
+def test_the_backfill_lists_imports_received_before_the_list(world, table, monkeypatch, capsys):
+    """Jobs stored without their list pointer (before `GET /v1/imports` listed them) are found
+    through the bucket's reports and handled files by `loyalty-admin backfill-imports`."""
+    from loyalty_engine.cli import main
+    from loyalty_engine.kernel import keys
+
+    no_failures(deliver(*upload_day(world)))
+    dynamodb, name = table
+    listed = call("api_list_imports", ADMIN, query={"limit": "50"}).body["imports"]
+    pointers = dynamodb.query(
+        TableName=name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": keys.import_list_pk("demo")}},
+    )["Items"]
+    assert len(pointers) == len(listed) == 3
+    for pointer in pointers:
+        dynamodb.delete_item(TableName=name, Key={"pk": pointer["pk"], "sk": pointer["sk"]})
+    assert call("api_list_imports", ADMIN, query={}).body == {"imports": [], "next_cursor": None}
+    monkeypatch.setenv("IMPORT_BUCKET", BUCKET)
+    for _ in range(2):  # again: the same items
+        assert main(["backfill-imports", "--group", "demo"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"group": "demo", "found": 3, "listed": 3}
+        assert call("api_list_imports", ADMIN, query={"limit": "50"}).body["imports"] == listed
+    assert main(["backfill-imports", "--group", "demo-b"]) == 0  # another group: none of demo's
+    assert json.loads(capsys.readouterr().out) == {"group": "demo-b", "found": 0, "listed": 0}
 
 
 # --- order -----------------------------------------------------------------------------

@@ -379,6 +379,7 @@ def test_every_operation_documents_its_success_responses() -> None:
         ("get", "/v1/series/{series_id}"): {"200"},
         ("get", "/v1/series"): {"200"},
         ("post", "/v1/series/{series_id}/batches"): {"201", "202"},
+        ("get", "/v1/series/{series_id}/batches"): {"200"},
         ("get", "/v1/series/{series_id}/batches/{batch_id}"): {"200"},
         ("post", "/v1/series/{series_id}/store-credits"): {"201"},
         ("post", "/v1/instruments/{number}/activations"): {"201"},

@@ -81,6 +81,7 @@ EVENT_FOR = {
     ("GET", "/v1/series/{series_id}"): "api_get_series",
     ("GET", "/v1/series"): "api_list_series",
     ("POST", "/v1/series/{series_id}/batches"): "api_create_batch",
+    ("GET", "/v1/series/{series_id}/batches"): "api_list_batches",
     ("GET", "/v1/series/{series_id}/batches/{batch_id}"): "api_get_batch",
     ("POST", "/v1/series/{series_id}/store-credits"): "api_issue_store_credit",
     ("POST", "/v1/instruments/{number}/activations"): "api_activate_gift_card",
@@ -380,7 +381,7 @@ def test_other_group_cannot_reach_demo_data(route, member):
         assert reply.status == 200, reply.body
         empty = (
             {"rewards": [], "next_cursor": None},
-            {"imports": []},
+            {"imports": [], "next_cursor": None},
             {"keys": [], "next_cursor": None},
             {"programs": [], "next_cursor": None},
         )

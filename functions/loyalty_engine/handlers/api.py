@@ -37,7 +37,7 @@ from loyalty_engine.handlers.routes_privacy import add_privacy_routes
 from loyalty_engine.handlers.routes_search import add_search_routes
 from loyalty_engine.handlers.routes_webhooks import add_webhooks_routes
 from loyalty_engine.imports import use_cases as imports
-from loyalty_engine.imports.jobs import ImportView
+from loyalty_engine.imports.jobs import ImportView, JobState, Scope
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.settings import ApiSettings, load
@@ -120,8 +120,9 @@ class AttributionPage(DeferredModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-class ImportList(DeferredModel):
-    imports: list[ImportView] = Field(description="The file's imports, newest first")
+class ImportPage(DeferredModel):
+    imports: list[ImportView] = Field(description="Newest received first")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
 class TierHistoryPage(DeferredModel):
@@ -292,10 +293,20 @@ def burn_attribution(
 
 @app.get("/v1/imports", responses=responses(200), tags=["imports"])
 def list_imports(
-    file: Annotated[str, Query(min_length=1, max_length=512, description="The uploaded file's name")],
+    file: Annotated[
+        str | None, Query(min_length=1, max_length=512, description="Only this file name's")
+    ] = None,
+    state: Annotated[JobState | None, Query(description="Only the imports in this state")] = None,
+    scope: Annotated[Scope | None, Query(description="Only the imports of this scope")] = None,
     limit: Annotated[int, Field(ge=1, le=50), BeforeValidator(plain_int), Query()] = 10,
-) -> ImportList:
-    return ImportList(imports=imports.imports_of_file(default_context(), _caller(), file, limit))
+    cursor: Cursor = None,
+) -> ImportPage:
+    """The key's group's imports, newest received first, a page at a time. With `state` or
+    `scope`, a page may hold fewer than `limit` imports (even none) and still a `next_cursor`."""
+    page, next_cursor = imports.list_imports(
+        default_context(), _caller(), limit, cursor, file_name=file, state=state, scope=scope
+    )
+    return ImportPage(imports=page, next_cursor=next_cursor)
 
 
 @app.get("/v1/imports/<import_id>", responses=responses(200), tags=["imports"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from loyalty_engine.imports.jobs import ImportJob, SkippedLine
 from loyalty_engine.kernel import keys
+from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.batch import key as table_key
 from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, serialize, to_item
 from loyalty_engine.kernel.records import data_of, item
@@ -30,6 +32,27 @@ def job_item(group: str, job: ImportJob) -> dict[str, Any]:
             GSI1.sort_key: f"{job.received_at.isoformat()}#{job.import_id}",
         },
     )
+
+
+def listed_sk(received_at: datetime, job_id: str) -> str:
+    """A job's place in its group's list: received time (fixed width, so that text order is time
+    order), then the id."""
+    return f"{received_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{job_id}"
+
+
+def listed_item(group: str, job: ImportJob) -> dict[str, Any]:
+    """The job's pointer in the group's list partition (the job item's gsi1 is its file's)."""
+    return item(
+        keys.import_list_pk(group),
+        listed_sk(job.received_at, job.import_id),
+        "import_listed",
+        {"import_id": job.import_id, "file_name": job.file_name},
+    )
+
+
+# A page of jobs: (position, job) in list order, the job None when its pointer is a stray (see
+# `create_job`); and the position to go on from, None after the last.
+JobPage = tuple[list[tuple[str, ImportJob | None]], str | None]
 
 
 def skipped_item(group: str, job_id: str, skipped: SkippedLine, expires: int) -> dict[str, Any]:
@@ -74,7 +97,12 @@ class ImportStore:
         return ImportJob.model_validate(data_of(from_item(raw))) if raw else None
 
     def create_job(self, group: str, job: ImportJob) -> ImportJob:
-        """Store a new job; when a delivery of the same object got there first, return that job."""
+        """Store a new job; when a delivery of the same object got there first, return that job.
+
+        The job's pointer in its group's list is written first, so that no job is ever unlisted;
+        a pointer left by a crash between the two writes (or by the delivery that lost the race)
+        names a received time the job does not have, and the list skips it."""
+        self._put(listed_item(group, job))
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -140,21 +168,76 @@ class ImportStore:
                 return
             params["ExclusiveStartKey"] = last
 
-    def jobs_for_file(self, group: str, file_name: str, limit: int) -> list[ImportJob]:
-        """The jobs of a file name, newest first."""
+    def listed_page(self, group: str, limit: int, after: str | None) -> JobPage:
+        """Up to `limit` jobs of the group, newest received first, after the position `after` (a
+        sort key of the list partition)."""
+        pk = keys.import_list_pk(group)
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after:
+            params["ExclusiveStartKey"] = table_key(pk, after)
+        response = self._query(params)
+        pointers = [from_item(raw) for raw in response.get("Items", [])]
+        found = batch_get(
+            self._client,
+            self._table,
+            [(keys.import_pk(group, p["import_id"]), keys.JOB_SK) for p in pointers],
+        )
+        page: list[tuple[str, ImportJob | None]] = []
+        for pointer in pointers:
+            raw = found.get((keys.import_pk(group, pointer["import_id"]), keys.JOB_SK))
+            job = ImportJob.model_validate(data_of(raw)) if raw else None
+            if job is not None and listed_sk(job.received_at, job.import_id) != pointer[SORT_KEY]:
+                job = None  # a stray pointer: the job was received at another time
+            page.append((pointer[SORT_KEY], job))
+        last = response.get("LastEvaluatedKey")
+        return page, last[SORT_KEY]["S"] if last else None
+
+    def file_page(self, group: str, file_name: str, limit: int, after: str | None) -> JobPage:
+        """Up to `limit` jobs of a file name, newest first, after the position `after` (a gsi1
+        sort key of that file's jobs)."""
+        gpk = keys.import_file_gsi1pk(group, file_name)
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1.name,
+            "KeyConditionExpression": "#gpk = :gpk",
+            "ExpressionAttributeNames": {"#gpk": GSI1.partition_key},
+            "ExpressionAttributeValues": {":gpk": {"S": gpk}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after:
+            job_id = after.rsplit("#", 1)[-1]
+            params["ExclusiveStartKey"] = {
+                **table_key(keys.import_pk(group, job_id), keys.JOB_SK),
+                GSI1.partition_key: {"S": gpk},
+                GSI1.sort_key: {"S": after},
+            }
+        response = self._query(params)
+        page: list[tuple[str, ImportJob | None]] = []
+        for raw in response.get("Items", []):
+            values = from_item(raw)
+            page.append((values[GSI1.sort_key], ImportJob.model_validate(data_of(values))))
+        last = response.get("LastEvaluatedKey")
+        return page, last[GSI1.sort_key]["S"] if last else None
+
+    def _query(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = self._client.query(
-                TableName=self._table,
-                IndexName=GSI1.name,
-                KeyConditionExpression="#gpk = :gpk",
-                ExpressionAttributeNames={"#gpk": GSI1.partition_key},
-                ExpressionAttributeValues={":gpk": {"S": keys.import_file_gsi1pk(group, file_name)}},
-                ScanIndexForward=False,
-                Limit=limit,
-            )
+            return self._client.query(**params)  # type: ignore[no-any-return]
         except ClientError as error:
             raise (map_error(error) or error) from error
-        return [ImportJob.model_validate(data_of(from_item(raw))) for raw in response.get("Items", [])]
+
+    def _put(self, values: dict[str, Any]) -> None:
+        try:
+            self._client.put_item(TableName=self._table, Item=to_item(values))
+        except ClientError as error:
+            raise (map_error(error) or error) from error
 
     def claim_content(self, group: str, file_name: str, sha256: str, job_id: str) -> str:
         """Claim `file_name`'s bytes (by their SHA-256) for `job_id`; the id of the import that

@@ -134,3 +134,8 @@ def all_numbers(series: Series, batch: Batch) -> list[str]:
 
 def export_key(group: str, batch: Batch) -> str:
     return f"exports/{group}/{batch.series_id}/{batch.batch_id}.csv"
+
+
+class BatchPage(DeferredModel):
+    batches: list[BatchView] = Field(description="By batch id")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")

@@ -10,6 +10,7 @@ from loyalty_engine.instruments.batches import Batch
 from loyalty_engine.instruments.series import Series, prefix_overlap
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_put
+from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.dynamo import error_code, map_error, to_item
 from loyalty_engine.kernel.errors import Conflict
 from loyalty_engine.kernel.item_access import NEW_ONLY, ConditionsFailed, ItemTable
@@ -122,6 +123,22 @@ class SeriesStore(ItemTable):
         return [
             Batch.model_validate(v) for v in self.query(keys.series_pk(group), keys.batch_sk(series_id, ""))
         ]
+
+    def batches_page(
+        self, group: str, series_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[Batch], str | None]:
+        """One page of a series' batches in batch id order (Query `B#<series>#` in the group's
+        series collection), and the next cursor."""
+        values, next_cursor = prefix_page(
+            self._client,
+            self._table,
+            keys.series_pk(group),
+            keys.batch_sk(series_id, ""),
+            limit,
+            cursor,
+            max_length=200,
+        )
+        return [Batch.model_validate(value) for value in values], next_cursor
 
     def create_batch(self, group: str, batch: Batch) -> bool:
         """False when the batch exists (the caller replays it)."""

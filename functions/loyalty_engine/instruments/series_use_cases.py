@@ -152,6 +152,15 @@ def get_batch(svc: InstrumentServices, caller: Caller, series_id: str, batch_id:
     return found
 
 
+def list_batches(
+    svc: InstrumentServices, caller: Caller, series_id: str, limit: int, cursor: str | None
+) -> tuple[list[Batch], str | None]:
+    """One page of a series' batches, by batch id (404 when the group has no such series)."""
+    if svc.series.series(caller.group_id, series_id) is None:
+        raise series_not_found(series_id)
+    return svc.series.batches_page(caller.group_id, series_id, limit, cursor)
+
+
 def _card(series: Series, batch: Batch, number: str) -> Instrument:
     return Instrument(
         number=number,

@@ -174,8 +174,8 @@ def member_attributions_gsi1pk(group: str, card_code: str) -> str:
 
 
 # Import jobs: one partition per job (the job item, its skipped lines and the rewards it
-# holds stock reservations on); gsi1 finds a file's jobs by file name. The drain lock
-# serializes the files of one group.
+# holds stock reservations on); gsi1 finds a file's jobs by file name, a group's list partition
+# holds one pointer per job by received time. The drain lock serializes the files of one group.
 JOB_SK = "JOB"
 SKIPPED_PREFIX = "SKIP#"
 RESERVED_PREFIX = "RSV#"
@@ -196,6 +196,10 @@ def reserved_sk(external_id: str) -> str:
 
 def import_file_gsi1pk(group: str, file_name: str) -> str:
     return f"G#{group}#IMPORTFILE#{file_name}"
+
+
+def import_list_pk(group: str) -> str:
+    return f"G#{group}#IMPORTS"
 
 
 def import_content_pk(group: str, file_name: str, sha256: str) -> str:
