@@ -291,7 +291,7 @@ LINES = 200
 # reward finite with units numbered `<external_id>-000001`...): measured once, kept here.
 BEFORE = {
     "GetItem": 5,  # 4, + the quiet period's read of the group settings
-    "PutItem": 5,  # 4, + the claim of the file's SHA-256 (duplicate uploads)
+    "PutItem": 6,  # 4, + the claim of the file's SHA-256 (duplicate uploads), + the job's place in the imports list
     "BatchGetItem": 5,
     "UpdateItem": 2,
     "BatchWriteItem": 9,
