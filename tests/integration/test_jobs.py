@@ -19,6 +19,7 @@ from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.dynamo import from_item, to_item
 from loyalty_engine.kernel.table import MEMBER_SHARDS
+from loyalty_engine.points.lots import pack, unpack
 from loyalty_engine.tiers.context import job_services
 from loyalty_engine.tiers.jobs import JobRequest, ShardMessage
 from loyalty_engine.tiers.run_use_cases import TIME_MARGIN_MS, work_shard
@@ -267,9 +268,9 @@ def _corrupt_lots(table, card: str, points: int) -> None:
     client, name = table
     chunks = list(lot_items(card, dynamodb=client, table=name).values())
     values = from_item(chunks[0])
-    lots = json.loads(values["lots"])  # [[id, kind, points, available, expires, order id], ...]
-    lots[0][2] = points
-    client.put_item(TableName=name, Item=to_item({**values, "lots": json.dumps(lots)}))
+    lots = unpack(values["lots"])
+    lots[0] = lots[0].model_copy(update={"points": points})
+    client.put_item(TableName=name, Item=to_item({**values, "lots": pack(lots)}))
 
 
 def _reconcile_world(table):

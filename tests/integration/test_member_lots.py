@@ -6,6 +6,7 @@ expired Q lots kept as history for tier runs decided late."""
 from __future__ import annotations
 
 import os
+import zlib
 from datetime import UTC, datetime, timedelta
 
 from loyalty_engine.handlers.api_context import default_context
@@ -14,7 +15,7 @@ from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY
 from loyalty_engine.points.ledger import Lot
-from loyalty_engine.points.lots import MONTH_CHUNK_BYTES, OPEN, OPEN_CHUNK_BYTES, summarize
+from loyalty_engine.points.lots import MONTH_CHUNK_BYTES, OPEN, OPEN_CHUNK_BYTES, summarize, unpack
 from loyalty_engine.points.member_store import MemberWrite
 from loyalty_engine.tiers.jobs import JobRequest
 from loyalty_engine.tiers.run_use_cases import run_now
@@ -113,7 +114,7 @@ def test_a_replay_is_answered_from_its_record_even_when_the_decision_would_now_r
 
 
 def test_an_earn_rewrites_the_member_and_the_open_chunk_only(member, clock):
-    _give_lots(50, clock())  # written at once: straight into the chunks of their months
+    _give_lots(300, clock())  # written at once: too many for the open chunk, so into their months
     before = _lot_items()
     assert keys.lot_chunk_sk(OPEN) not in before
     calls: list[dict] = []
@@ -137,8 +138,9 @@ def _entry_sks(params: dict) -> list[str]:
 
 def test_many_orders_expiring_in_one_month_never_make_a_large_item(member, clock):
     """300 orders of one day: their lots expire in the same month. Every earn rewrites the open
-    chunk (under 1 KB); about every sixth moves it into the month's chunks, which stay under
-    16 KB each; the balance is the sum of every lot; a burn of most of them is one write."""
+    chunk (under 1 KB packed); about every 40th moves it into the month's chunks, which stay
+    under 16 KB of text each (packed, a fifth of it); the balance is the sum of every lot; a
+    burn of most of them is one write."""
     calls: list[dict] = []
     client().meta.events.register(
         "provide-client-params.dynamodb.TransactWriteItems", lambda params, **_: calls.append(params)
@@ -152,11 +154,13 @@ def test_many_orders_expiring_in_one_month_never_make_a_large_item(member, clock
     lot_writes = [[sk for sk in _written_sks(params) if sk.startswith(keys.LOTS_PREFIX)] for params in calls]
     assert all(keys.lot_chunk_sk(OPEN) in sks for sks in lot_writes)
     moves = [sks for sks in lot_writes if len(sks) > 1]
-    assert 300 // 8 <= len(moves) <= 300 // 4, len(moves)
+    assert 300 // 60 <= len(moves) <= 300 // 20, len(moves)
     items = _lot_items()
-    sizes = {sk: len(raw["lots"]["S"]) for sk, raw in items.items()}
-    assert sizes[keys.lot_chunk_sk(OPEN)] <= OPEN_CHUNK_BYTES
-    assert all(size <= MONTH_CHUNK_BYTES for size in sizes.values()), sizes
+    packed = {sk: raw["lots"]["B"] for sk, raw in items.items()}
+    assert len(packed[keys.lot_chunk_sk(OPEN)]) <= OPEN_CHUNK_BYTES
+    texts = {sk: len(zlib.decompress(value)) for sk, value in packed.items()}
+    assert all(size <= MONTH_CHUNK_BYTES for size in texts.values()), texts
+    assert all(len(packed[sk]) * 3 < texts[sk] for sk in packed if sk != keys.lot_chunk_sk(OPEN))
     assert len(items) >= 3  # the open chunk and at least two chunks of the month
     balances = call("api_get_member", SHOP).body["balances"]
     assert balances["nq"]["available"] + balances["nq"]["pending"] == earned
@@ -186,7 +190,7 @@ def test_expired_q_lots_stay_as_history_for_a_tier_run_decided_late(member, cloc
     )
     assert expiry.changed == 1
     assert call("api_get_member", SHOP).body["balances"]["q"]["valid"] == 0
-    assert not any('"q"' in raw["lots"]["S"] for raw in _lot_items().values())
+    assert not any(lot.kind == "q" for raw in _lot_items().values() for lot in unpack(raw["lots"]["B"]))
     assert _item(keys.q_history_sk("202711"))  # the expired Q lot, kept
     # The upgrade run of 2027-11-01 never ran (downtime): replayed now, it decides as it would
     # have on time, when the 600 Q points were valid.

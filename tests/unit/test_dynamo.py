@@ -68,6 +68,13 @@ def test_attribute_codec_round_trip_keeps_numbers_exact():
         serialize(0.1)
 
 
+def test_binary_values_round_trip_and_read_from_a_stream_record_as_bytes():
+    assert serialize(b"\x78\x9c\x00") == {"B": b"\x78\x9c\x00"}
+    assert deserialize({"B": b"\x78\x9c\x00"}) == b"\x78\x9c\x00"
+    # a Lambda DynamoDB stream event carries binary values as base64 text
+    assert deserialize({"B": "eJwA"}) == b"\x78\x9c\x00"
+
+
 def test_fingerprints_ignore_number_spelling():
     assert fingerprint("order", {"amount": Decimal("129.90")}) == fingerprint(
         "order", {"amount": Decimal("129.9")}

@@ -28,12 +28,12 @@ from loyalty_engine.points.lots import (
     by_bucket,
     chunks_as_read,
     decode,
-    decode_all,
     encode,
-    encode_all,
     layout,
     month_of,
+    pack,
     slot_key,
+    unpack,
 )
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.tier_history import TierChange
@@ -117,7 +117,7 @@ def card_lookup(group: str, member: Member) -> dict[str, Any]:
 
 def chunk_data(lots: list[Lot]) -> dict[str, Any]:
     """A chunk item's attributes: its lots (which chunk it is, the sort key says)."""
-    return {"lots": encode_all(lots)}
+    return {"lots": pack(lots)}
 
 
 def chunk_of(values: dict[str, Any]) -> str:
@@ -127,7 +127,7 @@ def chunk_of(values: dict[str, Any]) -> str:
 
 def lots_of_chunk(values: dict[str, Any]) -> list[Lot]:
     """The lots of a chunk item (plain values, as read; an old `LOTS#<kind>#<month>` has `kind`)."""
-    return decode_all(values["lots"], values.get("kind", "nq"))
+    return unpack(values["lots"], values.get("kind", "nq"))
 
 
 def with_lots(member: Member, chunks: list[dict[str, Any]]) -> Member:
