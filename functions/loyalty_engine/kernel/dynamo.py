@@ -10,6 +10,7 @@ dependencies, about 60 ms of a cold start for nothing this table needs.
 from __future__ import annotations
 
 import base64
+import json
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -47,7 +48,20 @@ def client() -> Any:
         tcp_keepalive=True,
         max_pool_connections=64,
     )
-    return botocore.session.get_session().create_client("dynamodb", config=config)
+    dynamodb = botocore.session.get_session().create_client("dynamodb", config=config)
+    dynamodb.meta.events.register("before-parse.dynamodb.BatchGetItem", _items_as_sent)
+    return dynamodb
+
+
+def _items_as_sent(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    """A BatchGetItem answer's items as DynamoDB sent them, not walked through botocore's parser.
+
+    The wire format is already the attribute values `from_item` reads (binary values as base64
+    text, which it decodes), and parsing every attribute of every item by its shape was a fifth
+    of an import's CPU time. Only a successful answer: errors are parsed as usual."""
+    if response_dict.get("status_code") == 200 and response_dict.get("body"):
+        customized_response_dict.update(json.loads(response_dict["body"]))
+        response_dict["body"] = b"{}"
 
 
 def serialize(value: Any) -> dict[str, Any]:
