@@ -102,7 +102,8 @@ def build() -> dict[str, Any]:
                 (
                     f"mean of the earns of orders {window['orders']} through the API on moto "
                     f"(min {window['min']}, max {window['max']}: an earn that moves the open chunk "
-                    f"into its month's chunk), {earn['case']}; "
+                    f"into its month's chunk; {window.get('mean_if_not_transactional')} on average if "
+                    f"the earns were not transactions: 1 unit per KB), {earn['case']}; "
                     if window
                     else f"the earn after {earn['lots']} orders through the API on moto, {earn['case']}; "
                 )
