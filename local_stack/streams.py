@@ -18,6 +18,7 @@ runs it in a background thread (the local stack).
 
 from __future__ import annotations
 
+import base64
 import sys
 import threading
 import traceback
@@ -34,11 +35,15 @@ Invoke = Callable[[dict[str, Any]], Any]
 
 
 def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """A GetRecords record as Lambda hands it over (the creation time in epoch seconds)."""
+    """A GetRecords record as Lambda hands it over (the creation time in epoch seconds, binary
+    values as base64 text)."""
     body = dict(record["dynamodb"])
     created = body.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         body["ApproximateCreationDateTime"] = int(created.timestamp())
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in body:
+            body[image] = {name: _as_sent(value) for name, value in body[image].items()}
     return {
         "eventID": record["eventID"],
         "eventName": record["eventName"],
@@ -48,6 +53,20 @@ def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[
         "dynamodb": body,
         "eventSourceARN": stream_arn,
     }
+
+
+def _as_sent(value: dict[str, Any]) -> dict[str, Any]:
+    """An attribute value as JSON carries it: botocore's bytes (B, BS) back to base64 text."""
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode() if isinstance(inner, bytes) else inner}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(v).decode() if isinstance(v, bytes) else v for v in inner]}
+    if kind == "L":
+        return {"L": [_as_sent(v) for v in inner]}
+    if kind == "M":
+        return {"M": {k: _as_sent(v) for k, v in inner.items()}}
+    return value
 
 
 @dataclass
