@@ -4,8 +4,9 @@
 1. Imports: a masterreward and an earnreward file of `lines` lines through the real importer
    (`bench/imports.py`'s children, moto server in its own process), every DynamoDB, S3 and
    SQS call delayed by its p50 (`bench/aws_model.py`), every write metered; then the raw
-   `batch_writer` of as many items with the same latency (serial, as the importer is today:
-   the same parallelism). Time on AWS = wall time (every call at least its p50) - the excess
+   writer of as many items with the same latency and the importer's parallelism
+   (`kernel.batch.batch_put`, IMPORT_IO_THREADS requests in flight, items built beforehand).
+   Time on AWS = wall time (every call at least its p50) - the excess
    of moto's and the meter's time over the p50 of calls that overlapped no other + the
    client's CPU stretched to the importer's vCPU share (`aws_hooks.aws_seconds`).
 2. A tier-upgrade run over `members` members (`bench/jobs.py`'s children, its faster moto
