@@ -13,6 +13,7 @@ import requests
 
 from local_stack.stack import LocalStack
 from loyalty_engine.webhooks import signing
+from tests.support.local import earn, program_with_member
 from tests.support.webhooks import receiver
 
 TIMEOUT = 30
@@ -35,32 +36,9 @@ def test_events_of_the_local_stack_reach_a_subscribed_receiver_signed(stack: Loc
         )
         assert reply.status_code == 201, reply.text
         hook = reply.json()
-        program = {
-            "name": "Local hooks",
-            "currency": "EUR",
-            "starts_at": "2025-01-01T00:00:00+01:00",
-            "nq_points": {
-                "conversion_rate": "10",
-                "rounding": "down",
-                "validity": {"value": 1, "unit": "year"},
-            },
-        }
         base = stack.api_url
-        assert requests.put(f"{base}/v1/programs/hooks", json=program, headers=headers, timeout=TIMEOUT).ok
-        member = {"card_code": "LOCAL-HOOK-1"}
-        assert requests.post(
-            f"{base}/v1/programs/hooks/members", json=member, headers=headers, timeout=TIMEOUT
-        ).ok
-        order = {
-            "order_id": "o-1",
-            "amount": "25.00",
-            "currency": "EUR",
-            "ordered_at": "2026-12-01T10:00:00+01:00",
-        }
-        earn = requests.post(
-            f"{base}/v1/members/LOCAL-HOOK-1/orders", json=order, headers=headers, timeout=TIMEOUT
-        )
-        assert earn.status_code == 201, earn.text
+        program_with_member(stack, "hooks", "LOCAL-HOOK-1")
+        earn(stack, "LOCAL-HOOK-1", "o-1", "25.00", "2026-12-01T10:00:00+01:00")
         deadline = time.monotonic() + TIMEOUT
         while len(server.received) < 2 and time.monotonic() < deadline:
             stack.wait_for_events()
