@@ -13,8 +13,8 @@ rewrites only the chunks it changes. Two sizes of chunk:
 
 A lot stays in its chunk until it moves from the open chunk to its month's (the member
 remembers where each lot it read sits: `Member.lot_slots`). So no item grows without bound,
-however many lots a member holds; an earn costs the open chunk's write, and every sixth or so
-also rewrites a month chunk's packed lots; a burn rewrites the chunks of the lots it takes from, which are
+however many lots a member holds; an earn costs the open chunk's write, and one in 20 to 45
+also rewrites a month chunk; a burn rewrites the chunks of the lots it takes from, which are
 few and large, so that even a burn of thousands of lots stays one transaction (at most 100
 items).
 
@@ -53,7 +53,7 @@ OPEN = "open"  # the chunk new lots land in
 OPEN_CHUNK_BYTES = 850
 # A month chunk's encoded lots at most (about 230 lots of its kind) before the next one opens:
 # small enough that moving the open chunk's lots into it stays cheap (at most 32 write units
-# per chunk in a transaction, once every six earns or so), large enough that a burn of
+# per chunk in a transaction, 8 or so packed, once in 20 to 45 earns), large enough that a burn of
 # thousands of lots touches few items (a transaction holds at most 100).
 MONTH_CHUNK_BYTES = 16_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
