@@ -51,13 +51,20 @@ def _granted(world) -> None:
     no_failures(deliver(upload(world.s3, MASTER, catalog(reward("coffee", stock=10)))))
 
 
-def test_the_same_bytes_uploaded_again_apply_nothing_and_name_the_import_they_repeat(world):
+def _applied_once(world) -> tuple[str, str, dict]:
+    """An earnreward file of two lines uploaded to a versioned bucket and applied: its key, its
+    bytes and its job."""
     _versioned(world)
     _granted(world)
     content = earn(f"coffee;CC0001;A-1;1;;{VALID}", f"coffee;CC0002;A-2;1;;{VALID}")
     key = upload(world.s3, EARN, content)
     no_failures(deliver(key))
     (first,) = _jobs(EARN)
+    return key, content, first
+
+
+def test_the_same_bytes_uploaded_again_apply_nothing_and_name_the_import_they_repeat(world):
+    key, content, first = _applied_once(world)
     assert (first["state"], first["progress"]["applied"]) == ("completed", 2)
     before = snapshot()
 
@@ -96,12 +103,7 @@ def test_the_same_bytes_uploaded_again_apply_nothing_and_name_the_import_they_re
 
 def test_the_same_bytes_again_publish_one_import_event_naming_the_import_they_repeat(table, world):
     bus = EventCapture(table[1])
-    _versioned(world)
-    _granted(world)
-    content = earn(f"coffee;CC0001;A-1;1;;{VALID}", f"coffee;CC0002;A-2;1;;{VALID}")
-    key = upload(world.s3, EARN, content)
-    no_failures(deliver(key))
-    (first,) = _jobs(EARN)
+    key, content, first = _applied_once(world)
     (completed,) = bus.details("import.completed")[-1:]
     assert (completed["import_id"], completed["counts"]["applied"]) == (first["import_id"], 2)
     seen = len(bus.details())
