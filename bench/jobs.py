@@ -532,10 +532,12 @@ def do_measure(job: str, members: int, aws: str | None = None) -> dict[str, Any]
     dynamodb = client()
     calls = Calls(dynamodb)
     hooks: tuple[Any, Any] | None = None
-    if aws == "latency":  # injected latency (bench/aws_pass.py)
-        from bench.aws_hooks import Latency
+    clock = None
+    if aws == "latency":  # injected latency, frozen while moto serves (bench/aws_pass.py)
+        from bench.aws_hooks import FrozenClock, Latency
 
-        hooks = (Latency().install(dynamodb), None)
+        clock = FrozenClock(os.environ["AWS_ENDPOINT_URL"])
+        hooks = (Latency(clock=clock).install(dynamodb), None)
     elif aws == "meter":  # metered write units (bench/aws_pass.py)
         from bench.aws_hooks import WriteMeter
 
@@ -553,6 +555,8 @@ def do_measure(job: str, members: int, aws: str | None = None) -> dict[str, Any]
         result["run"] = timed_run(services, calls, job, RECONCILE_AT, hooks)
     else:
         result["run"] = timed_run(services, calls, job, EXPIRE_AT, hooks)
+    if clock is not None:
+        clock.close()
     run = result["run"]
     # A write that botocore retried after it had succeeded (its answer lost) fails its condition
     # the second time: the member counts as retried, not changed, though it did change.

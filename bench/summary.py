@@ -40,8 +40,8 @@ KEYS = (
     "earn_added_dynamodb_requests",
 )
 LATENCY = (
-    "with injected p50 latency (bench/aws_model.py): every call at least its p50, moto's excess over it "
-    "taken out where no other call overlapped"
+    "with injected p50 latency (bench/aws_model.py): every call at least its p50, on the process's clock "
+    "less the time it stood still while moto served (bench/aws_hooks.FrozenClock)"
 )
 
 
