@@ -177,7 +177,7 @@ def table(result: dict[str, Any]) -> str:
     ms = ", ".join(f"{op} {v:g}" for op, v in result["latency"]["dynamodb_ms"].items())
     lines = [
         "",
-        "## With injected AWS latency (p50 per call), moto's excess taken out where no call overlapped",
+        "## With injected AWS latency (p50 per call), on the clock less the time moto held the process (FrozenClock)",
         "",
         f"Latency (ms): {ms}; Query {result['latency']['query_ms']}; S3/SQS "
         f"{result['latency']['s3_sqs_request_ms']:g}.",
