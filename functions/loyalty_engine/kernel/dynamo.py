@@ -64,7 +64,7 @@ def _items_as_sent(response_dict: dict[str, Any], customized_response_dict: dict
     The wire format is already the attribute values `from_item` reads (binary values as base64
     text, which it decodes; keys such as LastEvaluatedKey go back as they came), and parsing
     every attribute of every item by its shape was a fifth of an import's CPU time (BatchGetItem)
-    and half of a tier run's (Query). Only a successful answer: errors are parsed as usual."""
+    and a sixth of a tier run's (Query). Only a successful answer: errors are parsed as usual."""
     if response_dict.get("status_code") == 200 and response_dict.get("body"):
         customized_response_dict.update(json.loads(response_dict["body"]))
         response_dict["body"] = b"{}"
