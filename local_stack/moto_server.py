@@ -18,6 +18,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local_stack.aws import HOST
+from local_stack.moto_queues import retention_without_queue_scan
 from local_stack.moto_transactions import item_rollback_transactions
 
 
@@ -53,6 +54,7 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         item_rollback_transactions()
+        retention_without_queue_scan()
         app = _Serialized(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             HOST, self._requested_port, app, threaded=True, request_handler=_QuietHandler

@@ -208,12 +208,11 @@ def _no_domain_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    # The thousands of writes of this module would become thousands of domain events on the
-    # bus, and so in the webhooks' queue. Once its poller falls behind (on a slow or busy
-    # machine), moto's SQS reads every waiting message for each one it receives, and the
-    # backlog slows every request to minutes: it happened with the fan-out itself, and again
-    # with a stub that only dropped the queue's messages (3,920 waiting). So nothing is
-    # published here; the events' and webhooks' own tests cover publishing and the fan-out.
+    # The thousands of writes of this module would become thousands of domain events in the
+    # webhooks' queue, whose poller fell behind on a busy machine (3,920 waiting), and moto's
+    # SQS works in proportion to a queue's backlog (`local_stack/moto_queues.py`), so every
+    # request of the stack slowed. Nothing here looks at events: none is published; the
+    # events' and webhooks' own tests cover publishing and the fan-out.
     handlers = {"EventsPublisher": _no_domain_events}
     with LocalStack.start(
         state_file=tmp_path_factory.mktemp("local") / "stack.json", handlers=handlers
