@@ -116,8 +116,11 @@ def seed(stack: LocalStack) -> Seeded:
 def _imports(stack: LocalStack, api: Api, now: datetime) -> tuple[str, ...]:
     """Two reward catalogs of the days before (partner files name their day in GMT+1), uploaded
     through the presigned flow and imported by the stack."""
-    names = []
+    names: list[str] = []
+    received: datetime | None = None  # the import before's
     for days_ago in (3, 2):
+        if received is not None:  # received times are whole seconds; one second's list by id
+            _next_second(received)
         day = (now.astimezone(timezone(timedelta(hours=1))) - timedelta(days=days_ago)).strftime("%Y%m%d")
         name = f"{GROUP}_masterreward_{PROGRAM_ID}_{day}.csv"
         content = (
@@ -134,12 +137,20 @@ def _imports(stack: LocalStack, api: Api, now: datetime) -> tuple[str, ...]:
             stack.wait_for_queues()
             jobs = api("GET", "/v1/imports", 200, params={"file": name})["imports"]
             if jobs and jobs[0]["state"] == "completed":
+                received = datetime.fromisoformat(jobs[0]["received_at"])
                 break
             time.sleep(0.2)
         else:
             raise AssertionError(f"the seed's import of {name} did not complete")
         names.append(name)
     return tuple(names)
+
+
+def _next_second(received: datetime) -> None:
+    """Wait until the stack's clock (this machine's) is past `received`'s second, so that the next
+    import is received later and lists before it."""
+    while datetime.now(UTC) < received + timedelta(seconds=1):
+        time.sleep(0.05)
 
 
 def _instruments(stack: LocalStack, api: Api) -> tuple[str, str]:

@@ -21,8 +21,8 @@ START = datetime(2026, 12, 10, 8, 0, tzinfo=UTC)
 
 
 def make(n: int, group: str = "demo", *, state: str = "queued", scope: Scope | None = None) -> ImportJob:
-    """The n-th file of `group`, received n minutes after START (n microseconds too: the list's
-    order must not depend on whole seconds)."""
+    """The n-th file of `group`, received n minutes after START (the microseconds are dropped:
+    received times are whole seconds)."""
     name = f"{group}_earnreward_club_202612{10 + n % 10:02d}_{n}.csv"
     job = ImportJob(
         import_id=job_id_for(f"incoming/{group}/{name}", "v1"),
