@@ -13,6 +13,7 @@ from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.batch import key as table_key
 from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, serialize, to_item
+from loyalty_engine.kernel.item_access import newest_first
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
@@ -172,14 +173,7 @@ class ImportStore:
         """Up to `limit` jobs of the group, newest received first, after the position `after` (a
         sort key of the list partition)."""
         pk = keys.import_list_pk(group)
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
+        params = newest_first(self._table, pk, limit)
         if after:
             params["ExclusiveStartKey"] = table_key(pk, after)
         response = self._query(params)
@@ -203,15 +197,7 @@ class ImportStore:
         """Up to `limit` jobs of a file name, newest first, after the position `after` (a gsi1
         sort key of that file's jobs)."""
         gpk = keys.import_file_gsi1pk(group, file_name)
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI1.name,
-            "KeyConditionExpression": "#gpk = :gpk",
-            "ExpressionAttributeNames": {"#gpk": GSI1.partition_key},
-            "ExpressionAttributeValues": {":gpk": {"S": gpk}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
+        params = newest_first(self._table, gpk, limit, GSI1)
         if after:
             job_id = after.rsplit("#", 1)[-1]
             params["ExclusiveStartKey"] = {

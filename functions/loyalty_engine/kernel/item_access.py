@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, from_item, map_error, to_item
 from loyalty_engine.kernel.records import data_of
-from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY
+from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY, Index
 
 NEW_ONLY: dict[str, Any] = {
     "ConditionExpression": "attribute_not_exists(#pk)",
@@ -28,6 +28,22 @@ def at_version(version: int) -> dict[str, Any]:
 
 def new_or_version(version: int | None) -> dict[str, Any]:
     return NEW_ONLY if version is None else at_version(version)
+
+
+def newest_first(table: str, pk: str, limit: int, index: Index | None = None) -> dict[str, Any]:
+    """Query parameters: one partition of the table (or of `index`), newest sort key first, a
+    page of `limit` items (the caller adds its `ExclusiveStartKey`)."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": {"#pk": index.partition_key if index else PARTITION_KEY},
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if index:
+        params["IndexName"] = index.name
+    return params
 
 
 class ConditionsFailed(Exception):

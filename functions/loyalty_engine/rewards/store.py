@@ -12,6 +12,7 @@ from loyalty_engine.kernel.batch import Pace, batch_get, batch_put
 from loyalty_engine.kernel.batch import key as table_key
 from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
 from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, serialize, to_item
+from loyalty_engine.kernel.item_access import newest_first
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE
 from loyalty_engine.rewards.code_store import CodeStore
@@ -362,15 +363,7 @@ class RewardStore:
         self, group: str, card_code: str, limit: int, cursor: str | None
     ) -> tuple[list[Attribution], str | None]:
         gsi_pk = keys.member_attributions_gsi1pk(group, card_code)
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI1.name,
-            "KeyConditionExpression": "#gpk = :gpk",
-            "ExpressionAttributeNames": {"#gpk": GSI1.partition_key},
-            "ExpressionAttributeValues": {":gpk": {"S": gsi_pk}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
+        params = newest_first(self._table, gsi_pk, limit, GSI1)
         if cursor:
             gsi_sk = decode_cursor(cursor, separator="#")
             attribution_id = gsi_sk.split("#", 1)[1]  # gsi1sk is `<created at>#<attribution id>`

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.dynamo import from_item, map_error
-from loyalty_engine.kernel.item_access import ItemTable
+from loyalty_engine.kernel.item_access import ItemTable, newest_first
 from loyalty_engine.kernel.records import data_of
 from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY
 
@@ -58,15 +58,7 @@ class TimelineStore:
 
     def attributions(self, group: str, card_code: str, limit: int, after: str | None) -> Positioned:
         gsi_pk = keys.member_attributions_gsi1pk(group, card_code)
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI1.name,
-            "KeyConditionExpression": "#gpk = :gpk",
-            "ExpressionAttributeNames": {"#gpk": GSI1.partition_key},
-            "ExpressionAttributeValues": {":gpk": {"S": gsi_pk}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
+        params = newest_first(self._table, gsi_pk, limit, GSI1)
         if after is not None:
             attribution_id = after.split("#", 1)[1]
             params["ExclusiveStartKey"] = {
