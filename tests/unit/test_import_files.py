@@ -33,8 +33,6 @@ from loyalty_engine.imports.files import (
         ("demo_burnreward_silver_20190214.csv", Scope.BURNREWARD, "silver", date(2019, 2, 14)),
         # the subsection may hold underscores: the date and scope anchor the split
         ("demo_earnreward_gold_club_fr_20200229.csv", Scope.EARNREWARD, "gold_club_fr", date(2020, 2, 29)),
-        # scope and extension in any case
-        ("demo_BurnReward_silver_20180801.CSV", Scope.BURNREWARD, "silver", date(2018, 8, 1)),
     ],
 )
 def test_file_name_parts(name, scope, subsection, day):
@@ -51,6 +49,9 @@ def test_file_name_parts(name, scope, subsection, day):
         "demo_giftreward_silver_20180801.csv",  # unknown scope
         "demo_masterreward_silver_2018080.csv",  # 7 digits
         "demo_masterreward_silver_20180801.txt",
+        "demo_masterreward_silver_20180801.CSV",  # the schema's lower case, exactly
+        "demo_MASTERREWARD_silver_20180801.csv",
+        "demo_BurnReward_silver_20180801.csv",
         "demo_masterreward_silver_20180801.csv.bak",
         "demo_masterreward_silver_20180230.csv",  # 30 February
         "demo_masterreward_silver_20190229.csv",  # not a leap year

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from loyalty_engine.imports.chunks import ChunkOutcome, chunk_tag, line_source, skipped
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import Record
 from loyalty_engine.imports.jobs import ImportJob
 from loyalty_engine.imports.rows import LineSkipped, master_external_id, master_spec, row_of
-from loyalty_engine.rewards.models import MasterReward
+from loyalty_engine.rewards.models import MasterReward, RewardSpec
 from loyalty_engine.rewards.store import reward_item
 
 
@@ -31,16 +33,10 @@ def master_chunk(
         stored = state.get(external_id)
         try:
             spec = master_spec(row, stored, null_erases)
+            state[external_id] = _reward(spec, external_id, stored, job, record)
         except LineSkipped as problem:
             outcome.skipped.append(skipped(record, problem))
             continue
-        state[external_id] = MasterReward(
-            **spec.model_dump(),
-            external_id=external_id,
-            created_at=stored.created_at if stored else job.started_at,
-            updated_at=job.started_at,
-            updated_by=line_source(job, record),
-        )
         changed.add(external_id)
         outcome.applied += 1
     items = []
@@ -50,3 +46,23 @@ def master_chunk(
         items.append(reward_item(group, reward, tag, before.get(external_id)))
     outcome.items = items
     return outcome
+
+
+def _reward(
+    spec: RewardSpec, external_id: str, stored: MasterReward | None, job: ImportJob, record: Record
+) -> MasterReward:
+    """The line's reward; a value the line checks let through is still the line's fault: it is
+    skipped (`invalid_value`), never a failure of the file."""
+    assert job.started_at is not None
+    try:
+        return MasterReward(
+            **spec.model_dump(),
+            external_id=external_id,
+            created_at=stored.created_at if stored else job.started_at,
+            updated_at=job.started_at,
+            updated_by=line_source(job, record),
+        )
+    except ValidationError as error:
+        problem = error.errors()[0]
+        column = str(problem["loc"][0]) if problem.get("loc") else "line"
+        raise LineSkipped("invalid_value", column, f"{column}: {problem['msg']}") from None

@@ -32,8 +32,9 @@ MAX_RECORD_BYTES = 1 << 20  # a record (line) larger than 1 MiB rejects the file
 FILE_TZ = timezone(timedelta(hours=1), "GMT+1")  # import files speak fixed GMT+1, no daylight saving
 
 
+# exactly the schema (DOMAIN.md: any other name is rejected): scope and extension in lower case
 _NAME = re.compile(
-    r"^(?P<universe>[^_/]+)_(?P<scope>[a-z]+)_(?P<subsection>[^/]+)_(?P<date>[0-9]{8})\.csv$", re.IGNORECASE
+    r"^(?P<universe>[^_/]+)_(?P<scope>[a-zA-Z]+)_(?P<subsection>[^/]+)_(?P<date>[0-9]{8})\.csv$"
 )
 
 
@@ -66,7 +67,7 @@ def parse_file_name(name: str, group: str) -> FileName:
     expected = "expected <universe>_<scope>_<subsection>_<YYYYMMDD>.csv"
     if not match:
         raise FileRejected("invalid_file_name", f"{name!r} does not follow the naming schema: {expected}")
-    scope_text = match["scope"].lower()
+    scope_text = match["scope"]
     if scope_text not in Scope.__members__.values():
         raise FileRejected(
             "invalid_file_name",

@@ -19,6 +19,7 @@ from loyalty_engine.rewards.codes import CodeSource
 from loyalty_engine.rewards.models import (
     CUSTOM_COLUMNS,
     CUSTOM_VALUE_MAX,
+    EXTERNAL_ID_PATTERN,
     MAX_QUANTITY,
     TEXT_MAX,
     IntervalType,
@@ -27,6 +28,7 @@ from loyalty_engine.rewards.models import (
 )
 
 NULL = "NULL"  # exactly: " NULL" or "null" are ordinary text
+_FREE_ID = re.compile(EXTERNAL_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -228,13 +230,16 @@ def _interval(text: str) -> IntervalType:
         raise LineSkipped("invalid_interval_type", "validity_interval_type", str(error)) from None
 
 
+def _free_id(column: str, text: str) -> str:
+    """An id the API can name too (`EXTERNAL_ID_PATTERN`)."""
+    if not _FREE_ID.fullmatch(text):
+        problem = "at most 128 characters, without '/', '#' or control characters"
+        raise LineSkipped("invalid_value", column, f"{column}: {problem}")
+    return text
+
+
 def master_external_id(row: dict[str, str]) -> str:
-    external_id = _text("external_id", _required(row, "external_id"))
-    if "/" in external_id or "#" in external_id:
-        raise LineSkipped(
-            "invalid_value", "external_id", "external_id: at most 128 characters, without '/' or '#'"
-        )
-    return external_id
+    return _free_id("external_id", _text("external_id", _required(row, "external_id")))
 
 
 def master_spec(row: dict[str, str], stored: RewardSpec | None, null_erases: bool) -> RewardSpec:
@@ -315,9 +320,7 @@ def earn_line(row: dict[str, str], now: datetime, day_start: datetime) -> EarnLi
     card_code = _text("card_code", _required(row, "card_code"))
     attribution = _present(row, "attribution_id")
     if attribution is not None:
-        attribution = _text("attribution_id", attribution.strip())
-        if "/" in attribution or "#" in attribution:
-            raise LineSkipped("invalid_value", "attribution_id", "attribution_id may not contain '/' or '#'")
+        attribution = _free_id("attribution_id", _text("attribution_id", attribution.strip()))
     quantity_text = _present(row, "quantity")
     quantity = _int("quantity", quantity_text, 1) if quantity_text else 1
     if quantity > MAX_QUANTITY:

@@ -23,8 +23,12 @@ from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal
 from loyalty_engine.rewards.codes import CodeSource
 
 TEXT_MAX = 128
-LONG_TEXT_MAX = 16_384  # with the custom columns, a reward (kept twice on import) stays far below 400 KB
+LONG_TEXT_MAX = 16_384  # with the custom columns, a reward of 1-byte characters stays far below 400 KB
 CUSTOM_VALUE_MAX = 1024
+# In 4-byte characters those limits allow ~270 KB of text: a reward's texts are capped in UTF-8
+# bytes too, so that twice a reward (a file's update keeps its state before the chunk) stays
+# under DynamoDB's 400 KB
+TEXT_BYTES_MAX = 180_000
 MAX_QUANTITY = 100  # units per attribution: its burns are kept on its item
 CUSTOM_COLUMNS = tuple(f"c{i}" for i in range(32))
 EXTERNAL_ID_PATTERN = FREE_ID_PATTERN
@@ -114,6 +118,14 @@ class RewardSpec(DeferredModel):
 
     def check(self) -> None:
         """The catalog's rules across fields (DOMAIN.md "Rewards"); raises RuleBroken."""
+        size = self.text_bytes()
+        if size > TEXT_BYTES_MAX:
+            raise RuleBroken(
+                "reward_too_large",
+                "description",
+                f"the reward's texts come to {size:,} bytes in UTF-8: at most {TEXT_BYTES_MAX:,} "
+                "(a file's update keeps the reward twice in one item, which DynamoDB caps at 400 KB)",
+            )
         if self.monetary:
             if self.monetary_type is None:
                 raise RuleBroken("monetary_incomplete", "monetary_type", "monetary=1 needs monetary_type")
@@ -178,6 +190,11 @@ class RewardSpec(DeferredModel):
                 "max_attribution_count",
                 "max_attribution_count is 0 and codes are not auto-generated: nothing could be attributed",
             )
+
+    def text_bytes(self) -> int:
+        """UTF-8 bytes of the reward's texts (the character limits allow four times as many)."""
+        texts = [self.name, self.description, self.rich_description, self.image_url, *self.custom.values()]
+        return sum(len(text.encode()) for text in texts if text)
 
     @property
     def code_source(self) -> CodeSource:
