@@ -128,6 +128,13 @@ def test_public_addresses_are_allowed_and_the_local_stack_allows_loopback_but_ne
         ("https://api.localhost/in", "webhook_url_forbidden"),
         ("https://intranet/in", "webhook_url_forbidden"),
         ("https://metadata.google.internal/", "webhook_url_forbidden"),
+        # IPv4 shorthands a resolver takes as addresses: loopback and the metadata address
+        ("https://127.1/in", "webhook_url_forbidden"),
+        ("https://0177.0.0.1/in", "webhook_url_forbidden"),
+        ("https://0x7f.0.0.1/in", "webhook_url_forbidden"),
+        ("https://2130706433/in", "webhook_url_forbidden"),
+        ("https://169.254.43518/latest/meta-data", "webhook_url_forbidden"),
+        ("https://10.1/in", "webhook_url_forbidden"),
     ],
 )
 def test_obviously_bad_urls_are_refused_at_create_time(url, code):
@@ -140,6 +147,7 @@ def test_obviously_bad_urls_are_refused_at_create_time(url, code):
 def test_good_urls_pass_and_the_local_stack_allows_http_to_loopback():
     assert check_url("https://hooks.example.com/loyalty?x=1") == "https://hooks.example.com/loyalty?x=1"
     assert check_url("https://93.184.216.34:8443/in")
+    assert check_url("https://cafe.example.com/in")  # hex letters in a name: not an address
     assert check_url("http://127.0.0.1:8081/in", allow_http=True, allow_private=True)
     assert check_url("http://localhost:8081/in", allow_http=True, allow_private=True)
     with pytest.raises(InvalidRequest):

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from urllib.parse import urlsplit
 
 from loyalty_engine.kernel.errors import InvalidRequest
@@ -25,6 +27,7 @@ LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopb
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_SHORTHAND = re.compile(r"[0-9a-fx.]+")  # all a legacy IPv4 form can hold (`inet_aton` decides)
 
 
 def address_allowed(address: IPAddress | str, *, allow_private: bool = False) -> bool:
@@ -40,6 +43,21 @@ def address_allowed(address: IPAddress | str, *, allow_private: bool = False) ->
     if allow_private and (ip.is_loopback or ip.is_private):
         return True
     return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local)
+
+
+def _literal_address(host: str) -> IPAddress | None:
+    """The address a host names literally: IPv4 and IPv6 as written, and the IPv4 shorthands
+    that resolvers take as addresses too (`127.1`, `0177.0.0.1`, `0x7f.0.0.1`, `2130706433`)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if not _SHORTHAND.fullmatch(host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def _refused(reason: str, message: str) -> InvalidRequest:
@@ -65,10 +83,7 @@ def check_url(url: str, *, allow_http: bool = False, allow_private: bool = False
     if port == 0:
         raise _refused("invalid_webhook_url", "port 0 is not a port")
     host = parts.hostname.rstrip(".").lower()
-    try:
-        literal: IPAddress | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
+    literal = _literal_address(host)
     if literal is not None and not address_allowed(literal, allow_private=allow_private):
         raise _refused("webhook_url_forbidden", "the URL's address is private, local or reserved")
     if literal is None and not allow_private and (host in LOCAL_NAMES or host.endswith(LOCAL_SUFFIXES)):
