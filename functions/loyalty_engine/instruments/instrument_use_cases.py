@@ -38,7 +38,7 @@ from loyalty_engine.instruments.instrument import (
 )
 from loyalty_engine.instruments.instrument_store import InstrumentWrite, Loaded, StaleInstrument
 from loyalty_engine.instruments.merchants import Merchant
-from loyalty_engine.instruments.numbers import is_valid_number
+from loyalty_engine.instruments.numbers import SeriesExhausted, is_valid_number, nested_pairs
 from loyalty_engine.instruments.series import Series
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.errors import ConcurrentUpdate, Forbidden, InvalidRequest, NotFound
@@ -48,6 +48,7 @@ from loyalty_engine.kernel.records import answer_attrs, answer_from, item
 from loyalty_engine.kernel.retry import RACE, attempts
 
 MAX_ATTEMPTS = 40
+MAX_DRAWS = 1_000  # numbers drawn for one store credit before the series counts as taken by nested ones
 Answer = tuple[int, dict[str, Any]]
 
 
@@ -215,6 +216,26 @@ def reverse_redemption(
     return _change(svc, caller, number, sk, decide, [(group_pk, redemption_sk)])
 
 
+def _fresh_number(svc: InstrumentServices, group: str, series: Series) -> str:
+    """The series' next number that no nested series owns (as a batch's are drawn): a number
+    of a longer prefix resolves to that series. Which series nest is read after the first
+    reservation: from then on no series can nest in this one."""
+    nested: tuple[str, ...] | None = None
+    for _ in range(MAX_DRAWS):
+        start, end = svc.series.reserve(group, series, 1)
+        check_room(series, 0, end)
+        number = series_number(series, start)
+        if nested is None:
+            nested = tuple(nested_pairs(series.prefix, [s.prefix for s in svc.series.all_series(group)])[1])
+        if not number.startswith(nested):
+            return number
+    raise SeriesExhausted(
+        f"series {series.series_id!r}: its numbers drawn last all belong to nested series",
+        code="series_exhausted",
+        details=[{"field": "series_id", "reason": "series_exhausted"}],
+    )
+
+
 def issue_store_credit(
     svc: InstrumentServices, caller: Caller, series_id: str, request: StoreCreditRequest
 ) -> Answer:
@@ -240,9 +261,7 @@ def issue_store_credit(
         # Decide before drawing a number, so that a refusal uses none.
         new_store_credit("0" * series.length, series, merchant, request, now)
         check_room(series, 1, series.next_index)
-        start, end = svc.series.reserve(group, series, 1)
-        check_room(series, 0, end)
-        number = series_number(series, start)
+        number = _fresh_number(svc, group, series)
         instrument, entry = new_store_credit(number, series, merchant, request, now)
         answer = StoredAnswer(
             fingerprint=fp, status=201, body=_movement(InstrumentView.of(instrument, series, now), entry)
