@@ -119,6 +119,19 @@ def test_delete_then_everything_about_it_is_not_found(hook):
     assert call("api_list_webhooks", ADMIN).body["webhooks"] == []
 
 
+@pytest.mark.parametrize("body", [SPEC, {**SPEC, "url": "https://other.example.com/in", "kinds": ["*"]}])
+def test_a_deleted_webhooks_idempotency_key_creates_nothing_again(hook, body):
+    """Its id derives from the key, and its events and delivery log are still kept under that id:
+    a new subscription under it would inherit them (and a redelivery would send an old event)."""
+    assert call("api_delete_webhook", ADMIN).status == 200
+    again = call("api_create_webhook", ADMIN, body=body)
+    assert (again.status, again.body["code"]) == (409, "webhook_deleted"), again.body
+    assert call("api_get_webhook", ADMIN).status == 404
+    assert call("api_list_webhooks", ADMIN).body["webhooks"] == []
+    fresh = call("api_create_webhook", ADMIN, headers={"Idempotency-Key": "hook-crm-2"}, body=body)
+    assert fresh.status == 201 and fresh.body["subscription_id"] != SUB, fresh.body
+
+
 def test_delivery_log_is_empty_and_an_unknown_event_cannot_be_redelivered(hook):
     assert call("api_list_webhook_deliveries", ADMIN).body == {"deliveries": [], "next_cursor": None}
     reply = call("api_redeliver_webhook_event", ADMIN)

@@ -2,7 +2,7 @@
 the loyalty group.
 
 - `G#<group>#WEBHOOKS` / `S#<subscription id>`: a subscription (the dispatcher reads the group's
-  subscriptions in one Query of this partition);
+  subscriptions in one Query of this partition); `DELETED#<subscription id>`: one deleted;
 - `G#<group>#WH#<subscription id>` / `EV#<event id>`: an event to send to it (the body as signed,
   its delivery state), kept for redelivery until its `ttl`;
 - `G#<group>#WH#<subscription id>` / `RD#<event id>#<Idempotency-Key>`: a redelivery asked for;
@@ -29,6 +29,13 @@ SUBSCRIPTION_COUNT_SK = "COUNT"
 
 def subscription_sk(subscription_id: str) -> str:
     return f"{SUBSCRIPTION_PREFIX}{subscription_id}"
+
+
+def deleted_subscription_sk(subscription_id: str) -> str:
+    """A deleted subscription's mark (not under SUBSCRIPTION_PREFIX): its id, which derives from
+    its create's Idempotency-Key, is never given to a new subscription (its events and attempts
+    are still kept under it)."""
+    return f"DELETED#{subscription_id}"
 
 
 def deliveries_pk(group: str, subscription_id: str) -> str:

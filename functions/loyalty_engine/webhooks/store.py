@@ -63,17 +63,22 @@ class WebhookStore:
 
     def add(self, group: str, subscription: Subscription) -> str:
         """`added`; `exists` when a subscription with this id exists already (left unchanged);
-        `full` when the group has MAX_SUBSCRIPTIONS already. One transaction with the count."""
+        `deleted` when one with this id was deleted; `full` when the group has MAX_SUBSCRIPTIONS
+        already. One transaction with the count."""
         self.requests += 1
+        pk, subscription_id = keys.subscriptions_pk(group), subscription.subscription_id
         actions = [
             self._items.put_action(self._subscription_item(group, subscription), NEW_ONLY),
             self._count_update(group, 1, "attribute_not_exists(#n) OR #n < :max"),
+            self._items.check_action(pk, keys.deleted_subscription_sk(subscription_id), NEW_ONLY),
         ]
         try:
             self._items.transact(actions)
         except ConditionsFailed as failed:
             if 0 in failed.failed:
                 return "exists"
+            if 2 in failed.failed:
+                return "deleted"
             if 1 in failed.failed:
                 return "full"
             raise ConcurrentUpdate(
@@ -110,6 +115,14 @@ class WebhookStore:
                         **at_version(current.version),
                     }
                 },
+                self._items.put_action(
+                    item(
+                        keys.subscriptions_pk(group),
+                        keys.deleted_subscription_sk(subscription_id),
+                        "webhook_deleted",
+                        {"subscription_id": subscription_id, "url": current.url},
+                    )
+                ),
                 self._count_update(group, -1, "#n > :zero"),
             ]
             try:
@@ -117,7 +130,7 @@ class WebhookStore:
             except ConditionsFailed as failed:
                 if 0 in failed.failed or not failed.failed:
                     continue  # changed or deleted meanwhile: read it again
-                self._items.transact(actions[:1])  # no count to take it from (never below zero)
+                self._items.transact(actions[:2])  # no count to take it from (never below zero)
             return current
         raise ConcurrentUpdate(f"webhook {subscription_id} keeps changing: retry")
 

@@ -86,6 +86,13 @@ def create(
             return 201, SubscriptionSecret(**view_of(made, now).model_dump(), secret=made.secret)
         if outcome == "full":
             raise Conflict(f"a group has at most {MAX_SUBSCRIPTIONS} webhooks", code="too_many_webhooks")
+        if outcome == "deleted":
+            raise Conflict(
+                f"the webhook created under Idempotency-Key {idempotency_key!r} was deleted: "
+                "create a new one under another key",
+                code="webhook_deleted",
+                details=[{"field": "Idempotency-Key", "reason": "webhook_deleted"}],
+            )
         existing = store.get(group, subscription_id)  # a concurrent twin made it first
         assert existing is not None
     if existing.create_fingerprint != print_:
