@@ -168,6 +168,35 @@ def test_after_the_retry_window_the_event_goes_to_the_dead_letter_queue_and_the_
         assert hook_state(hook)["status"] == "active"
 
 
+def test_an_operators_redrive_of_a_dead_letter_sends_the_event_once_more(clock, monkeypatch):
+    """The dead letter, put back on the deliveries' queue (SQS's redrive), is sent once, with the
+    same event id, though its event was given up; failing again, it is dead-lettered again."""
+    queues = WebhookQueues(
+        monkeypatch, WEBHOOK_RETRY_WINDOW_S="1", WEBHOOK_RETRY_BASE_S="0.1", WEBHOOK_RETRY_CAP_S="0.3"
+    )
+    with receiver() as server:
+        server.default = (500, 0.0)
+        hook = subscribe(server.url)
+        event = earned()
+        queues.publish(event)
+        queues.pump()
+        (dead,) = queues.dead_letters()
+        failed = len(server.received)
+        queues.redrive(dead)  # still failing: one POST, back to the dead-letter queue
+        queues.pump()
+        assert len(server.received) == failed + 1
+        (dead,) = queues.dead_letters()
+        server.default = (200, 0.0)
+        queues.redrive(dead)
+        queues.pump()
+        replayed = server.received[failed + 1 :]
+        assert [r.headers["Loyalty-Event-Id"] for r in replayed] == [event.event_id]
+        verified(replayed[0], hook["secret"])
+        assert queues.dead_letters() == []
+        assert hook_state(hook)["status"] == "active"
+        assert log_of(hook)[0]["status_code"] == 200 and log_of(hook)[0]["redelivery"] is True
+
+
 def test_redelivery_on_request_sends_the_event_again_once_per_idempotency_key(queues):
     with receiver() as server:
         hook = subscribe(server.url)

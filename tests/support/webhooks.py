@@ -199,9 +199,14 @@ class WebhookQueues:
             time.sleep(0.05)
 
     def dead_letters(self) -> list[dict[str, Any]]:
+        """The deliveries' dead letters, taken off their queue."""
         from tests.support.queues import receive_all
 
         return receive_all(self.sqs, self.urls[f"{WEBHOOK_QUEUE.name}-dlq"])
+
+    def redrive(self, dead_letter: dict[str, Any]) -> None:
+        """What an operator's SQS redrive does: the dead letter back on the deliveries' queue."""
+        self.sqs.send_message(QueueUrl=self.urls[WEBHOOK_QUEUE.name], MessageBody=json.dumps(dead_letter))
 
 
 assert WEBHOOK_DISPATCHER.queue_trigger is not None and WEBHOOK_DELIVERY.queue_trigger is not None

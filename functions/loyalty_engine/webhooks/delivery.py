@@ -5,7 +5,8 @@
   subscription (for redelivery) and one delivery message each.
 - `deliver`: one delivery message → the signed POST → the attempt logged → done, or the next
   attempt queued (backoff with full jitter, in hops of at most 900 s), or, past the retry
-  window, the message to the dead-letter queue and the subscription marked `failing`.
+  window, the message to the dead-letter queue (as a redelivery, so that a redrive sends it)
+  and the subscription marked `failing`.
 
 A message is attempted once: the event item counts the attempts made, and a message for an
 attempt already made (a redelivered SQS message, a dispatch of the same bus event again) is
@@ -170,7 +171,9 @@ def deliver(
             store.set_status(group, subscription_id, "active", now)
         return Outcome("delivered", answer)
     if due is None:
-        queue.give_up(message)
+        # marked a redelivery: an operator's redrive of the dead letter sends it once more,
+        # though the event is given up (failing again, it goes back to the dead-letter queue)
+        queue.give_up(message.model_copy(update={"redelivery": True}))
         store.record_attempt(group, subscription_id, attempt, GAVE_UP, ttl, counted)
         store.set_status(group, subscription_id, "failing", now)
         return Outcome("gave_up", answer)
