@@ -110,6 +110,8 @@ def reference(prog, person: Member, job: str, at: datetime, previous: datetime |
     mark = person.tier_marks.get(job)
     if mark is not None and mark >= at:  # this run (or a later one) changed the member already
         return person.tier_rank
+    if any(other_at > at for other, other_at in person.tier_marks.items() if other != job):
+        return person.tier_rank  # the other job changed it after this run's time
     q = ref_valid_q(person.lots, at)
     if job == "tier-upgrade":
         return ref_upgrade(entries, person.tier_rank, q)

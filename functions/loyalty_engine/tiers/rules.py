@@ -84,13 +84,17 @@ def decide_run(
     `previous_run` is the job's previous occurrence: a relative downgrade looks at the
     members whose anniversary fell after it, up to this run. A member already changed by
     this run (its mark is this run's time, or later) is left alone, so that a retried run
-    never drops a member twice.
+    never drops a member twice. So is a member the other job changed after this run's time
+    (a run replayed late: the tier it would judge is no longer the one held then, and the
+    later decision stands).
     """
     settings = program.tier_settings
     if settings is None or job not in ("tier-upgrade", "tier-downgrade"):
         return None
     mark = member.tier_marks.get(job)
     if mark is not None and mark >= scheduled_at:
+        return None
+    if any(at > scheduled_at for other, at in member.tier_marks.items() if other != job):
         return None
     if q_points is None:
         q_points = valid_q_points(member.lots, scheduled_at)

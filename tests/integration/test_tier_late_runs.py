@@ -1,0 +1,44 @@
+"""A scheduled tier run replayed late (DOMAIN.md, "Late data"): it decides as it would have on
+time, and a later run's decision stands. Through the API and the real run use cases on moto."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+
+from loyalty_engine.handlers.api_context import default_context
+from tests.support.jobs import SAMPLE, Group
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def program() -> dict:
+    """Blue, Silver (enter 500, stay 400), Gold (enter 2000, stay 1500): 1 Q point per EUR."""
+    body = copy.deepcopy(SAMPLE)
+    rows = (("Blue", 0, 0), ("Silver", 500, 400), ("Gold", 2000, 1500))
+    body["tier_settings"]["tiers"] = [
+        {"rank": n, "name": name, "entry_threshold": enter, "downgrade_threshold": stay, "q_multiplier": "1"}
+        for n, (name, enter, stay) in enumerate(rows, start=1)
+    ]
+    body["tier_settings"]["max_tier_downgrade"] = 1
+    return body
+
+
+def test_a_downgrade_replayed_after_a_later_upgrade_leaves_the_member_where_it_is(clock):
+    group = Group("demo", program())
+    group.enrol("LATE-1")
+    default_context().clock.now = at("2026-12-10T12:00:00+01:00")
+    group.earn("LATE-1", "O1", "600", at("2026-01-02T10:00:00+01:00"))  # valid a year
+    assert group.run("tier-upgrade", at("2026-01-03T03:00:00+01:00")).state == "completed"
+    group.earn("LATE-1", "O2", "300", at("2026-06-01T10:00:00+01:00"))
+    # the downgrade of 1 January 2027 is missed: on time, 900 Q >= Silver's 400, Silver stays
+    default_context().clock.now = at("2027-01-10T12:00:00+01:00")
+    group.earn("LATE-1", "O3", "2000", at("2027-01-05T10:00:00+01:00"))
+    assert group.run("tier-upgrade", at("2027-01-06T03:00:00+01:00")).state == "completed"
+    assert group.rank("LATE-1") == 3
+    replayed = group.run("tier-downgrade", at("2027-01-01T03:00:00+01:00"))
+    assert (replayed.state, replayed.changed) == ("completed", 0)
+    assert group.rank("LATE-1") == 3  # not judged as Gold on 1 January: it was Silver then
+    assert [c["cause"] for c in group.history("LATE-1")] == ["upgrade_run", "upgrade_run"]
