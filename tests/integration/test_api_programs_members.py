@@ -30,6 +30,23 @@ def test_put_program_creates_then_replays_then_replaces(clock):
     assert call("api_get_program", SHOP).body["name"] == "Club Lumière 2027"
 
 
+def test_first_runs_left_out_are_the_programs_creation_to_the_minute(clock):
+    """Seed 003: the first computation's date defaults to the program's creation date."""
+    spec = _spec()
+    tiers = spec["tier_settings"]
+    tiers["upgrade"].pop("first_run_at")
+    tiers["downgrade"] = {"mode": "calendar", "periodicity": "yearly"}
+    clock.advance(seconds=42)
+    created = call("api_put_program", ADMIN, body=spec)
+    assert created.status == 201, created.body
+    minute = created.body["created_at"][:16] + ":00Z"
+    settings = created.body["tier_settings"]
+    assert settings["upgrade"]["first_run_at"] == settings["downgrade"]["first_run_at"] == minute
+    clock.advance(minutes=10)
+    replay = call("api_put_program", ADMIN, body=spec)  # the same spec again: the same program
+    assert (replay.status, replay.body) == (200, created.body)
+
+
 def test_program_names_are_unique_in_the_group(clock):
     call("api_put_program", ADMIN)
     clash = call("api_put_program", ADMIN, path={"program_id": "other"}, body=_spec(name="club LUMIÈRE"))

@@ -21,13 +21,14 @@ def put_program(
         )
     group = caller.group_id
     previous = ctx.programs.get_program(group, program_id, consistent=True)
+    now = ctx.clock()
+    spec = spec.with_first_runs(previous.created_at if previous else now)
     if (
         previous is not None
         and ProgramSpec.model_validate(previous.model_dump(include=set(ProgramSpec.model_fields))) == spec
     ):
         ctx.program_saved(group, previous)  # a retry after a failed schedule sync converges here
         return 200, previous
-    now = ctx.clock()
     program = Program(
         **spec.model_dump(),
         program_id=program_id,

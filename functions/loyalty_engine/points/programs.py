@@ -166,7 +166,9 @@ def _whole_minute(moment: datetime | None) -> datetime | None:
 
 
 class Schedule(Model):
-    first_run_at: UtcDatetime
+    first_run_at: UtcDatetime | None = Field(
+        default=None, description="The first computation; left out: the program's creation (to the minute)"
+    )
     periodicity: Literal["daily", "weekly", "monthly", "yearly"] = "daily"
 
     _minutes = field_validator("first_run_at")(_whole_minute)
@@ -174,7 +176,9 @@ class Schedule(Model):
 
 class DowngradeSchedule(Model):
     mode: Literal["calendar", "relative"] = "calendar"
-    first_run_at: UtcDatetime | None = Field(default=None, description="calendar mode")
+    first_run_at: UtcDatetime | None = Field(
+        default=None, description="calendar mode; left out: the program's creation (to the minute)"
+    )
     periodicity: Literal["daily", "weekly", "monthly", "yearly"] = "yearly"
     every: Duration | None = Field(default=None, description="relative mode: from each member's subscription")
 
@@ -182,8 +186,6 @@ class DowngradeSchedule(Model):
 
     @model_validator(mode="after")
     def _mode_fields(self) -> "DowngradeSchedule":
-        if self.mode == "calendar" and self.first_run_at is None:
-            raise ValueError("calendar downgrades need first_run_at")
         if self.mode == "relative" and self.every is None:
             raise ValueError("relative downgrades need `every` (e.g. 1 year)")
         return self
@@ -281,6 +283,23 @@ class ProgramSpec(Model):
         if len({vip.name for vip in self.vip_tiers}) != len(self.vip_tiers):
             raise ValueError("VIP tier names must be unique")
         return self
+
+    def with_first_runs(self, created_at: datetime) -> "ProgramSpec":
+        """The spec with the tier schedules' first runs it leaves out at the program's creation
+        (seed 003: "the program creation date is the default"), to the minute."""
+        settings = self.tier_settings
+        if settings is None:
+            return self
+        default = created_at.replace(second=0, microsecond=0)
+        upgrade, downgrade = settings.upgrade, settings.downgrade
+        if upgrade.first_run_at is None:
+            upgrade = upgrade.model_copy(update={"first_run_at": default})
+        if downgrade.mode == "calendar" and downgrade.first_run_at is None:
+            downgrade = downgrade.model_copy(update={"first_run_at": default})
+        if upgrade is settings.upgrade and downgrade is settings.downgrade:
+            return self
+        filled = settings.model_copy(update={"upgrade": upgrade, "downgrade": downgrade})
+        return self.model_copy(update={"tier_settings": filled})
 
     def first_runs_at_a_repeated_time(self) -> list[str]:
         """The tier schedules' first runs given at the second pass of a wall time that the program's

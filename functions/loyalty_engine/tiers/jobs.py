@@ -96,6 +96,7 @@ def job_calendar(job: JobName, program: Program) -> Calendar | None:
     settings = program.tier_settings
     assert settings is not None
     if job == "tier-upgrade":
+        assert settings.upgrade.first_run_at is not None  # a stored program has it (with_first_runs)
         return Calendar(settings.upgrade.first_run_at, 1, _UNIT[settings.upgrade.periodicity], zone)
     downgrade = settings.downgrade
     if downgrade.mode == "relative":  # every day, for the members whose anniversary has come
