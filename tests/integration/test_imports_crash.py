@@ -546,3 +546,29 @@ def test_a_crash_between_a_reservation_and_the_checkpoint_replays_the_chunk():
         assert len(state["attributions"]) == 6
         assert job["skipped_lines"] == {}
         assert (job["progress"]["applied"], job["progress"]["skipped"]) == (6, 0)
+
+
+def test_a_replayed_chunk_counts_an_unlimited_reward_once():
+    """An unlimited reward's units are counted by a reservation too: a chunk replayed after a
+    crash gets its first count back instead of counting its units again."""
+    files = [
+        (
+            f"demo_masterreward_{PROGRAM}_20180801.csv",
+            HEADERS["masterreward"] + "\nr1;Auto;0;10;0;1;day;0;0;;1\n",
+        ),
+        (
+            f"demo_earnreward_{PROGRAM}_20180801.csv",
+            HEADERS["earnreward"] + "\n" + "".join(f"r1;CC0001;;{1 + n % 2};;{VALID};\n" for n in range(6)),
+        ),
+    ]
+    with fresh_world(2) as world:
+        keys = upload_all(world, files)
+        undo = crash_once(("rewards", "reserve"), 2, "after")  # the second chunk's count
+        assert len(run([notification(keys[1])], ImportContext())) == 1
+        undo()
+        assert run([notification(keys[1])], ImportContext()) == []
+        state = snapshot()
+        job = state["jobs"][files[1][0]]
+        assert (job["progress"]["applied"], job["progress"]["skipped"]) == (6, 0)
+        assert sum(a["quantity"] for a in state["attributions"].values()) == 9
+        assert state["stock"]["STOCK#r1"]["taken"] == 9

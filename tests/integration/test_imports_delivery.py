@@ -655,6 +655,48 @@ def test_units_a_line_could_not_use_stay_in_stock(world):
     assert (few["attributed"], few["remaining"]) == (3, 1)
 
 
+def test_an_unlimited_reward_made_limited_caps_the_total_attributed(world):
+    """Units attributed while a reward was auto-generated and unlimited count against the limit
+    it is given later: 4 attributed, then limited to 3, and nothing more is granted."""
+    world.enrol("CC0001")
+    upload(world.s3, MASTER, catalog(reward("u", auto=True)))
+    rows = [f"u;CC0001;;1;;{VALID}" for _ in range(4)]
+    no_failures(deliver(upload(world.s3, EARN, earn(*rows))))
+    assert summary_of(world, EARN)["applied"] == 4
+    unlimited = get_reward("u")
+    assert (unlimited["attributed"], unlimited["remaining"]) == (4, None)
+
+    day2 = f"demo_masterreward_{PROGRAM}_20180802.csv"
+    no_failures(deliver(upload(world.s3, day2, catalog("u;Reward;0;10;0;1;month;0;1;3;1"))))
+    assert summary_of(world, day2)["applied"] == 1
+    limited = get_reward("u")
+    assert (limited["attributed"], limited["remaining"]) == (4, 0)
+
+    earn2 = f"demo_earnreward_{PROGRAM}_20180802.csv"
+    no_failures(deliver(upload(world.s3, earn2, earn(*rows))))
+    summary, skipped = report(world.s3, earn2)
+    assert (summary["applied"], summary["skipped"]) == (0, 4)
+    assert skipped_codes(skipped) == dict.fromkeys(range(2, 6), "out_of_stock")
+    assert len(attributions("CC0001")) == 4
+    final = get_reward("u")
+    assert (final["attributed"], final["remaining"]) == (4, 0)
+
+
+def test_an_unlimited_reward_counts_every_unit_once_over_chunks(world, monkeypatch):
+    """One reservation per chunk counts an unlimited reward's units: 2-line chunks, quantities
+    adding up to 7, attributed 7 (and the job's markers are removed when it ends)."""
+    monkeypatch.setattr(import_services(), "chunk_lines", 2)
+    world.enrol("CC0001", "CC0002")
+    upload(world.s3, MASTER, catalog(reward("u", auto=True)))
+    rows = [f"u;CC000{1 + n % 2};;{quantity};;{VALID}" for n, quantity in enumerate((1, 2, 1, 3))]
+    no_failures(deliver(upload(world.s3, EARN, earn(*rows))))
+    assert summary_of(world, EARN)["applied"] == 4
+    assert sum(a["quantity"] for a in attributions("CC0001") + attributions("CC0002")) == 7
+    assert (get_reward("u")["attributed"], get_reward("u")["remaining"]) == (7, None)
+    (stock,) = snapshot()["stock"].values()
+    assert stock["taken"] == 7 and not [name for name in stock if name[:3] in ("rc_", "pc_")]
+
+
 def test_a_year_one_date_skips_the_line(world):
     world.enrol("CC0001")
     upload(world.s3, MASTER, catalog(reward("r")))

@@ -289,6 +289,28 @@ def test_buy_of_an_auto_generated_reward_generates_codes(funded):
     assert nq_available() == 1299  # free
 
 
+def test_an_unlimited_reward_made_limited_caps_the_total_bought(funded):
+    """Units bought while a reward was unlimited count: 4 bought, then limited to 3 (PUT),
+    and the next buy is out of stock."""
+    unlimited = {"is_auto_generated": True, "is_limited": False, "max_attribution_count": None}
+    assert put_reward(nqp_value=10, **unlimited).status == 201
+    for n in range(4):
+        assert buy(f"u-{n}").status == 201
+    view = call("api_get_reward", SHOP, path={"external_id": "coffee"}).body
+    assert (view["attributed"], view["remaining"]) == (4, None)
+    limited = put_reward(nqp_value=10, **(unlimited | {"is_limited": True, "max_attribution_count": 3}))
+    assert limited.status == 200, limited.body
+    assert (limited.body["attributed"], limited.body["remaining"]) == (4, 0)
+    refused = buy("u-4")
+    assert (refused.status, refused.body["code"]) == (409, "out_of_stock")
+    view = call("api_get_reward", SHOP, path={"external_id": "coffee"}).body
+    assert (view["attributed"], view["remaining"]) == (4, 0)
+    assert len(call("api_list_member_rewards", SHOP).body["attributions"]) == 4
+    assert nq_available() == 1299 - 40
+    assert buy("u-0").status == 201  # a replay answers as the first time, nothing counted again
+    assert call("api_get_reward", SHOP, path={"external_id": "coffee"}).body["attributed"] == 4
+
+
 def test_buy_for_unknown_reward_or_member(funded):
     assert put_reward().status == 201
     nothing = buy(reward_id="nothing")

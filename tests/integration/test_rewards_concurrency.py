@@ -136,3 +136,39 @@ def test_twenty_members_race_for_five_units(setup):
             "attributions"
         ]
         assert len(owned) == (1 if card in winners else 0)
+
+
+def test_twenty_members_buy_an_unlimited_reward_at_once(setup):
+    """An unlimited reward's units are counted as a finite one's (a limit set later caps the
+    total): 20 members buying 1 or 2 units at once all get them, each unit counted once."""
+    handler = setup
+    unlimited = {"is_auto_generated": True, "is_limited": False, "max_attribution_count": None}
+    put = invoke(
+        handler, "api_put_reward", ADMIN, path={"external_id": "limited"}, body=reward(1, 0) | unlimited
+    )
+    assert put.status == 201, put.body
+    cards = [f"29900000{n:05d}" for n in range(100, 100 + BUYERS)]
+    for card in cards:
+        enrolled = invoke(handler, "api_enrol_member", SHOP, body={"card_code": card})
+        assert enrolled.status == 201, enrolled.body
+
+    handlers = [lambda_container() for _ in range(BUYERS)]
+
+    def purchase(n: int) -> Callable[[], Reply]:
+        body = {"reward_id": "limited", "quantity": 1 + n % 2}
+        headers = {"Idempotency-Key": f"race-{n:02d}"}
+        return lambda: invoke(
+            handlers[n], "api_buy_reward", SHOP, path={"card_code": cards[n]}, body=body, headers=headers
+        )
+
+    replies = all_at_once([purchase(n) for n in range(BUYERS)])
+
+    assert outcome(replies) == {(201, None): BUYERS}, outcome(replies)
+    total = sum(1 + n % 2 for n in range(BUYERS))
+    codes = [code for reply in replies for code in reply.body["codes"]]
+    assert len(set(codes)) == len(codes) == total
+    view = invoke(handler, "api_get_reward", SHOP, path={"external_id": "limited"}).body
+    assert (view["attributed"], view["remaining"]) == (total, None)
+    for card in cards:
+        owned = invoke(handler, "api_list_member_rewards", SHOP, path={"card_code": card}).body
+        assert len(owned["attributions"]) == 1

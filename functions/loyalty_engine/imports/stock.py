@@ -1,5 +1,7 @@
-"""Stock reservations of an earnreward chunk: one reservation per finite reward per chunk,
-of exactly the units its lines will use, handed out to the lines in their order."""
+"""Stock reservations of an earnreward chunk: one reservation per reward per chunk, of
+exactly the units its lines will use, handed out to the lines in their order. An unlimited
+reward's reservation only counts its units (its `taken`), so that a limit set later caps the
+total attributed."""
 
 from __future__ import annotations
 
@@ -47,20 +49,27 @@ def reserve_units(
     candidates: list[tuple[Record, EarnLine, MasterReward, str, bool]],
     outcome: ChunkOutcome,
 ) -> dict[str, Units]:
-    """One stock reservation per finite reward per chunk, of exactly the units its lines will
-    use (replays get the first reservation back)."""
+    """One stock reservation per reward per chunk, of exactly the units its lines will use
+    (replays get the first reservation back). Every line of an unlimited reward fits: its
+    reservation counts them all."""
     demand: dict[str, list[int]] = defaultdict(list)
-    finite: dict[str, MasterReward] = {}
+    named: dict[str, MasterReward] = {}
     for _, line, reward, _, _ in candidates:
-        if reward.stock_limit is not None:
-            demand[reward.external_id].append(line.quantity)
-            finite[reward.external_id] = reward
+        demand[reward.external_id].append(line.quantity)
+        named[reward.external_id] = reward
     # a loaded-codes reward's stock is its codes loaded so far: one read for those rewards only
-    loaded = sorted(e for e, reward in finite.items() if reward.codes == CodeSource.LOADED)
+    loaded = sorted(e for e, reward in named.items() if reward.codes == CodeSource.LOADED)
     stocks = svc.rewards.stocks_of(group, loaded) if loaded else {}
     units: dict[str, Units] = {}
     for external_id, quantities in sorted(demand.items()):
-        reward = finite[external_id]
+        reward = named[external_id]
+        if reward.stock_limit is None:
+            total = sum(quantities)
+            counted = svc.rewards.reserve(group, external_id, job.import_id, job.chunk, total, None)
+            outcome.reserved.add(external_id)
+            # None: a replay whose markers two later chunks replaced: its first attempt counted them
+            units[external_id] = Units(counted.first_unit if counted else 0, total)
+            continue
         limit = reward.limit_with(stocks[external_id].loaded if external_id in stocks else 0) or 0
         wanted = fitting(quantities, limit)
         reservation = None

@@ -70,7 +70,7 @@ def reserved_item(group: str, job_id: str, external_id: str, expires: int) -> di
     """A reward the job reserved stock of: its markers are removed once the job is done.
 
     One item per reward (not a list on the job item), so that a file naming thousands of
-    finite rewards keeps every item far below DynamoDB's 400 KB."""
+    rewards keeps every item far below DynamoDB's 400 KB."""
     return item(
         keys.import_pk(group, job_id),
         keys.reserved_sk(external_id),

@@ -3,8 +3,10 @@
 A master reward is a template unique by `external_id` in the loyalty group. Its stock is
 finite unless it auto-generates codes without being limited; a finite stock is
 `max_attribution_count` units, numbered 1..n (or, with `codes=loaded`, the codes loaded for
-it), and an attribution takes units from it, never beyond. An attribution is one reward granted to one card, with a quantity, a validity
-window and its burns (each burn uses one or more units).
+it), and an attribution takes units from it, never beyond. An unlimited reward's units are
+counted all the same, so that a limit set later caps the total. An attribution is one reward
+granted to one card, with a quantity, a validity window and its burns (each burn uses one or
+more units).
 """
 
 import hashlib
@@ -246,7 +248,9 @@ class MasterReward(RewardSpec):
 
 
 class RewardView(MasterReward):
-    attributed: int = Field(description="Units attributed so far")
+    attributed: int = Field(
+        description="Units attributed so far (counted while unlimited too: a limit set later caps the total)"
+    )
     remaining: int | None = Field(description="Units left; null when unlimited")
     codes_loaded: int | None = Field(default=None, description="Codes loaded so far (codes=loaded only)")
     codes_left: int | None = Field(

@@ -187,15 +187,20 @@ class RewardStore:
     # --- stock -----------------------------------------------------------------------------
 
     def reserve(
-        self, group: str, external_id: str, job_id: str, chunk: int, units: int, limit: int
+        self, group: str, external_id: str, job_id: str, chunk: int, units: int, limit: int | None
     ) -> Reservation | None:
         """Take `units` for one chunk of an import, once: a replayed chunk gets its first reservation.
 
         Returns None when fewer than `units` are left (the caller asks for fewer); `units` is
-        never more than `limit`. The job's markers stay on the stock item until the job ends
-        (`release_job`).
+        never more than `limit` (None: an unlimited reward, whose units are only counted). The
+        job's markers stay on the stock item until the job ends (`release_job`).
         """
         names = _stock_names(job_id) | {"#taken": "taken", "#type": TYPE_ATTRIBUTE}
+        condition = "attribute_not_exists(#c) OR #c < :c"
+        values: dict[str, Any] = {}
+        if limit is not None:
+            condition = f"({condition}) AND (attribute_not_exists(#taken) OR #taken <= :room)"
+            values[":room"] = serialize(limit - units)
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -205,17 +210,15 @@ class RewardStore:
                     "#c = :c, #n = :n, #pc = if_not_exists(#c, :none), #pn = if_not_exists(#n, :zero), "
                     "#ps = if_not_exists(#s, :zero), #type = :type"
                 ),
-                ConditionExpression=(
-                    "(attribute_not_exists(#c) OR #c < :c) AND (attribute_not_exists(#taken) OR #taken <= :room)"
-                ),
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
+                ExpressionAttributeValues=values
+                | {
                     ":zero": serialize(0),
                     ":one": serialize(1),
                     ":none": serialize(-1),
                     ":n": serialize(units),
                     ":c": serialize(chunk),
-                    ":room": serialize(limit - units),
                     ":type": serialize("reward_stock"),
                 },
                 ReturnValues="ALL_NEW",

@@ -117,7 +117,9 @@ def buy(
     (units taken+1 .. taken+quantity), taken only if nobody took any since the stock was read.
 
     One transaction: the member (points, ledger entry, idempotency record), the reward's
-    stock (only if nobody took units since it was read), and the new attribution.
+    stock (only if nobody took units since it was read; an unlimited reward's too, so that its
+    `taken` counts every unit and a limit set later caps the total), and the new attribution.
+    A lost race on the stock reads the reward and its stock again and decides again.
     """
     if not idempotency_key:
         raise key_required("Idempotency-Key")
@@ -171,9 +173,11 @@ def buy(
             created_at=now,
         )
         answer = StoredAnswer(fingerprint=fp, status=201, body=attribution.model_dump(mode="json"))
-        extra = [ctx.rewards.new_attribution_action(group, attribution)]
-        if limit is not None:
-            extra.insert(0, ctx.rewards.take_action(group, reward.external_id, taken, request.quantity))
+        # every unit is counted, unlimited or not: a limit set later caps the total attributed
+        extra = [
+            ctx.rewards.take_action(group, reward.external_id, taken, request.quantity),
+            ctx.rewards.new_attribution_action(group, attribution),
+        ]
         write = MemberWrite(
             member=member.model_copy(update={"lots": lots, "version": member.version + 1}),
             new_records=[NewRecord(sk, "reward_buy", {"answer": answer_attrs(answer)})],
