@@ -368,7 +368,6 @@ def _settings(tier_list, **extra):
         ([*tiers((0, 0)), {**tiers((0, 0), (10, 5))[1], "name": "T1"}], {}, "names must be unique"),
         ([], {}, "at least 1"),
         (tiers((0, 0), (10, 5)), {"max_tier_downgrade": 0}, "greater than or equal to 1"),
-        (tiers((0, 0)), {"downgrade": {"mode": "calendar"}}, "calendar downgrades need first_run_at"),
         (tiers((0, 0)), {"downgrade": {"mode": "relative"}}, "relative downgrades need `every`"),
         (
             tiers((0, 0)),
