@@ -68,7 +68,7 @@ def test_a_reward_too_large_in_utf8_is_skipped_and_one_within_is_created_and_upd
     """In 4-byte characters the character limits allow ~270 KB of text; kept twice while a file
     updates it, such a reward would pass DynamoDB's 400 KB item size."""
     at_limits = wide_row("huge", "Reward", SMILE, 16_384)
-    near_budget = wide_row("big", "Reward", SMILE, (TEXT_BYTES_MAX // 4 - 32 * 1024 - 10) // 2)
+    near_budget = wide_row("big", "Reward", SMILE, (TEXT_BYTES_MAX // 4 - 32 * 1024 - 200) // 2)
     assert deliver(upload(world.s3, MASTER, lines(WIDE_COLUMNS, at_limits, near_budget))) == {
         "batchItemFailures": []
     }
@@ -81,6 +81,19 @@ def test_a_reward_too_large_in_utf8_is_skipped_and_one_within_is_created_and_upd
     summary, _ = report(world.s3, DAY2)
     assert (summary["state"], summary["applied"], summary["skipped"]) == ("completed", 1, 0), summary
     assert get_reward("big")["name"] == "Renamed"
+
+
+def test_a_reward_whose_escaped_text_is_too_large_is_skipped(world):
+    """Control characters take 6 bytes each in the JSON of the state kept before the chunk."""
+    row = reward("ctl") + ";" + ";".join(["\x01" * 16_000, "\x01" * 16_000] + ["" for _ in CUSTOMS])
+    fine = reward("fine") + ";" * (2 + len(CUSTOMS))  # no description, no custom value
+    assert deliver(upload(world.s3, MASTER, lines(WIDE_COLUMNS, row, fine))) == {
+        "batchItemFailures": []
+    }
+    summary, skipped = report(world.s3, MASTER)
+    assert (summary["state"], summary["applied"]) == ("completed", 1), summary
+    assert skipped_codes(skipped) == {2: "reward_too_large"}
+    assert rewards_listed() == ["fine"]
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -136,9 +139,9 @@ def test_a_timeout_is_retried(clock, monkeypatch):
     assert 250 <= log[1]["latency_ms"] < 1000
 
 
-def test_after_the_retry_window_the_event_goes_to_the_dead_letter_queue_and_the_webhook_is_failing(
-    clock, monkeypatch
-):
+@contextmanager
+def given_up(monkeypatch) -> Iterator[tuple[WebhookQueues, Any, dict, PointsEarned]]:
+    """A webhook whose receiver answers 500 for all of a 1 s retry window: its event given up."""
     queues = WebhookQueues(
         monkeypatch, WEBHOOK_RETRY_WINDOW_S="1", WEBHOOK_RETRY_BASE_S="0.1", WEBHOOK_RETRY_CAP_S="0.3"
     )
@@ -148,6 +151,13 @@ def test_after_the_retry_window_the_event_goes_to_the_dead_letter_queue_and_the_
         event = earned()
         queues.publish(event)
         queues.pump()
+        yield queues, server, hook, event
+
+
+def test_after_the_retry_window_the_event_goes_to_the_dead_letter_queue_and_the_webhook_is_failing(
+    clock, monkeypatch
+):
+    with given_up(monkeypatch) as (queues, server, hook, event):
         tries = len(server.received)
         assert tries >= 2
         assert server.received[-1].at - server.received[0].at >= 1.0, "retries cover the window"
@@ -171,23 +181,17 @@ def test_after_the_retry_window_the_event_goes_to_the_dead_letter_queue_and_the_
 def test_an_operators_redrive_of_a_dead_letter_sends_the_event_once_more(clock, monkeypatch):
     """The dead letter, put back on the deliveries' queue (SQS's redrive), is sent once, with the
     same event id, though its event was given up; failing again, it is dead-lettered again."""
-    queues = WebhookQueues(
-        monkeypatch, WEBHOOK_RETRY_WINDOW_S="1", WEBHOOK_RETRY_BASE_S="0.1", WEBHOOK_RETRY_CAP_S="0.3"
-    )
-    with receiver() as server:
-        server.default = (500, 0.0)
-        hook = subscribe(server.url)
-        event = earned()
-        queues.publish(event)
-        queues.pump()
+    with given_up(monkeypatch) as (queues, server, hook, event):
         (dead,) = queues.dead_letters()
         failed = len(server.received)
         queues.redrive(dead)  # still failing: one POST, back to the dead-letter queue
         queues.pump()
         assert len(server.received) == failed + 1
         (dead,) = queues.dead_letters()
+        assert dead["redrive"] is True
         server.default = (200, 0.0)
         queues.redrive(dead)
+        queues.redrive(dead)  # SQS hands a message out twice now and then: the event is sent once
         queues.pump()
         replayed = server.received[failed + 1 :]
         assert [r.headers["Loyalty-Event-Id"] for r in replayed] == [event.event_id]
@@ -195,6 +199,9 @@ def test_an_operators_redrive_of_a_dead_letter_sends_the_event_once_more(clock, 
         assert queues.dead_letters() == []
         assert hook_state(hook)["status"] == "active"
         assert log_of(hook)[0]["status_code"] == 200 and log_of(hook)[0]["redelivery"] is True
+        queues.redrive(dead)  # delivered since: a dead letter redriven late sends nothing
+        queues.pump()
+        assert len(server.received) == failed + 2
 
 
 def test_redelivery_on_request_sends_the_event_again_once_per_idempotency_key(queues):

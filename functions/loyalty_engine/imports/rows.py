@@ -233,7 +233,7 @@ def _interval(text: str) -> IntervalType:
 def _free_id(column: str, text: str) -> str:
     """An id the API can name too (`EXTERNAL_ID_PATTERN`)."""
     if not _FREE_ID.fullmatch(text):
-        problem = "at most 128 characters, without '/', '#' or control characters"
+        problem = "at most 128 characters, no leading space, no '/', '#' or control character"
         raise LineSkipped("invalid_value", column, f"{column}: {problem}")
     return text
 

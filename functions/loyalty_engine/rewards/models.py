@@ -10,6 +10,7 @@ more units).
 """
 
 import hashlib
+import json
 from base64 import b32encode
 from datetime import datetime
 from decimal import Decimal
@@ -27,9 +28,9 @@ from loyalty_engine.rewards.codes import CodeSource
 TEXT_MAX = 128
 LONG_TEXT_MAX = 16_384  # with the custom columns, a reward of 1-byte characters stays far below 400 KB
 CUSTOM_VALUE_MAX = 1024
-# In 4-byte characters those limits allow ~270 KB of text: a reward's texts are capped in UTF-8
-# bytes too, so that twice a reward (a file's update keeps its state before the chunk) stays
-# under DynamoDB's 400 KB
+# In 4-byte characters (or escaped control characters) those limits allow ~270 KB of text: a
+# reward is capped in bytes as stored (its JSON, as a file's update keeps its state before the
+# chunk) too, so that twice a reward stays under DynamoDB's 400 KB
 TEXT_BYTES_MAX = 180_000
 MAX_QUANTITY = 100  # units per attribution: its burns are kept on its item
 CUSTOM_COLUMNS = tuple(f"c{i}" for i in range(32))
@@ -120,12 +121,12 @@ class RewardSpec(DeferredModel):
 
     def check(self) -> None:
         """The catalog's rules across fields (DOMAIN.md "Rewards"); raises RuleBroken."""
-        size = self.text_bytes()
+        size = len(self.model_dump_json().encode())
         if size > TEXT_BYTES_MAX:
             raise RuleBroken(
                 "reward_too_large",
-                "description",
-                f"the reward's texts come to {size:,} bytes in UTF-8: at most {TEXT_BYTES_MAX:,} "
+                self.largest_text(),
+                f"the reward comes to {size:,} bytes as stored (JSON, UTF-8): at most {TEXT_BYTES_MAX:,} "
                 "(a file's update keeps the reward twice in one item, which DynamoDB caps at 400 KB)",
             )
         if self.monetary:
@@ -193,10 +194,15 @@ class RewardSpec(DeferredModel):
                 "max_attribution_count is 0 and codes are not auto-generated: nothing could be attributed",
             )
 
-    def text_bytes(self) -> int:
-        """UTF-8 bytes of the reward's texts (the character limits allow four times as many)."""
-        texts = [self.name, self.description, self.rich_description, self.image_url, *self.custom.values()]
-        return sum(len(text.encode()) for text in texts if text)
+    def largest_text(self) -> str:
+        """The field whose text takes the most bytes as stored (a custom column by its name)."""
+        texts = {
+            "name": self.name,
+            "description": self.description,
+            "rich_description": self.rich_description,
+        }
+        texts |= {"image_url": self.image_url, **self.custom}
+        return max(texts, key=lambda field: len(json.dumps(texts[field] or "", ensure_ascii=False).encode()))
 
     @property
     def code_source(self) -> CodeSource:

@@ -259,27 +259,29 @@ class RewardStore:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise (map_error(error) or error) from error
 
-    def take_action(self, group: str, external_id: str, read_taken: int, units: int) -> dict[str, Any]:
-        """A transaction action taking `units` if nobody took any since `read_taken` was read."""
+    def take_action(self, group: str, external_id: str, read_taken: int | None, units: int) -> dict[str, Any]:
+        """A transaction action taking `units` if nobody took any since `read_taken` was read
+        (None: an unlimited reward's units, only counted: no condition, no lost race)."""
         stock_key = table_key(keys.rewards_pk(group), keys.stock_sk(external_id))
-        condition = "attribute_not_exists(#taken)" if read_taken == 0 else "#taken = :read"
         values: dict[str, Any] = {
             ":n": serialize(units),
             ":zero": serialize(0),
             ":type": serialize("reward_stock"),
         }
+        condition: dict[str, Any] = {}
         if read_taken:
             values[":read"] = serialize(read_taken)
-        if read_taken == 0:
-            condition = "attribute_not_exists(#taken) OR #taken = :zero"
+            condition = {"ConditionExpression": "#taken = :read"}
+        elif read_taken == 0:
+            condition = {"ConditionExpression": "attribute_not_exists(#taken) OR #taken = :zero"}
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": stock_key,
                 "UpdateExpression": "SET #taken = if_not_exists(#taken, :zero) + :n, #type = :type",
-                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#taken": "taken", "#type": TYPE_ATTRIBUTE},
                 "ExpressionAttributeValues": values,
+                **condition,
             }
         }
 

@@ -117,9 +117,9 @@ def buy(
     (units taken+1 .. taken+quantity), taken only if nobody took any since the stock was read.
 
     One transaction: the member (points, ledger entry, idempotency record), the reward's
-    stock (only if nobody took units since it was read; an unlimited reward's too, so that its
-    `taken` counts every unit and a limit set later caps the total), and the new attribution.
-    A lost race on the stock reads the reward and its stock again and decides again.
+    stock (only if nobody took units since it was read; an unlimited reward's units are counted
+    too, without that condition, so that a limit set later caps the total), and the new
+    attribution. A lost race on the stock reads the reward and its stock again and decides again.
     """
     if not idempotency_key:
         raise key_required("Idempotency-Key")
@@ -173,9 +173,11 @@ def buy(
             created_at=now,
         )
         answer = StoredAnswer(fingerprint=fp, status=201, body=attribution.model_dump(mode="json"))
-        # every unit is counted, unlimited or not: a limit set later caps the total attributed
+        # every unit is counted, unlimited or not (then with no condition on what was read): a
+        # limit set later caps the total attributed
+        read = taken if limit is not None else None
         extra = [
-            ctx.rewards.take_action(group, reward.external_id, taken, request.quantity),
+            ctx.rewards.take_action(group, reward.external_id, read, request.quantity),
             ctx.rewards.new_attribution_action(group, attribution),
         ]
         write = MemberWrite(

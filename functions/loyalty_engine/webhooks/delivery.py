@@ -5,8 +5,8 @@
   subscription (for redelivery) and one delivery message each.
 - `deliver`: one delivery message → the signed POST → the attempt logged → done, or the next
   attempt queued (backoff with full jitter, in hops of at most 900 s), or, past the retry
-  window, the message to the dead-letter queue (as a redelivery, so that a redrive sends it)
-  and the subscription marked `failing`.
+  window, the message to the dead-letter queue (marked `redrive`: an operator's redrive sends
+  it once more if its event is still given up) and the subscription marked `failing`.
 
 A message is attempted once: the event item counts the attempts made, and a message for an
 attempt already made (a redelivered SQS message, a dispatch of the same bus event again) is
@@ -127,6 +127,10 @@ def deliver(
         return Outcome("dropped", reason="the subscription is gone or disabled")
     if event is None:
         return Outcome("dropped", reason="the event has expired")
+    if message.redrive:  # an operator's redrive: one copy reopens the given-up event, once
+        if not store.reopen(group, subscription_id, event_id):
+            return Outcome("dropped", reason="the dead letter's event is no longer given up")
+        message = message.model_copy(update={"redrive": False, "redelivery": True})
     if not message.redelivery and (
         event.get("state", PENDING) != PENDING or int(event.get("attempts", 0)) >= message.attempt
     ):
@@ -171,9 +175,9 @@ def deliver(
             store.set_status(group, subscription_id, "active", now)
         return Outcome("delivered", answer)
     if due is None:
-        # marked a redelivery: an operator's redrive of the dead letter sends it once more,
-        # though the event is given up (failing again, it goes back to the dead-letter queue)
-        queue.give_up(message.model_copy(update={"redelivery": True}))
+        # marked: an operator's redrive of the dead letter sends it once more if the event is
+        # still given up then (failing again, it goes back to the dead-letter queue)
+        queue.give_up(message.model_copy(update={"redrive": True, "redelivery": False}))
         store.record_attempt(group, subscription_id, attempt, GAVE_UP, ttl, counted)
         store.set_status(group, subscription_id, "failing", now)
         return Outcome("gave_up", answer)

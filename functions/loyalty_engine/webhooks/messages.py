@@ -15,3 +15,4 @@ class DeliveryMessage(DeferredModel):
     first_at: float  # unix seconds of the first attempt: retries go on for the window from it
     due_at: float  # not attempted before (a wait longer than SQS's 900 s is made of hops)
     redelivery: bool = False  # asked for by an admin: sent even if delivered before
+    redrive: bool = False  # a dead letter (given up): sent once more if its event is still given up

@@ -207,6 +207,25 @@ class WebhookStore:
         self.requests += 1
         return self._items.get(keys.deliveries_pk(group, subscription_id), keys.event_sk(event_id))
 
+    def reopen(self, group: str, subscription_id: str, event_id: str) -> bool:
+        """A given-up event made pending again, for a dead letter sent again; False when it is
+        not given up (delivered since, or another copy of the dead letter reopened it)."""
+        self.requests += 1
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ItemTable.key(keys.deliveries_pk(group, subscription_id), keys.event_sk(event_id)),
+                UpdateExpression="SET #state = :pending",
+                ConditionExpression="#state = :gave_up",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":pending": {"S": PENDING}, ":gave_up": {"S": GAVE_UP}},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise (map_error(error) or error) from error
+        return True
+
     def record_attempt(
         self,
         group: str,
