@@ -108,17 +108,21 @@ def test_twenty_buyers_of_five_units_same_member(setup):
     assert len({code for a in owned for code in a["codes"]}) == 8
 
 
+def buyers(handler: Any) -> tuple[list[str], list[Any]]:
+    """BUYERS members enrolled, and a Lambda container of the API for each."""
+    cards = [f"29900000{n:05d}" for n in range(100, 100 + BUYERS)]
+    for card in cards:
+        enrolled = invoke(handler, "api_enrol_member", SHOP, body={"card_code": card})
+        assert enrolled.status == 201, enrolled.body
+    return cards, [lambda_container() for _ in range(BUYERS)]
+
+
 def test_twenty_members_race_for_five_units(setup):
     """A fresh reward (no unit taken yet) of 5 units, 20 members buying one each at once."""
     handler = setup
     put = invoke(handler, "api_put_reward", ADMIN, path={"external_id": "limited"}, body=reward(5, 0))
     assert put.status == 201, put.body
-    cards = [f"29900000{n:05d}" for n in range(100, 100 + BUYERS)]
-    for card in cards:
-        enrolled = invoke(handler, "api_enrol_member", SHOP, body={"card_code": card})
-        assert enrolled.status == 201, enrolled.body
-
-    handlers = [lambda_container() for _ in range(BUYERS)]
+    cards, handlers = buyers(handler)
 
     def purchase(n: int) -> Callable[[], Reply]:
         return lambda: buy(handlers[n], cards[n], f"race-{n:02d}")
@@ -147,12 +151,7 @@ def test_twenty_members_buy_an_unlimited_reward_at_once(setup):
         handler, "api_put_reward", ADMIN, path={"external_id": "limited"}, body=reward(1, 0) | unlimited
     )
     assert put.status == 201, put.body
-    cards = [f"29900000{n:05d}" for n in range(100, 100 + BUYERS)]
-    for card in cards:
-        enrolled = invoke(handler, "api_enrol_member", SHOP, body={"card_code": card})
-        assert enrolled.status == 201, enrolled.body
-
-    handlers = [lambda_container() for _ in range(BUYERS)]
+    cards, handlers = buyers(handler)
 
     def purchase(n: int) -> Callable[[], Reply]:
         body = {"reward_id": "limited", "quantity": 1 + n % 2}
