@@ -87,9 +87,7 @@ def test_a_reward_whose_escaped_text_is_too_large_is_skipped(world):
     """Control characters take 6 bytes each in the JSON of the state kept before the chunk."""
     row = reward("ctl") + ";" + ";".join(["\x01" * 16_000, "\x01" * 16_000] + ["" for _ in CUSTOMS])
     fine = reward("fine") + ";" * (2 + len(CUSTOMS))  # no description, no custom value
-    assert deliver(upload(world.s3, MASTER, lines(WIDE_COLUMNS, row, fine))) == {
-        "batchItemFailures": []
-    }
+    assert deliver(upload(world.s3, MASTER, lines(WIDE_COLUMNS, row, fine))) == {"batchItemFailures": []}
     summary, skipped = report(world.s3, MASTER)
     assert (summary["state"], summary["applied"]) == ("completed", 1), summary
     assert skipped_codes(skipped) == {2: "reward_too_large"}
