@@ -140,6 +140,13 @@ def test_filters_by_object_key_and_time(program, clock):
     assert refused.status == 422
 
 
+@pytest.mark.parametrize("moment", ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+05:00"])
+def test_a_time_filter_past_the_calendar_in_utc_is_a_422(program, moment):
+    for name in ("from", "to"):
+        reply = call("api_list_audit", ADMIN, query={name: moment})
+        assert (reply.status, reply.body["code"]) == (422, "validation_error"), reply.body
+
+
 def test_pages_follow_the_cursor(program):
     for n in range(5):
         reply = call("api_enrol_member", ADMIN, body={"card_code": f"29900000001{n}"}, request_time_ms=T0 + n)

@@ -32,5 +32,13 @@ def test_partner_upload_name_is_checked_first(table):
         "api_request_upload", PARTNER, body={"file_name": "demo_earnreward_club_2026.csv", "size": 10}
     )
     assert (reply.status, reply.body["code"]) == (422, "invalid_file_name"), reply.body
+    for size in ("10", 10.0, True):  # a count is a strict integer (api.md)
+        body = {"file_name": "demo_earnreward_club_20261210.csv", "size": size}
+        reply = call("api_request_upload", PARTNER, body=body)
+        assert (reply.status, reply.body["code"]) == (422, "validation_error"), (size, reply.body)
+    reply = call(
+        "api_request_upload", PARTNER, body={"file_name": "demo_earnreward_club_20261210.csv\n", "size": 10}
+    )
+    assert (reply.status, reply.body["code"]) == (422, "invalid_file_name"), reply.body
     reply = call("api_request_upload", PARTNER)  # no program `club` in demo
     assert (reply.status, reply.body["code"]) == (422, "unknown_subsection"), reply.body

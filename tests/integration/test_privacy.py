@@ -144,11 +144,26 @@ def test_a_member_erasure_hides_the_card_and_blanks_its_free_text(subject):
     assert reply.status == 200, reply.body
     assert reply.body["card_code"] == CARD and reply.body["erased"] is True
     assert search(card_prefix="2990") == [OTHER_CARD]
+    # nor through its customer, which is not erased: by its e-mail or its id
+    assert CARD not in search(email="ada@example.com") and CARD not in search(customer_id=CUSTOMER)
     export = call("api_export_member", ADMIN).body
     [data] = export["members"]
     assert data["erased_at"] and data["adjustment_comments"] == {"adj-goodwill-1": ""}
     assert data["tier_history"][0]["reason"] is None
     assert data["member"]["balances"] == subject["balances"]
+
+
+def test_no_card_is_linked_to_an_erased_customer(subject, table):
+    """A returning person is a new customer id: the erased one takes no new card."""
+    assert call("api_erase_customer", ADMIN).status == 200
+    assert call("api_enrol_member", SHOP, body={"card_code": "2990000000033"}).status == 201
+    path = {"card_code": "2990000000033"}
+    reply = call("api_link_card_customer", ADMIN, path=path, body={"customer_id": CUSTOMER})
+    assert (reply.status, reply.body["code"]) == (409, "customer_erased"), reply.body
+    from loyalty_engine.customers.store import CustomerStore
+    from loyalty_engine.kernel.dynamo import client
+
+    assert CustomerStore(client(), table[1]).card_link("demo", "2990000000033") is None
 
 
 def test_privacy_routes_answer_404_for_unknown_subjects_and_other_groups(subject):

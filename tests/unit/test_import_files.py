@@ -50,6 +50,7 @@ def test_file_name_parts(name, scope, subsection, day):
         "demo_masterreward_silver_2018080.csv",  # 7 digits
         "demo_masterreward_silver_20180801.txt",
         "demo_masterreward_silver_20180801.CSV",  # the schema's lower case, exactly
+        "demo_masterreward_silver_20180801.csv\n",  # a final newline (`$` alone would match)
         "demo_MASTERREWARD_silver_20180801.csv",
         "demo_BurnReward_silver_20180801.csv",
         "demo_masterreward_silver_20180801.csv.bak",

@@ -148,6 +148,8 @@ def link_card(svc: CustomerContext, caller: Caller, card_code: str, customer_id:
         previous_id = svc.customers.card_link(group, card_code)
         if previous_id == customer_id:
             return get_customer(svc, caller, customer_id)
+        if customer.erased:  # a returning person is a new customer id (privacy.md)
+            raise customer_erased(customer_id)
         previous = None
         if previous_id is not None:
             left = svc.customers.customer(group, previous_id)

@@ -6,17 +6,17 @@ log, so it can never lead into another group's records.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import AwareDatetime, BeforeValidator, Field
+from pydantic import BeforeValidator, Field
 
 from loyalty_engine.audit.records import AUDIT_OBJECT_PATTERN, AuditPage
 from loyalty_engine.audit.use_cases import audit_page
 from loyalty_engine.handlers.audit_trail import audit_services
 from loyalty_engine.handlers.rest import caller_of, responses
+from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.kernel.types import plain_int
 
 Limit = Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()]
@@ -39,10 +39,10 @@ def add_audit_routes(app: APIGatewayRestResolver) -> None:
             str | None, Query(pattern=r"^[0-9A-Z]{26}$", description="Only the writes of this key")
         ] = None,
         start: Annotated[
-            AwareDatetime | None, Query(alias="from", description="From this time (included)")
+            UtcDatetime | None, Query(alias="from", description="From this time (included)")
         ] = None,
         end: Annotated[
-            AwareDatetime | None, Query(alias="to", description="Up to this time (included)")
+            UtcDatetime | None, Query(alias="to", description="Up to this time (included)")
         ] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -53,16 +53,10 @@ def add_audit_routes(app: APIGatewayRestResolver) -> None:
         return audit_page(
             store,
             caller_of(app),
-            start=_utc(start),
-            end=_utc(end),
+            start=start,
+            end=end,
             key_id=key_id,
             audit_object=audit_object,
             limit=limit,
             cursor=cursor,
         )
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    from loyalty_engine.kernel.timeutil import to_utc
-
-    return None if moment is None else to_utc(moment)

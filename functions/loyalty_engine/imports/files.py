@@ -63,7 +63,7 @@ class FileName:
 
 def parse_file_name(name: str, group: str) -> FileName:
     """The parts of `<universe>_<scope>_<subsection>_<YYYYMMDD>.csv`; raises FileRejected."""
-    match = _NAME.match(name)
+    match = _NAME.fullmatch(name)  # `$` alone would let a final newline through
     expected = "expected <universe>_<scope>_<subsection>_<YYYYMMDD>.csv"
     if not match:
         raise FileRejected("invalid_file_name", f"{name!r} does not follow the naming schema: {expected}")

@@ -31,6 +31,7 @@ class UploadRequest(DeferredModel):
         description="`<universe>_<scope>_<subsection>_<YYYYMMDD>.csv`, universe = the key's loyalty group",
     )
     size: int = Field(
+        strict=True,
         ge=1,
         le=MAX_UPLOAD_BYTES,
         description="The file's size in bytes: the URL accepts a body of exactly this length",

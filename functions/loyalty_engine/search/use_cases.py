@@ -99,6 +99,8 @@ def _matches(store: SearchStore, programs: Programs, group: str, cards: list[str
         member = members.get(card)
         if member is None:
             continue  # a lookup written before its member was (a transaction that failed cannot leave one)
+        if member.erased_at is not None:
+            continue  # an erased card is found by no filter, its customer's e-mail or id included
         customer = customers.get(links[card]) if card in links else None
         found.append(_match(member, customer, _tier(programs, group, member)))
     return found
