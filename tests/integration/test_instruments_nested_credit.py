@@ -9,24 +9,14 @@ from loyalty_engine.instruments.context import instrument_services
 from tests.support import instruments as inst
 from tests.support.api import call
 
-CREDIT = {
-    "name": "Credit 60",
-    "kind": "store_credit",
-    "prefix": "60",
-    "length": 10,
-    "issuer_group": "stores",
-    "acceptor_group": "stores",
-    "currency": "EUR",
-    "validity": {"value": 1, "unit": "years"},
-}
+# the suite's store-credit series under prefix 60, and a gift card series nested in it
+CREDIT = {**inst.SERIES[inst.CREDIT], "name": "Credit 60", "prefix": "60", "length": 10}
 NESTED = {
+    **CREDIT,
     "name": "Gift 601",
     "kind": "gift_card",
     "prefix": "601",
     "length": 16,
-    "issuer_group": "stores",
-    "acceptor_group": "stores",
-    "currency": "EUR",
     "min_value": "5.00",
     "max_value": "500.00",
 }

@@ -63,6 +63,4 @@ def _reward(
             updated_by=line_source(job, record),
         )
     except ValidationError as error:
-        problem = error.errors()[0]
-        column = str(problem["loc"][0]) if problem.get("loc") else "line"
-        raise LineSkipped("invalid_value", column, f"{column}: {problem['msg']}") from None
+        raise LineSkipped.of(error) from None

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from loyalty_engine.imports.files import FileRejected, Scope, ValueProblem, parse_file_datetime
+from loyalty_engine.imports.problems import LineSkipped
 from loyalty_engine.rewards.codes import CodeSource
 from loyalty_engine.rewards.models import (
     CUSTOM_COLUMNS,
@@ -106,14 +107,6 @@ def check_header(scope: Scope, fields: list[str]) -> list[str]:
     if missing:
         raise FileRejected("missing_column", f"mandatory column(s) missing: {', '.join(missing)}", 1)
     return names
-
-
-class LineSkipped(Exception):
-    def __init__(self, code: str, field: str | None, message: str):
-        super().__init__(message)
-        self.code = code
-        self.field = field
-        self.message = message
 
 
 def row_of(header: list[str], fields: list[str]) -> dict[str, str]:
@@ -283,12 +276,7 @@ def master_spec(row: dict[str, str], stored: RewardSpec | None, null_erases: boo
     try:
         spec = RewardSpec.model_validate({k: v for k, v in values.items() if k in RewardSpec.model_fields})
     except ValidationError as error:
-        problem = error.errors()[0]
-        column = str(problem["loc"][0]) if problem.get("loc") else "line"
-        code = {"missing": "missing_value", "string_too_long": "too_long"}.get(
-            problem["type"], "invalid_value"
-        )
-        raise LineSkipped(code, column, f"{column}: {problem['msg']}") from None
+        raise LineSkipped.of(error) from None
     try:
         spec.check()
         spec.check_codes_change(stored)
