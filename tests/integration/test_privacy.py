@@ -267,3 +267,27 @@ def _everything_stored(dynamodb, name: str) -> str:
     """Every item of the table as text, packed lot chunks (zlib, binary) unpacked."""
     items = dynamodb.scan(TableName=name)["Items"]
     return json.dumps(items, default=lambda value: zlib.decompress(value).decode())
+
+
+def test_no_instrument_is_linked_to_an_erased_customer(subject, table):
+    """Neither a gift card sold nor store credit issued takes an erased customer: 409, and
+    nothing is written (the gift card stays unsold, the return unclaimed)."""
+    from tests.support.instruments import CREDIT, GIFT, POS, build_world, issue, ok
+
+    build_world(series=(GIFT, CREDIT))
+    [number] = issue(GIFT, "B-PRIV", 1)
+    assert call("api_erase_customer", ADMIN).status == 200
+    dynamodb, name = table
+    before = _everything_stored(dynamodb, name)
+    body = {"activation_id": "A-PRIV-1", "value": "25.00", "customer_id": CUSTOMER}
+    sold = call("api_activate_gift_card", POS, path={"number": number}, body=body)
+    assert (sold.status, sold.body["code"]) == (409, "customer_erased"), sold.body
+    credit = {"return_id": "R-PRIV-2", "amount": "5.00", "currency": "EUR", "customer_id": CUSTOMER}
+    issued = call("api_issue_store_credit", POS, path={"series_id": CREDIT}, body=credit)
+    assert (issued.status, issued.body["code"]) == (409, "customer_erased"), issued.body
+    assert _everything_stored(dynamodb, name) == before
+    # the same sale without the customer goes through
+    del body["customer_id"]
+    assert ok(call("api_activate_gift_card", POS, path={"number": number}, body=body))["instrument"][
+        "status"
+    ] == "active"

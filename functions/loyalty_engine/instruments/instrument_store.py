@@ -44,6 +44,7 @@ class ReturnContext:
     series_prefix: str | None  # from the series' id item: None for an unknown series
     merchant: Merchant | None
     customer_exists: bool  # True when the request names no customer
+    customer_erased: bool = False  # the named customer's personal data was erased
 
 
 @dataclass
@@ -119,6 +120,7 @@ class InstrumentStore(ItemTable):
             series_prefix=str(found[id_key]["prefix"]) if id_key in found else None,
             merchant=Merchant.model_validate(data_of(merchant)) if merchant else None,
             customer_exists=customer_key is None or customer_key in found,
+            customer_erased=bool(customer_key in found and data_of(found[customer_key]).get("erased")),
         )
 
     def commit(self, group: str, write: InstrumentWrite, expected_version: int | None) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty_engine.access.models import Caller
-from loyalty_engine.customers.use_cases import customer_not_found
+from loyalty_engine.customers.use_cases import customer_erased, customer_not_found
 from loyalty_engine.instruments.batches import check_room, series_number
 from loyalty_engine.instruments.context import InstrumentServices
 from loyalty_engine.instruments.instrument import (
@@ -135,6 +135,8 @@ def activate_gift_card(
             )
         if customer_key and customer_key[0] not in loaded.extra:
             raise customer_not_found(str(request.customer_id))
+        if customer_key and loaded.extra[customer_key[0]].get("erased"):
+            raise customer_erased(str(request.customer_id))  # a returning person is a new id
         assert loaded.instrument is not None
         new, entry = activate(loaded.instrument, series, _till(loaded), request, now)
         answer = StoredAnswer(
@@ -257,6 +259,8 @@ def issue_store_credit(
             raise Forbidden("the key's merchant does not exist (any more)", code="unknown_merchant")
         if request.customer_id and not context.customer_exists:
             raise customer_not_found(request.customer_id)
+        if request.customer_id and context.customer_erased:
+            raise customer_erased(request.customer_id)
         now = svc.clock()
         # Decide before drawing a number, so that a refusal uses none.
         new_store_credit("0" * series.length, series, merchant, request, now)
