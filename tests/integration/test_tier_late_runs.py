@@ -42,3 +42,47 @@ def test_a_downgrade_replayed_after_a_later_upgrade_leaves_the_member_where_it_i
     assert (replayed.state, replayed.changed) == ("completed", 0)
     assert group.rank("LATE-1") == 3  # not judged as Gold on 1 January: it was Silver then
     assert [c["cause"] for c in group.history("LATE-1")] == ["upgrade_run", "upgrade_run"]
+
+
+def test_an_upgrade_replayed_after_a_later_upgrade_takes_effect_at_its_own_instant(clock):
+    """The upgrade of 3 January is missed and the one of 5 January makes the member Silver:
+    replayed, the 3 January run writes Silver from 3 January into the history, so an order
+    placed on 4 January and recorded late earns with Silver's multiplier, as on time."""
+    group = Group("demo", program())
+    group.enrol("LATE-2")
+    default_context().clock.now = at("2026-01-10T12:00:00+01:00")
+    group.earn("LATE-2", "O1", "600", at("2026-01-02T10:00:00+01:00"))
+    assert group.run("tier-upgrade", at("2026-01-05T03:00:00+01:00")).changed == 1
+    before = group.earn("LATE-2", "O-BEFORE", "100", at("2026-01-02T20:00:00+01:00"))
+
+    replayed = group.run("tier-upgrade", at("2026-01-03T03:00:00+01:00"))
+    assert (replayed.state, replayed.changed) == ("completed", 1)
+    assert group.rank("LATE-2") == 2
+    latest = group.history("LATE-2")[0]
+    assert (latest["at"], latest["cause"], latest["new_tier"]["name"]) == (
+        at("2026-01-03T03:00:00+01:00").isoformat().replace("+00:00", "Z"),
+        "upgrade_run",
+        "Silver",
+    )
+    between = group.earn("LATE-2", "O-BETWEEN", "100", at("2026-01-04T12:00:00+01:00"))
+    assert between["earned"]["nq"] == 2 * before["earned"]["nq"] > 0  # Silver's 2 against Blue's 1
+
+    again = group.run("tier-upgrade", at("2026-01-03T03:00:00+01:00"))
+    assert again.changed == 1  # the same run, reported again: it writes nothing more
+    assert len(group.history("LATE-2")) == 2
+
+
+def test_a_late_upgrade_is_not_written_over_a_later_downgrade(clock):
+    """Since the missed upgrade a downgrade run moved the member: on time it would have judged
+    another tier, so the later decisions stand and the history is left as it is."""
+    group = Group("demo", program())
+    group.enrol("LATE-3")
+    default_context().clock.now = at("2027-02-10T12:00:00+01:00")
+    group.earn("LATE-3", "O1", "2100", at("2026-01-02T10:00:00+01:00"))  # valid a year
+    assert group.run("tier-upgrade", at("2026-01-03T03:00:00+01:00")).changed == 1  # Gold
+    group.earn("LATE-3", "O2", "600", at("2026-12-20T10:00:00+01:00"))
+    assert group.run("tier-downgrade", at("2027-01-04T03:00:00+01:00")).changed == 1  # to Silver
+    history = group.history("LATE-3")
+    replayed = group.run("tier-upgrade", at("2027-01-02T03:00:00+01:00"))
+    assert (replayed.state, replayed.changed) == ("completed", 0)
+    assert group.history("LATE-3") == history and group.rank("LATE-3") == 2

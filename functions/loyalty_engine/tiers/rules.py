@@ -15,7 +15,7 @@ from loyalty_engine.points.job_names import JobName
 from loyalty_engine.points.ledger import Lot
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program, TierSettings
-from loyalty_engine.points.tier_history import RunRef, TierCause, TierChange, TierRef
+from loyalty_engine.points.tier_history import RunRef, TierCause, TierChange, TierRef, tiers_at
 from loyalty_engine.tiers.calendars import Calendar
 
 
@@ -94,8 +94,8 @@ def decide_run(
     mark = member.tier_marks.get(job)
     if mark is not None and mark >= scheduled_at:
         return None
-    if any(at > scheduled_at for other, at in member.tier_marks.items() if other != job):
-        return None
+    if ran_since(member, scheduled_at):
+        return None  # a late upgrade may still be written into the history: `late_upgrade`
     if q_points is None:
         q_points = valid_q_points(member.lots, scheduled_at)
     if job == "tier-upgrade":
@@ -121,6 +121,61 @@ def decide_run(
         q_points=q_points,
         run=RunRef(job=job, scheduled_at=scheduled_at),
         member_version=member.version + 1,
+    )
+
+
+def ran_since(member: Member, scheduled_at: datetime) -> bool:
+    """Whether a tier run scheduled after `scheduled_at` changed the member already."""
+    return any(at > scheduled_at for at in member.tier_marks.values())
+
+
+def late_upgrade(
+    program: Program, member: Member, changes: list[TierChange], scheduled_at: datetime, q_points: int
+) -> TierChange | None:
+    """A missed upgrade run replayed after a later tier run changed the member: the change it
+    would have made on time, as an entry of the history at its instant (None: none).
+
+    It judges the tier the member held at its instant (from `changes`, the member's tier
+    history) against the Q points valid then. It is written only when what happened since
+    agrees with it: no downgrade run since, and no later change leaves the member below the
+    tier it gives (upgrades only raise, so the member's tier now stands, and the history says
+    from when it held the tier). Otherwise the later decisions stand, as `decide_run` says. A
+    replay of the same run finds its entry and writes nothing."""
+    settings = program.tier_settings
+    if settings is None:
+        return None
+    if any(
+        c.run is not None and c.run == RunRef(job="tier-upgrade", scheduled_at=scheduled_at) for c in changes
+    ):
+        return None
+    rank_then, vip_then = tiers_at(changes, member.tier_rank, member.vip_tiers, scheduled_at)
+    new_rank = upgrade_rank(settings, rank_then, q_points)
+    if new_rank is None or new_rank == rank_then:
+        return None
+    for later in (c for c in changes if c.at > scheduled_at):
+        if later.cause == "downgrade_run" or (later.new_tier.rank if later.new_tier else 0) < new_rank:
+            return None
+    return TierChange(
+        at=scheduled_at,
+        cause="upgrade_run",
+        previous_tier=_ref(settings, rank_then),
+        new_tier=_ref(settings, new_rank),
+        vip_tiers=vip_then,
+        q_points=q_points,
+        run=RunRef(job="tier-upgrade", scheduled_at=scheduled_at),
+        member_version=member.version + 1,
+    )
+
+
+def apply_late(member: Member, change: TierChange) -> Member:
+    """The member after a late upgrade's entry: its tiers and marks as they are (later runs set
+    them), its version + 1 (the entry's key) and the change kept for a retry of this run."""
+    assert change.run is not None
+    return member.model_copy(
+        update={
+            "version": change.member_version,
+            "run_changes": {**member.run_changes, change.run.job: change},
+        }
     )
 
 

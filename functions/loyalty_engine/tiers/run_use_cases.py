@@ -42,7 +42,14 @@ from loyalty_engine.tiers.jobs import (
     job_calendar,
     skip_reason,
 )
-from loyalty_engine.tiers.rules import apply_change, decide_run, valid_q_points
+from loyalty_engine.tiers.rules import (
+    apply_change,
+    apply_late,
+    decide_run,
+    late_upgrade,
+    ran_since,
+    valid_q_points,
+)
 
 logger = logging.getLogger(__name__)
 TIME_MARGIN_MS = 90_000  # a page takes seconds; stop well before the function's timeout
@@ -259,8 +266,12 @@ def _tier_member(
             if done is not None and done.run is not None and done.run.scheduled_at == message.scheduled_at:
                 counts.changed += 1
                 return done
-            return None
-        changed = apply_change(member, change)
+            change = _late_upgrade(services, program, message, member, q_points)
+            if change is None:
+                return None
+            changed = apply_late(member, change)
+        else:
+            changed = apply_change(member, change)
         if pacer is not None:
             pacer.spend(write_units([member_item(message.group, changed)]))
         try:
@@ -272,6 +283,18 @@ def _tier_member(
         counts.changed += 1
         return change
     raise StaleMember()
+
+
+def _late_upgrade(
+    services: JobServices, program: Program, message: ShardMessage, member: Member, q_points: int
+) -> TierChange | None:
+    """A missed upgrade run replayed after later runs changed the member: its entry, written
+    into the history at its instant when the later changes agree (rules.late_upgrade). Reads
+    the member's tier history, for those members only."""
+    if message.job != "tier-upgrade" or not ran_since(member, message.scheduled_at):
+        return None
+    changes = services.members.tier_changes(message.group, member.card_code)
+    return late_upgrade(program, member, changes, message.scheduled_at, q_points)
 
 
 def _expire_member(
