@@ -7,7 +7,10 @@ import copy
 from datetime import UTC, datetime
 
 from loyalty_engine.handlers.api_context import default_context
+from loyalty_engine.tiers.previews import preview_run
+from tests.support.api import call
 from tests.support.jobs import SAMPLE, Group
+from tests.support.jobs import services as job_services
 
 
 def at(text: str) -> datetime:
@@ -54,6 +57,8 @@ def test_an_upgrade_replayed_after_a_later_upgrade_takes_effect_at_its_own_insta
     group.earn("LATE-2", "O1", "600", at("2026-01-02T10:00:00+01:00"))
     assert group.run("tier-upgrade", at("2026-01-05T03:00:00+01:00")).changed == 1
     before = group.earn("LATE-2", "O-BEFORE", "100", at("2026-01-02T20:00:00+01:00"))
+    preview = preview_run(job_services(), group.request("tier-upgrade", at("2026-01-03T03:00:00+01:00")))
+    assert (preview.changed, preview.moves) == (1, {"Blue -> Silver": 1})  # a dry run says the same
 
     replayed = group.run("tier-upgrade", at("2026-01-03T03:00:00+01:00"))
     assert (replayed.state, replayed.changed) == ("completed", 1)
@@ -86,3 +91,26 @@ def test_a_late_upgrade_is_not_written_over_a_later_downgrade(clock):
     replayed = group.run("tier-upgrade", at("2027-01-02T03:00:00+01:00"))
     assert (replayed.state, replayed.changed) == ("completed", 0)
     assert group.history("LATE-3") == history and group.rank("LATE-3") == 2
+
+
+def test_a_run_replayed_late_judges_with_the_thresholds_in_force_at_its_instant(clock):
+    """Silver's entry threshold was 500 on 3 January and is raised to 1,000 on 8 January: the
+    missed 3 January upgrade, replayed on 10 January, judges 600 Q points against 500."""
+    default_context().clock.now = at("2026-01-01T12:00:00+01:00")
+    group = Group("demo", program())
+    group.enrol("LATE-4")
+    default_context().clock.now = at("2026-01-02T12:00:00+01:00")
+    group.earn("LATE-4", "O1", "600", at("2026-01-02T10:00:00+01:00"))
+    default_context().clock.now = at("2026-01-08T12:00:00+01:00")
+    stricter = program()
+    stricter["tier_settings"]["tiers"][1]["entry_threshold"] = 1000
+    reply = call("api_put_program", group.admin, body=stricter)
+    assert reply.status == 200, reply.body
+    default_context().clock.now = at("2026-01-10T12:00:00+01:00")
+    preview = preview_run(job_services(), group.request("tier-upgrade", at("2026-01-03T03:00:00+01:00")))
+    assert preview.moves == {"Blue -> Silver": 1}
+    replayed = group.run("tier-upgrade", at("2026-01-03T03:00:00+01:00"))
+    assert (replayed.state, replayed.changed) == ("completed", 1)
+    assert group.rank("LATE-4") == 2
+    # a run of today judges with today's thresholds: 600 < 1,000 would not have made Silver
+    assert group.run("tier-upgrade", at("2026-01-10T03:00:00+01:00")).changed == 0

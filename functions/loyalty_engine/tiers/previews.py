@@ -22,6 +22,7 @@ from loyalty_engine.points import ledger
 from loyalty_engine.points.job_names import JobName
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program
+from loyalty_engine.tiers.as_of import in_force, late_upgrade_of
 from loyalty_engine.tiers.context import JobServices
 from loyalty_engine.tiers.jobs import JobModel, JobRequest, job_calendar, skip_reason
 from loyalty_engine.tiers.rules import decide_run
@@ -71,6 +72,7 @@ def preview_run(services: JobServices, request: JobRequest) -> RunPreview:
         return base.model_copy(update={"state": "skipped", "reason": reason})
     assert program is not None
     calendar = job_calendar(request.job, program)
+    judged = in_force(services, program, request) or program
     previous = calendar.last_before(request.scheduled_at) if calendar is not None else None
     tally = _Tally()
     for shard in range(MEMBER_SHARDS):
@@ -78,7 +80,7 @@ def preview_run(services: JobServices, request: JobRequest) -> RunPreview:
         while True:
             members, cursor = services.jobs.members_page(request.group, request.program_id, shard, cursor)
             for member in members:
-                _decide(services, program, request, previous, member, tally)
+                _decide(services, judged, request, previous, member, tally)
             tally.members += len(members)
             if cursor is None:
                 break
@@ -118,6 +120,8 @@ def _decide(
     if request.job in ("tier-upgrade", "tier-downgrade"):
         q_points = valid_q_at(services, request.group, member, at)
         change = decide_run(program, member, request.job, at, previous, q_points)
+        if change is None:
+            change = late_upgrade_of(services, program, request, member, q_points)
         if change is not None:
             tally.changed += 1
             before = change.previous_tier.name if change.previous_tier else "no tier"

@@ -32,6 +32,7 @@ from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program
 from loyalty_engine.points.tier_counts import TierTally, add, tally
 from loyalty_engine.points.tier_history import TierChange
+from loyalty_engine.tiers.as_of import in_force, late_upgrade_of
 from loyalty_engine.tiers.context import JobServices
 from loyalty_engine.tiers.jobs import (
     JobRequest,
@@ -46,8 +47,6 @@ from loyalty_engine.tiers.rules import (
     apply_change,
     apply_late,
     decide_run,
-    late_upgrade,
-    ran_since,
     valid_q_points,
 )
 
@@ -123,6 +122,7 @@ def run_now(services: JobServices, request: JobRequest) -> RunSummary:
 def work_shard(services: JobServices, message: ShardMessage, remaining_ms: Callable[[], float]) -> None:
     """Work through one shard from its checkpoint; queue a continuation when time runs short."""
     program = services.programs.get_program(message.group, message.program_id, consistent=True)
+    judged = in_force(services, program, message)
     progress = services.jobs.shard_progress(message, message.shard)
     if progress is None:
         progress = ShardProgress(shard=message.shard, updated_at=services.clock())
@@ -142,7 +142,7 @@ def work_shard(services: JobServices, message: ShardMessage, remaining_ms: Calla
             if program is not None
             else ([], None)
         )
-        counts = _page(services, program, message, members, previous_run) if program else PageCounts()
+        counts = _page(services, judged, message, members, previous_run) if judged else PageCounts()
         moved = progress.model_copy(
             update={
                 "cursor": next_cursor,
@@ -266,7 +266,7 @@ def _tier_member(
             if done is not None and done.run is not None and done.run.scheduled_at == message.scheduled_at:
                 counts.changed += 1
                 return done
-            change = _late_upgrade(services, program, message, member, q_points)
+            change = late_upgrade_of(services, program, message, member, q_points)
             if change is None:
                 return None
             changed = apply_late(member, change)
@@ -283,18 +283,6 @@ def _tier_member(
         counts.changed += 1
         return change
     raise StaleMember()
-
-
-def _late_upgrade(
-    services: JobServices, program: Program, message: ShardMessage, member: Member, q_points: int
-) -> TierChange | None:
-    """A missed upgrade run replayed after later runs changed the member: its entry, written
-    into the history at its instant when the later changes agree (rules.late_upgrade). Reads
-    the member's tier history, for those members only."""
-    if message.job != "tier-upgrade" or not ran_since(member, message.scheduled_at):
-        return None
-    changes = services.members.tier_changes(message.group, member.card_code)
-    return late_upgrade(program, member, changes, message.scheduled_at, q_points)
 
 
 def _expire_member(
