@@ -17,10 +17,11 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 .PHONY: help install chromium test lint typecheck unit openapi openapi-check synth deploy local demo bench clean run-job sync-schedules quotas e2e diff
 
 help:
-	@echo "make demo | make test | make local | make synth | make deploy [STAGE=dev] | make e2e [STAGE=dev] | make bench | make openapi"
+	@echo "make demo | make test | make local | make synth | make diff [STAGE=dev] | make deploy [STAGE=dev] | make e2e [STAGE=dev] | make bench | make openapi"
 	@echo "make run-job JOB=tier-upgrade PROGRAM=club AT=2026-01-01T00:00:00+01:00 [GROUP=demo] [STAGE=dev] [DRY_RUN=1] | make sync-schedules [STAGE=dev]"
 	@echo "  run-job: a program's scheduled job as of an instant up to now (DRY_RUN=1: any instant, nothing written)"
-	@echo "  run-job, sync-schedules: on the running local stack (.local/stack.json), else on the deployed STAGE (its outputs), else on TABLE_NAME"
+	@echo "make quotas ARGS=\"show --group demo\" [STAGE=dev]  (a group's request limits: docs/quotas.md)"
+	@echo "  run-job, sync-schedules, quotas: on the running local stack (.local/stack.json), else on the deployed STAGE (its outputs), else on TABLE_NAME"
 	@echo "  e2e: the smoke suite on a fresh local stack, or on a deployed STAGE with E2E_API_KEY (an admin key of that stage)"
 
 $(STAMP): pyproject.toml
