@@ -145,6 +145,9 @@ def banner(stack: LocalStack, state_file: Path | None) -> str:
         ]
     lines += [
         "    # a till key bound to a merchant: point-of-sale routes (sell, pay, refund) act as that store",
+        "    # (the merchant must exist first)",
+        f'    curl -s -X PUT {stack.api_url}/v1/merchants/store-1 -H "Authorization: Bearer {admin}" \\',
+        """      -H 'Content-Type: application/json' -d '{"name": "Store 1", "store_id": "store-1"}'""",
         '    eval "$(.venv/bin/python -m local_stack env)"; .venv/bin/loyalty-admin create-key --group demo \\',
         "      --scope shop --merchant store-1 --name 'till 1'",
     ]
