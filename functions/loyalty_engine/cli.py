@@ -1,5 +1,6 @@
 """Operator commands: a group's API keys (create, list, rotate, revoke; a secret is printed
-once), run a scheduled job now, bring the program schedules in line with the table.
+once), run a scheduled job now, bring the program schedules in line with the table, write the
+member search's and the imports list's items for older data, set a group's request limits.
 
     loyalty-admin create-key --group demo --scope admin|shop|partner [--merchant store-1] [--name "web shop"]
         [--expires-at 2027-06-30T00:00:00+02:00]
@@ -66,7 +67,9 @@ from loyalty_engine.tiers.jobs import JOB_NAMES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="loyalty-admin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="loyalty-admin", description=" ".join(__doc__.split("\n\n")[0].split())
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-key", help="create an API key (and its loyalty group if new)")
     create.add_argument("--group", required=True, help="loyalty group slug")
