@@ -156,7 +156,7 @@ IMPORTER = Function(
     name="Importer",
     settings="ImporterSettings",
     handler="loyalty_engine.handlers.imports.handler",
-    description="Applies partner reward CSV files (masterreward, rewardcode, earnreward, burnreward) in order",
+    description="Applies partner CSV files (member, vip, masterreward, rewardcode, earnreward, burnreward) in order",
     table_access="read_write",
     # A whole vCPU: with its batch requests overlapped the importer is bound by its CPU, so a
     # file takes about 1,024/1,769 of the time at 1,024 MB and the same GB-seconds.
