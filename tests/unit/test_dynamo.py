@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import ClientError
 
-from loyalty_engine.kernel.dynamo import deserialize, map_error, serialize
+from loyalty_engine.kernel.dynamo import deserialize, map_error, refused_request, serialize
 from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, ServiceUnavailable
 from loyalty_engine.kernel.idempotency import fingerprint
 from loyalty_engine.points.member_store import MemberStore
@@ -82,3 +82,11 @@ def test_fingerprints_ignore_number_spelling():
     assert fingerprint("order", {"amount": Decimal("129.90")}) != fingerprint(
         "order", {"amount": Decimal("12.99")}
     )
+
+
+def test_a_request_dynamodb_refuses_is_told_from_a_transient_failure():
+    """The importer counts a refused request (it fails the same way on every delivery), and
+    leaves a throttled one to SQS's retries."""
+    assert refused_request(ClientError({"Error": {"Code": "ValidationException"}}, "BatchWriteItem"))
+    assert not refused_request(ClientError({"Error": {"Code": "ThrottlingException"}}, "BatchWriteItem"))
+    assert not refused_request(ValueError("ValidationException"))

@@ -22,7 +22,7 @@ from loyalty_engine.imports.files import (
 )
 from loyalty_engine.imports.finish import finish, release_reservations
 from loyalty_engine.imports.jobs import ImportJob, Rejection, job_id_for
-from loyalty_engine.kernel.dynamo import error_code
+from loyalty_engine.kernel.dynamo import refused_request
 from loyalty_engine.kernel.objects import StoredObject
 
 logger = Logger(service="loyalty-engine", child=True)
@@ -118,10 +118,7 @@ def poisoned(svc: ImportServices, group: str, job: ImportJob, error: Exception) 
     """Count a failure that would happen again on every delivery (a bug, an item DynamoDB
     refuses); at the third, end the job as `failed` with a report, so that the group's later
     files are not blocked behind it. Transient failures are not counted: SQS retries them."""
-    from botocore.exceptions import ClientError
-
-    code = error_code(error) if isinstance(error, ClientError) else ""
-    if not (isinstance(error, _DETERMINISTIC) or code == "ValidationException"):
+    if not (isinstance(error, _DETERMINISTIC) or refused_request(error)):
         return False
     current = svc.jobs.job(group, job.import_id) or job
     failures = current.failures + 1
@@ -132,6 +129,7 @@ def poisoned(svc: ImportServices, group: str, job: ImportJob, error: Exception) 
         )
         return False
     now = svc.clock()
+    kind = f"{type(error).__name__} ValidationException" if refused_request(error) else type(error).__name__
     failed = current.model_copy(
         update={
             "state": "failed",
@@ -140,7 +138,7 @@ def poisoned(svc: ImportServices, group: str, job: ImportJob, error: Exception) 
             "rejection": Rejection(
                 code="internal_error",
                 message=f"the import stopped after {current.progress.lines_read} lines "
-                f"({type(error).__name__} {code}); the lines before were applied: contact the operator",
+                f"({kind}); the lines before were applied: contact the operator",
             ),
         }
     )

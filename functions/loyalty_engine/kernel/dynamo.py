@@ -122,6 +122,14 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def refused_request(error: BaseException) -> bool:
+    """Whether DynamoDB refused the request itself (`ValidationException`: an item it cannot
+    store, an expression it cannot run): sending it again fails the same way."""
+    from botocore.exceptions import ClientError  # loaded with the client already
+
+    return isinstance(error, ClientError) and error_code(error) == "ValidationException"
+
+
 def cancellation_codes(error: ClientError) -> list[str]:
     """Per-item reason codes of a cancelled transaction ("None" where the item was fine)."""
     reasons = error.response.get("CancellationReasons") or []
