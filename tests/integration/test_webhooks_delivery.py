@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from local_stack.runtime import reset_handler_caches
-from loyalty_engine.events.models import PointsBurned, PointsEarned
+from loyalty_engine.events.models import MemberEnrolled, PointsBurned, PointsEarned
 from loyalty_engine.kernel import settings
 from loyalty_engine.webhooks import signing
-from tests.integration.conftest import ADMIN, OTHER_GROUP
+from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP
 from tests.support.api import call
 from tests.support.webhooks import WebhookQueues, receiver
 
@@ -343,3 +343,34 @@ def test_a_disabled_webhook_cannot_be_asked_for_a_redelivery(queues):
             headers={"Idempotency-Key": "again-2"},
         )
         assert (reply.status, reply.body["code"]) == (409, "webhook_disabled")
+
+
+def test_a_redelivery_after_the_cards_erasure_leaves_out_its_customer_ref(queues, member):
+    """The subscription keeps the member.enrolled event with its customer_ref; after the card's
+    erasure, an admin's redelivery sends it without (signed as sent), the first delivery with."""
+    enrolled = MemberEnrolled(
+        event_id=str(uuid.uuid4()),
+        group="demo",
+        occurred_at=AT,
+        recorded_at=AT,
+        card_code=CARD,
+        program_id="club",
+        customer_ref="crm-ada-lovelace",
+        subscribed_at=AT,
+    )
+    with receiver() as server:
+        hook = subscribe(server.url, kinds=("member.enrolled",))
+        queues.publish(enrolled)
+        queues.pump()
+        assert verified(server.received[0], hook["secret"])["customer_ref"] == "crm-ada-lovelace"
+        assert call("api_erase_member", ADMIN).status == 200
+        path = {"subscription_id": hook["subscription_id"], "event_id": enrolled.event_id}
+        again = call(
+            "api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "after-erasure"}
+        )
+        assert again.status == 202, again.body
+        queues.pump()
+        assert len(server.received) == 2
+        resent = verified(server.received[1], hook["secret"])
+        assert resent == {**json.loads(enrolled.model_dump_json()), "customer_ref": None}
+        assert "crm-ada-lovelace" not in server.received[1].body.decode()

@@ -15,6 +15,7 @@ dropped; a delivered event is not sent again unless an admin asks (a redelivery)
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +105,21 @@ def dispatch(
     return len(wanted)
 
 
+def _without_erased_data(store: WebhookStore, group: str, kind: str, body: str) -> str:
+    """The body to send: a `member.enrolled` event kept with its card's `customer_ref` goes out
+    without it once the card was erased (a retry or an admin's redelivery after the erasure;
+    privacy.md). One read, for those events only."""
+    if kind != "member.enrolled":
+        return body
+    detail = json.loads(body)
+    card_code = detail.get("card_code")
+    if not detail.get("customer_ref") or not isinstance(card_code, str):
+        return body
+    if not store.card_erased(group, card_code):
+        return body
+    return body_text({**detail, "customer_ref": None})
+
+
 @dataclass
 class Outcome:
     """What `deliver` did with a message (tests and logs)."""
@@ -139,7 +155,7 @@ def deliver(
     if message.due_at > at + 0.5:
         queue.send([message], hop_delay(message.due_at, at))
         return Outcome("hop")
-    body = str(event["body"])
+    body = _without_erased_data(store, group, str(event["kind"]), str(event["body"]))
     timestamp = int(at)
     headers = {
         "Content-Type": "application/json",

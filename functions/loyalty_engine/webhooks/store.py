@@ -15,8 +15,9 @@ from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.dynamo import error_code, map_error, to_item
 from loyalty_engine.kernel.errors import ConcurrentUpdate
 from loyalty_engine.kernel.item_access import NEW_ONLY, ConditionsFailed, ItemTable, at_version
+from loyalty_engine.kernel.keys import MEMBER_SK, member_pk
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import PARTITION_KEY, TTL_ATTRIBUTE, TYPE_ATTRIBUTE
+from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, TYPE_ATTRIBUTE
 from loyalty_engine.webhooks.models import MAX_SUBSCRIPTIONS, DeliveryAttempt, Subscription
 
 # What an event item holds (besides its keys): the body as signed, and its delivery state.
@@ -206,6 +207,26 @@ class WebhookStore:
     def get_event(self, group: str, subscription_id: str, event_id: str) -> dict[str, Any] | None:
         self.requests += 1
         return self._items.get(keys.deliveries_pk(group, subscription_id), keys.event_sk(event_id))
+
+    def card_erased(self, group: str, card_code: str) -> bool:
+        """Whether the member card's personal data was erased since (one GetItem of its
+        `erased_at`): a kept event of the card goes out without its customer reference."""
+        self.requests += 1
+        try:
+            found = self._client.get_item(
+                TableName=self._table,
+                Key={
+                    PARTITION_KEY: {"S": member_pk(group, card_code)},
+                    SORT_KEY: {"S": MEMBER_SK},
+                },
+                ProjectionExpression="#erased",
+                ExpressionAttributeNames={"#erased": "erased_at"},
+                ConsistentRead=True,
+            )
+        except ClientError as error:
+            raise (map_error(error) or error) from error
+        erased = found.get("Item", {}).get("erased_at")
+        return erased is not None and "NULL" not in erased
 
     def reopen(self, group: str, subscription_id: str, event_id: str) -> bool:
         """A given-up event made pending again, for a dead letter sent again; False when it is
