@@ -288,6 +288,7 @@ def test_no_instrument_is_linked_to_an_erased_customer(subject, table):
     assert _everything_stored(dynamodb, name) == before
     # the same sale without the customer goes through
     del body["customer_id"]
-    assert ok(call("api_activate_gift_card", POS, path={"number": number}, body=body))["instrument"][
-        "status"
-    ] == "active"
+    assert (
+        ok(call("api_activate_gift_card", POS, path={"number": number}, body=body))["instrument"]["status"]
+        == "active"
+    )
