@@ -197,8 +197,13 @@ function adjustForm(card) {
     h("span"),
     h("button", { type: "submit" }, "Adjust points"),
   );
+  // The Idempotency-Key of a request that got no answer (network failure, 5xx): the same form
+  // sent again is a retry of that request, applied once; any answer, or another form, drops it.
+  let unanswered = null;
+  const button = form.querySelector("button[type=submit]");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (button.disabled) return; // a double click or Enter while the first submit is on its way
     clearError();
     const points = Number(document.getElementById("adjust-points").value);
     if (!Number.isInteger(points) || points === 0) {
@@ -211,14 +216,21 @@ function adjustForm(card) {
       reason_code: document.getElementById("adjust-reason").value.trim(),
       comment: document.getElementById("adjust-comment").value,
     };
+    const fingerprint = JSON.stringify(body);
+    const key = unanswered && unanswered.fingerprint === fingerprint ? unanswered.key : crypto.randomUUID();
+    button.disabled = true;
+    let done;
     try {
-      // One key per submit: a retry of this very request by the browser is not applied twice.
-      const done = await call("POST", `/v1/members/${segment(card)}/adjustments`, { body, headers: { "Idempotency-Key": crypto.randomUUID() } });
-      await openMember(card);
-      say(`Adjusted ${signed(done.points)} ${done.kind.toUpperCase()} points (${done.reason_code}): NQ ${done.balance.nq}, Q ${done.balance.q}.`);
+      done = await call("POST", `/v1/members/${segment(card)}/adjustments`, { body, headers: { "Idempotency-Key": key } });
+      unanswered = null;
     } catch (error) {
+      unanswered = error.status === 0 || error.status >= 500 ? { fingerprint, key } : null;
+      button.disabled = false;
       showError("Adjust points", error);
+      return;
     }
+    await openMember(card);
+    say(`Adjusted ${signed(done.points)} ${done.kind.toUpperCase()} points (${done.reason_code}): NQ ${done.balance.nq}, Q ${done.balance.q}.`);
   });
   return h("section", { "aria-labelledby": "adjust-title" }, h("h4", { id: "adjust-title" }, "Adjust points"), form);
 }
