@@ -46,7 +46,9 @@ export function showError(context, error) {
   const box = errorBox();
   const parts = [h("strong", {}, `${context}: `), error.message || String(error)];
   if (error.code) parts.push(h("span", { class: "muted" }, ` (${error.code}${error.status ? `, HTTP ${error.status}` : ""})`));
-  const details = (error.details || []).map((d) => h("li", {}, [d.field, d.reason || d.message].filter(Boolean).join(": ")));
+  // A field's detail in words (the API's message), its machine reason after it.
+  const said = (d) => (d.message && d.reason ? `${d.message} (${d.reason})` : d.message || d.reason);
+  const details = (error.details || []).map((d) => h("li", {}, [d.field, said(d)].filter(Boolean).join(": ")));
   box.replaceChildren(h("p", {}, parts), details.length ? h("ul", {}, details) : "");
   box.hidden = false;
 }

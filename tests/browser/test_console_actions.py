@@ -83,3 +83,16 @@ def test_a_retry_after_a_lost_answer_reuses_its_idempotency_key(
     expect(page.get_by_role("status")).to_contain_text("Adjusted +4 NQ points")
     assert len(keys) == 3 and keys[2] != keys[0]
     assert len(_ledger(seeded, member)) == before + 2
+
+
+def test_a_refused_field_is_explained_in_words(signed_in: Any, member: str) -> None:
+    page = signed_in
+    open_member(page, member)
+    _fill_adjustment(page, 5, "goodwill")
+    page.get_by_label("Comment").fill("x" * 501)  # the API takes 500 characters at most
+    page.get_by_role("button", name="Adjust points").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("validation_error, HTTP 422")
+    expect(alert.get_by_role("listitem")).to_have_text(
+        "comment: String should have at most 500 characters (string_too_long)"
+    )
