@@ -6,6 +6,14 @@ import { clearError, definitions, h, pagedTable, replace, say, showError, signed
 
 const LEDGER_PAGES = 5; // up to 1,000 entries for the chart
 const LOTS_PAGE = 100;
+// The adjustments' reason codes (docs/api.md, Customer service): the API refuses any other.
+const REASONS = [
+  ["goodwill", "a gesture after a complaint"],
+  ["correction", "points the engine should have given or taken"],
+  ["fraud", "points taken back from abuse"],
+  ["migration", "balances from a previous system"],
+  ["other", "say why in the comment"],
+];
 
 const view = () => document.getElementById("member-view");
 
@@ -191,7 +199,7 @@ function adjustForm(card) {
     h("label", { for: "adjust-points" }, "Change (signed)"),
     h("input", { id: "adjust-points", type: "number", step: "1", required: true }),
     h("label", { for: "adjust-reason" }, "Reason code"),
-    h("input", { id: "adjust-reason", required: true, autocomplete: "off", placeholder: "goodwill" }),
+    h("select", { id: "adjust-reason", required: true }, REASONS.map(([code, words]) => h("option", { value: code }, `${code}: ${words}`))),
     h("label", { for: "adjust-comment" }, "Comment"),
     h("textarea", { id: "adjust-comment", rows: 2 }),
     h("span"),

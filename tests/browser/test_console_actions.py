@@ -28,7 +28,7 @@ def _ledger(seeded: Seeded, card: str) -> list[dict[str, Any]]:
 
 def _fill_adjustment(page: Any, points: int, reason: str) -> None:
     page.get_by_label("Change (signed)").fill(str(points))
-    page.get_by_label("Reason code").fill(reason)
+    page.get_by_label("Reason code").select_option(reason)
     page.get_by_label("Comment").fill("audit")
 
 
@@ -96,3 +96,16 @@ def test_a_refused_field_is_explained_in_words(signed_in: Any, member: str) -> N
     expect(alert.get_by_role("listitem")).to_have_text(
         "comment: String should have at most 500 characters (string_too_long)"
     )
+
+
+def test_the_reason_code_is_chosen_among_the_apis_codes(signed_in: Any, seeded: Seeded, member: str) -> None:
+    page = signed_in
+    open_member(page, member)
+    reason = page.get_by_label("Reason code")
+    values = reason.locator("option").evaluate_all("options => options.map((option) => option.value)")
+    assert values == ["goodwill", "correction", "fraud", "migration", "other"], values
+    page.get_by_label("Change (signed)").fill("2")
+    reason.select_option("migration")
+    page.get_by_role("button", name="Adjust points").click()
+    expect(page.get_by_role("status")).to_contain_text("Adjusted +2 NQ points (migration)")
+    assert _ledger(seeded, member)[0]["reason_code"] == "migration"

@@ -36,7 +36,7 @@ def member(seeded: Seeded) -> str:
 def _adjust(page: Any, kind: str, points: int, reason: str, comment: str) -> None:
     page.get_by_label("Points", exact=True).select_option(kind)
     page.get_by_label("Change (signed)").fill(str(points))
-    page.get_by_label("Reason code").fill(reason)
+    page.get_by_label("Reason code").select_option(reason)
     page.get_by_label("Comment").fill(comment)
     page.get_by_role("button", name="Adjust points").click()
 
@@ -61,7 +61,7 @@ def test_an_operator_adjusts_points_and_sees_the_new_balance_and_the_ledger_entr
     sent: list[str] = []
     page.on("request", lambda request: sent.append(request.url) if "/adjustments" in request.url else None)
     page.get_by_label("Change (signed)").fill("0")
-    page.get_by_label("Reason code").fill("goodwill")
+    page.get_by_label("Reason code").select_option("goodwill")
     page.get_by_role("button", name="Adjust points").click()
     expect(page.get_by_role("alert")).to_contain_text("a whole number other than 0")
     assert sent == []
