@@ -44,7 +44,9 @@ export async function loadPrograms() {
       { label: "Tier", value: (t) => t.name },
       { label: "Entry (Q points)", value: (t) => t.entry_threshold, num: true },
       { label: "Kept from (Q points)", value: (t) => t.downgrade_threshold, num: true },
-      { label: "NQ multiplier", value: (t) => t.nq_multiplier || "1" },
+      // An unset multiplier is the tier's rank (DOMAIN.md), as the engine applies it.
+      { label: "Q multiplier", value: (t) => t.q_multiplier ?? t.rank, num: true },
+      { label: "NQ multiplier", value: (t) => t.nq_multiplier ?? t.rank, num: true },
     ], p.tier_settings.tiers)),
     h("div", { id: "members-per-tier" }, ...charts),
   );

@@ -130,6 +130,9 @@ def test_programs_and_their_tiers(signed_in: Any, seeded: Seeded) -> None:
     expect(tiers.locator("tbody tr")).to_have_count(3)
     expect(tiers.locator("tbody tr").nth(1)).to_contain_text("Silver")
     expect(tiers.locator("tbody tr").nth(1)).to_contain_text("500")
+    # The seed sets no multiplier: each tier's is its rank, as the engine applies it.
+    multipliers = [row.split("\t")[4:6] for row in tiers.locator("tbody tr").all_inner_texts()]
+    assert multipliers == [["1", "1"], ["2", "2"], ["3", "3"]], multipliers
     chart = page.get_by_role("img", name=f"Members per tier of {seeded.program_name}")
     expect(chart).to_have_attribute("aria-label", re.compile(r"Blue 0, Silver 1, Gold 0$"))
     expect(page.locator("#members-per-tier figcaption")).to_contain_text("Silver 1")
