@@ -62,14 +62,12 @@ export async function openMember(rawCard) {
     showError(`Member ${card}`, error);
     return;
   }
-  const [ledger, history, rewards] = await Promise.all([
-    ledgerEntries(card),
-    get(`/v1/members/${segment(card)}/tier-history`, { limit: 50 }).catch((error) => error),
-    get(`/v1/members/${segment(card)}/rewards`, { limit: 50 }).catch((error) => error),
-  ]);
-  render(member, ledger, history, rewards);
+  const ledger = await ledgerEntries(card);
+  render(member, ledger);
   say(`Member ${member.card_code} loaded.`);
   loadLots(member.card_code);
+  loadHistory(member.card_code);
+  loadRewards(member.card_code);
   loadTimeline(member.card_code);
 }
 
@@ -93,7 +91,7 @@ function failed(what, error) {
   return h("p", { class: "error" }, `${what}: ${error.message} (${error.code || "error"})`);
 }
 
-function render(member, ledger, history, rewards) {
+function render(member, ledger) {
   const nq = member.balances.nq;
   const q = member.balances.q;
   const expiry = nq.next_expiry ? `${nq.next_expiry.points} points on ${when(nq.next_expiry.at)}` : "none";
@@ -120,22 +118,8 @@ function render(member, ledger, history, rewards) {
     h("h4", {}, "Lots"),
     h("div", { id: "lots" }, h("p", { class: "muted" }, "Loading the lots…")),
     ledger instanceof Error ? failed("Ledger", ledger) : earnedBurnedChart(pointsPerDay(ledger)),
-    history instanceof Error ? failed("Tier history", history) : table("Tier history", [
-      { label: "When", value: (c) => when(c.at) },
-      { label: "Cause", value: (c) => c.cause.replaceAll("_", " ") },
-      { label: "From", value: (c) => (c.previous_tier ? c.previous_tier.name : "—") },
-      { label: "To", value: (c) => (c.new_tier ? c.new_tier.name : "—") },
-      { label: "VIP", value: (c) => c.vip_tier || "" },
-      { label: "Q points", value: (c) => c.q_points, num: true },
-    ], history.changes, "no tier change."),
-    rewards instanceof Error ? failed("Rewards", rewards) : table("Rewards", [
-      { label: "Reward", value: (a) => a.reward_id },
-      { label: "Bought", value: (a) => when(a.created_at) },
-      { label: "Quantity", value: (a) => a.quantity, num: true },
-      { label: "Burned", value: (a) => a.burned, num: true },
-      { label: "NQ points spent", value: (a) => a.nqp_spent, num: true },
-      { label: "Valid until", value: (a) => when(a.valid_until) },
-    ], rewards.attributions, "no reward."),
+    h("div", { id: "tier-history" }, h("p", { class: "muted" }, "Loading the tier history…")),
+    h("div", { id: "rewards" }, h("p", { class: "muted" }, "Loading the rewards…")),
     ledger instanceof Error ? null : table("Ledger (newest first)", [
       { label: "When", value: (e) => when(e.at) },
       { label: "Kind", value: (e) => e.kind },
@@ -170,6 +154,47 @@ async function loadLots(card) {
     });
   } catch (error) {
     replace(box, failed("Lots", error));
+  }
+}
+
+// The tier history and the rewards, newest first, a page at a time (every page reachable).
+async function loadHistory(card) {
+  const box = document.getElementById("tier-history");
+  if (!box) return;
+  try {
+    await pagedTable(box, "Tier history", [
+      { label: "When", value: (c) => when(c.at) },
+      { label: "Cause", value: (c) => c.cause.replaceAll("_", " ") },
+      { label: "From", value: (c) => (c.previous_tier ? c.previous_tier.name : "—") },
+      { label: "To", value: (c) => (c.new_tier ? c.new_tier.name : "—") },
+      { label: "VIP", value: (c) => c.vip_tier || "" },
+      { label: "Q points", value: (c) => c.q_points, num: true },
+    ], "no tier change.", "tier changes", async (cursor) => {
+      const page = await get(`/v1/members/${segment(card)}/tier-history`, { limit: 50, cursor });
+      return { rows: page.changes, next: page.next_cursor };
+    });
+  } catch (error) {
+    replace(box, failed("Tier history", error));
+  }
+}
+
+async function loadRewards(card) {
+  const box = document.getElementById("rewards");
+  if (!box) return;
+  try {
+    await pagedTable(box, "Rewards", [
+      { label: "Reward", value: (a) => a.reward_id },
+      { label: "Bought", value: (a) => when(a.created_at) },
+      { label: "Quantity", value: (a) => a.quantity, num: true },
+      { label: "Burned", value: (a) => a.burned, num: true },
+      { label: "NQ points spent", value: (a) => a.nqp_spent, num: true },
+      { label: "Valid until", value: (a) => when(a.valid_until) },
+    ], "no reward.", "rewards", async (cursor) => {
+      const page = await get(`/v1/members/${segment(card)}/rewards`, { limit: 50, cursor });
+      return { rows: page.attributions, next: page.next_cursor };
+    });
+  } catch (error) {
+    replace(box, failed("Rewards", error));
   }
 }
 

@@ -1,9 +1,10 @@
 """The console's actions under a user's hands: a double click or a retry of the adjust form
-applies one adjustment."""
+applies one adjustment; a refused field is explained; a member's rewards are all reachable."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -109,3 +110,41 @@ def test_the_reason_code_is_chosen_among_the_apis_codes(signed_in: Any, seeded: 
     page.get_by_role("button", name="Adjust points").click()
     expect(page.get_by_role("status")).to_contain_text("Adjusted +2 NQ points (migration)")
     assert _ledger(seeded, member)[0]["reason_code"] == "migration"
+
+
+@pytest.fixture(scope="module")
+def rewarded(seeded: Seeded) -> str:
+    """A member who bought three rewards of the seed's catalog."""
+    api = Api(seeded.api_url, seeded.admin_key)
+    card = "ACTIONS-0002"
+    api("POST", f"/v1/programs/{seeded.program_id}/members", 201, json={"card_code": card})
+    adjustment = {"kind": "nq", "points": 100, "reason_code": "goodwill"}
+    api("POST", f"/v1/members/{card}/adjustments", 201, json=adjustment, headers={"Idempotency-Key": card})
+    for n in range(3):
+        headers = {"Idempotency-Key": f"{card}-buy-{n}"}
+        api("POST", f"/v1/members/{card}/rewards", 201, json={"reward_id": "seed-gift-2"}, headers=headers)
+    return card
+
+
+def test_every_reward_of_a_member_is_reached_with_more(signed_in: Any, rewarded: str) -> None:
+    """Pages of one reward (the console's limit rewritten on the way to the real API): the
+    rewards past the first page come with "More rewards", as the lots and the timeline do."""
+    page = signed_in
+
+    def one_a_page(route: Any) -> None:
+        url = urlsplit(route.request.url)
+        query = urlencode({**dict(parse_qsl(url.query)), "limit": "1"})
+        route.continue_(url=urlunsplit(url._replace(query=query)))
+
+    page.route("**/v1/members/*/rewards?*", one_a_page)
+    open_member(page, rewarded)
+    rows = page.get_by_role("table", name="Rewards").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    more = page.get_by_role("button", name="More rewards")
+    for shown in (2, 3):
+        more.focus()
+        page.keyboard.press("Enter")
+        expect(rows).to_have_count(shown)
+        expect(rows.nth(shown - 1)).to_be_focused()
+    expect(more).to_have_count(0)
+    expect(rows.filter(has_text="seed-gift-2")).to_have_count(3)
