@@ -58,9 +58,16 @@ async function readRecent() {
   }
   const fresh = new Set(first.imports.map((i) => i.import_id));
   const last = first.imports.at(-1);
-  const before = last ? Date.parse(last.received_at) : -Infinity;
-  const older = recent.imports.filter((i) => !fresh.has(i.import_id) && Date.parse(i.received_at) < before);
+  const older = recent.imports.filter((i) => !fresh.has(i.import_id) && last && listedAfter(i, last));
   recent = { ...recent, imports: [...first.imports, ...older] };
+}
+
+// Whether import a comes after b in the list: received earlier, or in the same (whole) second
+// with a smaller id (the list's sort key is the received time, then the id, newest first).
+function listedAfter(a, b) {
+  const at = Date.parse(a.received_at);
+  const bt = Date.parse(b.received_at);
+  return at < bt || (at === bt && a.import_id < b.import_id);
 }
 
 async function moreRecent() {
