@@ -16,6 +16,21 @@ let recent = { imports: [], cursor: null, pages: 0 };
 
 const watched = () => JSON.parse(sessionStorage.getItem(WATCHED_KEY) || "[]");
 
+// Uploads whose import has not shown yet, by file name: {before: the file's newest import id
+// before the upload (null: none), at: when it was uploaded}. The import of an upload appears
+// only when the importer has seen the file (deployed: 30 s after it, then its quiet period), so
+// a file name with older imports is followed until an import newer than `before` shows.
+const AWAITED_KEY = "loyalty-console-awaited-uploads";
+const AWAIT_MS = 20 * 60 * 1000; // past the deployed delay (30 s) and longest quiet period (900 s)
+const awaited = () => JSON.parse(sessionStorage.getItem(AWAITED_KEY) || "{}");
+
+function setAwaited(name, value) {
+  const all = awaited();
+  if (value) all[name] = value;
+  else delete all[name];
+  sessionStorage.setItem(AWAITED_KEY, JSON.stringify(all));
+}
+
 export function watchFile(name) {
   const files = watched().filter((file) => file !== name);
   files.unshift(name);
@@ -103,22 +118,32 @@ export async function refreshImports() {
   const note = document.getElementById("imports-refresh");
   let active = false;
   try {
+    // The watched files first, then the recent imports: an import a file's list shows is then
+    // in the recent list too (its pointer is written before the job).
+    const blocks = [];
+    for (const file of files) {
+      try {
+        const list = await get("/v1/imports", { file, limit: 20 });
+        if (!list.imports.length || list.imports.some((i) => ACTIVE.has(i.state))) active = true;
+        const upload = awaited()[file];
+        const newest = list.imports.length ? list.imports[0].import_id : null;
+        const waiting = upload && newest === upload.before && Date.now() - upload.at < AWAIT_MS;
+        if (upload && !waiting) setAwaited(file, null);
+        if (waiting) active = true;
+        blocks.push(
+          waiting ? h("p", { class: "muted" }, `${file}: waiting for the import of the upload of ${when(new Date(upload.at).toISOString())}…`) : null,
+          importsTable(`Imports of ${file}`, list.imports),
+        );
+      } catch (error) {
+        blocks.push(h("p", { class: "error" }, `${file}: ${error.message} (${error.code})`));
+      }
+    }
     try {
       await readRecent();
       if (recent.imports.some((i) => ACTIVE.has(i.state))) active = true;
       replace(document.getElementById("recent-imports"), recentBlock());
     } catch (error) {
       replace(document.getElementById("recent-imports"), h("p", { class: "error" }, `Recent imports: ${error.message} (${error.code})`));
-    }
-    const blocks = [];
-    for (const file of files) {
-      try {
-        const list = await get("/v1/imports", { file, limit: 20 });
-        if (!list.imports.length || list.imports.some((i) => ACTIVE.has(i.state))) active = true;
-        blocks.push(importsTable(`Imports of ${file}`, list.imports));
-      } catch (error) {
-        blocks.push(h("p", { class: "error" }, `${file}: ${error.message} (${error.code})`));
-      }
     }
     replace(view, files.length ? blocks : h("p", { class: "muted" }, "No file watched by name (name one above to follow its imports)."));
   } finally {
@@ -198,6 +223,7 @@ async function upload(file) {
   clearError();
   try {
     const ticket = await call("POST", "/v1/imports/uploads", { body: { file_name: file.name, size: file.size } });
+    const earlier = await get("/v1/imports", { file: file.name, limit: 1 });
     const headers = Object.fromEntries(
       Object.entries(ticket.headers || {}).filter(([name]) => !["content-length", "host"].includes(name.toLowerCase())),
     );
@@ -209,6 +235,7 @@ async function upload(file) {
     }
     if (!answer.ok) throw Object.assign(new Error(`the bucket refused the file (HTTP ${answer.status})`), { code: "upload_refused" });
     watchFile(file.name);
+    setAwaited(file.name, { before: earlier.imports.length ? earlier.imports[0].import_id : null, at: Date.now() });
     document.getElementById("upload-form").reset();
     say(`Uploaded ${file.name}: its import shows under Imports.`);
     return true;

@@ -1,13 +1,18 @@
-"""The console's imports page against answers of the imports list made in the test (the page
-route answers them): what a refresh keeps of the pages loaded with More."""
+"""The console's imports page: what a refresh keeps of the pages loaded with More (against
+answers of the imports list made in the test), and a file uploaded again under its name,
+followed until its new import shows (the real API, the new import held back for a while as the
+deployed importer's delay does)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import expect
+
+from tests.browser.seed import GROUP, Seeded
 
 
 def _import(import_id: str, received_at: str, state: str = "completed") -> dict[str, Any]:
@@ -57,3 +62,51 @@ def test_a_refresh_keeps_the_older_imports_received_in_the_same_second(signed_in
     assert first_reads["n"] >= 3, first_reads
     names = [rows.nth(n).locator("td").nth(1).inner_text() for n in range(rows.count())]
     assert names == ["AAAA", "MMMM", "KKKK"], names
+
+
+def _upload(page: Any, name: str, content: bytes) -> None:
+    page.get_by_role("button", name="Upload a file").click()
+    page.get_by_label("Partner file (CSV)").set_input_files(
+        {"name": name, "mimeType": "text/csv", "buffer": content}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text(f"Uploaded {name}")
+
+
+def test_a_file_uploaded_again_is_followed_until_its_new_import_shows(signed_in: Any, seeded: Seeded) -> None:
+    page = signed_in
+    day = datetime.now(timezone(timedelta(hours=1))) - timedelta(days=1)  # a day no other test uses
+    name = f"{GROUP}_masterreward_{seeded.program_id}_{day:%Y%m%d}.csv"
+    header = (
+        "external_id;name;monetary;nqp_value;holding_days;validity_interval_count;"
+        "validity_interval_type;forced_validity;is_limited;max_attribution_count\n"
+    )
+    _upload(page, name, (header + "imports-again;Again;0;10;0;1;month;0;1;100\n").encode())
+    imports = page.get_by_role("table", name=f"Imports of {name}")
+    expect(imports.locator("tbody tr")).to_have_count(1)
+    expect(imports.locator("tbody tr").first).to_contain_text("completed")
+    first = imports.locator("tbody tr").first.locator("td").first.inner_text()
+    held = {"on": True}
+
+    def hold_new_imports(route: Any) -> None:  # the importer has not seen the new upload yet
+        answer = route.fetch()
+        body = answer.json()
+        if held["on"] and "imports" in body:
+            body["imports"] = [
+                i for i in body["imports"] if i["file_name"] != name or i["import_id"] == first
+            ]
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    page.route("**/v1/imports?*", hold_new_imports)
+    # A corrected file (other bytes) under the same name.
+    _upload(page, name, (header + "imports-again;Again, corrected;0;20;0;1;month;0;1;100\n").encode())
+    waiting = page.locator("#imports-view").get_by_text(f"{name}: waiting for the import of the upload")
+    expect(waiting).to_be_visible()
+    expect(page.locator("#imports-refresh")).to_contain_text("Refreshing every 2 s")
+    held["on"] = False
+    expect(imports.locator("tbody tr")).to_have_count(2)
+    expect(imports.locator("tbody tr").first).to_contain_text("completed")
+    expect(waiting).to_have_count(0)
+    expect(page.locator("#imports-refresh")).to_contain_text("Up to date")
+    recent = page.get_by_role("table", name="Recent imports").locator("tbody tr").filter(has_text=name)
+    expect(recent).to_have_count(2)
