@@ -151,12 +151,15 @@ export async function refreshImports() {
   }
   const section = document.getElementById("imports");
   if (active && !section.hidden) {
-    note.textContent = `Refreshing every ${REFRESH_MS / 1000} s while an import is waiting or running (last ${new Date().toLocaleTimeString()}).`;
+    note.textContent = `Refreshing every ${REFRESH_MS / 1000} s while an import is waiting or running (last ${clock()}).`;
     timer = setTimeout(refreshImports, REFRESH_MS);
   } else {
-    note.textContent = `Up to date (${new Date().toLocaleTimeString()}).`;
+    note.textContent = `Up to date (${clock()}).`;
   }
 }
+
+// The time of a refresh in UTC, as every other time of the console, to the second.
+const clock = () => `${new Date().toISOString().slice(11, 19)} UTC`;
 
 function progressOf(item) {
   const p = item.progress;

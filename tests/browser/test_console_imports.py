@@ -6,12 +6,14 @@ deployed importer's delay does)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import sign_in
 from tests.browser.seed import GROUP, Seeded
 
 
@@ -110,3 +112,24 @@ def test_a_file_uploaded_again_is_followed_until_its_new_import_shows(signed_in:
     expect(page.locator("#imports-refresh")).to_contain_text("Up to date")
     recent = page.get_by_role("table", name="Recent imports").locator("tbody tr").filter(has_text=name)
     expect(recent).to_have_count(2)
+
+
+def test_the_refresh_time_is_in_utc_as_the_imports_times(browser: Any, seeded: Seeded) -> None:
+    """An operator in Paris: the imports' times say UTC, and so does the time of the refresh."""
+    context = browser.new_context(base_url=seeded.api_url, timezone_id="Europe/Paris")
+    try:
+        page = context.new_page()
+        page.goto("/console/")
+        page.wait_for_selector("body[data-ready=true]")
+        sign_in(page, seeded.admin_key)
+        page.get_by_role("button", name="Imports", exact=True).click()
+        note = page.locator("#imports-refresh")
+        expect(note).to_contain_text("Up to date")
+        shown = re.search(r"\((\d\d:\d\d:\d\d) UTC\)", note.inner_text())
+        assert shown, note.inner_text()
+        at = datetime.strptime(shown.group(1), "%H:%M:%S").time()
+        now = datetime.now(UTC)
+        gap = abs(datetime.combine(now.date(), at, UTC) - now)
+        assert min(gap, timedelta(days=1) - gap) < timedelta(minutes=1), (shown.group(1), now)
+    finally:
+        context.close()
