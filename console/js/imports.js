@@ -11,6 +11,7 @@ const PAGE = 20;
 const ACTIVE = new Set(["queued", "running"]);
 let timer = null;
 let refreshing = false;
+let again = false;
 // The recent imports shown: every page loaded so far, and the cursor of the next one.
 let recent = { imports: [], cursor: null, pages: 0 };
 
@@ -111,8 +112,12 @@ function recentBlock() {
 
 export async function refreshImports() {
   stopImports();
-  if (refreshing) return;
+  if (refreshing) {
+    again = true; // asked for during a refresh (a file just named): read once more after it
+    return;
+  }
   refreshing = true;
+  again = false;
   const files = watched();
   const view = document.getElementById("imports-view");
   const note = document.getElementById("imports-refresh");
@@ -150,6 +155,10 @@ export async function refreshImports() {
     refreshing = false;
   }
   const section = document.getElementById("imports");
+  if (again && !section.hidden) {
+    refreshImports();
+    return;
+  }
   if (active && !section.hidden) {
     note.textContent = `Refreshing every ${REFRESH_MS / 1000} s while an import is waiting or running (last ${clock()}).`;
     timer = setTimeout(refreshImports, REFRESH_MS);

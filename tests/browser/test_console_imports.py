@@ -133,3 +133,21 @@ def test_the_refresh_time_is_in_utc_as_the_imports_times(browser: Any, seeded: S
         assert min(gap, timedelta(days=1) - gap) < timedelta(minutes=1), (shown.group(1), now)
     finally:
         context.close()
+
+
+def test_a_file_named_while_the_page_refreshes_is_shown(signed_in: Any, seeded: Seeded) -> None:
+    """The imports list answers slowly; the operator names a file to watch meanwhile."""
+    page = signed_in
+    name = seeded.import_files[0]
+
+    def slow(route: Any) -> None:
+        page.wait_for_timeout(700)
+        route.continue_()
+
+    page.route("**/v1/imports?*", slow)
+    page.get_by_role("button", name="Imports", exact=True).click()
+    page.get_by_label("Watch a file by name").fill(name)
+    page.get_by_role("button", name="Watch").click()  # while the first refresh is on its way
+    imports = page.get_by_role("table", name=f"Imports of {name}")
+    expect(imports.locator("tbody tr")).to_have_count(1, timeout=10_000)
+    expect(imports).to_contain_text("completed")
