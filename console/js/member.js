@@ -114,6 +114,7 @@ function render(member, ledger) {
       ["Member since", when(member.subscribed_at)],
       ["Customer groups", member.customer_groups.join(", ") || "none"],
       ["Next expiry", expiry],
+      ...(member.erased_at ? [["Personal data", `erased ${when(member.erased_at)}`]] : []),
     ]),
     h("h4", {}, "Lots"),
     h("div", { id: "lots" }, h("p", { class: "muted" }, "Loading the lots…")),

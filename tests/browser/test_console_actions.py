@@ -148,3 +148,25 @@ def test_every_reward_of_a_member_is_reached_with_more(signed_in: Any, rewarded:
         expect(rows.nth(shown - 1)).to_be_focused()
     expect(more).to_have_count(0)
     expect(rows.filter(has_text="seed-gift-2")).to_have_count(3)
+
+
+def test_an_erased_card_says_so(signed_in: Any, seeded: Seeded, member: str) -> None:
+    """An agent opening an erased card sees that its personal data was erased, and when; a card
+    not erased shows no such line."""
+    api = Api(seeded.api_url, seeded.admin_key)
+    card = "ACTIONS-ERASED"
+    api(
+        "POST",
+        f"/v1/programs/{seeded.program_id}/members",
+        201,
+        json={"card_code": card, "customer_ref": "crm-7"},
+    )
+    erased = api("POST", f"/v1/members/{card}/erasure", 200, json={"reason_code": "subject_request"})
+    assert api("GET", f"/v1/members/{card}", 200)["erased_at"] == erased["erased_at"]
+    page = signed_in
+    open_member(page, card)
+    line = page.locator("dt:has-text('Personal data') + dd")
+    expect(line).to_contain_text("erased")
+    expect(line).to_contain_text("UTC")
+    open_member(page, member)
+    expect(page.locator("dt", has_text="Personal data")).to_have_count(0)

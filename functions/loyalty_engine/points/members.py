@@ -117,6 +117,10 @@ class MemberView(DeferredModel):
         description="The customer groups of the card's customer (earning rules may target them)",
     )
     balances: Balances
+    erased_at: datetime | None = Field(
+        default=None,
+        description="When the card's personal data was erased (docs/privacy.md); null: it was not",
+    )
 
 
 def balances(lots: list[Lot], now: datetime) -> Balances:
@@ -154,4 +158,5 @@ def member_view(member: Member, program: Program, now: datetime) -> MemberView:
         vip_tiers=member.vip_tiers,
         customer_groups=member.customer_groups,
         balances=balances(member.lots, now),
+        erased_at=member.erased_at,
     )
