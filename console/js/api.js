@@ -36,6 +36,12 @@ export function keyGroup() {
   return parts.length === 4 && parts[0] === "lk" ? parts[1] : null;
 }
 
+// Told when the API refuses the key (401: revoked, expired, or not a key): the shell signs out.
+let refused = () => {};
+export function whenKeyRefused(callback) {
+  refused = callback;
+}
+
 export async function call(method, path, { body, headers = {}, query = {} } = {}) {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== "") params.set(name, value);
@@ -61,7 +67,9 @@ export async function call(method, path, { body, headers = {}, query = {} } = {}
   if (!answer.ok) {
     const code = (data && data.code) || `http_${answer.status}`;
     const message = (data && (data.message || data.Message)) || answer.statusText || "The request failed";
-    throw new ApiError(answer.status, code, message, (data && data.details) || []);
+    const error = new ApiError(answer.status, code, message, (data && data.details) || []);
+    if (answer.status === 401) refused(error);
+    throw error;
   }
   return data;
 }

@@ -1,6 +1,6 @@
 // The console's shell: sign in and out, and the sections.
 
-import { configure, get, keyGroup, setKey } from "./api.js";
+import { configure, get, keyGroup, setKey, whenKeyRefused } from "./api.js";
 import { loadPrograms, setupInstruments } from "./catalog.js";
 import { clearError, say, showError } from "./dom.js";
 import { forgetImports, refreshImports, setupImports, stopImports } from "./imports.js";
@@ -66,7 +66,22 @@ function signOut() {
   $("api-key").focus();
 }
 
+// A key revoked or expired while signed in: every call would fail, so sign out and say why,
+// once the section that made the call has shown its own error (a task later).
+function keyRefused(error) {
+  if ($("app").hidden) return; // signing in: signIn says it
+  setTimeout(() => {
+    if ($("app").hidden) return;
+    signOut();
+    showError("Signed out", {
+      ...error,
+      message: "The API refused the key: it was revoked or has expired. Sign in with a valid admin key.",
+    });
+  }, 0);
+}
+
 async function main() {
+  whenKeyRefused(keyRefused);
   const stored = await configure();
   $("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();

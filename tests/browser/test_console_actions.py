@@ -170,3 +170,16 @@ def test_an_erased_card_says_so(signed_in: Any, seeded: Seeded, member: str) -> 
     expect(line).to_contain_text("UTC")
     open_member(page, member)
     expect(page.locator("dt", has_text="Personal data")).to_have_count(0)
+
+
+def test_a_key_refused_while_signed_in_signs_out_and_says_why(signed_in: Any, member: str) -> None:
+    """The key is revoked or expires while the agent works: the next call's 401 (API Gateway's
+    answer, played here by the page's network) signs the console out with a clear message."""
+    page = signed_in
+    page.route("**/v1/members/**", lambda route: route.fulfill(status=401, body='{"message":"Unauthorized"}'))
+    page.get_by_label("Card code", exact=True).fill(member)
+    page.get_by_role("button", name="Open member").click()
+    expect(page.get_by_role("alert")).to_contain_text("revoked or has expired")
+    expect(page.get_by_label("Admin API key")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    assert page.evaluate("() => sessionStorage.length") == 0
