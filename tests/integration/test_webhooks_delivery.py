@@ -223,6 +223,36 @@ def test_redelivery_on_request_sends_the_event_again_once_per_idempotency_key(qu
     assert [a["redelivery"] for a in log_of(hook)] == [True, False]
 
 
+def test_a_redelivery_whose_message_was_not_queued_is_queued_by_its_retry(queues, monkeypatch):
+    """The request is noted under its key, then its message queued: if queuing fails (SQS
+    unavailable, the function stopped), the retry under the same key queues it, once."""
+    from loyalty_engine.webhooks.queue import DeliveryQueue
+
+    with receiver() as server:
+        hook = subscribe(server.url)
+        event = earned()
+        queues.publish(event)
+        queues.pump()
+        path = {"subscription_id": hook["subscription_id"], "event_id": event.event_id}
+        headers = {"Idempotency-Key": "again-1"}
+        send = DeliveryQueue.send
+
+        def unavailable(self, messages, delay_s=0):
+            raise ConnectionError("SQS unreachable")
+
+        monkeypatch.setattr(DeliveryQueue, "send", unavailable)
+        with pytest.raises(ConnectionError):
+            call("api_redeliver_webhook_event", ADMIN, path=path, headers=headers)
+        monkeypatch.setattr(DeliveryQueue, "send", send)
+        retry = call("api_redeliver_webhook_event", ADMIN, path=path, headers=headers)
+        assert retry.status == 202 and retry.body["queued"] is True, retry.body
+        again = call("api_redeliver_webhook_event", ADMIN, path=path, headers=headers)
+        assert again.status == 202 and again.body["queued"] is False, again.body
+        queues.pump()
+        assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 2
+    assert [a["redelivery"] for a in log_of(hook)] == [True, False]
+
+
 def test_rotation_grace_signs_with_both_secrets(queues):
     with receiver() as server:
         hook = subscribe(server.url)

@@ -295,16 +295,42 @@ class WebhookStore:
         self, group: str, subscription_id: str, event_id: str, idempotency_key: str, ttl: int
     ) -> bool:
         """Note a redelivery request under its key (an item of its own, kept as long as the
-        events); False if it was noted already."""
+        events); False if it was noted already and its message queued. An earlier request whose
+        message was never queued (SQS failed, the function stopped) is noted again: True, queue
+        it now (and then `redelivery_queued`). A request noted before this mark existed counts as
+        queued."""
         self.requests += 1
         values = item(
             keys.deliveries_pk(group, subscription_id),
             keys.redelivery_sk(event_id, idempotency_key),
             "webhook_redelivery",
-            {"event_id": event_id, "idempotency_key": idempotency_key},
+            {"event_id": event_id, "idempotency_key": idempotency_key, "queued": False},
             **{TTL_ATTRIBUTE: ttl},
         )
-        return self._items.put(values, NEW_ONLY)
+        unsent = {
+            "ConditionExpression": "attribute_not_exists(#pk) OR #queued = :no",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#queued": "queued"},
+            "ExpressionAttributeValues": {":no": {"BOOL": False}},
+        }
+        return self._items.put(values, unsent)
+
+    def redelivery_queued(
+        self, group: str, subscription_id: str, event_id: str, idempotency_key: str
+    ) -> None:
+        """Mark a redelivery request's message queued: the same key again queues nothing."""
+        self.requests += 1
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ItemTable.key(
+                    keys.deliveries_pk(group, subscription_id), keys.redelivery_sk(event_id, idempotency_key)
+                ),
+                UpdateExpression="SET #queued = :yes",
+                ExpressionAttributeNames={"#queued": "queued"},
+                ExpressionAttributeValues={":yes": {"BOOL": True}},
+            )
+        except ClientError as error:
+            raise (map_error(error) or error) from error
 
     def attempts_page(
         self, group: str, subscription_id: str, limit: int, cursor: str | None

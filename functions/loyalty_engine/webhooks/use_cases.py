@@ -176,7 +176,8 @@ def redeliver(
     retention_s: int = 30 * 24 * 3600,
 ) -> RedeliveryAccepted:
     """Queue one more delivery of an event the subscription was sent (while it is kept). Under
-    the same Idempotency-Key again, nothing more is queued."""
+    the same Idempotency-Key again, nothing more is queued, unless the first request's message
+    was never queued (noted, then SQS failed): its retry queues it."""
     if not idempotency_key:
         raise key_required("Idempotency-Key", "header")
     if not _subscription(store, group, subscription_id).enabled:
@@ -203,4 +204,5 @@ def redeliver(
                 )
             ]
         )
+        store.redelivery_queued(group, subscription_id, event_id, idempotency_key)
     return RedeliveryAccepted(event_id=event_id, subscription_id=subscription_id, queued=queued)
