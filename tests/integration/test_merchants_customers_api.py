@@ -150,3 +150,22 @@ def test_customers_their_groups_and_their_cards(table, member):
     assert replaced["links"] == {"card_codes": [], "instruments": [gift]}
     assert replaced["created_at"] == created["created_at"]
     assert ok(get_customer("c-1001"), 200) == replaced
+
+
+def test_a_replayed_put_changes_nothing_and_answers_the_same(table):
+    """A retried PUT (same body, later) leaves the item as the first one wrote it: no new
+    version, no new updated_at, the same answer (200: it exists now)."""
+    clock = use_clock()
+    replays = [
+        ("api_put_merchant_group", {}, ...),
+        ("api_put_merchant", {}, ...),
+        ("api_put_series", {}, ...),
+        ("api_put_customer_group", {}, ...),
+    ]
+    firsts = []
+    for event, path, body in replays:
+        firsts.append(ok(call(event, ADMIN, path=path, body=body)))
+    clock.advance(minutes=5)
+    for (event, path, body), first in zip(replays, firsts, strict=True):
+        again = ok(call(event, ADMIN, path=path, body=body), 200)
+        assert again == first, event

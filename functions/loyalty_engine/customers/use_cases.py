@@ -23,6 +23,7 @@ from loyalty_engine.customers.store import CustomerStore, StaleCustomer
 from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, InvalidRequest, NotFound
 from loyalty_engine.kernel.item_access import ConditionsFailed
 from loyalty_engine.kernel.retry import RACE, attempts
+from loyalty_engine.kernel.types import same_spec
 
 MAX_ATTEMPTS = 10
 
@@ -49,6 +50,8 @@ def put_customer_group(
     svc: CustomerContext, caller: Caller, customer_group_id: str, spec: CustomerGroupSpec
 ) -> tuple[int, CustomerGroup]:
     found = svc.customers.customer_group(caller.group_id, customer_group_id)
+    if found is not None and same_spec(spec, found):
+        return 200, found  # a replay changes nothing
     now = svc.clock()
     customer_group = CustomerGroup(
         **spec.model_dump(),

@@ -13,12 +13,15 @@ from loyalty_engine.instruments.merchants import (
     MerchantSpec,
 )
 from loyalty_engine.kernel.errors import NotFound
+from loyalty_engine.kernel.types import same_spec
 
 
 def put_merchant_group(
     svc: InstrumentServices, caller: Caller, merchant_group_id: str, spec: MerchantGroupSpec
 ) -> tuple[int, MerchantGroup]:
     found = svc.merchants.merchant_group(caller.group_id, merchant_group_id)
+    if found is not None and same_spec(spec, found):
+        return 200, found  # a replay changes nothing
     now = svc.clock()
     merchant_group = MerchantGroup(
         **spec.model_dump(),
@@ -42,6 +45,8 @@ def put_merchant(
 ) -> tuple[int, Merchant]:
     """Create (201) or replace (200) a merchant; its store id is unique and its groups must exist."""
     found = svc.merchants.merchant(caller.group_id, merchant_id)
+    if found is not None and same_spec(spec, found):
+        return 200, found  # a replay changes nothing (its store id and groups are as they were)
     now = svc.clock()
     merchant = Merchant(
         **spec.model_dump(),

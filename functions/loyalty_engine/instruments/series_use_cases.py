@@ -23,6 +23,7 @@ from loyalty_engine.instruments.numbers import SeriesExhausted, nested_pairs, ne
 from loyalty_engine.instruments.series import Series, SeriesSpec, SeriesView, check_update, prefix_overlap
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest, NotFound
 from loyalty_engine.kernel.idempotency import fingerprint
+from loyalty_engine.kernel.types import same_spec
 
 CHUNK = 1000  # indexes per checkpoint: 40 BatchWriteItem requests
 MARGIN_MS = 30_000  # stop and queue a continuation this long before the invocation's timeout
@@ -58,6 +59,8 @@ def put_series(
     now = svc.clock()
     current = svc.series.series(group, series_id)
     if current is not None:
+        if same_spec(spec, current):
+            return 200, SeriesView.of(current)  # a replay changes nothing
         check_update(current, spec)
         updated = Series(
             **spec.model_dump(),

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     ConfigDict,
     Field,
     field_validator,
@@ -72,6 +73,15 @@ FREE_ID_PATTERN = r"^[^\s/#\x00-\x1f\x7f-\x9f][^/#\x00-\x1f\x7f-\x9f]{0,127}$"
 
 class Model(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def same_spec(spec: BaseModel, stored: BaseModel | None) -> bool:
+    """Whether a PUT's `spec` asks for what `stored` (the item it replaces) already holds: a
+    replayed PUT then changes nothing (no new version, no new updated_at) and answers the same."""
+    if stored is None:
+        return False
+    fields = set(type(spec).model_fields)
+    return type(spec).model_validate(stored.model_dump(include=fields)) == spec
 
 
 class Duration(Model):
