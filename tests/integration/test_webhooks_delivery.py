@@ -21,7 +21,7 @@ from loyalty_engine.events.models import MemberEnrolled, PointsBurned, PointsEar
 from loyalty_engine.kernel import settings
 from loyalty_engine.webhooks import signing
 from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP
-from tests.support.api import call
+from tests.support.api import Reply, call
 from tests.support.webhooks import WebhookQueues, receiver
 
 AT = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
@@ -224,9 +224,13 @@ def test_redelivery_on_request_sends_the_event_again_once_per_idempotency_key(qu
 
 
 def test_a_redelivery_whose_message_was_not_queued_is_queued_by_its_retry(queues, monkeypatch):
-    """The request is noted under its key, then its message queued: if queuing fails (SQS
-    unavailable, the function stopped), the retry under the same key queues it, once."""
+    """The request is noted under its key, then its message queued. If queuing fails (SQS
+    unavailable), the retry under the same key queues it, once. If the function stops between
+    the two, a retry while it might still be running is 409, and once its minute has passed the
+    retry queues it."""
+    from loyalty_engine.webhooks import store
     from loyalty_engine.webhooks.queue import DeliveryQueue
+    from loyalty_engine.webhooks.store import WebhookStore
 
     with receiver() as server:
         hook = subscribe(server.url)
@@ -234,23 +238,42 @@ def test_a_redelivery_whose_message_was_not_queued_is_queued_by_its_retry(queues
         queues.publish(event)
         queues.pump()
         path = {"subscription_id": hook["subscription_id"], "event_id": event.event_id}
-        headers = {"Idempotency-Key": "again-1"}
         send = DeliveryQueue.send
 
         def unavailable(self, messages, delay_s=0):
             raise ConnectionError("SQS unreachable")
 
+        def redeliver(key: str) -> Reply:
+            return call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": key})
+
         monkeypatch.setattr(DeliveryQueue, "send", unavailable)
         with pytest.raises(ConnectionError):
-            call("api_redeliver_webhook_event", ADMIN, path=path, headers=headers)
+            redeliver("again-1")
         monkeypatch.setattr(DeliveryQueue, "send", send)
-        retry = call("api_redeliver_webhook_event", ADMIN, path=path, headers=headers)
+        retry = redeliver("again-1")
         assert retry.status == 202 and retry.body["queued"] is True, retry.body
-        again = call("api_redeliver_webhook_event", ADMIN, path=path, headers=headers)
+        again = redeliver("again-1")
         assert again.status == 202 and again.body["queued"] is False, again.body
+
+        class Stopped(BaseException):
+            """The function killed between noting the request and queuing its message."""
+
+        def stopped(self, messages, delay_s=0):
+            raise Stopped
+
+        monkeypatch.setattr(DeliveryQueue, "send", stopped)
+        monkeypatch.setattr(WebhookStore, "release_redelivery", lambda *args: None)  # never reached
+        with pytest.raises(Stopped):
+            redeliver("again-2")
+        monkeypatch.setattr(DeliveryQueue, "send", send)
+        busy = redeliver("again-2")
+        assert (busy.status, busy.body["code"]) == (409, "concurrent_update"), busy.body
+        monkeypatch.setattr(store, "REDELIVERY_LEASE_S", -1)  # as if its minute had passed
+        late = redeliver("again-2")
+        assert late.status == 202 and late.body["queued"] is True, late.body
         queues.pump()
-        assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 2
-    assert [a["redelivery"] for a in log_of(hook)] == [True, False]
+        assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 3
+    assert [a["redelivery"] for a in log_of(hook)] == [True, True, False]
 
 
 def test_rotation_grace_signs_with_both_secrets(queues):

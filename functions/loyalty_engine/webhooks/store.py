@@ -22,6 +22,8 @@ from loyalty_engine.webhooks.models import MAX_SUBSCRIPTIONS, DeliveryAttempt, S
 
 # What an event item holds (besides its keys): the body as signed, and its delivery state.
 PENDING, DELIVERED, GAVE_UP = "pending", "delivered", "gave_up"
+# A redelivery request noted and not queued this long ago has stopped (an API call lasts 29 s at most).
+REDELIVERY_LEASE_S = 60
 
 
 def at_text(moment: datetime) -> str:
@@ -292,32 +294,40 @@ class WebhookStore:
             self._items.put(log)
 
     def claim_redelivery(
-        self, group: str, subscription_id: str, event_id: str, idempotency_key: str, ttl: int
-    ) -> bool:
+        self, group: str, subscription_id: str, event_id: str, idempotency_key: str, ttl: int, now_s: int
+    ) -> str:
         """Note a redelivery request under its key (an item of its own, kept as long as the
-        events); False if it was noted already and its message queued. An earlier request whose
-        message was never queued (SQS failed, the function stopped) is noted again: True, queue
-        it now (and then `redelivery_queued`). A request noted before this mark existed counts as
-        queued."""
+        events). `claimed`: queue its message now, then `redelivery_queued`; `queued`: an earlier
+        request under the key queued it (a request noted before this mark existed counts as
+        queued); `in_flight`: an earlier request noted it less than REDELIVERY_LEASE_S ago and
+        has not queued it yet (it may still). A request that noted it and never queued it (SQS
+        failed: it gives the note back; the function stopped: its lease runs out) is claimed by
+        the next request under the key."""
         self.requests += 1
+        pk, sk = keys.deliveries_pk(group, subscription_id), keys.redelivery_sk(event_id, idempotency_key)
         values = item(
-            keys.deliveries_pk(group, subscription_id),
-            keys.redelivery_sk(event_id, idempotency_key),
+            pk,
+            sk,
             "webhook_redelivery",
-            {"event_id": event_id, "idempotency_key": idempotency_key, "queued": False},
+            {"event_id": event_id, "idempotency_key": idempotency_key, "queued": False, "noted_s": now_s},
             **{TTL_ATTRIBUTE: ttl},
         )
         unsent = {
-            "ConditionExpression": "attribute_not_exists(#pk) OR #queued = :no",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#queued": "queued"},
-            "ExpressionAttributeValues": {":no": {"BOOL": False}},
+            "ConditionExpression": "attribute_not_exists(#pk) OR (#queued = :no AND #noted < :stale)",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#queued": "queued", "#noted": "noted_s"},
+            "ExpressionAttributeValues": {
+                ":no": {"BOOL": False},
+                ":stale": {"N": str(now_s - REDELIVERY_LEASE_S)},
+            },
         }
-        return self._items.put(values, unsent)
+        if self._items.put(values, unsent):
+            return "claimed"
+        found = self._items.get(pk, sk) or {}
+        return "queued" if found.get("queued", True) else "in_flight"
 
-    def redelivery_queued(
-        self, group: str, subscription_id: str, event_id: str, idempotency_key: str
+    def _mark_redelivery(
+        self, group: str, subscription_id: str, event_id: str, idempotency_key: str, update: str, value: Any
     ) -> None:
-        """Mark a redelivery request's message queued: the same key again queues nothing."""
         self.requests += 1
         try:
             self._client.update_item(
@@ -325,12 +335,28 @@ class WebhookStore:
                 Key=ItemTable.key(
                     keys.deliveries_pk(group, subscription_id), keys.redelivery_sk(event_id, idempotency_key)
                 ),
-                UpdateExpression="SET #queued = :yes",
-                ExpressionAttributeNames={"#queued": "queued"},
-                ExpressionAttributeValues={":yes": {"BOOL": True}},
+                UpdateExpression=f"SET {update} = :v",
+                ExpressionAttributeNames={"#queued": "queued"}
+                | ({"#noted": "noted_s"} if "#noted" in update else {}),
+                ExpressionAttributeValues={":v": value, ":no": {"BOOL": False}},
+                ConditionExpression="#queued = :no",
             )
         except ClientError as error:
-            raise (map_error(error) or error) from error
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise (map_error(error) or error) from error
+
+    def redelivery_queued(
+        self, group: str, subscription_id: str, event_id: str, idempotency_key: str
+    ) -> None:
+        """Mark a redelivery request's message queued: the same key again queues nothing."""
+        self._mark_redelivery(group, subscription_id, event_id, idempotency_key, "#queued", {"BOOL": True})
+
+    def release_redelivery(
+        self, group: str, subscription_id: str, event_id: str, idempotency_key: str
+    ) -> None:
+        """Give a claimed request back (its message could not be queued): the next request under
+        its key claims it at once."""
+        self._mark_redelivery(group, subscription_id, event_id, idempotency_key, "#noted", {"N": "0"})
 
     def attempts_page(
         self, group: str, subscription_id: str, limit: int, cursor: str | None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from loyalty_engine.kernel.errors import Conflict, IdempotencyKeyReused, NotFound
+from loyalty_engine.kernel.errors import ConcurrentUpdate, Conflict, IdempotencyKeyReused, NotFound
 from loyalty_engine.kernel.idempotency import fingerprint, key_required
 from loyalty_engine.webhooks.messages import DeliveryMessage
 from loyalty_engine.webhooks.models import (
@@ -177,7 +177,8 @@ def redeliver(
 ) -> RedeliveryAccepted:
     """Queue one more delivery of an event the subscription was sent (while it is kept). Under
     the same Idempotency-Key again, nothing more is queued, unless the first request's message
-    was never queued (noted, then SQS failed): its retry queues it."""
+    was never queued (SQS failed, or the function stopped and its minute has passed): then the
+    retry queues it. A retry while the first request may still queue it is 409 concurrent_update."""
     if not idempotency_key:
         raise key_required("Idempotency-Key", "header")
     if not _subscription(store, group, subscription_id).enabled:
@@ -188,21 +189,29 @@ def redeliver(
             code="webhook_event_not_found",
         )
     ttl = int(now.timestamp()) + retention_s
-    queued = store.claim_redelivery(group, subscription_id, event_id, idempotency_key, ttl)
+    claim = store.claim_redelivery(
+        group, subscription_id, event_id, idempotency_key, ttl, int(now.timestamp())
+    )
+    if claim == "in_flight":
+        raise ConcurrentUpdate(
+            f"a redelivery under Idempotency-Key {idempotency_key!r} is being queued: retry in a minute"
+        )
+    queued = claim == "claimed"
     if queued:
         at = now.timestamp()
-        sender.send(
-            [
-                DeliveryMessage(
-                    group=group,
-                    subscription_id=subscription_id,
-                    event_id=event_id,
-                    attempt=1,
-                    first_at=at,
-                    due_at=at,
-                    redelivery=True,
-                )
-            ]
+        message = DeliveryMessage(
+            group=group,
+            subscription_id=subscription_id,
+            event_id=event_id,
+            attempt=1,
+            first_at=at,
+            due_at=at,
+            redelivery=True,
         )
+        try:
+            sender.send([message])
+        except Exception:
+            store.release_redelivery(group, subscription_id, event_id, idempotency_key)
+            raise
         store.redelivery_queued(group, subscription_id, event_id, idempotency_key)
     return RedeliveryAccepted(event_id=event_id, subscription_id=subscription_id, queued=queued)
