@@ -47,6 +47,15 @@ def test_first_runs_left_out_are_the_programs_creation_to_the_minute(clock):
     assert (replay.status, replay.body) == (200, created.body)
 
 
+def test_a_relative_downgrade_period_counts_in_years_by_default(clock):
+    """Seed 003: a relative period is "number of days, weeks, months, or years (default)"."""
+    spec = _spec()
+    spec["tier_settings"]["downgrade"] = {"mode": "relative", "every": {"value": 2}}
+    created = call("api_put_program", ADMIN, body=spec)
+    assert created.status == 201, created.body
+    assert created.body["tier_settings"]["downgrade"]["every"] == {"value": 2, "unit": "year"}
+
+
 def test_program_names_are_unique_in_the_group(clock):
     call("api_put_program", ADMIN)
     clash = call("api_put_program", ADMIN, path={"program_id": "other"}, body=_spec(name="club LUMIÈRE"))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from loyalty_engine.kernel.timeutil import DEFAULT_TIME_ZONE, UtcDatetime, time_zone
+from loyalty_engine.kernel.timeutil import DEFAULT_TIME_ZONE, DurationUnit, UtcDatetime, time_zone
 from loyalty_engine.kernel.types import Duration, Model, Name, Slug, TimeZoneName, plain_decimal
 
 Rounding = Literal["nearest", "up", "down"]
@@ -174,13 +174,22 @@ class Schedule(Model):
     _minutes = field_validator("first_run_at")(_whole_minute)
 
 
+class RelativePeriod(Duration):
+    """A relative downgrade's period: a number of days, weeks, months or years (the default unit,
+    seed 003), counted from each member's subscription."""
+
+    unit: DurationUnit = "year"
+
+
 class DowngradeSchedule(Model):
     mode: Literal["calendar", "relative"] = "calendar"
     first_run_at: UtcDatetime | None = Field(
         default=None, description="calendar mode; left out: the program's creation (to the minute)"
     )
     periodicity: Literal["daily", "weekly", "monthly", "yearly"] = "yearly"
-    every: Duration | None = Field(default=None, description="relative mode: from each member's subscription")
+    every: RelativePeriod | None = Field(
+        default=None, description="relative mode: from each member's subscription (unit: years by default)"
+    )
 
     _minutes = field_validator("first_run_at")(_whole_minute)
 
