@@ -275,6 +275,18 @@ def test_buy_beyond_the_stock_is_refused(funded):
     assert nq_available() == 1299 - 20
 
 
+def test_buy_of_more_units_than_an_attribution_holds_is_refused(funded):
+    """An attribution holds at most 100 units (its burns are kept on its item, which DynamoDB caps
+    at 400 KB), as an earnreward line does: a buy of 1,000 units was accepted, and its burns
+    later failed with a 5xx once the item passed 400 KB."""
+    assert put_reward(nqp_value=0).status == 201
+    too_many = buy("k-many", quantity=101)
+    assert too_many.status == 422, too_many.body
+    assert too_many.body["details"][0]["field"] == "quantity"
+    assert call("api_get_reward", SHOP, path={"external_id": "coffee"}).body["attributed"] == 0
+    assert buy("k-most", quantity=100).status == 201
+
+
 def test_buy_of_an_auto_generated_reward_generates_codes(funded):
     assert (
         put_reward(is_auto_generated=True, is_limited=False, max_attribution_count=None, nqp_value=0).status

@@ -302,7 +302,7 @@ class BuyRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     reward_id: str = Field(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")
-    quantity: int = Field(default=1, ge=1, le=1000, strict=True)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     context: str | None = Field(default=None, max_length=1024)
     store_id: str | None = Field(default=None, max_length=TEXT_MAX)
 
