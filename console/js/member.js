@@ -185,6 +185,7 @@ async function loadRewards(card) {
   try {
     await pagedTable(box, "Rewards", [
       { label: "Reward", value: (a) => a.reward_id },
+      { label: "State", value: (a) => a.status },
       { label: "Bought", value: (a) => when(a.created_at) },
       { label: "Quantity", value: (a) => a.quantity, num: true },
       { label: "Burned", value: (a) => a.burned, num: true },

@@ -148,6 +148,7 @@ def test_every_reward_of_a_member_is_reached_with_more(signed_in: Any, rewarded:
         expect(rows.nth(shown - 1)).to_be_focused()
     expect(more).to_have_count(0)
     expect(rows.filter(has_text="seed-gift-2")).to_have_count(3)
+    expect(rows.filter(has_text="available")).to_have_count(3)  # each one's state, as the API says
 
 
 def test_an_erased_card_says_so(signed_in: Any, seeded: Seeded, member: str) -> None:

@@ -121,9 +121,11 @@ def test_a_reward_with_holding_days_is_at_disposal_after_them_and_expires_after_
     )
     assert bought.body["nqp_spent"] == 100
     assert _member()["balances"]["nq"]["available"] == 2900
+    assert _statuses() == {"BUY-SPA": "pending"}  # its holding days
     early = _burn_reward(bought.body["attribution_id"], "USE-EARLY")
     assert early.status == 422 and early.body["code"] == "burn_outside_validity"
     clock.advance(days=3)
+    assert _statuses() == {"BUY-SPA": "available"}
     used = _burn_reward(bought.body["attribution_id"], "USE-1")
     assert used.status == 201 and (used.body["burned"], used.body["remaining"]) == (1, 0)
     again = _burn_reward(bought.body["attribution_id"], "USE-2")
@@ -134,6 +136,14 @@ def test_a_reward_with_holding_days_is_at_disposal_after_them_and_expires_after_
     clock.advance(days=20)  # past its validity: expired, it cannot be burned any more
     late = _burn_reward(unused.body["attribution_id"], "USE-LATE")
     assert late.status == 422 and late.body["code"] == "burn_outside_validity"
+    assert _statuses() == {"BUY-SPA": "burned", "BUY-SPA-2": "expired"}
+
+
+def _statuses() -> dict[str, str]:
+    """Each of the member's rewards' state now, by the Idempotency-Key that bought it."""
+    reply = call("api_list_member_rewards", SHOP)
+    assert reply.status == 200, reply.body
+    return {a["source"].removeprefix("api:"): a["status"] for a in reply.body["attributions"]}
 
 
 def test_a_reward_valid_for_months_counts_calendar_months(member, clock):

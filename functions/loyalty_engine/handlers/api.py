@@ -71,6 +71,7 @@ from loyalty_engine.rewards.models import (
     RewardSpec,
     RewardView,
 )
+from loyalty_engine.rewards.views import AttributionView
 from loyalty_engine.wiring_routes import API_ROUTES
 
 logger = Logger(service=SERVICE)
@@ -116,7 +117,7 @@ class RewardPage(DeferredModel):
 
 
 class AttributionPage(DeferredModel):
-    attributions: list[Attribution]
+    attributions: list[AttributionView]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 

@@ -36,6 +36,7 @@ from loyalty_engine.rewards.models import (
     out_of_stock,
 )
 from loyalty_engine.rewards.store import BurnRefused, RewardStore, Stock
+from loyalty_engine.rewards.views import AttributionView
 
 CONFLICT_CODES = frozenset({"already_burned", "insufficient_quantity", "attribution_of_other_card"})
 
@@ -193,10 +194,13 @@ def buy(
 
 def member_rewards(
     ctx: RewardsContext, caller: Caller, card_code: str, limit: int, cursor: str | None
-) -> tuple[list[Attribution], str | None]:
+) -> tuple[list[AttributionView], str | None]:
+    """A page of the member's rewards, each with its state now."""
     if not ctx.members.programs_of(caller.group_id, [card_code]):
         raise NotFound(f"member {card_code!r} not found", code="member_not_found")
-    return ctx.rewards.member_attribution_page(caller.group_id, card_code, limit, cursor)
+    page, next_cursor = ctx.rewards.member_attribution_page(caller.group_id, card_code, limit, cursor)
+    now = ctx.clock()
+    return [AttributionView.of(attribution, now) for attribution in page], next_cursor
 
 
 def burn_attribution(
