@@ -36,8 +36,8 @@ def program_version_prefix(program_id: str) -> str:
     return f"PROGRAMV#{program_id}#"
 
 
-def program_name_sk(name: str) -> str:
-    return f"PROGRAMNAME#{name.casefold()}"
+def program_name_sk(name: str) -> str:  # one claim per name, whatever its case and spacing
+    return f"PROGRAMNAME#{' '.join(name.split()).casefold()}"
 
 
 def tier_tally_sk(program_id: str) -> str:

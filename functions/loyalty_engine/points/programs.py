@@ -230,7 +230,12 @@ class TierSettings(Model):
 class ProgramSpec(Model):
     """What a client sends to create or replace a program."""
 
-    name: Name = Field(min_length=1, max_length=128)
+    name: Name = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"\S",
+        description="Unique in the group, whatever its case and spacing",
+    )
     kind: Literal["simple", "tiered"] = "simple"
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of order amounts")
     starts_at: UtcDatetime
