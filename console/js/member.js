@@ -136,69 +136,63 @@ function render(member, ledger) {
   document.getElementById("member-title").focus();
 }
 
-// The live lots, soonest expiry first (`GET /v1/members/{card}/lots`), a page at a time.
-async function loadLots(card) {
-  const box = document.getElementById("lots");
+// A list of the member's, a page at a time in its box (every page reachable with More): the
+// route `/v1/members/{card}/<route>` answers `rows` (its list's name) and `next_cursor`.
+async function loadPaged(card, { id, title, columns, empty, noun, route, rows, limit = 50 }) {
+  const box = document.getElementById(id);
   if (!box) return;
   try {
-    await pagedTable(box, "Lots (soonest expiry first)", [
-      { label: "Kind", value: (l) => l.kind.toUpperCase() },
-      { label: "Points left", value: (l) => l.points, num: true },
-      { label: "Earned", value: (l) => l.earned ?? "—", num: true },
-      { label: "Earned on", value: (l) => when(l.earned_at) },
-      { label: "Available from", value: (l) => when(l.available_at) },
-      { label: "Expires", value: (l) => (l.expires_at ? when(l.expires_at) : "never") },
-      { label: "Order", value: (l) => l.order_id || "" },
-    ], "no lot holds points.", "lots", async (cursor) => {
-      const page = await get(`/v1/members/${segment(card)}/lots`, { limit: LOTS_PAGE, cursor });
-      return { rows: page.lots, next: page.next_cursor };
+    await pagedTable(box, title, columns, empty, noun, async (cursor) => {
+      const page = await get(`/v1/members/${segment(card)}/${route}`, { limit, cursor });
+      return { rows: page[rows], next: page.next_cursor };
     });
   } catch (error) {
-    replace(box, failed("Lots", error));
+    replace(box, failed(title.split(" (")[0], error));
   }
 }
 
-// The tier history and the rewards, newest first, a page at a time (every page reachable).
-async function loadHistory(card) {
-  const box = document.getElementById("tier-history");
-  if (!box) return;
-  try {
-    await pagedTable(box, "Tier history", [
-      { label: "When", value: (c) => when(c.at) },
-      { label: "Cause", value: (c) => c.cause.replaceAll("_", " ") },
-      { label: "From", value: (c) => (c.previous_tier ? c.previous_tier.name : "—") },
-      { label: "To", value: (c) => (c.new_tier ? c.new_tier.name : "—") },
-      { label: "VIP", value: (c) => c.vip_tier || "" },
-      { label: "Q points", value: (c) => c.q_points, num: true },
-    ], "no tier change.", "tier changes", async (cursor) => {
-      const page = await get(`/v1/members/${segment(card)}/tier-history`, { limit: 50, cursor });
-      return { rows: page.changes, next: page.next_cursor };
-    });
-  } catch (error) {
-    replace(box, failed("Tier history", error));
-  }
-}
+// The live lots, soonest expiry first (`GET /v1/members/{card}/lots`).
+const loadLots = (card) => loadPaged(card, {
+  id: "lots", title: "Lots (soonest expiry first)", empty: "no lot holds points.", noun: "lots",
+  route: "lots", rows: "lots", limit: LOTS_PAGE,
+  columns: [
+    { label: "Kind", value: (l) => l.kind.toUpperCase() },
+    { label: "Points left", value: (l) => l.points, num: true },
+    { label: "Earned", value: (l) => l.earned ?? "—", num: true },
+    { label: "Earned on", value: (l) => when(l.earned_at) },
+    { label: "Available from", value: (l) => when(l.available_at) },
+    { label: "Expires", value: (l) => (l.expires_at ? when(l.expires_at) : "never") },
+    { label: "Order", value: (l) => l.order_id || "" },
+  ],
+});
 
-async function loadRewards(card) {
-  const box = document.getElementById("rewards");
-  if (!box) return;
-  try {
-    await pagedTable(box, "Rewards", [
-      { label: "Reward", value: (a) => a.reward_id },
-      { label: "State", value: (a) => a.status },
-      { label: "Bought", value: (a) => when(a.created_at) },
-      { label: "Quantity", value: (a) => a.quantity, num: true },
-      { label: "Burned", value: (a) => a.burned, num: true },
-      { label: "NQ points spent", value: (a) => a.nqp_spent, num: true },
-      { label: "Valid until", value: (a) => when(a.valid_until) },
-    ], "no reward.", "rewards", async (cursor) => {
-      const page = await get(`/v1/members/${segment(card)}/rewards`, { limit: 50, cursor });
-      return { rows: page.attributions, next: page.next_cursor };
-    });
-  } catch (error) {
-    replace(box, failed("Rewards", error));
-  }
-}
+// The tier history and the rewards, newest first.
+const loadHistory = (card) => loadPaged(card, {
+  id: "tier-history", title: "Tier history", empty: "no tier change.", noun: "tier changes",
+  route: "tier-history", rows: "changes",
+  columns: [
+    { label: "When", value: (c) => when(c.at) },
+    { label: "Cause", value: (c) => c.cause.replaceAll("_", " ") },
+    { label: "From", value: (c) => (c.previous_tier ? c.previous_tier.name : "—") },
+    { label: "To", value: (c) => (c.new_tier ? c.new_tier.name : "—") },
+    { label: "VIP", value: (c) => c.vip_tier || "" },
+    { label: "Q points", value: (c) => c.q_points, num: true },
+  ],
+});
+
+const loadRewards = (card) => loadPaged(card, {
+  id: "rewards", title: "Rewards", empty: "no reward.", noun: "rewards",
+  route: "rewards", rows: "attributions",
+  columns: [
+    { label: "Reward", value: (a) => a.reward_id },
+    { label: "State", value: (a) => a.status },
+    { label: "Bought", value: (a) => when(a.created_at) },
+    { label: "Quantity", value: (a) => a.quantity, num: true },
+    { label: "Burned", value: (a) => a.burned, num: true },
+    { label: "NQ points spent", value: (a) => a.nqp_spent, num: true },
+    { label: "Valid until", value: (a) => when(a.valid_until) },
+  ],
+});
 
 async function loadTimeline(card) {
   const box = document.getElementById("timeline");
