@@ -22,7 +22,6 @@ from loyalty_engine.handlers.sqs_batches import process_batch
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.objects import MessageQueue, sqs_client
 from loyalty_engine.kernel.settings import WebhookDeliverySettings, WebhookSettings, load
-from loyalty_engine.kernel.timeutil import utcnow
 from loyalty_engine.webhooks import delivery
 from loyalty_engine.webhooks.http import post
 from loyalty_engine.webhooks.messages import DeliveryMessage
@@ -71,7 +70,9 @@ def _dispatch_record(record: SQSRecord) -> None:
         logger.error("not a domain event; dropped", extra={"message_id": record.message_id})
         return
     svc = services()
-    count = delivery.dispatch(svc.subscriptions, svc.store, svc.queue, bus_event, utcnow(), svc.policy)
+    # to the microsecond (utcnow keeps whole seconds): the retry window runs from this instant
+    now = datetime.now(UTC)
+    count = delivery.dispatch(svc.subscriptions, svc.store, svc.queue, bus_event, now, svc.policy)
     if count:
         metrics.add_metric(name="WebhookDeliveriesQueued", unit=MetricUnit.Count, value=count)
 
