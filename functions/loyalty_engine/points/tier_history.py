@@ -9,6 +9,7 @@ from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.points.job_names import JobName
 
 TierCause = Literal["upgrade_run", "downgrade_run", "vip_grant", "vip_remove"]
+VIP_CAUSES: frozenset[str] = frozenset({"vip_grant", "vip_remove"})  # they keep the standard tier
 TierSource = Literal["api", "import"]
 REASON_MAX = 256
 
@@ -55,12 +56,16 @@ def tiers_at(
     changes: list[TierChange], rank: int | None, vip_tiers: list[str], at: datetime
 ) -> tuple[int | None, list[str]]:
     """(standard tier rank, VIP tiers) a member held at `at`, from its tier history and its tiers
-    now (`rank`, `vip_tiers`). Changes count by when they took effect, then by commit order."""
+    now (`rank`, `vip_tiers`). Changes count by when they took effect, then by commit order.
+    The standard tier comes from the last run's change (a VIP change records the standard tier
+    as it was when written, which a late upgrade written after it may have changed since)."""
     ordered = sorted(changes, key=lambda change: (change.at, change.member_version))
     passed = [change for change in ordered if change.at <= at]
     if passed:
         last = passed[-1]
-        return (last.new_tier.rank if last.new_tier else None), list(last.vip_tiers)
+        runs = [change for change in passed if change.cause not in VIP_CAUSES]
+        standard = runs[-1] if runs else last
+        return (standard.new_tier.rank if standard.new_tier else None), list(last.vip_tiers)
     if not ordered:
         return rank, list(vip_tiers)
     first = ordered[0]  # the state before the first change

@@ -15,7 +15,7 @@ from loyalty_engine.points.job_names import JobName
 from loyalty_engine.points.ledger import Lot
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.programs import Program, TierSettings
-from loyalty_engine.points.tier_history import RunRef, TierCause, TierChange, TierRef, tiers_at
+from loyalty_engine.points.tier_history import VIP_CAUSES, RunRef, TierCause, TierChange, TierRef, tiers_at
 from loyalty_engine.tiers.calendars import Calendar
 
 
@@ -152,9 +152,9 @@ def late_upgrade(
     new_rank = upgrade_rank(settings, rank_then, q_points)
     if new_rank is None or new_rank == rank_then:
         return None
-    for later in (c for c in changes if c.at > scheduled_at):
+    for later in (c for c in changes if c.at > scheduled_at and c.cause not in VIP_CAUSES):
         if later.cause == "downgrade_run" or (later.new_tier.rank if later.new_tier else 0) < new_rank:
-            return None
+            return None  # a VIP change keeps the standard tier: it does not count here
     return TierChange(
         at=scheduled_at,
         cause="upgrade_run",
@@ -168,15 +168,11 @@ def late_upgrade(
 
 
 def apply_late(member: Member, change: TierChange) -> Member:
-    """The member after a late upgrade's entry: its tiers and marks as they are (later runs set
-    them), its version + 1 (the entry's key) and the change kept for a retry of this run."""
-    assert change.run is not None
-    return member.model_copy(
-        update={
-            "version": change.member_version,
-            "run_changes": {**member.run_changes, change.run.job: change},
-        }
-    )
+    """The member after a late upgrade's entry: its tiers, marks and kept run changes as they are
+    (the later runs set them; a retry of one of those needs its own change), its version + 1
+    (the entry's key). A retry of the late run after a crash before its entry finds no entry in
+    the history and writes it once, under the next version."""
+    return member.model_copy(update={"version": change.member_version})
 
 
 def apply_change(member: Member, change: TierChange) -> Member:
