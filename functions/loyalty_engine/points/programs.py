@@ -233,7 +233,6 @@ class ProgramSpec(Model):
     name: Name = Field(
         min_length=1,
         max_length=128,
-        pattern=r"\S",
         description="Unique in the group, whatever its case and spacing",
     )
     kind: Literal["simple", "tiered"] = "simple"
