@@ -431,3 +431,21 @@ def test_a_redelivery_after_the_cards_erasure_leaves_out_its_customer_ref(queues
         resent = verified(server.received[1], hook["secret"])
         assert resent == {**json.loads(enrolled.model_dump_json()), "customer_ref": None}
         assert "crm-ada-lovelace" not in server.received[1].body.decode()
+
+
+def test_a_redelivery_queued_but_not_marked_answers_queued_and_sends_once(queues, monkeypatch):
+    """The message is sent, then marking the request fails (a throttled write): the answer is
+    still 202 queued, so the caller does not retry into a second send."""
+    from loyalty_engine.kernel.errors import ServiceUnavailable
+    from loyalty_engine.webhooks.store import WebhookStore
+
+    def throttled(*args):
+        raise ServiceUnavailable("the database is busy")
+
+    with receiver() as server:
+        _hook, event, path = sent_once(queues, server)
+        monkeypatch.setattr(WebhookStore, "redelivery_queued", throttled)
+        reply = call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "mark-1"})
+        assert (reply.status, reply.body["queued"]) == (202, True), reply.body
+        queues.pump()
+        assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 2

@@ -4,6 +4,7 @@ always the caller's; another group's subscription is not found (404 `webhook_not
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -28,6 +29,8 @@ from loyalty_engine.webhooks.models import (
 )
 from loyalty_engine.webhooks.store import WebhookStore
 from loyalty_engine.webhooks.urls import check_url
+
+logger = logging.getLogger(__name__)
 
 
 class Sender(Protocol):
@@ -213,5 +216,9 @@ def redeliver(
         except Exception:
             store.release_redelivery(group, subscription_id, event_id, idempotency_key)
             raise
-        store.redelivery_queued(group, subscription_id, event_id, idempotency_key)
+        try:
+            store.redelivery_queued(group, subscription_id, event_id, idempotency_key)
+        except Exception:  # the message is on its way: answer so (a 5xx would make the caller
+            # retry, and past the lease its note, still unmarked, would queue the event again)
+            logger.exception("redelivery queued but not marked", extra={"event_id": event_id})
     return RedeliveryAccepted(event_id=event_id, subscription_id=subscription_id, queued=queued)
