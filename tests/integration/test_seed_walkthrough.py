@@ -178,7 +178,9 @@ def test_a_late_order_earns_with_the_earning_rules_and_product_setting_of_its_ti
 # --- seed 003: tier multipliers default to the tier number, for Q points too; VIP cumulates -----
 
 
-def test_a_silver_member_earns_nq_and_q_at_twice_the_rate_and_a_vip_tier_adds_to_it(member, clock):
+def test_a_silver_member_earns_at_twice_the_rate_and_a_vip_tier_no_larger_changes_nothing(member, clock):
+    """The larger multiplier of the two counts (unit: test_effective_multiplier_is_the_larger_per_kind):
+    staff's NQ x2 and Q x1 are no larger than Silver's x2, so nothing adds up."""
     assert _earn("Q-600", "2026-12-01T10:00:00Z", "600.00").body["earned"]["q"] == 600
     at = datetime(2026, 12, 10, 2, tzinfo=UTC)  # 03:00 GMT+1, an occurrence of the daily upgrade
     summary = run_now(
