@@ -292,3 +292,27 @@ def test_no_instrument_is_linked_to_an_erased_customer(subject, table):
         ok(call("api_activate_gift_card", POS, path={"number": number}, body=body))["instrument"]["status"]
         == "active"
     )
+
+
+def test_an_erasure_racing_a_sale_with_the_customer_wins(subject, table, monkeypatch):
+    """The customer is erased between the sale's read and its commit: the commit's check on the
+    customer fails, the sale reads again and is refused; no link is written."""
+    from loyalty_engine.instruments.instrument_store import InstrumentStore
+    from tests.support.instruments import GIFT, POS, build_world, issue
+
+    build_world(series=(GIFT,))
+    [number] = issue(GIFT, "B-RACE", 1)
+    commit = InstrumentStore.commit
+    raced: list[int] = []
+
+    def erase_first(self, group, write, expected_version):
+        if not raced:
+            raced.append(1)
+            assert call("api_erase_customer", ADMIN).status == 200
+        return commit(self, group, write, expected_version)
+
+    monkeypatch.setattr(InstrumentStore, "commit", erase_first)
+    body = {"activation_id": "A-RACE-1", "value": "25.00", "customer_id": CUSTOMER}
+    sold = call("api_activate_gift_card", POS, path={"number": number}, body=body)
+    assert (sold.status, sold.body["code"]) == (409, "customer_erased"), sold.body
+    assert raced and call("api_get_customer", ADMIN).body["links"]["instruments"] == []

@@ -12,6 +12,7 @@ from loyalty_engine.kernel.dynamo import serialize
 from loyalty_engine.kernel.errors import InvalidRequest, NotFound
 from loyalty_engine.kernel.item_access import NEW_ONLY, ConditionsFailed, ItemTable
 from loyalty_engine.kernel.records import data_of, item
+from loyalty_engine.kernel.table import PARTITION_KEY
 
 MAX_ACTIONS = 100  # DynamoDB's limit of actions in one transaction
 
@@ -213,12 +214,22 @@ class CustomerStore(ItemTable):
         found = batch_get(self._client, self._table, wanted) if wanted else {}
         return [Customer.model_validate(data_of(found[k])) for k in wanted if k in found], next_cursor
 
-    def link_instrument_action(self, group: str, customer_id: str, number: str) -> dict[str, object]:
-        """A transaction action: the customer's link to an instrument (the caller read the customer)."""
+    def link_instrument_actions(self, group: str, customer_id: str, number: str) -> list[dict[str, Any]]:
+        """Transaction actions: the customer's link to an instrument, and a check that the
+        customer (which the caller read) is still there and not erased: an erasure committed
+        since fails the transaction, and the caller reads again and refuses."""
         pk = keys.customer_pk(group, customer_id)
-        return self.put_action(
-            item(pk, keys.customer_instrument_link_sk(number), "customer_link", {"number": number})
-        )
+        not_erased = {
+            "ConditionExpression": "attribute_exists(#pk) AND (attribute_not_exists(#erased) OR #erased = :no)",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#erased": "erased"},
+            "ExpressionAttributeValues": {":no": {"BOOL": False}},
+        }
+        return [
+            self.put_action(
+                item(pk, keys.customer_instrument_link_sk(number), "customer_link", {"number": number})
+            ),
+            self.check_action(pk, keys.CUSTOMER_SK, not_erased),
+        ]
 
     def link_card(
         self, group: str, customer: Customer, card_code: str, previous: tuple[str, int] | None

@@ -143,7 +143,7 @@ def activate_gift_card(
             fingerprint=fp, status=201, body=_movement(InstrumentView.of(new, series, now), entry)
         )
         links = (
-            [svc.customers.link_instrument_action(group, new.customer_id, number)] if new.customer_id else []
+            svc.customers.link_instrument_actions(group, new.customer_id, number) if new.customer_id else []
         )
         write = InstrumentWrite(
             instrument=new,
@@ -282,7 +282,7 @@ def issue_store_credit(
             )
         ]
         if instrument.customer_id:
-            extra.append(svc.customers.link_instrument_action(group, instrument.customer_id, number))
+            extra += svc.customers.link_instrument_actions(group, instrument.customer_id, number)
         try:
             svc.instruments.commit(
                 group, InstrumentWrite(instrument, entry, extra_actions=extra), expected_version=None
