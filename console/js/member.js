@@ -65,6 +65,7 @@ export async function openMember(rawCard) {
   const ledger = await ledgerEntries(card);
   render(member, ledger);
   say(`Member ${member.card_code} loaded.`);
+  loadLinkedCustomer(member.card_code);
   loadLots(member.card_code);
   loadHistory(member.card_code);
   loadRewards(member.card_code);
@@ -110,7 +111,8 @@ function render(member, ledger) {
     ),
     definitions([
       ["Program", member.program_id],
-      ["Customer", member.customer_ref],
+      ["Customer reference", member.customer_ref],
+      ["Linked customer", h("span", { id: "linked-customer" }, "…")],
       ["Member since", when(member.subscribed_at)],
       ["Customer groups", member.customer_groups.join(", ") || "none"],
       ["Next expiry", expiry],
@@ -134,6 +136,20 @@ function render(member, ledger) {
     h("div", { id: "timeline" }, h("p", { class: "muted" }, "Loading the timeline…")),
   );
   document.getElementById("member-title").focus();
+}
+
+// The customer the card is linked to (id, name, e-mail), as the member search finds it: the
+// card itself is the first card of its own prefix. An erased card is found by no search.
+async function loadLinkedCustomer(card) {
+  const box = document.getElementById("linked-customer");
+  if (!box) return;
+  try {
+    const page = await get("/v1/members", { card_prefix: card, limit: 1 });
+    const hit = page.items.find((m) => m.card_code === card);
+    box.textContent = hit && hit.customer_id ? [hit.customer_id, hit.name, hit.email].filter(Boolean).join(" · ") : "none";
+  } catch (error) {
+    box.textContent = `could not be read (${error.code || "error"})`;
+  }
 }
 
 // A list of the member's, a page at a time in its box (every page reachable with More): the

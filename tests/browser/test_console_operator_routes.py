@@ -162,3 +162,16 @@ def test_no_more_button_when_the_search_has_one_page(signed_in: Any, member: str
     expect(results).to_contain_text("CONSOLE-0001")
     expect(results).to_contain_text(member)
     expect(page.get_by_role("button", name="More members")).to_have_count(0)
+
+
+def test_a_member_shows_its_linked_customer(signed_in: Any, seeded: Seeded, member: str) -> None:
+    """The member view names the customer the card is linked to (id, name, e-mail); a card with
+    no link says none."""
+    page = signed_in
+    open_member(page, member)
+    linked = page.locator("dt:has-text('Linked customer') + dd")
+    expect(linked).to_have_text(f"{CUSTOMER} · Ada Console · {EMAIL}")
+    api = Api(seeded.api_url, seeded.admin_key)
+    api("POST", f"/v1/programs/{seeded.program_id}/members", 201, json={"card_code": "LINKLESS-0001"})
+    open_member(page, "LINKLESS-0001")
+    expect(page.locator("dt:has-text('Linked customer') + dd")).to_have_text("none")
