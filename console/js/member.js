@@ -127,6 +127,7 @@ function render(member, ledger) {
       { label: "When", value: (e) => when(e.at) },
       { label: "Kind", value: (e) => e.kind },
       { label: "Reference", value: (e) => e.reference || "" },
+      { label: "Reason", value: (e) => e.reason_code || "" },
       { label: "NQ", value: (e) => signed(e.nq), num: true },
       { label: "Q", value: (e) => signed(e.q), num: true },
       { label: "NQ balance", value: (e) => e.nq_balance, num: true },

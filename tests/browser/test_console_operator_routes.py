@@ -52,6 +52,7 @@ def test_an_operator_adjusts_points_and_sees_the_new_balance_and_the_ledger_entr
     expect(page.locator("#nq-available")).to_have_text("250")
     ledger = page.get_by_role("table", name="Ledger (newest first)")
     expect(ledger.locator("tbody tr").first).to_contain_text("+50")
+    expect(ledger.locator("tbody tr").first).to_contain_text("goodwill")  # the adjustment's reason
     # The same form sent again is another adjustment (a new Idempotency-Key per submit).
     _adjust(page, "q", -20, "correction", "double scan")
     expect(page.locator("#q-valid")).to_have_text("180")
