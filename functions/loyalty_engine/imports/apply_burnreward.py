@@ -69,6 +69,6 @@ def burn_chunk(
                     "already_burned", "attribution_id", "the attribution is fully burned"
                 ) from None
             outcome.applied += 1
-        except (LineSkipped, RuleBroken) as problem:
+        except RuleBroken as problem:  # a LineSkipped too
             outcome.skipped.append(skipped(record, problem))
     return outcome

@@ -24,7 +24,7 @@ class ChunkOutcome:
     items: list[dict[str, Any]] = field(default_factory=list)  # to put once the chunk is decided
 
 
-def skipped(record: Record, problem: LineSkipped | RuleBroken) -> SkippedLine:
+def skipped(record: Record, problem: RuleBroken) -> SkippedLine:
     return SkippedLine(
         line=record.line, code=problem.code, field=problem.field, message=problem.message, raw=record.raw
     )

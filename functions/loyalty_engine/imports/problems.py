@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from loyalty_engine.rewards.models import RuleBroken
+
 # pydantic's error types that have a reason code of their own; any other is `invalid_value`
 _CODES = {"missing": "missing_value", "string_too_long": "too_long"}
 
 
-class LineSkipped(Exception):
-    def __init__(self, code: str, field: str | None, message: str):
-        super().__init__(message)
-        self.code = code
-        self.field = field
-        self.message = message
+class LineSkipped(RuleBroken):
+    """A line's refusal: a rule of the catalog (`RuleBroken`) or of the file format."""
 
     @classmethod
     def of(cls, error: ValidationError) -> LineSkipped:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from loyalty_engine.access.models import Caller
 from loyalty_engine.kernel.errors import InvalidRequest, program_not_found
+from loyalty_engine.kernel.types import same_spec
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.programs import Program, ProgramPage, ProgramSpec
 from loyalty_engine.points.tier_counts import TierCounts, counts_view
@@ -23,10 +24,7 @@ def put_program(
     previous = ctx.programs.get_program(group, program_id, consistent=True)
     now = ctx.clock()
     spec = spec.with_first_runs(previous.created_at if previous else now)
-    if (
-        previous is not None
-        and ProgramSpec.model_validate(previous.model_dump(include=set(ProgramSpec.model_fields))) == spec
-    ):
+    if previous is not None and same_spec(spec, previous):
         ctx.program_saved(group, previous)  # a retry after a failed schedule sync converges here
         return 200, previous
     program = Program(
