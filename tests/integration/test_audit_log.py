@@ -157,7 +157,8 @@ def test_pages_follow_the_cursor(program):
         body = audit(**query)
         seen += body["items"]
         pages += 1
-        cursor = body["next"]
+        assert body["next"] == body["next_cursor"]
+        cursor = body["next_cursor"]
         if cursor is None:
             break
     assert len(seen) == 6 and pages >= 3

@@ -24,7 +24,8 @@ def whole(limit: int) -> tuple[list[dict], int]:
         body = timeline(limit=str(limit), **({"cursor": cursor} if cursor else {}))
         items += body["items"]
         pages += 1
-        cursor = body["next"]
+        assert body["next"] == body["next_cursor"]
+        cursor = body["next_cursor"]
         if cursor is None:
             return items, pages
 
@@ -59,7 +60,7 @@ def busy_member(member, clock) -> None:
 
 def test_everything_in_one_view_newest_first(busy_member):
     body = timeline()
-    assert body["next"] is None
+    assert body["next"] is None and body["next_cursor"] is None
     kinds = [(i["type"], i["kind"]) for i in body["items"]]
     assert kinds == [
         ("instrument", "store_credit"),
@@ -100,7 +101,7 @@ def test_unknown_card_and_other_group_answer_404(member):
 
 
 def test_a_new_member_has_an_empty_timeline(member):
-    assert timeline() == {"items": [], "next": None}
+    assert timeline() == {"items": [], "next_cursor": None, "next": None}
     assert call("api_earn_order", SHOP, body=order_body(order_id="o-2")).status == 201
     assert [i["kind"] for i in timeline()["items"]] == ["earn"]
 

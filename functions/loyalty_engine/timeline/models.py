@@ -45,7 +45,10 @@ class TimelineItem(DeferredModel):
 
 class TimelinePage(DeferredModel):
     items: list[TimelineItem] = Field(description="Newest first")
-    next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
+    next: str | None = Field(description="The same as `next_cursor` (its first name, kept)")
 
 
 # A source's state in the cursor: the position after which to read, None to read from the
@@ -102,7 +105,7 @@ def merge(
         if taken[name] == len(given) and len(given) < limit:
             after[name] = DONE
     next_cursor = None if all(v == DONE for v in after.values()) else encode_cursor(json.dumps(after))
-    return TimelinePage(items=[item for item, _, _ in page], next=next_cursor)
+    return TimelinePage(items=[item for item, _, _ in page], next_cursor=next_cursor, next=next_cursor)
 
 
 def points_text(nq: int, q: int) -> str:
