@@ -359,8 +359,12 @@ def test_other_group_cannot_reach_demo_data(route, member):
         assert call(EVENT_FOR[route], OTHER_GROUP).body == {"webhooks": [], "next_cursor": None}
     elif route == ("GET", "/v1/audit"):
         # demo's writes (its VIP grant of the sample card) are in demo's log only
-        assert call(EVENT_FOR[route], OTHER_GROUP).body == {"items": [], "next": None}
-        assert call(EVENT_FOR[route], OTHER_GROUP, query={}).body == {"items": [], "next": None}
+        assert call(EVENT_FOR[route], OTHER_GROUP).body == {"items": [], "next_cursor": None, "next": None}
+        assert call(EVENT_FOR[route], OTHER_GROUP, query={}).body == {
+            "items": [],
+            "next_cursor": None,
+            "next": None,
+        }
         assert call(EVENT_FOR[route], ADMIN).body["items"], "demo sees its own"
     elif route == ("GET", "/v1/members"):
         # demo's member, linked to demo's customer with the sample e-mail: demo-b finds nothing

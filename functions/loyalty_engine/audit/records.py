@@ -78,9 +78,7 @@ class AuditRecord(DeferredModel):
 
 class AuditPage(DeferredModel):
     items: list[AuditRecord] = Field(description="Newest first")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null on the last page"
-    )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
     next: str | None = Field(description="The same as `next_cursor` (its first name, kept)")
 
 

@@ -45,9 +45,7 @@ class TimelineItem(DeferredModel):
 
 class TimelinePage(DeferredModel):
     items: list[TimelineItem] = Field(description="Newest first")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null on the last page"
-    )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
     next: str | None = Field(description="The same as `next_cursor` (its first name, kept)")
 
 
