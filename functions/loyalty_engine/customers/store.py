@@ -90,8 +90,8 @@ class CustomerStore(ItemTable):
                 item(pk, keys.CUSTOMER_SK, "customer", customer.model_dump(mode="json")), condition
             )
         ]
-        # its entry in the group's directory (written again on every save: a customer saved
-        # before the directory existed joins it at its next save)
+        # its entry in the group's directory (written again on every save that changes the
+        # customer: a customer saved before the directory existed joins it at its next change)
         actions.append(
             self.put_action(
                 item(
