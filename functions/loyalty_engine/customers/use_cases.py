@@ -99,7 +99,7 @@ def put_customer(
         previous, links = found if found else (None, CustomerLinks())
         if previous is not None and previous.erased:
             raise customer_erased(customer_id)
-        if same_spec(spec, previous):
+        if previous is not None and same_spec(spec, previous):
             return 200, CustomerView(**previous.model_dump(), links=links)  # a replay changes nothing
         customer = Customer(
             **spec.model_dump(),
