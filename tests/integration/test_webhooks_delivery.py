@@ -449,3 +449,26 @@ def test_a_redelivery_queued_but_not_marked_answers_queued_and_sends_once(queues
         assert (reply.status, reply.body["queued"]) == (202, True), reply.body
         queues.pump()
         assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 2
+
+
+def test_a_redelivery_counts_its_retries_from_the_instant_it_was_asked_for(queues, monkeypatch):
+    """Its first attempt's instant is taken to the microsecond, as the dispatcher's is (the
+    API's clock keeps whole seconds, which cut up to a second off the retry window)."""
+    from loyalty_engine.webhooks.queue import DeliveryQueue
+
+    queued: list = []
+    send = DeliveryQueue.send
+
+    def keep(self, messages, delay_s=0):
+        queued.extend(messages)
+        return send(self, messages, delay_s)
+
+    with receiver() as server:
+        _hook, _event, path = sent_once(queues, server)
+        monkeypatch.setattr(DeliveryQueue, "send", keep)
+        before = time.time()
+        reply = call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "at-1"})
+        after = time.time()
+        assert reply.status == 202 and reply.body["queued"] is True, reply.body
+    assert [m.redelivery for m in queued] == [True]
+    assert before <= queued[0].first_at <= after and queued[0].due_at == queued[0].first_at

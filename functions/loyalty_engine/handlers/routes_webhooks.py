@@ -7,6 +7,7 @@ The signing secret is in the create and rotation answers only.
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Annotated
 
@@ -149,6 +150,9 @@ def add_webhooks_routes(app: APIGatewayRestResolver) -> None:
             event_id,
             default_context().clock(),
             idempotency_key,
+            # to the microsecond, as the dispatcher's (the clock keeps whole seconds): the retry
+            # window runs from this instant
+            sent_at=time.time(),
         )
         return json_response(202, accepted.model_dump(mode="json"))
 

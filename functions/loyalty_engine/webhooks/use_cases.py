@@ -177,8 +177,10 @@ def redeliver(
     now: datetime,
     idempotency_key: str | None,
     retention_s: int = 30 * 24 * 3600,
+    sent_at: float | None = None,
 ) -> RedeliveryAccepted:
-    """Queue one more delivery of an event the subscription was sent (while it is kept). Under
+    """Queue one more delivery of an event the subscription was sent (while it is kept). `sent_at`:
+    the instant its retries count from, to the microsecond (default: `now`, whole seconds). Under
     the same Idempotency-Key again, nothing more is queued, unless the first request's message
     was never queued (SQS failed, or the function stopped and its minute has passed): then the
     retry queues it. A retry while the first request may still queue it is 409 concurrent_update."""
@@ -201,7 +203,7 @@ def redeliver(
         )
     queued = claim == "claimed"
     if queued:
-        at = now.timestamp()
+        at = now.timestamp() if sent_at is None else sent_at
         message = DeliveryMessage(
             group=group,
             subscription_id=subscription_id,
