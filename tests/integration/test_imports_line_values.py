@@ -108,3 +108,12 @@ def test_a_name_off_the_schemas_case_is_rejected_with_a_report(world, name):
     assert summary["state"] == "rejected", summary
     assert summary["rejection"]["code"] == "invalid_file_name"
     assert rewards_listed() == []
+
+
+def test_a_comma_file_with_blank_lines_before_its_header_applies(world):
+    """Blank lines are skipped wherever they are: the header after them says the separator."""
+    content = "\r\n\r\n" + catalog(reward("r")).replace(";", ",").replace("\n", "\r\n")
+    assert deliver(upload(world.s3, MASTER, content)) == {"batchItemFailures": []}
+    summary, _ = report(world.s3, MASTER)
+    assert (summary["state"], summary["applied"], summary["skipped"]) == ("completed", 1, 0), summary
+    assert rewards_listed() == ["r"]

@@ -308,6 +308,14 @@ def test_header_line_and_separator():
     assert first_line([b"a,", b"b\n1,2"]) == "a,b"
 
 
+def test_the_separator_comes_from_the_header_after_blank_lines():
+    """Blank lines before the header are skipped when reading records: the separator is the
+    header's, not the blank first line's."""
+    assert first_line([b"\xef\xbb\xbf\r\n\na,b\r\n1,2"]) == "a,b\r"
+    assert first_line([b"\n", b"\n", b"a,b\n1,2"]) == "a,b"
+    assert detect_separator(first_line([b"\n\na,b\n1,2\n"])) == ","
+
+
 # --- reports ---------------------------------------------------------------------------
 
 

@@ -268,16 +268,18 @@ def detect_separator(header_line: str) -> str:
 
 
 def first_line(chunks: Iterable[bytes]) -> str:
-    """The header line's text (BOM removed), to choose the separator before parsing."""
+    """The header line's text (BOM and the blank lines before it removed, as `read_records`
+    skips them), to choose the separator before parsing."""
     head = b""
     for chunk in chunks:
         head += chunk
-        if b"\n" in head or len(head) > MAX_RECORD_BYTES:
+        if b"\n" in _after_blank_lines(head) or len(head) > MAX_RECORD_BYTES:
             break
-    line = head.split(b"\n", 1)[0]
-    if line.startswith(b"\xef\xbb\xbf"):
-        line = line[3:]
-    return line.decode("utf-8", errors="replace")
+    return _after_blank_lines(head).split(b"\n", 1)[0].decode("utf-8", errors="replace")
+
+
+def _after_blank_lines(head: bytes) -> bytes:
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
 
 
 # --- reports -----------------------------------------------------------------------------
