@@ -307,6 +307,16 @@ def test_misnamed_files_are_rejected_with_a_report(world, name, code):
     assert (job["state"], job["rejection"]["code"]) == ("rejected", code)
 
 
+@pytest.mark.parametrize("key", ["incoming/demo/", "incoming/demo/2018-08/"])
+def test_a_folder_created_in_the_console_is_not_an_upload(world, key):
+    """The S3 console's "Create folder" puts an empty object whose key ends with '/': no file
+    name, nothing to apply or report, no import listed."""
+    world.s3.put_object(Bucket=BUCKET, Key=key, Body=b"")
+    no_failures(deliver(key))
+    assert bucket_keys(world.s3) == [key]
+    assert call("api_list_imports", ADMIN, query={}).body["imports"] == []
+
+
 @pytest.mark.parametrize(
     ("name", "content", "code"),
     [

@@ -66,6 +66,10 @@ def _object_created(svc: ImportServices, key: str, remaining_ms: Callable[[], fl
     if stored is None:
         logger.info("object gone (handled by an earlier delivery)", extra={"key": key})
         return
+    if key.endswith("/") and stored.size == 0:
+        # a folder (the S3 console's "Create folder"), not a file: no name to apply or report under
+        logger.info("empty folder object under incoming/ ignored", extra={"key": key})
+        return
     try:
         parse_file_name(name, group)  # a well-named file is applied in its turn among the group's
     except FileRejected as rejection:
