@@ -341,6 +341,17 @@ def test_header_and_file_problems_reject_the_whole_file(world, name, content, co
     assert snapshot()["attributions"] == {}
 
 
+def test_a_header_with_unnamed_columns_says_which_column_has_no_name(world):
+    """A spreadsheet's export may end every line with separators (cells once used): the
+    rejection names the unnamed column by position, not as a duplicate or unknown column ''."""
+    content = "\n".join(line + ";;" for line in catalog(reward("r")).splitlines()) + "\n"
+    no_failures(deliver(upload(world.s3, MASTER, content)))
+    rejection = summary_of(world, MASTER)["rejection"]
+    assert rejection["code"] == "unknown_column", rejection
+    assert "column 12 of the header has no name" in rejection["message"], rejection
+    assert call("api_list_rewards", SHOP, query={}).body["rewards"] == []
+
+
 def test_a_file_over_200000_lines_is_rejected_before_anything_applies(world):
     row = b"r;R;0;1;0;1;day;0;1;5;0\n"
     key = upload(world.s3, MASTER, CATALOG_COLUMNS.encode() + b"\n" + row * 200_001)

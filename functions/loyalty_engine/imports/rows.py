@@ -92,6 +92,13 @@ def check_header(scope: Scope, fields: list[str]) -> list[str]:
     """The header's column names (trimmed, lower case); raises FileRejected."""
     names = [name.strip().lower() for name in fields]
     columns = COLUMNS[scope]
+    if "" in names:  # a spreadsheet's trailing separators, or a stray one: no column to name
+        position = names.index("") + 1
+        raise FileRejected(
+            "unknown_column",
+            f"column {position} of the header has no name: remove the extra separator (or name the column)",
+            1,
+        )
     seen: set[str] = set()
     for name in names:
         if name in seen:
