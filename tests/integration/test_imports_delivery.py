@@ -352,6 +352,12 @@ def test_a_header_with_unnamed_columns_says_which_column_has_no_name(world):
     assert call("api_list_rewards", SHOP, query={}).body["rewards"] == []
 
 
+def test_a_header_rejection_names_the_headers_line_after_blank_lines(world):
+    no_failures(deliver(upload(world.s3, MASTER, "\r\n\r\n" + catalog(reward("r")).replace("name", "nom"))))
+    rejection = summary_of(world, MASTER)["rejection"]
+    assert (rejection["code"], rejection["line"]) == ("unknown_column", 3), rejection
+
+
 def test_a_file_over_200000_lines_is_rejected_before_anything_applies(world):
     row = b"r;R;0;1;0;1;day;0;1;5;0\n"
     key = upload(world.s3, MASTER, CATALOG_COLUMNS.encode() + b"\n" + row * 200_001)

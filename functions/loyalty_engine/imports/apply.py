@@ -80,7 +80,7 @@ def _check_file(
     header_record = next(records, None)
     if header_record is None:
         raise FileRejected("empty_file", "the file has no header line")
-    header = check_header(file_name.scope, header_record.fields)
+    header = check_header(file_name.scope, header_record.fields, header_record.line)
     count = 0
     for _ in records:
         count += 1

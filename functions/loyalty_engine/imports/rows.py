@@ -88,8 +88,9 @@ COLUMNS: dict[Scope, Columns] = {
 }
 
 
-def check_header(scope: Scope, fields: list[str]) -> list[str]:
-    """The header's column names (trimmed, lower case); raises FileRejected."""
+def check_header(scope: Scope, fields: list[str], line: int = 1) -> list[str]:
+    """The header's column names (trimmed, lower case); raises FileRejected naming `line`, the
+    header's (after any blank lines)."""
     names = [name.strip().lower() for name in fields]
     columns = COLUMNS[scope]
     if "" in names:  # a spreadsheet's trailing separators, or a stray one: no column to name
@@ -97,22 +98,22 @@ def check_header(scope: Scope, fields: list[str]) -> list[str]:
         raise FileRejected(
             "unknown_column",
             f"column {position} of the header has no name: remove the extra separator (or name the column)",
-            1,
+            line,
         )
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise FileRejected("duplicate_column", f"column {name!r} appears twice in the header", 1)
+            raise FileRejected("duplicate_column", f"column {name!r} appears twice in the header", line)
         seen.add(name)
     unknown = [name for name in names if name not in columns.known]
     if unknown:
         hint = (
             " (custom columns c0..c31 are for masterreward files only)" if scope != Scope.MASTERREWARD else ""
         )
-        raise FileRejected("unknown_column", f"unknown column(s) {', '.join(map(repr, unknown))}{hint}", 1)
+        raise FileRejected("unknown_column", f"unknown column(s) {', '.join(map(repr, unknown))}{hint}", line)
     missing = [name for name in columns.mandatory if name not in seen]
     if missing:
-        raise FileRejected("missing_column", f"mandatory column(s) missing: {', '.join(missing)}", 1)
+        raise FileRejected("missing_column", f"mandatory column(s) missing: {', '.join(missing)}", line)
     return names
 
 
