@@ -280,6 +280,17 @@ def test_unreadable_files_are_rejected(data, code, line):
     assert (raised.value.code, raised.value.line) == (code, line)
 
 
+@pytest.mark.parametrize("data", [b"a;b\r1;2\r3;4\r", b"a;b\n1;2\r3;4\n"])
+def test_lines_ended_by_a_carriage_return_alone_are_rejected_with_what_to_do(data):
+    """A spreadsheet's "CSV (Macintosh)" ends lines with CR alone: the file is refused, and the
+    message says so instead of quoting Python's csv module."""
+    with pytest.raises(FileRejected) as raised:
+        records(data)
+    assert raised.value.code == "malformed_csv"
+    assert "carriage return" in raised.value.message and "LF or CRLF" in raised.value.message
+    assert "universal-newline" not in raised.value.message
+
+
 def test_a_record_over_one_mebibyte_is_rejected():
     big = b"a;b\n1;" + b"x" * (1 << 20) + b"\n"
     with pytest.raises(FileRejected) as raised:

@@ -247,7 +247,13 @@ def read_records(
         except StopIteration:
             return
         except csv.Error as error:
-            raise FileRejected("malformed_csv", f"line {start_line}: {error}", start_line) from None
+            message = f"line {start_line}: {error}"
+            if "\r" in "".join(lines.current):  # CRLF reads as LF: this CR ends a line alone
+                message = (
+                    f"line {start_line}: a line ends with a carriage return (CR) alone: "
+                    "save the file with LF or CRLF line ends"
+                )
+            raise FileRejected("malformed_csv", message, start_line) from None
         if lines.eof:
             # the reader only asks past the last line from inside a quoted value
             raise FileRejected(
