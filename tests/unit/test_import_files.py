@@ -365,3 +365,27 @@ def test_only_ascii_digits_make_dates_and_integers():
     }
     with pytest.raises(LineSkipped):
         master_spec(row, None, False)
+
+
+@pytest.mark.parametrize("text", ["9,99", "1 000.5", "1,000.50"])
+def test_a_decimal_comma_or_thousands_separator_is_refused_with_what_to_write(text):
+    """A spreadsheet in a French locale writes 9,99: the message says the decimals follow a dot
+    and digits are not grouped."""
+    from loyalty_engine.imports.rows import LineSkipped, master_spec
+
+    row = {
+        "name": "n",
+        "monetary": "1",
+        "monetary_type": "value",
+        "monetary_value": text,
+        "nqp_value": "1",
+        "holding_days": "0",
+        "validity_interval_count": "1",
+        "validity_interval_type": "day",
+        "forced_validity": "0",
+        "max_attribution_count": "1",
+    }
+    with pytest.raises(LineSkipped) as raised:
+        master_spec(row, None, False)
+    assert (raised.value.code, raised.value.field) == ("invalid_number", "monetary_value")
+    assert "9.99" in raised.value.message and "no thousands separator" in raised.value.message

@@ -155,7 +155,10 @@ def _decimal(column: str, text: str) -> Decimal:
     value = text.strip()
     if not _DECIMAL.match(value):
         raise LineSkipped(
-            "invalid_number", column, f"{column} must be a number >= 0 with up to 4 decimals, not {text!r}"
+            "invalid_number",
+            column,
+            f"{column} must be a number >= 0 with up to 4 decimals after a dot, no thousands separator "
+            f"(such as 9.99), not {text!r}",
         )
     return Decimal(value)
 
