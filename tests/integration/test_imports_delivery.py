@@ -591,7 +591,7 @@ def test_earn_lines(world):
     assert skipped_codes(skipped) == {
         3: "attribution_id_not_allowed",
         4: "earn_date_in_past",
-        6: "invalid_datetime",
+        6: "incomplete_datetime",
         7: "incomplete_datetime",
         8: "duplicate_attribution",
         9: "card_not_in_program",

@@ -158,7 +158,6 @@ def test_29_february():
 @pytest.mark.parametrize(
     "text",
     [
-        "2018-09-09 10:00",  # hours and minutes only
         "2018-09-09T10:00:00",
         "2018-9-9 10:00:00",
         "2018-09-09 24:00:00",
@@ -178,6 +177,17 @@ def test_invalid_datetimes(text):
     with pytest.raises(ValueProblem) as raised:
         parse_file_datetime(text, time_optional=True)
     assert raised.value.code == "invalid_datetime"
+
+
+@pytest.mark.parametrize("time_optional", [True, False])
+@pytest.mark.parametrize("text", ["2018-09-09 10:00", "2018-09-09 10", " 2018-09-09 10:00 "])
+def test_a_time_without_its_seconds_is_incomplete(text, time_optional):
+    """The seed: both the date and the time parts must be complete; a line with hours and
+    minutes only is not imported (a bare date is midnight only where the column allows it)."""
+    with pytest.raises(ValueProblem) as raised:
+        parse_file_datetime(text, time_optional=time_optional)
+    assert raised.value.code == "incomplete_datetime"
+    assert "YYYY-MM-DD HH:MM:SS" in raised.value.message
 
 
 @pytest.mark.parametrize("text", ["0001-01-01 00:30:00", "0001-01-01"])

@@ -115,6 +115,7 @@ def report_keys(group: str, name: str, received_at: datetime, job_id: str) -> tu
 
 _DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_PARTIAL_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}(:[0-9]{2})?$")  # no seconds
 
 
 class ValueProblem(Exception):
@@ -138,6 +139,8 @@ def _parse_file_datetime(text: str, time_optional: bool) -> datetime:
         if not time_optional:
             raise ValueProblem("incomplete_datetime", f"{text!r} has no time: write YYYY-MM-DD HH:MM:SS")
         value += " 00:00:00"
+    elif _PARTIAL_TIME.match(value):  # the seed: a time of hours and minutes only is not imported
+        raise ValueProblem("incomplete_datetime", f"{text!r} has no seconds: write YYYY-MM-DD HH:MM:SS")
     elif not _DATETIME.match(value):
         raise ValueProblem("invalid_datetime", f"{text!r} is not a date and time (YYYY-MM-DD HH:MM:SS)")
     try:
