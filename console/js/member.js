@@ -155,12 +155,14 @@ async function loadLinkedCustomer(card) {
 
 // A list of the member's, a page at a time in its box (every page reachable with More): the
 // route `/v1/members/{card}/<route>` answers `rows` (its list's name) and `next_cursor`.
-async function loadPaged(card, { id, title, columns, empty, noun, route, rows, limit = 50 }) {
+// `prepare(rows)`, if given, completes a page's rows before they are shown.
+async function loadPaged(card, { id, title, columns, empty, noun, route, rows, limit = 50, prepare }) {
   const box = document.getElementById(id);
   if (!box) return;
   try {
     await pagedTable(box, title, columns, empty, noun, async (cursor) => {
       const page = await get(`/v1/members/${segment(card)}/${route}`, { limit, cursor });
+      if (prepare) await prepare(page[rows]);
       return { rows: page[rows], next: page.next_cursor };
     });
   } catch (error) {
@@ -197,11 +199,29 @@ const loadHistory = (card) => loadPaged(card, {
   ],
 });
 
-const loadRewards = (card) => loadPaged(card, {
+// Each reward is named from the catalog (`GET /v1/rewards/{id}`: one read per reward of the
+// member view, whatever its rows; the catalog's list would page through every reward of the
+// group); a name that cannot be read leaves the id.
+function loadRewards(card) {
+  const names = new Map();
+  const nameOf = (id) => {
+    if (!names.has(id)) names.set(id, get(`/v1/rewards/${segment(id)}`).then((r) => r.name || null, () => null));
+    return names.get(id);
+  };
+  const named = (rows) => Promise.all(rows.map(async (a) => { a.reward_name = await nameOf(a.reward_id); }));
+  return loadPaged(card, { ...REWARDS, prepare: named });
+}
+
+const REWARDS = {
   id: "rewards", title: "Rewards", empty: "no reward.", noun: "rewards",
   route: "rewards", rows: "attributions",
   columns: [
-    { label: "Reward", value: (a) => a.reward_id },
+    {
+      label: "Reward",
+      value: (a) => (a.reward_name
+        ? h("span", { title: `Reward id ${a.reward_id}` }, a.reward_name, " ", h("small", { class: "muted" }, `(${a.reward_id})`))
+        : a.reward_id),
+    },
     { label: "State", value: (a) => a.status },
     { label: "Bought", value: (a) => when(a.created_at) },
     { label: "Quantity", value: (a) => a.quantity, num: true },
@@ -209,7 +229,7 @@ const loadRewards = (card) => loadPaged(card, {
     { label: "NQ points spent", value: (a) => a.nqp_spent, num: true },
     { label: "Valid until", value: (a) => when(a.valid_until) },
   ],
-});
+};
 
 async function loadTimeline(card) {
   const box = document.getElementById("timeline");

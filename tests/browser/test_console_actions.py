@@ -184,3 +184,23 @@ def test_a_key_refused_while_signed_in_signs_out_and_says_why(signed_in: Any, me
     expect(page.get_by_label("Admin API key")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
     assert page.evaluate("() => sessionStorage.length") == 0
+
+
+def test_a_members_rewards_are_named_with_their_id_beside(signed_in: Any, rewarded: str) -> None:
+    """The rewards table names each reward (the catalog's name, one read per reward, not per
+    row), its id kept beside it; a reward whose name cannot be read shows its id."""
+    page = signed_in
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/v1/rewards/" in r.url else None)
+    open_member(page, rewarded)
+    rows = page.get_by_role("table", name="Rewards").locator("tbody tr")
+    expect(rows).to_have_count(3)
+    for n in range(3):
+        cell = rows.nth(n).locator("td").first
+        expect(cell).to_contain_text("Seed gift 2")
+        expect(cell).to_contain_text("seed-gift-2")
+    assert len(reads) == 1, reads  # three rows of one reward: one read
+    page.route("**/v1/rewards/*", lambda route: route.fulfill(status=404, body='{"code":"reward_not_found"}'))
+    open_member(page, rewarded)
+    expect(rows).to_have_count(3)
+    expect(rows.first.locator("td").first).to_have_text("seed-gift-2")
