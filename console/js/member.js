@@ -43,6 +43,10 @@ async function search(filter, value) {
       return { rows: page.items, next: page.next_cursor };
     });
     say(`${results.querySelectorAll("tbody tr").length} member(s) found.`);
+    // the keyboard and the screen reader land on the results (or the line saying there are none)
+    const landing = results.firstElementChild;
+    landing.setAttribute("tabindex", "-1");
+    landing.focus();
   } catch (error) {
     replace(results);
     showError("Member search", error);

@@ -176,3 +176,18 @@ def test_a_member_shows_its_linked_customer(signed_in: Any, seeded: Seeded, memb
     api("POST", f"/v1/programs/{seeded.program_id}/members", 201, json={"card_code": "LINKLESS-0001"})
     open_member(page, "LINKLESS-0001")
     expect(page.locator("dt:has-text('Linked customer') + dd")).to_have_text("none")
+
+
+def test_a_search_moves_the_focus_to_its_results(signed_in: Any, member: str) -> None:
+    """A keyboard or screen-reader user lands on the results of a search (the status line still
+    says how many); with none, on the line that says so."""
+    page = signed_in
+    page.get_by_label("Search by").select_option("email")
+    page.get_by_label("Search for").fill(EMAIL)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("table", name=f"Members matching {EMAIL}")).to_be_focused()
+    expect(page.get_by_role("status")).to_contain_text("1 member(s) found")
+    page.get_by_label("Search for").fill("nobody.console@example.com")
+    page.keyboard.press("Enter")
+    expect(page.locator("#search-results p")).to_be_focused()
+    expect(page.get_by_role("status")).to_contain_text("0 member(s) found")
