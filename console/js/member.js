@@ -132,6 +132,7 @@ function render(member, ledger) {
       { label: "Kind", value: (e) => e.kind },
       { label: "Reference", value: (e) => e.reference || "" },
       { label: "Reason", value: (e) => e.reason_code || "" },
+      { label: "Comment", value: (e) => e.comment || "" },
       { label: "NQ", value: (e) => signed(e.nq), num: true },
       { label: "Q", value: (e) => signed(e.q), num: true },
       { label: "NQ balance", value: (e) => e.nq_balance, num: true },
@@ -242,7 +243,8 @@ async function loadTimeline(card) {
     await pagedTable(box, "Timeline (newest first)", [
       { label: "When", value: (i) => when(i.at) },
       { label: "What", value: (i) => i.type },
-      { label: "Summary", value: (i) => i.summary },
+      // an adjustment's comment (customer service's free text) after its summary, as text
+      { label: "Summary", value: (i) => (i.detail && i.detail.comment ? `${i.summary}: “${i.detail.comment}”` : i.summary) },
     ], "nothing happened yet.", "timeline items", async (cursor) => {
       const page = await get(`/v1/members/${segment(card)}/timeline`, { limit: 50, cursor });
       return { rows: page.items, next: page.next };

@@ -204,3 +204,26 @@ def test_a_members_rewards_are_named_with_their_id_beside(signed_in: Any, reward
     open_member(page, rewarded)
     expect(rows).to_have_count(3)
     expect(rows.first.locator("td").first).to_have_text("seed-gift-2")
+
+
+def test_the_ledger_and_the_timeline_show_an_adjustments_comment_as_text(
+    signed_in: Any, seeded: Seeded, member: str
+) -> None:
+    """The comment an agent left is shown with its adjustment (the admin key reads it from the
+    ledger), as text: markup in it is never made into elements."""
+    page = signed_in
+    open_member(page, member)
+    comment = "<b>late</b> parcel & <img src=x onerror=alert(1)>"
+    page.get_by_label("Change (signed)").fill("6")
+    page.get_by_label("Reason code").select_option("goodwill")
+    page.get_by_label("Comment").fill(comment)
+    page.get_by_role("button", name="Adjust points").click()
+    expect(page.get_by_role("status")).to_contain_text("Adjusted +6 NQ points")
+    ledger = page.get_by_role("table", name="Ledger (newest first)")
+    header = ledger.locator("thead th").all_inner_texts()
+    assert "Comment" in header, header
+    newest = ledger.locator("tbody tr").first.locator("td")
+    expect(newest.nth(header.index("Comment"))).to_have_text(comment)
+    timeline = page.get_by_role("table", name="Timeline (newest first)")
+    expect(timeline.locator("tbody tr").filter(has_text="adjustment +6 NQ")).to_contain_text(comment)
+    assert page.locator("#member-view b, #member-view img").count() == 0

@@ -122,6 +122,20 @@ def test_only_admin_keys_adjust_and_only_their_group(earned):
     assert [e["kind"] for e in ledger()] == ["earn"]
 
 
+def test_an_admin_key_reads_an_adjustments_comment_in_the_ledger_a_shop_key_does_not(earned):
+    """The comment is customer service's free text: the ledger shows it to an admin key (as the
+    timeline does), never to a shop key."""
+    assert adjust().status == 201
+    admin = call("api_get_ledger", ADMIN)
+    assert admin.status == 200, admin.body
+    entries = admin.body["entries"]
+    assert [(e["kind"], e.get("comment")) for e in entries] == [
+        ("adjustment", "late delivery of order 1001"),
+        ("earn", None),
+    ]
+    assert "late delivery" not in json.dumps(call("api_get_ledger", SHOP).body)
+
+
 def test_adjustments_are_audited_without_the_comment(earned):
     assert adjust().status == 201
     refused = adjust({**GOODWILL, "points": -99_999}, key="adj-too-much")

@@ -27,7 +27,7 @@ from loyalty_engine.handlers.rest import (
 )
 from loyalty_engine.handlers.routes_audit import add_audit_routes
 from loyalty_engine.handlers.routes_codes import add_codes_routes
-from loyalty_engine.handlers.routes_customer_service import add_customer_service_routes
+from loyalty_engine.handlers.routes_customer_service import add_customer_service_routes, timeline_store
 from loyalty_engine.handlers.routes_docs import add_docs_routes
 from loyalty_engine.handlers.routes_imports import add_imports_routes
 from loyalty_engine.handlers.routes_keys import add_keys_routes
@@ -47,7 +47,6 @@ from loyalty_engine.points import point_use_cases as points
 from loyalty_engine.points import program_use_cases as programs
 from loyalty_engine.points.backlog import BacklogRequest, BacklogResult
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
-from loyalty_engine.points.ledger import LedgerEntry
 from loyalty_engine.points.members import EnrolRequest, MemberView
 from loyalty_engine.points.orders import (
     BurnRequest,
@@ -72,6 +71,7 @@ from loyalty_engine.rewards.models import (
     RewardView,
 )
 from loyalty_engine.rewards.views import AttributionView
+from loyalty_engine.timeline.models import LedgerEntryView
 from loyalty_engine.wiring_routes import API_ROUTES
 
 logger = Logger(service=SERVICE)
@@ -141,7 +141,7 @@ VipTierName = Annotated[str, Path(pattern=SLUG_PATTERN, description="The VIP tie
 
 
 class LedgerPage(DeferredModel):
-    entries: list[LedgerEntry]
+    entries: list[LedgerEntryView]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
@@ -225,8 +225,13 @@ def get_ledger(
     limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()] = 50,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> LedgerPage:
-    entries, next_cursor = members.ledger_page(default_context(), _caller(), card_code, limit, cursor)
-    return LedgerPage(entries=entries, next_cursor=next_cursor)
+    from loyalty_engine.timeline.use_cases import ledger_view  # off the cold path
+
+    caller = _caller()
+    entries, next_cursor = members.ledger_page(default_context(), caller, card_code, limit, cursor)
+    return LedgerPage(
+        entries=ledger_view(timeline_store(), caller, card_code, entries), next_cursor=next_cursor
+    )
 
 
 @app.post("/v1/backlogs", responses=responses(200), tags=["points"])

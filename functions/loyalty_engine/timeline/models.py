@@ -16,6 +16,7 @@ from pydantic import Field
 from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
 from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
+from loyalty_engine.points.ledger import LedgerEntry
 
 SourceName = Literal["ledger", "tier_change", "reward", "instrument"]
 SOURCES: tuple[SourceName, ...] = ("ledger", "tier_change", "reward", "instrument")
@@ -40,6 +41,17 @@ class TimelineItem(DeferredModel):
     )
     detail: dict[str, Any] = Field(
         description="The entry, change, attribution or instrument as its own route shows it"
+    )
+
+
+class LedgerEntryView(LedgerEntry):
+    """A ledger entry as `GET /v1/members/{card_code}/ledger` answers it."""
+
+    comment: str | None = Field(
+        default=None,
+        description="An adjustment's comment (customer service's free text), to an admin key only; "
+        "absent for other entries and for other keys",
+        exclude_if=lambda comment: comment is None,  # a shop key's ledger stays as it was
     )
 
 

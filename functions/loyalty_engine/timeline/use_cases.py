@@ -18,7 +18,15 @@ from loyalty_engine.kernel.errors import NotFound
 from loyalty_engine.points.ledger import LedgerEntry
 from loyalty_engine.points.tier_history import TierChange, TierRef
 from loyalty_engine.rewards.models import Attribution
-from loyalty_engine.timeline.models import DONE, TimelineItem, TimelinePage, decode, merge, points_text
+from loyalty_engine.timeline.models import (
+    DONE,
+    LedgerEntryView,
+    TimelineItem,
+    TimelinePage,
+    decode,
+    merge,
+    points_text,
+)
 from loyalty_engine.timeline.store import TimelineStore
 
 
@@ -53,6 +61,24 @@ def timeline(
             if item.kind == "adjustment" and item.detail.get("reference") in comments:
                 item.detail["comment"] = comments[item.detail["reference"]]
     return page
+
+
+def ledger_view(
+    store: TimelineStore, caller: Caller, card_code: str, entries: list[LedgerEntry]
+) -> list[LedgerEntryView]:
+    """A ledger page as the key may see it: an admin key also reads each adjustment's comment
+    (one BatchGetItem of their records, as the timeline does); a shop key never does."""
+    views = [LedgerEntryView(**entry.model_dump()) for entry in entries]
+    references = [v.reference for v in views if v.kind == "adjustment" and v.reference]
+    if "admin" not in caller.scopes or not references:
+        return views
+    comments = store.adjustment_comments(caller.group_id, card_code, references)
+    return [
+        v.model_copy(update={"comment": comments[v.reference]})
+        if v.kind == "adjustment" and v.reference in comments
+        else v
+        for v in views
+    ]
 
 
 def _tier_change(values: dict[str, Any]) -> TierChange:
