@@ -59,6 +59,11 @@ export function setupInstruments() {
     clearError();
     const number = document.getElementById("instrument-number").value.replace(/\s+/g, "");
     const view = document.getElementById("instrument-view");
+    if (!number) {
+      replace(view);
+      showError("Look up", { message: "Type a gift card or coupon number (spaces only is none).", code: "validation_error" });
+      return;
+    }
     try {
       const found = await get(`/v1/instruments/${segment(number)}`);
       const discount = found.discount

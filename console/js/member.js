@@ -55,8 +55,11 @@ async function search(filter, value) {
 
 export async function openMember(rawCard) {
   const card = String(rawCard).trim();
-  if (!card) return;
   clearError();
+  if (!card) {
+    showError("Open member", { message: "Type a card code (spaces only is none).", code: "validation_error" });
+    return;
+  }
   replace(view(), h("p", { class: "muted" }, `Loading ${card}…`));
   let member;
   try {

@@ -241,3 +241,19 @@ def test_a_gift_card_and_a_coupon_are_looked_up(signed_in: Any, seeded: Seeded) 
     field.fill("0000000000000000")
     page.get_by_role("button", name="Look up").click()
     expect(page.get_by_role("alert")).to_contain_text("Number 0000000000000000")
+
+
+def test_a_blank_card_code_or_number_is_refused_in_the_page(signed_in: Any) -> None:
+    """Spaces only in the card code or the instrument number: a clear message and no request
+    (the card was silently ignored; the number became the API's `no route` 404)."""
+    page = signed_in
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if "/v1/" in request.url else None)
+    page.get_by_label("Card code", exact=True).fill("   ")
+    page.get_by_role("button", name="Open member").click()
+    expect(page.get_by_role("alert")).to_contain_text("Type a card code")
+    page.get_by_role("button", name="Gift cards & coupons").click()
+    page.get_by_label("Gift card or coupon number").fill("  ")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.get_by_role("alert")).to_contain_text("Type a gift card or coupon number")
+    assert sent == [], sent
