@@ -51,6 +51,7 @@ export function showError(context, error) {
   const details = (error.details || []).map((d) => h("li", {}, [d.field, said(d)].filter(Boolean).join(": ")));
   box.replaceChildren(h("p", {}, parts), details.length ? h("ul", {}, details) : "");
   box.hidden = false;
+  say(""); // the status of the action before ("Member … loaded") would contradict the error
 }
 
 export function clearError() {

@@ -257,3 +257,26 @@ def test_a_blank_card_code_or_number_is_refused_in_the_page(signed_in: Any) -> N
     page.get_by_role("button", name="Look up").click()
     expect(page.get_by_role("alert")).to_contain_text("Type a gift card or coupon number")
     assert sent == [], sent
+
+
+def test_an_error_clears_the_status_line_of_the_action_before(signed_in: Any, seeded: Seeded) -> None:
+    """The status line never contradicts the alert: after a member was loaded, an unknown card
+    (its view emptied) no longer says "Member … loaded", and a refused search no longer says
+    how many members the search before found."""
+    page = signed_in
+    status = page.get_by_role("status")
+    open_member(page, seeded.card)
+    expect(status).to_contain_text(f"Member {seeded.card} loaded")
+    page.get_by_label("Card code", exact=True).fill("NO-SUCH-CARD")
+    page.get_by_role("button", name="Open member").click()
+    expect(page.get_by_role("alert")).to_contain_text("member_not_found")
+    expect(status).to_have_text("")
+    page.get_by_label("Search by").select_option("card_prefix")
+    page.get_by_label("Search for").fill("CONSOLE-")
+    page.get_by_role("button", name="Search").click()
+    expect(status).to_contain_text("member(s) found")
+    page.get_by_label("Search by").select_option("email")
+    page.get_by_label("Search for").fill("not-an-e-mail")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("alert")).to_contain_text("validation_error")
+    expect(status).to_have_text("")
