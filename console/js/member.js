@@ -15,6 +15,10 @@ const REASONS = [
   ["other", "say why in the comment"],
 ];
 
+// The timeline's sources in words (its `type`), and any code of the API made readable.
+const SOURCES = { ledger: "points", tier_change: "tier change", reward: "reward", instrument: "instrument" };
+const words = (code) => String(code ?? "").replaceAll("_", " ");
+
 const view = () => document.getElementById("member-view");
 
 export function setupMembers() {
@@ -245,7 +249,7 @@ async function loadTimeline(card) {
   try {
     await pagedTable(box, "Timeline (newest first)", [
       { label: "When", value: (i) => when(i.at) },
-      { label: "What", value: (i) => i.type },
+      { label: "What", value: (i) => `${SOURCES[i.type] || words(i.type)}: ${words(i.kind)}` },
       // an adjustment's comment (customer service's free text) after its summary, as text
       { label: "Summary", value: (i) => (i.detail && i.detail.comment ? `${i.summary}: “${i.detail.comment}”` : i.summary) },
     ], "nothing happened yet.", "timeline items", async (cursor) => {

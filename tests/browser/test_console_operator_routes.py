@@ -191,3 +191,14 @@ def test_a_search_moves_the_focus_to_its_results(signed_in: Any, member: str) ->
     page.keyboard.press("Enter")
     expect(page.locator("#search-results p")).to_be_focused()
     expect(page.get_by_role("status")).to_contain_text("0 member(s) found")
+
+
+def test_the_timeline_says_what_happened_in_words(signed_in: Any, seeded: Seeded) -> None:
+    """The What column names each item's source and kind in words ("tier change: upgrade run",
+    "points: earn"), not the API's codes (`tier_change`, `ledger`)."""
+    page = signed_in
+    open_member(page, seeded.card)
+    rows = page.get_by_role("table", name="Timeline (newest first)").locator("tbody tr")
+    expect(rows).to_have_count(4)  # two earns, a burn and the upgrade
+    what = sorted(rows.locator("td:nth-child(2)").all_inner_texts())
+    assert what == ["points: burn", "points: earn", "points: earn", "tier change: upgrade run"], what
