@@ -59,7 +59,7 @@ function signOut() {
   stopImports();
   forgetImports();
   for (const id of ["member-view", "search-results", "programs-view", "recent-imports", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
-  $("signin-form").reset();
+  for (const form of document.querySelectorAll("main form")) form.reset(); // what the agent typed
   signedIn(false);
   clearError();
   say("Signed out: the key is forgotten.");

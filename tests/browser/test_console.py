@@ -280,3 +280,19 @@ def test_an_error_clears_the_status_line_of_the_action_before(signed_in: Any, se
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("alert")).to_contain_text("validation_error")
     expect(status).to_have_text("")
+
+
+def test_sign_out_empties_the_forms_of_the_agent_before(signed_in: Any, seeded: Seeded) -> None:
+    """What an agent typed (a customer's e-mail, a card, a number, a file name) does not wait in
+    the forms for the next one to sign in on the tab."""
+    page = signed_in
+    page.get_by_label("Card code", exact=True).fill(seeded.card)
+    page.get_by_label("Search by").select_option("email")
+    page.get_by_label("Search for").fill("someone@example.com")
+    page.get_by_role("button", name="Gift cards & coupons").click()
+    page.get_by_label("Gift card or coupon number").fill(seeded.gift_card)
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, seeded.admin_key)
+    page.get_by_role("button", name="Sign out").wait_for()
+    for label in ("Card code", "Search for", "Gift card or coupon number", "Watch a file by name"):
+        assert page.get_by_label(label, exact=True).input_value() == "", label
