@@ -1,6 +1,6 @@
 // Charts drawn as inline SVG, with a text summary for screen readers and a table of the figures.
 
-import { h, table } from "./dom.js";
+import { h, table, when } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -86,7 +86,7 @@ export function membersPerTierChart(program, counts) {
   const width = 640, row = 24, left = 150, right = 60;
   const height = rows.length * row + 8;
   const max = Math.max(1, ...rows.map((r) => r.members));
-  const summary = `${title}, as of ${counts.as_of}: ${rows.map((r) => `${r.label} ${r.members}`).join(", ")}`;
+  const summary = `${title}, as of ${when(counts.as_of)}: ${rows.map((r) => `${r.label} ${r.members}`).join(", ")}`;
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img", "aria-label": summary, class: "chart" });
   rows.forEach((r, i) => {
     const y = 4 + i * row;

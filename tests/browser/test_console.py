@@ -296,3 +296,16 @@ def test_sign_out_empties_the_forms_of_the_agent_before(signed_in: Any, seeded: 
     page.get_by_role("button", name="Sign out").wait_for()
     for label in ("Card code", "Search for", "Gift card or coupon number", "Watch a file by name"):
         assert page.get_by_label(label, exact=True).input_value() == "", label
+
+
+def test_the_members_per_tier_count_says_its_time_as_every_time_is_shown(
+    signed_in: Any, seeded: Seeded
+) -> None:
+    """The count's time reads as the console's other times (`YYYY-MM-DD HH:MM UTC`), not as the
+    API's ISO text (`…T02:00:00Z`)."""
+    page = signed_in
+    page.get_by_role("button", name="Programs").click()
+    caption = page.locator("#members-per-tier figcaption")
+    expect(caption).to_have_text(
+        re.compile(rf"^Members per tier of {seeded.program_name}, as of \d{{4}}-\d\d-\d\d \d\d:\d\d UTC: ")
+    )
