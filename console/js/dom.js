@@ -46,8 +46,11 @@ export function showError(context, error) {
   const box = errorBox();
   const parts = [h("strong", {}, `${context}: `), error.message || String(error)];
   if (error.code) parts.push(h("span", { class: "muted" }, ` (${error.code}${error.status ? `, HTTP ${error.status}` : ""})`));
-  // A field's detail in words (the API's message), its machine reason after it.
-  const said = (d) => (d.message && d.reason ? `${d.message} (${d.reason})` : d.message || d.reason);
+  // A field's detail in words (the API's message), its machine reason after it; a detail with
+  // neither (e.g. insufficient_points' `requested`, `available`) shows its other values.
+  const values = (d) => Object.entries(d).filter(([name]) => !["field", "in"].includes(name))
+    .map(([name, value]) => `${name.replaceAll("_", " ")} ${typeof value === "object" ? JSON.stringify(value) : value}`).join(", ");
+  const said = (d) => (d.message && d.reason ? `${d.message} (${d.reason})` : d.message || d.reason || values(d));
   const details = (error.details || []).map((d) => h("li", {}, [d.field, said(d)].filter(Boolean).join(": ")));
   box.replaceChildren(h("p", {}, parts), details.length ? h("ul", {}, details) : "");
   box.hidden = false;

@@ -3,6 +3,7 @@ applies one adjustment; a refused field is explained; a member's rewards are all
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -227,3 +228,17 @@ def test_the_ledger_and_the_timeline_show_an_adjustments_comment_as_text(
     timeline = page.get_by_role("table", name="Timeline (newest first)")
     expect(timeline.locator("tbody tr").filter(has_text="adjustment +6 NQ")).to_contain_text(comment)
     assert page.locator("#member-view b, #member-view img").count() == 0
+
+
+def test_a_refused_debit_lists_what_was_asked_and_what_is_held(signed_in: Any, member: str) -> None:
+    """A detail with no message of its own (insufficient_points: `field`, `requested`,
+    `available`) shows its values, not the bare field name."""
+    page = signed_in
+    open_member(page, member)
+    _fill_adjustment(page, -99_999, "fraud")
+    page.get_by_role("button", name="Adjust points").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("insufficient_points, HTTP 409")
+    expect(alert.get_by_role("listitem")).to_have_text(
+        re.compile(r"^points: requested -99999, available \d+$")
+    )
