@@ -42,7 +42,11 @@ export function setupImports(show) {
   document.getElementById("watch-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const name = document.getElementById("import-file").value.trim();
-    if (!name) return;
+    clearError();
+    if (!name) {
+      showError("Watch a file", { message: "Type the name of a partner file (spaces only is none).", code: "validation_error" });
+      return;
+    }
     watchFile(name);
     refreshImports();
   });

@@ -309,3 +309,13 @@ def test_the_members_per_tier_count_says_its_time_as_every_time_is_shown(
     expect(caption).to_have_text(
         re.compile(rf"^Members per tier of {seeded.program_name}, as of \d{{4}}-\d\d-\d\d \d\d:\d\d UTC: ")
     )
+
+
+def test_a_blank_file_name_to_watch_is_refused_with_a_message(signed_in: Any) -> None:
+    """Spaces only as the file to watch said nothing at all; now the page says what to type."""
+    page = signed_in
+    page.get_by_role("button", name="Imports", exact=True).click()
+    page.get_by_label("Watch a file by name").fill("   ")
+    page.get_by_role("button", name="Watch").click()
+    expect(page.get_by_role("alert")).to_contain_text("Type the name of a partner file")
+    assert page.evaluate("sessionStorage.getItem('loyalty-console-watched-files')") is None
