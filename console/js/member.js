@@ -57,6 +57,9 @@ async function search(filter, value) {
   }
 }
 
+// The member asked for last: a slower answer for a card opened before it is dropped.
+let opening = 0;
+
 export async function openMember(rawCard) {
   const card = String(rawCard).trim();
   clearError();
@@ -64,16 +67,19 @@ export async function openMember(rawCard) {
     showError("Open member", { message: "Type a card code (spaces only is none).", code: "validation_error" });
     return;
   }
+  const mine = ++opening;
   replace(view(), h("p", { class: "muted" }, `Loading ${card}…`));
   let member;
   try {
     member = await get(`/v1/members/${segment(card)}`);
   } catch (error) {
+    if (mine !== opening) return;
     replace(view());
     showError(`Member ${card}`, error);
     return;
   }
   const ledger = await ledgerEntries(card);
+  if (mine !== opening) return;
   render(member, ledger);
   say(`Member ${member.card_code} loaded.`);
   loadLinkedCustomer(member.card_code);

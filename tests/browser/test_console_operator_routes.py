@@ -202,3 +202,26 @@ def test_the_timeline_says_what_happened_in_words(signed_in: Any, seeded: Seeded
     expect(rows).to_have_count(4)  # two earns, a burn and the upgrade
     what = sorted(rows.locator("td:nth-child(2)").all_inner_texts())
     assert what == ["points: burn", "points: earn", "points: earn", "tier change: upgrade run"], what
+
+
+def test_the_member_opened_last_is_the_one_shown(signed_in: Any, seeded: Seeded, member: str) -> None:
+    """An agent opens a card, then another before the first answered: the slower answer of the
+    first does not replace the second."""
+    page = signed_in
+    slow = f"**/v1/members/{seeded.card}"
+
+    def late(route: Any) -> None:
+        page.wait_for_timeout(800)
+        route.continue_()
+
+    page.route(slow, late)
+    card = page.get_by_label("Card code", exact=True)
+    card.fill(seeded.card)
+    page.get_by_role("button", name="Open member").click()
+    card.fill(member)
+    page.get_by_role("button", name="Open member").click()
+    page.get_by_role("heading", name=f"Member {member}").wait_for()
+    page.wait_for_timeout(1500)  # the first answer has come meanwhile
+    expect(page.get_by_role("heading", name=f"Member {member}")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"Member {seeded.card}")).to_have_count(0)
+    expect(page.get_by_role("status")).to_contain_text(f"Member {member} loaded")
