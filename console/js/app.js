@@ -10,6 +10,7 @@ const SECTIONS = ["members", "programs", "imports", "upload", "instruments"];
 const $ = (id) => document.getElementById(id);
 
 function show(section, { focus = true } = {}) {
+  clearError(); // an error of the section left behind is not the next one's
   for (const name of SECTIONS) $(name).hidden = name !== section;
   for (const button of document.querySelectorAll("nav button[data-section]")) {
     if (button.dataset.section === section) button.setAttribute("aria-current", "page");

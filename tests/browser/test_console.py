@@ -319,3 +319,16 @@ def test_a_blank_file_name_to_watch_is_refused_with_a_message(signed_in: Any) ->
     page.get_by_role("button", name="Watch").click()
     expect(page.get_by_role("alert")).to_contain_text("Type the name of a partner file")
     assert page.evaluate("sessionStorage.getItem('loyalty-console-watched-files')") is None
+
+
+def test_an_error_goes_when_the_agent_moves_to_another_section(signed_in: Any) -> None:
+    """A look-up's error stayed at the top of every section the agent opened next, as if it
+    were theirs; moving to another section now takes it away."""
+    page = signed_in
+    page.get_by_role("button", name="Gift cards & coupons").click()
+    page.get_by_label("Gift card or coupon number").fill("12345678")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.get_by_role("alert")).to_contain_text("Number 12345678")
+    page.get_by_role("button", name="Members", exact=True).click()
+    expect(page.get_by_role("heading", name="Members", exact=True)).to_be_focused()
+    expect(page.locator("#error")).to_be_hidden()
