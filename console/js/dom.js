@@ -104,6 +104,7 @@ export async function pagedTable(box, caption, columns, empty, what, fetchPage) 
           say(`${rows.length} ${what} shown.`);
         } catch (error) {
           more.disabled = false;
+          if (error.stale) return; // a newer list replaces this one
           showError(caption, error);
         }
       });

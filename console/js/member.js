@@ -32,9 +32,14 @@ export function setupMembers() {
   });
 }
 
+// The search made last is the one shown: an earlier search's slower answer is dropped.
+let searching = 0;
+const STALE = Object.assign(new Error("an earlier search"), { stale: true });
+
 async function search(filter, value) {
   clearError();
   const results = document.getElementById("search-results");
+  const mine = ++searching;
   try {
     await pagedTable(results, `Members matching ${value}`, [
       { label: "Card code", value: (m) => h("button", { type: "button", onclick: () => openMember(m.card_code) }, m.card_code) },
@@ -44,6 +49,7 @@ async function search(filter, value) {
       { label: "Customer", value: (m) => m.customer_id || "" },
     ], "no member found.", "members", async (cursor) => {
       const page = await get("/v1/members", { [filter]: value, limit: 50, cursor });
+      if (mine !== searching) throw STALE;
       return { rows: page.items, next: page.next_cursor };
     });
     say(`${results.querySelectorAll("tbody tr").length} member(s) found.`);
@@ -52,6 +58,7 @@ async function search(filter, value) {
     landing.setAttribute("tabindex", "-1");
     landing.focus();
   } catch (error) {
+    if (error === STALE || mine !== searching) return;
     replace(results);
     showError("Member search", error);
   }

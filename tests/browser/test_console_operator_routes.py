@@ -225,3 +225,28 @@ def test_the_member_opened_last_is_the_one_shown(signed_in: Any, seeded: Seeded,
     expect(page.get_by_role("heading", name=f"Member {member}")).to_be_visible()
     expect(page.get_by_role("heading", name=f"Member {seeded.card}")).to_have_count(0)
     expect(page.get_by_role("status")).to_contain_text(f"Member {member} loaded")
+
+
+def test_the_search_made_last_is_the_one_shown(signed_in: Any, member: str) -> None:
+    """A search, then another before the first answered: the first's slower answer does not
+    replace the second's results."""
+    page = signed_in
+
+    def late(route: Any) -> None:
+        if "card_prefix" in route.request.url:
+            page.wait_for_timeout(800)
+        route.continue_()
+
+    page.route("**/v1/members?*", late)
+    page.get_by_label("Search by").select_option("card_prefix")
+    page.get_by_label("Search for").fill("CONSOLE-000")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_label("Search by").select_option("email")
+    page.get_by_label("Search for").fill(EMAIL)
+    page.get_by_role("button", name="Search").click()
+    results = page.get_by_role("table", name=f"Members matching {EMAIL}")
+    results.wait_for()
+    page.wait_for_timeout(1500)  # the first answer has come meanwhile
+    expect(results).to_be_visible()
+    expect(page.get_by_role("table", name="Members matching CONSOLE-000")).to_have_count(0)
+    expect(page.get_by_role("status")).to_contain_text("1 member(s) found")
