@@ -149,7 +149,7 @@ function render(member, ledger) {
     h("div", { id: "rewards" }, h("p", { class: "muted" }, "Loading the rewards…")),
     ledger instanceof Error ? null : table("Ledger (newest first)", [
       { label: "When", value: (e) => when(e.at) },
-      { label: "Kind", value: (e) => e.kind },
+      { label: "Kind", value: (e) => words(e.kind) },
       { label: "Reference", value: (e) => e.reference || "" },
       { label: "Reason", value: (e) => e.reason_code || "" },
       { label: "Comment", value: (e) => e.comment || "" },

@@ -250,3 +250,20 @@ def test_the_search_made_last_is_the_one_shown(signed_in: Any, member: str) -> N
     expect(results).to_be_visible()
     expect(page.get_by_role("table", name="Members matching CONSOLE-000")).to_have_count(0)
     expect(page.get_by_role("status")).to_contain_text("1 member(s) found")
+
+
+def test_the_ledger_names_an_entry_kind_in_words(signed_in: Any, seeded: Seeded) -> None:
+    """An entry kind of two words (`payment_reversal`, here played by the page's network on the
+    seed's newest entry) reads as words in the ledger, as in the timeline."""
+    page = signed_in
+
+    def reversal(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body["entries"][0]["kind"] = "payment_reversal"
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/v1/members/*/ledger?*", reversal)
+    open_member(page, seeded.card)
+    newest = page.get_by_role("table", name="Ledger (newest first)").locator("tbody tr").first
+    expect(newest.locator("td").nth(1)).to_have_text("payment reversal")
