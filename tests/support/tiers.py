@@ -149,3 +149,9 @@ def ref_anniversaries(subscribed_at: datetime, value: int, unit: str, until: dat
             return found
         found.append(at)
         k += 1
+
+
+# The sample program's tiers, and a yearly relative downgrade.
+SAMPLE = tiers((0, 0), (500, 400), (2000, 1500))
+
+RELATIVE_YEAR = {"mode": "relative", "every": {"value": 1, "unit": "year"}}

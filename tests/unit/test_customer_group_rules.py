@@ -19,7 +19,7 @@ from loyalty_engine.points.orders import (
     points_for_order,
 )
 from loyalty_engine.points.programs import EarningRule
-from tests.unit.test_earning_rules import NOW, program
+from tests.support.earning_rules import NOW, program
 
 
 def rule(**fields: Any) -> EarningRule:

@@ -2,87 +2,15 @@
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
 from decimal import Decimal
-from fractions import Fraction
-from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from loyalty_engine.kernel.errors import InvalidRequest
-from loyalty_engine.points.members import Member
-from loyalty_engine.points.orders import OrderLine, OrderRequest, points_for_order
-from loyalty_engine.points.programs import EarningRule, Program, ProgramSpec, QPointSettings
-
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
-TIERS = {
-    "tiers": [
-        {"rank": 1, "name": "Blue", "entry_threshold": 0, "downgrade_threshold": 0},
-        {"rank": 2, "name": "Silver", "entry_threshold": 500, "downgrade_threshold": 400},
-        {
-            "rank": 3,
-            "name": "Gold",
-            "entry_threshold": 2000,
-            "downgrade_threshold": 1500,
-            "nq_multiplier": "1.5",
-        },
-    ],
-    "upgrade": {"first_run_at": "2026-01-02T03:00:00+01:00"},
-    "downgrade": {"mode": "calendar", "first_run_at": "2027-01-01T03:00:00+01:00"},
-}
-
-
-def program(rules: list[dict[str, Any]] | None = None, **overrides: Any) -> Program:
-    """NQ: 10 points per EUR, rounded down; Q: 1 point per EUR, rounded down; tiers 1..3."""
-    return Program.model_validate(
-        {
-            "program_id": "club",
-            "name": "Club",
-            "kind": "tiered",
-            "currency": "EUR",
-            "starts_at": "2026-01-01T00:00:00Z",
-            "nq_points": {"conversion_rate": "10", "rounding": "down"},
-            "q_points": {"conversion_rate": "1", "rounding": "down"},
-            "tier_settings": TIERS,
-            "vip_tiers": [{"name": "staff", "nq_multiplier": "2.5", "q_multiplier": "1"}],
-            "earning_rules": rules or [],
-            "created_at": NOW,
-            "updated_at": NOW,
-        }
-        | overrides
-    )
-
-
-def member(tier_rank: int | None = 1, vip_tiers: tuple[str, ...] = ()) -> Member:
-    return Member(
-        card_code="CARD-0001",
-        program_id="club",
-        subscribed_at=NOW,
-        created_at=NOW,
-        tier_rank=tier_rank,
-        vip_tiers=list(vip_tiers),
-    )
-
-
-def line(sku: str, quantity: int, amount: str, group: str | None = None) -> dict[str, Any]:
-    return {"sku": sku, "quantity": quantity, "amount": amount, "product_group": group}
-
-
-def order(amount: str, *lines: dict[str, Any]) -> OrderRequest:
-    return OrderRequest.model_validate(
-        {
-            "order_id": "O-1",
-            "amount": amount,
-            "currency": "EUR",
-            "ordered_at": "2026-05-01T10:00:00Z",
-            "lines": list(lines),
-        }
-    )
-
+from loyalty_engine.points.orders import points_for_order
+from loyalty_engine.points.programs import EarningRule, ProgramSpec
+from tests.support.earning_rules import line, member, order, program
 
 # --- validation ---------------------------------------------------------------------------
 
@@ -321,86 +249,3 @@ def test_products_without_rule_takes_one_of_two_values():
 
 def test_a_free_line_still_earns_its_fixed_points():
     assert points_for_order(order("0", line("BOTTLE-1", 2, "0")), member(), program(RULES)) == (100, 100)
-
-
-# --- properties -----------------------------------------------------------------------------
-
-amounts = st.decimals(min_value=0, max_value=Decimal("99999999.9999"), places=4, allow_nan=False)
-multipliers = st.decimals(min_value=Decimal("0.001"), max_value=100, places=3, allow_nan=False)
-roundings = st.sampled_from(["down", "up", "nearest"])
-settings_st = st.builds(
-    QPointSettings,
-    conversion_rate=st.decimals(min_value=0, max_value=10_000, places=4, allow_nan=False),
-    rounding=roundings,
-)
-
-
-def reference_rounding(value: Fraction, rounding: str) -> int:
-    if rounding == "down":
-        return math.floor(value)
-    if rounding == "up":
-        return math.ceil(value)
-    return math.floor(value + Fraction(1, 2))
-
-
-@st.composite
-def order_lines(draw, groups: tuple[str, ...] = ("g1", "g2", "g3")) -> list[OrderLine]:
-    return [
-        OrderLine(
-            sku=f"SKU-{n}",
-            quantity=draw(st.integers(1, 100_000)),
-            amount=draw(amounts),
-            product_group=draw(st.none() | st.sampled_from(groups)),
-        )
-        for n in range(draw(st.integers(1, 8)))
-    ]
-
-
-@given(lines=order_lines(), amount=amounts, rank=st.integers(1, 3), vip=st.booleans(), q=settings_st)
-def test_without_rules_the_points_are_the_amount_based_ones(lines, amount, rank, vip, q):
-    spec = program(q_points=q.model_dump())
-    person = member(rank, ("staff",) if vip else ())
-    request = order("0").model_copy(update={"amount": amount, "lines": lines})
-    nq_multiplier, q_multiplier = person.multipliers(spec)
-    assert points_for_order(request, person, spec) == (
-        spec.nq_points.points_for(amount, nq_multiplier),
-        spec.q_points.points_for(amount, q_multiplier),
-    )
-
-
-@given(lines=order_lines(), rank=st.integers(1, 3), q=settings_st)
-def test_multiplier_one_group_rules_earn_the_sum_of_the_lines_amount_based_points(lines, rank, q):
-    rules = [{"product_group": group, "multiplier": "1"} for group in ("g1", "g2")]
-    spec = program(rules, q_points=q.model_dump())
-    person = member(rank)
-    total = sum((line.amount for line in lines), Decimal(0))
-    request = order("0").model_copy(update={"amount": total, "lines": lines})
-    nq_multiplier, q_multiplier = person.multipliers(spec)
-    assert points_for_order(request, person, spec) == (
-        sum(spec.nq_points.points_for(line.amount, nq_multiplier) for line in lines),
-        sum(spec.q_points.points_for(line.amount, q_multiplier) for line in lines),
-    )
-
-
-@given(
-    settings=settings_st,
-    amount=st.decimals(min_value=0, max_value=Decimal("9999999999.9999"), places=4, allow_nan=False),
-    quantity=st.integers(1, 100_000),
-    tier=multipliers,
-    rule_multiplier=multipliers,
-    points_per_unit=st.integers(0, 1_000_000),
-)
-def test_line_points_are_exact(settings, amount, quantity, tier, rule_multiplier, points_per_unit):
-    """Against rational arithmetic, at the largest amounts, rates and multipliers allowed."""
-    by_multiplier = EarningRule(sku="A", multiplier=rule_multiplier)
-    expected = (
-        Fraction(amount) * Fraction(settings.conversion_rate) * Fraction(tier) * Fraction(rule_multiplier)
-    )
-    assert by_multiplier.points_for(settings, amount, quantity, tier) == reference_rounding(
-        expected, settings.rounding
-    )
-    fixed = EarningRule(sku="A", points_per_unit=points_per_unit)
-    expected = Fraction(points_per_unit * quantity) * Fraction(tier)
-    assert fixed.points_for(settings, amount, quantity, tier) == reference_rounding(
-        expected, settings.rounding
-    )
