@@ -215,3 +215,10 @@ def methods(synthesized: Synthesized) -> dict[tuple[str, str], dict]:
         (m["Properties"]["HttpMethod"], paths[m["Properties"]["ResourceId"]["Ref"]]): m["Properties"]
         for m in synthesized.of_type("AWS::ApiGateway::Method").values()
     }
+
+
+def stream_on_failure(prod: Synthesized, spec: wiring.Function) -> list[str]:
+    """The on-failure queue of a stream-triggered function's event source mapping."""
+    if spec.stream_trigger is None:
+        return []
+    return [prod.logical_id(prod.stack.domain_events.on_failure)]
