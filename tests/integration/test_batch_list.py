@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import ADMIN, OTHER_GROUP, SHOP
-from tests.integration.test_instruments_api import create_batch, gift_spec, ok, put_series, use_clock
 from tests.support.api import Reply, call
+from tests.support.instrument_api import create_batch, gift_spec, ok, put_series, use_clock
 
 
 def page(series_id: str = "gift", caller: Any = ADMIN, **query: str) -> Reply:

@@ -99,7 +99,7 @@ def test_vip_granted_then_removed(bus, member) -> None:
 
 
 def test_a_reward_bought_then_burned(bus, member) -> None:
-    from tests.integration.test_rewards_api import burn, buy, put_reward
+    from tests.support.rewards import burn, buy, put_reward
 
     assert put_reward().status in (200, 201)
     big = order_body(order_id="FUND", amount="500.00", lines=[])

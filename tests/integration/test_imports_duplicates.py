@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import ADMIN
-from tests.integration.test_imports_delivery import (
+from tests.support.api import call
+from tests.support.events import EventCapture
+from tests.support.fast_clients import shared_botocore_loader
+from tests.support.import_files import (
     EARN,
     MASTER,
     VALID,
@@ -17,9 +20,6 @@ from tests.integration.test_imports_delivery import (
     no_failures,
     reward,
 )
-from tests.support.api import call
-from tests.support.events import EventCapture
-from tests.support.fast_clients import shared_botocore_loader
 from tests.support.import_state import bucket_keys, snapshot
 from tests.support.imports import BUCKET, deliver, report, report_stems, upload
 

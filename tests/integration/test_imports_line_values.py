@@ -9,7 +9,8 @@ import pytest
 
 from loyalty_engine.rewards.models import TEXT_BYTES_MAX
 from tests.integration.conftest import SHOP
-from tests.integration.test_imports_delivery import (
+from tests.support.api import call
+from tests.support.import_files import (
     CATALOG_COLUMNS,
     EARN,
     MASTER,
@@ -21,7 +22,6 @@ from tests.integration.test_imports_delivery import (
     lines,
     reward,
 )
-from tests.support.api import call
 from tests.support.import_world import PROGRAM
 from tests.support.imports import deliver, report, skipped_codes, upload
 

@@ -11,7 +11,9 @@ import pytest
 from loyalty_engine.handlers import imports
 from loyalty_engine.imports.context import import_services
 from tests.integration.conftest import ADMIN
-from tests.integration.test_imports_delivery import (
+from tests.support.api import call
+from tests.support.fast_clients import shared_botocore_loader
+from tests.support.import_files import (
     EARN,
     MASTER,
     VALID,
@@ -21,8 +23,6 @@ from tests.integration.test_imports_delivery import (
     no_failures,
     reward,
 )
-from tests.support.api import call
-from tests.support.fast_clients import shared_botocore_loader
 from tests.support.import_state import bucket_keys, snapshot
 from tests.support.imports import ImportContext, deliver, report, sqs_event, upload
 

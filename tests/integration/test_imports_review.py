@@ -9,7 +9,9 @@ import pytest
 from loyalty_engine.imports.context import import_services
 from loyalty_engine.imports.messages import handle_message
 from tests.integration.conftest import ADMIN, SHOP
-from tests.integration.test_imports_delivery import (
+from tests.support.api import call
+from tests.support.fast_clients import shared_botocore_loader
+from tests.support.import_files import (
     BURN,
     CATALOG_COLUMNS,
     EARN,
@@ -26,8 +28,6 @@ from tests.integration.test_imports_delivery import (
     no_failures,
     reward,
 )
-from tests.support.api import call
-from tests.support.fast_clients import shared_botocore_loader
 from tests.support.import_state import bucket_keys, snapshot
 from tests.support.import_world import PROGRAM
 from tests.support.imports import BUCKET, deliver, notification, upload

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_instruments_api import (
+from tests.support.api import call
+from tests.support.clock import FakeClock
+from tests.support.instrument_api import (
     ACCEPTOR,
     ADMIN,
     OUTSIDER,
@@ -34,8 +36,6 @@ from tests.integration.test_instruments_api import (
     store_credit,
     stored,
 )
-from tests.support.api import call
-from tests.support.clock import FakeClock
 
 
 @pytest.fixture

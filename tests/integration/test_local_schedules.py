@@ -1,141 +1,45 @@
 """The program schedules on the local stack: created by the API in moto's EventBridge
 Scheduler, fired on the stack's virtual clock (schedule -> JobStarter -> Jobs queue ->
-JobWorker), and the operators' `run-job` (and `make run-job`) against the stack. Real
-handlers throughout; the wiring names the functions, queues and schedule settings.
+JobWorker). Real handlers throughout; the wiring names the functions, queues and schedule
+settings. The operators' `run-job` against the stack: test_local_run_job.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import shutil
-import subprocess
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from local_stack import aws
 from local_stack.schedules import Firing, ScheduleRunner
 from local_stack.stack import LocalStack
 from local_stack.virtual_clock import VirtualClock
 from loyalty_engine.tiers.jobs import JOB_NAMES, JobRequest, schedule_name
-from loyalty_engine.wiring import FUNCTIONS, JOB_QUEUE, PROGRAM_SCHEDULES
+from loyalty_engine.wiring import JOB_QUEUE, PROGRAM_SCHEDULES
+from tests.support import local_schedules as fixtures
+from tests.support.local_schedules import (
+    CARD,
+    EXPRESSIONS,
+    GROUP,
+    PROGRAM,
+    TARGET,
+    TIMEOUT,
+    WORKER,
+    _call,
+    _mine,
+    _started,
+)
 
-TIMEOUT = 30
-GROUP = "demo"
-PROGRAM = "sched-club"
-CARD = "SCHED-0001"
-GMT1 = timezone(timedelta(hours=1))
-REPO = Path(__file__).resolve().parents[2]
-TARGET = next(function for function in FUNCTIONS if function.schedule_target)
-WORKER = next(f for f in FUNCTIONS if f.queue_trigger is not None and f.queue_trigger.queue == JOB_QUEUE.name)
-TIERED = {
-    "name": "Scheduled club",
-    "kind": "tiered",
-    "currency": "EUR",
-    "starts_at": "2025-01-01T00:00:00+01:00",
-    "ends_at": "2099-01-01T00:00:00+01:00",
-    "card_codes": {"generation": "manual"},
-    "nq_points": {"conversion_rate": "1", "validity": {"value": 1, "unit": "year"}},
-    "q_points": {"conversion_rate": "1", "validity": {"value": 1, "unit": "year"}},
-    "tier_settings": {
-        "max_tier_downgrade": 1,
-        "upgrade": {"first_run_at": "2025-01-01T00:00:00+01:00", "periodicity": "daily"},
-        "downgrade": {
-            "mode": "calendar",
-            "first_run_at": "2026-01-01T00:00:00+01:00",
-            "periodicity": "yearly",
-        },
-        "tiers": [
-            {"rank": 1, "name": "Blue", "entry_threshold": 0, "downgrade_threshold": 0},
-            {"rank": 2, "name": "Silver", "entry_threshold": 500, "downgrade_threshold": 400},
-            {"rank": 3, "name": "Gold", "entry_threshold": 2000, "downgrade_threshold": 1500},
-        ],
-    },
-}
-EXPRESSIONS = {
-    "tier-upgrade": "cron(0 0 * * ? *)",
-    "tier-downgrade": "cron(0 0 1 1 ? *)",
-    "expire-points": "cron(0 0 * * ? *)",
-    "reconcile": "cron(0 3 * * ? *)",
-}
-
-
-@pytest.fixture(scope="module")
-def state_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("local") / "stack.json"
-
-
-@pytest.fixture(scope="module")
-def stack(state_file: Path) -> Iterator[LocalStack]:
-    with LocalStack.start(state_file=state_file) as running:  # the clock stands still
-        yield running
-
-
-def _call(stack: LocalStack, method: str, path: str, role: str = "admin", **kwargs: Any) -> Any:
-    headers = {"Authorization": f"Bearer {stack.keys[GROUP][role]}"}
-    response = requests.request(method, stack.api_url + path, headers=headers, timeout=TIMEOUT, **kwargs)
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
-@pytest.fixture(scope="module")
-def program(stack: LocalStack) -> dict[str, Any]:
-    """The tiered program, and one member with 650 Q points (Silver's threshold is 500)."""
-    created = _call(stack, "PUT", f"/v1/programs/{PROGRAM}", json=TIERED)
-    _call(stack, "POST", f"/v1/programs/{PROGRAM}/members", "shop", json={"card_code": CARD})
-    ordered_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
-    order = {"order_id": "S-1", "amount": "650.00", "currency": "EUR", "ordered_at": ordered_at}
-    earned = _call(stack, "POST", f"/v1/members/{CARD}/orders", "shop", json=order)
-    assert earned["earned"]["q"] == 650
-    return dict(created)
-
-
-_started = datetime.now(UTC)  # before the schedules exist: no firing is earlier
-
-
-def _next_midnight() -> datetime:
-    """The first 00:00 GMT+1 after now (after the schedules' StartDate, the time of the PUT)."""
-    local = datetime.now(GMT1)
-    return (local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(UTC)
-
-
-@pytest.fixture(scope="module")
-def finished() -> Iterator[list[Any]]:
-    """The runs closed (the job handlers' `_finished`, called once per completed run)."""
-    from loyalty_engine.handlers import jobs
-
-    closed: list[Any] = []
-    original = jobs._finished
-
-    def record(summary: Any) -> None:
-        closed.append(summary)
-        original(summary)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(jobs, "_finished", record)
-        yield closed
-
-
-@pytest.fixture(scope="module")
-def upgrade(stack: LocalStack, program: dict[str, Any], finished: list[Any]) -> tuple[datetime, list[Firing]]:
-    """The clock moved over the next upgrade occurrence (00:00 GMT+1), the runs done."""
-    midnight = _next_midnight()
-    worker = stack.delivery(WORKER.name)
-    before = worker.invocations
-    fired = stack.advance_clock(midnight + timedelta(minutes=1))
-    assert worker.invocations - before >= 16, "the JobWorker got the shards through its delivery loop"
-    return midnight, fired
-
-
-def _mine(fired: list[Firing], job: str) -> list[Firing]:
-    return [f for f in fired if f.event.get("program_id") == PROGRAM and f.event.get("job") == job]
+# The stack's module-scoped fixtures (tests/support/local_schedules.py), one stack per module.
+finished = fixtures.finished
+program = fixtures.program
+stack = fixtures.stack
+state_file = fixtures.state_file
+upgrade = fixtures.upgrade
 
 
 # ---------------------------------------------------------------- resources and environment
@@ -322,143 +226,3 @@ def test_a_tick_fires_the_latest_firings_and_dead_letters_an_unknown_target(stac
         )
     finally:
         scheduler.delete_schedule_group(Name="cap-test")
-
-
-# ---------------------------------------------------------------- run-job against the stack
-
-
-def _admin(*argv: str) -> tuple[int, str, str]:
-    from loyalty_engine.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-def test_run_job_refuses_a_year_later_and_dry_runs_it(
-    stack: LocalStack, upgrade: tuple[datetime, list[Firing]]
-) -> None:
-    at = f"{datetime.now(GMT1).year + 2}-01-01T00:00:00+01:00"  # the Q points have expired by then
-    argv = ("run-job", "--group", GROUP, "--program", PROGRAM, "--job", "tier-downgrade", "--at", at)
-    code, out, err = _admin(*argv)
-    assert (code, out) == (2, ""), err
-    assert "in the future" in err and "--dry-run" in err
-    code, out, err = _admin(*argv, "--dry-run")
-    assert code == 0, err
-    preview = json.loads(out)
-    assert (preview["state"], preview["members"], preview["changed"]) == ("dry_run", 1, 1)
-    assert preview["moves"] == {"Silver -> Blue": 1}
-    assert _call(stack, "GET", f"/v1/members/{CARD}", "shop")["tier"]["name"] == "Silver", "nothing written"
-    assert _admin(*argv, "--dry-run")[1] == out
-    past = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
-    argv = ("run-job", "--group", GROUP, "--program", PROGRAM, "--job", "reconcile", "--at", past)
-    code, out, err = _admin(*argv)
-    assert code == 0, err
-    summary = json.loads(out)
-    assert (summary["state"], summary["members"], summary["drift"]) == ("completed", 1, 0)
-    assert _admin(*argv)[1] == out, "once per (program, job, instant): the same run again"
-    code, _, err = _admin(
-        "run-job", "--group", GROUP, "--program", PROGRAM, "--job", "reconcile", "--at", "soon"
-    )
-    assert code == 2 and "scheduled_at" in err
-    code, out, _ = _admin(
-        "run-job", "--group", GROUP, "--program", "nope", "--job", "reconcile", "--at", past
-    )
-    assert code == 1 and json.loads(out)["reason"] == "program_not_found"
-
-
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-def test_make_run_job_uses_the_state_file(
-    stack: LocalStack, state_file: Path, program: dict[str, Any]
-) -> None:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.pop("TABLE_NAME", None)
-    env["LOCAL_STATE_FILE"] = str(state_file)
-    at = "2026-06-01T03:00:00+01:00"
-    command = [
-        "make",
-        "-s",
-        "-o",
-        ".venv/.installed",
-        "run-job",
-        "JOB=reconcile",
-        f"PROGRAM={PROGRAM}",
-        f"AT={at}",
-    ]
-    done = subprocess.run(  # noqa: S603
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
-    assert (summary["group"], summary["job"], summary["state"]) == (GROUP, "reconcile", "completed")
-    assert summary["scheduled_at"] == "2026-06-01T02:00:00Z"
-    assert f"the local stack at {stack.aws_endpoint_url}" in done.stderr
-
-    ahead = [*command[:-1], "AT=2031-06-01T03:00:00+01:00"]
-    refused = subprocess.run(  # noqa: S603
-        ahead, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert refused.returncode != 0 and "run_in_future" in refused.stderr
-    dry = subprocess.run(  # noqa: S603
-        [*ahead, "DRY_RUN=1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert dry.returncode == 0, dry.stderr
-    assert (json.loads(dry.stdout)["state"], json.loads(dry.stdout)["scheduled_at"]) == (
-        "dry_run",
-        "2031-06-01T02:00:00Z",
-    )
-
-    incomplete = [*command[:5], "JOB=reconcile"]
-    usage = subprocess.run(  # noqa: S603
-        incomplete, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert usage.returncode != 0 and "usage: make run-job" in usage.stderr
-
-    env["LOCAL_STATE_FILE"] = str(state_file.with_name("none.json"))
-    missing = subprocess.run(  # noqa: S603
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert missing.returncode != 0 and "TABLE_NAME is not set" in missing.stderr
-
-
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-def test_make_sync_schedules_brings_the_local_stacks_schedules_back(
-    stack: LocalStack, state_file: Path, program: dict[str, Any]
-) -> None:
-    scheduler = stack.client("scheduler")
-    group = stack.schedules.group_name
-    name = schedule_name(GROUP, PROGRAM, "reconcile")
-    before = scheduler.get_schedule(GroupName=group, Name=name)["ScheduleExpression"]
-    scheduler.delete_schedule(GroupName=group, Name=name)
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.pop("TABLE_NAME", None)
-    env["LOCAL_STATE_FILE"] = str(state_file)
-    done = subprocess.run(
-        ["make", "-s", "-o", ".venv/.installed", "sync-schedules"],  # noqa: S607
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert report["schedule_group"] == group and report["failed"] == []
-    assert f"sync-schedules: the local stack at {stack.aws_endpoint_url}" in done.stderr
-    assert scheduler.get_schedule(GroupName=group, Name=name)["ScheduleExpression"] == before
-
-
-# ---------------------------------------------------------------- the demo
-
-
-def test_the_tiers_demo_scenario_runs_green(
-    stack: LocalStack, upgrade: tuple[datetime, list[Firing]]
-) -> None:
-    from local_stack.demo_tiers import run_tiers_scenario
-
-    out = io.StringIO()
-    result = run_tiers_scenario(stack, out=out, suffix="-t")
-    assert result.ok, out.getvalue()
-    assert "all" in out.getvalue().splitlines()[-1]

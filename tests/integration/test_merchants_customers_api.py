@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.conftest import CARD
-from tests.integration.test_instruments_api import (
+from tests.support.api import Reply, call
+from tests.support.instrument_api import (
     ADMIN,
     build_world,
     issue,
@@ -21,7 +22,6 @@ from tests.integration.test_instruments_api import (
     stored,
     use_clock,
 )
-from tests.support.api import Reply, call
 
 
 def get_merchant(merchant_id: str) -> Reply:

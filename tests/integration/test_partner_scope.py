@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from loyalty_engine.access.models import Caller
-from tests.integration.test_tenant_isolation import EVENT_FOR
 from tests.support.api import call
+from tests.support.tenant_isolation import EVENT_FOR
 
 PARTNER = Caller(group_id="demo", key_id="01JD0000000000000000000009", scopes=("partner",))
 PARTNER_ROUTES = {

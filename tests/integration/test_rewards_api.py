@@ -1,92 +1,28 @@
-"""The reward catalog and members' rewards through the real API handler on moto."""
+"""The reward catalog and buying rewards through the real API handler on moto (burns and a
+member's rewards: test_reward_burns_api.py)."""
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any
-
 import pytest
 
-from loyalty_engine.access.caller import authorizer_context
-from loyalty_engine.access.models import Caller
-from loyalty_engine.handlers import api
-from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP
-from tests.support.api import LambdaContext, Reply, call, load_event
+from tests.integration.conftest import ADMIN, CARD, SHOP
+from tests.support.api import call
 from tests.support.fast_clients import shared_botocore_loader
-
-OTHER_CARD = "2990000000024"
-GENERATED = re.compile(r"^[0-9A-HJKMNP-TV-Z]{20}$")  # 20 Crockford base32 characters
+from tests.support.rewards import (
+    GENERATED,
+    burn,
+    buy,
+    coffee,
+    nq_available,
+    put_reward,
+    without_idempotency_key,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _fast_clients():
     with shared_botocore_loader():
         yield
-
-
-def coffee(**overrides: Any) -> dict[str, Any]:
-    """The sample reward (events/api_put_reward.json): 100 NQ points, 500 units."""
-    return {**json.loads(load_event("api_put_reward")["body"]), **overrides}
-
-
-def put_reward(external_id: str = "coffee", **overrides: Any) -> Reply:
-    return call("api_put_reward", ADMIN, path={"external_id": external_id}, body=coffee(**overrides))
-
-
-def buy(key: str | None = "buy-1", card: str = CARD, caller: Caller = SHOP, **body: Any) -> Reply:
-    return call(
-        "api_buy_reward",
-        caller,
-        path={"card_code": card},
-        body={"reward_id": "coffee", "quantity": 1, "context": "web", **body},
-        headers={"Idempotency-Key": key} if key is not None else None,
-    )
-
-
-def burn(
-    attribution_id: str, key: str = "use-1", card: str = CARD, caller: Caller = SHOP, **body: Any
-) -> Reply:
-    return call(
-        "api_burn_reward",
-        caller,
-        path={"card_code": card, "attribution_id": attribution_id},
-        body={"quantity": 1, "store_id": "store-12", **body},
-        headers={"Idempotency-Key": key},
-    )
-
-
-def without_idempotency_key(event_name: str, path: dict[str, str], body: dict[str, Any]) -> Reply:
-    """The request with no Idempotency-Key header at all."""
-    event = load_event(event_name)
-    event["requestContext"]["authorizer"] = {"principalId": f"{SHOP.group_id}/{SHOP.key_id}"} | (
-        authorizer_context(SHOP)
-    )
-    event["pathParameters"] = {**event["pathParameters"], **path}
-    concrete = event["resource"]
-    for name, value in event["pathParameters"].items():
-        concrete = concrete.replace("{" + name + "}", value)
-    event["path"] = concrete
-    event["headers"] = {k: v for k, v in event["headers"].items() if k.lower() != "idempotency-key"}
-    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
-    event["body"] = json.dumps(body)
-    response = api.handler(event, LambdaContext())
-    return Reply(response["statusCode"], json.loads(response["body"]), response.get("headers") or {})
-
-
-def nq_available(card: str = CARD) -> int:
-    reply = call("api_get_member", SHOP, path={"card_code": card})
-    assert reply.status == 200, reply.body
-    return reply.body["balances"]["nq"]["available"]
-
-
-@pytest.fixture
-def funded(member) -> dict:
-    """The sample member with 1299 NQ points available (the sample order, holding period over)."""
-    earned = call("api_earn_order", SHOP)
-    assert earned.status == 201, earned.body
-    assert earned.body["balances"]["nq"]["available"] == 1299
-    return member
 
 
 # --- catalog ---------------------------------------------------------------------------
@@ -376,113 +312,3 @@ def test_a_reward_whose_forced_validity_has_not_started_can_be_bought_and_used_f
     assert (too_soon.status, too_soon.body["code"]) == (422, "burn_outside_validity")
     clock.now = clock.now.replace(day=24)
     assert burn(early.body["attribution_id"], key="use-2").status == 201
-
-
-# --- burning an attribution ------------------------------------------------------------
-
-
-@pytest.fixture
-def bought(funded) -> dict:
-    assert put_reward(nqp_value=10).status == 201
-    reply = buy(quantity=3)
-    assert reply.status == 201, reply.body
-    return reply.body
-
-
-def test_burn_is_idempotent_and_counts_units(bought, clock):
-    attribution_id = bought["attribution_id"]
-    first = burn(attribution_id)
-    assert first.status == 201, first.body
-    assert (first.body["burned"], first.body["remaining"]) == (1, 2)
-    assert first.body["burn"]["store_id"] == "store-12"
-    again = burn(attribution_id)
-    assert (again.status, again.body) == (201, first.body)
-    reused = burn(attribution_id, quantity=2)
-    assert (reused.status, reused.body["code"]) == (409, "idempotency_key_reused")
-
-    too_many = burn(attribution_id, key="use-2", quantity=3)
-    assert (too_many.status, too_many.body["code"]) == (409, "insufficient_quantity")
-    rest = burn(attribution_id, key="use-3", quantity=2)
-    assert rest.status == 201, rest.body
-    assert (rest.body["burned"], rest.body["remaining"]) == (3, 0)
-    done = burn(attribution_id, key="use-4")
-    assert (done.status, done.body["code"]) == (409, "already_burned")
-    # a replay of an earlier burn still answers as it did then
-    assert burn(attribution_id).body == first.body
-
-    (stored,) = call("api_list_member_rewards", SHOP).body["attributions"]
-    assert (stored["burned"], [b["quantity"] for b in stored["burns"]]) == (3, [1, 2])
-
-
-def test_burn_dates(bought, clock):
-    attribution_id = bought["attribution_id"]
-    future = burn(attribution_id, burned_at="2026-12-10T12:00:01Z")
-    assert (future.status, future.body["code"]) == (422, "burn_date_in_future")
-    before = burn(attribution_id, burned_at="2026-12-10T11:59:59Z")
-    assert (before.status, before.body["code"]) == (422, "burn_outside_validity")
-    ok = burn(attribution_id, burned_at="2026-12-10T12:00:00Z")
-    assert ok.status == 201, ok.body
-    clock.advance(days=31)
-    late = burn(attribution_id, key="use-late")
-    assert (late.status, late.body["code"]) == (422, "burn_outside_validity")
-
-
-def test_burn_of_another_cards_attribution_is_404(bought):
-    reply = call("api_enrol_member", SHOP, body={"card_code": OTHER_CARD})
-    assert reply.status == 201, reply.body
-    stolen = burn(bought["attribution_id"], card=OTHER_CARD)
-    assert (stolen.status, stolen.body["code"]) == (404, "attribution_not_found")
-    unknown = burn("01JD0000000000000000000098")
-    assert (unknown.status, unknown.body["code"]) == (404, "attribution_not_found")
-    (stored,) = call("api_list_member_rewards", SHOP).body["attributions"]
-    assert stored["burned"] == 0
-
-
-def test_burn_needs_an_idempotency_key(bought):
-    reply = without_idempotency_key(
-        "api_burn_reward", {"card_code": CARD, "attribution_id": bought["attribution_id"]}, {"quantity": 1}
-    )
-    assert (reply.status, reply.body["code"]) == (422, "idempotency_key_required")
-
-
-def test_member_rewards_pages_newest_first(funded, clock):
-    assert put_reward(nqp_value=1).status == 201
-    bought = []
-    for n in range(5):
-        clock.advance(minutes=1)
-        reply = buy(f"k-{n}")
-        assert reply.status == 201
-        bought.append(reply.body["attribution_id"])
-    seen: list[str] = []
-    query = {"limit": "2"}
-    while True:
-        page = call("api_list_member_rewards", SHOP, query=query)
-        assert page.status == 200, page.body
-        seen += [a["attribution_id"] for a in page.body["attributions"]]
-        if not page.body["next_cursor"]:
-            break
-        query = {"limit": "2", "cursor": page.body["next_cursor"]}
-    assert seen == bought[::-1]
-    stranger = call("api_list_member_rewards", SHOP, path={"card_code": "2990000000999"})
-    assert (stranger.status, stranger.body["code"]) == (404, "member_not_found")
-
-
-# --- tenants ---------------------------------------------------------------------------
-
-
-def test_another_group_sees_nothing_of_demos_rewards(bought):
-    attribution_id = bought["attribution_id"]
-    assert call("api_get_reward", OTHER_GROUP, path={"external_id": "coffee"}).status == 404
-    assert call("api_list_rewards", OTHER_GROUP, query={}).body == {"rewards": [], "next_cursor": None}
-    bought_elsewhere = buy("other-1", caller=OTHER_GROUP)
-    assert (bought_elsewhere.status, bought_elsewhere.body["code"]) == (404, "member_not_found")
-    listed = call("api_list_member_rewards", OTHER_GROUP)
-    assert (listed.status, listed.body["code"]) == (404, "member_not_found")
-    burned = burn(attribution_id, key="other-2", caller=OTHER_GROUP)
-    assert (burned.status, burned.body["code"]) == (404, "attribution_not_found")
-    # demo-b's catalog is its own: the same external id does not touch demo's reward
-    mine = call("api_put_reward", OTHER_GROUP, path={"external_id": "coffee"}, body=coffee(name="Intruder"))
-    assert mine.status == 201
-    assert call("api_get_reward", SHOP, path={"external_id": "coffee"}).body["name"] == "Coffee voucher"
-    (stored,) = call("api_list_member_rewards", SHOP).body["attributions"]
-    assert stored["burned"] == 0

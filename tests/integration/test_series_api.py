@@ -12,7 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.test_instruments_api import (
+from tests.support.api import call
+from tests.support.aws import fresh_caches
+from tests.support.clock import FakeClock
+from tests.support.instrument_api import (
     ADMIN,
     CREDIT,
     PROMO,
@@ -31,9 +34,6 @@ from tests.integration.test_instruments_api import (
     refused,
     sell,
 )
-from tests.support.api import call
-from tests.support.aws import fresh_caches
-from tests.support.clock import FakeClock
 
 EXPORTS = "loyalty-test-exports"
 

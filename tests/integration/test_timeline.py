@@ -8,8 +8,8 @@ import json
 import pytest
 
 from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP, order_body
-from tests.integration.test_instruments_api import CREDIT, STORE, ok, put_series
 from tests.support.api import call, load_event
+from tests.support.instrument_api import CREDIT, STORE, ok, put_series
 
 
 def timeline(caller=ADMIN, **query: str) -> dict:

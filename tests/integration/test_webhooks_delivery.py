@@ -2,13 +2,12 @@
 queue -> the real dispatcher -> the deliveries' queue -> the real delivery handler -> a receiver
 on 127.0.0.1 that verifies the signature. Retries with backoff on 500 and on timeouts, the
 dead-letter queue and `failing` after the retry window, SSRF refusal with the deployed stages'
-settings, the attempt log and redelivery through the API."""
+settings, the attempt log. Redelivery through the API: test_webhooks_redelivery.py."""
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,72 +16,18 @@ from typing import Any
 import pytest
 
 from local_stack.runtime import reset_handler_caches
-from loyalty_engine.events.models import MemberEnrolled, PointsBurned, PointsEarned
+from loyalty_engine.events.models import PointsBurned, PointsEarned
 from loyalty_engine.kernel import settings
 from loyalty_engine.webhooks import signing
-from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP
-from tests.support.api import Reply, call
+from tests.integration.conftest import ADMIN, OTHER_GROUP
+from tests.support.api import call
+from tests.support.webhook_delivery import earned, hook_state, log_of, subscribe, verified
 from tests.support.webhooks import WebhookQueues, receiver
-
-AT = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
-
-
-def earned(group: str = "demo", event_id: str | None = None, kind: type = PointsEarned) -> PointsEarned:
-    return kind(
-        event_id=event_id or str(uuid.uuid4()),
-        group=group,
-        occurred_at=AT,
-        recorded_at=AT,
-        card_code="2990000000017",
-        entry_id="E-1",
-        entry_kind="earn",
-        reference="order-1",
-        nq=120,
-        q=120,
-        nq_balance=620,
-        q_balance=320,
-    )
 
 
 @pytest.fixture
 def queues(clock, monkeypatch) -> WebhookQueues:
     return WebhookQueues(monkeypatch)
-
-
-def subscribe(url: str, kinds=("points.earned",), key: str = "hook-1", caller=ADMIN) -> dict:
-    reply = call(
-        "api_create_webhook",
-        caller,
-        body={"url": url, "kinds": list(kinds), "description": "test receiver"},
-        headers={"Idempotency-Key": key},
-    )
-    assert reply.status == 201, reply.body
-    return reply.body
-
-
-def sent_once(queues: WebhookQueues, server: Any) -> tuple[dict, PointsEarned, dict]:
-    """A subscription of the receiver, sent one event: the hook, the event, its redelivery path."""
-    hook = subscribe(server.url)
-    event = earned()
-    queues.publish(event)
-    queues.pump()
-    return hook, event, {"subscription_id": hook["subscription_id"], "event_id": event.event_id}
-
-
-def log_of(hook: dict) -> list[dict]:
-    reply = call("api_list_webhook_deliveries", ADMIN, path={"subscription_id": hook["subscription_id"]})
-    assert reply.status == 200, reply.body
-    return reply.body["deliveries"]
-
-
-def hook_state(hook: dict) -> dict:
-    return call("api_get_webhook", ADMIN, path={"subscription_id": hook["subscription_id"]}).body
-
-
-def verified(received, secret: str) -> dict:
-    header = received.headers["Loyalty-Signature"]
-    signing.verify(header, received.body, secret, now=int(time.time()))
-    return json.loads(received.body)
 
 
 def test_a_signed_event_reaches_the_receiver_once_and_verifies(queues):
@@ -217,69 +162,6 @@ def test_an_operators_redrive_of_a_dead_letter_sends_the_event_once_more(clock, 
         assert len(server.received) == failed + 2
 
 
-def test_redelivery_on_request_sends_the_event_again_once_per_idempotency_key(queues):
-    with receiver() as server:
-        hook, event, path = sent_once(queues, server)
-        first = call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "again-1"})
-        assert first.status == 202 and first.body["queued"] is True, first.body
-        repeat = call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "again-1"})
-        assert repeat.status == 202 and repeat.body["queued"] is False
-        queues.pump()
-        assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 2
-        assert server.received[0].body == server.received[1].body
-        assert verified(server.received[1], hook["secret"])
-    assert [a["redelivery"] for a in log_of(hook)] == [True, False]
-
-
-def test_a_redelivery_whose_message_was_not_queued_is_queued_by_its_retry(queues, monkeypatch):
-    """The request is noted under its key, then its message queued. If queuing fails (SQS
-    unavailable), the retry under the same key queues it, once. If the function stops between
-    the two, a retry while it might still be running is 409, and once its minute has passed the
-    retry queues it."""
-    from loyalty_engine.webhooks import store
-    from loyalty_engine.webhooks.queue import DeliveryQueue
-    from loyalty_engine.webhooks.store import WebhookStore
-
-    with receiver() as server:
-        hook, event, path = sent_once(queues, server)
-        send = DeliveryQueue.send
-
-        def unavailable(self, messages, delay_s=0):
-            raise ConnectionError("SQS unreachable")
-
-        def redeliver(key: str) -> Reply:
-            return call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": key})
-
-        monkeypatch.setattr(DeliveryQueue, "send", unavailable)
-        with pytest.raises(ConnectionError):
-            redeliver("again-1")
-        monkeypatch.setattr(DeliveryQueue, "send", send)
-        retry = redeliver("again-1")
-        assert retry.status == 202 and retry.body["queued"] is True, retry.body
-        again = redeliver("again-1")
-        assert again.status == 202 and again.body["queued"] is False, again.body
-
-        class Stopped(BaseException):
-            """The function killed between noting the request and queuing its message."""
-
-        def stopped(self, messages, delay_s=0):
-            raise Stopped
-
-        monkeypatch.setattr(DeliveryQueue, "send", stopped)
-        monkeypatch.setattr(WebhookStore, "release_redelivery", lambda *args: None)  # never reached
-        with pytest.raises(Stopped):
-            redeliver("again-2")
-        monkeypatch.setattr(DeliveryQueue, "send", send)
-        busy = redeliver("again-2")
-        assert (busy.status, busy.body["code"]) == (409, "concurrent_update"), busy.body
-        monkeypatch.setattr(store, "REDELIVERY_LEASE_S", -1)  # as if its minute had passed
-        late = redeliver("again-2")
-        assert late.status == 202 and late.body["queued"] is True, late.body
-        queues.pump()
-        assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 3
-    assert [a["redelivery"] for a in log_of(hook)] == [True, True, False]
-
-
 def test_rotation_grace_signs_with_both_secrets(queues):
     with receiver() as server:
         hook = subscribe(server.url)
@@ -382,93 +264,3 @@ def test_a_wait_longer_than_sqs_allows_is_made_of_hops_without_a_post(queues):
         due_now = message.model_copy(update={"due_at": now.timestamp()})
         outcome = delivery.deliver(svc.store, Queue(), lambda *a: posted.append(a), due_now, now, svc.policy)
         assert outcome.action == "dropped" and posted == []
-
-
-def test_a_disabled_webhook_cannot_be_asked_for_a_redelivery(queues):
-    with receiver() as server:
-        hook = subscribe(server.url)
-        event = earned()
-        queues.publish(event)
-        queues.pump()
-        path = {"subscription_id": hook["subscription_id"]}
-        body = {"url": server.url, "kinds": ["points.earned"], "enabled": False}
-        assert call("api_replace_webhook", ADMIN, path=path, body=body).status == 200
-        reply = call(
-            "api_redeliver_webhook_event",
-            ADMIN,
-            path={**path, "event_id": event.event_id},
-            headers={"Idempotency-Key": "again-2"},
-        )
-        assert (reply.status, reply.body["code"]) == (409, "webhook_disabled")
-
-
-def test_a_redelivery_after_the_cards_erasure_leaves_out_its_customer_ref(queues, member):
-    """The subscription keeps the member.enrolled event with its customer_ref; after the card's
-    erasure, an admin's redelivery sends it without (signed as sent), the first delivery with."""
-    enrolled = MemberEnrolled(
-        event_id=str(uuid.uuid4()),
-        group="demo",
-        occurred_at=AT,
-        recorded_at=AT,
-        card_code=CARD,
-        program_id="club",
-        customer_ref="crm-ada-lovelace",
-        subscribed_at=AT,
-    )
-    with receiver() as server:
-        hook = subscribe(server.url, kinds=("member.enrolled",))
-        queues.publish(enrolled)
-        queues.pump()
-        assert verified(server.received[0], hook["secret"])["customer_ref"] == "crm-ada-lovelace"
-        assert call("api_erase_member", ADMIN).status == 200
-        path = {"subscription_id": hook["subscription_id"], "event_id": enrolled.event_id}
-        again = call(
-            "api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "after-erasure"}
-        )
-        assert again.status == 202, again.body
-        queues.pump()
-        assert len(server.received) == 2
-        resent = verified(server.received[1], hook["secret"])
-        assert resent == {**json.loads(enrolled.model_dump_json()), "customer_ref": None}
-        assert "crm-ada-lovelace" not in server.received[1].body.decode()
-
-
-def test_a_redelivery_queued_but_not_marked_answers_queued_and_sends_once(queues, monkeypatch):
-    """The message is sent, then marking the request fails (a throttled write): the answer is
-    still 202 queued, so the caller does not retry into a second send."""
-    from loyalty_engine.kernel.errors import ServiceUnavailable
-    from loyalty_engine.webhooks.store import WebhookStore
-
-    def throttled(*args):
-        raise ServiceUnavailable("the database is busy")
-
-    with receiver() as server:
-        _hook, event, path = sent_once(queues, server)
-        monkeypatch.setattr(WebhookStore, "redelivery_queued", throttled)
-        reply = call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "mark-1"})
-        assert (reply.status, reply.body["queued"]) == (202, True), reply.body
-        queues.pump()
-        assert [r.headers["Loyalty-Event-Id"] for r in server.received] == [event.event_id] * 2
-
-
-def test_a_redelivery_counts_its_retries_from_the_instant_it_was_asked_for(queues, monkeypatch):
-    """Its first attempt's instant is taken to the microsecond, as the dispatcher's is (the
-    API's clock keeps whole seconds, which cut up to a second off the retry window)."""
-    from loyalty_engine.webhooks.queue import DeliveryQueue
-
-    queued: list = []
-    send = DeliveryQueue.send
-
-    def keep(self, messages, delay_s=0):
-        queued.extend(messages)
-        return send(self, messages, delay_s)
-
-    with receiver() as server:
-        _hook, _event, path = sent_once(queues, server)
-        monkeypatch.setattr(DeliveryQueue, "send", keep)
-        before = time.time()
-        reply = call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "at-1"})
-        after = time.time()
-        assert reply.status == 202 and reply.body["queued"] is True, reply.body
-    assert [m.redelivery for m in queued] == [True]
-    assert before <= queued[0].first_at <= after and queued[0].due_at == queued[0].first_at

@@ -22,7 +22,7 @@ from loyalty_engine.tiers.context import JobServices
 from loyalty_engine.tiers.job_store import JobStore
 from loyalty_engine.tiers.jobs import JobName, JobRequest, RunSummary
 from loyalty_engine.tiers.run_use_cases import run_now
-from tests.integration.conftest import order_body
+from tests.integration.conftest import SHOP, order_body
 from tests.support.api import LambdaContext, call, load_event
 from tests.support.clock import FakeClock
 from tests.support.tiers import ref_downgrade, ref_upgrade
@@ -237,3 +237,12 @@ def emf_metrics(output: str) -> Iterator[tuple[str, float]]:
                 values = document[metric["Name"]]
                 for value in values if isinstance(values, list) else [values]:
                     yield metric["Name"], value
+
+
+REGION = "eu-west-1"
+
+
+def _history(card: str) -> list[dict]:
+    reply = call("api_get_tier_history", SHOP, path={"card_code": card}, query={"limit": "200"})
+    assert reply.status == 200, reply.body
+    return reply.body["changes"]
