@@ -223,6 +223,38 @@ def test_control_characters_in_names_are_refused(member: dict, table: Any) -> No
         assert status == 422 and answer["code"] == "invalid_character", answer
 
 
+@pytest.mark.parametrize(
+    "content_type", ["application/merge-patch+json", "application/vnd.api+json", "Application/JSON"]
+)
+def test_json_media_types_the_guard_accepts_reach_the_route(
+    member: dict, table: Any, content_type: str
+) -> None:
+    """`application/*+json` and any case of `application/json` are JSON (api.md, Hostile input):
+    the route reads the body, not powertools' own 415 in another shape."""
+    before = _table_items(table)
+    case = Hostile("media", body='{"burn_id": "B-1", "points": 1}', headers={"Content-Type": content_type})
+    status, answer = send("POST", "/v1/members/{card_code}/burns", case)
+    assert status == 409 and answer["code"] == "insufficient_points", answer  # the member has no points
+    assert _table_items(table) == before
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data", "text/plain", "application/x-www-form-urlencoded"]
+)
+@pytest.mark.parametrize("body", [None, ""])
+def test_a_write_without_a_body_is_422_whatever_its_content_type(
+    member: dict, table: Any, content_type: str, body: str | None
+) -> None:
+    """No body: nothing to read by type. It used to be a 500 (multipart without a boundary) or
+    powertools' 415 outside the error shape; it is the missing body's 422."""
+    before = _table_items(table)
+    case = Hostile("no_body", body=body, headers={"Content-Type": content_type})
+    status, answer = send("POST", "/v1/members/{card_code}/burns", case)
+    assert status == 422 and answer["code"] == "validation_error", answer
+    assert answer["details"][0]["reason"] == "missing", answer
+    assert _table_items(table) == before
+
+
 def test_zz_figures() -> None:
     """The closing figures: hostile requests per route and 5xx seen (the goal is none)."""
     figures = {

@@ -193,6 +193,19 @@ def _check_parameters(event: dict[str, Any]) -> None:
             _check_text(str(value), str(name), _ANY_CONTROL, "query")
 
 
+def read_as_json(event: dict[str, Any]) -> None:
+    """After `check` let the request through: its body is JSON (any case of `application/json`, an
+    `application/*+json`) or absent, so the resolver is told `application/json`. Powertools
+    itself takes only a lower-case `application/json` prefix, answers anything else with a 415
+    outside the error shape, and fails on a bodiless `multipart/form-data` (a 500)."""
+    for source, value in (("headers", "application/json"), ("multiValueHeaders", ["application/json"])):
+        headers = event.get(source)
+        if isinstance(headers, dict):
+            for name in [name for name in headers if str(name).lower() == "content-type"]:
+                del headers[name]
+            headers["Content-Type"] = value
+
+
 def check(event: dict[str, Any]) -> dict[str, Any] | None:
     """The refusal (an API Gateway proxy response) of a hostile request, or None."""
     global _last

@@ -112,6 +112,7 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
             logger.info("request refused", extra={"status": refusal["statusCode"]})
             audit_trail.record_answer(event, refusal, logger, refused_by_guard=True)
             return refusal
+        request_guard.read_as_json(event)
         try:
             answer = resolve(event, context)
         except Exception:
