@@ -59,7 +59,7 @@ def test_anything_else_is_refused(code):
     assert code_problem(code) is not None
 
 
-@pytest.mark.parametrize("bad", ["", "a b", "a\tb", "a\x00", "a\x7f", "é", "x" * 65, " lead"])
+@pytest.mark.parametrize("bad", ["", "a b", "a\tb", "a\x00", "a\x7f", "é", "x" * 65, " lead", "trail\n"])
 def test_invalid_codes(bad):
     assert code_problem(bad)
     with pytest.raises(ValidationError):

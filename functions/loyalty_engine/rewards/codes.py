@@ -56,7 +56,7 @@ def code_problem(code: str) -> str | None:
         return "a code is not empty"
     if len(code) > CODE_MAX:
         return f"a code is at most {CODE_MAX} characters"
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         return "a code is visible ASCII characters only (no spaces, no control characters)"
     return None
 
