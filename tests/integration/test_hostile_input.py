@@ -255,6 +255,28 @@ def test_a_write_without_a_body_is_422_whatever_its_content_type(
     assert _table_items(table) == before
 
 
+def test_a_repeated_query_parameter_or_idempotency_key_is_a_clear_422(member: dict, table: Any) -> None:
+    """`?limit=1&limit=500` reached the resolver as a list: 422 'Input should be a valid integer'
+    (an Idempotency-Key header twice: 'a valid string'). It names the repeated parameter."""
+    event = _event(
+        "GET", "/v1/members/{card_code}/ledger", Hostile("query", query={"limit": "500"}), ALL_SCOPES
+    )
+    event["multiValueQueryStringParameters"] = {"limit": ["1", "500"]}
+    answer = handler_for(event)(event, LambdaContext())
+    body = json.loads(answer["body"])
+    assert (answer["statusCode"], body["code"]) == (422, "repeated_parameter"), body
+    assert body["details"] == [{"in": "query", "field": "limit", "reason": "repeated_parameter"}]
+
+    before = _table_items(table)
+    case = Hostile("header", body='{"points": 1}', headers={"Idempotency-Key": "k-2"})
+    event = _event("POST", "/v1/members/{card_code}/burns", case, ALL_SCOPES)
+    event["multiValueHeaders"]["Idempotency-Key"] = ["k-1", "k-2"]
+    answer = handler_for(event)(event, LambdaContext())
+    body = json.loads(answer["body"])
+    assert (answer["statusCode"], body["code"]) == (422, "repeated_parameter"), body
+    assert _table_items(table) == before
+
+
 def test_zz_figures() -> None:
     """The closing figures: hostile requests per route and 5xx seen (the goal is none)."""
     figures = {

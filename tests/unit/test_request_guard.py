@@ -126,6 +126,26 @@ def test_free_text_keeps_tabs_and_newlines_but_names_do_not() -> None:
         single_line("Gold\ntier")
 
 
+def test_a_query_parameter_or_idempotency_key_given_twice_is_refused_by_name() -> None:
+    once = _event(None, multiValueQueryStringParameters={"limit": ["5"]})
+    assert request_guard.check(once) is None
+    twice = _event(None, multiValueQueryStringParameters={"limit": ["1", "500"]})
+    assert _refusal(twice) == (
+        422,
+        {
+            "code": "repeated_parameter",
+            "message": "the query parameter 'limit' is given 2 times: give it once",
+            "details": [{"in": "query", "field": "limit", "reason": "repeated_parameter"}],
+        },
+    )
+    headers = {"multiValueHeaders": {"idempotency-KEY": ["k-1", "k-2"], "Accept": ["a/b", "c/d"]}}
+    refused = _refusal(_event(None, **headers))
+    assert refused is not None and refused[1]["details"] == [
+        {"in": "header", "field": "Idempotency-Key", "reason": "repeated_parameter"}
+    ]
+    assert request_guard.check(_event(None, multiValueHeaders={"Accept": ["a/b", "c/d"]})) is None
+
+
 def test_malformed_json_is_left_to_the_resolvers_validation_error() -> None:
     assert request_guard.check(_event("{not json")) is None
     with pytest.raises(json.JSONDecodeError):

@@ -7,7 +7,8 @@ by a linear scan outside strings before any parsing (422 `body_too_deep`), then 
 parse: a duplicate key (422 `duplicate_key`), `NaN`/`Infinity`/an overflowing or non-ASCII
 number (422 `invalid_number`), a control character in any string (422 `invalid_character`;
 tab, line feed and carriage return are left to the fields that allow free text). Path and
-query values are checked for control characters too.
+query values are checked for control characters too, and a query parameter or the
+Idempotency-Key header given twice is refused by name (422 `repeated_parameter`).
 
 The parse is the one the resolver uses (`loads`, its `json_body_deserializer`): the body is
 read once, the same way, with numbers as `int` and `Decimal` (never `float`).
@@ -191,6 +192,23 @@ def _check_parameters(event: dict[str, Any]) -> None:
     for name, values in (event.get("multiValueQueryStringParameters") or {}).items():
         for value in values or ():
             _check_text(str(value), str(name), _ANY_CONTROL, "query")
+        _once(str(name), values, "query parameter", "query")
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if str(name).lower() == "idempotency-key":  # the one header a route reads
+            _once("Idempotency-Key", values, "header", "header")
+
+
+def _once(name: str, values: Any, kind: str, where: str) -> None:
+    """No route takes a list in a query parameter or a header: the resolver would read a
+    repeated one as a list and answer 'Input should be a valid integer'."""
+    if isinstance(values, list) and len(values) > 1:
+        raise Refused(
+            422,
+            "repeated_parameter",
+            f"the {kind} {name!r} is given {len(values)} times: give it once",
+            name,
+            where,
+        )
 
 
 def read_as_json(event: dict[str, Any]) -> None:
