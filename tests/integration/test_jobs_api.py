@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import boto3
 
 from loyalty_engine.handlers.api_context import default_context
-from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
+from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP, order_body
 from tests.support.api import call, load_event
 from tests.support.aws import fresh_caches
 from tests.support.jobs import (
@@ -98,6 +98,11 @@ def test_tier_history_pages_and_unknown_cards(member, clock):
     assert [c for page in pages for c in page] == everything
     unknown = call("api_get_tier_history", SHOP, path={"card_code": "2990000000025"})
     assert unknown.status == 404 and unknown.body["code"] == "member_not_found"
+    # with a cursor too (it was a 200 with no changes), and another group's card is not found either
+    cursor = {"cursor": call("api_get_tier_history", SHOP, query={"limit": "4"}).body["next_cursor"]}
+    for caller, card in ((SHOP, "2990000000025"), (OTHER_GROUP, CARD)):
+        unknown = call("api_get_tier_history", caller, path={"card_code": card}, query=cursor)
+        assert (unknown.status, unknown.body["code"]) == (404, "member_not_found"), unknown.body
     bad_cursor = call("api_get_tier_history", SHOP, query={"cursor": "bm90LWEtY3Vyc29y"})
     assert bad_cursor.status in (400, 422), bad_cursor.body
 

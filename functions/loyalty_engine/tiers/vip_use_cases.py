@@ -109,6 +109,6 @@ def tier_history(
 ) -> tuple[list[TierChange], str | None]:
     group = caller.group_id
     changes, next_cursor = ctx.jobs.history_page(group, card_code, limit, cursor)
-    if not changes and cursor is None and not ctx.members.programs_of(group, [card_code]):
+    if not changes and not ctx.members.programs_of(group, [card_code]):
         raise member_not_found(card_code)
     return changes, next_cursor
