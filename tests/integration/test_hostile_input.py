@@ -277,6 +277,23 @@ def test_a_repeated_query_parameter_or_idempotency_key_is_a_clear_422(member: di
     assert _table_items(table) == before
 
 
+@pytest.mark.parametrize("field", ["store_id", "sku", "product_group"])
+@pytest.mark.parametrize("char", ["\t", "\n", "\r"])
+def test_an_orders_ids_are_one_line(member: dict, table: Any, field: str, char: str) -> None:
+    """Ids refuse tab, LF and CR (api.md, Hostile input): a sku 'SKU-1\\n' matched no earning rule
+    of 'SKU-1' and earned without it, a store id with a line feed was kept as sent."""
+    before = _table_items(table)
+    order = json.loads(load_event("api_earn_order")["body"])
+    order["lines"] = [{**order["lines"][0], "product_group": "coffee"}, *order["lines"][1:]]
+    if field == "store_id":
+        order["store_id"] += char
+    else:
+        order["lines"][0][field] += char
+    status, answer = send("POST", "/v1/members/{card_code}/orders", Hostile("id", body=json.dumps(order)))
+    assert (status, answer["code"]) == (422, "invalid_character"), answer
+    assert _table_items(table) == before
+
+
 def test_zz_figures() -> None:
     """The closing figures: hostile requests per route and 5xx seen (the goal is none)."""
     figures = {

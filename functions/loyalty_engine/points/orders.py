@@ -10,7 +10,7 @@ from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import plain_decimal
+from loyalty_engine.kernel.types import Name, plain_decimal
 from loyalty_engine.points.members import Balances, Member
 from loyalty_engine.points.programs import EXACT as _EXACT
 from loyalty_engine.points.programs import EarningRule, Program, QPointSettings
@@ -21,12 +21,12 @@ CLOCK_SKEW = timedelta(minutes=5)
 class OrderLine(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
-    sku: str = Field(min_length=1, max_length=64)
+    sku: Name = Field(min_length=1, max_length=64)
     quantity: int = Field(ge=1, le=100_000, strict=True)
     amount: Annotated[
         Decimal, Field(ge=0, max_digits=14, decimal_places=4), BeforeValidator(plain_decimal)
     ] = Field(description="Line total")
-    product_group: str | None = Field(default=None, max_length=64)
+    product_group: Name | None = Field(default=None, max_length=64)
 
 
 class OrderRequest(DeferredModel):
@@ -38,7 +38,7 @@ class OrderRequest(DeferredModel):
     ] = Field(description="Amount that earns points")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     ordered_at: UtcDatetime
-    store_id: str | None = Field(default=None, max_length=64)
+    store_id: Name | None = Field(default=None, max_length=64)
     lines: list[OrderLine] = Field(default_factory=list, max_length=500)
 
 
