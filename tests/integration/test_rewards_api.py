@@ -175,6 +175,19 @@ def test_buy_spends_points_once_per_idempotency_key(funded, clock):
     assert owned == [{**attribution, "status": "available"}]  # a read adds its state now
 
 
+@pytest.mark.parametrize("char", ["\t", "\n", "\r"])
+def test_a_store_id_is_one_line_on_a_buy_and_a_burn(funded, char):
+    """Ids refuse tab, LF and CR (api.md, Hostile input); they were kept as sent."""
+    assert put_reward().status == 201
+    refused = buy("buy-ctl", store_id=f"store{char}12")
+    assert (refused.status, refused.body["code"]) == (422, "invalid_character"), refused.body
+    assert nq_available() == 1299
+    bought = buy("buy-ok")
+    assert bought.status == 201, bought.body
+    refused = burn(bought.body["attribution_id"], store_id=f"store{char}12")
+    assert (refused.status, refused.body["code"]) == (422, "invalid_character"), refused.body
+
+
 def test_buy_needs_an_idempotency_key(funded):
     assert put_reward().status == 201
     reply = without_idempotency_key("api_buy_reward", {"card_code": CARD}, {"reward_id": "coffee"})

@@ -304,7 +304,7 @@ class BuyRequest(DeferredModel):
     reward_id: str = Field(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     context: str | None = Field(default=None, max_length=1024)
-    store_id: str | None = Field(default=None, max_length=TEXT_MAX)
+    store_id: Name | None = Field(default=None, max_length=TEXT_MAX)
 
 
 class BurnAttributionRequest(DeferredModel):
@@ -313,7 +313,7 @@ class BurnAttributionRequest(DeferredModel):
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     burned_at: UtcDatetime | None = Field(default=None, description="Default: now; never in the future")
     context: str | None = Field(default=None, max_length=1024)
-    store_id: str | None = Field(default=None, max_length=TEXT_MAX)
+    store_id: Name | None = Field(default=None, max_length=TEXT_MAX)
 
 
 class AttributionBurnResult(DeferredModel):
