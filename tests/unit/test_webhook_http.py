@@ -184,3 +184,13 @@ def _self_signed(name: str, key_path, cert_path) -> None:
         )
     )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_a_url_no_request_line_can_carry_is_a_failure_not_an_exception():
+    """A subscription stored before its URL was checked for it: a path that is not ASCII made
+    http.client raise UnicodeEncodeError out of `post` on every attempt (the delivery message
+    failed until its dead-letter queue, no attempt recorded)."""
+    with receiver() as server:
+        url = f"http://hooks.example.com:{server.port}/caf\u00e9"
+        answer = post(url, b"{}", {}, allow_private=True, resolver=lambda h, p: ["127.0.0.1"])
+    assert (answer.status_code, answer.error, answer.succeeded) == (None, "connection_error", False)

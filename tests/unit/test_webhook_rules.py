@@ -120,6 +120,10 @@ def test_public_addresses_are_allowed_and_the_local_stack_allows_loopback_but_ne
         ("https://hooks.example.com/in#frag", "invalid_webhook_url"),
         ("https://hooks.example.com:99999/in", "invalid_webhook_url"),
         ("https://hooks.example.com/in put", "invalid_webhook_url"),
+        # not ASCII outside the host: no request line can carry it (every delivery raised)
+        ("https://hooks.example.com/caf\u00e9", "invalid_webhook_url"),
+        ("https://hooks.example.com/in?q=\u00e9", "invalid_webhook_url"),
+        ("https://hooks.example.com/in\u2028", "invalid_webhook_url"),
         ("https://127.0.0.1/in", "webhook_url_forbidden"),
         ("https://[::1]/in", "webhook_url_forbidden"),
         ("https://169.254.169.254/latest/meta-data", "webhook_url_forbidden"),

@@ -167,7 +167,7 @@ def post(
         return done(None, "timeout")
     except ssl.SSLError:
         return done(None, "tls_error")
-    except (OSError, http.client.HTTPException):
+    except (OSError, http.client.HTTPException, UnicodeError):  # UnicodeError: a non-ASCII path
         return done(None, "connection_error")
     finally:
         if connection is not None:

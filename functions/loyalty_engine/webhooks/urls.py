@@ -76,6 +76,8 @@ def check_url(url: str, *, allow_http: bool = False, allow_private: bool = False
         raise _refused("invalid_webhook_url", f"the URL is not valid: {error}") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise _refused("invalid_webhook_url", "an absolute https:// URL with a host name is required")
+    if not (parts.path + parts.query).isascii():  # a request line is ASCII: percent-encode them
+        raise _refused("invalid_webhook_url", "the URL's path and query are ASCII only (percent-encoded)")
     if parts.scheme == "http" and not allow_http:
         raise _refused("webhook_url_not_https", "webhooks are sent over HTTPS only on this stage")
     if parts.username is not None or parts.password is not None or parts.fragment:
