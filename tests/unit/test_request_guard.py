@@ -144,6 +144,9 @@ def test_a_query_parameter_or_idempotency_key_given_twice_is_refused_by_name() -
         {"in": "header", "field": "Idempotency-Key", "reason": "repeated_parameter"}
     ]
     assert request_guard.check(_event(None, multiValueHeaders={"Accept": ["a/b", "c/d"]})) is None
+    both_spellings = {"multiValueHeaders": {"Idempotency-Key": ["k-1"], "idempotency-key": ["k-2"]}}
+    assert _code(_event(None, **both_spellings)) == "repeated_parameter"
+    assert request_guard.check(_event(None, multiValueHeaders={"Idempotency-Key": ["k-1"]})) is None
 
 
 def test_malformed_json_is_left_to_the_resolvers_validation_error() -> None:

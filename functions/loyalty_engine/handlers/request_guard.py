@@ -193,9 +193,13 @@ def _check_parameters(event: dict[str, Any]) -> None:
         for value in values or ():
             _check_text(str(value), str(name), _ANY_CONTROL, "query")
         _once(str(name), values, "query parameter", "query")
-    for name, values in (event.get("multiValueHeaders") or {}).items():
-        if str(name).lower() == "idempotency-key":  # the one header a route reads
-            _once("Idempotency-Key", values, "header", "header")
+    keys = [  # the one header a route reads, in any spelling of its name
+        value
+        for name, values in (event.get("multiValueHeaders") or {}).items()
+        if str(name).lower() == "idempotency-key"
+        for value in (values if isinstance(values, list) else [values])
+    ]
+    _once("Idempotency-Key", keys, "header", "header")
 
 
 def _once(name: str, values: Any, kind: str, where: str) -> None:
