@@ -294,6 +294,29 @@ def test_an_orders_ids_are_one_line(member: dict, table: Any, field: str, char: 
     assert _table_items(table) == before
 
 
+@pytest.mark.parametrize(
+    ("method", "resource"), [("POST", "/v1/undeclared"), ("PATCH", "/v1/members/{card_code}/adjustments")]
+)
+def test_an_event_of_an_undeclared_route_is_refused_not_spared_the_scope_check(
+    member: dict, table: Any, method: str, resource: str
+) -> None:
+    """The scope check looked the key's scopes up by (method, resource) and skipped itself when
+    the pair was not a declared route, while the resolver routes by path: a shop key's event for
+    the adjustments path under another resource made an admin-only adjustment (201). API Gateway
+    only sends declared resources; the function no longer relies on it."""
+    before = _table_items(table)
+    shop = Caller(group_id="demo", key_id="01JD0000000000000000000002", scopes=("shop",))
+    case = Hostile("route", body='{"kind": "nq", "points": 250, "reason_code": "goodwill", "comment": "x"}')
+    event = _event("POST", "/v1/members/{card_code}/adjustments", case, shop)
+    event["headers"]["Idempotency-Key"] = "adj-undeclared"
+    event["multiValueHeaders"]["Idempotency-Key"] = ["adj-undeclared"]
+    event["resource"], event["httpMethod"] = resource, method
+    answer = handler_for(event)(event, LambdaContext())
+    assert answer["statusCode"] == 404, answer
+    assert json.loads(answer["body"])["code"] == "route_not_found"
+    assert _table_items(table) == before
+
+
 def test_zz_figures() -> None:
     """The closing figures: hostile requests per route and 5xx seen (the goal is none)."""
     figures = {

@@ -68,9 +68,10 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
         if (event.http_method, event.resource) in PUBLIC_ROUTES:
             return next_middleware(app)  # no caller: the Swagger UI page (routes_docs.py)
         allowed = scopes.get((event.http_method, event.resource))
+        if allowed is None:  # API Gateway sends declared resources only: never skip the check
+            return json_response(404, {"code": "route_not_found", "message": "no such route"})
         caller = caller_from_context(event.request_context.authorizer.raw_event)
-        if allowed is not None:
-            caller.require(allowed)
+        caller.require(allowed)
         logger.append_keys(group=caller.group_id, key_id=caller.key_id)
         app.append_context(caller=caller)
         return next_middleware(app)
