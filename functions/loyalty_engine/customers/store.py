@@ -76,6 +76,24 @@ class CustomerStore(ItemTable):
         )
         return Customer.model_validate(found), CustomerLinks(card_codes=cards, instruments=numbers)
 
+    def _directory_entry(self, group: str, customer_id: str) -> dict[str, Any]:
+        return self.put_action(
+            item(
+                keys.customers_pk(group),
+                keys.customer_entry_sk(customer_id),
+                "customer_entry",
+                {"customer_id": customer_id},
+            )
+        )
+
+    def keep_customer(self, group: str, customer: Customer) -> None:
+        """A replayed save: the customer stays as it is (same version), and its directory entry is
+        written again (a customer saved before the directory existed joins it), if the customer
+        is still at its version. ConditionsFailed: it changed meanwhile (read again)."""
+        pk = keys.customer_pk(group, customer.customer_id)
+        check = self.check_action(pk, keys.CUSTOMER_SK, _version_condition(customer.version))
+        self.transact([check, self._directory_entry(group, customer.customer_id)])
+
     def put_customer(
         self, group: str, customer: Customer, previous: Customer | None, card_codes: list[str]
     ) -> None:
@@ -90,18 +108,9 @@ class CustomerStore(ItemTable):
                 item(pk, keys.CUSTOMER_SK, "customer", customer.model_dump(mode="json")), condition
             )
         ]
-        # its entry in the group's directory (written again on every save that changes the
-        # customer: a customer saved before the directory existed joins it at its next change)
-        actions.append(
-            self.put_action(
-                item(
-                    keys.customers_pk(group),
-                    keys.customer_entry_sk(customer.customer_id),
-                    "customer_entry",
-                    {"customer_id": customer.customer_id},
-                )
-            )
-        )
+        # its entry in the group's directory (written again on every save: a customer saved
+        # before the directory existed joins it at its next save)
+        actions.append(self._directory_entry(group, customer.customer_id))
         actions += self._email_lookup_actions(group, customer, previous)
         before = set(previous.customer_groups) if previous else set()
         after = set(customer.customer_groups)

@@ -99,8 +99,12 @@ def put_customer(
         previous, links = found if found else (None, CustomerLinks())
         if previous is not None and previous.erased:
             raise customer_erased(customer_id)
-        if previous is not None and same_spec(spec, previous):
-            return 200, CustomerView(**previous.model_dump(), links=links)  # a replay changes nothing
+        if previous is not None and same_spec(spec, previous):  # a replay: no new version
+            try:
+                svc.customers.keep_customer(group, previous)
+            except ConditionsFailed:
+                continue  # it changed meanwhile: read again
+            return 200, CustomerView(**previous.model_dump(), links=links)
         customer = Customer(
             **spec.model_dump(),
             customer_id=customer_id,
