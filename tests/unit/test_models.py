@@ -3,7 +3,8 @@
 import importlib
 import pkgutil
 
-from pydantic import BaseModel
+import pytest
+from pydantic import BaseModel, ValidationError
 
 import loyalty_engine
 from loyalty_engine.kernel.model import DeferredModel
@@ -28,3 +29,38 @@ def test_every_model_is_deferred_and_no_field_takes_pydantics_model_prefix() -> 
         (m.__qualname__, name) for m in models for name in m.model_fields if name.startswith("model_")
     }
     assert not clashing
+
+
+NOW = "2026-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("model", "values", "field", "limit"),
+    [
+        (
+            "orders.OrderRequest",
+            {"order_id": "o-1", "amount": "1", "currency": "EUR", "ordered_at": NOW},
+            "store_id",
+            64,
+        ),
+        ("orders.OrderLine", {"sku": "SKU-1", "quantity": 1, "amount": "1"}, "product_group", 64),
+        ("rewards.BuyRequest", {"reward_id": "coffee"}, "store_id", 128),
+        ("rewards.BurnAttributionRequest", {}, "store_id", 128),
+    ],
+)
+def test_an_optional_id_too_long_says_so_in_characters(
+    model: str, values: dict, field: str, limit: int
+) -> None:
+    """An optional id that refuses control characters (a Name) is still a string too long
+    (`string_too_long`, 'at most N characters') past its length, as it was before it refused
+    them; not pydantic's generic 'Value should have at most N items after validation'."""
+    from loyalty_engine.points import orders
+    from loyalty_engine.rewards import models as rewards
+
+    module, name = model.split(".")
+    cls = getattr({"orders": orders, "rewards": rewards}[module], name)
+    with pytest.raises(ValidationError) as raised:
+        cls.model_validate({**values, field: "s" * (limit + 1)})
+    problems = [(p["loc"], p["type"], p["msg"]) for p in raised.value.errors() if p["loc"] == (field,)]
+    assert problems == [((field,), "string_too_long", f"String should have at most {limit} characters")]
+    assert cls.model_validate({**values, field: "s" * limit}).model_dump()[field] == "s" * limit

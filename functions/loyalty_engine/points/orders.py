@@ -4,18 +4,21 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import Name, plain_decimal
+from loyalty_engine.kernel.types import Name, plain_decimal, single_line
 from loyalty_engine.points.members import Balances, Member
 from loyalty_engine.points.programs import EXACT as _EXACT
 from loyalty_engine.points.programs import EarningRule, Program, QPointSettings
 
 CLOCK_SKEW = timedelta(minutes=5)
+# An optional id of one line (a store, a product group): its length is checked on the string, so
+# that one too long is `string_too_long` ("at most 64 characters"), not the union's `too_long`.
+OptionalId = Annotated[str, Field(max_length=64), AfterValidator(single_line)]
 
 
 class OrderLine(DeferredModel):
@@ -26,7 +29,7 @@ class OrderLine(DeferredModel):
     amount: Annotated[
         Decimal, Field(ge=0, max_digits=14, decimal_places=4), BeforeValidator(plain_decimal)
     ] = Field(description="Line total")
-    product_group: Name | None = Field(default=None, max_length=64)
+    product_group: OptionalId | None = None
 
 
 class OrderRequest(DeferredModel):
@@ -38,7 +41,7 @@ class OrderRequest(DeferredModel):
     ] = Field(description="Amount that earns points")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     ordered_at: UtcDatetime
-    store_id: Name | None = Field(default=None, max_length=64)
+    store_id: OptionalId | None = None
     lines: list[OrderLine] = Field(default_factory=list, max_length=500)
 
 

@@ -17,12 +17,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator
 
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime, add_duration
-from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal
+from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal, single_line
 from loyalty_engine.rewards.codes import CodeSource
 
 TEXT_MAX = 128
@@ -36,6 +36,9 @@ MAX_QUANTITY = 100  # units per attribution: its burns are kept on its item
 CUSTOM_COLUMNS = tuple(f"c{i}" for i in range(32))
 EXTERNAL_ID_PATTERN = FREE_ID_PATTERN
 ATTRIBUTION_ID_PATTERN = FREE_ID_PATTERN
+# A buy's or a burn's store: one line; its length checked on the string, so that one too long is
+# `string_too_long` ("at most 128 characters"), not the optional field's generic `too_long`.
+StoreId = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(single_line)]
 
 
 class IntervalType(StrEnum):
@@ -304,7 +307,7 @@ class BuyRequest(DeferredModel):
     reward_id: str = Field(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     context: str | None = Field(default=None, max_length=1024)
-    store_id: Name | None = Field(default=None, max_length=TEXT_MAX)
+    store_id: StoreId | None = None
 
 
 class BurnAttributionRequest(DeferredModel):
@@ -313,7 +316,7 @@ class BurnAttributionRequest(DeferredModel):
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     burned_at: UtcDatetime | None = Field(default=None, description="Default: now; never in the future")
     context: str | None = Field(default=None, max_length=1024)
-    store_id: Name | None = Field(default=None, max_length=TEXT_MAX)
+    store_id: StoreId | None = None
 
 
 class AttributionBurnResult(DeferredModel):
