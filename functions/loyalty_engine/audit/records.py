@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, computed_field
 
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.types import SLUG_PATTERN
@@ -79,7 +79,11 @@ class AuditRecord(DeferredModel):
 class AuditPage(DeferredModel):
     items: list[AuditRecord] = Field(description="Newest first")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
-    next: str | None = Field(description="The same as `next_cursor` (its first name, kept)")
+
+    @computed_field(description="The same as `next_cursor` (its first name, kept)")  # type: ignore[prop-decorator]
+    @property
+    def next(self) -> str | None:
+        return self.next_cursor
 
 
 def is_audited(method: str, scopes: tuple[str, ...] | list[str]) -> bool:

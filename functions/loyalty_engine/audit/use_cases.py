@@ -107,4 +107,4 @@ def audit_page(
         limit=limit,
         cursor=cursor,
     )
-    return AuditPage(items=items, next_cursor=next_cursor, next=next_cursor)
+    return AuditPage(items=items, next_cursor=next_cursor)

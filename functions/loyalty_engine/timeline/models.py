@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor
 from loyalty_engine.kernel.errors import InvalidRequest
@@ -58,7 +58,11 @@ class LedgerEntryView(LedgerEntry):
 class TimelinePage(DeferredModel):
     items: list[TimelineItem] = Field(description="Newest first")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
-    next: str | None = Field(description="The same as `next_cursor` (its first name, kept)")
+
+    @computed_field(description="The same as `next_cursor` (its first name, kept)")  # type: ignore[prop-decorator]
+    @property
+    def next(self) -> str | None:
+        return self.next_cursor
 
 
 # A source's state in the cursor: the position after which to read, None to read from the
@@ -115,7 +119,7 @@ def merge(
         if taken[name] == len(given) and len(given) < limit:
             after[name] = DONE
     next_cursor = None if all(v == DONE for v in after.values()) else encode_cursor(json.dumps(after))
-    return TimelinePage(items=[item for item, _, _ in page], next_cursor=next_cursor, next=next_cursor)
+    return TimelinePage(items=[item for item, _, _ in page], next_cursor=next_cursor)
 
 
 def points_text(nq: int, q: int) -> str:
