@@ -267,7 +267,7 @@ async function loadTimeline(card) {
       { label: "Summary", value: (i) => (i.detail && i.detail.comment ? `${i.summary}: “${i.detail.comment}”` : i.summary) },
     ], "nothing happened yet.", "timeline items", async (cursor) => {
       const page = await get(`/v1/members/${segment(card)}/timeline`, { limit: 50, cursor });
-      return { rows: page.items, next: page.next };
+      return { rows: page.items, next: page.next_cursor };
     });
   } catch (error) {
     replace(box, h("p", { class: "notice" }, `The timeline could not be read: ${error.message} (${error.code}).`));
