@@ -2,11 +2,12 @@
 
 import { configure, get, keyGroup, setKey, whenKeyRefused } from "./api.js";
 import { loadPrograms, setupInstruments } from "./catalog.js";
+import { forgetCustomers, setupCustomers } from "./customers.js";
 import { clearError, say, showError } from "./dom.js";
 import { forgetImports, refreshImports, setupImports, stopImports } from "./imports.js";
 import { setupMembers } from "./member.js";
 
-const SECTIONS = ["members", "programs", "imports", "upload", "instruments"];
+const SECTIONS = ["members", "customers", "programs", "imports", "upload", "instruments"];
 const $ = (id) => document.getElementById(id);
 
 function show(section, { focus = true } = {}) {
@@ -59,6 +60,7 @@ function signOut() {
   sessionStorage.clear();
   stopImports();
   forgetImports();
+  forgetCustomers(); // the customer shown, its search, its export's saved copy
   for (const id of ["member-view", "search-results", "programs-view", "recent-imports", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
   for (const form of document.querySelectorAll("main form")) form.reset(); // what the agent typed
   signedIn(false);
@@ -95,6 +97,7 @@ async function main() {
     button.addEventListener("click", () => show(button.dataset.section));
   }
   setupMembers();
+  setupCustomers(show);
   setupImports(show);
   setupInstruments();
   if (stored) await signIn(stored);

@@ -3,6 +3,7 @@
 import { call, get, segment } from "./api.js";
 import { earnedBurnedChart, pointsPerDay } from "./charts.js";
 import { clearError, definitions, h, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
+import { memberPrivacy } from "./privacy.js";
 
 const LEDGER_PAGES = 5; // up to 1,000 entries for the chart
 const LOTS_PAGE = 100;
@@ -88,6 +89,7 @@ export async function openMember(rawCard) {
   const ledger = await ledgerEntries(card);
   if (mine !== opening) return;
   render(member, ledger);
+  view().append(memberPrivacy(member, { current: () => mine === opening, reopen: () => openMember(member.card_code) }));
   say(`Member ${member.card_code} loaded.`);
   loadLinkedCustomer(member.card_code);
   loadLots(member.card_code);

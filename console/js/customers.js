@@ -1,0 +1,157 @@
+// Customers: find a customer (by id, or by e-mail, card code prefix or customer group), show it
+// with its linked cards (each opens in the Members section), export its data and erase it.
+
+import { get, segment } from "./api.js";
+import { clearError, definitions, h, pagedTable, replace, say, showError, when } from "./dom.js";
+import { openMember } from "./member.js";
+import { erasureForm, exportBlock, forgetPrivacy, privacyError } from "./privacy.js";
+
+const $ = (id) => document.getElementById(id);
+const STALE = Object.assign(new Error("an earlier search"), { stale: true });
+let showSection = () => {};
+// The customer opened last and the search made last are the ones shown: a slower answer for
+// one asked before is dropped (as the member view does); sign-out moves both on too.
+let opening = 0;
+let searching = 0;
+
+export function setupCustomers(show) {
+  showSection = show;
+  $("find-customer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    openCustomer($("customer-id").value);
+  });
+  $("customer-search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    searchCustomers($("customer-search-by").value, $("customer-search-value").value.trim());
+  });
+}
+
+export function forgetCustomers() {
+  opening++;
+  searching++;
+  forgetPrivacy();
+  replace($("customer-view"));
+  replace($("customer-results"));
+}
+
+// The customers matching a filter, each once: the member search (e-mail, card code prefix)
+// answers cards with their customer; a customer group lists its customers' ids.
+async function searchCustomers(filter, value) {
+  clearError();
+  const results = $("customer-results");
+  if (!value) {
+    showError("Find customers", { message: "Type what to search for (spaces only is none).", code: "validation_error" });
+    return;
+  }
+  const mine = ++searching;
+  const seen = new Map(); // customer id -> its row
+  const fetchPage = async (cursor) => {
+    let rows;
+    let next;
+    if (filter === "customer_group") {
+      const page = await get(`/v1/customer-groups/${segment(value)}/customers`, { limit: 50, cursor });
+      rows = page.customers.map((c) => ({ customer_id: c.customer_id, cards: [] }));
+      next = page.next_cursor;
+    } else {
+      const page = await get("/v1/members", { [filter]: value, limit: 50, cursor });
+      rows = [];
+      for (const m of page.items) {
+        if (!m.customer_id) continue; // a card linked to no customer
+        // a customer of an earlier page gets its card added to the row already shown
+        if (!seen.has(m.customer_id)) {
+          seen.set(m.customer_id, { ...m, cards: [] });
+          rows.push(seen.get(m.customer_id));
+        }
+        seen.get(m.customer_id).cards.push(m.card_code);
+      }
+      next = page.next_cursor;
+    }
+    if (mine !== searching) throw STALE;
+    return { rows, next };
+  };
+  try {
+    await pagedTable(results, `Customers matching ${value}`, [
+      { label: "Customer", value: (c) => h("button", { type: "button", onclick: () => openCustomer(c.customer_id) }, c.customer_id) },
+      { label: "Name", value: (c) => c.name || "" },
+      { label: "E-mail", value: (c) => c.email || "" },
+      { label: "Cards found", value: (c) => c.cards.join(", ") },
+    ], "no customer found (an erased customer is found by its id only).", "customers", fetchPage);
+    if (mine !== searching) return;
+    say(`${results.querySelectorAll("tbody tr").length} customer(s) found.`);
+    const landing = results.firstElementChild;
+    landing.setAttribute("tabindex", "-1");
+    landing.focus();
+  } catch (error) {
+    if (error === STALE || mine !== searching) return;
+    replace(results);
+    const subject = filter === "customer_group" ? `Customer group ${value}` : value;
+    privacyError("Find customers", subject, error);
+  }
+}
+
+export async function openCustomer(rawId) {
+  const id = String(rawId).trim();
+  clearError();
+  if (!id) {
+    showError("Open customer", { message: "Type a customer id (spaces only is none).", code: "validation_error" });
+    return;
+  }
+  const mine = ++opening;
+  forgetPrivacy(); // the export of the customer shown before
+  replace($("customer-view"), h("p", { class: "muted" }, `Loading ${id}…`));
+  let customer;
+  try {
+    customer = await get(`/v1/customers/${segment(id)}`);
+  } catch (error) {
+    if (mine !== opening) return;
+    replace($("customer-view"));
+    privacyError(`Customer ${id}`, `Customer ${id}`, error);
+    return;
+  }
+  if (mine !== opening) return;
+  render(customer, mine);
+  $("customer-title").focus();
+  say(`Customer ${customer.customer_id} loaded.`);
+}
+
+function openCard(card) {
+  showSection("members");
+  openMember(card);
+}
+
+function render(customer, mine) {
+  const id = customer.customer_id;
+  const subject = `Customer ${id}`;
+  const current = () => mine === opening;
+  const path = `/v1/customers/${segment(id)}`;
+  const name = [customer.first_name, customer.last_name].filter(Boolean).join(" ");
+  const cards = customer.links.card_codes;
+  const done = (erased) => {
+    if (!current()) return;
+    render(erased, mine);
+    $("customer-title").focus();
+  };
+  replace(
+    $("customer-view"),
+    h("h3", { id: "customer-title", tabindex: "-1" }, subject),
+    definitions([
+      ["Name", customer.erased ? "erased" : name || "none"],
+      ["E-mail", customer.erased ? "erased" : customer.email || "none"],
+      ["Phone", customer.erased ? "erased" : customer.phone || "none"],
+      ["Customer groups", customer.customer_groups.join(", ") || "none"],
+      ["Member cards", cards.length
+        ? h("ul", { class: "inline", id: "customer-cards" }, cards.map((card) => h("li", {},
+          h("button", { type: "button", onclick: () => openCard(card), "aria-label": `Open card ${card} in Members` }, card))))
+        : "none"],
+      ["Gift cards and coupons", customer.links.instruments.join(", ") || "none"],
+      ["Customer since", when(customer.created_at)],
+      ["Last changed", when(customer.updated_at)],
+      ...(customer.erased ? [["Personal data", h("span", { id: "customer-erased" }, `erased ${when(customer.erased_at)}`)]] : []),
+    ]),
+    h("h4", {}, "Privacy"),
+    exportBlock({ kind: "customer", id, subject, path: `${path}/export`, current }),
+    customer.erased
+      ? h("p", { class: "notice" }, `The customer's personal data was erased ${when(customer.erased_at)}: the export holds what is kept.`)
+      : erasureForm({ kind: "customer", id, subject, path: `${path}/erasure`, current, done }),
+  );
+}
