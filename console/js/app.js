@@ -5,7 +5,7 @@ import { loadPrograms, setupInstruments } from "./catalog.js";
 import { forgetCustomers, setupCustomers } from "./customers.js";
 import { clearError, say, showError } from "./dom.js";
 import { forgetImports, refreshImports, setupImports, stopImports } from "./imports.js";
-import { setupMembers } from "./member.js";
+import { forgetMembers, setupMembers } from "./member.js";
 
 const SECTIONS = ["members", "customers", "programs", "imports", "upload", "instruments"];
 const $ = (id) => document.getElementById(id);
@@ -60,6 +60,7 @@ function signOut() {
   sessionStorage.clear();
   stopImports();
   forgetImports();
+  forgetMembers(); // a member or a search still on its way
   forgetCustomers(); // the customer shown, its search, its export's saved copy
   for (const id of ["member-view", "search-results", "programs-view", "recent-imports", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
   for (const form of document.querySelectorAll("main form")) form.reset(); // what the agent typed

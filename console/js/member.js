@@ -68,6 +68,12 @@ async function search(filter, value) {
 // The member asked for last: a slower answer for a card opened before it is dropped.
 let opening = 0;
 
+// Sign-out: a member or a search still on its way is dropped, not drawn for the next agent.
+export function forgetMembers() {
+  opening++;
+  searching++;
+}
+
 export async function openMember(rawCard) {
   const card = String(rawCard).trim();
   clearError();

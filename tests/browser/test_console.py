@@ -332,3 +332,23 @@ def test_an_error_goes_when_the_agent_moves_to_another_section(signed_in: Any) -
     page.get_by_role("button", name="Members", exact=True).click()
     expect(page.get_by_role("heading", name="Members", exact=True)).to_be_focused()
     expect(page.locator("#error")).to_be_hidden()
+
+
+def test_a_member_still_loading_at_sign_out_is_not_shown_after(signed_in: Any, seeded: Seeded) -> None:
+    """The member asked for before signing out answers late: its view is dropped, not drawn
+    into the next agent's session."""
+    page = signed_in
+
+    def slow(route: Any) -> None:
+        page.wait_for_timeout(1000)
+        route.continue_()
+
+    page.route(f"**/v1/members/{seeded.card}", slow)
+    page.get_by_label("Card code", exact=True).fill(seeded.card)
+    page.get_by_role("button", name="Open member").click()
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, seeded.admin_key)
+    page.get_by_role("button", name="Sign out").wait_for()
+    page.wait_for_timeout(1500)  # the late answer has come and gone
+    expect(page.locator("#member-view")).to_be_empty()
+    expect(page.get_by_role("alert")).to_be_hidden()
