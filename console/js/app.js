@@ -6,8 +6,9 @@ import { forgetCustomers, setupCustomers } from "./customers.js";
 import { clearError, say, showError } from "./dom.js";
 import { forgetImports, refreshImports, setupImports, stopImports } from "./imports.js";
 import { forgetMembers, setupMembers } from "./member.js";
+import { forgetWebhooks, loadWebhooks } from "./webhooks.js";
 
-const SECTIONS = ["members", "customers", "programs", "imports", "upload", "instruments"];
+const SECTIONS = ["members", "customers", "programs", "imports", "upload", "instruments", "webhooks"];
 const $ = (id) => document.getElementById(id);
 
 function show(section, { focus = true } = {}) {
@@ -20,6 +21,7 @@ function show(section, { focus = true } = {}) {
   stopImports();
   if (section === "programs") loadPrograms();
   if (section === "imports") refreshImports();
+  if (section === "webhooks") loadWebhooks();
   if (focus) $(`${section}-title`).focus();
 }
 
@@ -62,6 +64,7 @@ function signOut() {
   forgetImports();
   forgetMembers(); // a member or a search still on its way
   forgetCustomers(); // the customer shown, its search, its export's saved copy
+  forgetWebhooks();
   for (const id of ["member-view", "search-results", "programs-view", "recent-imports", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
   for (const form of document.querySelectorAll("main form")) form.reset(); // what the agent typed
   signedIn(false);
