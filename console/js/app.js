@@ -1,5 +1,6 @@
 // The console's shell: sign in and out, and the sections.
 
+import { forgetAudit, loadAudit, setupAudit } from "./audit.js";
 import { configure, get, keyGroup, setKey, whenKeyRefused } from "./api.js";
 import { loadPrograms, setupInstruments } from "./catalog.js";
 import { forgetCustomers, setupCustomers } from "./customers.js";
@@ -8,7 +9,7 @@ import { forgetImports, refreshImports, setupImports, stopImports } from "./impo
 import { forgetMembers, setupMembers } from "./member.js";
 import { forgetWebhooks, loadWebhooks } from "./webhooks.js";
 
-const SECTIONS = ["members", "customers", "programs", "imports", "upload", "instruments", "webhooks"];
+const SECTIONS = ["members", "customers", "programs", "imports", "upload", "instruments", "webhooks", "audit"];
 const $ = (id) => document.getElementById(id);
 
 function show(section, { focus = true } = {}) {
@@ -22,6 +23,7 @@ function show(section, { focus = true } = {}) {
   if (section === "programs") loadPrograms();
   if (section === "imports") refreshImports();
   if (section === "webhooks") loadWebhooks();
+  if (section === "audit") loadAudit();
   if (focus) $(`${section}-title`).focus();
 }
 
@@ -65,6 +67,7 @@ function signOut() {
   forgetMembers(); // a member or a search still on its way
   forgetCustomers(); // the customer shown, its search, its export's saved copy
   forgetWebhooks();
+  forgetAudit();
   for (const id of ["member-view", "search-results", "programs-view", "recent-imports", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
   for (const form of document.querySelectorAll("main form")) form.reset(); // what the agent typed
   signedIn(false);
@@ -104,6 +107,7 @@ async function main() {
   setupCustomers(show);
   setupImports(show);
   setupInstruments();
+  setupAudit();
   if (stored) await signIn(stored);
   else $("api-key").focus();
   document.body.dataset.ready = "true";
