@@ -223,6 +223,25 @@ class CustomerStore(ItemTable):
         found = batch_get(self._client, self._table, wanted) if wanted else {}
         return [Customer.model_validate(data_of(found[k])) for k in wanted if k in found], next_cursor
 
+    def customers_by_email(
+        self, group: str, email: str, limit: int, cursor: str | None
+    ) -> tuple[list[Customer], str | None]:
+        """One page of the group's customers with this e-mail (trimmed, any case), in id order: a
+        Query of its lookups, then one BatchGetItem; a lookup whose customer's e-mail has since
+        changed (see `search.backfill`) is left out."""
+        prefix = search_keys.email_lookup_prefix(email)
+        pk = search_keys.email_index_pk(group)
+        values, next_cursor = prefix_page(
+            self._client, self._table, pk, prefix, limit, cursor, max_length=len(prefix) + 80
+        )
+        wanted = [(keys.customer_pk(group, str(v["customer_id"])), keys.CUSTOMER_SK) for v in values]
+        found = batch_get(self._client, self._table, wanted) if wanted else {}
+        customers = [Customer.model_validate(data_of(found[k])) for k in wanted if k in found]
+        same = search_keys.normalised_email(email)
+        return [
+            c for c in customers if c.email and search_keys.normalised_email(c.email) == same
+        ], next_cursor
+
     def link_instrument_actions(self, group: str, customer_id: str, number: str) -> list[dict[str, Any]]:
         """Transaction actions: the customer's link to an instrument, and a check that the
         customer (which the caller read) is still there and not erased: an erasure committed

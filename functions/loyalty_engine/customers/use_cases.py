@@ -131,8 +131,14 @@ def customer_group_customers(
     )
 
 
-def list_customers(svc: CustomerContext, caller: Caller, limit: int, cursor: str | None) -> CustomerPage:
-    """One page of the caller's group's customers, by customer id (without their links)."""
+def list_customers(
+    svc: CustomerContext, caller: Caller, limit: int, cursor: str | None, email: str | None = None
+) -> CustomerPage:
+    """One page of the caller's group's customers, by customer id (without their links); with
+    `email`, only those with that e-mail (an erased customer has none)."""
+    if email is not None:
+        found, next_cursor = svc.customers.customers_by_email(caller.group_id, email, limit, cursor)
+        return CustomerPage(customers=found, next_cursor=next_cursor)
     found, next_cursor = svc.customers.customers_page(caller.group_id, limit, cursor)
     return CustomerPage(customers=found, next_cursor=next_cursor)
 

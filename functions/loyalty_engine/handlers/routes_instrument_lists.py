@@ -25,6 +25,10 @@ from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int
 
 Limit = Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()]
 Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+Email = Annotated[
+    str | None,
+    Query(min_length=3, max_length=254, pattern=r"^\s*[^@\s]+@[^@\s]+\s*$", description="An e-mail address"),
+]
 
 
 def add_instrument_lists_routes(app: APIGatewayRestResolver) -> None:
@@ -44,10 +48,11 @@ def add_instrument_lists_routes(app: APIGatewayRestResolver) -> None:
         return customers.list_customer_groups(instrument_services(), caller_of(app), limit, cursor)
 
     @app.get("/v1/customers", responses=responses(200), tags=["customers"])
-    def list_customers(limit: Limit = 50, cursor: Cursor = None) -> CustomerPage:
+    def list_customers(limit: Limit = 50, cursor: Cursor = None, email: Email = None) -> CustomerPage:
         """The group's customers, by customer id, a page at a time (without their links: read a
-        customer for its cards and instruments)."""
-        return customers.list_customers(instrument_services(), caller_of(app), limit, cursor)
+        customer for its cards and instruments); with `email`, those with that e-mail (trimmed,
+        any case), a customer without a card included, an erased one never."""
+        return customers.list_customers(instrument_services(), caller_of(app), limit, cursor, email)
 
     @app.get("/v1/series/<series_id>/batches", responses=responses(200), tags=["series"])
     def list_batches(
