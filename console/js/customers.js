@@ -48,9 +48,20 @@ async function searchCustomers(filter, value) {
   const fetchPage = async (cursor) => {
     let rows;
     let next;
-    if (filter === "customer_group") {
+    if (filter === "email") {
+      // every customer holding the e-mail, with or without a card (the member search finds
+      // only those with one)
+      const page = await get("/v1/customers", { email: value, limit: 50, cursor });
+      rows = page.customers.map((c) => ({
+        customer_id: c.customer_id,
+        name: [c.first_name, c.last_name].filter(Boolean).join(" "),
+        email: c.email,
+        cards: null,
+      }));
+      next = page.next_cursor;
+    } else if (filter === "customer_group") {
       const page = await get(`/v1/customer-groups/${segment(value)}/customers`, { limit: 50, cursor });
-      rows = page.customers.map((c) => ({ customer_id: c.customer_id, cards: [] }));
+      rows = page.customers.map((c) => ({ customer_id: c.customer_id, cards: null }));
       next = page.next_cursor;
     } else {
       const page = await get("/v1/members", { [filter]: value, limit: 50, cursor });
@@ -74,7 +85,7 @@ async function searchCustomers(filter, value) {
       { label: "Customer", value: (c) => h("button", { type: "button", onclick: () => openCustomer(c.customer_id) }, c.customer_id) },
       { label: "Name", value: (c) => c.name || "" },
       { label: "E-mail", value: (c) => c.email || "" },
-      { label: "Cards found", value: (c) => c.cards.join(", ") },
+      { label: "Cards found", value: (c) => (c.cards === null ? "open the customer to see" : c.cards.join(", ")) },
     ], "no customer found (an erased customer is found by its id only).", "customers", fetchPage);
     if (mine !== searching) return;
     say(`${results.querySelectorAll("tbody tr").length} customer(s) found.`);
