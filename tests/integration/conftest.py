@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,11 +12,20 @@ from loyalty_engine.handlers.api_context import default_context
 from tests.support.api import call, load_event
 from tests.support.aws import fresh_caches
 from tests.support.clock import FakeClock
+from tests.support.concurrency import threaded_moto
 
 ADMIN = Caller(group_id="demo", key_id="01JD0000000000000000000001", scopes=("admin",))
 SHOP = Caller(group_id="demo", key_id="01JD0000000000000000000002", scopes=("shop",))
 OTHER_GROUP = Caller(group_id="demo-b", key_id="01JD0000000000000000000003", scopes=("admin",))
 CARD = "2990000000017"
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    """moto's threaded server with the table, for requests from many threads at once
+    (tests/support/concurrency.py); its endpoint."""
+    with threaded_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP, order_body
-from tests.integration.test_concurrency import all_at_once, invoke, moto_server  # noqa: F401
 from tests.support.api import call, lambda_container, load_event
+from tests.support.concurrency import all_at_once, invoke
 
 GOODWILL = {"kind": "nq", "points": 250, "reason_code": "goodwill", "comment": "late delivery of order 1001"}
 
@@ -149,7 +149,7 @@ def test_adjustments_are_audited_without_the_comment(earned):
     assert "late delivery" not in json.dumps(reply.body)
 
 
-def test_concurrent_retries_of_one_adjustment_make_one_entry(moto_server):  # noqa: F811
+def test_concurrent_retries_of_one_adjustment_make_one_entry(moto_server):
     from loyalty_engine.handlers.api_context import default_context
     from tests.support.clock import FakeClock
 

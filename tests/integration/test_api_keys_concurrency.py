@@ -10,9 +10,9 @@ from loyalty_engine.access.caller import caller_from_context
 from loyalty_engine.handlers import authorizer
 from loyalty_engine.handlers.api_context import default_context
 from tests.integration.conftest import ADMIN
-from tests.integration.test_concurrency import all_at_once, moto_server  # noqa: F401
 from tests.support.api import LambdaContext, Reply, call, lambda_container, load_event
 from tests.support.clock import FakeClock
+from tests.support.concurrency import all_at_once
 
 BODY = {"name": "till", "scopes": ["shop"]}
 
@@ -27,7 +27,7 @@ def _accepted(token: str) -> bool:
     return True
 
 
-def test_racing_creates_make_one_key_and_racing_rotations_one_secret(moto_server, monkeypatch):  # noqa: F811
+def test_racing_creates_make_one_key_and_racing_rotations_one_secret(moto_server, monkeypatch):
     clock = FakeClock()
     default_context().clock = clock
     monkeypatch.setattr(authorizer, "clock", clock)

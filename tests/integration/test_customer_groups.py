@@ -13,14 +13,7 @@ import pytest
 from loyalty_engine.kernel.dynamo import client
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.support.api import Reply, call, load_event
-
-RULES = [
-    {"customer_group": "staff", "multiplier": "0"},
-    {"customer_group": "club", "multiplier": "2"},
-    {"sku": "SKU-1", "points_per_unit": 50},
-    {"sku": "SKU-1", "customer_group": "vip", "points_per_unit": 70},
-    {"sku": "SKU-1", "customer_group": "club", "points_per_unit": 60},
-]
+from tests.support.earning_rules import CUSTOMER_GROUP_RULES as RULES
 
 
 def put_group(customer_group_id: str) -> None:

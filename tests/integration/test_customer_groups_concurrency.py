@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 from loyalty_engine.handlers.api_context import default_context
 from tests.integration.conftest import ADMIN, SHOP, order_body
-from tests.integration.test_concurrency import all_at_once, moto_server  # noqa: F401
-from tests.integration.test_customer_groups import RULES
 from tests.support.api import Reply, call, lambda_container, load_event
 from tests.support.clock import FakeClock
+from tests.support.concurrency import all_at_once
+from tests.support.earning_rules import CUSTOMER_GROUP_RULES as RULES
 
 
-def test_group_changes_racing_earns_end_in_step(moto_server):  # noqa: F811
+def test_group_changes_racing_earns_end_in_step(moto_server):
     default_context().clock = FakeClock()
     points = lambda_container()
     instruments = lambda_container("loyalty_engine.handlers.instrument_api")

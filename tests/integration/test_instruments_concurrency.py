@@ -16,8 +16,8 @@ import pytest
 
 from loyalty_engine.instruments.context import instrument_services
 from loyalty_engine.kernel import keys
-from tests.integration.test_concurrency import all_at_once, moto_server  # noqa: F401
 from tests.support.api import Reply
+from tests.support.concurrency import all_at_once
 from tests.support.fast_clients import shared_botocore_loader
 from tests.support.instruments import (
     GROUP,

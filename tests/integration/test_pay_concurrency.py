@@ -7,12 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 
 from loyalty_engine.handlers.api_context import default_context
-from tests.integration.conftest import ADMIN, CARD, order_body
-from tests.integration.test_concurrency import all_at_once, ledger, moto_server  # noqa: F401
-from tests.integration.test_pay_with_points import ACCEPTORS, TILL, program_body
+from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.support.api import Reply, call, lambda_container
 from tests.support.clock import FakeClock
+from tests.support.concurrency import all_at_once, ledger
 from tests.support.ledger import assert_running_balances
+from tests.support.pay_with_points import ACCEPTORS, TILL, program_body
 
 
 def _funded(handler) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +45,7 @@ def _payments(amount: str, count: int) -> list[Reply]:
     return all_at_once([pay(n) for n in range(count)])
 
 
-def test_two_concurrent_payments_beyond_the_balance_one_succeeds(moto_server):  # noqa: F811
+def test_two_concurrent_payments_beyond_the_balance_one_succeeds(moto_server):
     main = lambda_container()
     _funded(main)
     replies = _payments("60.00", 2)  # 600 points each, 1000 available
@@ -55,7 +55,7 @@ def test_two_concurrent_payments_beyond_the_balance_one_succeeds(moto_server):  
     assert paid["balances"]["nq"]["available"] == 400
 
 
-def test_twenty_concurrent_payments_spend_exactly_the_balance(moto_server):  # noqa: F811
+def test_twenty_concurrent_payments_spend_exactly_the_balance(moto_server):
     main = lambda_container()
     _funded(main)
     replies = _payments("30.00", 20)  # 300 points each: three fit in 1000
@@ -65,7 +65,7 @@ def test_twenty_concurrent_payments_spend_exactly_the_balance(moto_server):  # n
     assert after == [100, 400, 700]
     view = call("api_get_member", TILL, handler=main)
     assert view.body["balances"]["nq"]["available"] == 100
-    entries = ledger(main)
+    entries = ledger(main, SHOP)
     assert_running_balances(entries)
     assert all(entry["nq_balance"] >= 0 for entry in entries)
     assert [entry["kind"] for entry in entries] == ["earn"] + ["payment"] * 3

@@ -5,7 +5,6 @@ groups, and the round trips of a payment."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,30 +14,18 @@ from loyalty_engine.access.models import Caller
 from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.kernel.dynamo import client
 from tests.integration.conftest import ADMIN, CARD, order_body
-from tests.support.api import Reply, call, load_event
+from tests.support.api import Reply, call
 from tests.support.clock import FakeClock
 from tests.support.ledger import assert_running_balances
-
-ACCEPTORS = "points-acceptors"
-
-
-def till(merchant_id: str | None) -> Caller:
-    return Caller(
-        group_id="demo", key_id="01JD0000000000000000000021", scopes=("shop",), merchant_id=merchant_id
-    )
-
-
-TILL = till("till-1")
-OTHER_TILL = till("till-2")
-OUTSIDER = till("outsider")
-GHOST = till("ghost")
-NO_MERCHANT = till(None)
-
-
-def program_body(**overrides: Any) -> dict[str, Any]:
-    body = json.loads(load_event("api_put_program")["body"])
-    body["payment"] = {"rate": "10", "currency": "EUR", "acceptor_merchant_group": ACCEPTORS}
-    return {**body, **overrides}
+from tests.support.pay_with_points import (
+    ACCEPTORS,
+    GHOST,
+    NO_MERCHANT,
+    OTHER_TILL,
+    OUTSIDER,
+    TILL,
+    program_body,
+)
 
 
 def put_merchant(merchant_id: str, groups: list[str]) -> None:

@@ -11,10 +11,9 @@ import pytest
 
 from loyalty_engine.handlers.api_context import default_context
 from tests.integration.conftest import ADMIN, SHOP, order_body
-from tests.integration.test_concurrency import all_at_once, moto_server  # noqa: F401
-from tests.integration.test_rewards_concurrency import invoke
 from tests.support.api import Handler, Reply, lambda_container
 from tests.support.clock import FakeClock
+from tests.support.concurrency import all_at_once, invoke
 from tests.support.fast_clients import shared_botocore_loader
 
 BUYERS = 20
@@ -35,7 +34,7 @@ def _fast_clients():
 
 
 @pytest.fixture
-def handler(moto_server) -> Handler:  # noqa: F811
+def handler(moto_server) -> Handler:
     default_context().clock = FakeClock()
     handler = lambda_container()
     assert invoke(handler, "api_put_program", ADMIN).status == 201

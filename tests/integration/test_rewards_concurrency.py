@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from loyalty_engine.access.models import Caller
 from loyalty_engine.handlers.api_context import default_context
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
-from tests.integration.test_concurrency import all_at_once, moto_server  # noqa: F401
-from tests.support.api import Handler, Reply, call, lambda_container
+from tests.support.api import Handler, Reply, lambda_container
 from tests.support.clock import FakeClock
+from tests.support.concurrency import all_at_once, invoke
 from tests.support.fast_clients import shared_botocore_loader
 
 BUYERS = 20
@@ -27,19 +26,6 @@ BUYERS = 20
 def _fast_clients():
     with shared_botocore_loader():
         yield
-
-
-def invoke(
-    handler: Handler,
-    event_name: str,
-    caller: Caller,
-    *,
-    path: dict[str, str] | None = None,
-    body: Any = ...,
-    headers: dict[str, str] | None = None,
-    query: dict[str, str] | None = None,
-) -> Reply:
-    return call(event_name, caller, path=path, body=body, headers=headers, query=query, handler=handler)
 
 
 def reward(limit: int, nqp_value: int) -> dict[str, Any]:
@@ -70,7 +56,7 @@ def outcome(replies: list[Reply]) -> Counter:
 
 
 @pytest.fixture
-def setup(moto_server) -> Handler:  # noqa: F811
+def setup(moto_server) -> Handler:
     default_context().clock = FakeClock()
     handler = lambda_container()
     assert invoke(handler, "api_put_program", ADMIN).status == 201

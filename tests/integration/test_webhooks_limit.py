@@ -9,8 +9,8 @@ from typing import Any
 from loyalty_engine.access.caller import authorizer_context
 from loyalty_engine.webhooks.models import MAX_SUBSCRIPTIONS, subscription_id_for
 from tests.integration.conftest import ADMIN
-from tests.integration.test_concurrency import all_at_once, moto_server  # noqa: F401
 from tests.support.api import LambdaContext, Reply, call, lambda_container, load_event
+from tests.support.concurrency import all_at_once
 
 
 def create(n: int, **kwargs: Any) -> Reply:
@@ -49,7 +49,7 @@ def _create_in(handler: Any, n: int) -> Reply:
     return Reply(response["statusCode"], json.loads(response["body"]), response.get("headers") or {})
 
 
-def test_creates_all_at_once_never_pass_the_limit(moto_server) -> None:  # noqa: F811
+def test_creates_all_at_once_never_pass_the_limit(moto_server) -> None:
     extra = 5
     handlers = [lambda_container() for _ in range(MAX_SUBSCRIPTIONS + extra)]
     replies = all_at_once([lambda h=h, n=n: _create_in(h, n) for n, h in enumerate(handlers)])

@@ -73,3 +73,14 @@ def order(amount: str, *lines: dict[str, Any]) -> OrderRequest:
             "lines": list(lines),
         }
     )
+
+
+# Earning rules that target customer groups (staff earn nothing, a club earns double), with
+# their precedence: the integration tests of customer groups.
+CUSTOMER_GROUP_RULES: list[dict[str, Any]] = [
+    {"customer_group": "staff", "multiplier": "0"},
+    {"customer_group": "club", "multiplier": "2"},
+    {"sku": "SKU-1", "points_per_unit": 50},
+    {"sku": "SKU-1", "customer_group": "vip", "points_per_unit": 70},
+    {"sku": "SKU-1", "customer_group": "club", "points_per_unit": 60},
+]

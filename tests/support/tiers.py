@@ -155,3 +155,27 @@ def ref_anniversaries(subscribed_at: datetime, value: int, unit: str, until: dat
 SAMPLE = tiers((0, 0), (500, 400), (2000, 1500))
 
 RELATIVE_YEAR = {"mode": "relative", "every": {"value": 1, "unit": "year"}}
+
+
+def calendar_program(**overrides: Any) -> Program:
+    """A one-tier program whose upgrades run daily and downgrades yearly on the calendar
+    (2028-01-01), in GMT+1 unless `time_zone` says otherwise."""
+    body = {
+        "program_id": "club",
+        "name": "Club",
+        "kind": "tiered",
+        "currency": "EUR",
+        "starts_at": "2027-01-01T00:00:00+01:00",
+        "tier_settings": {
+            "tiers": [{"rank": 1, "name": "Blue", "entry_threshold": 0, "downgrade_threshold": 0}],
+            "upgrade": {"first_run_at": "2027-01-02T02:30:00+01:00", "periodicity": "daily"},
+            "downgrade": {
+                "mode": "calendar",
+                "first_run_at": "2028-01-01T00:00:00+01:00",
+                "periodicity": "yearly",
+            },
+        },
+        "created_at": "2026-12-01T00:00:00Z",
+        "updated_at": "2026-12-01T00:00:00Z",
+    }
+    return Program.model_validate(body | overrides)

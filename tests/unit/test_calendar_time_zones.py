@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from local_stack.cron import firings
-from loyalty_engine.points.programs import Program
 from loyalty_engine.tiers.calendars import Calendar, midnight_on_or_after
 from loyalty_engine.tiers.jobs import job_calendar, schedule_specs
+from tests.support.tiers import calendar_program
 
 PARIS = "Europe/Paris"  # CET/CEST: forward on the last Sunday of March at 02:00, back in October at 03:00
 ZONES = [
@@ -230,31 +230,9 @@ def test_the_scheduler_fires_at_every_occurrence_and_the_starter_keeps_exactly_t
 # ---------------------------------------------------------------- programs
 
 
-def program(**overrides) -> Program:
-    body = {
-        "program_id": "club",
-        "name": "Club",
-        "kind": "tiered",
-        "currency": "EUR",
-        "starts_at": "2027-01-01T00:00:00+01:00",
-        "tier_settings": {
-            "tiers": [{"rank": 1, "name": "Blue", "entry_threshold": 0, "downgrade_threshold": 0}],
-            "upgrade": {"first_run_at": "2027-01-02T02:30:00+01:00", "periodicity": "daily"},
-            "downgrade": {
-                "mode": "calendar",
-                "first_run_at": "2028-01-01T00:00:00+01:00",
-                "periodicity": "yearly",
-            },
-        },
-        "created_at": "2026-12-01T00:00:00Z",
-        "updated_at": "2026-12-01T00:00:00Z",
-    }
-    return Program.model_validate(body | overrides)
-
-
 def test_a_program_counts_in_fixed_gmt1_unless_it_names_its_zone():
-    assert program().time_zone == "Etc/GMT-1"
-    assert program(time_zone="Europe/Paris").time_zone == "Europe/Paris"
+    assert calendar_program().time_zone == "Etc/GMT-1"
+    assert calendar_program(time_zone="Europe/Paris").time_zone == "Europe/Paris"
 
 
 @pytest.mark.parametrize(
@@ -275,12 +253,12 @@ def test_a_program_counts_in_fixed_gmt1_unless_it_names_its_zone():
 )
 def test_unknown_time_zones_are_refused(name):
     with pytest.raises(ValidationError) as refused:
-        program(time_zone=name)
+        calendar_program(time_zone=name)
     assert [error["loc"] for error in refused.value.errors()] == [("time_zone",)]
 
 
 def test_a_programs_jobs_and_schedules_follow_its_zone():
-    paris = program(time_zone=PARIS)
+    paris = calendar_program(time_zone=PARIS)
     assert job_calendar("expire-points", paris) == Calendar(utc(2026, 12, 31, 23), time_zone=PARIS)
     assert job_calendar("reconcile", paris) == Calendar(utc(2027, 1, 1, 2), time_zone=PARIS)
     assert job_calendar("reconcile", paris).occurrence(200) == utc(2027, 7, 20, 1)  # 03:00 CEST
@@ -291,7 +269,7 @@ def test_a_programs_jobs_and_schedules_follow_its_zone():
         "expire-points": ("cron(0 0 * * ? *)", PARIS),
         "reconcile": ("cron(0 3 * * ? *)", PARIS),
     }
-    fixed = schedule_specs("demo", program(), now=utc(2026, 12, 10))
+    fixed = schedule_specs("demo", calendar_program(), now=utc(2026, 12, 10))
     assert {spec.timezone for spec in fixed.values() if spec} == {"Etc/GMT-1"}
     assert (
         next(spec for spec in fixed.values() if spec and spec.input["job"] == "tier-upgrade").expression
@@ -305,14 +283,17 @@ def test_a_first_run_at_the_second_pass_of_a_repeated_time_is_named():
         "periodicity": "daily",
     }  # CET: the second 02:30
     first_pass = {"first_run_at": "2027-10-31T02:30:00+02:00", "periodicity": "daily"}
-    settings_ = program().tier_settings.model_dump(mode="json")  # type: ignore[union-attr]
-    assert program(
+    settings_ = calendar_program().tier_settings.model_dump(mode="json")  # type: ignore[union-attr]
+    assert calendar_program(
         time_zone=PARIS, tier_settings=settings_ | {"upgrade": second_pass}
     ).first_runs_at_a_repeated_time() == ["tier_settings.upgrade.first_run_at"]
     assert (
-        program(
+        calendar_program(
             time_zone=PARIS, tier_settings=settings_ | {"upgrade": first_pass}
         ).first_runs_at_a_repeated_time()
         == []
     )
-    assert program(tier_settings=settings_ | {"upgrade": second_pass}).first_runs_at_a_repeated_time() == []
+    assert (
+        calendar_program(tier_settings=settings_ | {"upgrade": second_pass}).first_runs_at_a_repeated_time()
+        == []
+    )

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from loyalty_engine.events.models import KINDS
-from tests.unit.test_event_rules import MEMBER_PK, events, ledger_entry, record
+from tests.support.stream_records import MEMBER_PK, events, ledger_entry, record
 
 ROOT = Path(__file__).resolve().parents[2]
 # The kinds agreed with the consumers (the webhooks, docs/events.md): the contract.

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from loyalty_engine.points.expiry_notices import may_have_notices, notices_due
 from loyalty_engine.points.ledger import Lot
 from loyalty_engine.points.lots import summarize
-from tests.unit.test_event_rules import MEMBER_PK, events, record
+from tests.support.stream_records import MEMBER_PK, events, record
 
 AT = datetime(2027, 2, 10, 23, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from loyalty_engine.points.members import Member
 from loyalty_engine.points.tier_counts import NO_TIER, TierTally, add, counts_view, tally
-from tests.unit.test_calendar_time_zones import program
+from tests.support.tiers import calendar_program
 
 AT = datetime(2027, 3, 1, 2, tzinfo=UTC)
 
@@ -32,7 +32,7 @@ def test_a_page_is_tallied_by_rank_and_vip_tier_and_pages_add_up() -> None:
 
 def test_the_view_names_every_tier_of_the_program_and_keeps_ranks_it_no_longer_has() -> None:
     counted = TierTally(as_of=AT, members=6, by_rank={"1": 3, "4": 2, NO_TIER: 1}, by_vip_tier={"gone": 1})
-    view = counts_view(program(vip_tiers=[{"name": "staff", "nq_multiplier": "2"}]), counted)
+    view = counts_view(calendar_program(vip_tiers=[{"name": "staff", "nq_multiplier": "2"}]), counted)
     assert [(t.rank, t.name, t.members) for t in view.tiers] == [
         (1, "Blue", 3),
         (4, None, 2),
@@ -43,6 +43,6 @@ def test_the_view_names_every_tier_of_the_program_and_keeps_ranks_it_no_longer_h
 
 
 def test_nothing_counted_yet() -> None:
-    view = counts_view(program(), None)
+    view = counts_view(calendar_program(), None)
     assert view.as_of is None and view.members == 0
     assert [(t.rank, t.members) for t in view.tiers] == [(1, 0)] and view.vip_tiers == []
