@@ -252,6 +252,18 @@ def test_the_separator_comes_from_the_header_after_blank_lines():
     assert detect_separator(first_line([b"\n\na,b\n1,2\n"])) == ","
 
 
+def test_the_separator_comes_from_the_header_after_empty_rows():
+    """A spreadsheet's empty rows (`;;;`, `,,`, blanks) before the header are skipped as blank
+    lines are, by the separator's choice as by the reading of records."""
+    assert first_line([b";;;\r\n  \n,,\r\na,b\n1,2"]) == "a,b"
+    assert detect_separator(first_line([b'"";""\n\t\na\tb\n'])) == ";"
+    assert [r.fields for r in read_records([b";;\n a ;b\n ; \n1;2\n,"], separator=";")] == [
+        [" a ", "b"],
+        ["1", "2"],
+        [","],
+    ]
+
+
 # --- reports ---------------------------------------------------------------------------
 
 

@@ -233,7 +233,8 @@ class _Lines:
 def read_records(
     chunks: Iterable[bytes], *, separator: str, offset: int = 0, first_line: int = 1
 ) -> Iterator[Record]:
-    """Records of a CSV byte stream from `offset` (a record boundary), skipping blank lines.
+    """Records of a CSV byte stream from `offset` (a record boundary), skipping blank lines
+    (and lines of empty or blank cells only: a spreadsheet's empty rows).
 
     Raises FileRejected for what makes the rest of the file unreadable: invalid UTF-8, an
     unterminated quote, a record over MAX_RECORD_BYTES.
@@ -264,8 +265,8 @@ def read_records(
             )
         raw = "".join(lines.current).rstrip("\r\n")
         lines.current, lines.current_bytes = [], 0
-        if not fields:
-            continue  # a blank line
+        if not any(field.strip() for field in fields):
+            continue  # a blank line, a whitespace-only one, or a spreadsheet's empty row (`;;;;`)
         yield Record(line=start_line, fields=fields, raw=raw, end=lines.offset, last_line=lines.line)
 
 
@@ -288,7 +289,12 @@ def first_line(chunks: Iterable[bytes]) -> str:
 
 
 def _after_blank_lines(head: bytes) -> bytes:
-    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
+    """From the first line with something but blanks, separators or quotes (as read_records
+    skips the empty rows before the header)."""
+    head, start = head.removeprefix(b"\xef\xbb\xbf"), 0
+    while (newline := head.find(b"\n", start)) >= 0 and not head[start:newline].strip(b' \t\r;,"'):
+        start = newline + 1
+    return head[start:]
 
 
 # --- reports -----------------------------------------------------------------------------

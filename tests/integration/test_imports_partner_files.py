@@ -1,0 +1,68 @@
+"""Files as partners write them (spreadsheet exports, other separators, old or far dates): what
+the importer does with them, through S3, SQS and the real handler."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import ADMIN
+from tests.support.api import call
+from tests.support.fast_clients import shared_botocore_loader
+from tests.support.import_files import (
+    EARN,
+    MASTER,
+    VALID,
+    attributions,
+    catalog,
+    earn,
+    no_failures,
+    reward,
+)
+from tests.support.imports import deliver, report, skipped_codes, upload
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fast_clients():
+    with shared_botocore_loader():
+        yield
+
+
+def _job(name: str) -> dict:
+    listed = call("api_list_imports", ADMIN, query={"file": name})
+    assert listed.status == 200, listed.body
+    return listed.body["imports"][0]
+
+
+# --- empty rows ----------------------------------------------------------------------------
+
+
+def test_empty_rows_of_a_spreadsheet_export_are_ignored_like_blank_lines(world):
+    """`;;;;` rows (a spreadsheet's trailing empty rows) and whitespace-only lines are not
+    lines of data: not read, not skipped, and the other lines keep their numbers."""
+    world.enrol("CC0001")
+    upload(world.s3, MASTER, catalog(reward("r")))
+    content = (
+        earn(
+            ";;;;;;",  # 2: an empty row in the middle
+            f"r;CC0001;A-1;1;;{VALID}",  # 3
+            "   ",  # 4: whitespace only
+            f"r;CC0001;A-1;1;;{VALID}",  # 5: a real problem keeps its line number
+            '"";"";;;;;',  # 6: empty quoted cells
+            " ; ;\t;;;;",  # 7: blanks between separators
+            f"r;CC0001;A-2;1;;{VALID}",  # 8
+        )
+        + ";;;;;;\r\n;;;\n\n;;;;;;;;\n"
+    )  # trailing empty rows, of any width
+    key = upload(world.s3, EARN, content)
+    no_failures(deliver(key))
+    summary, skipped = report(world.s3, EARN)
+    assert skipped_codes(skipped) == {5: "duplicate_attribution"}
+    assert (summary["state"], summary["lines_read"], summary["applied"], summary["skipped"]) == (
+        "completed",
+        3,
+        2,
+        1,
+    )
+    progress = _job(EARN)["progress"]
+    assert progress["lines_total"] == progress["lines_read"] == 3
+    assert sorted(a["attribution_id"] for a in attributions("CC0001")) == ["A-1", "A-2"]
