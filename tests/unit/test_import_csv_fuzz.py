@@ -24,11 +24,11 @@ from loyalty_engine.imports.files import (
     first_line,
     read_records,
 )
+from loyalty_engine.imports.header import check_header
 from loyalty_engine.imports.rows import (
     COLUMNS,
     LineSkipped,
     burn_line,
-    check_header,
     earn_line,
     master_external_id,
     master_spec,

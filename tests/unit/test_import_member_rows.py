@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loyalty_engine.imports.files import FileRejected, Scope, parse_file_name
+from loyalty_engine.imports.header import check_header
 from loyalty_engine.imports.jobs import SCOPE_ORDER
-from loyalty_engine.imports.rows import LineSkipped, check_header, row_of
+from loyalty_engine.imports.rows import LineSkipped, row_of
 from loyalty_engine.imports.rows_members import member_line, vip_line
 
 MEMBER_HEADER = ["card_code", "customer_ref", "subscribed_at"]

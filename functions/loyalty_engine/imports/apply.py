@@ -30,8 +30,8 @@ from loyalty_engine.imports.files import (
     read_records,
 )
 from loyalty_engine.imports.finish import finish, reject, release_reservations
+from loyalty_engine.imports.header import check_header
 from loyalty_engine.imports.jobs import ImportJob, Progress
-from loyalty_engine.imports.rows import check_header
 from loyalty_engine.imports.store import job_item, reserved_item, skipped_item
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.objects import StoredObject

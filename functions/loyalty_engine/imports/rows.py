@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from loyalty_engine.imports.files import FileRejected, Scope, ValueProblem, parse_file_datetime
+from loyalty_engine.imports.files import Scope, ValueProblem, parse_file_datetime
 from loyalty_engine.imports.problems import LineSkipped
 from loyalty_engine.rewards.codes import CodeSource
 from loyalty_engine.rewards.models import (
@@ -86,35 +86,6 @@ COLUMNS: dict[Scope, Columns] = {
     Scope.MEMBER: Columns(mandatory=("card_code",), optional=("customer_ref", "subscribed_at")),
     Scope.VIP: Columns(mandatory=("card_code", "vip_tier", "action"), optional=("reason",)),
 }
-
-
-def check_header(scope: Scope, fields: list[str], line: int = 1) -> list[str]:
-    """The header's column names (trimmed, lower case); raises FileRejected naming `line`, the
-    header's (after any blank lines)."""
-    names = [name.strip().lower() for name in fields]
-    columns = COLUMNS[scope]
-    if "" in names:  # a spreadsheet's trailing separators, or a stray one: no column to name
-        position = names.index("") + 1
-        raise FileRejected(
-            "unknown_column",
-            f"column {position} of the header has no name: remove the extra separator (or name the column)",
-            line,
-        )
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise FileRejected("duplicate_column", f"column {name!r} appears twice in the header", line)
-        seen.add(name)
-    unknown = [name for name in names if name not in columns.known]
-    if unknown:
-        hint = (
-            " (custom columns c0..c31 are for masterreward files only)" if scope != Scope.MASTERREWARD else ""
-        )
-        raise FileRejected("unknown_column", f"unknown column(s) {', '.join(map(repr, unknown))}{hint}", line)
-    missing = [name for name in columns.mandatory if name not in seen]
-    if missing:
-        raise FileRejected("missing_column", f"mandatory column(s) missing: {', '.join(missing)}", line)
-    return names
 
 
 def row_of(header: list[str], fields: list[str]) -> dict[str, str]:
