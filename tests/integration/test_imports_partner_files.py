@@ -66,3 +66,31 @@ def test_empty_rows_of_a_spreadsheet_export_are_ignored_like_blank_lines(world):
     progress = _job(EARN)["progress"]
     assert progress["lines_total"] == progress["lines_read"] == 3
     assert sorted(a["attribution_id"] for a in attributions("CC0001")) == ["A-1", "A-2"]
+
+
+# --- other separators --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("separator", "named"), [("\t", "tab"), ("|", "'|'")])
+def test_a_file_in_another_separator_is_rejected_with_a_hint(world, separator, named):
+    """Still `unknown_column` (nothing applied), and the message says what to change."""
+    world.enrol("CC0001")
+    upload(world.s3, MASTER, catalog(reward("r")))
+    key = upload(world.s3, EARN, earn(f"r;CC0001;A-1;1;;{VALID}").replace(";", separator))
+    no_failures(deliver(key))
+    summary, _ = report(world.s3, EARN)
+    assert (summary["state"], summary["rejection"]["code"], summary["applied"]) == (
+        "rejected",
+        "unknown_column",
+        0,
+    )
+    assert f"the header looks {named}-separated: files use ';'" in summary["rejection"]["message"]
+    assert attributions("CC0001") == []
+
+
+def test_a_file_with_one_unknown_column_gets_no_separator_hint(world):
+    key = upload(world.s3, EARN, earn().replace("context", "x").replace("quantity", "qty"))
+    no_failures(deliver(key))
+    summary, _ = report(world.s3, EARN)
+    assert summary["rejection"]["code"] == "unknown_column"
+    assert "separated" not in summary["rejection"]["message"]

@@ -277,6 +277,18 @@ def detect_separator(header_line: str) -> str:
     return "," if "," in header_line else ";"
 
 
+_OTHER_SEPARATORS = {"\t": "tab", "|": "'|'"}
+
+
+def separator_hint(unknown: list[str], known: frozenset[str]) -> str:
+    """A hint for a header that names known columns joined by another separator (a tab-separated
+    export): the file reads as one unknown column, which alone says nothing of the cause."""
+    for separator, named in _OTHER_SEPARATORS.items():
+        if any(known.intersection(p.strip() for p in name.split(separator)) for name in unknown):
+            return f" (the header looks {named}-separated: files use ';', or ',' throughout)"
+    return ""
+
+
 def first_line(chunks: Iterable[bytes]) -> str:
     """The header line's text (BOM and the blank lines before it removed, as `read_records`
     skips them), to choose the separator before parsing."""
