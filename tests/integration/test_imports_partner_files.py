@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import ADMIN
+from tests.integration.conftest import ADMIN, SHOP
 from tests.support.api import call
 from tests.support.fast_clients import shared_botocore_loader
 from tests.support.import_files import (
@@ -18,6 +18,7 @@ from tests.support.import_files import (
     no_failures,
     reward,
 )
+from tests.support.import_world import PROGRAM
 from tests.support.imports import deliver, report, skipped_codes, upload
 
 
@@ -94,3 +95,50 @@ def test_a_file_with_one_unknown_column_gets_no_separator_hint(world):
     summary, _ = report(world.s3, EARN)
     assert summary["rejection"]["code"] == "unknown_column"
     assert "separated" not in summary["rejection"]["message"]
+
+
+# --- implausible subscription dates --------------------------------------------------------------
+
+MEMBERS = f"demo_member_{PROGRAM}_20180801.csv"
+
+
+def test_a_member_line_with_an_implausible_subscription_date_is_skipped(world):
+    """Before 1900, or more than a day after the import's start (09:00 UTC, 10:00 GMT+1)."""
+    rows = [
+        "CARD0001;;0001-01-01 01:00:00",  # 2
+        "CARD0002;;9999-12-31 23:59:59",  # 3
+        "CARD0003;;1899-12-31 23:59:59",  # 4: 22:59:59 UTC, before 1900
+        "CARD0004;;1900-01-01 01:00:00",  # 5: 1900-01-01 00:00 UTC
+        "CARD0005;;2018-08-02 10:00:00",  # 6: a day ahead, exactly
+        "CARD0006;;2018-08-02 10:00:01",  # 7
+        "CARD0007;;2018-08-02",  # 8: tomorrow's midnight, a bare date
+    ]
+    key = upload(world.s3, MEMBERS, "\n".join(("card_code;customer_ref;subscribed_at", *rows)) + "\n")
+    no_failures(deliver(key))
+    summary, skipped = report(world.s3, MEMBERS)
+    out = "subscribed_at_out_of_range"
+    assert skipped_codes(skipped) == {2: out, 3: out, 4: out, 7: out}
+    assert "subscribed_at" in skipped and summary["applied"] == 3
+    for card, status in (("CARD0001", 404), ("CARD0004", 200), ("CARD0005", 200), ("CARD0006", 404)):
+        assert call("api_get_member", SHOP, path={"card_code": card}).status == status, card
+
+
+@pytest.mark.parametrize(
+    ("subscribed_at", "status"),
+    [
+        ("0001-01-01T00:00:00Z", 422),
+        ("1899-12-31T23:59:59Z", 422),
+        ("1900-01-01T00:00:00Z", 201),
+        ("2018-08-02T09:00:00Z", 201),  # a day after the request, exactly
+        ("2018-08-02T09:00:01Z", 422),
+        ("9999-12-31T23:59:59Z", 422),
+    ],
+)
+def test_the_api_refuses_an_implausible_subscription_date(world, subscribed_at, status):
+    body = {"card_code": "CARD0001", "subscribed_at": subscribed_at}
+    reply = call("api_enrol_member", SHOP, path={"program_id": PROGRAM}, body=body)
+    assert reply.status == status, reply.body
+    if status == 422:
+        assert reply.body["code"] == "subscribed_at_out_of_range"
+        assert reply.body["details"][0]["field"] == "subscribed_at"
+        assert call("api_get_member", SHOP, path={"card_code": "CARD0001"}).status == 404

@@ -35,7 +35,8 @@ def member_chunk(
             outcome.skipped.append(skipped(record, problem))
             continue
         except DomainError as refused:
-            outcome.skipped.append(skipped(record, LineSkipped(refused.code, "card_code", refused.message)))
+            field = refused.details[0].get("field", "card_code") if refused.details else "card_code"
+            outcome.skipped.append(skipped(record, LineSkipped(refused.code, field, refused.message)))
             continue
         if result == "applied":
             outcome.applied += 1

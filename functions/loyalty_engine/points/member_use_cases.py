@@ -15,7 +15,14 @@ from loyalty_engine.points.changes import member_not_found
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.ledger import LedgerEntry
 from loyalty_engine.points.member_store import MemberStore, MemberWrite, NewRecord, RecordExists, StaleMember
-from loyalty_engine.points.members import EnrolRequest, Member, MemberView, initial_tier, member_view
+from loyalty_engine.points.members import (
+    EnrolRequest,
+    Member,
+    MemberView,
+    check_subscribed_at,
+    initial_tier,
+    member_view,
+)
 from loyalty_engine.points.programs import Program
 
 ENROL_SK = "ENROL"
@@ -54,6 +61,7 @@ def enrol(
     now = ctx.clock()
     if program.ends_at is not None and program.ends_at <= now:
         raise InvalidRequest("the program has ended", code="program_not_active")
+    check_subscribed_at(request.subscribed_at, now)
     if request.card_code is None and program.card_codes.generation == "manual":
         raise InvalidRequest(
             "this program's card codes are imported: card_code is required",
@@ -117,6 +125,7 @@ def enrol_imported(
     the same values; raises Conflict (`card_not_in_program`, `card_code_taken`) or
     InvalidRequest (`program_not_active`)."""
     assert request.card_code is not None
+    check_subscribed_at(request.subscribed_at, now)  # the line's own problem, whatever is stored
     fp = fingerprint("enrol", request, program=program.program_id)
     records = members.records(group, request.card_code, [ENROL_SK])
     if ENROL_SK in records:

@@ -1,10 +1,11 @@
 """Members: enrolment, the member's lots, tier and VIP tiers, and the balances view."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import ConfigDict, Field
 
+from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.points import ledger
@@ -22,7 +23,31 @@ class EnrolRequest(DeferredModel):
         default=None, pattern=CARD_CODE_PATTERN, description="Imported card code; generated when absent"
     )
     customer_ref: str | None = Field(default=None, min_length=1, max_length=128)
-    subscribed_at: UtcDatetime | None = Field(default=None, description="Defaults to now")
+    subscribed_at: UtcDatetime | None = Field(
+        default=None,
+        description="Defaults to now; from 1900-01-01T00:00:00Z to a day after now (else subscribed_at_out_of_range)",
+    )
+
+
+# A subscription date outside these bounds is a mistake (a year 1 or 9999 placeholder, a typo),
+# not a member: 1900 is before any card scheme; a day ahead leaves room for a partner's clock and
+# time zone. The API's enrolment and a member file line refuse it (docs/decisions.md).
+SUBSCRIBED_AT_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+SUBSCRIBED_AT_AHEAD = timedelta(days=1)
+
+
+def check_subscribed_at(subscribed_at: datetime | None, now: datetime) -> None:
+    """Raises InvalidRequest (`subscribed_at_out_of_range`) for a date before 1900 or more than a
+    day after `now` (the request's time, or the import's start)."""
+    if subscribed_at is None:
+        return
+    if SUBSCRIBED_AT_EARLIEST <= subscribed_at <= now + SUBSCRIBED_AT_AHEAD:
+        return
+    raise InvalidRequest(
+        "subscribed_at must be from 1900-01-01T00:00:00Z to a day after now",
+        code="subscribed_at_out_of_range",
+        details=[{"field": "subscribed_at", "reason": "out_of_range"}],
+    )
 
 
 class Member(DeferredModel):
