@@ -142,3 +142,20 @@ def test_the_api_refuses_an_implausible_subscription_date(world, subscribed_at, 
         assert reply.body["code"] == "subscribed_at_out_of_range"
         assert reply.body["details"][0]["field"] == "subscribed_at"
         assert call("api_get_member", SHOP, path={"card_code": "CARD0001"}).status == 404
+
+
+# --- encodings -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_is_rejected_as_not_utf8_saying_it_is_utf16(world, encoding):
+    """Excel's "Unicode Text" is UTF-16 with a BOM: the same rejection, with the cause named."""
+    world.enrol("CC0001")
+    upload(world.s3, MASTER, catalog(reward("r")))
+    content = earn(f"r;CC0001;A-1;1;;{VALID}")
+    data = content.encode(encoding) if encoding == "utf-16" else b"\xfe\xff" + content.encode(encoding)
+    no_failures(deliver(upload(world.s3, EARN, data)))
+    summary, _ = report(world.s3, EARN)
+    assert (summary["state"], summary["rejection"]["code"]) == ("rejected", "not_utf8")
+    assert "UTF-16" in summary["rejection"]["message"]
+    assert attributions("CC0001") == []

@@ -211,6 +211,10 @@ class _Lines:
                 self.at_start = False
                 if raw.startswith(b"\xef\xbb\xbf"):
                     raw = raw[3:]
+                elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode Text"
+                    raise FileRejected(
+                        "not_utf8", "the file is UTF-16 (its BOM says so): save it as CSV UTF-8", 1
+                    )
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as error:
