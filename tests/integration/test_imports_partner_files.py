@@ -159,3 +159,19 @@ def test_a_utf16_file_is_rejected_as_not_utf8_saying_it_is_utf16(world, encoding
     assert (summary["state"], summary["rejection"]["code"]) == ("rejected", "not_utf8")
     assert "UTF-16" in summary["rejection"]["message"]
     assert attributions("CC0001") == []
+
+
+# --- two files joined --------------------------------------------------------------------------------
+
+
+def test_a_header_line_repeated_inside_the_file_is_skipped_as_repeated_header(world):
+    """Two exports joined (`cat a.csv b.csv`): the second header, BOM and all, is reported as
+    what it is instead of as a bad value of its first checked column; both halves apply."""
+    world.enrol("CC0001")
+    upload(world.s3, MASTER, catalog(reward("r")))
+    first = earn(f"r;CC0001;A-1;1;;{VALID}").replace("\n", "\r\n")
+    second = "\ufeff" + earn(f"r;CC0001;A-2;1;;{VALID}").upper().replace("R;CC0001;A-2", "r;CC0001;A-2")
+    no_failures(deliver(upload(world.s3, EARN, (first + second).encode())))
+    summary, skipped = report(world.s3, EARN)
+    assert skipped_codes(skipped) == {3: "repeated_header"}
+    assert (summary["applied"], summary["skipped"]) == (2, 1)

@@ -93,6 +93,12 @@ def row_of(header: list[str], fields: list[str]) -> dict[str, str]:
         raise LineSkipped(
             "column_count", None, f"the line has {len(fields)} values for {len(header)} columns"
         )
+    if (
+        fields[0].strip().removeprefix("\ufeff").lower() == header[0]
+        and [field.strip().removeprefix("\ufeff").lower() for field in fields] == header
+    ):
+        # two exports joined (`cat a.csv b.csv`): the second one's header, not a line of data
+        raise LineSkipped("repeated_header", None, "the header line again, inside the file (files joined?)")
     return dict(zip(header, fields, strict=True))
 
 
