@@ -175,3 +175,13 @@ def test_a_header_line_repeated_inside_the_file_is_skipped_as_repeated_header(wo
     summary, skipped = report(world.s3, EARN)
     assert skipped_codes(skipped) == {3: "repeated_header"}
     assert (summary["applied"], summary["skipped"]) == (2, 1)
+
+
+def test_a_header_with_spaces_before_its_quotes_is_rejected_with_a_hint(world):
+    """`"reward_id" ; "card_code"`: after a space a quote is text (CSV), so the columns are
+    unknown; the rejection (unchanged) says why."""
+    header = '"reward_id" ; "card_code" ; "attribution_id";validity_start_date;validity_end_date'
+    no_failures(deliver(upload(world.s3, EARN, f"{header}\nr;CC0001;A-1;{VALID}\n")))
+    summary, _ = report(world.s3, EARN)
+    assert (summary["state"], summary["rejection"]["code"]) == ("rejected", "unknown_column")
+    assert "a quote after a space is read as text" in summary["rejection"]["message"]

@@ -284,12 +284,15 @@ def detect_separator(header_line: str) -> str:
 _OTHER_SEPARATORS = {"\t": "tab", "|": "'|'"}
 
 
-def separator_hint(unknown: list[str], known: frozenset[str]) -> str:
-    """A hint for a header that names known columns joined by another separator (a tab-separated
-    export): the file reads as one unknown column, which alone says nothing of the cause."""
+def header_hint(unknown: list[str], known: frozenset[str]) -> str:
+    """A hint for a header whose unknown columns are known ones written another way: joined by
+    another separator (a tab-separated export reads as one unknown column), or quoted after a
+    space (CSV reads that quote as text). The unknown names alone say nothing of the cause."""
     for separator, named in _OTHER_SEPARATORS.items():
         if any(known.intersection(p.strip() for p in name.split(separator)) for name in unknown):
             return f" (the header looks {named}-separated: files use ';', or ',' throughout)"
+    if any(name.startswith('"') and name.strip('" ') in known for name in unknown):
+        return " (a quote after a space is read as text: remove the spaces around the separators)"
     return ""
 
 

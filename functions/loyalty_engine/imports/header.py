@@ -5,7 +5,7 @@ A bad header rejects the whole file (`FileRejected`); the columns are in `rows.C
 
 from __future__ import annotations
 
-from loyalty_engine.imports.files import FileRejected, Scope, separator_hint
+from loyalty_engine.imports.files import FileRejected, Scope, header_hint
 from loyalty_engine.imports.rows import COLUMNS
 
 
@@ -28,7 +28,7 @@ def check_header(scope: Scope, fields: list[str], line: int = 1) -> list[str]:
         seen.add(name)
     unknown = [name for name in names if name not in columns.known]
     if unknown:
-        hint = separator_hint(unknown, columns.known) or (
+        hint = header_hint(unknown, columns.known) or (
             " (custom columns c0..c31 are for masterreward files only)" if scope != Scope.MASTERREWARD else ""
         )
         raise FileRejected("unknown_column", f"unknown column(s) {', '.join(map(repr, unknown))}{hint}", line)
