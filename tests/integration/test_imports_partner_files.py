@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from loyalty_engine.handlers import imports
+from loyalty_engine.imports.context import import_services
 from tests.integration.conftest import ADMIN, SHOP
 from tests.support.api import call
 from tests.support.fast_clients import shared_botocore_loader
@@ -18,8 +20,17 @@ from tests.support.import_files import (
     no_failures,
     reward,
 )
+from tests.support.import_state import queued_messages
 from tests.support.import_world import PROGRAM
-from tests.support.imports import deliver, report, skipped_codes, upload
+from tests.support.imports import (
+    ImportContext,
+    deliver,
+    notification,
+    report,
+    skipped_codes,
+    sqs_event,
+    upload,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -37,9 +48,12 @@ def _job(name: str) -> dict:
 # --- empty rows ----------------------------------------------------------------------------
 
 
-def test_empty_rows_of_a_spreadsheet_export_are_ignored_like_blank_lines(world):
+@pytest.mark.parametrize("chunk_lines", [1, 2, 4999])
+def test_empty_rows_of_a_spreadsheet_export_are_ignored_like_blank_lines(world, monkeypatch, chunk_lines):
     """`;;;;` rows (a spreadsheet's trailing empty rows) and whitespace-only lines are not
-    lines of data: not read, not skipped, and the other lines keep their numbers."""
+    lines of data: not read, not skipped, and the other lines keep their numbers, whatever the
+    chunks (each resumes from the checkpoint of the one before)."""
+    monkeypatch.setattr(import_services(), "chunk_lines", chunk_lines)
     world.enrol("CC0001")
     upload(world.s3, MASTER, catalog(reward("r")))
     content = (
@@ -67,6 +81,57 @@ def test_empty_rows_of_a_spreadsheet_export_are_ignored_like_blank_lines(world):
     progress = _job(EARN)["progress"]
     assert progress["lines_total"] == progress["lines_read"] == 3
     assert sorted(a["attribution_id"] for a in attributions("CC0001")) == ["A-1", "A-2"]
+
+
+class _Countdown(ImportContext):
+    """A Lambda context whose time runs out after `calls` questions about it."""
+
+    def __init__(self, calls: int):
+        super().__init__()
+        self.calls = calls
+
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        self.calls -= 1
+        return 900_000 if self.calls >= 0 else 1_000
+
+
+@pytest.mark.parametrize("calls", [1, 2, 3])
+def test_empty_rows_at_a_checkpoint_keep_the_line_numbers_of_a_resumed_import(world, monkeypatch, calls):
+    """Out of time after a chunk, the import resumes from its checkpoint on the queue: the empty
+    rows after it are skipped there too, and the lines keep their numbers."""
+    world.enrol("CC0001")
+    no_failures(deliver(upload(world.s3, MASTER, catalog(reward("r")))))
+    monkeypatch.setattr(import_services(), "chunk_lines", 1)
+    content = (
+        earn(
+            f"r;CC0001;A-1;1;;{VALID}",
+            ";;;;;;",
+            "",
+            f"r;CC0001;A-1;1;;{VALID}",
+            " ",
+            f"r;CC0001;A-2;1;;{VALID}",
+        )
+        + ";;;\n"
+    )
+    key = upload(world.s3, EARN, content)
+    no_failures(imports.handler(sqs_event(notification(key)), _Countdown(calls)))
+    resumed = 0
+    for _ in range(10):
+        bodies = queued_messages(world.sqs)
+        if not bodies:
+            break
+        for body in bodies:
+            resumed += 1
+            no_failures(imports.handler(sqs_event(body), ImportContext()))
+    assert resumed >= 1  # the time ran out: the import went back to the queue
+    summary, skipped = report(world.s3, EARN)
+    assert skipped_codes(skipped) == {5: "duplicate_attribution"}
+    assert (summary["state"], summary["lines_read"], summary["applied"], summary["skipped"]) == (
+        "completed",
+        3,
+        2,
+        1,
+    )
 
 
 # --- other separators --------------------------------------------------------------------------
