@@ -86,7 +86,7 @@ def test_store_credit_issued_on_a_return(bus, table) -> None:
 
 
 def test_a_vip_file_grants_and_removes_with_the_files_line(bus, world) -> None:
-    from tests.integration.test_imports_members import CLUB, VIP_COLUMNS, VIPS, add_club, lines
+    from tests.support.member_files import CLUB, VIP_COLUMNS, VIPS, add_club, lines
 
     add_club(world)
     world.enrol("2990000000017", program=CLUB)
@@ -105,7 +105,7 @@ def test_a_vip_file_grants_and_removes_with_the_files_line(bus, world) -> None:
 
 
 def test_reward_files_attribute_and_burn_once_per_line(bus, world) -> None:
-    from tests.integration.test_imports_delivery import upload_day
+    from tests.support.import_files import upload_day
 
     assert deliver(*upload_day(world)) == {"batchItemFailures": []}
     attributed = bus.details("reward.attributed")

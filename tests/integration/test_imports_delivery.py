@@ -26,6 +26,7 @@ from tests.support.import_files import (
     no_failures,
     reward,
     summary_of,
+    upload_day,
 )
 from tests.support.import_state import bucket_keys, queued_messages, snapshot
 from tests.support.import_world import PROGRAM
@@ -47,23 +48,6 @@ def _fast_clients():
 
 
 # --- redelivery ------------------------------------------------------------------------
-
-
-def upload_day(world) -> list[str]:
-    world.enrol("CC0001", "CC0002")
-    return [
-        upload(world.s3, MASTER, catalog(reward("coffee", stock=10), reward("tea", auto=True), "bad;;0;1")),
-        upload(
-            world.s3,
-            EARN,
-            earn(
-                f"coffee;CC0001;A-1;2;;{VALID}",
-                f"tea;CC0002;;1;;{VALID}",
-                f"coffee;CC9999;A-2;1;;{VALID}",
-            ),
-        ),
-        upload(world.s3, BURN, burn("CC0001;A-1;;first", "CC0001;A-1;;second", "CC0001;A-1;;third")),
-    ]
 
 
 def assert_day_applied(world) -> None:

@@ -4,7 +4,6 @@ history, the report's `unchanged` count, the order of a day's files, redeliverie
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -12,11 +11,12 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from loyalty_engine.imports.context import import_services
 from tests.integration.conftest import ADMIN, SHOP, order_body
-from tests.support.api import call, load_event
+from tests.support.api import call
 from tests.support.fast_clients import shared_botocore_loader
 from tests.support.import_state import bucket_keys
-from tests.support.import_world import PROGRAM, ImportWorld
+from tests.support.import_world import PROGRAM
 from tests.support.imports import deliver, report, skipped_codes, upload
+from tests.support.member_files import CLUB, VIP_COLUMNS, VIPS, add_club, lines
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -28,13 +28,6 @@ def _fast_clients():
 DAY = "20180801"
 MEMBERS = f"demo_member_{PROGRAM}_{DAY}.csv"
 MEMBER_COLUMNS = "card_code;customer_ref;subscribed_at"
-VIP_COLUMNS = "card_code;vip_tier;action;reason"
-CLUB = "club"  # a tiered program with imported card codes and a VIP tier `staff` (NQ x2)
-VIPS = f"demo_vip_{CLUB}_{DAY}.csv"
-
-
-def lines(header: str, *rows: str) -> str:
-    return "\n".join((header, *rows)) + "\n"
 
 
 def no_failures(response: dict) -> None:
@@ -51,16 +44,6 @@ def history(card: str) -> list[dict]:
     reply = call("api_get_tier_history", SHOP, path={"card_code": card}, query={"limit": "200"})
     assert reply.status == 200, reply.body
     return reply.body["changes"]
-
-
-def add_club(world: ImportWorld, generation: str = "manual", program_id: str = CLUB) -> None:
-    """The sample tiered program (Blue, Silver, Gold; VIP `staff`: NQ x2), started in 2010."""
-    body = json.loads(load_event("api_put_program")["body"])
-    body["starts_at"] = "2010-01-01T00:00:00+01:00"
-    body["card_codes"] = {"generation": generation, "prefix": "2990", "length": 13}
-    body["name"] = f"Club {program_id}"
-    reply = call("api_put_program", ADMIN, path={"program_id": program_id}, body=body)
-    assert reply.status == 201, reply.body
 
 
 # --- member files ------------------------------------------------------------------------

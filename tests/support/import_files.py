@@ -8,9 +8,7 @@ import re
 from tests.integration.conftest import ADMIN, SHOP
 from tests.support.api import call
 from tests.support.import_world import PROGRAM
-from tests.support.imports import (
-    report,
-)
+from tests.support.imports import report, upload
 
 GENERATED = re.compile(r"^[0-9A-HJKMNP-TV-Z]{20}$")  # 20 Crockford base32 characters
 
@@ -82,3 +80,20 @@ def add_program(program_id: str) -> None:
     body = SIMPLE_PROGRAM | {"name": f"Program {program_id}"}
     reply = call("api_put_program", ADMIN, path={"program_id": program_id}, body=body)
     assert reply.status == 201, reply.body
+
+
+def upload_day(world) -> list[str]:
+    world.enrol("CC0001", "CC0002")
+    return [
+        upload(world.s3, MASTER, catalog(reward("coffee", stock=10), reward("tea", auto=True), "bad;;0;1")),
+        upload(
+            world.s3,
+            EARN,
+            earn(
+                f"coffee;CC0001;A-1;2;;{VALID}",
+                f"tea;CC0002;;1;;{VALID}",
+                f"coffee;CC9999;A-2;1;;{VALID}",
+            ),
+        ),
+        upload(world.s3, BURN, burn("CC0001;A-1;;first", "CC0001;A-1;;second", "CC0001;A-1;;third")),
+    ]

@@ -207,6 +207,20 @@ def test_the_size_limit_covers_the_benchmarks_and_the_tests() -> None:
     assert set(SOURCES) <= set(SIZED)
 
 
+def test_no_test_module_imports_another_test_module() -> None:
+    """What tests share (builders, fixtures' helpers, sample data) lives in tests/support or a
+    conftest, so that each test module can be read, run and moved alone."""
+    tests = {name: path for name, path in SIZED.items() if name.startswith("tests.")}
+    found = [
+        f"{name} imports {module}"
+        for name, path in tests.items()
+        for module, _names in imports_of(path)
+        if module.rpartition(".")[2].startswith("test_") and module.startswith("tests.")
+    ]
+    assert "tests.unit.test_architecture" in tests
+    assert found == []
+
+
 def test_capability_imports_are_grouped_by_package() -> None:
     # Guard against the rules passing vacuously: the graph was read, and capabilities use each other.
     used = defaultdict(set)
