@@ -36,7 +36,11 @@ def _keys() -> GroupStore:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
     try:
-        caller = authorize(_keys(), request.headers.get("authorization"), clock())
+        token = request.headers.get("authorization")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        token = None  # headers missing or not an object (never from API Gateway): no key, refused
+    try:
+        caller = authorize(_keys(), token, clock())
     except Unauthorized as refusal:
         logger.info("refused", extra={"reason": refusal.message})
         raise Exception("Unauthorized") from None  # API Gateway answers 401 on exactly this message

@@ -174,7 +174,9 @@ def _body_text(event: dict[str, Any]) -> str:
     raw: bytes
     try:
         raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8")
-    except (binascii.Error, UnicodeEncodeError):
+    except binascii.Error:
+        raise Refused(422, "invalid_encoding", "the body is marked base64 but is not valid base64") from None
+    except UnicodeEncodeError:
         raise Refused(422, "invalid_encoding", "the body is not valid UTF-8") from None
     if len(raw) > MAX_BODY_BYTES:
         raise Refused(413, "payload_too_large", f"the body may not exceed {MAX_BODY_BYTES} bytes")
@@ -213,6 +215,56 @@ def _once(name: str, values: Any, kind: str, where: str) -> None:
             name,
             where,
         )
+
+
+_STRINGS = ("headers", "queryStringParameters", "pathParameters", "stageVariables")  # str -> str
+_LISTS = ("multiValueHeaders", "multiValueQueryStringParameters")  # str -> [str]
+
+
+def malformed(event: Any) -> dict[str, Any] | None:
+    """The refusal of an event API Gateway never sends (a direct invoke, a broken harness), or
+    None: without a `requestContext` and its `authorizer` there is no caller (401
+    `unauthorized`, as for an empty one); a part of another type than API Gateway's is 400
+    `malformed_request`, named. Checked before anything reads the event."""
+    try:
+        if not isinstance(event, dict):
+            raise Refused(400, "malformed_request", "the request is not an API Gateway proxy event")
+        context = event.get("requestContext")
+        if not isinstance(context, dict) or not isinstance(context.get("authorizer") or {}, dict):
+            raise Refused(401, "unauthorized", "no authorized caller")
+        if wrong := next((name for name in _event_parts() if not _well_typed(name, event.get(name))), None):
+            raise Refused(
+                400,
+                "malformed_request",
+                f"the request's {wrong} is not what API Gateway sends",
+                wrong,
+                "request",
+            )
+    except Refused as refused:
+        return refused.response()
+    return None
+
+
+def _event_parts() -> tuple[str, ...]:
+    return ("httpMethod", "path", "resource", "body", "isBase64Encoded", *_STRINGS, *_LISTS)
+
+
+def _well_typed(name: str, value: Any) -> bool:
+    if name in ("httpMethod", "path"):
+        return isinstance(value, str)
+    if value is None:
+        return True
+    if name == "isBase64Encoded":
+        return isinstance(value, bool)
+    if name in ("resource", "body"):
+        return isinstance(value, str)
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        return False
+    if name in _STRINGS:
+        return all(isinstance(item, str) for item in value.values())
+    return all(
+        isinstance(items, list) and all(isinstance(item, str) for item in items) for items in value.values()
+    )
 
 
 def read_as_json(event: dict[str, Any]) -> None:

@@ -109,6 +109,9 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
     resolve = app.resolve
 
     def guarded_resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if refusal := request_guard.malformed(event):  # no caller to audit: nothing read
+            logger.info("request refused", extra={"status": refusal["statusCode"]})
+            return refusal
         if refusal := request_guard.check(event):
             logger.info("request refused", extra={"status": refusal["statusCode"]})
             audit_trail.record_answer(event, refusal, logger, refused_by_guard=True)
