@@ -151,6 +151,26 @@ def test_revoke_refuses_the_key_and_is_idempotent(keys_clock):
     assert (rotate.status, rotate.body["code"]) == (409, "key_revoked")
 
 
+def test_a_key_cannot_rotate_itself_without_grace(keys_clock):
+    """Grace 0 on the calling key would end the very secret the caller holds before it has read
+    the new one: refused (nothing changes); a grace, or another admin key, rotates it."""
+    made = create(body={"name": "ops", "scopes": ["admin"]}).body
+    me = authorize(made["api_key"])
+    path = {"key_id": me.key_id}
+    reply = call("api_rotate_api_key", me, path=path, body={"grace_seconds": 0})
+    assert (reply.status, reply.body["code"]) == (409, "grace_required_for_own_key"), reply.body
+    assert not refused(made["api_key"])
+    assert call("api_get_api_key", me, path=path).body["rotated_at"] is None
+    by_another = call(
+        "api_rotate_api_key", ADMIN, path=path, body={"grace_seconds": 0}, headers={"Idempotency-Key": "x"}
+    )
+    assert by_another.status == 201, by_another.body
+    me_again = authorize(by_another.body["api_key"])
+    with_grace = call("api_rotate_api_key", me_again, path=path, body={"grace_seconds": 60})
+    assert with_grace.status == 201, with_grace.body
+    assert not refused(by_another.body["api_key"])  # its grace
+
+
 def test_a_key_cannot_revoke_itself(keys_clock):
     made = create(body={"name": "ops", "scopes": ["admin"]}).body
     me = authorize(made["api_key"])

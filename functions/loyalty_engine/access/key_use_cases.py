@@ -110,10 +110,13 @@ def rotate_key(
     request: RotateKeyRequest,
     now: datetime,
     idempotency_key: str | None,
+    *,
+    calling_key_id: str | None = None,
 ) -> tuple[int, ApiKeySecret]:
     """201 and the key's new token (shown once); the token before keeps working for the grace.
     The same request again under the same Idempotency-Key changes nothing and answers 200
-    without a token."""
+    without a token. A key rotating itself needs a grace (409 `grace_required_for_own_key`):
+    grace 0 would end the secret it calls with before the caller has stored the new one."""
     if not idempotency_key:
         raise key_required("Idempotency-Key", "header")
     key = _key(store, group, key_id)
@@ -125,6 +128,12 @@ def rotate_key(
                 details=[{"field": "Idempotency-Key", "reason": "idempotency_key_reused"}],
             )
         return 200, ApiKeySecret(**view_of(key, now).model_dump(), api_key=None)
+    if calling_key_id == key_id and not request.grace_seconds:
+        raise Conflict(
+            "a key rotating itself needs grace_seconds > 0: its current secret would end at once",
+            code="grace_required_for_own_key",
+            details=[{"in": "body", "field": "grace_seconds", "reason": "grace_required_for_own_key"}],
+        )
     new_key, secret = rotated(key, request.grace_seconds, now, print_, idempotency_key)
     store.replace_api_key(new_key, key.version)
     token = token_of(group, key_id, secret)

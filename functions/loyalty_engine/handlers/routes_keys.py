@@ -82,10 +82,18 @@ def add_keys_routes(app: APIGatewayRestResolver) -> None:
     def rotate_api_key(
         key_id: KeyId, request: Annotated[RotateKeyRequest, Body()], idempotency_key: IdempotencyKey = None
     ) -> Response[ApiKeySecret]:
-        """A new secret for the key, shown once; the one before keeps working for `grace_seconds`."""
+        """A new secret for the key, shown once; the one before keeps working for `grace_seconds`.
+        The calling key rotating itself needs a grace above 0 (409 `grace_required_for_own_key`)."""
         ctx = default_context()
+        caller = caller_of(app)
         status, body = api_keys.rotate_key(
-            ctx.groups, caller_of(app).group_id, key_id, request, ctx.clock(), idempotency_key
+            ctx.groups,
+            caller.group_id,
+            key_id,
+            request,
+            ctx.clock(),
+            idempotency_key,
+            calling_key_id=caller.key_id,
         )
         return json_response(status, body.model_dump(mode="json"))
 
