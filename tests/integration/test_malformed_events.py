@@ -145,3 +145,18 @@ def test_the_authorizer_refuses_an_event_without_headers_as_unauthorized(table: 
         event["headers"] = headers
     with pytest.raises(Exception, match=r"^Unauthorized$"):  # API Gateway's 401, not a 500
         authorizer.handler(event, LambdaContext())
+
+
+@pytest.mark.parametrize(
+    ("text", "position"), [('{"order_id": ', 13), ("{", 1), ('{"a": 1,}', 8), ("nope", 0)]
+)
+def test_malformed_json_names_the_body_and_gives_the_position_in_the_message(
+    table: Any, text: str, position: int
+) -> None:
+    event = _event("api_earn_order", SHOP)
+    event["body"] = text
+    status, answer = _send(event, handler_for(event))
+    assert (status, answer["code"]) == (422, "validation_error"), answer
+    [detail] = answer["details"]
+    assert (detail["in"], detail["field"], detail["reason"]) == ("body", "body", "json_invalid"), detail
+    assert f"position {position}" in detail["message"], detail

@@ -86,17 +86,7 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response:
-        details = []
-        for problem in error.errors():
-            location = [str(part) for part in problem.get("loc", ())]
-            details.append(
-                {
-                    "in": location[0] if location else "body",
-                    "field": ".".join(location[1:]) or None,
-                    "reason": problem.get("type"),
-                    "message": problem.get("msg"),
-                }
-            )
+        details = [_detail(problem) for problem in error.errors()]
         reasons = {detail["reason"] for detail in details}
         code = reasons.pop() if len(reasons) == 1 and reasons <= GUARD_CODES else "validation_error"
         body = {"code": code, "message": "the request is not valid", "details": details}
@@ -127,6 +117,28 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
 
     app.resolve = guarded_resolve  # type: ignore[method-assign,assignment]
     return app
+
+
+def _detail(problem: dict[str, Any]) -> dict[str, Any]:
+    """One problem of the resolver's validation. Malformed JSON names the body as its field and
+    gives the parser's reason and position in its message (powertools puts the position in
+    `loc`, where a field's name goes)."""
+    location = [str(part) for part in problem.get("loc", ())]
+    if problem.get("type") == "json_invalid":
+        reason = (problem.get("ctx") or {}).get("error") or "invalid JSON"
+        at = f" at position {location[1]}" if len(location) > 1 else ""
+        return {
+            "in": "body",
+            "field": "body",
+            "reason": "json_invalid",
+            "message": f"the body is not valid JSON: {reason}{at}",
+        }
+    return {
+        "in": location[0] if location else "body",
+        "field": ".".join(location[1:]) or None,
+        "reason": problem.get("type"),
+        "message": problem.get("msg"),
+    }
 
 
 # A field's own check may answer one of the guard's codes (a control character in a name, digits
