@@ -41,7 +41,7 @@ from loyalty_engine.imports.jobs import ImportView, JobState, Scope
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.settings import ApiSettings, load
-from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int
+from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int, unpadded
 from loyalty_engine.points import member_use_cases as members
 from loyalty_engine.points import point_use_cases as points
 from loyalty_engine.points import program_use_cases as programs
@@ -105,8 +105,13 @@ IdempotencyKey = Annotated[
 ]
 
 
-ExternalId = Annotated[str, Path(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")]
-AttributionId = Annotated[str, Path(pattern=ATTRIBUTION_ID_PATTERN)]
+ExternalId = Annotated[
+    str,
+    Field(pattern=EXTERNAL_ID_PATTERN),
+    BeforeValidator(unpadded),
+    Path(description="The master reward's external_id"),
+]
+AttributionId = Annotated[str, Field(pattern=ATTRIBUTION_ID_PATTERN), BeforeValidator(unpadded), Path()]
 Limit = Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()]
 Cursor = Annotated[str | None, Query(max_length=600, pattern=r"^[A-Za-z0-9_-]+$")]
 

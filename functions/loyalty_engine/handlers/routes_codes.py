@@ -6,14 +6,21 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import BeforeValidator, Field
 
 from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.handlers.rest import caller_of, responses
+from loyalty_engine.kernel.types import unpadded
 from loyalty_engine.rewards import code_use_cases
 from loyalty_engine.rewards.codes import CodePage, LoadCodesRequest, LoadResult
 from loyalty_engine.rewards.models import EXTERNAL_ID_PATTERN
 
-RewardId = Annotated[str, Path(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")]
+RewardId = Annotated[
+    str,
+    Field(pattern=EXTERNAL_ID_PATTERN),
+    BeforeValidator(unpadded),
+    Path(description="The master reward's external_id"),
+]
 
 
 def add_codes_routes(app: APIGatewayRestResolver) -> None:

@@ -71,6 +71,16 @@ Name = Annotated[str, AfterValidator(single_line)]
 FREE_ID_PATTERN = r"^[^\s/#\x00-\x1f\x7f-\x9f][^/#\x00-\x1f\x7f-\x9f]{0,127}$"
 
 
+def unpadded(value: Any) -> Any:
+    """A free-form id as a request names it: no space (any Unicode space) before or after it,
+    refused as a control character is (`invalid_character`): "coffee " and "coffee" would be
+    two ids no till or operator tells apart. Partner files trim their cells; requests are not
+    trimmed."""
+    if isinstance(value, str) and value != value.strip():
+        raise PydanticCustomError("invalid_character", "leading or trailing spaces are not allowed in ids")
+    return value
+
+
 class Model(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_v
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime, add_duration
-from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal, single_line
+from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal, single_line, unpadded
 from loyalty_engine.rewards.codes import CodeSource
 
 TEXT_MAX = 128
@@ -304,7 +304,9 @@ class Attribution(DeferredModel):
 class BuyRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
-    reward_id: str = Field(pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id")
+    reward_id: Annotated[str, BeforeValidator(unpadded)] = Field(
+        pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id"
+    )
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     context: str | None = Field(default=None, max_length=1024)
     store_id: StoreId | None = None
