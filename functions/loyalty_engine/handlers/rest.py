@@ -3,6 +3,7 @@ answers, the request guard (415/413/422 for hostile bodies, `request_guard.py`) 
 resolver reads anything. Each API function builds its resolver with `rest_app`."""
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -96,13 +97,26 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
     def _not_found(_: Exception) -> Response:
         return json_response(404, {"code": "route_not_found", "message": "no such route"})
 
+    declared: dict[tuple[str, str], frozenset[str]] = {}
+
+    def declared_parameters(method: str, resource: str) -> frozenset[str] | None:
+        """The query parameters of the route (method, path template), read from its signature on
+        its first request; None for no route (the resolver answers its 404)."""
+        if (method, resource) not in declared:
+            routes = (*app._static_routes, *app._dynamic_routes)
+            route = next((r for r in routes if (r.method, r.openapi_path) == (method, resource)), None)
+            if route is None:
+                return None
+            declared[method, resource] = frozenset(param.alias for param in route.dependant.query_params)
+        return declared[method, resource]
+
     resolve = app.resolve
 
     def guarded_resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if refusal := request_guard.malformed(event):  # no caller to audit: nothing read
             logger.info("request refused", extra={"status": refusal["statusCode"]})
             return refusal
-        if refusal := request_guard.check(event):
+        if refusal := request_guard.check(event) or _unknown_parameter(declared_parameters, event):
             logger.info("request refused", extra={"status": refusal["statusCode"]})
             audit_trail.record_answer(event, refusal, logger, refused_by_guard=True)
             return refusal
@@ -139,6 +153,28 @@ def _detail(problem: dict[str, Any]) -> dict[str, Any]:
         "reason": problem.get("type"),
         "message": problem.get("msg"),
     }
+
+
+def _unknown_parameter(
+    declared_parameters: Callable[[str, str], frozenset[str] | None], event: dict[str, Any]
+) -> dict[str, Any] | None:
+    """422 `unknown_parameter` for a query parameter the route does not declare (`?group=`
+    included: the group is the key's): ignored, it would let the caller believe it applied.
+    Before the resolver validates anything, so that every route answers it the same way."""
+    given = {
+        *(event.get("queryStringParameters") or {}),
+        *(event.get("multiValueQueryStringParameters") or {}),
+    }
+    key = (str(event.get("httpMethod")), str(event.get("resource")))
+    if not given or key in PUBLIC_ROUTES:
+        return None
+    declared = declared_parameters(*key)
+    unknown = sorted(given - declared) if declared is not None else []
+    if not unknown:
+        return None
+    takes = ", ".join(sorted(declared or ())) or "none"
+    message = f"the query parameter {unknown[0]!r} is not one this route takes (it takes: {takes})"
+    return request_guard.Refused(422, "unknown_parameter", message, unknown[0], "query").response()
 
 
 # A field's own check may answer one of the guard's codes (a control character in a name, digits
