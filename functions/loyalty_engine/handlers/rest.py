@@ -147,6 +147,9 @@ def _detail(problem: dict[str, Any]) -> dict[str, Any]:
             "reason": "json_invalid",
             "message": f"the body is not valid JSON: {reason}{at}",
         }
+    if location[:1] == ["header"]:  # powertools lower-cases it: named as documented and as
+        # every other answer names it (Idempotency-Key)
+        location[1:] = ["-".join(part.capitalize() for part in ".".join(location[1:]).split("-"))]
     return {
         "in": location[0] if location else "body",
         "field": ".".join(location[1:]) or None,
