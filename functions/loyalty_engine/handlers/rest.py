@@ -2,9 +2,11 @@
 answers, the request guard (415/413/422 for hostile bodies, `request_guard.py`) run before the
 resolver reads anything. Each API function builds its resolver with `rest_app`."""
 
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -78,6 +80,14 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
         return next_middleware(app)
 
     app.use(middlewares=[require_scope])
+
+    def route_keys(match: re.Match[str]) -> dict[str, str]:
+        """The route's path values as API Gateway decoded them (`pathParameters`): the `path`
+        powertools matches is still percent-encoded on a REST API (`coffee%20cup`)."""
+        given = app.current_event.path_parameters or {}
+        return {name: given.get(name) or unquote(value) for name, value in match.groupdict().items()}
+
+    app._convert_matches_into_route_keys = route_keys  # type: ignore[method-assign]
 
     @app.exception_handler(DomainError)
     def _domain_error(error: DomainError) -> Response:
