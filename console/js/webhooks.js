@@ -14,7 +14,8 @@ let listing = 0;
 let opening = 0;
 const current = (mine, latest) => mine === latest && !$("webhooks").hidden && !$("app").hidden;
 
-// The Idempotency-Key of a redelivery that got no answer (network failure, 5xx), per webhook and
+// The Idempotency-Key of a redelivery that got no answer (network failure, 5xx, or 409
+// concurrent_update: the first request may still be queuing it), per webhook and
 // event: the same redelivery asked again is a retry of that request, queued once. An answer drops it.
 const unanswered = new Map();
 
@@ -136,7 +137,9 @@ async function redeliver(button, hook, eventId) {
     );
     unanswered.delete(id);
   } catch (error) {
-    if (error.status === 0 || error.status >= 500) unanswered.set(id, key);
+    // no answer yet to this redelivery: a network failure, a 5xx, or 409 concurrent_update (the
+    // first request may still be queuing it: "retry in a minute", under the same key)
+    if (error.status === 0 || error.status >= 500 || error.code === "concurrent_update") unanswered.set(id, key);
     else unanswered.delete(id);
     button.disabled = false;
     if (current(mine, opening)) showError(`Redeliver ${eventId}`, explain(error, "redeliver an event"));

@@ -174,6 +174,48 @@ def test_a_redelivery_whose_answer_is_lost_is_retried_under_its_key(signed_in: A
     assert len(keys) == 3 and keys[2] != keys[0], keys
 
 
+def test_a_retry_told_the_first_request_is_still_being_queued_keeps_its_key(
+    signed_in: Any, hook: Hook
+) -> None:
+    """A retry after a lost answer may find the first request still queuing the event: the API
+    answers 409 concurrent_update ("retry in a minute"). That is no answer to the redelivery:
+    the next Redeliver is the same request again (its key), or the event would be queued twice."""
+    page = signed_in
+    deliveries = _open_deliveries(page, hook)
+    keys: list[str] = []
+    answers = ["lost", "in_flight"]
+
+    def first_lost_then_in_flight(route: Any) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        answer = answers.pop(0) if answers else None
+        if answer == "lost":
+            route.abort("connectionreset")
+        elif answer == "in_flight":
+            route.fulfill(
+                status=409,
+                json={
+                    "code": "concurrent_update",
+                    "message": "a redelivery under this Idempotency-Key is being queued: retry in a minute",
+                    "details": [],
+                },
+            )
+        else:
+            route.continue_()
+
+    page.route("**/redeliveries", first_lost_then_in_flight)
+    button = deliveries.get_by_role("button", name=f"Redeliver event {hook.failed_event}").last
+    button.click()
+    expect(page.get_by_role("alert")).to_contain_text("The API cannot be reached")
+    button.click()
+    expect(page.get_by_role("alert")).to_contain_text("retry in a minute")
+    button.click()  # the retry the API asked for: still the first request's key
+    expect(page.get_by_role("status")).to_contain_text(
+        re.compile(f"Event {hook.failed_event} (was already )?queued")
+    )
+    page.unroute("**/redeliveries")
+    assert len(keys) == 3 and keys[0] == keys[1] == keys[2], keys
+
+
 def test_the_deliveries_are_paged_with_more(signed_in: Any, hook: Hook) -> None:
     page = signed_in
 
