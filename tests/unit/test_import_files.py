@@ -264,6 +264,16 @@ def test_the_separator_comes_from_the_header_after_empty_rows():
     ]
 
 
+def test_the_separator_skips_the_same_blank_rows_as_the_records():
+    """A row of blanks that read_records skips (any Unicode blank: a no-break space, a form
+    feed) is skipped by the separator's choice too, or a comma header is read with ';'."""
+    for blank in ("\u00a0", "\u00a0,\u00a0", "\x0c", "\u3000", "\u2003,,"):
+        data = f"{blank}\r\na,b\n1,2\n".encode()
+        assert [r.fields for r in read_records([data], separator=",")] == [["a", "b"], ["1", "2"]]
+        assert first_line([data]) == "a,b", blank
+        assert detect_separator(first_line([data])) == ","
+
+
 # --- reports ---------------------------------------------------------------------------
 
 

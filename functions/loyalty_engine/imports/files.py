@@ -311,9 +311,18 @@ def _after_blank_lines(head: bytes) -> bytes:
     """From the first line with something but blanks, separators or quotes (as read_records
     skips the empty rows before the header)."""
     head, start = head.removeprefix(b"\xef\xbb\xbf"), 0
-    while (newline := head.find(b"\n", start)) >= 0 and not head[start:newline].strip(b' \t\r;,"'):
+    while (newline := head.find(b"\n", start)) >= 0 and _blank_row(head[start:newline]):
         start = newline + 1
     return head[start:]
+
+
+_NOT_VALUES = str.maketrans("", "", ';,"')
+
+
+def _blank_row(line: bytes) -> bool:
+    """Separators, quotes and blanks only: any Unicode blank (a no-break space, a form feed), as
+    read_records' `str.strip` sees them, not ASCII's alone."""
+    return not line.decode("utf-8", errors="replace").translate(_NOT_VALUES).strip()
 
 
 # --- reports -----------------------------------------------------------------------------
