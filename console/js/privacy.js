@@ -116,7 +116,8 @@ export function erasureForm({ kind, id, subject, path, current, done }) {
       return;
     }
     if (!current()) {
-      say(`${subject}'s personal data was erased.`);
+      // the agent moved on: say it was done, unless signed out (sign-out forgets the subject)
+      if (!document.getElementById("app").hidden) say(`${subject}'s personal data was erased.`);
       return;
     }
     await done(answer);

@@ -252,6 +252,32 @@ def test_sign_out_forgets_the_customer(signed_in: Any, seeded: Seeded, customer:
     assert page.get_by_label("Find customers matching").input_value() == ""
 
 
+def test_an_erasure_answering_after_sign_out_says_nothing_of_it(signed_in: Any, seeded: Seeded) -> None:
+    """Sign-out forgets the customer: an erasure still on its way then names no customer on the
+    signed-out page (the next person at the screen reads "Signed out")."""
+    customer_id = _customer(seeded, "priv-dee", (), email="dee@example.com")
+    page = signed_in
+    held: list[Any] = []
+    page.route("**/erasure", lambda route: held.append(route))
+    _open_customer(page, customer_id)
+    page.get_by_label("Type the customer id to confirm").fill(customer_id)
+    page.get_by_role("button", name="Erase the customer's personal data").click()
+    deadline = 50
+    while not held and deadline:
+        page.wait_for_timeout(100)
+        deadline -= 1
+    assert held, "the erasure was not sent"
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_have_text("Signed out: the key is forgotten.")
+    with page.expect_response("**/erasure") as answered:
+        held[0].continue_()
+    assert answered.value.status == 200
+    page.wait_for_timeout(300)
+    expect(page.get_by_role("status")).to_have_text("Signed out: the key is forgotten.")
+    assert customer_id not in page.locator("body").inner_text()
+    page.unroute("**/erasure")
+
+
 def test_a_cards_export_and_erasure_from_the_member_view(
     signed_in: Any, seeded: Seeded, tmp_path: Path
 ) -> None:
