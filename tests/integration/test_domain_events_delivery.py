@@ -15,6 +15,7 @@ from loyalty_engine.kernel.retry import Backoff
 from tests.integration.conftest import SHOP
 from tests.support.api import call
 from tests.support.events import EventCapture
+from tests.support.pay_with_points import earn, pay, payments_world, reverse
 
 
 @pytest.fixture(autouse=True)
@@ -115,16 +116,13 @@ def test_a_record_failing_past_its_retries_is_given_up_and_the_shard_moves_on(ta
 
 def test_a_points_payment_and_its_reversal(table) -> None:
     """Paying with points is a burn of points, its reversal gives them back (`entry_kind` says which)."""
-    from tests.integration import test_pay_with_points as payments
-
     bus = EventCapture(table[1])
-    clock = payments.clock.__wrapped__(table)  # the payments' world: merchants, program, member
-    payments.earn("SEED", "100.00", clock.now - timedelta(days=20))
-    pay, reverse_payment = payments.pay, payments.reverse
+    clock = payments_world()  # merchants, the paying program, the member
+    earn("SEED", "100.00", clock.now - timedelta(days=20))
     assert pay("P-1", "25.00").status == 201
     assert pay("P-1", "25.00").status in (200, 201)  # a replay: no second event
     burned = bus.details("points.burned")
     assert [(e["entry_kind"], e["nq"], e["reference"]) for e in burned] == [("payment", -250, "P-1")]
-    assert reverse_payment("P-1", "R-1").status == 201
+    assert reverse("P-1", "R-1").status == 201
     (returned,) = bus.details("points.returned")
     assert (returned["entry_kind"], returned["nq"], returned["nq_balance"]) == ("payment_reversal", 250, 1000)

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from loyalty_engine.access.models import Caller
 from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.kernel.dynamo import client
-from tests.integration.conftest import ADMIN, CARD, order_body
+from tests.integration.conftest import ADMIN, CARD
 from tests.support.api import Reply, call
 from tests.support.clock import FakeClock
 from tests.support.ledger import assert_running_balances
@@ -24,37 +23,18 @@ from tests.support.pay_with_points import (
     OTHER_TILL,
     OUTSIDER,
     TILL,
+    earn,
+    pay,
+    payments_world,
     program_body,
+    put_merchant,
+    reverse,
 )
-
-
-def put_merchant(merchant_id: str, groups: list[str]) -> None:
-    body = {"name": merchant_id, "store_id": f"S-{merchant_id}", "merchant_groups": groups}
-    reply = call("api_put_merchant", ADMIN, path={"merchant_id": merchant_id}, body=body)
-    assert reply.status in (200, 201), reply.body
-
-
-def earn(order_id: str, amount: str, ordered_at: datetime) -> None:
-    body = order_body(order_id=order_id, amount=amount, ordered_at=ordered_at.isoformat(), lines=[])
-    reply = call("api_earn_order", TILL, body=body)
-    assert reply.status == 201, reply.body
 
 
 @pytest.fixture
 def clock(table) -> FakeClock:
-    fake = FakeClock()
-    default_context().clock = fake
-    for merchant_group_id in (ACCEPTORS, "elsewhere"):
-        reply = call(
-            "api_put_merchant_group", ADMIN, path={"merchant_group_id": merchant_group_id}, body={"name": "G"}
-        )
-        assert reply.status == 201, reply.body
-    put_merchant("till-1", [ACCEPTORS])
-    put_merchant("till-2", [ACCEPTORS, "elsewhere"])
-    put_merchant("outsider", ["elsewhere"])
-    assert call("api_put_program", ADMIN, body=program_body()).status == 201
-    assert call("api_enrol_member", TILL).status == 201
-    return fake
+    return payments_world()
 
 
 @pytest.fixture
@@ -62,21 +42,6 @@ def funded(clock: FakeClock) -> FakeClock:
     """1000 NQ points available: one lot, from an order 20 days old (valid one year)."""
     earn("SEED", "100.00", clock.now - timedelta(days=20))
     return clock
-
-
-def pay(payment_id: str, amount: str, caller: Caller = TILL, **overrides: Any) -> Reply:
-    body = {"payment_id": payment_id, "program_id": "club", "amount": amount, "currency": "EUR", **overrides}
-    return call("api_pay_points", caller, body=body)
-
-
-def reverse(payment_id: str, reversal_id: str, amount: str | None = None, caller: Caller = TILL) -> Reply:
-    body: dict[str, Any] = {"reversal_id": reversal_id} | ({"amount": amount} if amount else {})
-    return call(
-        "api_reverse_points_payment",
-        caller,
-        path={"card_code": CARD, "payment_id": payment_id},
-        body=body,
-    )
 
 
 def refused(reply: Reply, status: int, code: str) -> dict[str, Any]:

@@ -207,6 +207,28 @@ def test_the_size_limit_covers_the_benchmarks_and_the_tests() -> None:
     assert set(SOURCES) <= set(SIZED)
 
 
+def imported_test_modules(name: str, source: str) -> list[str]:
+    """The test modules (`tests.….test_*`) that module `name` imports, in any form:
+    `from tests.a.test_b import x`, `import tests.a.test_b`, `from tests.a import test_b`, and
+    relative (`from .test_b import x`, `from . import test_b`)."""
+    package = name.split(".")[:-1]
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(
+                [*package[: len(package) - node.level + 1], *([node.module] if node.module else [])]
+                if node.level
+                else [node.module or ""]
+            )
+            modules = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found += [m for m in modules if m.startswith("tests.") and m.rpartition(".")[2].startswith("test_")]
+    return found
+
+
 def test_no_test_module_imports_another_test_module() -> None:
     """What tests share (builders, fixtures' helpers, sample data) lives in tests/support or a
     conftest, so that each test module can be read, run and moved alone."""
@@ -214,11 +236,26 @@ def test_no_test_module_imports_another_test_module() -> None:
     found = [
         f"{name} imports {module}"
         for name, path in tests.items()
-        for module, _names in imports_of(path)
-        if module.rpartition(".")[2].startswith("test_") and module.startswith("tests.")
+        for module in imported_test_modules(name, path.read_text())
     ]
     assert "tests.unit.test_architecture" in tests
     assert found == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "from tests.integration.test_concurrency import invoke",
+        "import tests.integration.test_concurrency",
+        "from tests.integration import test_concurrency",
+        "from .test_concurrency import invoke",
+        "from . import test_concurrency",
+        "from ..integration.test_concurrency import invoke",
+    ],
+)
+def test_the_rule_sees_a_test_module_imported_in_any_form(statement: str) -> None:
+    found = imported_test_modules("tests.integration.test_pay_concurrency", statement)
+    assert "tests.integration.test_concurrency" in found, (statement, found)
 
 
 def test_capability_imports_are_grouped_by_package() -> None:
