@@ -18,6 +18,7 @@ const current = (mine, latest) => mine === latest && !$("webhooks").hidden && !$
 // concurrent_update: the first request may still be queuing it), per webhook and
 // event: the same redelivery asked again is a retry of that request, queued once. An answer drops it.
 const unanswered = new Map();
+let session = 0; // sign-outs so far: a redelivery failing after one keeps no key for the next agent
 
 // A 403 here is a key without the admin scope; the rest as the API says it.
 export function explain(error, what) {
@@ -125,6 +126,7 @@ async function redeliver(button, hook, eventId) {
   if (button.disabled) return; // a double click while the first request is on its way
   clearError();
   const mine = opening;
+  const signedIn = session;
   const id = `${hook.subscription_id} ${eventId}`;
   const key = unanswered.get(id) || crypto.randomUUID();
   button.disabled = true;
@@ -135,8 +137,9 @@ async function redeliver(button, hook, eventId) {
       `/v1/webhooks/${segment(hook.subscription_id)}/deliveries/${segment(eventId)}/redeliveries`,
       { headers: { "Idempotency-Key": key } },
     );
-    unanswered.delete(id);
+    if (signedIn === session) unanswered.delete(id);
   } catch (error) {
+    if (signedIn !== session) return; // signed out meanwhile: its key is forgotten
     // no answer yet to this redelivery: a network failure, a 5xx, or 409 concurrent_update (the
     // first request may still be queuing it: "retry in a minute", under the same key)
     if (error.status === 0 || error.status >= 500 || error.code === "concurrent_update") unanswered.set(id, key);
@@ -154,6 +157,7 @@ async function redeliver(button, hook, eventId) {
 
 // Sign-out: every view and every key of an unanswered redelivery are forgotten.
 export function forgetWebhooks() {
+  session++;
   listing++;
   opening++;
   unanswered.clear();

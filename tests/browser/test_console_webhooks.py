@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import sign_in
 from tests.browser.seed import Api, Seeded
 from tests.support.webhooks import Receiver, receiver
 
@@ -254,6 +255,40 @@ def test_a_slow_answer_is_dropped_once_the_operator_moved_on_and_sign_out_clears
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("#webhooks-list")).to_be_empty()
     expect(page.locator("#deliveries-view")).to_be_empty()
+
+
+def test_a_redelivery_failing_after_sign_out_leaves_no_key_to_the_next_session(
+    signed_in: Any, seeded: Seeded, hook: Hook
+) -> None:
+    """Sign-out forgets the keys of unanswered redeliveries, also of one still on its way: its
+    failure afterwards keeps no key, and the next agent's Redeliver is a request of its own."""
+    page = signed_in
+    deliveries = _open_deliveries(page, hook)
+    held: list[Any] = []
+    keys: list[str] = []
+
+    def hold(route: Any) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        held.append(route)
+
+    page.route("**/redeliveries", hold)
+    deliveries.get_by_role("button", name=f"Redeliver event {hook.failed_event}").last.click()
+    for _ in range(100):  # the route's handler runs while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the redelivery was not sent"
+    page.get_by_role("button", name="Sign out").click()
+    held[0].abort("connectionreset")  # no answer, after sign-out
+    page.wait_for_timeout(300)
+    page.unroute("**/redeliveries")
+    sign_in(page, seeded.admin_key)
+    page.get_by_role("button", name="Sign out").wait_for()
+    deliveries = _open_deliveries(page, hook)
+    with page.expect_request("**/redeliveries") as sent:
+        deliveries.get_by_role("button", name=f"Redeliver event {hook.failed_event}").last.click()
+    keys.append(sent.value.headers["idempotency-key"])
+    assert len(keys) == 2 and keys[1] != keys[0], keys
 
 
 def test_a_key_without_the_admin_scope_is_told_it_needs_one(signed_in: Any, hook: Hook) -> None:
