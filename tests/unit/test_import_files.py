@@ -260,7 +260,17 @@ def test_the_separator_comes_from_the_header_after_empty_rows():
     assert [r.fields for r in read_records([b";;\n a ;b\n ; \n1;2\n,"], separator=";")] == [
         [" a ", "b"],
         ["1", "2"],
-        [","],
+    ]
+    # the rows the separator's choice skipped are skipped by the reading too: the header is a,b
+    comma_file = [b";;;\r\n  \n,,\r\na,b\n1,2"]
+    assert detect_separator(first_line(comma_file)) == ","
+    assert [(r.line, r.fields) for r in read_records(comma_file, separator=",")] == [
+        (4, ["a", "b"]),
+        (5, ["1", "2"]),
+    ]
+    assert [r.fields for r in read_records([b'a;b\n,,\n1;","\n'], separator=";")] == [
+        ["a", "b"],
+        ["1", ","],
     ]
 
 

@@ -269,8 +269,10 @@ def read_records(
             )
         raw = "".join(lines.current).rstrip("\r\n")
         lines.current, lines.current_bytes = [], 0
-        if not any(field.strip() for field in fields):
-            continue  # a blank line, a whitespace-only one, or a spreadsheet's empty row (`;;;;`)
+        if not any(field.translate(_SEPARATORS).strip() for field in fields):
+            # a blank line, a whitespace-only one, or a spreadsheet's empty row (`;;;;`, and
+            # `,,,` in a `;` file or `;;;` in a `,` one, as the separator's choice skips them)
+            continue
         yield Record(line=start_line, fields=fields, raw=raw, end=lines.offset, last_line=lines.line)
 
 
@@ -317,6 +319,7 @@ def _after_blank_lines(head: bytes) -> bytes:
 
 
 _NOT_VALUES = str.maketrans("", "", ';,"')
+_SEPARATORS = str.maketrans("", "", ";,")
 
 
 def _blank_row(line: bytes) -> bool:
