@@ -11,88 +11,29 @@ by the last test and written to `loyalty-hostile-figures.json` in the temp direc
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from loyalty_engine.access.caller import authorizer_context
 from loyalty_engine.access.models import Caller
-from loyalty_engine.handlers.openapi import document
-from loyalty_engine.wiring import API_ROUTES, INSTRUMENT_ROUTES
-from tests.integration.conftest import CARD
 from tests.support.api import LambdaContext, handler_for, load_event
 from tests.support.hostile import HOSTILE, Hostile
+from tests.support.hostile_requests import (
+    ALL_SCOPES,
+    REQUESTS,
+    ROUTES,
+    SERVER_ERRORS,
+    hostile_event,
+    send,
+    takes_body,
+    takes_limit,
+)
 
-ROUTES = sorted({(r.method, r.path) for r in (*API_ROUTES, *INSTRUMENT_ROUTES)})
-ALL_SCOPES = Caller(group_id="demo", key_id="01JD0000000000000000000009", scopes=("admin", "shop"))
-POS = Caller(group_id="demo", key_id="01JD0000000000000000000008", scopes=("shop",), merchant_id="store-1")
-DOCUMENT = document()
-SAMPLE_PATH_VALUES = {"card_code": CARD, "number": "60000000000000001", "import_id": "A" * 26}
-REQUESTS: Counter[str] = Counter()
-SERVER_ERRORS: Counter[str] = Counter()
 FIGURES = Path(tempfile.gettempdir()) / "loyalty-hostile-figures.json"
-
-
-def _operation(method: str, path: str) -> dict[str, Any]:
-    return dict(DOCUMENT["paths"].get(path, {}).get(method.lower(), {}))
-
-
-def _takes_body(method: str, path: str) -> bool:
-    return "requestBody" in _operation(method, path)
-
-
-def _takes_limit(method: str, path: str) -> bool:
-    return any(p.get("name") == "limit" for p in _operation(method, path).get("parameters", []))
-
-
-def _event(method: str, path: str, case: Hostile, caller: Caller) -> dict[str, Any]:
-    event = load_event("api_get_member")
-    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-    values = {name: SAMPLE_PATH_VALUES.get(name, "sample-1") for name in names}
-    query = dict(case.query or {})
-    if case.path_value is not None:
-        if names:
-            values[names[0]] = case.path_value
-        else:
-            query["file"] = case.path_value
-    concrete = path
-    for name, value in values.items():
-        concrete = concrete.replace("{" + name + "}", value)
-    headers = {**event["headers"], **case.headers}
-    event.update(
-        resource=path,
-        path=concrete,
-        httpMethod=method,
-        pathParameters=values or None,
-        queryStringParameters=query or None,
-        multiValueQueryStringParameters={k: [v] for k, v in query.items()} or None,
-        headers=headers,
-        multiValueHeaders={k: [v] for k, v in headers.items()},
-        body=case.body,
-        isBase64Encoded=case.base64,
-    )
-    event["requestContext"].update(resourcePath=path, httpMethod=method)
-    event["requestContext"]["authorizer"] = {"principalId": f"{caller.group_id}/{caller.key_id}"} | (
-        authorizer_context(caller)
-    )
-    return event
-
-
-def send(method: str, path: str, case: Hostile, caller: Caller = ALL_SCOPES) -> tuple[int, Any]:
-    event = _event(method, path, case, caller)
-    response = handler_for(event)(copy.deepcopy(event), LambdaContext())
-    route = f"{method} {path}"
-    REQUESTS[route] += 1
-    if response["statusCode"] >= 500:
-        SERVER_ERRORS[route] += 1
-    text = response.get("body") or ""
-    return response["statusCode"], json.loads(text) if text else None
 
 
 # Refused writes of admin and partner keys are recorded in the audit log, by design (api.md).
@@ -115,8 +56,8 @@ def _table_items(table: Any) -> list[dict[str, Any]]:
 def check_answer(method: str, path: str, case: Hostile, status: int, body: Any) -> None:
     assert status < 500, (method, path, case, status, body)
     decided = case.codes and case.kind != "lax_number"
-    must_refuse = decided or (_takes_body(method, path) and case.body is not None)
-    must_refuse = must_refuse or (case.kind == "query" and _takes_limit(method, path))
+    must_refuse = decided or (takes_body(method, path) and case.body is not None)
+    must_refuse = must_refuse or (case.kind == "query" and takes_limit(method, path))
     if status >= 400 or must_refuse:
         assert 400 <= status < 500, (method, path, case, status, body)
         assert isinstance(body, dict) and {"code", "message"} <= set(body), body
@@ -258,7 +199,7 @@ def test_a_write_without_a_body_is_422_whatever_its_content_type(
 def test_a_repeated_query_parameter_or_idempotency_key_is_a_clear_422(member: dict, table: Any) -> None:
     """`?limit=1&limit=500` reached the resolver as a list: 422 'Input should be a valid integer'
     (an Idempotency-Key header twice: 'a valid string'). It names the repeated parameter."""
-    event = _event(
+    event = hostile_event(
         "GET", "/v1/members/{card_code}/ledger", Hostile("query", query={"limit": "500"}), ALL_SCOPES
     )
     event["multiValueQueryStringParameters"] = {"limit": ["1", "500"]}
@@ -269,7 +210,7 @@ def test_a_repeated_query_parameter_or_idempotency_key_is_a_clear_422(member: di
 
     before = _table_items(table)
     case = Hostile("header", body='{"points": 1}', headers={"Idempotency-Key": "k-2"})
-    event = _event("POST", "/v1/members/{card_code}/burns", case, ALL_SCOPES)
+    event = hostile_event("POST", "/v1/members/{card_code}/burns", case, ALL_SCOPES)
     event["multiValueHeaders"]["Idempotency-Key"] = ["k-1", "k-2"]
     answer = handler_for(event)(event, LambdaContext())
     body = json.loads(answer["body"])
@@ -307,7 +248,7 @@ def test_an_event_of_an_undeclared_route_is_refused_not_spared_the_scope_check(
     before = _table_items(table)
     shop = Caller(group_id="demo", key_id="01JD0000000000000000000002", scopes=("shop",))
     case = Hostile("route", body='{"kind": "nq", "points": 250, "reason_code": "goodwill", "comment": "x"}')
-    event = _event("POST", "/v1/members/{card_code}/adjustments", case, shop)
+    event = hostile_event("POST", "/v1/members/{card_code}/adjustments", case, shop)
     event["headers"]["Idempotency-Key"] = "adj-undeclared"
     event["multiValueHeaders"]["Idempotency-Key"] = ["adj-undeclared"]
     event["resource"], event["httpMethod"] = resource, method

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from loyalty_engine.wiring import PUBLIC_ROUTES
-from tests.integration.test_hostile_input import ROUTES, send
 from tests.support.hostile import Hostile
+from tests.support.hostile_requests import ROUTES, send
 
 API = [route for route in ROUTES if route not in PUBLIC_ROUTES]
 
