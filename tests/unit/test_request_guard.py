@@ -74,7 +74,16 @@ def test_numbers_that_are_not_finite_or_too_long_are_refused(number: str) -> Non
 
 
 def test_wrong_content_types_are_415_and_json_types_pass() -> None:
-    for media in ("text/plain", "multipart/form-data", "application/xml", "text/json", "application/jsonp"):
+    for media in (
+        "text/plain",
+        "multipart/form-data",
+        "application/xml",
+        "text/json",
+        "application/jsonp",
+        "application/json; charset=utf-16",  # JSON is read in UTF-8 only: refused, not misread
+        'application/json; charset="UTF-16LE"',
+        "application/json;charset=latin1",
+    ):
         assert _refusal(_event("{}", media)) == (
             415,
             {"code": "unsupported_media_type", "message": "send the body as application/json", "details": []},
@@ -82,6 +91,8 @@ def test_wrong_content_types_are_415_and_json_types_pass() -> None:
     for media in (
         "application/json",
         "application/json; charset=utf-8",
+        'application/json; charset="UTF-8"',
+        "application/json; charset=us-ascii; foo=bar",
         "application/merge-patch+json",
         "APPLICATION/JSON",
     ):

@@ -57,7 +57,14 @@ class Refused(DomainError):
 
 
 def is_json_media_type(content_type: str | None) -> bool:
-    media_type = (content_type or "application/json").split(";")[0].strip().lower()
+    """A JSON media type, in any case, whose charset (if it names one) is UTF-8, the only one
+    JSON is read in (RFC 8259): a body declared UTF-16 is refused rather than misread."""
+    media_type, *parameters = (content_type or "application/json").lower().split(";")
+    media_type = media_type.strip()
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8", "us-ascii"):
+            return False
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
