@@ -20,6 +20,7 @@ function show(section, { focus = true } = {}) {
     else button.removeAttribute("aria-current");
   }
   stopImports();
+  say(""); // what the status line said was about the section left
   if (section === "programs") loadPrograms();
   if (section === "imports") refreshImports();
   if (section === "webhooks") loadWebhooks();

@@ -55,7 +55,9 @@ export function setupImports(show) {
     const file = document.getElementById("upload-file").files[0];
     if (!file) return;
     if (await upload(file)) {
+      const uploaded = document.getElementById("status").textContent;
       show("imports");
+      say(uploaded); // the upload's line is about the section it moves to
     }
   });
 }

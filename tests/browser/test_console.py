@@ -352,3 +352,12 @@ def test_a_member_still_loading_at_sign_out_is_not_shown_after(signed_in: Any, s
     page.wait_for_timeout(1500)  # the late answer has come and gone
     expect(page.locator("#member-view")).to_be_empty()
     expect(page.get_by_role("alert")).to_be_hidden()
+
+
+def test_the_status_line_of_a_section_left_is_not_carried_to_the_next(signed_in: Any, seeded: Seeded) -> None:
+    page = signed_in
+    open_member(page, seeded.card)
+    status = page.get_by_role("status")
+    expect(status).to_contain_text(f"Member {seeded.card} loaded")
+    page.get_by_role("button", name="Gift cards & coupons").click()
+    expect(status).not_to_contain_text(seeded.card)
