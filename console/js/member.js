@@ -97,7 +97,7 @@ export async function openMember(rawCard) {
   render(member, ledger);
   view().append(memberPrivacy(member, { current: () => mine === opening, reopen: () => openMember(member.card_code) }));
   say(`Member ${member.card_code} loaded.`);
-  loadLinkedCustomer(member.card_code);
+  loadLinkedCustomer(member.card_code, member.erased_at);
   loadLots(member.card_code);
   loadHistory(member.card_code);
   loadRewards(member.card_code);
@@ -174,9 +174,14 @@ function render(member, ledger) {
 
 // The customer the card is linked to (id, name, e-mail), as the member search finds it: the
 // card itself is the first card of its own prefix. An erased card is found by no search.
-async function loadLinkedCustomer(card) {
+async function loadLinkedCustomer(card, erasedAt) {
   const box = document.getElementById("linked-customer");
   if (!box) return;
+  if (erasedAt) {
+    // the member search, which names the customer, leaves erased cards out: "none" would lie
+    box.textContent = "not shown: the card's personal data was erased";
+    return;
+  }
   try {
     const page = await get("/v1/members", { card_prefix: card, limit: 1 });
     const hit = page.items.find((m) => m.card_code === card);

@@ -309,6 +309,7 @@ def test_a_cards_export_and_erasure_from_the_member_view(
     page.get_by_role("button", name="Erase the card's personal data").click()
     expect(page.locator("dt:has-text('Personal data') + dd")).to_contain_text("erased")
     expect(page.get_by_role("status")).to_contain_text(f"Card {card}'s personal data was erased")
+    expect(page.locator("#linked-customer")).to_have_text("not shown: the card's personal data was erased")
     expect(page.get_by_role("button", name="Erase the card's personal data")).to_have_count(0)
     assert len(posts) == 1
     assert api("GET", f"/v1/members/{card}", 200)["erased_at"]
