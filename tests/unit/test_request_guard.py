@@ -68,7 +68,10 @@ def test_duplicate_keys_are_refused_at_any_depth() -> None:
     assert refused is not None and refused[1]["details"][0]["field"] == "points"
 
 
-@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999999999", "9" * 65, "-" + "1" * 70])
+@pytest.mark.parametrize(
+    "number",
+    ["NaN", "Infinity", "-Infinity", "1e999999999", "9" * 65, "-" + "1" * 70, "9" * 39, "1" + "0" * 63],
+)
 def test_numbers_that_are_not_finite_or_too_long_are_refused(number: str) -> None:
     assert _code(_event(f'{{"amount": {number}}}')) == "invalid_number"
 
@@ -242,3 +245,9 @@ def test_an_integer_past_pythons_digit_limit_is_a_4xx_not_a_500() -> None:
     assert _code(_event('{"points": ' + "9" * 5000 + "}")) == "invalid_number"
     with pytest.raises(request_guard.Refused):
         request_guard.loads('{"points": ' + "9" * 5000 + "}")
+
+
+def test_a_number_of_38_digits_passes_the_guard() -> None:
+    """DynamoDB keeps 38 significant digits: the guard lets that many through (a field's own
+    bounds decide), and no more."""
+    assert request_guard.check(_event(f'{{"amount": {"9" * 38}}}')) is None

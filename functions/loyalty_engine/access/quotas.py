@@ -36,7 +36,7 @@ class QuotaLimits(DeferredModel):
     rate_per_second: int = Field(ge=1, le=MAX_RATE, strict=True, description="Steady requests per second")
     burst: int = Field(ge=1, le=MAX_BURST, strict=True, description="Requests allowed at once (bucket size)")
     daily_quota: int | None = Field(
-        default=None, ge=1, strict=True, description="Requests per UTC day (null: no daily quota)"
+        default=None, ge=1, le=10**12, strict=True, description="Requests per UTC day (null: no daily quota)"
     )
 
 

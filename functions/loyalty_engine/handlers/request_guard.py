@@ -28,7 +28,9 @@ from loyalty_engine.kernel.errors import DomainError
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_DEPTH = 32
-MAX_NUMBER_CHARS = 64  # more digits than any field takes; bounds int() and Decimal() work
+# More digits than any field takes; bounds int() and Decimal() work, and no number stored from
+# a body has more significant digits than DynamoDB keeps (38: more is a ValidationException).
+MAX_NUMBER_CHARS = 38
 MAX_EXPONENT = 30  # 1e99999 is finite for Decimal, and no amount or rate of this API
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)

@@ -12,6 +12,9 @@ from loyalty_engine.kernel.types import Duration, Model, Name, Slug, TimeZoneNam
 
 Rounding = Literal["nearest", "up", "down"]
 _ROUNDING = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
+# A program's point figures (maximum balance, tier thresholds): a thousand trillion points is
+# past any program, and exact as a JavaScript number (a console, a web shop) up to 2**53.
+MAX_PROGRAM_POINTS = 10**15
 Multiplier = Annotated[
     Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3), BeforeValidator(plain_decimal)
 ]
@@ -45,7 +48,9 @@ class QPointSettings(Model):
 class NQPointSettings(QPointSettings):
     """Non-qualifying points: the program's currency."""
 
-    max_balance: int = Field(default=0, ge=0, strict=True, description="0 means unlimited")
+    max_balance: int = Field(
+        default=0, ge=0, le=MAX_PROGRAM_POINTS, strict=True, description="0 means unlimited"
+    )
 
 
 class EarningRule(Model):
@@ -141,8 +146,12 @@ class Tier(Model):
     name: Name = Field(min_length=1, max_length=64)
     q_multiplier: Multiplier | None = Field(default=None, description="Defaults to the rank")
     nq_multiplier: Multiplier | None = Field(default=None, description="Defaults to the rank")
-    entry_threshold: int = Field(ge=0, strict=True, description="Q points needed to enter the tier")
-    downgrade_threshold: int = Field(ge=0, strict=True, description="Q points needed to stay in the tier")
+    entry_threshold: int = Field(
+        ge=0, le=MAX_PROGRAM_POINTS, strict=True, description="Q points needed to enter the tier"
+    )
+    downgrade_threshold: int = Field(
+        ge=0, le=MAX_PROGRAM_POINTS, strict=True, description="Q points needed to stay in the tier"
+    )
 
     @property
     def effective_nq_multiplier(self) -> Decimal:
