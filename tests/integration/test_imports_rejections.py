@@ -95,14 +95,28 @@ def test_header_and_file_problems_reject_the_whole_file(world, name, content, co
     assert snapshot()["attributions"] == {}
 
 
-def test_a_header_with_unnamed_columns_says_which_column_has_no_name(world):
-    """A spreadsheet's export may end every line with separators (cells once used): the
-    rejection names the unnamed column by position, not as a duplicate or unknown column ''."""
-    content = "\n".join(line + ";;" for line in catalog(reward("r")).splitlines()) + "\n"
+def test_separators_ending_every_line_are_no_column_and_the_file_applies(world):
+    """A spreadsheet's export may end every line with separators (cells once used): they name
+    no column and hold nothing, so the file applies; a value past the last column is a
+    `column_count` line."""
+    lines = catalog(reward("r"), reward("s")).splitlines()
+    content = "\n".join([lines[0] + ";;", lines[1] + ";;", lines[2] + ";x"]) + "\n"
+    no_failures(deliver(upload(world.s3, MASTER, content)))
+    summary = summary_of(world, MASTER)
+    assert (summary["state"], summary["applied"], summary["skipped"]) == ("completed", 1, 1), summary
+    assert [r["external_id"] for r in call("api_list_rewards", SHOP, query={}).body["rewards"]] == ["r"]
+
+
+def test_a_header_with_an_unnamed_column_inside_says_which_column_has_no_name(world):
+    """A stray separator inside the header: the rejection names the unnamed column by position,
+    not as a duplicate or unknown column ''."""
+    header, *rows = catalog(reward("r")).splitlines()
+    names = header.split(";")
+    content = "\n".join([";".join([*names[:3], "", *names[3:]]), *rows]) + "\n"
     no_failures(deliver(upload(world.s3, MASTER, content)))
     rejection = summary_of(world, MASTER)["rejection"]
     assert rejection["code"] == "unknown_column", rejection
-    assert "column 12 of the header has no name" in rejection["message"], rejection
+    assert "column 4 of the header has no name" in rejection["message"], rejection
     assert call("api_list_rewards", SHOP, query={}).body["rewards"] == []
 
 

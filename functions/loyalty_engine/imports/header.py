@@ -13,8 +13,10 @@ def check_header(scope: Scope, fields: list[str], line: int = 1) -> list[str]:
     """The header's column names (trimmed, lower case); raises FileRejected naming `line`, the
     header's (after any blank lines)."""
     names = [name.strip().lower() for name in fields]
+    while len(names) > 1 and names[-1] == "":
+        names.pop()  # a separator ending every line (an export's habit): no column, nothing lost
     columns = COLUMNS[scope]
-    if "" in names:  # a spreadsheet's trailing separators, or a stray one: no column to name
+    if "" in names:  # a stray separator inside the header: no column to name
         position = names.index("") + 1
         raise FileRejected(
             "unknown_column",

@@ -89,6 +89,8 @@ COLUMNS: dict[Scope, Columns] = {
 
 
 def row_of(header: list[str], fields: list[str]) -> dict[str, str]:
+    if len(fields) > len(header) and not "".join(fields[len(header) :]).strip():
+        fields = fields[: len(header)]  # empty cells after the last column: trailing separators
     if len(fields) != len(header):
         raise LineSkipped(
             "column_count", None, f"the line has {len(fields)} values for {len(header)} columns"
