@@ -32,6 +32,7 @@ from tests.support.import_state import bucket_keys, queued_messages, snapshot
 from tests.support.import_world import PROGRAM
 from tests.support.imports import (
     BUCKET,
+    Countdown,
     ImportContext,
     deliver,
     notification,
@@ -214,18 +215,6 @@ def test_a_file_of_the_day_before_is_applied_first(world):
 
 
 # --- out of time -----------------------------------------------------------------------
-
-
-class Countdown(ImportContext):
-    """A Lambda context whose time runs out after `calls` questions about it."""
-
-    def __init__(self, calls: int):
-        super().__init__()
-        self.calls = calls
-
-    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
-        self.calls -= 1
-        return 900_000 if self.calls >= 0 else 1_000
 
 
 def out_of_time_files(world) -> str:

@@ -23,6 +23,7 @@ from tests.support.import_files import (
 from tests.support.import_state import queued_messages
 from tests.support.import_world import PROGRAM
 from tests.support.imports import (
+    Countdown,
     ImportContext,
     deliver,
     notification,
@@ -83,18 +84,6 @@ def test_empty_rows_of_a_spreadsheet_export_are_ignored_like_blank_lines(world, 
     assert sorted(a["attribution_id"] for a in attributions("CC0001")) == ["A-1", "A-2"]
 
 
-class _Countdown(ImportContext):
-    """A Lambda context whose time runs out after `calls` questions about it."""
-
-    def __init__(self, calls: int):
-        super().__init__()
-        self.calls = calls
-
-    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
-        self.calls -= 1
-        return 900_000 if self.calls >= 0 else 1_000
-
-
 @pytest.mark.parametrize("calls", [1, 2, 3])
 def test_empty_rows_at_a_checkpoint_keep_the_line_numbers_of_a_resumed_import(world, monkeypatch, calls):
     """Out of time after a chunk, the import resumes from its checkpoint on the queue: the empty
@@ -114,7 +103,7 @@ def test_empty_rows_at_a_checkpoint_keep_the_line_numbers_of_a_resumed_import(wo
         + ";;;\n"
     )
     key = upload(world.s3, EARN, content)
-    no_failures(imports.handler(sqs_event(notification(key)), _Countdown(calls)))
+    no_failures(imports.handler(sqs_event(notification(key)), Countdown(calls)))
     resumed = 0
     for _ in range(10):
         bodies = queued_messages(world.sqs)

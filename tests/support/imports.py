@@ -28,6 +28,18 @@ class ImportContext(LambdaContext):
         return self.remaining_ms
 
 
+class Countdown(ImportContext):
+    """A Lambda context whose time runs out after `calls` questions about it."""
+
+    def __init__(self, calls: int):
+        super().__init__()
+        self.calls = calls
+
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        self.calls -= 1
+        return 900_000 if self.calls >= 0 else 1_000
+
+
 def create_import_resources() -> tuple[Any, Any]:
     """The import bucket and queue in the active moto, named in the handler's environment."""
     region = os.environ["AWS_DEFAULT_REGION"]
