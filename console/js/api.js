@@ -36,6 +36,12 @@ export function keyGroup() {
   return parts.length === 4 && parts[0] === "lk" ? parts[1] : null;
 }
 
+// The id of the key signed in with (`lk.<group>.<key id>.<secret>`): the Keys page marks it.
+export function keyId() {
+  const parts = (apiKey || "").split(".");
+  return parts.length === 4 && parts[0] === "lk" ? parts[2] : null;
+}
+
 // Told when the API refuses the key (401: revoked, expired, or not a key): the shell signs out.
 let refused = () => {};
 export function whenKeyRefused(callback) {

@@ -6,10 +6,11 @@ import { loadPrograms, setupInstruments } from "./catalog.js";
 import { forgetCustomers, setupCustomers } from "./customers.js";
 import { clearError, say, showError } from "./dom.js";
 import { forgetImports, refreshImports, setupImports, stopImports } from "./imports.js";
+import { forgetKeys, leaveKeys, loadKeys, setupKeys } from "./keys.js";
 import { forgetMembers, setupMembers } from "./member.js";
 import { forgetWebhooks, loadWebhooks } from "./webhooks.js";
 
-const SECTIONS = ["members", "customers", "programs", "imports", "upload", "instruments", "webhooks", "audit"];
+const SECTIONS = ["members", "customers", "programs", "imports", "upload", "instruments", "webhooks", "audit", "keys"];
 const $ = (id) => document.getElementById(id);
 
 function show(section, { focus = true } = {}) {
@@ -20,11 +21,13 @@ function show(section, { focus = true } = {}) {
     else button.removeAttribute("aria-current");
   }
   stopImports();
+  leaveKeys(); // a new key's secret is shown once, and only while the agent stays on the page
   say(""); // what the status line said was about the section left
   if (section === "programs") loadPrograms();
   if (section === "imports") refreshImports();
   if (section === "webhooks") loadWebhooks();
   if (section === "audit") loadAudit();
+  if (section === "keys") loadKeys();
   if (focus) $(`${section}-title`).focus();
 }
 
@@ -69,6 +72,7 @@ function signOut() {
   forgetCustomers(); // the customer shown, its search, its export's saved copy
   forgetWebhooks();
   forgetAudit();
+  forgetKeys(); // a new key's secret, the list, the keys of unanswered creates and rotations
   for (const id of ["member-view", "search-results", "programs-view", "recent-imports", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
   for (const form of document.querySelectorAll("main form")) form.reset(); // what the agent typed
   signedIn(false);
@@ -109,6 +113,10 @@ async function main() {
   setupImports(show);
   setupInstruments();
   setupAudit();
+  setupKeys((message) => {
+    signOut();
+    showError("Signed out", { message });
+  });
   if (stored) await signIn(stored);
   else $("api-key").focus();
   document.body.dataset.ready = "true";
