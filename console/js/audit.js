@@ -2,8 +2,7 @@
 // first, filtered by resource, key and time range (UTC), each record's details on request.
 
 import { get } from "./api.js";
-import { clearError, h, pagedTable, replace, say, showError, when } from "./dom.js";
-import { explain } from "./webhooks.js";
+import { clearError, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const STALE = Object.assign(new Error("a newer list"), { stale: true });

@@ -112,3 +112,10 @@ export async function pagedTable(box, caption, columns, empty, what, fetchPage) 
   };
   await show(null);
 }
+
+// An admin page's error: a 403 is a key without the admin scope, said with what it may not do
+// (`what`); any other error as the API says it.
+export function explain(error, what) {
+  if (error.status !== 403) return error;
+  return { ...error, message: `This key may not ${what}: it needs an admin key.` };
+}

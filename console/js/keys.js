@@ -4,8 +4,7 @@
 // sessionStorage, a URL, a file name or the status line.
 
 import { call, get, keyId, segment } from "./api.js";
-import { clearError, h, pagedTable, replace, say, showError, when } from "./dom.js";
-import { explain } from "./webhooks.js";
+import { clearError, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const STALE = Object.assign(new Error("a newer list"), { stale: true });

@@ -2,7 +2,7 @@
 // the fields below are shown), a subscription's delivery log, and redelivery of an event.
 
 import { call, get, segment } from "./api.js";
-import { clearError, definitions, h, pagedTable, replace, say, showError, when } from "./dom.js";
+import { clearError, definitions, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const words = (code) => String(code ?? "").replaceAll("_", " ");
@@ -19,12 +19,6 @@ const current = (mine, latest) => mine === latest && !$("webhooks").hidden && !$
 // event: the same redelivery asked again is a retry of that request, queued once. An answer drops it.
 const unanswered = new Map();
 let session = 0; // sign-outs so far: a redelivery failing after one keeps no key for the next agent
-
-// A 403 here is a key without the admin scope; the rest as the API says it.
-export function explain(error, what) {
-  if (error.status !== 403) return error;
-  return { ...error, message: `This key may not ${what}: it needs an admin key.` };
-}
 
 const events = (kinds) => (kinds.includes("*") ? "all events" : kinds.join(", "));
 const hookState = (w) => (!w.enabled ? "paused" : w.status === "failing" ? `failing since ${when(w.failing_since)}` : w.status);
