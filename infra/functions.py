@@ -25,25 +25,11 @@ from infra.depends_on import drop_redundant_dependencies
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.queues import dead_letter_queue, queue_spec
 from infra.schedules import ProgramSchedules, schedule_environment_names, schedule_target_spec
+from infra.table_grants import table_statements
 from loyalty_engine import wiring
-from loyalty_engine.kernel import keys
-from loyalty_engine.kernel import table as table_shape
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 CODE_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info")
-
-# Item-level actions only. Transactions have no IAM action of their own: TransactWriteItems
-# is authorized per item by PutItem/UpdateItem/DeleteItem/ConditionCheckItem, and
-# TransactGetItems by GetItem. No Scan, no table management, no dynamodb:*.
-READ_ACTIONS: tuple[str, ...] = ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query")
-WRITE_ACTIONS: tuple[str, ...] = (
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-)
-INDEX_ACTIONS: tuple[str, ...] = ("dynamodb:Query",)
 
 # Object-level S3 actions per kind of wiring bucket grant, each on `<bucket>/<prefix>*` only;
 # listing is granted on the bucket, conditioned on the listed prefixes. No s3:*, no bucket "*".
@@ -58,35 +44,6 @@ OBJECT_ACTIONS: tuple[tuple[str, str], ...] = (
 # Listing a prefix's versions too: the importer takes a name's uploads oldest first.
 LIST_ACTIONS: tuple[str, ...] = ("s3:ListBucket", "s3:ListBucketVersions")
 SEND_ACTION = "sqs:SendMessage"
-
-
-# The authorizer reads API keys by key: GetItem only, conditioned on the partition key. Key
-# items live in their group's partition `G#<group>` (kernel/keys.py); every other partition of a
-# group (`G#<group>#C#<card>`, ...) has a second "#", and group ids (slugs) have none.
-KEY_READ_ACTIONS: tuple[str, ...] = ("dynamodb:GetItem",)
-KEY_PARTITIONS = keys.group_pk("*")
-NOT_KEY_PARTITIONS = keys.group_pk("*#*")
-
-
-def table_actions(access: wiring.TableAccess) -> tuple[str, ...]:
-    if access == "read_keys":
-        return KEY_READ_ACTIONS
-    if access == "read":
-        return READ_ACTIONS
-    if access == "read_write":
-        return READ_ACTIONS + WRITE_ACTIONS
-    if access == "stream":
-        return ()  # the table's stream only, granted with its event source (infra/domain_events.py)
-    raise ValueError(f"unknown table access {access!r}")
-
-
-def queried_indexes(spec: wiring.Function) -> list[table_shape.Index]:
-    """The table's GSIs the wiring says the function queries (an unknown name is an error)."""
-    by_name = {index.name: index for index in table_shape.GLOBAL_SECONDARY_INDEXES}
-    unknown = sorted(set(spec.indexes) - set(by_name))
-    if unknown:
-        raise ValueError(f"wiring: {spec.name} names unknown indexes {unknown}")
-    return [by_name[name] for name in spec.indexes]
 
 
 def _key_prefix(spec: wiring.Function, grant: wiring.BucketGrant, prefix: str) -> str:
@@ -293,7 +250,8 @@ class LoyaltyFunction(Construct):
             role=self.role,
             dead_letter_queue=self.dead_letter_queue if spec.stream_trigger is None else None,
         )
-        self._grant_table_access(table)
+        for statement in table_statements(spec, table):
+            self.role.add_to_principal_policy(statement)
         for grant in spec.buckets:
             for statement in bucket_statements(spec, grant, buckets[grant.bucket]):
                 self.role.add_to_principal_policy(statement)
@@ -335,30 +293,6 @@ class LoyaltyFunction(Construct):
         if not (isinstance(cfn_function, CfnResource) and isinstance(cfn_role, CfnResource)):
             raise TypeError("expected the function and its role to be CloudFormation resources")
         drop_redundant_dependencies(cfn_function, [cfn_role])
-
-    def _grant_table_access(self, table: dynamodb.ITable) -> None:
-        if not table_actions(self.spec.table_access):
-            return
-        conditions = None
-        if self.spec.table_access == "read_keys":
-            conditions = {
-                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [KEY_PARTITIONS]},
-                "ForAllValues:StringNotLike": {"dynamodb:LeadingKeys": [NOT_KEY_PARTITIONS]},
-            }
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=list(table_actions(self.spec.table_access)),
-                resources=[table.table_arn],
-                conditions=conditions,
-            )
-        )
-        if indexes := queried_indexes(self.spec):
-            self.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=list(INDEX_ACTIONS),
-                    resources=[f"{table.table_arn}/index/{index.name}" for index in indexes],
-                )
-            )
 
 
 def build_functions(

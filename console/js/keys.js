@@ -52,6 +52,15 @@ function keyState(k) {
 
 const mine = (k) => k.key_id === keyId();
 
+// When the key was last accepted (the API's mark, up to 10 minutes behind); while a rotation's
+// grace runs, when its old secret was last accepted since the rotation.
+function lastUsed(k) {
+  const used = k.last_used_at ? when(k.last_used_at) : "never";
+  if (!k.previous_secret_valid_until) return used;
+  const old = k.previous_secret_last_used_at ? `old secret used ${when(k.previous_secret_last_used_at)}` : "old secret not used since";
+  return `${used} (${old})`;
+}
+
 export async function loadKeys({ keepSecret = false } = {}) {
   const mineNow = ++listing;
   const list = $("keys-list");
@@ -67,6 +76,7 @@ export async function loadKeys({ keepSecret = false } = {}) {
       { label: "Created", value: (k) => when(k.created_at) },
       { label: "Expires", value: (k) => (k.expires_at ? when(k.expires_at) : "never") },
       { label: "Last rotated", value: (k) => when(k.rotated_at) },
+      { label: "Last used", value: (k) => lastUsed(k) },
       { label: "Actions", value: (k) => actions(k) },
     ], "no key.", "keys", async (cursor) => {
       const page = await get("/v1/api-keys", { limit: 50, cursor });

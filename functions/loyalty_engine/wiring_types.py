@@ -8,10 +8,11 @@ from typing import Literal
 
 from loyalty_engine.wiring_routes import ApiRoute as ApiRoute  # the routes' shape, with the routes
 
-# "read_keys": GetItem only, and only in a group's own partition (`G#<group>`, where its API keys
-# are): the authorizer's access, which may not query or scan the table (infra/functions.py).
+# "use_keys": GetItem, and UpdateItem of a key's last-use marks alone, only in a group's own
+# partition (`G#<group>`, where its API keys are): the authorizer's access, which may not query or
+# scan the table nor write anything else (infra/functions.py).
 # "stream": no table action (the table's stream comes through the event source mapping).
-TableAccess = Literal["read", "read_write", "read_keys", "stream"]
+TableAccess = Literal["read", "read_write", "use_keys", "stream"]
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ def test_the_list_marks_this_sessions_key_and_shows_no_secret(signed_in: Any, se
     expect(own).to_contain_text("this session's key")
     expect(own).to_contain_text("admin")
     expect(own).to_contain_text("active")
+    last_used = own.locator("td").nth(8)  # the console signed in with it: used, not "never"
+    expect(last_used).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d"))
     body = page.locator("body").inner_text()
     assert not TOKEN.search(body)
     for key in (seeded.admin_key, seeded.shop_key):
@@ -133,6 +135,7 @@ def test_a_key_is_rotated_with_a_grace_period_and_its_new_secret_shown_once(sign
     assert TOKEN.fullmatch(second) and second != first
     expect(page.locator("#keys-secret")).to_contain_text("it will not be shown again")
     expect(_row(page, key_id)).to_contain_text("rotating until")
+    expect(_row(page, key_id).locator("td").nth(8)).to_have_text("never (old secret not used since)")
 
 
 def test_this_sessions_own_key_rotated_without_grace_or_revoked_is_said_in_words(

@@ -21,7 +21,8 @@ from infra.config import (
     OBJECT_EXPIRATION,
     stage_config,
 )
-from infra.functions import READ_ACTIONS, WRITE_ACTIONS, function_environment, table_actions
+from infra.functions import function_environment
+from infra.table_grants import READ_ACTIONS, WRITE_ACTIONS, table_actions
 from loyalty_engine import wiring
 
 pytestmark = pytest.mark.infra

@@ -98,10 +98,11 @@ def test_read_write_function_reads_writes_and_queries_only_its_indexes(
 (AUTHORIZER,) = [spec for spec in wiring.FUNCTIONS if spec.is_authorizer]
 
 
-def test_the_authorizer_may_only_get_items_of_group_partitions(prod: Synthesized) -> None:
-    """GetItem only (no Query, Scan or BatchGetItem), and only where API keys are: a group's own
-    partition `G#<group>`, not a member's, a ledger's or any other (`G#<group>#...`)."""
-    assert AUTHORIZER.table_access == "read_keys"
+def test_the_authorizer_may_only_get_keys_and_mark_their_use(prod: Synthesized) -> None:
+    """GetItem (no Query, Scan or BatchGetItem), and UpdateItem of a key's last-use marks alone,
+    returning nothing, and only where API keys are: a group's own partition `G#<group>`, not a
+    member's, a ledger's or any other (`G#<group>#...`)."""
+    assert AUTHORIZER.table_access == "use_keys"
     (table_id,) = prod.of_type("AWS::DynamoDB::Table")
     table_statements = [
         s
@@ -117,7 +118,20 @@ def test_the_authorizer_may_only_get_items_of_group_partitions(prod: Synthesized
             },
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
-        }
+        },
+        {
+            "Action": "dynamodb:UpdateItem",
+            "Condition": {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["G#*"]},
+                "ForAllValues:StringNotLike": {"dynamodb:LeadingKeys": ["G#*#*"]},
+                "ForAllValues:StringEquals": {
+                    "dynamodb:Attributes": ["pk", "sk", "last_used_at", "previous_secret_last_used_at"]
+                },
+                "StringEqualsIfExists": {"dynamodb:ReturnValues": ["NONE"]},
+            },
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
+        },
     ]
     # the same through CDK's assertions, on the synthesized template
     prod.template.has_resource_properties(

@@ -90,7 +90,9 @@ def test_list_and_get_never_show_a_secret_nor_its_hash(keys_clock):
     one = call("api_get_api_key", ADMIN, path={"key_id": key_id})
     assert one.status == 200 and one.body == seen[0]
     text = json.dumps(seen) + json.dumps(one.body)
-    assert "secret" not in text.replace("previous_secret_valid_until", "")
+    assert "secret" not in text.replace("previous_secret_valid_until", "").replace(
+        "previous_secret_last_used_at", ""
+    )
     assert not any(token.split(".")[3] in text for token in tokens)
     missing = call("api_get_api_key", ADMIN, path={"key_id": "0" * 26})
     assert (missing.status, missing.body["code"]) == (404, "api_key_not_found")
@@ -298,3 +300,62 @@ def test_cli_refusals_exit_2_and_write_nothing(keys_clock, capsys, table, argv, 
     assert main(argv) == 2
     assert reason in capsys.readouterr().err
     assert table[0].scan(TableName=table[1])["Items"] == []
+
+
+def test_a_keys_last_use_and_its_previous_secrets_are_shown_to_ten_minutes(keys_clock):
+    made = create().body
+    token, key_id = made["api_key"], made["key_id"]
+
+    def seen() -> tuple[str | None, str | None]:
+        view = call("api_get_api_key", ADMIN, path={"key_id": key_id}).body
+        return view["last_used_at"], view["previous_secret_last_used_at"]
+
+    assert seen() == (None, None)
+    first = keys_clock.now
+    authorize(token)
+    assert seen() == (iso(first), None)
+    keys_clock.advance(seconds=599)
+    authorize(token)  # less than ten minutes after the mark: no write
+    assert seen() == (iso(first), None)
+    keys_clock.advance(seconds=1)
+    authorize(token)
+    assert seen() == (iso(keys_clock.now), None)
+    listed = call("api_list_api_keys", ADMIN).body["keys"]
+    assert [k["last_used_at"] for k in listed if k["key_id"] == key_id] == [iso(keys_clock.now)]
+
+    rotated = call("api_rotate_api_key", ADMIN, path={"key_id": key_id}, body={"grace_seconds": 3600})
+    new = rotated.body["api_key"]
+    assert rotated.body["previous_secret_last_used_at"] is None
+    keys_clock.advance(seconds=60)
+    authorize(new)  # the key was marked a minute ago: nothing new to record
+    assert seen() == (iso(keys_clock.now - timedelta(seconds=60)), None)
+    authorize(token)  # the secret before the rotation: a client not moved yet
+    assert seen() == (iso(keys_clock.now), iso(keys_clock.now))
+    keys_clock.advance(seconds=300)
+    authorize(token)
+    assert seen() == (iso(keys_clock.now - timedelta(seconds=300)),) * 2
+    # a second rotation: the previous secret is now the one made above, not seen since
+    call(
+        "api_rotate_api_key",
+        ADMIN,
+        path={"key_id": key_id},
+        body={"grace_seconds": 60},
+        headers={"Idempotency-Key": "r-2"},
+    )
+    assert seen()[1] is None
+    call("api_revoke_api_key", ADMIN, path={"key_id": key_id})
+    keys_clock.advance(seconds=3600)
+    assert refused(new)  # a refused key is not marked used
+    assert seen()[0] == iso(keys_clock.now - timedelta(seconds=3600 + 300))
+
+
+def test_a_key_whose_use_cannot_be_recorded_is_still_accepted(keys_clock, monkeypatch):
+    from loyalty_engine.access.store import GroupStore
+    from loyalty_engine.kernel.errors import ServiceUnavailable
+
+    def busy(self, use):
+        raise ServiceUnavailable("the database is busy; retry")
+
+    monkeypatch.setattr(GroupStore, "record_key_use", busy)
+    made = create().body
+    assert authorize(made["api_key"]).key_id == made["key_id"]

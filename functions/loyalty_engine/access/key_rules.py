@@ -71,6 +71,14 @@ class ApiKeyView(DeferredModel):
         description="Until when the secret before the last rotation is accepted (null: not at all)"
     )
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="When a request with the key was last accepted, with either secret (up to 10 minutes "
+        "earlier than the last request, and up to a minute more while the authorizer's answer is cached)"
+    )
+    previous_secret_last_used_at: datetime | None = Field(
+        description="When a request with the secret before the last rotation was last accepted since that "
+        "rotation, to the same precision (null: not since): a client not yet moved to the new secret"
+    )
 
 
 class ApiKeySecret(ApiKeyView):
@@ -106,6 +114,8 @@ def view_of(key: ApiKey, now: datetime) -> ApiKeyView:
         rotated_at=key.rotated_at,
         previous_secret_valid_until=previous if previous is not None and previous > now else None,
         revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
+        previous_secret_last_used_at=key.previous_secret_last_used_at,
     )
 
 
@@ -144,6 +154,7 @@ def rotated(
                 "secret_sha256": digest(secret),
                 "previous_secret_sha256": key.secret_sha256 if grace_seconds else None,
                 "previous_valid_until": until if grace_seconds else None,
+                "previous_secret_last_used_at": None,  # the secret before this rotation: not seen since
                 "rotated_at": now,
                 "rotations": dict(
                     list({**key.rotations, rotation_key: fingerprint}.items())[-ROTATIONS_KEPT:]

@@ -9,7 +9,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal, get_args
 
 from pydantic import ConfigDict, Field
@@ -25,6 +26,7 @@ SCOPES: tuple[Scope, ...] = get_args(Scope)
 TOKEN_PREFIX = "lk"  # noqa: S105 - the token prefix, not a secret
 _SLUG = re.compile(SLUG_PATTERN)
 _KEY_ID = re.compile(r"^[0-9A-Z]{26}$")
+LAST_USE_STEP_S = 600  # a key's recorded last use is at most this much older than its real one
 
 
 class GroupSettings(DeferredModel):
@@ -87,6 +89,10 @@ class ApiKey(DeferredModel):
     create_fingerprint: str | None = None
     rotations: dict[str, str] = Field(default_factory=dict)
     version: int = 0
+    # When the authorizer last accepted the key, and its secret before the last rotation (to
+    # within LAST_USE_STEP_S: `use_to_record`); written by the authorizer alone, never versioned.
+    last_used_at: datetime | None = None
+    previous_secret_last_used_at: datetime | None = None
 
 
 class Caller(DeferredModel):
@@ -102,6 +108,16 @@ class Caller(DeferredModel):
     def require(self, allowed: tuple[str, ...]) -> None:
         if not set(self.scopes) & set(allowed):
             raise Forbidden(f"this key's scopes {list(self.scopes)} do not allow this operation")
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """An accepted key's use to record: when, and whether with its secret before the last rotation."""
+
+    group_id: str
+    key_id: str
+    at: datetime
+    previous_secret: bool
 
 
 def digest(secret: str) -> str:
@@ -158,6 +174,23 @@ def parse_token(authorization: str | None) -> tuple[str, str, str]:
     ):
         raise Unauthorized("malformed API key")
     return parts[1], parts[2], parts[3]
+
+
+def use_to_record(key: ApiKey, secret: str, now: datetime) -> KeyUse | None:
+    """The use of an accepted key worth recording, or None when what it would record is less than
+    LAST_USE_STEP_S old. The authorizer runs once per cached key anyway, so a busy key costs one
+    small write every LAST_USE_STEP_S at most."""
+    presented = digest(secret)
+    previous = (
+        key.previous_secret_sha256 is not None
+        and not hmac.compare_digest(key.secret_sha256, presented)
+        and hmac.compare_digest(key.previous_secret_sha256, presented)
+    )
+    step = timedelta(seconds=LAST_USE_STEP_S)
+    stale = [key.last_used_at, key.previous_secret_last_used_at] if previous else [key.last_used_at]
+    if all(last is not None and now - last < step for last in stale):
+        return None
+    return KeyUse(group_id=key.group_id, key_id=key.key_id, at=now, previous_secret=previous)
 
 
 def verify(key: ApiKey | None, secret: str, now: datetime) -> Caller:

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from loyalty_engine.access.models import ApiKey, GroupSettings, LoyaltyGroup
+from loyalty_engine.access.models import ApiKey, GroupSettings, KeyUse, LoyaltyGroup
 from loyalty_engine.access.quotas import GroupQuota
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.cursors import prefix_page
@@ -126,6 +126,29 @@ class GroupStore:
     def get_api_key_fresh(self, group: str, key_id: str) -> ApiKey | None:
         values = self._items.get(keys.group_pk(group), keys.key_sk(key_id), consistent=True)
         return ApiKey.model_validate(values) if values else None
+
+    def record_key_use(self, use: KeyUse) -> None:
+        """Mark the key used at `use.at` (and its previous secret, when that was the one presented):
+        one UpdateItem of those attributes only, the authorizer's single write. It leaves the key's
+        version alone, so it never makes a rotation or a revocation retry; a key not stored (never
+        created by this) is left as it is."""
+        names = {"#pk": PARTITION_KEY, "#used": "last_used_at"}
+        update = "SET #used = :at"
+        if use.previous_secret:
+            names["#previous"] = "previous_secret_last_used_at"
+            update += ", #previous = :at"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ItemTable.key(keys.group_pk(use.group_id), keys.key_sk(use.key_id)),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":at": serialize(use.at.isoformat())},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise (map_error(error) or error) from error
 
     def put_api_key(self, key: ApiKey) -> None:
         if not self.add_api_key(key):

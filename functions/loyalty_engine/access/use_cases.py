@@ -9,10 +9,12 @@ from datetime import datetime
 from loyalty_engine.access.models import (
     Caller,
     GroupSettings,
+    KeyUse,
     LoyaltyGroup,
     Scope,
     new_api_key,
     parse_token,
+    use_to_record,
     verify,
 )
 from loyalty_engine.access.store import GroupStore
@@ -47,8 +49,17 @@ def create_api_key(
 def authorize(store: GroupStore, authorization: str | None, now: datetime | None = None) -> Caller:
     """The caller an `Authorization: Bearer <key>` header stands for; `Unauthorized` otherwise
     (unknown, revoked or expired key, wrong secret, a secret rotated out past its grace)."""
+    return authorize_use(store, authorization, now or utcnow())[0]
+
+
+def authorize_use(
+    store: GroupStore, authorization: str | None, now: datetime
+) -> tuple[Caller, KeyUse | None]:
+    """`authorize`, and the use of the key to record (`models.use_to_record`), if any."""
     group, key_id, secret = parse_token(authorization)
-    return verify(store.get_api_key(group, key_id), secret, now or utcnow())
+    key = store.get_api_key(group, key_id)
+    caller = verify(key, secret, now)
+    return caller, use_to_record(key, secret, now) if key is not None else None
 
 
 def group_settings(store: GroupStore, caller: Caller) -> GroupSettings:

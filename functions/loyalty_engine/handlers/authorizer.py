@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty_engine.access.caller import authorizer_context
 from loyalty_engine.access.quota_use_cases import usage_key_for
 from loyalty_engine.access.store import GroupStore
-from loyalty_engine.access.use_cases import authorize
+from loyalty_engine.access.use_cases import authorize_use
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.errors import Unauthorized
 from loyalty_engine.kernel.settings import AuthorizerSettings, load
@@ -40,10 +40,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError, AttributeError):
         token = None  # headers missing or not an object (never from API Gateway): no key, refused
     try:
-        caller = authorize(_keys(), token, clock())
+        caller, use = authorize_use(_keys(), token, clock())
     except Unauthorized as refusal:
         logger.info("refused", extra={"reason": refusal.message})
         raise Exception("Unauthorized") from None  # API Gateway answers 401 on exactly this message
+    if use is not None:
+        try:
+            _keys().record_key_use(use)
+        except Exception:
+            logger.warning("key_use_not_recorded", exc_info=True)
     # The usage plan the request counts against: the caller's group's (docs/quotas.md).
     usage_key, shared = usage_key_for(_keys(), caller.group_id, load(AuthorizerSettings).default_usage_key)
     if shared:  # a group never given its own key: it shares the default key's bucket with all such
