@@ -48,7 +48,8 @@ def prefix_page(
     max_length: int = 64,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of a partition's items under a sort-key prefix, in key order (highest first
-    with `newest_first`), as plain values, and the cursor of the next page (None on the last).
+    with `newest_first`), as plain values, and the cursor of the next page (None on the last,
+    a full one included: the read asks for one item more than the page to know).
     A cursor is accepted only if it is a key under that prefix of at most `max_length`."""
     params: dict[str, Any] = {
         "TableName": table,
@@ -56,7 +57,7 @@ def prefix_page(
         "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
         "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
         "ScanIndexForward": not newest_first,
-        "Limit": limit,
+        "Limit": limit + 1,  # one more than the page: a full last page then says it is the last
     }
     if cursor:
         sk = decode_cursor(cursor, prefix=prefix, max_length=max_length)
@@ -65,9 +66,11 @@ def prefix_page(
         response = client.query(**params)
     except ClientError as error:
         raise (map_error(error) or error) from error
-    last = response.get("LastEvaluatedKey")
-    values = [data_of(from_item(raw)) for raw in response.get("Items", [])]
-    return values, encode_cursor(last[SORT_KEY]["S"]) if last else None
+    found = [from_item(raw) for raw in response.get("Items", [])]
+    if len(found) > limit:  # there is more: the next page starts after this page's last item
+        return [data_of(values) for values in found[:limit]], encode_cursor(found[limit - 1][SORT_KEY])
+    last = response.get("LastEvaluatedKey")  # set with fewer items only when the read hit 1 MB
+    return [data_of(values) for values in found], encode_cursor(last[SORT_KEY]["S"]) if last else None
 
 
 def newest_first_page(
