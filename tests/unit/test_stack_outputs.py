@@ -75,3 +75,13 @@ def test_stack_env_exits_3_without_a_stage(capsys: pytest.CaptureFixture[str]) -
     client, _ = cloudformation(["ValidationError"])
     assert stack_env()["main"](["dev"], cloudformation=client) == 3
     assert "no stack LoyaltyEngine-dev" in capsys.readouterr().err
+
+
+def test_the_deploy_guide_names_every_output_of_the_stack() -> None:
+    """docs/deploying.md's first deploy lists the outputs an operator reads: all of them."""
+    names = [value for name, value in vars(outputs).items() if name.isupper() and name != "STACK_NAME_PREFIX"]
+    names = [n for n in names if n != outputs.API_URL_ENV] + [
+        outputs.bucket_output(b.name) for b in wiring.BUCKETS
+    ]
+    guide = (ROOT / "docs" / "deploying.md").read_text().split("## First deploy", 1)[1].split("\n## ", 1)[0]
+    assert not [name for name in names if f"`{name}`" not in guide]
