@@ -10,7 +10,7 @@
    against a moto server in its own process: time and ratio to a raw batch_writer, requests
    per line, peak RSS of a small and a large file, and a projection on AWS.
 5. Scheduled jobs (`bench/jobs.py`): a tier-upgrade run over BENCH_JOB_MEMBERS members (default
-   100,000) against a moto server in its own process: DynamoDB requests per member, members/s
+   20,000) against a moto server in its own process: DynamoDB requests per member, members/s
    and the ratio to a raw paginated read of the same members, a replay and the next day's run;
    reconcile and expire-points runs on smaller programs; a projection to 10 million members.
 6. Instruments (`bench/instruments.py`): BENCH_INSTRUMENT_CARDS gift cards (default 20,000) issued
