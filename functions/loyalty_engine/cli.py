@@ -87,7 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rotate.add_argument("--group", required=True, help="loyalty group slug")
     rotate.add_argument("--key-id", required=True)
     rotate.add_argument("--grace-seconds", type=int, required=True, help="0 to 604800 (7 days)")
-    revoke = commands.add_parser("revoke-key", help="revoke a key (refused within AUTHORIZER_CACHE_TTL_S)")
+    revoke = commands.add_parser(
+        "revoke-key", help="revoke a key: the authorizer refuses it within AUTHORIZER_CACHE_TTL_S (60 s)"
+    )
     revoke.add_argument("--group", required=True, help="loyalty group slug")
     revoke.add_argument("--key-id", required=True)
     run = commands.add_parser("run-job", help="run a program's scheduled job as of an instant, here and now")
