@@ -64,3 +64,12 @@ def test_top_level_modules_and_scripts_have_a_row() -> None:
     files += [f"scripts/{p.name}" for p in (ROOT / "scripts").glob("*.py")]
     text = " ".join(f"{path} {what}" for path, what in rows.items())
     assert not [f for f in sorted(files) if f not in rows and Path(f).name not in text]
+
+
+def test_the_queue_fed_functions_named_are_the_wirings() -> None:
+    from loyalty_engine.wiring import FUNCTIONS
+
+    sentence = re.search(r"Queue-fed functions \(([^)]*)\)", ARCHITECTURE.read_text())
+    assert sentence is not None
+    named = {name.strip() for name in sentence.group(1).split(",")}
+    assert named == {function.name for function in FUNCTIONS if function.queue_trigger is not None}
