@@ -1,4 +1,7 @@
-"""Seed data: loyalty groups and their API keys, made with the operators' own code (`cli.py`)."""
+"""Seed data: loyalty groups and their API keys, made with the access capability's own code
+(`access.use_cases.create_api_key`, which creates a group with its first key; `loyalty-admin
+create-key` goes through `access.key_use_cases.create_key`) and, as `create-key` does, each
+group's own usage key."""
 
 from __future__ import annotations
 
