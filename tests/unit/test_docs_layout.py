@@ -58,6 +58,16 @@ def test_each_folder_row_names_exactly_the_modules_of_its_folder(folder: str) ->
     assert not missing, f"{folder}/: names of the row that are no module there"
 
 
+@pytest.mark.parametrize("folder", ["infra", "local_stack"])
+def test_the_infra_and_local_stack_rows_name_every_module(folder: str) -> None:
+    text = layout_rows().get(f"{folder}/")
+    assert text is not None, f"no row for {folder}/"
+    names = named_modules(text, folder)
+    modules = sorted(p.name for p in (ROOT / folder).glob("*.py") if p.name != "__init__.py")
+    assert not [m for m in modules if not any(fnmatchcase(m, name) for name in names)]
+    assert not [name for name in names if not any(fnmatchcase(m, name) for m in modules)]
+
+
 def test_top_level_modules_and_scripts_have_a_row() -> None:
     rows = layout_rows()
     files = [f"functions/loyalty_engine/{p.name}" for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
