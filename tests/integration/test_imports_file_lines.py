@@ -251,6 +251,29 @@ def test_units_a_line_could_not_use_stay_in_stock(world):
     assert (few["attributed"], few["remaining"]) == (3, 1)
 
 
+@pytest.mark.parametrize("chunk_lines", [3, 4_999])
+def test_stock_running_out_serves_the_same_lines_wherever_chunks_begin(world, chunk_lines):
+    """3 units for lines asking 2, 2, 1, 1: the first line takes 2, the second is refused (1 left),
+    the third takes the last unit and the fourth is refused, as four buys through the API would
+    be. Before, a refused line refused the reward's later lines of its chunk only: in one chunk
+    lines 4 and 5 were refused with a unit left; in chunks of 3 lines, line 4 was refused and
+    line 5, asking the same, got the unit."""
+    import_services().chunk_lines = chunk_lines
+    world.enrol("CC0001")
+    upload(world.s3, MASTER, catalog(reward("few", stock=3)))
+    rows = [f"few;CC0001;F-{n};{quantity};;{VALID}" for n, quantity in enumerate((2, 2, 1, 1))]
+    no_failures(deliver(upload(world.s3, EARN, earn(*rows))))
+    summary, skipped = report(world.s3, EARN)
+    assert skipped_codes(skipped) == {3: "out_of_stock", 5: "out_of_stock"}
+    assert (summary["applied"], summary["skipped"]) == (2, 2)
+    assert sorted((a["attribution_id"], a["quantity"]) for a in attributions("CC0001")) == [
+        ("F-0", 2),
+        ("F-2", 1),
+    ]
+    few = get_reward("few")
+    assert (few["attributed"], few["remaining"]) == (3, 0)
+
+
 def test_an_unlimited_reward_made_limited_caps_the_total_attributed(world):
     """Units attributed while a reward was auto-generated and unlimited count against the limit
     it is given later: 4 attributed, then limited to 3, and nothing more is granted."""

@@ -1,5 +1,7 @@
 """Stock reservations of an earnreward chunk: one reservation per reward per chunk, of
-exactly the units its lines will use, handed out to the lines in their order. An unlimited
+exactly the units its lines will use, handed out to the lines in their order: a line takes its
+units if they are left, else it is refused and the next line is judged on what is left (as a
+buy through the API), so the lines served do not depend on where chunks begin. An unlimited
 reward's reservation only counts its units (its `taken`), so that a limit set later caps the
 total attributed."""
 
@@ -24,8 +26,7 @@ class Units:
 
     def take(self, quantity: int) -> int | None:
         if quantity > self.left:
-            self.left = 0  # greedy in line order: once a line does not fit, later lines get nothing
-            return None
+            return None  # this line does not fit; a later, smaller one may (as `fitting` counted)
         first = self.next_unit
         self.next_unit += quantity
         self.left -= quantity
@@ -33,12 +34,14 @@ class Units:
 
 
 def fitting(quantities: list[int], available: int) -> int:
-    """Units of the longest run of lines, in line order, that fits in `available`."""
+    """Units of the lines that fit in `available`, taken in line order: a line that does not fit
+    is passed over, a later one that fits what is left takes it. Handing `total` units out to
+    the same lines in the same way (`Units.take`) serves exactly those lines, so a replay that
+    gets the reservation back serves them again."""
     total = 0
     for quantity in quantities:
-        if total + quantity > available:
-            break
-        total += quantity
+        if total + quantity <= available:
+            total += quantity
     return total
 
 
