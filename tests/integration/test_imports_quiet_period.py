@@ -4,6 +4,8 @@ minutes apart still apply in date -> scope order."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta, timezone
+from datetime import time as time_of_day
 from typing import Any
 
 import pytest
@@ -24,7 +26,7 @@ from tests.support.import_files import (
     reward,
 )
 from tests.support.import_state import bucket_keys, snapshot
-from tests.support.imports import ImportContext, deliver, report, sqs_event, upload
+from tests.support.imports import BUCKET, ImportContext, deliver, report, skipped_codes, sqs_event, upload
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -124,3 +126,38 @@ def test_a_group_may_set_its_own_quiet_period(world, quiet):
     no_failures(deliver(upload(world.s3, MASTER, catalog(reward("coffee")))))
     assert queue.take() == []
     assert snapshot()["jobs"][MASTER]["state"] == "completed"
+
+
+def test_a_file_uploaded_before_midnight_and_applied_after_it_keeps_its_upload_day(world, quiet):
+    """earn_date must be "the import day or later" (seed 002): the day the partner uploaded the
+    file, in GMT+1. Uploaded at 23:59, a file waits out the quiet period (and the queue's 30 s,
+    and the files before it) and starts after midnight: its lines dated that evening applied.
+    Before, the import day was the import's start, so they were skipped as earn_date_in_past."""
+    queue, wall = quiet
+    world.enrol("CC0001")
+    upload(world.s3, MASTER, catalog(reward("coffee")))
+    if datetime.now(GMT1).time() > time_of_day(23, 59, 50):
+        time.sleep(15)  # S3 stamps the upload with the real time: not across a real midnight
+    day = datetime.now(GMT1).date()
+    late = f"{day} 23:59:59"  # the upload's evening, GMT+1
+    until = f"{day + timedelta(days=30)} 00:00:00"
+    key = upload(world.s3, EARN, earn(f"coffee;CC0001;A-1;1;{late};{day} 00:00:00;{until}"))
+    assert world.s3.head_object(Bucket=BUCKET, Key=key)["LastModified"].astimezone(GMT1).date() == day
+    # the importer starts the files at 00:00:30 the next day (GMT+1), once the group is quiet
+    next_midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), GMT1)
+    world.at((next_midnight + timedelta(seconds=30)).astimezone(UTC))
+    no_failures(deliver(key))
+    queue.take()
+    wall.now += 121
+    _drain()
+
+    summary, skipped = report(world.s3, EARN)
+    assert skipped_codes(skipped) == {}
+    assert (summary["applied"], summary["skipped"]) == (1, 0)
+    (owned,) = attributions("CC0001")
+    assert owned["earned_at"] == datetime.fromisoformat(f"{day}T23:59:59+01:00").astimezone(UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+GMT1 = timezone(timedelta(hours=1))

@@ -25,7 +25,7 @@ def earn_chunk(
     outcome = ChunkOutcome()
     assert job.header is not None and job.started_at is not None and job.subsection is not None
     now = job.started_at  # one instant per job: a replay decides exactly as the first run did
-    day_start = file_day_start(now)
+    day_start = file_day_start(job.imported_at)  # the upload's day, however late it is applied
     lines: list[tuple[Record, EarnLine]] = []
     for record in chunk:
         try:

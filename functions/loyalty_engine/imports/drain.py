@@ -159,5 +159,6 @@ def job_for(svc: ImportServices, group: str, name: str, stored: StoredObject) ->
         version=stored.version,
         size=stored.size,
         received_at=svc.clock(),
+        uploaded_at=stored.uploaded_at,
     )
     return svc.jobs.create_job(group, job)

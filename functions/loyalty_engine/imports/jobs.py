@@ -7,6 +7,7 @@ checkpoint.
 
 import hashlib
 from base64 import b32encode
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -95,6 +96,9 @@ class ImportJob(DeferredModel):
     subsection: str | None = None
     state: JobState = "queued"
     received_at: UtcDatetime
+    uploaded_at: UtcDatetime | None = Field(
+        default=None, description="When the upload reached S3 (LastModified): its day is the import day"
+    )
     started_at: UtcDatetime | None = None
     finished_at: UtcDatetime | None = None
     progress: Progress = Progress()
@@ -115,6 +119,17 @@ class ImportJob(DeferredModel):
     @property
     def done(self) -> bool:
         return self.state in ("completed", "rejected", "failed", "duplicate")
+
+    @property
+    def imported_at(self) -> datetime:
+        """The instant whose GMT+1 day is the file's "import day" (seed 002: earn_date must be that
+        day or later): the upload's, not the start's, which the quiet period, the queue and the
+        group's earlier files can push past midnight; the start if the upload's time is unknown
+        or later (a job clock behind S3's)."""
+        assert self.started_at is not None
+        if self.uploaded_at is None:
+            return self.started_at
+        return min(self.uploaded_at, self.started_at)
 
 
 class ImportView(DeferredModel):

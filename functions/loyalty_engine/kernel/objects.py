@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import IO, Any
 
@@ -58,6 +59,7 @@ class StoredObject:
     etag: str
     version_id: str | None
     size: int
+    uploaded_at: datetime | None = None  # S3's LastModified: when the partner's upload ended
 
     @property
     def version(self) -> str:
@@ -106,6 +108,7 @@ class ObjectStore:
             etag=str(response.get("ETag", "")).strip('"'),
             version_id=response.get("VersionId") if response.get("VersionId") not in (None, "null") else None,
             size=int(response.get("ContentLength", 0)),
+            uploaded_at=response.get("LastModified"),
         )
 
     def oldest_upload(self, key: str) -> StoredObject | None:
@@ -140,6 +143,7 @@ class ObjectStore:
             etag=str(oldest.get("ETag", "")).strip('"'),
             version_id=version_id if version_id not in (None, "null") else None,
             size=int(oldest.get("Size", 0)),
+            uploaded_at=oldest.get("LastModified"),
         )
 
     def chunks(self, stored: StoredObject, offset: int = 0) -> Iterator[bytes]:
