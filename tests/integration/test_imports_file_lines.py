@@ -176,6 +176,8 @@ def test_earn_lines(world):
         11: "missing_value",
     }
     assert (summary["lines_read"], summary["applied"], summary["skipped"]) == (11, 3, 8)
+    messages = {int(r["line"]): r["message"] for r in csv.DictReader(io.StringIO(skipped), delimiter=";")}
+    assert messages[4] == "earn_date 2018-07-31 23:59:59 is before the import day, 2018-08-01 (GMT+1)"
     owned = {a["attribution_id"]: a for a in attributions("CC0001") + attributions("CC0002")}
     (generated,) = [a for a in owned.values() if a["reward_id"] == "auto"]
     assert generated["attribution_id"].startswith("AG-") and generated["quantity"] == 2

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from loyalty_engine.imports.files import Scope, ValueProblem, parse_file_datetime
+from loyalty_engine.imports.files import FILE_TZ, Scope, ValueProblem, parse_file_datetime
 from loyalty_engine.imports.problems import LineSkipped
 from loyalty_engine.rewards.codes import CodeSource
 from loyalty_engine.rewards.models import (
@@ -310,7 +310,9 @@ def earn_line(row: dict[str, str], now: datetime, day_start: datetime) -> EarnLi
     burn_text = _present(row, "burn_date")
     burned_at = _datetime("burn_date", burn_text) if burn_text else None
     if earned_at < day_start:
-        raise LineSkipped("earn_date_in_past", "earn_date", "earn_date must be the import day or later")
+        day = f"{day_start.astimezone(FILE_TZ):%Y-%m-%d}"  # the upload's day (docs/decisions.md)
+        message = f"earn_date {(earn_text or '').strip()} is before the import day, {day} (GMT+1)"
+        raise LineSkipped("earn_date_in_past", "earn_date", message)
     if valid_until <= valid_from:
         raise LineSkipped(
             "invalid_validity_window",
