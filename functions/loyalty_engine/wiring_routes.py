@@ -27,6 +27,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/programs/{program_id}"),
     ApiRoute("GET", "/v1/programs"),
     ApiRoute("GET", "/v1/programs/{program_id}/tier-counts", ADMIN),
+    ApiRoute("GET", "/v1/programs/{program_id}/jobs", ADMIN),
+    ApiRoute("GET", "/v1/programs/{program_id}/jobs/{run_id}", ADMIN),
     ApiRoute("POST", "/v1/programs/{program_id}/members"),
     ApiRoute("GET", "/v1/members", ADMIN),
     ApiRoute("GET", "/v1/members/{card_code}"),

@@ -45,6 +45,7 @@ SEEDED = {
     "key_id": LATER,  # a spare shop key of demo
     "subscription_id": LATER,  # a webhook of demo (disabled: schemathesis's events go nowhere)
     "event_id": "00000000-0000-5000-8000-000000000000",
+    "run_id": "reconcile@2026-01-02T02:00:00Z",  # none ran: 404 run_not_found
 }
 # Seeded path values of one operation that differ from SEEDED's.
 SEEDED_FOR: dict[tuple[str, str], dict[str, str]] = {

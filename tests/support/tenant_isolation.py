@@ -20,6 +20,8 @@ EVENT_FOR = {
     ("GET", "/v1/programs/{program_id}"): "api_get_program",
     ("GET", "/v1/programs"): "api_list_programs",
     ("GET", "/v1/programs/{program_id}/tier-counts"): "api_get_tier_counts",
+    ("GET", "/v1/programs/{program_id}/jobs"): "api_list_job_runs",
+    ("GET", "/v1/programs/{program_id}/jobs/{run_id}"): "api_get_job_run",
     ("POST", "/v1/programs/{program_id}/members"): "api_enrol_member",
     ("GET", "/v1/members"): "api_search_members",
     ("GET", "/v1/members/{card_code}"): "api_get_member",

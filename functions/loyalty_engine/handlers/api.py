@@ -30,6 +30,7 @@ from loyalty_engine.handlers.routes_codes import add_codes_routes
 from loyalty_engine.handlers.routes_customer_service import add_customer_service_routes, timeline_store
 from loyalty_engine.handlers.routes_docs import add_docs_routes
 from loyalty_engine.handlers.routes_imports import add_imports_routes
+from loyalty_engine.handlers.routes_jobs import add_jobs_routes
 from loyalty_engine.handlers.routes_keys import add_keys_routes
 from loyalty_engine.handlers.routes_lists import add_lists_routes
 from loyalty_engine.handlers.routes_payments import add_payments_routes
@@ -81,6 +82,7 @@ app = rest_app(API_ROUTES, logger)
 add_payments_routes(app)
 add_codes_routes(app)
 add_imports_routes(app)
+add_jobs_routes(app)
 add_keys_routes(app)
 add_lists_routes(app)
 add_audit_routes(app)

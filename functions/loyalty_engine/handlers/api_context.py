@@ -25,6 +25,7 @@ from loyalty_engine.points.program_store import ProgramStore
 from loyalty_engine.points.programs import Program
 from loyalty_engine.rewards.store import RewardStore
 from loyalty_engine.tiers.job_store import JobStore
+from loyalty_engine.tiers.run_store import RunStore
 
 if TYPE_CHECKING:
     from loyalty_engine.kernel.objects import ObjectStore
@@ -71,6 +72,7 @@ class Context:
     imports: ImportStore
     jobs: JobStore
     groups: GroupStore
+    runs: RunStore
     clock: Callable[[], datetime] = utcnow
     schedules: Callable[[], ScheduleStore | None] = field(default=lambda: _schedule_store())
     import_objects: Callable[[], ObjectStore | None] = field(default=lambda: _import_objects())
@@ -104,6 +106,7 @@ def default_context() -> Context:
         imports=ImportStore(dynamodb, config.table_name),
         jobs=JobStore(dynamodb, config.table_name),
         groups=GroupStore(dynamodb, config.table_name),
+        runs=RunStore(dynamodb, config.table_name),
         program_cache_seconds=config.program_cache_seconds,
         presigned_url_seconds=config.presigned_url_seconds,
     )

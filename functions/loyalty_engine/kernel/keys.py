@@ -230,17 +230,7 @@ def import_line_sk(source: str) -> str:
     return f"{IMPORT_LINE_PREFIX}{source}"
 
 
-# Scheduled runs: one partition per (program, job, scheduled time): the run and its shards.
-RUN_SK = "RUN"
-SHARD_PREFIX = "SHARD#"
-
-
-def run_pk(group: str, program_id: str, run_id: str) -> str:
-    return f"G#{group}#P#{program_id}#RUN#{run_id}"
-
-
-def shard_sk(shard: int) -> str:
-    return f"{SHARD_PREFIX}{shard:02d}"
+# Scheduled runs: kernel/run_keys.py.
 
 
 # Merchants and merchant groups: one item collection per group (few items, read by key);

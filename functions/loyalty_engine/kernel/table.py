@@ -24,7 +24,8 @@ class Index:
     projection: str = "ALL"
 
 
-# gsi1: "members of a program" (sharded), used by listings and the scheduled tier runs.
+# gsi1: "members of a program" (sharded), used by listings and the scheduled tier runs; also
+# the per-group lists (a program's runs, a card's attributions, an import file's imports...).
 GSI1 = Index(name="gsi1", partition_key="gsi1pk", sort_key="gsi1sk")
 GLOBAL_SECONDARY_INDEXES: tuple[Index, ...] = (GSI1,)
 

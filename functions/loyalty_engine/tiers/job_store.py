@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from loyalty_engine.kernel import keys
+from loyalty_engine.kernel import keys, run_keys
 from loyalty_engine.kernel.batch import batch_get, batch_put
 from loyalty_engine.kernel.cursors import decode_cursor, encode_cursor, newest_first_page
 from loyalty_engine.kernel.dynamo import error_code, from_item, map_error, to_item
@@ -181,11 +181,10 @@ class JobStore:
     # runs
     def create_run(self, request: JobRequest, summary: RunSummary) -> bool:
         """False when the run exists already (a duplicate invocation)."""
-        pk = keys.run_pk(request.group, request.program_id, request.run_id)
         try:
             self._call(
                 "put_item",
-                Item=to_item(item(pk, keys.RUN_SK, "job_run", summary.model_dump(mode="json"))),
+                Item=to_item(run_record(request, summary)),
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": PARTITION_KEY},
             )
@@ -197,11 +196,10 @@ class JobStore:
 
     def complete_run(self, request: JobRequest, summary: RunSummary) -> bool:
         """Close a running run; False when it was closed already (so its metrics count once)."""
-        pk = keys.run_pk(request.group, request.program_id, request.run_id)
         try:
             self._call(
                 "put_item",
-                Item=to_item(item(pk, keys.RUN_SK, "job_run", summary.model_dump(mode="json"))),
+                Item=to_item(run_record(request, summary)),
                 ConditionExpression="#state = :running",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={":running": {"S": "running"}},
@@ -216,7 +214,7 @@ class JobStore:
         """The run and its shards' checkpoints (consistent)."""
         from loyalty_engine.tiers.jobs import RunSummary, ShardProgress
 
-        pk = keys.run_pk(request.group, request.program_id, request.run_id)
+        pk = run_keys.run_pk(request.group, request.program_id, request.run_id)
         params: dict[str, Any] = {
             "KeyConditionExpression": "#pk = :pk",
             "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
@@ -228,7 +226,7 @@ class JobStore:
             response = self._call("query", **params)
             for raw in response.get("Items", []):
                 values = from_item(raw)
-                if values[SORT_KEY] == keys.RUN_SK:
+                if values[SORT_KEY] == run_keys.RUN_SK:
                     summary = RunSummary.model_validate(data_of(values))
                 else:
                     progress = ShardProgress.model_validate(data_of(values))
@@ -240,10 +238,10 @@ class JobStore:
     def shard_progress(self, request: JobRequest, shard: int) -> ShardProgress | None:
         from loyalty_engine.tiers.jobs import ShardProgress
 
-        pk = keys.run_pk(request.group, request.program_id, request.run_id)
+        pk = run_keys.run_pk(request.group, request.program_id, request.run_id)
         response = self._call(
             "get_item",
-            Key={PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": keys.shard_sk(shard)}},
+            Key={PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": run_keys.shard_sk(shard)}},
             ConsistentRead=True,
         )
         raw = response.get("Item")
@@ -251,10 +249,10 @@ class JobStore:
 
     def save_progress(self, request: JobRequest, progress: ShardProgress, expected_pages: int | None) -> bool:
         """Checkpoint a shard; False if another worker moved it on (expected_pages None: must be new)."""
-        pk = keys.run_pk(request.group, request.program_id, request.run_id)
+        pk = run_keys.run_pk(request.group, request.program_id, request.run_id)
         params: dict[str, Any] = {
             "Item": to_item(
-                item(pk, keys.shard_sk(progress.shard), "job_shard", progress.model_dump(mode="json"))
+                item(pk, run_keys.shard_sk(progress.shard), "job_shard", progress.model_dump(mode="json"))
             )
         }
         if expected_pages is None:
@@ -273,3 +271,18 @@ class JobStore:
                 return False
             raise
         return True
+
+
+def run_record(request: JobRequest, summary: RunSummary) -> dict[str, Any]:
+    """The run item, with its gsi1 entry in the program's list of the job's runs (newest first:
+    `GET /v1/programs/{id}/jobs`), so that listing it costs no request of its own."""
+    return item(
+        run_keys.run_pk(request.group, request.program_id, request.run_id),
+        run_keys.RUN_SK,
+        "job_run",
+        summary.model_dump(mode="json"),
+        **{
+            GSI1.partition_key: run_keys.program_runs_gsi1pk(request.group, request.program_id, request.job),
+            GSI1.sort_key: request.scheduled_at.strftime(run_keys.RUN_TIME_FORMAT),
+        },
+    )

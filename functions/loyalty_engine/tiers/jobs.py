@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from loyalty_engine.kernel import run_keys
 from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.table import MEMBER_SHARDS
@@ -39,7 +40,7 @@ class JobRequest(JobModel):
 
     @property
     def run_id(self) -> str:
-        return f"{self.job}@{self.scheduled_at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        return f"{self.job}@{self.scheduled_at.strftime(run_keys.RUN_TIME_FORMAT)}"
 
 
 class ShardMessage(JobRequest):
@@ -73,6 +74,7 @@ class RunSummary(JobModel):
     state: Literal["running", "completed", "skipped"]
     reason: str | None = None  # why a run was skipped
     started_at: datetime
+    completed_at: datetime | None = None  # when the last shard's worker closed it
     shards_done: int = 0
     members: int = 0
     changed: int = 0

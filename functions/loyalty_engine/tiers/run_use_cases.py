@@ -175,6 +175,7 @@ def _close_if_done(services: JobServices, request: JobRequest) -> None:
     closed = summary.model_copy(
         update={
             "state": "completed",
+            "completed_at": services.clock(),
             "shards_done": len(shards),
             "members": sum(p.members for p in shards.values()),
             "changed": sum(p.changed for p in shards.values()),
