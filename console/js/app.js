@@ -6,11 +6,12 @@ import { loadPrograms, setupInstruments } from "./catalog.js";
 import { forgetCustomers, setupCustomers } from "./customers.js";
 import { clearError, say, showError } from "./dom.js";
 import { forgetImports, refreshImports, setupImports, stopImports } from "./imports.js";
+import { forgetJobs, loadJobs, setupJobs } from "./jobs.js";
 import { forgetKeys, leaveKeys, loadKeys, setupKeys } from "./keys.js";
 import { forgetMembers, setupMembers } from "./member.js";
 import { forgetWebhooks, loadWebhooks } from "./webhooks.js";
 
-const SECTIONS = ["members", "customers", "programs", "imports", "upload", "instruments", "webhooks", "audit", "keys"];
+const SECTIONS = ["members", "customers", "programs", "jobs", "imports", "upload", "instruments", "webhooks", "audit", "keys"];
 const $ = (id) => document.getElementById(id);
 
 function show(section, { focus = true } = {}) {
@@ -24,6 +25,7 @@ function show(section, { focus = true } = {}) {
   leaveKeys(); // a new key's secret is shown once, and only while the agent stays on the page
   say(""); // what the status line said was about the section left
   if (section === "programs") loadPrograms();
+  if (section === "jobs") loadJobs();
   if (section === "imports") refreshImports();
   if (section === "webhooks") loadWebhooks();
   if (section === "audit") loadAudit();
@@ -72,6 +74,7 @@ function signOut() {
   forgetCustomers(); // the customer shown, its search, its export's saved copy
   forgetWebhooks();
   forgetAudit();
+  forgetJobs(); // the programs, the runs and the run shown
   forgetKeys(); // a new key's secret, the list, the keys of unanswered creates and rotations
   for (const id of ["member-view", "search-results", "programs-view", "recent-imports", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
   for (const form of document.querySelectorAll("main form")) form.reset(); // what the agent typed
@@ -113,6 +116,7 @@ async function main() {
   setupImports(show);
   setupInstruments();
   setupAudit();
+  setupJobs();
   setupKeys((message) => {
     signOut();
     showError("Signed out", { message });
