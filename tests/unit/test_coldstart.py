@@ -35,3 +35,20 @@ def test_the_collector_is_paused_during_the_import_and_on_after_it(module: str) 
     assert state["paused"] is True
     assert state["enabled"] is True
     assert state["frozen"] > 10_000  # the import's modules, classes and validators
+
+
+def test_the_job_runs_routes_leave_the_run_machinery_off_the_cold_path() -> None:
+    """`GET /v1/programs/{id}/jobs` reads stored runs with light views (tiers/run_views.py): the
+    API's cold import loads neither the run models and their calendars nor the run use cases."""
+    probe = (
+        "import json, sys\nimport loyalty_engine.handlers.api\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('loyalty_engine.tiers'))))"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'functions'}{os.pathsep}{ROOT}", "TABLE_NAME": "t"}
+    out = subprocess.run(  # noqa: S603 - this interpreter, a probe written above
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert {"loyalty_engine.tiers.run_store", "loyalty_engine.tiers.run_views"} <= loaded
+    heavy = {"jobs", "calendars", "run_use_cases", "rules", "schedule_store"}
+    assert not loaded & {f"loyalty_engine.tiers.{name}" for name in heavy}
