@@ -241,6 +241,18 @@ def test_a_scheduled_upgrade_run_moves_the_member_up(
     assert (change["cause"], change["new_tier"]["name"]) == ("upgrade_run", "Silver")
     assert change["run"] == {"job": "tier-upgrade", "scheduled_at": scheduled_at}
 
+    runs_path, run_id = f"/v1/programs/{program['program_id']}/jobs", f"tier-upgrade@{scheduled_at}"
+
+    def closed() -> dict[str, Any] | None:
+        runs = api("GET", runs_path, 200, params={"job": "tier-upgrade"})["runs"]
+        run = next((r for r in runs if r["run_id"] == run_id), None)
+        return run if run is not None and run["state"] == "completed" else None
+
+    run = eventually(target, closed, f"{run_id} listed as completed")
+    assert run["changed"] >= 1 and run["shards_done"] == run["shards"], run
+    detail = api("GET", f"{runs_path}/{run_id}", 200)
+    assert [shard["state"] for shard in detail["shard_progress"]] == ["done"] * detail["shards"]
+
     again = target.invoke(target.job_starter, schedule_input)  # Scheduler's retry: the same run
     assert again["scheduled_at"] == started["scheduled_at"]
     target.settle()
