@@ -145,3 +145,41 @@ def test_line_limit_boundary(world, monkeypatch, data_lines, state):
     assert summary["state"] == state
     listed = call("api_list_rewards", SHOP, query={}).body["rewards"]
     assert len(listed) == (data_lines if state == "completed" else 0)
+
+
+def test_a_file_over_the_size_cap_is_rejected_unread(world, monkeypatch):
+    # a partner's `aws s3 cp` has no size limit of its own: an importer reading gigabytes would
+    # time out on every delivery and hold the group's later files behind it
+    monkeypatch.setattr("loyalty_engine.imports.apply.MAX_FILE_BYTES", 100, raising=False)
+    read: list[int] = []
+    chunks = import_services().objects.chunks
+    monkeypatch.setattr(
+        import_services().objects, "chunks", lambda *a, **k: (read.append(1), chunks(*a, **k))[1]
+    )
+    key = upload(world.s3, MASTER, catalog(reward("r1"), reward("r2")) + "\n" * 100)
+    no_failures(deliver(key))
+    summary = summary_of(world, MASTER)
+    assert (summary["state"], summary["rejection"]["code"]) == ("rejected", "file_too_large"), summary
+    assert read == []  # refused on its size, before a byte is read
+    assert call("api_list_rewards", SHOP, query={}).body["rewards"] == []
+    assert bucket_keys(world.s3, "incoming/") == []
+
+
+def test_blank_lines_beyond_the_cap_reject_the_file(world, monkeypatch):
+    # blank lines are skipped, not counted as data lines: without a cap of their own, a file of
+    # nothing but line ends (a few bytes each) holds the importer for as long as it is big
+    monkeypatch.setattr("loyalty_engine.imports.files.MAX_BLANK_LINES", 10, raising=False)
+    key = upload(world.s3, MASTER, catalog(reward("r1")) + "\n" * 5 + ";;;\n" * 6)
+    no_failures(deliver(key))
+    summary = summary_of(world, MASTER)
+    assert (summary["state"], summary["rejection"]["code"]) == ("rejected", "too_many_lines"), summary
+    assert "blank" in summary["rejection"]["message"]
+    assert call("api_list_rewards", SHOP, query={}).body["rewards"] == []
+
+
+def test_a_million_empty_rows_still_apply(world):
+    # a spreadsheet's export of all its rows: a million `;;;` lines around the data
+    key = upload(world.s3, MASTER, catalog(reward("r1")) + "\n" + ";;;\n" * 1_000_000)
+    no_failures(deliver(key))
+    summary = summary_of(world, MASTER)
+    assert (summary["state"], summary["applied"]) == ("completed", 1), summary

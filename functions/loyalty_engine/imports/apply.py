@@ -21,6 +21,7 @@ from loyalty_engine.imports.chunks import CardCache, ChunkOutcome
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import (
     MAX_DATA_LINES,
+    MAX_UPLOAD_BYTES,
     FileName,
     FileRejected,
     Record,
@@ -41,6 +42,7 @@ from loyalty_engine.rewards.models import MasterReward
 
 logger = Logger(service="loyalty-engine", child=True)
 
+MAX_FILE_BYTES = MAX_UPLOAD_BYTES  # a larger file is refused unread (the upload route's cap too)
 SKIPPED_TTL_S = 400 * 86_400  # skipped-line records outlive the report they feed by nothing: keep ~13 months
 
 
@@ -55,7 +57,12 @@ def _records(
 def _check_file(
     svc: ImportServices, group: str, job: ImportJob, file_name: FileName, stored: StoredObject
 ) -> ImportJob:
-    """The first pass: program, header, encoding, line count. Raises FileRejected."""
+    """The first pass: size, program, header, encoding, line count. Raises FileRejected."""
+    if stored.size > MAX_FILE_BYTES:
+        raise FileRejected(
+            "file_too_large",
+            f"the file has {stored.size} bytes, more than {MAX_FILE_BYTES}: split it",
+        )
     program = svc.programs.get_program(group, file_name.subsection)
     if program is None:
         raise FileRejected(

@@ -25,8 +25,12 @@ REPORTS = "reports/"
 PROCESSED = "processed/"
 
 MAX_DATA_LINES = 200_000
+# Blank lines and a spreadsheet's empty rows are skipped, not data lines; a file may hold this
+# many (more than the 1,048,576 rows of a spreadsheet) before it is refused (`too_many_lines`),
+# so that a file of nothing but line ends cannot keep the importer reading for its whole size.
+MAX_BLANK_LINES = 2_000_000
 # The upload route's cap (`POST /v1/imports/uploads`): 200,000 lines of 1 KiB and headroom. The
-# importer's own limit is the line count; this only bounds what a presigned URL lets in.
+# importer refuses a larger file unread (`file_too_large`: one put with `aws s3 cp` has no cap).
 MAX_UPLOAD_BYTES = 256 << 20
 MAX_RECORD_BYTES = 1 << 20  # a record (line) larger than 1 MiB rejects the file: it cannot be resynchronised
 FILE_TZ = timezone(timedelta(hours=1), "GMT+1")  # import files speak fixed GMT+1, no daylight saving
@@ -244,6 +248,7 @@ def read_records(
     unterminated quote, a record over MAX_RECORD_BYTES.
     """
     lines = _Lines(chunks, offset, first_line)
+    blank = 0
     # A long value is a line's problem (`too_long`), not the file's: let the csv module read
     # values as long as a record may be (its default stops at 128 KiB).
     csv.field_size_limit(MAX_RECORD_BYTES)
@@ -272,6 +277,13 @@ def read_records(
         if not any(field.translate(_SEPARATORS).strip() for field in fields):
             # a blank line, a whitespace-only one, or a spreadsheet's empty row (`;;;;`, and
             # `,,,` in a `;` file or `;;;` in a `,` one, as the separator's choice skips them)
+            blank += 1
+            if blank > MAX_BLANK_LINES:
+                raise FileRejected(
+                    "too_many_lines",
+                    f"the file has more than {MAX_BLANK_LINES} blank lines or empty rows: remove them",
+                    start_line,
+                )
             continue
         yield Record(line=start_line, fields=fields, raw=raw, end=lines.offset, last_line=lines.line)
 
