@@ -183,3 +183,24 @@ def test_a_million_empty_rows_still_apply(world):
     no_failures(deliver(key))
     summary = summary_of(world, MASTER)
     assert (summary["state"], summary["applied"]) == ("completed", 1), summary
+
+
+@pytest.mark.parametrize("name", ["x" * 1000, "é" * 495, "../" * 330 + "a.csv", ".."])
+def test_a_long_misnamed_file_gets_its_report_under_keys_s3_takes(world, name):
+    # S3 keys hold at most 1,024 bytes: `incoming/demo/<name>` fits, but the report's
+    # `reports/demo/<name>/<received>-<id>.report.json` and `processed/demo/<id>/<name>` would not,
+    # and S3 refuses them (KeyTooLongError: moto does not check): the name is shortened there
+    key = upload(world.s3, name, catalog(reward("r1")))
+    assert len(key.encode()) <= 1024
+    no_failures(deliver(key))
+    keys = bucket_keys(world.s3, "")
+    assert all(len(k.encode()) <= 1024 for k in keys), [len(k.encode()) for k in keys]
+    assert all(".." not in k.split("/") for k in keys), keys
+    (job,) = call("api_list_imports", ADMIN, query={}).body["imports"]
+    assert (job["file_name"], job["state"]) == (name, "rejected")
+    assert (job["rejection"]["code"]) == "invalid_file_name"
+    summary_key = job["report"]["summary_key"]
+    assert summary_key in keys and summary_key.startswith("reports/demo/"), summary_key
+    assert summary_key.endswith(f"-{job['import_id']}.report.json")
+    (moved,) = bucket_keys(world.s3, "processed/demo/")
+    assert moved.startswith(f"processed/demo/{job['import_id']}/")

@@ -12,6 +12,7 @@ a ranged read instead of starting over.
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -103,15 +104,33 @@ def incoming_key(group: str, name: str) -> str:
     return f"{INCOMING}{group}/{name}"
 
 
+KEY_NAME_MAX = 200  # bytes of a file's name in the keys made from it (an S3 key: 1,024 at most)
+
+
+def key_name(name: str) -> str:
+    """A file's name as the keys of its report and handled file hold it: one path segment (`/`
+    as `_`, never `.` or `..`), and a name over KEY_NAME_MAX bytes cut, with a hash of the whole
+    name, so that those keys stay within S3's 1,024 bytes (`incoming/<group>/<name>` may use
+    them all). A well-named file's name is short and left as it is."""
+    name = name.replace("/", "_")
+    if name.strip(".") == "":
+        name = "_" + name
+    data = name.encode()
+    if len(data) <= KEY_NAME_MAX:
+        return name
+    head = data[: KEY_NAME_MAX - 17].decode("utf-8", errors="ignore")
+    return f"{head}~{hashlib.sha256(data).hexdigest()[:16]}"
+
+
 def processed_key(group: str, name: str, job_id: str) -> str:
-    return f"{PROCESSED}{group}/{job_id}/{name}"
+    return f"{PROCESSED}{group}/{job_id}/{key_name(name)}"
 
 
 def report_keys(group: str, name: str, received_at: datetime, job_id: str) -> tuple[str, str]:
     """(JSON summary, CSV of skipped lines) of one import, next to each other under
-    `reports/<group>/<name>/`: one pair per upload (a re-upload never overwrites the reports of
-    an earlier one), listed in the order they were received."""
-    stem = f"{REPORTS}{group}/{name}/{received_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{job_id}"
+    `reports/<group>/<name>/` (the name as `key_name` makes it): one pair per upload (a re-upload
+    never overwrites the reports of an earlier one), listed in the order they were received."""
+    stem = f"{REPORTS}{group}/{key_name(name)}/{received_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{job_id}"
     return f"{stem}.report.json", f"{stem}.skipped.csv"
 
 
