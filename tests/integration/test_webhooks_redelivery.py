@@ -12,7 +12,7 @@ import pytest
 
 from loyalty_engine.events.models import MemberEnrolled
 from tests.integration.conftest import ADMIN, CARD
-from tests.support.api import Reply, call
+from tests.support.api import Reply, call, load_event
 from tests.support.webhook_delivery import AT, earned, log_of, sent_once, subscribe, verified
 from tests.support.webhooks import WebhookQueues, receiver
 
@@ -173,3 +173,97 @@ def test_a_redelivery_counts_its_retries_from_the_instant_it_was_asked_for(queue
         assert reply.status == 202 and reply.body["queued"] is True, reply.body
     assert [m.redelivery for m in queued] == [True]
     assert before <= queued[0].first_at <= after and queued[0].due_at == queued[0].first_at
+
+
+def _resent_after_erasure(queues, event, kind: str, erase) -> tuple[dict, dict]:
+    """The event as first delivered and as redelivered after `erase()`, both verified."""
+    with receiver() as server:
+        hook = subscribe(server.url, kinds=(kind,))
+        queues.publish(event)
+        queues.pump()
+        first = verified(server.received[0], hook["secret"])
+        erase()
+        path = {"subscription_id": hook["subscription_id"], "event_id": event.event_id}
+        again = call("api_redeliver_webhook_event", ADMIN, path=path, headers={"Idempotency-Key": "erased-1"})
+        assert again.status == 202, again.body
+        queues.pump()
+        assert len(server.received) == 2
+        return first, verified(server.received[1], hook["secret"])
+
+
+def test_a_redelivery_after_the_cards_erasure_leaves_out_its_vip_reason(queues, member):
+    """A VIP grant's reason is free text the member's erasure blanks (privacy.md): the kept
+    vip.granted event goes out again without it."""
+    from loyalty_engine.events.models import VipGranted
+
+    granted = call("api_grant_vip_tier", ADMIN)
+    assert granted.status == 200, granted.body
+    event = VipGranted(
+        event_id=str(uuid.uuid4()),
+        group="demo",
+        occurred_at=AT,
+        recorded_at=AT,
+        card_code=CARD,
+        vip_tiers=["staff"],
+        q_points=0,
+        vip_tier="staff",
+        reason="store manager, Lyon",
+        source="api",
+    )
+    first, resent = _resent_after_erasure(
+        queues, event, "vip.granted", lambda: call("api_erase_member", ADMIN).status == 200 or pytest.fail()
+    )
+    assert first["reason"] == "store manager, Lyon"
+    assert resent == {**json.loads(event.model_dump_json()), "reason": None}
+
+
+def test_a_redelivery_after_the_customers_erasure_leaves_out_its_cancellation_reason(queues, member):
+    """An instrument's cancellation reason is blanked by its customer's erasure (privacy.md): the
+    kept instrument.cancelled event goes out again without it; another instrument's keeps it."""
+    from loyalty_engine.events.models import InstrumentCancelled
+    from tests.support.instruments import CREDIT, POS, build_world, ok
+
+    build_world(series=(CREDIT,))
+    customer = {"first_name": "Ada", "customer_groups": []}
+    assert call("api_put_customer", ADMIN, body=customer).status == 201
+    customer_id = load_event("api_put_customer")["pathParameters"]["customer_id"]
+    events = []
+    for n, linked in enumerate((True, False)):
+        body = {"return_id": f"R-WH-{n}", "amount": "19.90", "currency": "EUR"}
+        body |= {"customer_id": customer_id} if linked else {}
+        number = ok(call("api_issue_store_credit", POS, path={"series_id": CREDIT}, body=body))["instrument"][
+            "number"
+        ]
+        cancellation = {"cancellation_id": f"CS-WH-{n}", "reason": "Ada says it was stolen"}
+        entry = ok(call("api_cancel_instrument", ADMIN, path={"number": number}, body=cancellation))["entry"]
+        events.append(
+            InstrumentCancelled(
+                event_id=str(uuid.uuid4()),
+                group="demo",
+                occurred_at=AT,
+                recorded_at=AT,
+                number=number,
+                entry_no=entry["entry_no"],
+                reference=f"CS-WH-{n}",
+                amount_cents=0,
+                status_after="cancelled",
+                reason="Ada says it was stolen",
+            )
+        )
+    erased = []
+
+    def erase():
+        if not erased:
+            erased.append(call("api_erase_customer", ADMIN, path={"customer_id": customer_id}).status)
+
+    first, resent = _resent_after_erasure(queues, events[0], "instrument.cancelled", erase)
+    assert erased == [200]
+    assert first["reason"] == "Ada says it was stolen"
+    assert resent == {**json.loads(events[0].model_dump_json()), "reason": None}
+    # the instrument sold without the customer keeps its reason (nothing erased it)
+    from loyalty_engine.handlers.routes_webhooks import webhook_store
+    from loyalty_engine.webhooks.delivery import _without_erased_data
+    from loyalty_engine.webhooks.store import body_text
+
+    kept = body_text(json.loads(events[1].model_dump_json()))
+    assert _without_erased_data(webhook_store(), "demo", "instrument.cancelled", kept) == kept

@@ -106,18 +106,36 @@ def dispatch(
 
 
 def _without_erased_data(store: WebhookStore, group: str, kind: str, body: str) -> str:
-    """The body to send: a `member.enrolled` event kept with its card's `customer_ref` goes out
-    without it once the card was erased (a retry or an admin's redelivery after the erasure;
-    privacy.md). One read, for those events only."""
-    if kind != "member.enrolled":
+    """The body to send: a kept event goes out without the personal data an erasure has blanked
+    since it was kept (a retry or an admin's redelivery after the erasure; privacy.md): a
+    `member.enrolled` event's `customer_ref` and a `vip.granted` / `vip.removed` event's `reason`
+    once the card is erased, an `instrument.cancelled` event's `reason` once its movement's is
+    blank. One read, for those events only, and only when they hold that data."""
+    if kind not in _ERASABLE:
         return body
     detail = json.loads(body)
+    field = _ERASABLE[kind]
+    if not detail.get(field):
+        return body
+    if kind == "instrument.cancelled":
+        number, entry_no = detail.get("number"), detail.get("entry_no")
+        kept = isinstance(number, str) and isinstance(entry_no, int)
+        if kept and store.movement_reason(group, number, entry_no) == detail[field]:
+            return body
+        return body_text({**detail, field: None})
     card_code = detail.get("card_code")
-    if not detail.get("customer_ref") or not isinstance(card_code, str):
+    if not isinstance(card_code, str) or not store.card_erased(group, card_code):
         return body
-    if not store.card_erased(group, card_code):
-        return body
-    return body_text({**detail, "customer_ref": None})
+    return body_text({**detail, field: None})
+
+
+# The events whose kept copy may hold personal data an erasure blanks, and that field.
+_ERASABLE = {
+    "member.enrolled": "customer_ref",
+    "vip.granted": "reason",
+    "vip.removed": "reason",
+    "instrument.cancelled": "reason",
+}
 
 
 @dataclass

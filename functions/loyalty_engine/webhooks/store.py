@@ -15,7 +15,7 @@ from loyalty_engine.kernel.cursors import prefix_page
 from loyalty_engine.kernel.dynamo import error_code, map_error, to_item
 from loyalty_engine.kernel.errors import ConcurrentUpdate
 from loyalty_engine.kernel.item_access import NEW_ONLY, ConditionsFailed, ItemTable, at_version
-from loyalty_engine.kernel.keys import MEMBER_SK, member_pk
+from loyalty_engine.kernel.keys import MEMBER_SK, instrument_entry_sk, instrument_pk, member_pk
 from loyalty_engine.kernel.records import data_of, item
 from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, TYPE_ATTRIBUTE
 from loyalty_engine.webhooks.models import MAX_SUBSCRIPTIONS, DeliveryAttempt, Subscription
@@ -212,7 +212,7 @@ class WebhookStore:
 
     def card_erased(self, group: str, card_code: str) -> bool:
         """Whether the member card's personal data was erased since (one GetItem of its
-        `erased_at`): a kept event of the card goes out without its customer reference."""
+        `erased_at`): a kept event of the card goes out without its free text."""
         self.requests += 1
         try:
             found = self._client.get_item(
@@ -229,6 +229,14 @@ class WebhookStore:
             raise (map_error(error) or error) from error
         erased = found.get("Item", {}).get("erased_at")
         return erased is not None and "NULL" not in erased
+
+    def movement_reason(self, group: str, number: str, entry_no: int) -> str | None:
+        """The reason an instrument's movement holds now (its customer's erasure blanks it; one
+        GetItem of the small ledger entry): a kept event goes out with no more than that."""
+        self.requests += 1
+        found = self._items.get(instrument_pk(group, number), instrument_entry_sk(entry_no)) or {}
+        reason = found.get("reason")
+        return reason if isinstance(reason, str) else None
 
     def reopen(self, group: str, subscription_id: str, event_id: str) -> bool:
         """A given-up event made pending again, for a dead letter sent again; False when it is
