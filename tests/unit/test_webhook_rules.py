@@ -94,6 +94,10 @@ def test_during_a_rotation_grace_both_secrets_verify():
         "::ffff:127.0.0.1",
         "::ffff:169.254.169.254",
         "192.0.2.1",
+        # 6to4 (2002::/16) carries an IPv4 address in its bits 16-48: a private one stays refused
+        "2002:7f00:1::1",
+        "2002:a9fe:a9fe::1",
+        "2002:a00:1::",
     ],
 )
 def test_private_local_reserved_multicast_and_metadata_addresses_are_refused(address):
@@ -102,6 +106,7 @@ def test_private_local_reserved_multicast_and_metadata_addresses_are_refused(add
 
 def test_public_addresses_are_allowed_and_the_local_stack_allows_loopback_but_never_metadata():
     assert address_allowed("93.184.216.34") and address_allowed("2606:2800:220:1:248:1893:25c8:1946")
+    assert address_allowed("2002:5db8:d822::1")  # 6to4 of a public address (93.184.216.34)
     assert address_allowed(ipaddress.ip_address("8.8.8.8"))
     assert address_allowed("127.0.0.1", allow_private=True)
     assert address_allowed("10.0.0.1", allow_private=True)

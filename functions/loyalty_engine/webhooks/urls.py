@@ -6,7 +6,8 @@
   address is refused at once.
 - At delivery time (`address_allowed`), after resolution, every address the name resolves to
   must be public: not private, loopback, link-local, reserved, multicast, unspecified, shared
-  (100.64/10) nor a cloud metadata address (169.254.169.254, fd00:ec2::254); the connection is
+  (100.64/10) nor a cloud metadata address (169.254.169.254, fd00:ec2::254), nor an IPv6 address
+  carrying such an IPv4 address (IPv4-mapped, 6to4); the connection is
   then made to the checked address (see `webhooks.http`), never to a second resolution.
 """
 
@@ -36,6 +37,8 @@ def address_allowed(address: IPAddress | str, *, allow_private: bool = False) ->
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    elif isinstance(ip, ipaddress.IPv6Address) and ip.sixtofour is not None:
+        return address_allowed(ip.sixtofour, allow_private=allow_private)  # 6to4: the IPv4 it carries
     if ip in METADATA_ADDRESSES:
         return False
     if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
