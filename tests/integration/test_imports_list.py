@@ -152,3 +152,16 @@ def test_a_stray_pointer_is_skipped(table):
         TableName=ctx.imports._table, Item=to_item(listed_item("demo", never_created))
     )
     assert walk(limit="1") == [job.import_id, job_id_for("incoming/demo/" + make(0).file_name, "v1")]
+
+
+@pytest.mark.parametrize("name", ["\U0001f600" * 512, "é" * 300 + "\U0001f600" * 200])
+def test_a_file_filter_longer_than_any_s3_key_is_refused(table, name):
+    # the filter is a gsi1 key, G#<group>#IMPORTFILE#<name>: DynamoDB refuses a partition key over
+    # 2,048 bytes (ValidationException; moto does not check), and no file has a name over 1,024
+    # bytes, S3's limit for its whole key: a clear 422, not a 5xx
+    reply = call("api_list_imports", ADMIN, query={"file": name})
+    assert (reply.status, reply.body["code"]) == (422, "validation_error"), reply.body
+    (detail,) = reply.body["details"]
+    assert (detail["in"], detail["field"], detail["reason"]) == ("query", "file", "too_long"), detail
+    fits = call("api_list_imports", ADMIN, query={"file": "é" * 512})  # 1,024 bytes: may exist
+    assert fits.status == 200 and fits.body["imports"] == [], fits.body

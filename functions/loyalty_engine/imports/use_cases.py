@@ -15,6 +15,9 @@ from loyalty_engine.kernel.errors import InvalidRequest, NotFound
 # With a filter, a page is filled from at most this many reads of up to FILTERED_READ jobs each:
 # a page may then hold fewer than `limit` imports (even none) and a `next_cursor` to go on from.
 MAX_READS = 5
+# No file has a longer name: S3 keys (incoming/<group>/<name>) hold 1,024 bytes at most; a longer
+# filter would make a gsi1 key DynamoDB refuses (over 2,048 bytes with 4-byte characters).
+FILE_NAME_MAX_BYTES = 1024
 FILTERED_READ = 50
 # A cursor: the list it belongs to (A: the group's, F: a file name's) and a position in it.
 _POSITIONS = {
@@ -52,6 +55,11 @@ def list_imports(
     kind = "F" if file_name is not None else "A"
     read: Callable[[int, str | None], JobPage]
     if file_name is not None:
+        if len(file_name.encode()) > FILE_NAME_MAX_BYTES:
+            raise InvalidRequest(
+                f"a file name holds at most {FILE_NAME_MAX_BYTES} bytes in UTF-8 (S3 keys' limit)",
+                details=[{"in": "query", "field": "file", "reason": "too_long"}],
+            )
         name = file_name
         read = lambda size, after: ctx.imports.file_page(group, name, size, after)  # noqa: E731
     else:
