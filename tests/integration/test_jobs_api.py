@@ -76,6 +76,23 @@ def test_vip_tiers_through_the_api(member, clock):
     assert missing.status == 404 and missing.body["code"] == "member_not_found"
 
 
+def test_a_vip_grant_with_a_reason_of_spaces_only_is_refused_as_a_file_line_is(member, clock):
+    """DOMAIN.md: VIP tiers are granted "with a reason". A vip file's line whose reason is spaces
+    only is skipped (`missing_value`: its cells are trimmed); the API granted it with "   " as the
+    reason. It now answers 422 and grants nothing."""
+    for reason in ("   ", "\u00a0\t"):
+        refused = call("api_grant_vip_tier", ADMIN, body={"reason": reason})
+        assert refused.status == 422, refused.body
+        assert refused.body["details"][0] | {"message": None} == {
+            "in": "body",
+            "field": "reason",
+            "reason": "blank",
+            "message": None,
+        }
+    assert call("api_get_member", SHOP).body["vip_tiers"] == []
+    assert _history(CARD) == []
+
+
 def test_tier_history_pages_and_unknown_cards(member, clock):
     assert _history(CARD) == []  # a member without changes
     for n in range(3):

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from loyalty_engine import coldstart  # first: the engine's imports run without the GC
 from loyalty_engine.access import use_cases as access
@@ -42,7 +42,7 @@ from loyalty_engine.imports.jobs import ImportView, JobState, Scope
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.settings import ApiSettings, load
-from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int, unpadded
+from loyalty_engine.kernel.types import SLUG_PATTERN, not_blank, plain_int, unpadded
 from loyalty_engine.points import member_use_cases as members
 from loyalty_engine.points import point_use_cases as points
 from loyalty_engine.points import program_use_cases as programs
@@ -141,7 +141,9 @@ class TierHistoryPage(DeferredModel):
 class VipGrant(DeferredModel):
     model_config = {"extra": "forbid"}
 
-    reason: str = Field(min_length=1, max_length=REASON_MAX, description="Why (e.g. an employee's job title)")
+    reason: Annotated[str, AfterValidator(not_blank)] = Field(
+        min_length=1, max_length=REASON_MAX, description="Why (e.g. an employee's job title); not spaces only"
+    )
 
 
 VipTierName = Annotated[str, Path(pattern=SLUG_PATTERN, description="The VIP tier's name")]

@@ -67,6 +67,16 @@ def single_line(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(single_line)]
+
+
+def not_blank(value: str) -> str:
+    """A text that must say something (a reason): spaces alone (any Unicode space) say nothing,
+    as a partner file's trimmed cell of spaces is empty."""
+    if not value.strip():
+        raise PydanticCustomError("blank", "must say something: not spaces only")
+    return value
+
+
 # A free-form id (a partner's external id): printable, no '/' or '#' (they separate key parts).
 FREE_ID_PATTERN = r"^[^\s/#\x00-\x1f\x7f-\x9f][^/#\x00-\x1f\x7f-\x9f]{0,127}$"
 
