@@ -47,6 +47,31 @@ def test_first_runs_left_out_are_the_programs_creation_to_the_minute(clock):
     assert (replay.status, replay.body) == (200, created.body)
 
 
+def test_a_tiered_program_given_only_its_tiers_gets_the_seeds_default_computations(clock):
+    """Seed 003 and DOMAIN.md: upgrades are computed daily by default, downgrades calendar-based
+    and yearly by default, both first at the program's creation, and max_tier_downgrade has its
+    default. A program that gave only its tiers was refused (422: upgrade and downgrade
+    required), so the defaults could only be had by sending empty objects."""
+    spec = _spec()
+    spec["tier_settings"] = {"tiers": spec["tier_settings"]["tiers"]}
+    clock.advance(seconds=42)
+    created = call("api_put_program", ADMIN, body=spec)
+    assert created.status == 201, created.body
+    minute = created.body["created_at"][:16] + ":00Z"
+    settings = created.body["tier_settings"]
+    assert settings["upgrade"] == {"first_run_at": minute, "periodicity": "daily"}
+    assert settings["downgrade"] == {
+        "mode": "calendar",
+        "first_run_at": minute,
+        "periodicity": "yearly",
+        "every": None,
+    }
+    assert settings["max_tier_downgrade"] == 1
+    with_empty_objects = {**spec, "tier_settings": {**spec["tier_settings"], "upgrade": {}, "downgrade": {}}}
+    replay = call("api_put_program", ADMIN, body=with_empty_objects)  # the same program
+    assert (replay.status, replay.body) == (200, created.body)
+
+
 def test_a_relative_downgrade_period_counts_in_years_by_default(clock):
     """Seed 003: a relative period is "number of days, weeks, months, or years (default)"."""
     spec = _spec()

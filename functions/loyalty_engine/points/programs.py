@@ -212,8 +212,13 @@ class DowngradeSchedule(Model):
 class TierSettings(Model):
     tiers: list[Tier] = Field(min_length=1, max_length=50)
     max_tier_downgrade: int = Field(default=1, ge=1, le=50, strict=True)
-    upgrade: Schedule
-    downgrade: DowngradeSchedule
+    upgrade: Schedule = Field(
+        default_factory=Schedule, description="Left out: daily from the program's creation (seed 003)"
+    )
+    downgrade: DowngradeSchedule = Field(
+        default_factory=DowngradeSchedule,
+        description="Left out: calendar-based, yearly from the program's creation (seed 003)",
+    )
 
     @model_validator(mode="after")
     def _ordered_tiers(self) -> "TierSettings":
