@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
 from tests.support.api import call
 
@@ -197,3 +199,49 @@ def test_points_that_never_expire_are_kept_as_one_lot(member, program, clock):
     assert call("api_burn_points", SHOP, body={"points": 50, "burn_id": "all"}).status == 201
     back = call("api_return_order", SHOP, path={"order_id": "O-4"}, body={"return_id": "r"})
     assert back.body["reversed"] == {"nq": 0, "q": 1, "unrecovered": 10}
+
+
+def test_validity_and_holding_count_in_the_programs_wall_time(member, program, clock):
+    """Dates are GMT+1 (DOMAIN.md) and a program counts its calendars in its time zone
+    (docs/tiers-and-jobs.md). A month of validity from 1 March 00:30 GMT+1 ends on 1 April 00:30
+    GMT+1; it was counted in UTC (28 February 23:30 + 1 month), and ended on 29 March."""
+    spec = {
+        k: v for k, v in program.items() if k not in {"program_id", "created_at", "updated_at", "version"}
+    }
+    spec["nq_points"] = {**spec["nq_points"], "validity": {"value": 1, "unit": "month"}}
+    spec["q_points"] = {**spec["q_points"], "validity": {"value": 1, "unit": "month"}}
+    assert call("api_put_program", ADMIN, body=spec).status == 200
+    # an adjustment's credit at 1 March 00:30 GMT+1, and an order placed then
+    clock.now = datetime(2026, 2, 28, 23, 30, tzinfo=UTC)
+    adjusted = call("api_adjust_points", ADMIN, body={"kind": "nq", "points": 5, "reason_code": "goodwill"})
+    assert adjusted.status == 201, adjusted.body
+    clock.now = datetime(2026, 3, 5, tzinfo=UTC)
+    earned = call(
+        "api_earn_order",
+        SHOP,
+        body=order_body(order_id="MARCH", amount="10.00", ordered_at="2026-03-01T00:30:00+01:00", lines=[]),
+    )
+    assert earned.status == 201, earned.body
+    assert earned.body["balances"]["nq"]["next_expiry"] == {"points": 105, "at": "2026-03-31T23:30:00Z"}
+    lots = call("api_get_member_lots", ADMIN).body["lots"]
+    assert {(lot["kind"], lot["expires_at"]) for lot in lots} == {
+        ("nq", "2026-03-31T23:30:00Z"),
+        ("q", "2026-03-31T23:30:00Z"),
+    }
+
+
+def test_a_holding_period_across_a_daylight_saving_change_keeps_the_wall_time(member, program, clock):
+    spec = {
+        k: v for k, v in program.items() if k not in {"program_id", "created_at", "updated_at", "version"}
+    }
+    spec["time_zone"] = "Europe/Paris"
+    assert call("api_put_program", ADMIN, body=spec).status == 200
+    clock.now = datetime(2026, 3, 21, tzinfo=UTC)
+    earned = call(
+        "api_earn_order",
+        SHOP,
+        body=order_body(order_id="SPRING", amount="10.00", ordered_at="2026-03-20T12:00:00+01:00", lines=[]),
+    )
+    assert earned.status == 201, earned.body
+    # 14 days later at 12:00 Paris time, summer time by then (+02:00)
+    assert earned.body["earned"]["nq_available_at"] == "2026-04-03T10:00:00Z"

@@ -18,6 +18,7 @@ from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.settings import Settings, load
+from loyalty_engine.tiers.calendars import PROGRAM_TZ
 from loyalty_engine.tiers.context import JobServices
 from loyalty_engine.tiers.job_store import JobStore
 from loyalty_engine.tiers.jobs import JobName, JobRequest, RunSummary
@@ -165,14 +166,15 @@ def reference_ranks(
     earns: list[tuple[datetime, Decimal]], runs: list[tuple[str, datetime]]
 ) -> tuple[int | None, list[tuple[str, int | None, int | None, datetime]]]:
     """A Blue member's tier after `runs`, and its changes (cause, previous, new, at), from the
-    rules: Q points valid for one year from the order, thresholds of the sample program."""
+    rules: Q points valid for one year from the order (a year of the program's GMT+1 calendar),
+    thresholds of the sample program."""
     rank: int | None = 1
     changes = []
     for job, at in runs:
         q = sum(
             q_points(amount)
             for ordered_at, amount in earns
-            if ordered_at <= at < ordered_at + relativedelta(years=1)
+            if ordered_at <= at < ordered_at.astimezone(PROGRAM_TZ) + relativedelta(years=1)
         )
         new = ref_upgrade(ENTRY, rank, q) if job == "tier-upgrade" else ref_downgrade(DOWN, rank, q, MAX_DOWN)
         if new != rank:

@@ -52,7 +52,7 @@ def adjust(
             entry_id=new_id(),
             reference=idempotency_key,
             reason_code=request.reason_code,
-            expires_at=settings.validity.after(now) if settings.validity else None,
+            expires_at=settings.validity.after(now, program.time_zone) if settings.validity else None,
             nq_max_balance=program.nq_points.max_balance,
         )
         result = AdjustmentResult(

@@ -61,11 +61,11 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
         check_order(request, program, now)
         nq, q = points_for_order(request, earner, program)
         entry_id = new_id()
-        base = request.ordered_at
+        base, zone = request.ordered_at, program.time_zone  # periods count in the program's wall time
         nq_settings, q_settings = program.nq_points, program.q_points
-        nq_available_at = nq_settings.holding_period.after(base) if nq_settings.holding_period else base
-        nq_expires_at = nq_settings.validity.after(base) if nq_settings.validity else None
-        q_expires_at = q_settings.validity.after(base) if q_settings.validity else None
+        nq_available_at = nq_settings.holding_period.after(base, zone) if nq_settings.holding_period else base
+        nq_expires_at = nq_settings.validity.after(base, zone) if nq_settings.validity else None
+        q_expires_at = q_settings.validity.after(base, zone) if q_settings.validity else None
         lots, entry = ledger.credit(
             member.lots,
             entry_id=entry_id,
@@ -76,7 +76,7 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
             q=q,
             nq_available_at=nq_available_at,
             nq_expires_at=nq_expires_at,
-            q_available_at=q_settings.holding_period.after(base) if q_settings.holding_period else base,
+            q_available_at=q_settings.holding_period.after(base, zone) if q_settings.holding_period else base,
             q_expires_at=q_expires_at,
             nq_max_balance=current.nq_points.max_balance,  # the balance is today's
         )
