@@ -3,6 +3,8 @@ member's rewards: test_reward_burns_api.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.integration.conftest import ADMIN, CARD, SHOP
@@ -325,3 +327,18 @@ def test_a_reward_whose_forced_validity_has_not_started_can_be_bought_and_used_f
     assert (too_soon.status, too_soon.body["code"]) == (422, "burn_outside_validity")
     clock.now = clock.now.replace(day=24)
     assert burn(early.body["attribution_id"], key="use-2").status == 201
+
+
+def test_a_rewards_validity_counts_in_the_programs_wall_time(funded, clock):
+    """Seed 002's dates are GMT+1. A reward valid 1 month, bought on 1 March 00:30 GMT+1, is valid
+    until 1 April 00:30 GMT+1; it was counted in UTC (28 February 23:30 + 1 month: 29 March)."""
+    assert (
+        put_reward(validity_interval_count=1, validity_interval_type="months", holding_days=0).status == 201
+    )
+    clock.now = datetime(2027, 2, 28, 23, 30, tzinfo=UTC)  # 1 March 2027 00:30 GMT+1
+    bought = buy()
+    assert bought.status == 201, bought.body
+    assert (bought.body["valid_from"], bought.body["valid_until"]) == (
+        "2027-02-28T23:30:00Z",
+        "2027-03-31T23:30:00Z",  # 1 April 00:30 GMT+1
+    )

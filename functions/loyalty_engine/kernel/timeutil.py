@@ -37,6 +37,16 @@ def add_duration(moment: datetime, value: int, unit: DurationUnit) -> datetime:
         return END_OF_TIME
 
 
+def add_wall_duration(moment: datetime, value: int, unit: DurationUnit, zone_name: str) -> datetime:
+    """`add_duration` counted in the wall time of the zone `zone_name`, as a program counts its
+    calendars: a month from 1 March 00:30 GMT+1 ends on 1 April 00:30 GMT+1 (in UTC it would be
+    28 February 23:30 + a month: 29 March), and 14 days across a daylight saving change keep the
+    hour on the clock."""
+    zone = time_zone(zone_name)
+    wall = add_duration(wall_time(moment, zone), value, unit)
+    return END_OF_TIME if wall.tzinfo is not None else instant_of(wall, zone)
+
+
 def _add(moment: datetime, value: int, unit: DurationUnit) -> datetime:
     if unit == "day":
         return moment + timedelta(days=value)

@@ -15,15 +15,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from loyalty_engine.kernel.model import DeferredModel
-from loyalty_engine.kernel.timeutil import (
-    END_OF_TIME,
-    DurationUnit,
-    add_duration,
-    instant_of,
-    known_time_zone,
-    time_zone,
-    wall_time,
-)
+from loyalty_engine.kernel.timeutil import DurationUnit, add_duration, add_wall_duration, known_time_zone
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="Lower-case letters, digits and dashes")]
@@ -134,12 +126,7 @@ class Duration(Model):
         return self
 
     def after(self, moment: datetime, zone_name: str | None = None) -> datetime:
-        """`moment` + the period; with `zone_name`, counted in that zone's wall time, as a
-        program counts its calendars: a month from 1 March 00:30 GMT+1 ends on 1 April 00:30
-        GMT+1 (in UTC it would be 28 February 23:30 + a month: 29 March), and 14 days across a
-        daylight saving change keep the hour on the clock."""
+        """`moment` + the period; with `zone_name`, counted in that zone's wall time."""
         if zone_name is None:
             return add_duration(moment, self.value, self.unit)
-        zone = time_zone(zone_name)
-        wall = add_duration(wall_time(moment, zone), self.value, self.unit)
-        return END_OF_TIME if wall.tzinfo is not None else instant_of(wall, zone)
+        return add_wall_duration(moment, self.value, self.unit, zone_name)

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_v
 
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
-from loyalty_engine.kernel.timeutil import UtcDatetime, add_duration
+from loyalty_engine.kernel.timeutil import UtcDatetime, add_wall_duration
 from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal, single_line, unpadded
 from loyalty_engine.rewards.codes import CodeSource
 
@@ -234,13 +234,16 @@ class RewardSpec(DeferredModel):
                 f"the reward's codes are {stored.code_source.value}: this cannot change once it exists",
             )
 
-    def validity_window(self, start: datetime) -> tuple[datetime, datetime]:
-        """An attribution's window when bought at `start`: the forced one, else holding + interval."""
+    def validity_window(self, start: datetime, zone_name: str) -> tuple[datetime, datetime]:
+        """An attribution's window when bought at `start`: the forced one, else holding + interval,
+        counted in the wall time of `zone_name` (the card's program's zone)."""
         if self.forced_validity and self.forced_validity_start and self.forced_validity_end:
             return self.forced_validity_start, self.forced_validity_end
-        valid_from = add_duration(start, self.holding_days, "day") if self.holding_days else start
+        valid_from = (
+            add_wall_duration(start, self.holding_days, "day", zone_name) if self.holding_days else start
+        )
         unit = self.validity_interval_type.value[:-1]
-        return valid_from, add_duration(valid_from, self.validity_interval_count, unit)  # type: ignore[arg-type]
+        return valid_from, add_wall_duration(valid_from, self.validity_interval_count, unit, zone_name)  # type: ignore[arg-type]
 
 
 class MasterReward(RewardSpec):

@@ -152,7 +152,8 @@ def buy(
                 lots, points=cost, now=now, entry_id=new_id(), reference=f"reward:{attribution_id}"
             )
             entries = [entry]
-        valid_from, valid_until = reward.validity_window(now)
+        zone = ctx.program(group, member.program_id).time_zone  # cached per container
+        valid_from, valid_until = reward.validity_window(now, zone)
         if reward.codes == CodeSource.LOADED:
             codes = ctx.rewards.codes.codes_at(group, reward.external_id, taken + 1, request.quantity)
         else:
