@@ -390,3 +390,11 @@ def test_an_unsold_card_and_a_coupon_can_be_cancelled(world, table):
     assert [e["kind"] for e in ok(ledger(coupon), 200)["entries"]] == ["cancellation"]
     never = "601299999999999" + luhn_digit("601299999999999")
     refused(cancel(never, "CS-X"), 404, "instrument_not_found")
+
+
+def test_a_cancellation_needs_a_reason_that_says_something(world, table):
+    """A cancellation is written with its reason: one of spaces only was accepted as it."""
+    card = sold_gift_card(table, "B-CANCEL-BLANK", "60.00")
+    detail = refused(cancel(card, "CS-B", "   "), 422, "validation_error")["details"][0]
+    assert (detail["field"], detail["reason"]) == ("reason", "blank")
+    assert [e["kind"] for e in ok(ledger(card), 200)["entries"]] == ["activation"]  # still active

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from loyalty_engine.instruments.merchants import Merchant
 from loyalty_engine.instruments.series import Amount, Discount, Money, Series, SeriesKind
@@ -17,7 +17,7 @@ from loyalty_engine.kernel.errors import Conflict, DomainError, Forbidden, Inval
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import Slug
+from loyalty_engine.kernel.types import Slug, not_blank
 
 Status = Literal["issued", "active", "redeemed", "expired", "cancelled"]
 EntryKind = Literal["activation", "issue", "redemption", "reversal", "cancellation"]
@@ -141,7 +141,9 @@ class CancellationRequest(DeferredModel):
     cancellation_id: NaturalKey = Field(
         description="The operator's id of the cancellation: the idempotency key"
     )
-    reason: str = Field(min_length=1, max_length=500, description="Why, e.g. reported lost or stolen")
+    reason: Annotated[str, AfterValidator(not_blank)] = Field(
+        min_length=1, max_length=500, description="Why, e.g. reported lost or stolen; not spaces only"
+    )
 
 
 class MovementResult(DeferredModel):
