@@ -54,3 +54,14 @@ def test_an_encoded_space_around_an_id_is_refused(table: Any, value: str) -> Non
     assert table[0].scan(TableName=table[1])["Count"] == 0 or all(
         item["type"]["S"].startswith("audit") for item in table[0].scan(TableName=table[1])["Items"]
     )
+
+
+@pytest.mark.parametrize("value", [".", ".."])
+def test_a_dot_segment_is_no_id(table: Any, value: str) -> None:
+    """A URL path resolves `.` and `..` away (`/v1/rewards/.` is the list), so a reward or an
+    attribution so named could never be read back by id: refused when it would be created."""
+    status, body = _send(_as_api_gateway("api_put_reward", external_id=value))
+    assert (status, body["code"]) == (422, "validation_error"), body
+    for fine in ("...", ".a", "a."):
+        status, body = _send(_as_api_gateway("api_put_reward", external_id=fine))
+        assert status == 201 and body["external_id"] == fine, body

@@ -325,3 +325,13 @@ def parse_date_cell(scope: Scope, value: str) -> None:
         earn_line(row, NOW, file_day_start(NOW))
     else:
         burn_line(row | {"card_code": "c", "attribution_id": "a", "burn_date": value}).burned_at(NOW)
+
+
+@pytest.mark.parametrize("external_id", [".", ".."])
+def test_a_dot_segment_external_id_is_skipped_as_an_invalid_value(external_id: str) -> None:
+    from loyalty_engine.imports.rows import LineSkipped, master_external_id
+
+    with pytest.raises(LineSkipped) as skipped:
+        master_external_id({"external_id": external_id})
+    assert (skipped.value.code, skipped.value.field) == ("invalid_value", "external_id")
+    assert master_external_id({"external_id": "..."}) == "..."

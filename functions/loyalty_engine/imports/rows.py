@@ -216,7 +216,9 @@ def _interval(text: str) -> IntervalType:
 def _free_id(column: str, text: str) -> str:
     """An id the API can name too (`EXTERNAL_ID_PATTERN`)."""
     if not _FREE_ID.fullmatch(text):
-        problem = "at most 128 characters, no leading space, no '/', '#' or control character"
+        problem = (
+            "at most 128 characters, no leading space, no '/', '#' or control character, not '.' or '..'"
+        )
         raise LineSkipped("invalid_value", column, f"{column}: {problem}")
     return text
 

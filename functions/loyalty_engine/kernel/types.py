@@ -77,8 +77,16 @@ def not_blank(value: str) -> str:
     return value
 
 
-# A free-form id (a partner's external id): printable, no '/' or '#' (they separate key parts).
-FREE_ID_PATTERN = r"^[^\s/#\x00-\x1f\x7f-\x9f][^/#\x00-\x1f\x7f-\x9f]{0,127}$"
+# A free-form id (a partner's external id): printable, no '/' or '#' (they separate key parts),
+# and not `.` or `..`, which a URL path resolves away (`/v1/rewards/.` is `/v1/rewards/`: a reward
+# no route could name). Three alternatives, as the regex engine has no lookahead: a first
+# character other than '.', a '.' then another, '..' then at least one more.
+_ID_CHAR = r"[^/#\x00-\x1f\x7f-\x9f]"
+FREE_ID_PATTERN = (
+    rf"^(?:[^\s/#.\x00-\x1f\x7f-\x9f]{_ID_CHAR}{{0,127}}"
+    rf"|\.[^/#.\x00-\x1f\x7f-\x9f]{_ID_CHAR}{{0,126}}"
+    rf"|\.\.{_ID_CHAR}{{1,126}})$"
+)
 
 
 def unpadded(value: Any) -> Any:
