@@ -28,3 +28,20 @@ def test_the_pages_name_what_the_authorizers_role_may_do() -> None:
         assert "only `GetItem`" not in said, (page, said)
         for name in actions + marks:
             assert f"`{name}`" in said, (page, name, said)
+
+
+def _row(page: str, start: str) -> str:
+    (row,) = [line for line in (DOCS / page).read_text().splitlines() if line.startswith(start)]
+    return row
+
+
+def test_the_table_page_has_the_key_items_last_use_marks_and_their_write() -> None:
+    from loyalty_engine.access.models import ApiKey
+
+    item = _row("table.md", "| `api_key` |")
+    for name in ("last_used_at", "previous_secret_last_used_at"):
+        assert name in ApiKey.model_fields and f"`{name}`" in item, (name, item)
+    authorize = _row("table.md", "| authorize a key |")
+    assert "GetItem" in authorize and "UpdateItem" in authorize, authorize
+    keys_list = _row("table.md", "| list a group's keys |")
+    assert "+ 1" in keys_list, keys_list  # prefix_page reads one item past the page
