@@ -1,0 +1,141 @@
+"""The Centara side (seed 004) as an auditor who read only DOMAIN.md, seed 004 and docs/decisions.md
+checks it, through the real handlers on moto, with exact numbers. Each test quotes the rule it
+checks; the cases already covered elsewhere (issuer/acceptor refusals, open and fixed values,
+prefixes and lengths, store credit idempotency, coupon single use, cancellations, customers' links,
+payment rates and refusals) are not repeated here."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ADMIN as POINTS_ADMIN
+from tests.integration.conftest import order_body
+from tests.support import pay_with_points as points
+from tests.support.api import call
+from tests.support.clock import FakeClock
+from tests.support.instrument_api import (
+    ACCEPTOR,
+    CREDIT,
+    PROMO,
+    SELLER,
+    balance_and_ledger,
+    build_world,
+    issue,
+    lookup,
+    ok,
+    pos,
+    put_merchant,
+    put_series,
+    redeem,
+    refused,
+    reverse,
+    sell,
+    store_credit,
+)
+
+ACCEPTOR_2 = pos("acceptor-2")
+
+
+@pytest.fixture
+def world(table) -> FakeClock:
+    clock = build_world()
+    ok(put_merchant("acceptor-2", "S-ACC-2", ["acceptors"]))
+    return clock
+
+
+def test_a_gift_card_sold_by_the_issuer_group_is_spent_and_refunded_across_acceptor_stores(world, table):
+    """Seed 004: gift cards are pre-issued, sold on POS, then used to pay for goods; sellers of a
+    series are one merchant group, acceptors another. decisions.md: a reversal needs the acceptor
+    group (not the store that was paid), may be partial, and is linked to its redemption."""
+    (card,) = issue(table, "split", "B-AUDIT", 1)  # fixed value 25.00
+    assert ok(lookup(card), 200)["status"] == "issued"
+    assert ok(sell(card, "SALE-1", caller=SELLER))["instrument"]["balance"] == "25.00"
+    assert ok(redeem(card, "PAY-1", "12.50", caller=ACCEPTOR))["instrument"]["balance"] == "12.50"
+    assert ok(redeem(card, "PAY-2", "12.49", caller=ACCEPTOR_2))["instrument"]["balance"] == "0.01"
+    refused(redeem(card, "PAY-3", "0.02", caller=ACCEPTOR_2), 409, "insufficient_balance")
+    # Another acceptor store refunds part of the first store's payment.
+    back = ok(reverse(card, "PAY-1", "REV-1", "2.50", caller=ACCEPTOR_2))
+    assert (back["instrument"]["balance"], back["entry"]["reverses"], back["entry"]["store_id"]) == (
+        "2.51",
+        "PAY-1",
+        "S-ACC-2",
+    )
+    refused(reverse(card, "PAY-1", "REV-2", "10.01", caller=ACCEPTOR), 409, "reversal_exceeds_redemption")
+    view, entries = balance_and_ledger(card)
+    assert (view["status"], view["balance"]) == ("active", "2.51")
+    assert [(e["kind"], e["amount"], e["store_id"]) for e in entries] == [
+        ("reversal", "2.50", "S-ACC-2"),
+        ("redemption", "-12.49", "S-ACC-2"),
+        ("redemption", "-12.50", "S-ACC"),
+        ("activation", "25.00", "S-SELL"),
+    ]
+
+
+def test_a_coupon_is_valid_from_its_batch_for_its_series_validity(world, table):
+    """Seed 004: coupons are gateways to activate discounts on the POS; decisions.md: coupons are
+    active once issued and their validity runs from the batch."""
+    ok(put_series("promo30", {**PROMO, "prefix": "7004", "validity": {"value": 30, "unit": "days"}}))
+    batch_at = world.now
+    first, second = issue(table, "promo30", "B-PROMO30", 2)
+    assert ok(lookup(first), 200)["valid_until"] == (batch_at + timedelta(days=30)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    world.now = batch_at + timedelta(days=30) - timedelta(seconds=1)
+    used = ok(redeem(first, "USE-1"))["instrument"]
+    assert (used["status"], used["discount"]) == ("redeemed", {"percent": "10", "amount": None})
+    world.advance(seconds=1)
+    before = balance_and_ledger(second)
+    assert before[0]["status"] == "expired"
+    refused(redeem(second, "USE-2"), 409, "expired")
+    assert balance_and_ledger(second) == before
+
+
+def test_store_credit_expires_after_its_series_validity(world, table):
+    """Seed 004: a store credit is issued on a return instead of cash and then used to pay, like a
+    gift card; its series' validity runs from the issue (decisions.md)."""
+    ok(put_series("credit1y", {**CREDIT, "prefix": "7005", "validity": {"value": 1, "unit": "year"}}))
+    issued_at = world.now
+    number = ok(store_credit("RET-1Y", "80.00", series_id="credit1y"))["instrument"]["number"]
+    assert ok(redeem(number, "PAY-1", "30.00", caller=ACCEPTOR))["instrument"]["balance"] == "50.00"
+    world.now = issued_at.replace(year=issued_at.year + 1)
+    before = balance_and_ledger(number)
+    assert (before[0]["status"], before[0]["balance"]) == ("expired", "50.00")
+    refused(redeem(number, "PAY-2", "1.00", caller=ACCEPTOR), 409, "expired")
+    assert balance_and_ledger(number) == before
+
+
+# ------------------------------------------------------------- points as a payment (seed 004)
+@pytest.fixture
+def payments(table) -> FakeClock:
+    return points.payments_world()
+
+
+def test_points_earned_on_a_product_group_pay_at_an_acceptor_store(payments):
+    """Seed 004: customers earn loyalty points by purchasing products or products from groups set
+    up to give points; those points are then used as a payment. points.md: rate 10 points a euro,
+    a wine line earns double, tobacco nothing; a payment costs floor(amount x rate)."""
+    program = points.program_body(
+        earning_rules=[
+            {"product_group": "wine", "multiplier": "2"},
+            {"product_group": "tobacco", "points_per_unit": 0},
+        ]
+    )
+    assert call("api_put_program", POINTS_ADMIN, body=program).status == 200
+    lines: list[dict[str, Any]] = [
+        {"sku": "W-1", "quantity": 2, "amount": "30.00", "product_group": "wine"},  # 600
+        {"sku": "T-1", "quantity": 1, "amount": "10.00", "product_group": "tobacco"},  # 0
+        {"sku": "B-1", "quantity": 1, "amount": "5.55"},  # 55
+    ]
+    ordered_at: datetime = payments.now - timedelta(days=20)  # holding period (14 days) over
+    body = order_body(order_id="SHOP-1", amount="45.55", ordered_at=ordered_at.isoformat(), lines=lines)
+    earned = call("api_earn_order", points.TILL, body=body)
+    assert earned.status == 201, earned.body
+    assert earned.body["balances"]["nq"]["available"] == 655
+    paid = points.pay("PAY-1", "12.34")
+    assert paid.status == 201, paid.body
+    assert (paid.body["points"], paid.body["balances"]["nq"]["available"]) == (123, 532)
+    refused(points.pay("PAY-2", "53.30"), 409, "insufficient_points")
+    assert call("api_get_member", points.TILL).body["balances"]["nq"]["available"] == 532
