@@ -139,3 +139,31 @@ def test_points_earned_on_a_product_group_pay_at_an_acceptor_store(payments):
     assert (paid.body["points"], paid.body["balances"]["nq"]["available"]) == (123, 532)
     refused(points.pay("PAY-2", "53.30"), 409, "insufficient_points")
     assert call("api_get_member", points.TILL).body["balances"]["nq"]["available"] == 532
+
+
+def test_no_refund_lands_on_an_instrument_whose_validity_has_ended(world, table):
+    """Open question (a), decided in decisions.md: a refund onto a card that has expired meanwhile
+    would be money the customer can never spend, answered 201 as if they had it back. It is refused
+    (409 expired, with the card's end of validity) and changes nothing: the till refunds another
+    way (cash, or store credit on the return, as seed 004 says). A replay of a reversal made in
+    time still answers."""
+    card = ok(sell(issue(table, "gift", "B-LATE", 1)[0], "SALE-1", "60.00"))["instrument"]["number"]
+    ok(redeem(card, "PAY-1", "20.00"))
+    in_time = ok(reverse(card, "PAY-1", "REV-1", "5.00"))
+    spent = ok(sell(issue(table, "gift", "B-SPENT", 1)[0], "SALE-2", "10.00"))["instrument"]["number"]
+    ok(redeem(spent, "PAY-2", "10.00"))  # spent to zero: `redeemed`
+    ok(put_series("promo3y", {**PROMO, "prefix": "7004", "validity": {"value": 3, "unit": "years"}}))
+    (coupon,) = issue(table, "promo3y", "B-USED", 1)
+    ok(redeem(coupon, "USE-1"))  # used: `redeemed`
+    world.now = world.now.replace(year=world.now.year + 3)  # the `gift` series: valid 3 years
+    for number, redemption_id, amount in (
+        (card, "PAY-1", "1.00"),
+        (spent, "PAY-2", "1.00"),
+        (coupon, "USE-1", None),
+    ):
+        before = balance_and_ledger(number)
+        body = refused(reverse(number, redemption_id, f"REV-LATE-{number}", amount), 409, "expired")
+        ends = datetime.fromisoformat(before[0]["valid_until"])
+        assert datetime.fromisoformat(body["details"][0]["valid_until"]) == ends
+        assert balance_and_ledger(number) == before
+    assert ok(reverse(card, "PAY-1", "REV-1", "5.00")) == in_time

@@ -75,7 +75,7 @@ def machine(one_table):
     state.teardown()
 
 
-def test_a_card_pays_until_the_second_before_expiry_and_takes_refunds_after_it(machine):
+def test_a_card_pays_and_takes_refunds_until_the_second_before_expiry(machine):
     check = machine.stored_state_matches_the_model
     machine.start(sell_first=1, cents=100_00)
     check()
@@ -84,15 +84,17 @@ def test_a_card_pays_until_the_second_before_expiry_and_takes_refunds_after_it(m
     machine.wait(hours=1, to_expiry=4)  # the second before expiry: still active
     machine.pay(10_00, wrong_group=False)
     check()
+    first = next(iter(machine.model.redemptions))
+    machine.refund(pick=0, never_made=False, share=10, wrong_group=False)  # 3.00 back, in time
+    check()
     machine.wait(hours=1, to_expiry=3)  # the second of expiry
     assert machine.clock.now == machine.model.valid_until
     machine.pay(1, wrong_group=False)  # 409 expired
     check()
-    first = next(iter(machine.model.redemptions))
-    machine.refund(pick=0, never_made=False, share=None, wrong_group=False)  # a refund still lands
+    machine.refund(pick=0, never_made=False, share=None, wrong_group=False)  # 409 expired: no refund
     check()
-    assert machine.model.redemptions[first].reversed == Decimal("30.00")
-    assert machine.model.balance == Decimal("90.00")
+    assert machine.model.redemptions[first].reversed == Decimal("3.00")
+    assert machine.model.balance == Decimal("63.00")
     assert [kind for kind, _ in machine.model.entries] == [
         "activation",
         "redemption",

@@ -226,6 +226,8 @@ class InstrumentMachine(RuleBasedStateMachine):
             return self.expect_refusal(reply, 403, "wrong_merchant_group")
         if m.status == "cancelled":
             return self.expect_refusal(reply, 409, "cancelled")
+        if m.valid_until is not None and self.clock.now >= m.valid_until:
+            return self.expect_refusal(reply, 409, "expired")  # spent to zero or not
         refunded = left if amount is None else amount
         if refunded <= 0 or refunded > left:
             return self.expect_refusal(reply, 409, "reversal_exceeds_redemption")

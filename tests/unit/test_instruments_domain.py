@@ -206,10 +206,16 @@ def test_a_reversal_refunds_part_then_the_rest_of_a_payment():
     )
 
 
-def test_a_reversal_lands_on_an_expired_card_which_stays_expired():
-    expired = sold("5.00", valid_until=NOW - timedelta(days=1))
-    after, _, _ = reverse(expired, series(), TILL, paid(), refund(), NOW)
-    assert (after.balance, after.status, after.status_at(NOW)) == (Decimal("35.00"), "active", "expired")
+def test_no_reversal_lands_on_an_instrument_whose_validity_has_ended():
+    """Money refunded onto an expired card could never be spent: the till refunds another way."""
+    for instrument in (sold("5.00", valid_until=NOW), card("redeemed", "0.00", valid_until=NOW)):
+        refused("expired", 409, reverse, instrument, series(), TILL, paid(), refund(), NOW)
+    used = coupon("redeemed", valid_until=NOW - timedelta(days=1))
+    refused("expired", 409, reverse, used, series("coupon", prefix="7100"), TILL, paid("0"), refund(), NOW)
+    after, _, _ = reverse(
+        sold("5.00", valid_until=NOW + timedelta(seconds=1)), series(), TILL, paid(), refund(), NOW
+    )
+    assert (after.balance, after.status) == (Decimal("35.00"), "active")
 
 
 def test_a_coupon_use_reversed_makes_it_usable_again_once():

@@ -340,10 +340,13 @@ def reverse(
     request: ReversalRequest,
     now: datetime,
 ) -> tuple[Instrument, InstrumentEntry, RedemptionRecord]:
-    """Refund (part of) a redemption to the instrument, linked to it; a coupon becomes usable again."""
+    """Refund (part of) a redemption to the instrument, linked to it; a coupon becomes usable again.
+    Never once its validity has ended (spent or not): the till refunds another way."""
     require_group(merchant, series.acceptor_group, "acceptor")
     if instrument.status == "cancelled":
         raise refused("cancelled", "the instrument is cancelled")
+    if instrument.valid_until is not None and now >= instrument.valid_until:
+        raise refused("expired", "the instrument has expired", valid_until=instrument.valid_until)
     left = redemption.amount - redemption.reversed
     if series.kind == "coupon":
         if request.amount is not None:
