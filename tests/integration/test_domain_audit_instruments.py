@@ -6,7 +6,7 @@ payment rates and refusals) are not repeated here."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from tests.support.api import call
 from tests.support.clock import FakeClock
 from tests.support.instrument_api import (
     ACCEPTOR,
+    ADMIN,
     CREDIT,
     PROMO,
     SELLER,
@@ -167,3 +168,23 @@ def test_no_refund_lands_on_an_instrument_whose_validity_has_ended(world, table)
         assert datetime.fromisoformat(body["details"][0]["valid_until"]) == ends
         assert balance_and_ledger(number) == before
     assert ok(reverse(card, "PAY-1", "REV-1", "5.00")) == in_time
+
+
+def test_a_validity_counts_in_the_series_time_zone_as_the_points_side_does(world, table):
+    """Open question (b), decided in decisions.md: a gift card sold on 1 March at 00:30 in the
+    stores' time zone and valid a month is valid until 1 April 00:30 there, as a program counts its
+    points (the sources are silent). Counted in UTC it ended on 29 March (28 February 23:30 UTC +
+    a month). A series names its zone (`time_zone`, default Etc/GMT-1 as a program's)."""
+    month = {"value": 1, "unit": "month"}
+    ok(put_series("paris", {**CREDIT, "prefix": "7006", "validity": month, "time_zone": "Europe/Paris"}))
+    ok(put_series("plain", {**CREDIT, "prefix": "7007", "validity": month}))  # Etc/GMT-1
+    assert ok(call("api_get_series", ADMIN, path={"series_id": "plain"}), 200)["time_zone"] == "Etc/GMT-1"
+    world.now = datetime(2027, 2, 28, 23, 30, tzinfo=UTC)  # 1 March 00:30 in Paris (CET) and GMT+1
+    paris = ok(store_credit("RET-P", "10.00", series_id="paris"))["instrument"]
+    plain = ok(store_credit("RET-G", "10.00", series_id="plain"))["instrument"]
+    assert paris["valid_until"] == "2027-03-31T22:30:00Z"  # 1 April 00:30 CEST
+    assert plain["valid_until"] == "2027-03-31T23:30:00Z"  # 1 April 00:30 GMT+1
+    body = refused(
+        put_series("bad", {**CREDIT, "prefix": "7008", "time_zone": "Mars/Base"}), 422, "validation_error"
+    )
+    assert body["details"][0]["field"] == "time_zone"

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
-from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import Duration, Model, Name, Slug, plain_decimal
+from loyalty_engine.kernel.timeutil import DEFAULT_TIME_ZONE, UtcDatetime
+from loyalty_engine.kernel.types import Duration, Model, Name, Slug, TimeZoneName, plain_decimal
 
 SeriesKind = Literal["gift_card", "store_credit", "coupon", "loyalty_card"]
 STORED_VALUE_KINDS = frozenset({"gift_card", "store_credit"})
@@ -75,6 +75,11 @@ class SeriesSpec(Model):
         default=None, description="How long an instrument is valid from its activation or issue"
     )
     valid_until: UtcDatetime | None = Field(default=None, description="A fixed end for every instrument")
+    time_zone: TimeZoneName = Field(
+        default=DEFAULT_TIME_ZONE,
+        description="IANA time zone whose wall time `validity` counts in, as a program's points do: a "
+        "month from 1 March 00:30 there ends on 1 April 00:30 there",
+    )
     discount: Discount | None = Field(default=None, description="A coupon's discount")
 
     @model_validator(mode="after")
@@ -118,7 +123,12 @@ class Series(SeriesSpec):
     def valid_until_from(self, start: datetime) -> datetime | None:
         """The end of validity of an instrument activated or issued at `start`."""
         ends = [
-            end for end in (self.validity.after(start) if self.validity else None, self.valid_until) if end
+            end
+            for end in (
+                self.validity.after(start, self.time_zone) if self.validity else None,
+                self.valid_until,
+            )
+            if end
         ]
         return min(ends) if ends else None
 
