@@ -188,3 +188,13 @@ def test_a_validity_counts_in_the_series_time_zone_as_the_points_side_does(world
         put_series("bad", {**CREDIT, "prefix": "7008", "time_zone": "Mars/Base"}), 422, "validation_error"
     )
     assert body["details"][0]["field"] == "time_zone"
+
+
+def test_an_expired_refusal_gives_the_end_of_validity_as_every_answer_writes_a_time(world, table):
+    """A till reads `valid_until` from a 409 `expired` to tell the customer; it came as
+    "2029-12-10 12:00:00+00:00" where the instrument's own view (and every other answer) writes
+    "2029-12-10T12:00:00Z" (docs/decisions.md: all times are UTC, `…Z`)."""
+    card = ok(sell(issue(table, "gift", "B-FMT", 1)[0], "SALE-1", "20.00"))["instrument"]
+    world.now = world.now.replace(year=world.now.year + 3)
+    body = refused(redeem(card["number"], "PAY-1", "1.00"), 409, "expired")
+    assert body["details"][0]["valid_until"] == card["valid_until"] == "2029-12-10T12:00:00Z"

@@ -168,7 +168,11 @@ class RedemptionRecord(DeferredModel):
 
 # Refusals: each names its reason in `code`.
 def refused(code: str, message: str, **detail: Any) -> DomainError:
-    details = [{"reason": code, **{k: str(v) for k, v in detail.items()}}]
+    texts = {
+        k: v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else str(v)
+        for k, v in detail.items()
+    }
+    details = [{"reason": code, **texts}]  # a time as every answer writes it: UTC, `…Z`
     if code == "wrong_merchant_group":
         return Forbidden(message, code=code, details=details)
     if code in ("unknown_series", "instrument_not_found"):
@@ -340,8 +344,7 @@ def reverse(
     request: ReversalRequest,
     now: datetime,
 ) -> tuple[Instrument, InstrumentEntry, RedemptionRecord]:
-    """Refund (part of) a redemption to the instrument, linked to it; a coupon becomes usable again.
-    Never once its validity has ended (spent or not): the till refunds another way."""
+    """Refund (part of) a redemption, linked to it (a coupon is usable again); never once expired."""
     require_group(merchant, series.acceptor_group, "acceptor")
     if instrument.status == "cancelled":
         raise refused("cancelled", "the instrument is cancelled")
