@@ -198,3 +198,15 @@ def test_an_expired_refusal_gives_the_end_of_validity_as_every_answer_writes_a_t
     world.now = world.now.replace(year=world.now.year + 3)
     body = refused(redeem(card["number"], "PAY-1", "1.00"), 409, "expired")
     assert body["details"][0]["valid_until"] == card["valid_until"] == "2029-12-10T12:00:00Z"
+
+
+def test_no_store_credit_is_issued_already_expired(world, table):
+    """Seed 004: a store credit is issued on a return *instead of cash*, for the customer to pay
+    with later. A series whose fixed end has passed issued one anyway (201), `expired` from its
+    first second: the store believed it had refunded, the customer held nothing. Now refused
+    (409 expired, as a gift card sold after its end), drawing no number."""
+    ended = (world.now - timedelta(days=1)).isoformat()
+    ok(put_series("ended", {**CREDIT, "prefix": "7009", "valid_until": ended}))
+    body = refused(store_credit("RET-LATE", "10.00", series_id="ended"), 409, "expired")
+    assert body["details"][0]["valid_until"] == ended.replace("+00:00", "Z")
+    assert ok(call("api_get_series", ADMIN, path={"series_id": "ended"}), 200)["issued"] == 0

@@ -168,11 +168,8 @@ class RedemptionRecord(DeferredModel):
 
 # Refusals: each names its reason in `code`.
 def refused(code: str, message: str, **detail: Any) -> DomainError:
-    texts = {
-        k: v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else str(v)
-        for k, v in detail.items()
-    }
-    details = [{"reason": code, **texts}]  # a time as every answer writes it: UTC, `…Z`
+    zulu = {k: v.isoformat().replace("+00:00", "Z") for k, v in detail.items() if isinstance(v, datetime)}
+    details = [{"reason": code, **{k: str(v) for k, v in detail.items()}, **zulu}]  # times as UTC `…Z`
     if code == "wrong_merchant_group":
         return Forbidden(message, code=code, details=details)
     if code in ("unknown_series", "instrument_not_found"):
@@ -263,7 +260,7 @@ def activate(
 def new_store_credit(
     number: str, series: Series, merchant: Merchant, request: StoreCreditRequest, now: datetime
 ) -> tuple[Instrument, InstrumentEntry]:
-    """Issue store credit on a return: only a merchant of the issuer group."""
+    """Issue store credit on a return: only a merchant of the issuer group, never already expired."""
     if series.kind != "store_credit":
         raise refused("unsupported_operation", f"series {series.series_id!r} is not a store credit series")
     require_group(merchant, series.issuer_group, "issuer")
@@ -272,6 +269,9 @@ def new_store_credit(
             "currency_mismatch", f"the series' currency is {series.currency}", currency=series.currency
         )
     amount = series.check_value(request.amount, "amount")
+    valid_until = series.valid_until_from(now)
+    if valid_until is not None and now >= valid_until:
+        raise refused("expired", "the series' validity has ended", valid_until=valid_until)
     instrument = Instrument(
         number=number,
         series_id=series.series_id,
@@ -280,7 +280,7 @@ def new_store_credit(
         currency=series.currency,
         balance=amount,
         initial_value=amount,
-        valid_until=series.valid_until_from(now),
+        valid_until=valid_until,
         customer_id=request.customer_id,
         issued_at=now,
         issued_by=merchant.merchant_id,
@@ -381,9 +381,7 @@ def reverse(
 def cancel(
     instrument: Instrument, request: CancellationRequest, now: datetime
 ) -> tuple[Instrument, InstrumentEntry]:
-    """Block an instrument for good (lost, stolen, issued by mistake), whatever its status but
-    cancelled. The value left stays on it, frozen, and shows in its ledger; nothing can be
-    paid with it, sold, reversed onto it or cancelled again."""
+    """Block an instrument for good (lost, stolen...) unless cancelled; its value stays, frozen."""
     if instrument.status == "cancelled":
         raise refused("cancelled", "the instrument is already cancelled")
     new = instrument.model_copy(update={"status": "cancelled", "version": instrument.version + 1})
