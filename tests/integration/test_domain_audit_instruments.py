@@ -24,6 +24,7 @@ from tests.support.instrument_api import (
     SELLER,
     balance_and_ledger,
     build_world,
+    create_batch,
     issue,
     lookup,
     ok,
@@ -210,3 +211,19 @@ def test_no_store_credit_is_issued_already_expired(world, table):
     body = refused(store_credit("RET-LATE", "10.00", series_id="ended"), 409, "expired")
     assert body["details"][0]["valid_until"] == ended.replace("+00:00", "Z")
     assert ok(call("api_get_series", ADMIN, path={"series_id": "ended"}), 200)["issued"] == 0
+
+
+def test_no_batch_pre_issues_instruments_of_a_series_that_has_ended(world, table):
+    """Seed 004: gift cards are pre-issued to be sold, coupons to activate a discount. A batch of a
+    series whose fixed end has passed wrote cards that could never be sold and coupons `expired`
+    from their first second (201 completed). Now refused (409 expired), drawing no number; a batch
+    created in time still answers its replay."""
+    ends = world.now + timedelta(days=1)
+    ok(put_series("ending", {**PROMO, "prefix": "7010", "valid_until": ends.isoformat()}))
+    (coupon,) = issue(table, "ending", "B-IN-TIME", 1)
+    world.advance(days=1)
+    body = refused(create_batch("ending", "B-LATE", 2), 409, "expired")
+    assert body["details"][0]["valid_until"] == ends.isoformat().replace("+00:00", "Z")
+    assert ok(call("api_get_series", ADMIN, path={"series_id": "ending"}), 200)["issued"] == 1
+    assert ok(create_batch("ending", "B-IN-TIME", 1))["issued"] == 1
+    assert ok(lookup(coupon), 200)["status"] == "expired"

@@ -123,9 +123,16 @@ def create_batch(
         )
     fp = fingerprint("instrument_batch", request, series=series_id)
     existing = svc.series.batch(group, series_id, request.batch_id)
-    if existing is None:
-        check_room(series, request.count, series.next_index)
     now = svc.clock()
+    if existing is None:
+        ends = series.valid_until_from(now)
+        if ends is not None and now >= ends:  # its cards could never be sold, its coupons used
+            raise Conflict(
+                f"series {series_id!r} ended at {ends.isoformat()}",
+                code="expired",
+                details=[{"reason": "expired", "valid_until": ends.isoformat().replace("+00:00", "Z")}],
+            )
+        check_room(series, request.count, series.next_index)
     batch = Batch(
         batch_id=request.batch_id,
         series_id=series_id,
