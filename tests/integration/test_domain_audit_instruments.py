@@ -25,6 +25,7 @@ from tests.support.instrument_api import (
     balance_and_ledger,
     build_world,
     create_batch,
+    gift_spec,
     issue,
     lookup,
     ok,
@@ -227,3 +228,27 @@ def test_no_batch_pre_issues_instruments_of_a_series_that_has_ended(world, table
     assert ok(call("api_get_series", ADMIN, path={"series_id": "ending"}), 200)["issued"] == 1
     assert ok(create_batch("ending", "B-IN-TIME", 1))["issued"] == 1
     assert ok(lookup(coupon), 200)["status"] == "expired"
+
+
+def test_an_unsold_gift_card_follows_its_series_end_when_it_is_moved(world, table):
+    """decisions.md: a gift card's validity runs from its sale; a series' `valid_until` is the end
+    of every instrument. A retailer who extends a series' end expects the cards still in the
+    drawer to sell: they kept the end of their batch (lookup `expired`, sale 409). An unsold card
+    follows its series' end as it is now, moved later or earlier; a sold one keeps its own."""
+    ends, later = world.now + timedelta(days=10), world.now + timedelta(days=100)
+    spec = {"prefix": "6100", "validity": None}
+    ok(put_series("dated", gift_spec(**spec, valid_until=ends.isoformat())))
+    unsold, sold = issue(table, "dated", "B-DATED", 2)
+    assert ok(sell(sold, "SALE-1", "20.00"))["instrument"]["valid_until"] == ends.isoformat().replace(
+        "+00:00", "Z"
+    )
+    ok(put_series("dated", gift_spec(**spec, valid_until=later.isoformat())), 200)
+    world.advance(days=20)
+    view = ok(lookup(unsold), 200)
+    assert (view["status"], view["valid_until"]) == ("issued", later.isoformat().replace("+00:00", "Z"))
+    assert ok(sell(unsold, "SALE-2", "30.00"))["instrument"]["status"] == "active"
+    assert ok(lookup(sold), 200)["status"] == "expired"
+    (drawer,) = issue(table, "dated", "B-DATED-2", 1)
+    ok(put_series("dated", gift_spec(**spec, valid_until=world.now.isoformat())), 200)  # ended now
+    assert ok(lookup(drawer), 200)["status"] == "expired"
+    refused(sell(drawer, "SALE-3", "30.00"), 409, "expired")

@@ -70,6 +70,13 @@ def _series_of(loaded: Loaded, number: str) -> Series:
     return series
 
 
+def _unsold_follow_their_series(loaded: Loaded, series: Series) -> None:
+    """An unsold gift card's end is its series' `valid_until` as it is now (moved since its batch
+    or not): its validity runs from its sale. Sold, it keeps the end its sale wrote."""
+    if loaded.instrument is not None and loaded.instrument.status == "issued":
+        loaded.instrument = loaded.instrument.model_copy(update={"valid_until": series.valid_until})
+
+
 def _till(loaded: Loaded) -> Merchant:
     """The calling key's merchant, as read with the instrument."""
     if loaded.merchant is None:
@@ -105,6 +112,7 @@ def _change(
             _till(loaded)
         if loaded.instrument is None:
             raise refused("instrument_not_found", f"instrument {number!r} was not issued")
+        _unsold_follow_their_series(loaded, series)
         decision = decide(loaded, series, svc.clock())
         if not isinstance(decision[0], InstrumentWrite):
             return decision  # type: ignore[return-value]
@@ -324,6 +332,7 @@ def lookup(svc: InstrumentServices, caller: Caller, number: str) -> InstrumentVi
     series = _series_of(loaded, number)
     if loaded.instrument is None:
         raise refused("instrument_not_found", f"instrument {number!r} was not issued")
+    _unsold_follow_their_series(loaded, series)
     return InstrumentView.of(loaded.instrument, series, svc.clock())
 
 
