@@ -53,10 +53,19 @@ export async function loadPrograms() {
   say(`${programs.length} program(s).`);
 }
 
+// The number looked up last is the one shown: a slower answer for a number looked up before it,
+// or one arriving after sign-out, is dropped.
+let looking = 0;
+
+export function forgetInstruments() {
+  looking++;
+}
+
 export function setupInstruments() {
   document.getElementById("instrument-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     clearError();
+    const mine = ++looking;
     const number = document.getElementById("instrument-number").value.replace(/\s+/g, "");
     const view = document.getElementById("instrument-view");
     if (!number) {
@@ -66,6 +75,7 @@ export function setupInstruments() {
     }
     try {
       const found = await get(`/v1/instruments/${segment(number)}`);
+      if (mine !== looking) return;
       const discount = found.discount
         ? (found.discount.percent ? `${found.discount.percent} % off` : `${found.discount.amount} ${found.currency || ""} off`)
         : null;
@@ -85,6 +95,7 @@ export function setupInstruments() {
       document.getElementById("instrument-title").focus();
       say(`Found ${found.number}.`);
     } catch (error) {
+      if (mine !== looking) return;
       replace(view);
       showError(`Number ${number}`, error);
     }
