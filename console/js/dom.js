@@ -63,6 +63,15 @@ export function clearError() {
   box.hidden = true;
 }
 
+// A button disabled while its request is on its way loses the focus (to the body): it gets it
+// back when it is enabled again, so the keyboard is where the agent left it, not at the page's
+// top, after a refusal (focus elsewhere meanwhile is left where it is).
+export function enable(button) {
+  const lost = !document.activeElement || document.activeElement === document.body;
+  button.disabled = false;
+  if (lost) button.focus();
+}
+
 export function say(message) {
   document.getElementById("status").textContent = message;
 }
@@ -103,7 +112,7 @@ export async function pagedTable(box, caption, columns, empty, what, fetchPage) 
           }
           say(`${rows.length} ${what} shown.`);
         } catch (error) {
-          more.disabled = false;
+          enable(more);
           if (error.stale) return; // a newer list replaces this one
           showError(caption, error);
         }

@@ -4,7 +4,7 @@
 // sessionStorage, a URL, a file name or the status line.
 
 import { call, get, keyId, segment } from "./api.js";
-import { clearError, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
+import { clearError, enable, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const STALE = Object.assign(new Error("a newer list"), { stale: true });
@@ -191,12 +191,12 @@ async function createKey() {
   try {
     done = await send("create", JSON.stringify(body), "POST", "/v1/api-keys", body);
   } catch (error) {
-    button.disabled = false;
+    enable(button);
     if (signedIn !== session || !current(mineNow, acting)) return;
     showError("Create a key", explainKey(error, "create a key"));
     return;
   }
-  button.disabled = false;
+  enable(button);
   if (signedIn !== session || !current(mineNow, acting)) return;
   $("create-key-form").reset();
   await loadKeys();
@@ -259,7 +259,7 @@ async function rotate(form, k) {
     const body = { grace_seconds: grace };
     done = await send(`rotate ${k.key_id}`, JSON.stringify(body), "POST", `/v1/api-keys/${segment(k.key_id)}/rotations`, body);
   } catch (error) {
-    button.disabled = false;
+    enable(button);
     if (signedIn !== session || !current(mineNow, acting)) return;
     showError(`Rotate key ${k.key_id}`, explainKey(error, "rotate a key"));
     return;
@@ -317,7 +317,7 @@ async function revoke(form, k, own) {
   try {
     await call("DELETE", `/v1/api-keys/${segment(k.key_id)}`);
   } catch (error) {
-    button.disabled = false;
+    enable(button);
     if (signedIn !== session || !current(mineNow, acting)) return;
     showError(`Revoke key ${k.key_id}`, explainKey(error, "revoke a key"));
     return;

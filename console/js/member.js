@@ -2,7 +2,7 @@
 
 import { call, get, segment } from "./api.js";
 import { earnedBurnedChart, pointsPerDay } from "./charts.js";
-import { clearError, definitions, h, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
+import { clearError, definitions, enable, h, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
 import { memberPrivacy } from "./privacy.js";
 
 const LEDGER_PAGES = 5; // up to 1,000 entries for the chart
@@ -330,7 +330,7 @@ function adjustForm(card) {
       unanswered = null;
     } catch (error) {
       unanswered = error.status === 0 || error.status >= 500 ? { fingerprint, key } : null;
-      button.disabled = false;
+      enable(button);
       showError("Adjust points", error);
       return;
     }

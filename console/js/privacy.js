@@ -3,7 +3,7 @@
 // Customers section and, for a card, by the member view.
 
 import { call, get, segment } from "./api.js";
-import { clearError, h, replace, say, showError, when } from "./dom.js";
+import { clearError, enable, h, replace, say, showError, when } from "./dom.js";
 
 // The erasure's reason codes (docs/privacy.md, Erasure): the API refuses any other.
 const REASONS = [
@@ -51,12 +51,12 @@ export function exportBlock({ kind, id, subject, path, current }) {
       data = await get(path);
     } catch (error) {
       if (!current()) return;
-      button.disabled = false;
+      enable(button);
       privacyError(`Export of ${subject}`, subject, error);
       return;
     }
     if (!current()) return;
-    button.disabled = false;
+    enable(button);
     const text = JSON.stringify(data, null, 2);
     const name = `${kind}-${fileSafe(id)}.export.json`;
     const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
@@ -108,7 +108,7 @@ export function erasureForm({ kind, id, subject, path, current, done }) {
       answer = await call("POST", path, { body });
     } catch (error) {
       if (!current()) return;
-      button.disabled = false;
+      enable(button);
       if (error.status === 0 || error.status >= 500) {
         error = { ...error, message: `${error.message}. It may or may not have been erased: erase again (an erasure already made changes nothing).` };
       }

@@ -2,7 +2,7 @@
 // the fields below are shown), a subscription's delivery log, and redelivery of an event.
 
 import { call, get, segment } from "./api.js";
-import { clearError, definitions, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
+import { clearError, definitions, enable, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const words = (code) => String(code ?? "").replaceAll("_", " ");
@@ -138,11 +138,11 @@ async function redeliver(button, hook, eventId) {
     // first request may still be queuing it: "retry in a minute", under the same key)
     if (error.status === 0 || error.status >= 500 || error.code === "concurrent_update") unanswered.set(id, key);
     else unanswered.delete(id);
-    button.disabled = false;
+    enable(button);
     if (current(mine, opening)) showError(`Redeliver ${eventId}`, explain(error, "redeliver an event"));
     return;
   }
-  button.disabled = false;
+  enable(button);
   if (!current(mine, opening)) return;
   say(done.queued
     ? `Event ${eventId} queued for redelivery to ${hook.url}.`

@@ -1,13 +1,15 @@
 """Defects found walking the console as its agents do on a busy day: a gift card looked up
-while an earlier look-up was on its way."""
+while an earlier look-up was on its way, a refused action leaving the keyboard's focus
+nowhere."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import open_member, sign_in
 from tests.browser.seed import Seeded
 
 
@@ -50,3 +52,38 @@ def test_a_number_still_looked_up_at_sign_out_is_not_shown_after(signed_in: Any,
     page.get_by_role("button", name="Gift cards & coupons").click()
     expect(page.locator("#instrument-view")).to_be_empty()
     expect(page.get_by_role("status")).not_to_contain_text(seeded.gift_card)
+
+
+def test_a_refused_adjustment_leaves_the_focus_on_its_button(signed_in: Any, seeded: Seeded) -> None:
+    """The button is disabled while its request is on its way, which took the focus away: after
+    the API's refusal, the keyboard was back at the top of the page (focus on the body)."""
+    page = signed_in
+    open_member(page, seeded.card)
+    page.get_by_label("Change (signed)").fill("-99999999")
+    button = page.get_by_role("button", name="Adjust points")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("insufficient_points")
+    expect(button).to_be_focused()
+
+
+def test_a_refused_key_action_leaves_the_focus_on_its_button(signed_in: Any, seeded: Seeded) -> None:
+    page = signed_in
+    page.get_by_role("button", name="API keys", exact=True).click()
+    page.get_by_role("table", name=re.compile("API keys")).wait_for()
+    page.get_by_label("Name", exact=True).fill("expired already")
+    page.get_by_label("shop", exact=True).check()
+    page.get_by_label("Expires (UTC, optional)").fill("2020-01-01T00:00")
+    create = page.get_by_role("button", name="Create key")
+    create.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("expires_in_past")
+    expect(create).to_be_focused()
+    own = seeded.admin_key.split(".")[2]
+    page.get_by_role("button", name=f"Revoke key {own}").click()
+    page.get_by_label("Type the key id to confirm").fill(own)
+    revoke = page.get_by_role("button", name="Revoke key", exact=True)
+    revoke.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("own_key")
+    expect(revoke).to_be_focused()
