@@ -80,7 +80,7 @@ export async function loadAudit({ focus = false } = {}) {
     });
     say(`${view.querySelectorAll("tbody tr").length} audit record(s) shown.`);
     if (focus) {
-      const landing = view.firstElementChild; // the table, or the line saying there is none
+      const landing = view.querySelector("table") || view.firstElementChild; // the table, or the line saying there is none
       landing.setAttribute("tabindex", "-1");
       landing.focus();
     }

@@ -89,7 +89,7 @@ async function searchCustomers(filter, value) {
     ], "no customer found (an erased customer is found by its id only).", "customers", fetchPage);
     if (mine !== searching) return;
     say(`${results.querySelectorAll("tbody tr").length} customer(s) found.`);
-    const landing = results.firstElementChild;
+    const landing = results.querySelector("table") || results.firstElementChild;
     landing.setAttribute("tabindex", "-1");
     landing.focus();
   } catch (error) {

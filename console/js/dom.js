@@ -15,10 +15,11 @@ export function h(tag, attrs = {}, ...children) {
   return node;
 }
 
-// A table with a caption: columns [{label, value(row), num?}], rows.
+// A table with a caption: columns [{label, value(row), num?}], rows. It scrolls sideways in its
+// own box when wider than the screen (a phone), so the page, its header and forms, do not.
 export function table(caption, columns, rows, empty = "Nothing yet.") {
   if (!rows.length) return h("p", { class: "muted" }, `${caption}: ${empty}`);
-  return h(
+  return h("div", { class: "table-scroll" }, h(
     "table",
     {},
     h("caption", {}, caption),
@@ -28,7 +29,7 @@ export function table(caption, columns, rows, empty = "Nothing yet.") {
       {},
       rows.map((row) => h("tr", {}, columns.map((c) => h("td", { class: c.num ? "num" : null }, c.value(row) ?? "")))),
     ),
-  );
+  ));
 }
 
 export function definitions(pairs) {

@@ -87,7 +87,7 @@ async function listRuns({ focus = false, mine = ++listing } = {}) {
     });
     say(`${view.querySelectorAll("tbody tr").length} run(s) shown.`);
     if (focus) {
-      const landing = view.firstElementChild; // the table, or the line saying there is none
+      const landing = view.querySelector("table") || view.firstElementChild; // the table, or the line saying there is none
       landing.setAttribute("tabindex", "-1");
       landing.focus();
     }

@@ -55,7 +55,7 @@ async function search(filter, value) {
     });
     say(`${results.querySelectorAll("tbody tr").length} member(s) found.`);
     // the keyboard and the screen reader land on the results (or the line saying there are none)
-    const landing = results.firstElementChild;
+    const landing = results.querySelector("table") || results.firstElementChild;
     landing.setAttribute("tabindex", "-1");
     landing.focus();
   } catch (error) {

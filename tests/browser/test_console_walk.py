@@ -1,6 +1,6 @@
 """Defects found walking the console as its agents do on a busy day: a gift card looked up
 while an earlier look-up was on its way, a refused action leaving the keyboard's focus
-nowhere."""
+nowhere, and the tables on a phone's width."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import open_member, sign_in
 from tests.browser.seed import Seeded
+
+PHONE = {"width": 375, "height": 800}
 
 
 def _slow(page: Any, ms: int = 1000) -> Any:
@@ -87,3 +89,29 @@ def test_a_refused_key_action_leaves_the_focus_on_its_button(signed_in: Any, see
     page.keyboard.press("Enter")
     expect(page.get_by_role("alert")).to_contain_text("own_key")
     expect(revoke).to_be_focused()
+
+
+def _fits(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width} px wide on a {PHONE['width']} px phone"
+
+
+def test_wide_tables_scroll_in_their_box_on_a_phone(signed_in: Any, seeded: Seeded) -> None:
+    """On a 375 px phone the member's lots and ledger, the imports, the jobs, the audit log and
+    the keys made the whole page scroll sideways (up to 1,475 px), header and forms with it."""
+    page = signed_in
+    page.set_viewport_size(PHONE)
+    open_member(page, seeded.card)
+    page.locator("#lots table").wait_for()
+    _fits(page)
+    ledger = page.locator(".table-scroll", has=page.get_by_role("table", name="Ledger (newest first)"))
+    assert ledger.evaluate("box => box.scrollWidth > box.clientWidth")  # it scrolls in its box
+    for section, table in [
+        ("Imports", "Recent imports"),
+        ("Jobs", re.compile("Runs")),
+        ("Audit log", re.compile("Audit log")),
+        ("API keys", re.compile("API keys")),
+    ]:
+        page.get_by_role("button", name=section, exact=True).click()
+        page.get_by_role("table", name=table).wait_for()
+        _fits(page)
