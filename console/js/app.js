@@ -2,7 +2,7 @@
 
 import { forgetAudit, loadAudit, setupAudit } from "./audit.js";
 import { configure, get, keyGroup, setKey, whenKeyRefused } from "./api.js";
-import { forgetInstruments, loadPrograms, setupInstruments } from "./catalog.js";
+import { forgetInstruments, forgetPrograms, loadPrograms, setupInstruments } from "./catalog.js";
 import { forgetCustomers, setupCustomers } from "./customers.js";
 import { clearError, say, showError } from "./dom.js";
 import { forgetImports, refreshImports, setupImports, stopImports } from "./imports.js";
@@ -77,6 +77,7 @@ function signOut() {
   forgetJobs(); // the programs, the runs and the run shown
   forgetKeys(); // a new key's secret, the list, the keys of unanswered creates and rotations
   forgetInstruments(); // a gift card or coupon still on its way
+  forgetPrograms(); // the programs still on their way
   for (const id of ["member-view", "search-results", "programs-view", "recent-imports", "imports-view", "report-view", "instrument-view"]) $(id).replaceChildren();
   for (const form of document.querySelectorAll("main form")) form.reset(); // what the agent typed
   signedIn(false);

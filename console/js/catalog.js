@@ -4,8 +4,18 @@ import { get, segment } from "./api.js";
 import { membersPerTierChart } from "./charts.js";
 import { clearError, definitions, h, replace, say, showError, table, when } from "./dom.js";
 
+// The programs read last are the ones shown: an answer after the agent left the section, read
+// it again, or signed out is dropped (its status line would speak of another section).
+let reading = 0;
+const readingNow = (mine) => mine === reading && !document.getElementById("programs").hidden && !document.getElementById("app").hidden;
+
+export function forgetPrograms() {
+  reading++;
+}
+
 export async function loadPrograms() {
   const view = document.getElementById("programs-view");
+  const mine = ++reading;
   clearError();
   const programs = [];
   try {
@@ -16,7 +26,7 @@ export async function loadPrograms() {
       cursor = page.next_cursor;
     } while (cursor && programs.length < 1000);
   } catch (error) {
-    showError("Programs", error);
+    if (readingNow(mine)) showError("Programs", error);
     return;
   }
   // Members per tier, as each program's latest nightly reconciliation counted them.
@@ -28,6 +38,7 @@ export async function loadPrograms() {
       return h("p", { class: "error" }, `Members per tier of ${p.name}: ${error.message}`);
     }
   }));
+  if (!readingNow(mine)) return;
   replace(
     view,
     table("Programs", [

@@ -115,3 +115,26 @@ def test_wide_tables_scroll_in_their_box_on_a_phone(signed_in: Any, seeded: Seed
         page.get_by_role("button", name=section, exact=True).click()
         page.get_by_role("table", name=table).wait_for()
         _fits(page)
+
+
+def test_programs_answering_after_the_agent_left_are_dropped(signed_in: Any, seeded: Seeded) -> None:
+    """The programs read when the section opened answer late: after the agent moved to Members
+    the status line said "1 program(s)." there, and after sign-out the next agent's session
+    held the group's programs."""
+    page = signed_in
+    page.route("**/v1/programs?*", _slow(page))
+    page.get_by_role("button", name="Programs", exact=True).click()
+    page.get_by_role("button", name="Members", exact=True).click()
+    page.wait_for_timeout(1500)
+    expect(page.get_by_role("status")).not_to_contain_text("program")
+    page.get_by_role("button", name="Programs", exact=True).click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_contain_text("Signed out")
+    page.wait_for_timeout(1500)
+    expect(page.get_by_role("status")).to_contain_text("Signed out")
+    expect(page.locator("#programs-view")).to_be_empty()
+    page.unroute("**/v1/programs?*")
+    page.get_by_role("button", name="Sign in").wait_for()
+    sign_in(page, seeded.admin_key)
+    page.get_by_role("button", name="Programs", exact=True).click()
+    expect(page.get_by_role("table", name="Programs")).to_contain_text(seeded.program_id)
