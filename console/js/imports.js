@@ -3,7 +3,7 @@
 // reports; upload a partner file through the presigned upload flow.
 
 import { call, get, segment } from "./api.js";
-import { clearError, h, replace, say, showError, table, when } from "./dom.js";
+import { clearError, enable, h, replace, say, showError, table, when } from "./dom.js";
 
 const WATCHED_KEY = "loyalty-console-watched-files";
 const REFRESH_MS = 2000;
@@ -53,8 +53,11 @@ export function setupImports(show) {
   document.getElementById("upload-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = document.getElementById("upload-file").files[0];
-    if (!file) return;
-    if (await upload(file)) {
+    const button = event.target.querySelector("button[type=submit]");
+    if (!file || button.disabled) return; // a double click while the file goes up: one upload
+    button.disabled = true;
+    const sent = await upload(file).finally(() => enable(button));
+    if (sent) {
       const uploaded = document.getElementById("status").textContent;
       show("imports");
       say(uploaded); // the upload's line is about the section it moves to

@@ -138,3 +138,26 @@ def test_programs_answering_after_the_agent_left_are_dropped(signed_in: Any, see
     sign_in(page, seeded.admin_key)
     page.get_by_role("button", name="Programs", exact=True).click()
     expect(page.get_by_role("table", name="Programs")).to_contain_text(seeded.program_id)
+
+
+def test_a_double_click_on_upload_sends_the_file_once(signed_in: Any, seeded: Seeded) -> None:
+    """The Upload button stayed enabled while the file went up: a double click asked two upload
+    tickets and put the file twice, two versions, so two imports (the second a duplicate)."""
+    page = signed_in
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.method) if r.method in ("POST", "PUT") else None)
+    page.route("**/v1/imports/uploads", _slow(page, 500))
+    name = f"demo_masterreward_{seeded.program_id}_20261101.csv"
+    content = (
+        b"external_id;name;monetary;nqp_value;holding_days;validity_interval_count;"
+        b"validity_interval_type;forced_validity;is_limited;max_attribution_count\n"
+        b"walk-gift;Walk gift;0;10;0;1;month;0;1;100\n"
+    )
+    page.get_by_role("button", name="Upload a file").click()
+    page.get_by_label("Partner file (CSV)").set_input_files(
+        {"name": name, "mimeType": "text/csv", "buffer": content}
+    )
+    page.get_by_role("button", name="Upload", exact=True).dblclick()
+    expect(page.get_by_role("status")).to_contain_text(f"Uploaded {name}")
+    page.wait_for_timeout(1000)
+    assert sent == ["POST", "PUT"], sent
