@@ -57,7 +57,8 @@ export function setupImports(show) {
     if (!file || button.disabled) return; // a double click while the file goes up: one upload
     button.disabled = true;
     const sent = await upload(file).finally(() => enable(button));
-    if (sent) {
+    // the agent who moved on meanwhile stays where they are (the file is watched all the same)
+    if (sent && !document.getElementById("upload").hidden) {
       const uploaded = document.getElementById("status").textContent;
       show("imports");
       say(uploaded); // the upload's line is about the section it moves to
@@ -70,7 +71,11 @@ export function stopImports() {
   timer = null;
 }
 
+// Sign-outs so far: an upload ending after one watches nothing and says nothing.
+let session = 0;
+
 export function forgetImports() {
+  session++;
   recent = { imports: [], cursor: null, pages: 0 };
 }
 
@@ -242,6 +247,7 @@ async function downloadReport(item) {
 
 async function upload(file) {
   clearError();
+  const signedIn = session;
   try {
     const ticket = await call("POST", "/v1/imports/uploads", { body: { file_name: file.name, size: file.size } });
     const earlier = await get("/v1/imports", { file: file.name, limit: 1 });
@@ -255,13 +261,14 @@ async function upload(file) {
       throw Object.assign(new Error(`the bucket cannot be reached (${error.message})`), { code: "upload_failed" });
     }
     if (!answer.ok) throw Object.assign(new Error(`the bucket refused the file (HTTP ${answer.status})`), { code: "upload_refused" });
+    if (signedIn !== session) return false; // signed out meanwhile: nothing kept for the next agent
     watchFile(file.name);
     setAwaited(file.name, { before: earlier.imports.length ? earlier.imports[0].import_id : null, at: Date.now() });
     document.getElementById("upload-form").reset();
     say(`Uploaded ${file.name}: its import shows under Imports.`);
     return true;
   } catch (error) {
-    showError(`Upload of ${file.name}`, error);
+    if (signedIn === session) showError(`Upload of ${file.name}`, error);
     return false;
   }
 }

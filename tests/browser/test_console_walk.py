@@ -161,3 +161,45 @@ def test_a_double_click_on_upload_sends_the_file_once(signed_in: Any, seeded: Se
     expect(page.get_by_role("status")).to_contain_text(f"Uploaded {name}")
     page.wait_for_timeout(1000)
     assert sent == ["POST", "PUT"], sent
+
+
+def _pick_file(page: Any, name: str) -> None:
+    page.get_by_role("button", name="Upload a file").click()
+    content = b"external_id;name;monetary;nqp_value\nwalk;Walk;0;10\n"
+    page.get_by_label("Partner file (CSV)").set_input_files(
+        {"name": name, "mimeType": "text/csv", "buffer": content}
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+
+
+def test_an_upload_ending_after_the_agent_moved_on_or_signed_out(signed_in: Any, seeded: Seeded) -> None:
+    """An upload that ended after the agent had moved to Members took them to Imports (focus
+    and all); one that ended after sign-out put its file name in the next session's storage,
+    and the next agent's Imports watched it."""
+    page = signed_in
+    page.route("**/v1/imports/uploads", _slow(page))
+    moved = f"demo_masterreward_{seeded.program_id}_20261102.csv"
+    _pick_file(page, moved)
+    page.get_by_role("button", name="Members", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text(f"Uploaded {moved}")
+    expect(page.get_by_role("heading", name="Members", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Members", exact=True)).to_be_focused()
+    page.get_by_role("button", name="Imports", exact=True).click()
+    expect(page.get_by_role("table", name=f"Imports of {moved}")).to_be_visible()
+    page.unroute("**/v1/imports/uploads")
+
+    def slow_put(route: Any) -> None:  # the file itself going up (a big one)
+        if route.request.method == "PUT":
+            page.wait_for_timeout(1000)
+        route.continue_()
+
+    page.route(re.compile(r".*"), slow_put)
+    gone = f"demo_masterreward_{seeded.program_id}_20261103.csv"
+    _pick_file(page, gone)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_timeout(1500)  # the upload has ended
+    expect(page.get_by_role("status")).to_contain_text("Signed out")
+    assert page.evaluate("sessionStorage.length") == 0
+    sign_in(page, seeded.admin_key)
+    page.get_by_role("button", name="Imports", exact=True).click()
+    expect(page.locator("#imports-view")).to_contain_text("No file watched by name")
