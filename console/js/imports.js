@@ -76,6 +76,7 @@ let session = 0;
 
 export function forgetImports() {
   session++;
+  reporting++;
   recent = { imports: [], cursor: null, pages: 0 };
 }
 
@@ -215,14 +216,21 @@ function importsTable(caption, imports, withFile = false, empty = "no import yet
   ], imports, empty);
 }
 
+// The report asked for last is the one shown (and saved): an earlier one's late answer, or one
+// arriving after sign-out, is dropped.
+let reporting = 0;
+
 async function downloadReport(item) {
   clearError();
+  const mine = ++reporting;
+  const current = () => mine === reporting && !document.getElementById("app").hidden;
   const box = document.getElementById("report-view");
   try {
     const links = await get(`/v1/imports/${segment(item.import_id)}/report`);
     const answer = await fetch(links.summary_url);
     if (!answer.ok) throw Object.assign(new Error(`the report's link answered HTTP ${answer.status}`), { code: "report_unreadable" });
     const text = await answer.text();
+    if (!current()) return;
     const name = `${item.file_name.replace(/\.csv$/i, "")}.${item.import_id}.report.json`;
     const link = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/json" })), download: name, id: "report-file" }, `Save ${name} again`);
     let pretty = text;
@@ -241,7 +249,7 @@ async function downloadReport(item) {
     link.click();
     say(`Report of ${item.import_id} downloaded.`);
   } catch (error) {
-    showError(`Report of ${item.import_id}`, error);
+    if (current()) showError(`Report of ${item.import_id}`, error);
   }
 }
 

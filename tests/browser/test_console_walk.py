@@ -203,3 +203,30 @@ def test_an_upload_ending_after_the_agent_moved_on_or_signed_out(signed_in: Any,
     sign_in(page, seeded.admin_key)
     page.get_by_role("button", name="Imports", exact=True).click()
     expect(page.locator("#imports-view")).to_contain_text("No file watched by name")
+
+
+def test_the_report_asked_for_last_is_the_one_shown_and_none_after_sign_out(
+    signed_in: Any, seeded: Seeded
+) -> None:
+    """A report asked for before another (or before sign-out) answered late: it replaced the
+    report shown, and was saved to the disk (its link clicked) in the next agent's session."""
+    page = signed_in
+    older, newer = seeded.import_files
+    downloads: list[str] = []
+    page.on("download", lambda d: downloads.append(d.suggested_filename))
+    page.get_by_role("button", name="Imports", exact=True).click()
+    rows = page.get_by_role("table", name="Recent imports").locator("tbody tr")
+    older_id = rows.filter(has_text=older).locator("td").nth(1).inner_text()
+    page.route(f"**/v1/imports/{older_id}/report", _slow(page))
+    rows.filter(has_text=older).get_by_role("button", name="Download report").click()
+    rows.filter(has_text=newer).get_by_role("button", name="Download report").click()
+    expect(page.locator("#report-title")).to_contain_text(newer)
+    page.wait_for_timeout(1500)  # the older report's late answer has come and gone
+    expect(page.locator("#report-title")).to_contain_text(newer)
+    assert downloads == [downloads[0]] and older_id not in downloads[0], downloads
+    rows.filter(has_text=older).get_by_role("button", name="Download report").click()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_timeout(1500)
+    expect(page.locator("#report-view")).to_be_empty()
+    expect(page.get_by_role("status")).to_contain_text("Signed out")
+    assert len(downloads) == 1, downloads
