@@ -331,11 +331,18 @@ function adjustForm(card) {
     } catch (error) {
       unanswered = error.status === 0 || error.status >= 500 ? { fingerprint, key } : null;
       enable(button);
-      showError("Adjust points", error);
+      if (!document.getElementById("app").hidden) showError("Adjust points", error); // not after sign-out
+      return;
+    }
+    const adjusted = `${signed(done.points)} ${done.kind.toUpperCase()} points`;
+    const after = `(${done.reason_code}): NQ ${done.balance.nq}, Q ${done.balance.q}.`;
+    if (!form.isConnected) {
+      // the agent opened another member meanwhile (or signed out): they stay where they are
+      if (!document.getElementById("app").hidden) say(`Adjusted ${adjusted} of card ${card} ${after}`);
       return;
     }
     await openMember(card);
-    say(`Adjusted ${signed(done.points)} ${done.kind.toUpperCase()} points (${done.reason_code}): NQ ${done.balance.nq}, Q ${done.balance.q}.`);
+    say(`Adjusted ${adjusted} ${after}`);
   });
   return h("section", { "aria-labelledby": "adjust-title" }, h("h4", { id: "adjust-title" }, "Adjust points"), form);
 }

@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_member, sign_in
-from tests.browser.seed import Seeded
+from tests.browser.seed import Api, Seeded
 
 PHONE = {"width": 375, "height": 800}
 
@@ -230,3 +230,30 @@ def test_the_report_asked_for_last_is_the_one_shown_and_none_after_sign_out(
     expect(page.locator("#report-view")).to_be_empty()
     expect(page.get_by_role("status")).to_contain_text("Signed out")
     assert len(downloads) == 1, downloads
+
+
+def test_an_adjustment_answering_after_the_agent_moved_on(signed_in: Any, seeded: Seeded) -> None:
+    """The adjustment's answer read its card again: the agent who had opened another member
+    meanwhile was taken back to the adjusted one, and after sign-out the card was read with no
+    key, a 401 shown on the sign-in page."""
+    page = signed_in
+    card, other = "WALK-0001", "WALK-0002"  # the seed's card is left as the other tests read it
+    api = Api(seeded.api_url, seeded.admin_key)
+    for code in (card, other):
+        api("POST", f"/v1/programs/{seeded.program_id}/members", 201, json={"card_code": code})
+    page.route(f"**/v1/members/{card}/adjustments", _slow(page))
+    open_member(page, card)
+    page.get_by_label("Change (signed)").fill("3")
+    page.get_by_role("button", name="Adjust points").click()
+    open_member(page, other)
+    expect(page.get_by_role("status")).to_contain_text(f"Adjusted +3 NQ points of card {card}")
+    expect(page.get_by_role("heading", name=f"Member {other}")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"Member {card}")).to_have_count(0)
+    open_member(page, card)
+    page.get_by_label("Change (signed)").fill("4")
+    page.get_by_role("button", name="Adjust points").click()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_timeout(1500)
+    expect(page.get_by_role("status")).to_contain_text("Signed out")
+    expect(page.get_by_role("alert")).to_be_hidden()
+    expect(page.locator("#member-view")).to_be_empty()
