@@ -103,7 +103,12 @@ function actions(k) {
 }
 
 // The new secret, once: a box with a Copy button; nothing else keeps it.
-function showSecret(title, token) {
+// The keyboard's way back once a panel or the secret goes (its button gone with it): the button
+// that opened it, not the top of the page.
+const rowButton = (action, k) => () => $("keys-list").querySelector(`button[aria-label="${action} key ${CSS.escape(k.key_id)}"]`);
+const back = (target) => (target() || $("keys-title")).focus();
+
+function showSecret(title, token, from = () => $("create-key-form").querySelector("button[type=submit]")) {
   const box = $("keys-secret");
   const value = h("code", { id: "new-secret" }, token);
   const copy = h("button", { type: "button" }, "Copy");
@@ -121,7 +126,7 @@ function showSecret(title, token) {
     h("h3", { id: "secret-title", tabindex: "-1" }, title),
     h("p", { class: "notice" }, h("strong", {}, "Copy it now: it will not be shown again. "), "Only its hash is kept; leaving this section or signing out clears it."),
     h("p", {}, value, " ", copy),
-    h("button", { type: "button", onclick: () => forgetSecret() }, "I have copied it: hide it"),
+    h("button", { type: "button", onclick: () => { forgetSecret(); back(from); } }, "I have copied it: hide it"),
   );
   box.hidden = false;
   $("secret-title").focus();
@@ -225,7 +230,7 @@ function rotateForm(k) {
     h("label", { for: "rotate-grace" }, `Grace period (seconds, 0 to ${MAX_GRACE_S})`),
     h("input", { id: "rotate-grace", type: "number", min: 0, max: MAX_GRACE_S, step: 1, value: own ? 3600 : 0, required: true, "aria-describedby": "rotate-help" }),
     h("button", { type: "submit" }, "Rotate key"),
-    h("button", { type: "button", onclick: () => leaveKeys() }, "Cancel"),
+    h("button", { type: "button", onclick: () => { leaveKeys(); back(rowButton("Rotate", k)); } }, "Cancel"),
   );
   panel(
     `Rotate key ${k.key_id} (${k.name})`,
@@ -270,7 +275,7 @@ async function rotate(form, k) {
   if (!current(mineNow, acting)) return;
   const until = done.previous_secret_valid_until ? `the secret before works until ${when(done.previous_secret_valid_until)}` : "the secret before no longer works";
   if (done.api_key) {
-    showSecret(`Key ${done.key_id} rotated: its new secret`, done.api_key);
+    showSecret(`Key ${done.key_id} rotated: its new secret`, done.api_key, rowButton("Rotate", k));
     say(`Key ${done.key_id} rotated (${until}): copy its new secret now.`);
   } else {
     say(`Key ${done.key_id} was rotated by the earlier request whose answer was lost; its new secret was in that answer: rotate it again to get one.`);
@@ -287,7 +292,7 @@ function revokeForm(k) {
     h("label", { for: "revoke-confirm" }, "Type the key id to confirm"),
     h("input", { id: "revoke-confirm", autocomplete: "off", spellcheck: "false", "aria-describedby": "revoke-help" }),
     h("button", { type: "submit", class: "danger" }, "Revoke key"),
-    h("button", { type: "button", onclick: () => leaveKeys() }, "Cancel"),
+    h("button", { type: "button", onclick: () => { leaveKeys(); back(rowButton("Revoke", k)); } }, "Cancel"),
   );
   panel(
     `Revoke key ${k.key_id} (${k.name})`,

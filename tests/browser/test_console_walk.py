@@ -257,3 +257,28 @@ def test_an_adjustment_answering_after_the_agent_moved_on(signed_in: Any, seeded
     expect(page.get_by_role("status")).to_contain_text("Signed out")
     expect(page.get_by_role("alert")).to_be_hidden()
     expect(page.locator("#member-view")).to_be_empty()
+
+
+def test_cancel_and_hide_the_secret_leave_the_focus_in_the_keys_section(
+    signed_in: Any, seeded: Seeded
+) -> None:
+    """Cancel of a rotation or revocation, and "I have copied it: hide it", removed the button
+    that had the focus: the keyboard was back at the top of the page."""
+    page = signed_in
+    page.get_by_role("button", name="API keys", exact=True).click()
+    page.get_by_role("table", name=re.compile("API keys")).wait_for()
+    shop = seeded.shop_key.split(".")[2]
+    for action in ("Rotate", "Revoke"):
+        page.get_by_role("button", name=f"{action} key {shop}").click()
+        page.get_by_role("button", name="Cancel").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#key-action")).to_be_empty()
+        expect(page.get_by_role("button", name=f"{action} key {shop}")).to_be_focused()
+    page.get_by_label("Name", exact=True).fill("walk hide")
+    page.get_by_label("partner", exact=True).check()
+    page.get_by_role("button", name="Create key").click()
+    hide = page.get_by_role("button", name="I have copied it: hide it")
+    hide.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#keys-secret")).to_be_hidden()
+    expect(page.get_by_role("button", name="Create key")).to_be_focused()
