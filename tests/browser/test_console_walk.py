@@ -282,3 +282,16 @@ def test_cancel_and_hide_the_secret_leave_the_focus_in_the_keys_section(
     page.keyboard.press("Enter")
     expect(page.locator("#keys-secret")).to_be_hidden()
     expect(page.get_by_role("button", name="Create key")).to_be_focused()
+
+
+def test_a_report_and_its_long_file_name_fit_a_phone(signed_in: Any, seeded: Seeded) -> None:
+    """The report's "Save <file>.<import>.report.json again" link, one unbroken word, pushed
+    the page to 491 px on a 375 px phone."""
+    page = signed_in
+    page.set_viewport_size(PHONE)
+    page.get_by_role("button", name="Imports", exact=True).click()
+    rows = page.get_by_role("table", name="Recent imports").locator("tbody tr")
+    with page.expect_download():
+        rows.filter(has_text=seeded.import_files[0]).get_by_role("button", name="Download report").click()
+    page.locator("#report-file").wait_for()
+    _fits(page)
