@@ -82,6 +82,18 @@ export async function call(method, path, { body, headers = {}, query = {} } = {}
 
 export const get = (path, query) => call("GET", path, { query });
 
+// Every program of the group (the Programs and Jobs sections list them all), at most 1,000.
+export async function allPrograms() {
+  const programs = [];
+  let cursor = null;
+  do {
+    const page = await get("/v1/programs", { limit: 200, cursor });
+    programs.push(...page.programs);
+    cursor = page.next_cursor;
+  } while (cursor && programs.length < 1000);
+  return programs;
+}
+
 export function segment(value) {
   return encodeURIComponent(String(value).trim());
 }

@@ -1,6 +1,6 @@
 // Programs and their tiers; gift card and coupon look-up.
 
-import { get, segment } from "./api.js";
+import { allPrograms, get, segment } from "./api.js";
 import { membersPerTierChart } from "./charts.js";
 import { clearError, definitions, h, replace, say, showError, table, when } from "./dom.js";
 
@@ -17,14 +17,9 @@ export async function loadPrograms() {
   const view = document.getElementById("programs-view");
   const mine = ++reading;
   clearError();
-  const programs = [];
+  let programs;
   try {
-    let cursor = null;
-    do {
-      const page = await get("/v1/programs", { limit: 200, cursor });
-      programs.push(...page.programs);
-      cursor = page.next_cursor;
-    } while (cursor && programs.length < 1000);
+    programs = await allPrograms();
   } catch (error) {
     if (readingNow(mine)) showError("Programs", error);
     return;

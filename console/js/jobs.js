@@ -1,7 +1,7 @@
 // Scheduled jobs (`GET /v1/programs/{id}/jobs`): a program's runs newest first, filtered by
 // job, each opened with the progress of its member shards (`GET …/jobs/{run_id}`).
 
-import { get, segment } from "./api.js";
+import { allPrograms, get, segment } from "./api.js";
 import { clearError, definitions, explain, h, pagedTable, replace, say, showError, table, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -36,14 +36,9 @@ export async function loadJobs() {
   replace($("job-run-view"));
   const picker = $("jobs-program");
   const picked = picker.value;
-  const programs = [];
+  let programs;
   try {
-    let cursor = null;
-    do {
-      const page = await get("/v1/programs", { limit: 200, cursor });
-      programs.push(...page.programs);
-      cursor = page.next_cursor;
-    } while (cursor && programs.length < 1000);
+    programs = await allPrograms();
   } catch (error) {
     if (!currentList(mine)) return;
     showError("Scheduled jobs", explain(error, WHAT));
