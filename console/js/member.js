@@ -3,6 +3,7 @@
 import { call, get, segment } from "./api.js";
 import { earnedBurnedChart, pointsPerDay } from "./charts.js";
 import { clearError, definitions, enable, h, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
+import { memberActions } from "./member_actions.js";
 import { memberPrivacy } from "./privacy.js";
 
 const LEDGER_PAGES = 5; // up to 1,000 entries for the chart
@@ -95,7 +96,8 @@ export async function openMember(rawCard) {
   const ledger = await ledgerEntries(card);
   if (mine !== opening) return;
   render(member, ledger);
-  view().append(memberPrivacy(member, { current: () => mine === opening, reopen: () => openMember(member.card_code) }));
+  const here = { current: () => mine === opening, reopen: () => openMember(member.card_code) };
+  view().append(memberActions(member, here), memberPrivacy(member, here));
   say(`Member ${member.card_code} loaded.`);
   loadLinkedCustomer(member.card_code, member.erased_at);
   loadLots(member.card_code);

@@ -1,0 +1,261 @@
+// Customer service's actions on a member's VIP tiers and rewards (the member view's block).
+
+import { call, get, segment } from "./api.js";
+import { clearError, enable, h, say, showError } from "./dom.js";
+
+// The API's refusals of these actions in words (docs/api.md, Errors); any other as the API says it.
+const WORDS = {
+  insufficient_points: "The member does not hold enough NQ points for this.",
+  out_of_stock: "This reward is out of stock.",
+  reward_codes_exhausted: "Every code of this reward was handed out: none is left to give.",
+  codes_not_loaded: "This reward's codes are not loaded yet.",
+  reward_expired: "This reward has expired.",
+  already_burned: "This reward was already used in full.",
+  insufficient_quantity: "Fewer units of this reward are left than asked.",
+  burn_outside_validity: "The reward is outside its validity: not valid yet, or no longer.",
+  reward_not_found: "No reward of the catalog has this id.",
+  attribution_not_found: "The member holds no such reward.",
+  vip_tier_not_found: "The program has no such VIP tier.",
+  member_not_found: "The card was not found.",
+  concurrent_update: "Someone changed the member at the same moment: send it again.",
+};
+const NEEDS = { vip: "an admin key", rewards: "an admin or shop key" };
+
+function explained(error, needs) {
+  if (error.status === 403) return { ...error, message: `This key may not do this: it needs ${needs}.` };
+  return WORDS[error.code] ? { ...error, message: WORDS[error.code] } : error;
+}
+
+// An answer that may not be the last word (no answer, 5xx, or 409 concurrent_update): the same
+// action sent again is a retry of it, under the same Idempotency-Key.
+const unsure = (error) => error.status === 0 || error.status >= 500 || error.code === "concurrent_update";
+
+// One write of a form: its button disabled while on its way (a double click sends once); `key`
+// kept for a retry of the same `fingerprint` after an unsure answer, a new one otherwise.
+function writer(button, title, needs, current) {
+  let unanswered = null;
+  return async (fingerprint, send) => {
+    if (button.disabled) return null;
+    clearError();
+    const key = unanswered && unanswered.fingerprint === fingerprint ? unanswered.key : crypto.randomUUID();
+    button.disabled = true;
+    try {
+      const answer = await send(key);
+      unanswered = null;
+      button.disabled = false;
+      return answer;
+    } catch (error) {
+      unanswered = unsure(error) ? { fingerprint, key } : null;
+      enable(button);
+      // not after sign-out, nor once the agent opened another member (a 401 has signed out)
+      if (current() && error.status !== 401) showError(title, explained(error, needs));
+      return null;
+    }
+  };
+}
+
+// After a success: the member view read again (tier, multipliers, tier history, rewards), or, if
+// the agent opened another member meanwhile, they stay on it and the status line says which.
+async function done(current, reopen, card, said) {
+  if (!current()) {
+    if (!document.getElementById("app").hidden) say(`${said} (card ${card}).`);
+    return;
+  }
+  await reopen();
+  say(`${said}.`);
+}
+
+function refuse(title, field, message) {
+  showError(title, { message, code: "validation_error" });
+  field.focus();
+}
+
+export function memberActions(member, { current, reopen }) {
+  const card = member.card_code;
+  const box = h("section", { id: "member-actions", "aria-labelledby": "vip-title" });
+  box.append(vipForms(member, current, reopen), rewardForms(card, current, reopen));
+  return box;
+}
+
+function vipForms(member, current, reopen) {
+  const card = member.card_code;
+  const held = member.vip_tiers;
+  const grantTier = h("select", { id: "vip-grant-tier", required: true });
+  const reason = h("input", { id: "vip-reason", type: "text", maxlength: 500 });
+  const grantButton = h("button", { type: "submit" }, "Grant VIP tier");
+  const grant = h(
+    "form", { id: "vip-grant-form", class: "stack" },
+    h("label", { for: "vip-grant-tier" }, "VIP tier to grant"), grantTier,
+    h("label", { for: "vip-reason" }, "Reason for the grant"), reason,
+    h("span"), grantButton,
+  );
+  const removeTier = h("select", { id: "vip-remove-tier" }, held.map((name) => h("option", { value: name }, name)));
+  const removeButton = h("button", { type: "submit" }, "Remove VIP tier");
+  const confirmLine = h("p", { id: "vip-confirm", hidden: true });
+  const remove = h(
+    "form", { id: "vip-remove-form", class: "stack" },
+    h("label", { for: "vip-remove-tier" }, "Held VIP tier"), removeTier, h("span"), removeButton,
+  );
+  const program = h("p", { class: "muted", id: "vip-program" }, "Loading the program's VIP tiers…");
+  const send = writer(grantButton, "Grant VIP tier", NEEDS.vip, current);
+  grant.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (grantButton.disabled) return;
+    const tier = grantTier.value;
+    if (!tier) return refuse("Grant VIP tier", grantTier, "Choose a VIP tier of the program.");
+    if (!reason.value.trim()) return refuse("Grant VIP tier", reason, "Say why the tier is granted (spaces only is none).");
+    const body = { reason: reason.value.trim() };
+    const path = `/v1/members/${segment(card)}/vip-tiers/${segment(tier)}`;
+    const answer = await send(JSON.stringify([tier, body]), () => call("PUT", path, { body }));
+    if (answer) await done(current, reopen, card, `Granted the VIP tier ${tier}`);
+  });
+  const sendRemove = writer(removeButton, "Remove VIP tier", NEEDS.vip, current);
+  remove.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (removeButton.disabled || !removeTier.value) return;
+    const tier = removeTier.value;
+    const yes = h("button", { type: "button" }, `Yes, remove ${tier}`);
+    const no = h("button", { type: "button" }, "Cancel");
+    confirmLine.replaceChildren(`Remove the VIP tier ${tier} from card ${card}? `, yes, " ", no);
+    confirmLine.hidden = false;
+    no.addEventListener("click", () => {
+      confirmLine.hidden = true;
+      confirmLine.replaceChildren();
+      removeButton.focus();
+    });
+    yes.addEventListener("click", async () => {
+      if (yes.disabled) return; // a double click removes once
+      yes.disabled = true;
+      const path = `/v1/members/${segment(card)}/vip-tiers/${segment(tier)}`;
+      const answer = await sendRemove(tier, () => call("DELETE", path));
+      if (answer) await done(current, reopen, card, `Removed the VIP tier ${tier}`);
+      else if (yes.isConnected) enable(yes);
+    });
+    yes.focus();
+  });
+  loadVipTiers(member, grantTier, program, grant, current);
+  return h(
+    "div", {},
+    h("h4", { id: "vip-title" }, "VIP tiers"), program, grant,
+    held.length ? [remove, confirmLine] : h("p", { class: "muted" }, "The member holds no VIP tier."),
+  );
+}
+
+async function loadVipTiers(member, select, line, form, current) {
+  let program;
+  try {
+    program = await get(`/v1/programs/${segment(member.program_id)}`);
+  } catch (error) {
+    if (current()) line.textContent = `The program's VIP tiers could not be read: ${error.message} (${error.code || "error"}).`;
+    form.hidden = true;
+    return;
+  }
+  const free = (program.vip_tiers || []).filter((vip) => !member.vip_tiers.includes(vip.name));
+  const multipliers = (vip) => `${vip.name} (Q multiplier ${vip.q_multiplier}, NQ multiplier ${vip.nq_multiplier})`;
+  select.replaceChildren(...free.map((vip) => h("option", { value: vip.name }, multipliers(vip))));
+  if (!free.length) {
+    line.textContent = (program.vip_tiers || []).length ? "The member holds every VIP tier of the program." : "The program has no VIP tier.";
+    form.hidden = true;
+  } else {
+    line.textContent = `${free.length} VIP tier(s) of the program to grant.`;
+  }
+}
+
+function rewardForms(card, current, reopen) {
+  const rewardId = h("input", { id: "buy-reward", type: "text", list: "buy-catalog", autocomplete: "off" });
+  const catalog = h("datalist", { id: "buy-catalog" });
+  const quantity = h("input", { id: "buy-quantity", type: "number", step: 1, value: 1 });
+  const cost = h("p", { id: "buy-cost", class: "muted", "aria-live": "polite" });
+  const buyButton = h("button", { type: "submit" }, "Buy reward");
+  const buy = h(
+    "form", { id: "buy-form", class: "stack" },
+    h("label", { for: "buy-reward" }, "Reward id"), rewardId, catalog,
+    h("label", { for: "buy-quantity" }, "Quantity to buy"), quantity, h("span"), cost, h("span"), buyButton,
+  );
+  const prices = new Map();
+  const showCost = () => {
+    const each = prices.get(rewardId.value.trim());
+    const units = Number(quantity.value);
+    cost.textContent = each === undefined ? "" : Number.isInteger(units) && units > 0
+      ? `Costs ${each * units} NQ points (${each} each).` : `Costs ${each} NQ points each.`;
+  };
+  rewardId.addEventListener("input", showCost);
+  quantity.addEventListener("input", showCost);
+  loadCatalog(catalog, prices, showCost);
+  const sendBuy = writer(buyButton, "Buy reward", NEEDS.rewards, current);
+  buy.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (buyButton.disabled) return;
+    const body = { reward_id: rewardId.value.trim(), quantity: Number(quantity.value) };
+    if (!body.reward_id) return refuse("Buy reward", rewardId, "Type or pick a reward id.");
+    if (!Number.isInteger(body.quantity) || body.quantity < 1) return refuse("Buy reward", quantity, "The quantity must be a whole number of at least 1.");
+    const path = `/v1/members/${segment(card)}/rewards`;
+    const answer = await sendBuy(JSON.stringify(body), (key) => call("POST", path, { body, headers: { "Idempotency-Key": key } }));
+    if (answer) await done(current, reopen, card, `Bought ${answer.quantity} of ${answer.reward_id} for ${answer.nqp_spent} NQ points`);
+  });
+
+  const attribution = h("select", { id: "use-attribution", required: true });
+  const units = h("input", { id: "use-quantity", type: "number", step: 1, value: 1 });
+  const useButton = h("button", { type: "submit" }, "Use reward");
+  const use = h(
+    "form", { id: "use-form", class: "stack", hidden: true },
+    h("label", { for: "use-attribution" }, "Reward held"), attribution,
+    h("label", { for: "use-quantity" }, "Quantity to use"), units, h("span"), useButton,
+  );
+  const held = h("p", { class: "muted", id: "use-held" }, "Loading the rewards to use…");
+  loadHeld(card, attribution, held, use, current);
+  const sendUse = writer(useButton, "Use reward", NEEDS.rewards, current);
+  use.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (useButton.disabled) return;
+    const id = attribution.value;
+    const body = { quantity: Number(units.value) };
+    if (!Number.isInteger(body.quantity) || body.quantity < 1) return refuse("Use reward", units, "The quantity must be a whole number of at least 1.");
+    const path = `/v1/members/${segment(card)}/rewards/${segment(id)}/burns`;
+    const answer = await sendUse(JSON.stringify([id, body]), (key) => call("POST", path, { body, headers: { "Idempotency-Key": key } }));
+    if (answer) await done(current, reopen, card, `Used ${answer.burn.quantity} of reward ${id}: ${answer.remaining} left`);
+  });
+  return h(
+    "div", {},
+    h("h4", { id: "reward-actions-title" }, "Buy a reward"), buy,
+    h("h4", {}, "Use a reward"), held, use,
+  );
+}
+
+// The catalog's first pages (up to 200 rewards) for the picker, each with its NQ cost.
+async function loadCatalog(list, prices, showCost) {
+  let cursor = null;
+  try {
+    for (let page = 0; page < 4; page++) {
+      const answer = await get("/v1/rewards", { limit: 50, cursor });
+      for (const reward of answer.rewards) {
+        if (Number.isInteger(reward.nqp_value)) prices.set(reward.external_id, reward.nqp_value);
+        const name = reward.name ? `${reward.name} · ` : "";
+        list.append(h("option", { value: reward.external_id }, `${name}${reward.nqp_value ?? "?"} NQ points`));
+      }
+      cursor = answer.next_cursor;
+      if (!cursor) break;
+    }
+  } catch {
+    // the id can still be typed; the API says if it is not a reward
+  }
+  showCost();
+}
+
+// The member's rewards with units left and not expired (the first 200), to use.
+async function loadHeld(card, select, line, form, current) {
+  let rows;
+  try {
+    rows = (await get(`/v1/members/${segment(card)}/rewards`, { limit: 200 })).attributions;
+  } catch (error) {
+    if (current()) line.textContent = `The rewards could not be read: ${error.message} (${error.code || "error"}).`;
+    return;
+  }
+  const usable = rows.filter((a) => a.quantity - a.burned > 0 && ["available", "pending"].includes(a.status));
+  select.replaceChildren(...usable.map((a) => h(
+    "option", { value: a.attribution_id },
+    `${a.reward_id}: ${a.quantity - a.burned} of ${a.quantity} left (${a.status}) · ${a.attribution_id}`,
+  )));
+  line.textContent = usable.length ? `${usable.length} reward(s) to use.` : "The member holds no reward to use.";
+  form.hidden = !usable.length;
+}
