@@ -264,3 +264,30 @@ def test_a_purchase_answering_after_another_member_opened_leaves_the_agent_there
     expect(page.get_by_role("status")).to_contain_text(f"(card {card})")
     expect(page.get_by_role("heading", name=f"Member {other}")).to_be_visible()
     expect(page.get_by_role("alert")).to_be_hidden()
+
+
+def test_a_use_answering_after_sign_out_shows_nothing(signed_in: Any, api: Api) -> None:
+    page = signed_in
+    card = _member(api, "VIP-0010", points=100)
+    headers = {"Idempotency-Key": f"{card}-buy"}
+    api("POST", f"/v1/members/{card}/rewards", 201, json={"reward_id": REWARD}, headers=headers)
+    open_member(page, card)
+    _counting(page, "**/burns", "POST", delay=1500)
+    page.get_by_role("button", name="Use reward").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_have_text("Signed out: the key is forgotten.")
+    page.wait_for_timeout(2000)
+    expect(page.get_by_role("status")).to_have_text("Signed out: the key is forgotten.")
+    expect(page.get_by_role("alert")).to_be_hidden()
+    assert page.locator("#member-view").inner_html() == ""
+
+
+def test_a_key_refused_on_a_purchase_signs_out(signed_in: Any, api: Api) -> None:
+    page = signed_in
+    card = _member(api, "VIP-0011", points=100)
+    open_member(page, card)
+    _refuse(page, "**/v1/members/*/rewards", 401, "unauthorized")
+    page.get_by_label("Reward id").fill(REWARD)
+    page.get_by_role("button", name="Buy reward").click()
+    expect(page.get_by_role("alert")).to_contain_text("revoked or has expired")
+    expect(page.get_by_label("Admin API key")).to_be_visible()
