@@ -13,6 +13,12 @@ export class ApiError extends Error {
   }
 }
 
+// A write that got no final answer (no answer at all, or a 5xx), and, with `busy`, a 409
+// `concurrent_update` too: it may have been done, so the same write is sent again under its
+// Idempotency-Key.
+export const noFinalAnswer = (error, { busy = false } = {}) =>
+  error.status === 0 || error.status >= 500 || (busy && error.code === "concurrent_update");
+
 export async function configure() {
   try {
     const answer = await fetch("config.json", { cache: "no-store" });

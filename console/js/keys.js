@@ -3,7 +3,7 @@
 // and is forgotten when the agent leaves the section or signs out: it never goes to
 // sessionStorage, a URL, a file name or the status line.
 
-import { call, get, keyId, segment } from "./api.js";
+import { call, get, keyId, noFinalAnswer, segment } from "./api.js";
 import { clearError, enable, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -166,7 +166,7 @@ async function send(id, fingerprint, method, path, body) {
     return done;
   } catch (error) {
     if (signedIn === session) {
-      if (error.status === 0 || error.status >= 500) unanswered.set(id, { fingerprint, key });
+      if (noFinalAnswer(error)) unanswered.set(id, { fingerprint, key });
       else unanswered.delete(id);
     }
     throw error;

@@ -1,6 +1,6 @@
 // Find a member (card code, or the search route) and show everything about the card.
 
-import { call, get, segment } from "./api.js";
+import { call, get, noFinalAnswer, segment } from "./api.js";
 import { earnedBurnedChart, pointsPerDay } from "./charts.js";
 import { clearError, definitions, enable, h, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
 import { memberActions } from "./member_actions.js";
@@ -331,7 +331,7 @@ function adjustForm(card) {
       done = await call("POST", `/v1/members/${segment(card)}/adjustments`, { body, headers: { "Idempotency-Key": key } });
       unanswered = null;
     } catch (error) {
-      unanswered = error.status === 0 || error.status >= 500 ? { fingerprint, key } : null;
+      unanswered = noFinalAnswer(error) ? { fingerprint, key } : null;
       enable(button);
       if (!document.getElementById("app").hidden) showError("Adjust points", error); // not after sign-out
       return;

@@ -1,6 +1,6 @@
 // Customer service's actions on a member's VIP tiers and rewards (the member view's block).
 
-import { call, get, segment } from "./api.js";
+import { call, get, noFinalAnswer, segment } from "./api.js";
 import { clearError, enable, h, say, showError } from "./dom.js";
 
 // The API's refusals of these actions in words (docs/api.md, Errors); any other as the API says it.
@@ -26,12 +26,9 @@ function explained(error, needs) {
   return WORDS[error.code] ? { ...error, message: WORDS[error.code] } : error;
 }
 
-// An answer that may not be the last word (no answer, 5xx, or 409 concurrent_update): the same
-// action sent again is a retry of it, under the same Idempotency-Key.
-const unsure = (error) => error.status === 0 || error.status >= 500 || error.code === "concurrent_update";
 
 // One write of a form: its button disabled while on its way (a double click sends once); `key`
-// kept for a retry of the same `fingerprint` after an unsure answer, a new one otherwise.
+// kept for a retry of the same `fingerprint` after no final answer (api.js noFinalAnswer), a new one otherwise.
 function writer(button, title, needs, current) {
   let unanswered = null;
   return async (fingerprint, send) => {
@@ -45,7 +42,7 @@ function writer(button, title, needs, current) {
       button.disabled = false;
       return answer;
     } catch (error) {
-      unanswered = unsure(error) ? { fingerprint, key } : null;
+      unanswered = noFinalAnswer(error, { busy: true }) ? { fingerprint, key } : null;
       enable(button);
       // not after sign-out, nor once the agent opened another member (a 401 has signed out)
       if (current() && error.status !== 401) showError(title, explained(error, needs));

@@ -2,7 +2,7 @@
 // erase its personal data (irreversible: the agent types the id to confirm). Used by the
 // Customers section and, for a card, by the member view.
 
-import { call, get, segment } from "./api.js";
+import { call, get, noFinalAnswer, segment } from "./api.js";
 import { clearError, enable, h, replace, say, showError, when } from "./dom.js";
 
 // The erasure's reason codes (docs/privacy.md, Erasure): the API refuses any other.
@@ -109,7 +109,7 @@ export function erasureForm({ kind, id, subject, path, current, done }) {
     } catch (error) {
       if (!current()) return;
       enable(button);
-      if (error.status === 0 || error.status >= 500) {
+      if (noFinalAnswer(error)) {
         error = { ...error, message: `${error.message}. It may or may not have been erased: erase again (an erasure already made changes nothing).` };
       }
       privacyError(`Erase ${subject}`, subject, error);

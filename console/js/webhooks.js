@@ -1,7 +1,7 @@
 // Webhooks: the group's subscriptions (never a secret: the API shows none on a read, and only
 // the fields below are shown), a subscription's delivery log, and redelivery of an event.
 
-import { call, get, segment } from "./api.js";
+import { call, get, noFinalAnswer, segment } from "./api.js";
 import { clearError, definitions, enable, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -136,7 +136,7 @@ async function redeliver(button, hook, eventId) {
     if (signedIn !== session) return; // signed out meanwhile: its key is forgotten
     // no answer yet to this redelivery: a network failure, a 5xx, or 409 concurrent_update (the
     // first request may still be queuing it: "retry in a minute", under the same key)
-    if (error.status === 0 || error.status >= 500 || error.code === "concurrent_update") unanswered.set(id, key);
+    if (noFinalAnswer(error, { busy: true })) unanswered.set(id, key);
     else unanswered.delete(id);
     enable(button);
     if (current(mine, opening)) showError(`Redeliver ${eventId}`, explain(error, "redeliver an event"));
