@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
-from typing import TYPE_CHECKING
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
 from loyalty_engine.access.store import GroupStore
 from loyalty_engine.imports.store import ImportStore
@@ -24,11 +24,11 @@ from loyalty_engine.points.member_store import MemberStore
 from loyalty_engine.points.program_store import ProgramStore
 from loyalty_engine.points.programs import Program
 from loyalty_engine.rewards.store import RewardStore
-from loyalty_engine.tiers.job_store import JobStore
-from loyalty_engine.tiers.run_store import RunStore
 
 if TYPE_CHECKING:
     from loyalty_engine.kernel.objects import ObjectStore
+    from loyalty_engine.tiers.job_store import JobStore
+    from loyalty_engine.tiers.run_store import RunStore
     from loyalty_engine.tiers.schedule_store import ScheduleStore
 
 
@@ -70,9 +70,9 @@ class Context:
     members: MemberStore
     rewards: RewardStore
     imports: ImportStore
-    jobs: JobStore
     groups: GroupStore
-    runs: RunStore
+    dynamodb: Any
+    table_name: str
     clock: Callable[[], datetime] = utcnow
     schedules: Callable[[], ScheduleStore | None] = field(default=lambda: _schedule_store())
     import_objects: Callable[[], ObjectStore | None] = field(default=lambda: _import_objects())
@@ -82,6 +82,21 @@ class Context:
 
     def __post_init__(self) -> None:
         self._cache = ProgramCache(self.programs, self.program_cache_seconds)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        """Members, tier history and VIP writes as the runs see them (the VIP and tier-history
+        routes): built on first use, so that the API's cold import leaves the store off."""
+        from loyalty_engine.tiers.job_store import JobStore
+
+        return JobStore(self.dynamodb, self.table_name)
+
+    @cached_property
+    def runs(self) -> RunStore:
+        """The runs' summaries and checkpoints (`GET .../jobs`): built on first use."""
+        from loyalty_engine.tiers.run_store import RunStore
+
+        return RunStore(self.dynamodb, self.table_name)
 
     def program(self, group: str, program_id: str) -> Program:
         return self._cache.get(group, program_id)
@@ -104,9 +119,9 @@ def default_context() -> Context:
         members=MemberStore(dynamodb, config.table_name),
         rewards=RewardStore(dynamodb, config.table_name),
         imports=ImportStore(dynamodb, config.table_name),
-        jobs=JobStore(dynamodb, config.table_name),
         groups=GroupStore(dynamodb, config.table_name),
-        runs=RunStore(dynamodb, config.table_name),
+        dynamodb=dynamodb,
+        table_name=config.table_name,
         program_cache_seconds=config.program_cache_seconds,
         presigned_url_seconds=config.presigned_url_seconds,
     )

@@ -13,7 +13,6 @@ from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.handlers.rest import caller_of, responses
 from loyalty_engine.kernel.types import SLUG_PATTERN, plain_int
 from loyalty_engine.points.job_names import JobName
-from loyalty_engine.tiers.run_queries import get_run, list_runs
 from loyalty_engine.tiers.run_views import RUN_ID_PATTERN, RunDetail, RunPage
 
 ProgramId = Annotated[str, Path(pattern=SLUG_PATTERN, description="Program slug")]
@@ -31,6 +30,8 @@ def add_jobs_routes(app: APIGatewayRestResolver) -> None:
     ) -> RunPage:
         """The program's scheduled runs (and operators' runs by hand), newest scheduled first: one
         Query per job. A dry run writes nothing, so it is never listed."""
+        from loyalty_engine.tiers.run_queries import list_runs  # off the cold path, as its store
+
         return list_runs(default_context(), caller_of(app), program_id, job, limit, cursor)
 
     @app.get("/v1/programs/<program_id>/jobs/<run_id>", responses=responses(200), tags=["programs"])
@@ -42,4 +43,6 @@ def add_jobs_routes(app: APIGatewayRestResolver) -> None:
         ],
     ) -> RunDetail:
         """One run with the progress of each of its member shards."""
+        from loyalty_engine.tiers.run_queries import get_run  # off the cold path, as its store
+
         return get_run(default_context(), caller_of(app), program_id, run_id)

@@ -15,7 +15,9 @@ from loyalty_engine.tiers.run_views import RunDetail, RunPage, run_detail, run_v
 
 class RunReaders(Protocol):
     programs: ProgramStore
-    runs: RunStore
+
+    @property
+    def runs(self) -> RunStore: ...
 
 
 def _known_program(ctx: RunReaders, caller: Caller, program_id: str) -> None:
