@@ -110,4 +110,6 @@ INSTRUMENT_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/v1/customers/{customer_id}", ADMIN),
     ApiRoute("GET", "/v1/customers", ADMIN),
     ApiRoute("PUT", "/v1/members/{card_code}/customer", ADMIN),
+    ApiRoute("PUT", "/v1/instruments/{number}/customer", ADMIN),
+    ApiRoute("DELETE", "/v1/instruments/{number}/customer", ADMIN),
 )

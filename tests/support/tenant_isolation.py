@@ -89,6 +89,8 @@ EVENT_FOR = {
     ("GET", "/v1/customers/{customer_id}"): "api_get_customer",
     ("GET", "/v1/customers"): "api_list_customers",
     ("PUT", "/v1/members/{card_code}/customer"): "api_link_card_customer",
+    ("PUT", "/v1/instruments/{number}/customer"): "api_link_instrument_customer",
+    ("DELETE", "/v1/instruments/{number}/customer"): "api_unlink_instrument_customer",
     ("POST", "/v1/webhooks"): "api_create_webhook",
     ("GET", "/v1/webhooks"): "api_list_webhooks",
     ("GET", "/v1/webhooks/{subscription_id}"): "api_get_webhook",

@@ -259,6 +259,13 @@ class CustomerStore(ItemTable):
             self.check_action(pk, keys.CUSTOMER_SK, not_erased),
         ]
 
+    def unlink_instrument_action(self, group: str, customer_id: str, number: str) -> dict[str, Any]:
+        """Transaction action: drop a customer's link to an instrument (it moved to another
+        customer, or to none)."""
+        return self.delete_action(
+            keys.customer_pk(group, customer_id), keys.customer_instrument_link_sk(number)
+        )
+
     def link_card(
         self, group: str, customer: Customer, card_code: str, previous: tuple[str, int] | None
     ) -> None:

@@ -31,6 +31,7 @@ from loyalty_engine.instruments import merchant_use_cases as merchants
 from loyalty_engine.instruments import series_use_cases as series
 from loyalty_engine.instruments.batches import BatchRequest, BatchView
 from loyalty_engine.instruments.context import instrument_services
+from loyalty_engine.instruments.customer_links import CustomerLinkRequest, set_instrument_customer
 from loyalty_engine.instruments.instrument import (
     NUMBER_PATTERN,
     ActivationRequest,
@@ -245,6 +246,21 @@ def get_customer(customer_id: Slug) -> CustomerView:
 def link_card(card_code: CardCode, link: Annotated[CardLink, Body()]) -> CustomerView:
     """Link a member card to a customer (a card has one customer; linking again moves it)."""
     return customers.link_card(instrument_services(), caller_of(app), card_code, link.customer_id)
+
+
+@app.put("/v1/instruments/<number>/customer", responses=responses(200), tags=["customers"])
+def link_instrument(number: Number, link: Annotated[CustomerLinkRequest, Body()]) -> Response[InstrumentView]:
+    """Link an instrument to a customer after its sale or issue (an instrument has one customer;
+    linking again moves it; the link it has already changes nothing). Any state, cancelled too."""
+    status, body = set_instrument_customer(instrument_services(), caller_of(app), number, link.customer_id)
+    return json_response(status, body)
+
+
+@app.delete("/v1/instruments/<number>/customer", responses=responses(200), tags=["customers"])
+def unlink_instrument(number: Number) -> Response[InstrumentView]:
+    """Unlink an instrument from its customer (none linked: changes nothing)."""
+    status, body = set_instrument_customer(instrument_services(), caller_of(app), number, None)
+    return json_response(status, body)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -20,7 +20,8 @@ from loyalty_engine.kernel.timeutil import UtcDatetime
 from loyalty_engine.kernel.types import Slug, not_blank
 
 Status = Literal["issued", "active", "redeemed", "expired", "cancelled"]
-EntryKind = Literal["activation", "issue", "redemption", "reversal", "cancellation"]
+Movement = Literal["activation", "issue", "redemption", "reversal", "cancellation"]
+EntryKind = Literal[Movement, "customer_link", "customer_unlink"]  # a link moves no value
 NUMBER_PATTERN = r"^[0-9]{8,32}$"
 NaturalKey = Annotated[str, Field(pattern=NATURAL_KEY_PATTERN)]
 
@@ -64,7 +65,7 @@ class InstrumentEntry(DeferredModel):
     status_after: Status
     merchant_id: str | None = None
     store_id: str | None = None
-    reference: str = Field(description="activation, redemption, reversal, return or cancellation id")
+    reference: str = Field(description="activation, redemption, reversal, return, cancellation, customer id")
     reverses: str | None = Field(default=None, description="The redemption a reversal refunds")
     reason: str | None = Field(default=None, description="Why the instrument was cancelled")
     at: UtcDatetime

@@ -91,11 +91,11 @@ def _movement(instrument_view: InstrumentView, entry: InstrumentEntry) -> dict[s
 Decide = Callable[[Loaded, Series, datetime], "tuple[InstrumentWrite, StoredAnswer] | Answer"]
 
 
-def _change(
+def change_instrument(
     svc: InstrumentServices,
     caller: Caller,
     number: str,
-    record_sk: str,
+    record_sk: str | None,
     decide: Decide,
     extra_keys: list[tuple[str, str]] = (),  # type: ignore[assignment]
     *,
@@ -106,7 +106,9 @@ def _change(
     group = caller.group_id
     merchant_id = _merchant(caller) if at_till else None
     for _ in attempts(MAX_ATTEMPTS, RACE):
-        loaded = svc.instruments.load(group, number, [record_sk], merchant_id, extra_keys)
+        loaded = svc.instruments.load(
+            group, number, [record_sk] if record_sk else [], merchant_id, extra_keys
+        )
         series = _series_of(loaded, number)
         if at_till:
             _till(loaded)
@@ -153,6 +155,9 @@ def activate_gift_card(
         links = (
             svc.customers.link_instrument_actions(group, new.customer_id, number) if new.customer_id else []
         )
+        before = loaded.instrument.customer_id
+        if before and before != new.customer_id:  # linked before its sale to another customer
+            links.append(svc.customers.unlink_instrument_action(group, before, number))
         write = InstrumentWrite(
             instrument=new,
             entry=entry,
@@ -161,7 +166,7 @@ def activate_gift_card(
         )
         return write, answer
 
-    return _change(svc, caller, number, sk, decide, customer_key)
+    return change_instrument(svc, caller, number, sk, decide, customer_key)
 
 
 def redeem_instrument(
@@ -185,7 +190,7 @@ def redeem_instrument(
         write = InstrumentWrite(instrument=new, entry=entry, new_records=[(sk, "redemption", data)])
         return write, answer
 
-    return _change(svc, caller, number, sk, decide)
+    return change_instrument(svc, caller, number, sk, decide)
 
 
 def reverse_redemption(
@@ -223,7 +228,7 @@ def reverse_redemption(
         )
         return write, answer
 
-    return _change(svc, caller, number, sk, decide, [(group_pk, redemption_sk)])
+    return change_instrument(svc, caller, number, sk, decide, [(group_pk, redemption_sk)])
 
 
 def _fresh_number(svc: InstrumentServices, group: str, series: Series) -> str:
@@ -322,7 +327,7 @@ def cancel_instrument(
         record = (sk, "cancellation", {"reason": request.reason, "answer": answer_attrs(answer)})
         return InstrumentWrite(instrument=new, entry=entry, new_records=[record]), answer
 
-    return _change(svc, caller, number, sk, decide, at_till=False)
+    return change_instrument(svc, caller, number, sk, decide, at_till=False)
 
 
 def lookup(svc: InstrumentServices, caller: Caller, number: str) -> InstrumentView:
