@@ -182,3 +182,29 @@ def test_a_vip_tier_does_not_change_the_standard_tier_nor_its_runs(clock):
     earned = group.earn("BOTH-1", "O2", "10.00", at("2026-12-11T10:00:00+01:00"))["earned"]
     assert (earned["nq"], earned["q"]) == (200, 20)
     assert [c["cause"] for c in group.history("BOTH-1")] == ["upgrade_run", "vip_grant"]
+
+
+def test_a_program_cannot_drop_a_tier_while_it_has_members(clock):
+    """DOMAIN.md: every tier change is recorded with its cause (runs, VIP grants); a member is in
+    one of the program's tiers. Removing Gold under a Gold member left them in no tier the program
+    knows, earning at x1 and never judged by a run again: the replacement is refused and changes
+    nothing; raising Gold's thresholds lets the downgrade run move the member, with history."""
+    group = Group("demo", SAMPLE)
+    group.enrol("GOLD-2")
+    now("2026-12-10T12:00:00+01:00")
+    group.earn("GOLD-2", "O1", "2000.00", at("2026-12-10T10:00:00+01:00"))
+    group.run("tier-upgrade", at("2026-12-11T03:00:00+01:00"))
+    two_tiers = copy.deepcopy(SAMPLE)
+    two_tiers["tier_settings"]["tiers"] = two_tiers["tier_settings"]["tiers"][:2]
+    refused = call("api_put_program", group.admin, body=two_tiers)
+    assert (refused.status, refused.body["code"]) == (409, "tiers_in_use"), refused.body
+    assert refused.body["details"] == [
+        {"field": "tier_settings.tiers", "reason": "tiers_in_use", "ranks": [3]}
+    ]
+    simple = {k: v for k, v in SAMPLE.items() if k != "tier_settings"} | {"kind": "simple"}
+    refused = call("api_put_program", group.admin, body=simple)
+    assert (refused.status, refused.body["details"][0]["ranks"]) == (409, [1, 2, 3]), refused.body
+    assert call("api_get_program", group.admin, path={"program_id": "club"}).body["version"] == 1
+    assert group.member("GOLD-2")["tier"]["name"] == "Gold"
+    other = Group("demo-b", SAMPLE)  # no member yet: its tiers may still be reshaped
+    assert call("api_put_program", other.admin, body=two_tiers).status == 200

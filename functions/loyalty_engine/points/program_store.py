@@ -15,7 +15,7 @@ from loyalty_engine.kernel.dynamo import cancellation_codes, error_code, from_it
 from loyalty_engine.kernel.errors import Conflict
 from loyalty_engine.kernel.item_access import ItemTable
 from loyalty_engine.kernel.records import data_of, item
-from loyalty_engine.kernel.table import GSI1, PARTITION_KEY, SORT_KEY
+from loyalty_engine.kernel.table import GSI1, MEMBER_SHARDS, PARTITION_KEY, SORT_KEY
 from loyalty_engine.points.programs import Program
 from loyalty_engine.points.tier_counts import TierTally
 
@@ -79,6 +79,24 @@ class ProgramStore:
         )
         items = response.get("Items", [])
         return Program.model_validate(data_of(from_item(items[0]))) if items else None
+
+    def has_members(self, group: str, program_id: str) -> bool:
+        """Whether the program has a member: one key of each member shard of gsi1 (at most 16
+        Queries of one item; eventually consistent), asked only before a change that needs none."""
+        for shard in range(MEMBER_SHARDS):
+            response = self._query(
+                IndexName=GSI1.name,
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": GSI1.partition_key},
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.program_members_gsi1pk(group, program_id, shard)}
+                },
+                ProjectionExpression="#pk",
+                Limit=1,
+            )
+            if response.get("Items"):
+                return True
+        return False
 
     def _query(self, **params: Any) -> Any:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loyalty_engine.access.models import Caller
-from loyalty_engine.kernel.errors import InvalidRequest, program_not_found
+from loyalty_engine.kernel.errors import Conflict, InvalidRequest, program_not_found
 from loyalty_engine.kernel.types import same_spec
 from loyalty_engine.points.context import PointsContext
 from loyalty_engine.points.programs import Program, ProgramPage, ProgramSpec
@@ -27,6 +27,15 @@ def put_program(
     if previous is not None and same_spec(spec, previous):
         ctx.program_saved(group, previous)  # a retry after a failed schedule sync converges here
         return 200, previous
+    removed = _removed_ranks(previous, spec)
+    if removed and ctx.programs.has_members(group, program_id):
+        raise Conflict(
+            f"the program has members and would lose its tiers {removed}: a member would be left in a "
+            "tier the program no longer has; raise the thresholds of those tiers instead (the downgrade "
+            "runs move their members down, with history), or drop them before the first member",
+            code="tiers_in_use",
+            details=[{"field": "tier_settings.tiers", "reason": "tiers_in_use", "ranks": removed}],
+        )
     program = Program(
         **spec.model_dump(),
         program_id=program_id,
@@ -38,6 +47,14 @@ def put_program(
     ctx.forget_program(group, program_id)
     ctx.program_saved(group, program)  # its schedules follow it (a failure answers 503: retry the PUT)
     return (200 if previous else 201), program
+
+
+def _removed_ranks(previous: Program | None, spec: ProgramSpec) -> list[int]:
+    """The tier ranks `previous` has and `spec` does not (all of them for a tiered program made
+    simple): members may hold them."""
+    before = len(previous.tier_settings.tiers) if previous and previous.tier_settings else 0
+    after = len(spec.tier_settings.tiers) if spec.tier_settings else 0
+    return list(range(after + 1, before + 1))
 
 
 def get_program(ctx: PointsContext, caller: Caller, program_id: str) -> Program:
