@@ -95,8 +95,8 @@ export async function openMember(rawCard) {
   }
   const ledger = await ledgerEntries(card);
   if (mine !== opening) return;
-  render(member, ledger);
   const here = { current: () => mine === opening, reopen: () => openMember(member.card_code) };
+  render(member, ledger, here);
   view().append(memberActions(member, here), memberPrivacy(member, here));
   say(`Member ${member.card_code} loaded.`);
   loadLinkedCustomer(member.card_code, member.erased_at);
@@ -126,7 +126,7 @@ function failed(what, error) {
   return h("p", { class: "error" }, `${what}: ${error.message} (${error.code || "error"})`);
 }
 
-function render(member, ledger) {
+function render(member, ledger, here) {
   const nq = member.balances.nq;
   const q = member.balances.q;
   const expiry = nq.next_expiry ? `${nq.next_expiry.points} points on ${when(nq.next_expiry.at)}` : "none";
@@ -167,7 +167,7 @@ function render(member, ledger) {
       { label: "Q", value: (e) => signed(e.q), num: true },
       { label: "NQ balance", value: (e) => e.nq_balance, num: true },
     ], ledger.slice(0, 50), "no entry."),
-    adjustForm(member.card_code),
+    adjustForm(member.card_code, here),
     h("h4", {}, "Timeline"),
     h("div", { id: "timeline" }, h("p", { class: "muted" }, "Loading the timeline…")),
   );
@@ -289,7 +289,7 @@ async function loadTimeline(card) {
   }
 }
 
-function adjustForm(card) {
+function adjustForm(card, { current }) {
   const form = h(
     "form",
     { id: "adjust-form", class: "stack", "aria-labelledby": "adjust-title" },
@@ -333,12 +333,13 @@ function adjustForm(card) {
     } catch (error) {
       unanswered = noFinalAnswer(error) ? { fingerprint, key } : null;
       enable(button);
-      if (!document.getElementById("app").hidden) showError("Adjust points", error); // not after sign-out
+      // not after sign-out, nor once the agent opened another member (a 401 has signed out)
+      if (current() && error.status !== 401) showError("Adjust points", error);
       return;
     }
     const adjusted = `${signed(done.points)} ${done.kind.toUpperCase()} points`;
     const after = `(${done.reason_code}): NQ ${done.balance.nq}, Q ${done.balance.q}.`;
-    if (!form.isConnected) {
+    if (!current()) {
       // the agent opened another member meanwhile (or signed out): they stay where they are
       if (!document.getElementById("app").hidden) say(`Adjusted ${adjusted} of card ${card} ${after}`);
       return;
