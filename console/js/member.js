@@ -235,6 +235,7 @@ const loadHistory = (card) => loadPaged(card, {
     { label: "From", value: (c) => (c.previous_tier ? c.previous_tier.name : "—") },
     { label: "To", value: (c) => (c.new_tier ? c.new_tier.name : "—") },
     { label: "VIP", value: (c) => c.vip_tier || "" },
+    { label: "Reason", value: (c) => c.reason || "" },
     { label: "Q points", value: (c) => c.q_points, num: true },
   ],
 });

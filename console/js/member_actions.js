@@ -113,7 +113,11 @@ function vipForms(member, current, reopen) {
     const tier = removeTier.value;
     const yes = h("button", { type: "button" }, `Yes, remove ${tier}`);
     const no = h("button", { type: "button" }, "Cancel");
-    confirmLine.replaceChildren(`Remove the VIP tier ${tier} from card ${card}? `, yes, " ", no);
+    const why = h("input", { id: "vip-remove-reason", type: "text", maxlength: 256 });
+    confirmLine.replaceChildren(
+      `Remove the VIP tier ${tier} from card ${card}? `,
+      h("label", { for: "vip-remove-reason" }, "Reason for the removal (optional)"), " ", why, " ", yes, " ", no,
+    );
     confirmLine.hidden = false;
     no.addEventListener("click", () => {
       confirmLine.hidden = true;
@@ -122,13 +126,20 @@ function vipForms(member, current, reopen) {
     });
     yes.addEventListener("click", async () => {
       if (yes.disabled) return; // a double click removes once
+      // optional; if given, not spaces only (the API would keep a blank reason in the history)
+      const given = why.value;
+      if (given && !given.trim()) return refuse("Remove VIP tier", why, "Say why the tier is removed, or leave the reason empty (spaces only is none).");
       yes.disabled = true;
       const path = `/v1/members/${segment(card)}/vip-tiers/${segment(tier)}`;
-      const answer = await sendRemove(tier, () => call("DELETE", path));
+      const query = { reason: given.trim() || undefined };
+      const answer = await sendRemove(JSON.stringify([tier, query.reason]), () => call("DELETE", path, { query }));
       if (answer) await done(current, reopen, card, `Removed the VIP tier ${tier}`);
       else if (yes.isConnected) enable(yes);
     });
-    yes.focus();
+    why.addEventListener("keydown", (key) => {
+      if (key.key === "Enter") yes.click();
+    });
+    why.focus();
   });
   loadVipTiers(member, grantTier, program, grant, current);
   return h(

@@ -5,7 +5,9 @@ reading every page of the catalog and of the rewards held."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import expect
 
@@ -46,3 +48,63 @@ def test_an_adjustment_refused_after_another_member_opened_shows_nothing(
     expect(page.get_by_role("heading", name=f"Member {other}")).to_be_visible()
     expect(page.get_by_role("alert")).to_be_hidden()
     expect(page.get_by_role("status")).to_contain_text(f"Member {other} loaded")
+
+
+def _vip_program(api: Api) -> str:
+    """A program with one VIP tier, `press`."""
+    program = "forms-club"
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    body = {
+        "name": "Forms Club",
+        "kind": "tiered",
+        "currency": "EUR",
+        "starts_at": (now - timedelta(days=10)).isoformat(),
+        "card_codes": {"generation": "manual"},
+        "nq_points": {"conversion_rate": "1", "rounding": "down", "validity": {"value": 1, "unit": "year"}},
+        "q_points": {"conversion_rate": "1", "validity": {"value": 1, "unit": "year"}},
+        "tier_settings": {
+            "max_tier_downgrade": 1,
+            "upgrade": {"first_run_at": (now + timedelta(days=1)).isoformat(), "periodicity": "daily"},
+            "downgrade": {"mode": "relative", "every": {"value": 1, "unit": "year"}},
+            "tiers": [{"rank": 1, "name": "Blue", "entry_threshold": 0, "downgrade_threshold": 0}],
+        },
+        "vip_tiers": [{"name": "press"}],
+    }
+    api("PUT", f"/v1/programs/{program}", 201, json=body)
+    return program
+
+
+def test_a_vip_tier_is_removed_with_the_reason_the_agent_gives(signed_in: Any, seeded: Seeded) -> None:
+    """The removal sent no reason: the tier history kept none, though the API takes one."""
+    page = signed_in
+    api = Api(seeded.api_url, seeded.admin_key)
+    program = _vip_program(api)
+    cards = ("FORMS-0003", "FORMS-0004")
+    for card in cards:
+        api("POST", f"/v1/programs/{program}/members", 201, json={"card_code": card})
+        api("PUT", f"/v1/members/{card}/vip-tiers/press", 200, json={"reason": "journalist"})
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "DELETE" else None)
+    open_member(page, cards[0])
+    page.get_by_role("button", name="Remove VIP tier").click()
+    reason = page.get_by_label("Reason for the removal (optional)")
+    expect(reason).to_be_focused()
+    reason.fill("   ")
+    page.get_by_role("button", name="Yes, remove press").click()
+    expect(page.get_by_role("alert")).to_contain_text("spaces only is none")
+    expect(reason).to_be_focused()
+    assert sent == []
+    reason.fill("left the paper")
+    reason.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Removed the VIP tier press")
+    assert len(sent) == 1 and parse_qs(urlparse(sent[0]).query) == {"reason": ["left the paper"]}, sent
+    history = page.get_by_role("table", name="Tier history")
+    expect(history.locator("tbody tr").first).to_contain_text("left the paper")
+    change = api("GET", f"/v1/members/{cards[0]}/tier-history", 200)["changes"][0]
+    assert change["vip_tier"] == "press" and change["reason"] == "left the paper", change
+    # no reason is none: the request carries no `reason`
+    open_member(page, cards[1])
+    page.get_by_role("button", name="Remove VIP tier").click()
+    page.get_by_role("button", name="Yes, remove press").click()
+    expect(page.get_by_role("status")).to_contain_text("Removed the VIP tier press")
+    assert len(sent) == 2 and urlparse(sent[1]).query == "", sent
