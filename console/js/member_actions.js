@@ -1,7 +1,7 @@
 // Customer service's actions on a member's VIP tiers and rewards (the member view's block).
 
 import { call, get, noFinalAnswer, segment } from "./api.js";
-import { clearError, enable, h, say, showError } from "./dom.js";
+import { clearError, enable, h, say, showError, when } from "./dom.js";
 
 // The API's refusals of these actions in words (docs/api.md, Errors); any other as the API says it.
 const WORDS = {
@@ -18,6 +18,7 @@ const WORDS = {
   vip_tier_not_found: "The program has no such VIP tier.",
   member_not_found: "The card was not found.",
   concurrent_update: "Someone changed the member at the same moment: send it again.",
+  burn_date_in_future: "The moment of the use is in the future: give one past, or leave it empty for now.",
 };
 const NEEDS = { vip: "an admin key", rewards: "an admin or shop key" };
 
@@ -65,7 +66,21 @@ async function done(current, reopen, card, said) {
 function refuse(title, field, message) {
   showError(title, { message, code: "validation_error" });
   field.focus();
+  return null;
 }
+
+// The store where it happened (optional, as the API takes it): empty is none, spaces only is
+// refused in the page (`undefined` then, the field focused), else the id trimmed.
+function storeOf(field, title) {
+  const value = field.value.trim();
+  if (field.value && !value) return refuse(title, field, "Type the store id, or leave it empty (spaces only is none).");
+  return value || undefined;
+}
+
+const storeField = (id, purpose) => [
+  h("label", { for: id }, `Store id (optional${purpose})`),
+  h("input", { id, type: "text", maxlength: 128, autocomplete: "off" }),
+];
 
 export function memberActions(member, { current, reopen }) {
   const card = member.card_code;
@@ -178,8 +193,10 @@ function rewardForms(card, current, reopen) {
   const buy = h(
     "form", { id: "buy-form", class: "stack" },
     h("label", { for: "buy-reward" }, "Reward id"), rewardId, catalog,
-    h("label", { for: "buy-quantity" }, "Quantity to buy"), quantity, h("span"), cost, h("span"), buyButton,
+    h("label", { for: "buy-quantity" }, "Quantity to buy"), quantity, storeField("buy-store", ": where it was bought"),
+    h("span"), cost, h("span"), buyButton,
   );
+  const buyStore = buy.querySelector("#buy-store");
   const prices = new Map();
   const showCost = () => {
     const each = prices.get(rewardId.value.trim());
@@ -197,9 +214,12 @@ function rewardForms(card, current, reopen) {
     const body = { reward_id: rewardId.value.trim(), quantity: Number(quantity.value) };
     if (!body.reward_id) return refuse("Buy reward", rewardId, "Type or pick a reward id.");
     if (!Number.isInteger(body.quantity) || body.quantity < 1) return refuse("Buy reward", quantity, "The quantity must be a whole number of at least 1.");
+    body.store_id = storeOf(buyStore, "Buy reward");
+    if (body.store_id === null) return null;
     const path = `/v1/members/${segment(card)}/rewards`;
     const answer = await sendBuy(JSON.stringify(body), (key) => call("POST", path, { body, headers: { "Idempotency-Key": key } }));
-    if (answer) await done(current, reopen, card, `Bought ${answer.quantity} of ${answer.reward_id} for ${answer.nqp_spent} NQ points`);
+    const where = answer && answer.store_id ? ` at store ${answer.store_id}` : "";
+    if (answer) await done(current, reopen, card, `Bought ${answer.quantity} of ${answer.reward_id} for ${answer.nqp_spent} NQ points${where}`);
   });
 
   const attribution = h("select", { id: "use-attribution", required: true });
@@ -208,8 +228,12 @@ function rewardForms(card, current, reopen) {
   const use = h(
     "form", { id: "use-form", class: "stack", hidden: true },
     h("label", { for: "use-attribution" }, "Reward held"), attribution,
-    h("label", { for: "use-quantity" }, "Quantity to use"), units, h("span"), useButton,
+    h("label", { for: "use-quantity" }, "Quantity to use"), units, storeField("use-store", ": where it was used"),
+    h("label", { for: "use-at" }, "Used at (UTC; empty: now)"), h("input", { id: "use-at", type: "datetime-local", step: 1 }),
+    h("span"), useButton,
   );
+  const useStore = use.querySelector("#use-store");
+  const usedAt = use.querySelector("#use-at");
   const held = h("p", { class: "muted", id: "use-held" }, "Loading the rewards to use…");
   loadHeld(card, attribution, held, use, current);
   const sendUse = writer(useButton, "Use reward", NEEDS.rewards, current);
@@ -219,9 +243,15 @@ function rewardForms(card, current, reopen) {
     const id = attribution.value;
     const body = { quantity: Number(units.value) };
     if (!Number.isInteger(body.quantity) || body.quantity < 1) return refuse("Use reward", units, "The quantity must be a whole number of at least 1.");
+    body.store_id = storeOf(useStore, "Use reward");
+    if (body.store_id === null) return null;
+    if (usedAt.validity.badInput) return refuse("Use reward", usedAt, "Give the moment of the use in full (date and time, UTC), or leave it empty for now.");
+    // typed in UTC, as every time of the console; empty: the API dates the use now
+    if (usedAt.value) body.burned_at = `${usedAt.value}${/T\d\d:\d\d$/.test(usedAt.value) ? ":00" : ""}+00:00`;
     const path = `/v1/members/${segment(card)}/rewards/${segment(id)}/burns`;
     const answer = await sendUse(JSON.stringify([id, body]), (key) => call("POST", path, { body, headers: { "Idempotency-Key": key } }));
-    if (answer) await done(current, reopen, card, `Used ${answer.burn.quantity} of reward ${id}: ${answer.remaining} left`);
+    const where = answer && answer.burn.store_id ? ` at store ${answer.burn.store_id}` : "";
+    if (answer) await done(current, reopen, card, `Used ${answer.burn.quantity} of reward ${id}: ${answer.remaining} left (used ${when(answer.burn.burned_at)}${where})`);
   });
   return h(
     "div", {},

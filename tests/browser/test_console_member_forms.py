@@ -14,6 +14,8 @@ from playwright.sync_api import expect
 from tests.browser.conftest import open_member
 from tests.browser.seed import Api, Seeded
 
+REWARD = "seed-gift-3"  # the seed's catalog: 10 NQ points a unit
+
 
 def _enrol(seeded: Seeded, card: str, points: int = 0) -> Api:
     api = Api(seeded.api_url, seeded.admin_key)
@@ -108,3 +110,41 @@ def test_a_vip_tier_is_removed_with_the_reason_the_agent_gives(signed_in: Any, s
     page.get_by_role("button", name="Yes, remove press").click()
     expect(page.get_by_role("status")).to_contain_text("Removed the VIP tier press")
     assert len(sent) == 2 and urlparse(sent[1]).query == "", sent
+
+
+def test_a_purchase_and_a_use_carry_their_store_and_moment(signed_in: Any, seeded: Seeded) -> None:
+    """Buying and using sent no `store_id` nor `burned_at`: a use in a shop yesterday was
+    recorded now, at no store."""
+    page = signed_in
+    card = "FORMS-0005"
+    api = _enrol(seeded, card, points=100)
+    posts: list[dict[str, Any]] = []
+    page.on("request", lambda r: posts.append(r.post_data_json) if r.method == "POST" else None)
+    open_member(page, card)
+    page.get_by_label("Reward id").fill(REWARD)
+    store = page.get_by_label("Store id (optional: where it was bought)")
+    store.fill("   ")
+    page.get_by_role("button", name="Buy reward").click()
+    expect(page.get_by_role("alert")).to_contain_text("Type the store id, or leave it empty")
+    expect(store).to_be_focused()
+    assert posts == []
+    store.fill(" S-12 ")
+    page.get_by_role("button", name="Buy reward").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Bought 1 of {REWARD} for 10 NQ points at store S-12")
+    bought = api("GET", f"/v1/members/{card}/rewards", 200)["attributions"][0]
+    assert bought["store_id"] == "S-12", bought
+    page.wait_for_timeout(1500)  # a use is dated after the purchase, to the second
+    valid_from = datetime.fromisoformat(bought["valid_from"]).astimezone(UTC)
+    moment = (valid_from + timedelta(seconds=1)).replace(microsecond=0, tzinfo=None)
+    at = page.get_by_label("Used at (UTC; empty: now)")
+    at.fill((moment + timedelta(days=1)).isoformat())
+    page.get_by_role("button", name="Use reward").click()
+    expect(page.get_by_role("alert")).to_contain_text("The moment of the use is in the future")
+    page.get_by_label("Store id (optional: where it was used)").fill("S-34")
+    at.fill(moment.isoformat())
+    page.get_by_role("button", name="Use reward").click()
+    expect(page.get_by_role("status")).to_contain_text("at store S-34")
+    burn = api("GET", f"/v1/members/{card}/rewards", 200)["attributions"][0]["burns"][0]
+    assert burn["store_id"] == "S-34", burn
+    assert datetime.fromisoformat(burn["burned_at"]) == moment.replace(tzinfo=UTC), burn
+    assert posts[-1]["burned_at"] == f"{moment.isoformat()}+00:00", posts[-1]
