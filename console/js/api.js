@@ -100,6 +100,19 @@ export async function allPrograms() {
   return programs;
 }
 
+// Every row of a paged list (`field` of each page), 200 a page, up to `cap` rows: {rows, more}
+// (`more`: the list goes on past the cap). The member page's pickers read them all.
+export async function everyPage(path, field, cap) {
+  const rows = [];
+  let cursor = null;
+  do {
+    const page = await get(path, { limit: 200, cursor });
+    rows.push(...page[field]);
+    cursor = page.next_cursor;
+  } while (cursor && rows.length < cap);
+  return { rows: rows.slice(0, cap), more: Boolean(cursor) || rows.length > cap };
+}
+
 export function segment(value) {
   return encodeURIComponent(String(value).trim());
 }

@@ -1,6 +1,6 @@
 // Customer service's actions on a member's VIP tiers and rewards (the member view's block).
 
-import { call, get, noFinalAnswer, segment } from "./api.js";
+import { call, everyPage, get, noFinalAnswer, segment } from "./api.js";
 import { clearError, enable, h, say, showError, when } from "./dom.js";
 
 // The API's refusals of these actions in words (docs/api.md, Errors); any other as the API says it.
@@ -189,9 +189,11 @@ function rewardForms(card, current, reopen) {
   const catalog = h("datalist", { id: "buy-catalog" });
   const quantity = h("input", { id: "buy-quantity", type: "number", step: 1, value: 1 });
   const cost = h("p", { id: "buy-cost", class: "muted", "aria-live": "polite" });
+  const listed = h("p", { id: "buy-listed", class: "muted" }, "Loading the catalog…");
   const buyButton = h("button", { type: "submit" }, "Buy reward");
   const buy = h(
     "form", { id: "buy-form", class: "stack" },
+    h("span"), listed,
     h("label", { for: "buy-reward" }, "Reward id"), rewardId, catalog,
     h("label", { for: "buy-quantity" }, "Quantity to buy"), quantity, storeField("buy-store", ": where it was bought"),
     h("span"), cost, h("span"), buyButton,
@@ -206,7 +208,7 @@ function rewardForms(card, current, reopen) {
   };
   rewardId.addEventListener("input", showCost);
   quantity.addEventListener("input", showCost);
-  loadCatalog(catalog, prices, showCost);
+  loadCatalog(catalog, listed, prices, showCost);
   const sendBuy = writer(buyButton, "Buy reward", NEEDS.rewards, current);
   buy.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -260,40 +262,45 @@ function rewardForms(card, current, reopen) {
   );
 }
 
-// The catalog's first pages (up to 200 rewards) for the picker, each with its NQ cost.
-async function loadCatalog(list, prices, showCost) {
-  let cursor = null;
+// A picker reads this many rewards at most (the catalog's, the member's), 200 a page.
+const PICKER_CAP = 2000;
+
+// The catalog's rewards (every page, up to PICKER_CAP) for the picker, each with its NQ cost.
+async function loadCatalog(list, line, prices, showCost) {
+  let read;
   try {
-    for (let page = 0; page < 4; page++) {
-      const answer = await get("/v1/rewards", { limit: 50, cursor });
-      for (const reward of answer.rewards) {
-        if (Number.isInteger(reward.nqp_value)) prices.set(reward.external_id, reward.nqp_value);
-        const name = reward.name ? `${reward.name} · ` : "";
-        list.append(h("option", { value: reward.external_id }, `${name}${reward.nqp_value ?? "?"} NQ points`));
-      }
-      cursor = answer.next_cursor;
-      if (!cursor) break;
-    }
-  } catch {
+    read = await everyPage("/v1/rewards", "rewards", PICKER_CAP);
+  } catch (error) {
     // the id can still be typed; the API says if it is not a reward
+    line.textContent = `The catalog could not be read (${error.code || "error"}): type the reward id.`;
+    return;
   }
+  for (const reward of read.rows) {
+    if (Number.isInteger(reward.nqp_value)) prices.set(reward.external_id, reward.nqp_value);
+    const name = reward.name ? `${reward.name} · ` : "";
+    list.append(h("option", { value: reward.external_id }, `${name}${reward.nqp_value ?? "?"} NQ points`));
+  }
+  line.textContent = read.more
+    ? `The catalog's first ${read.rows.length} rewards to pick from; type the id of another.`
+    : `${read.rows.length} reward(s) of the catalog to pick from (or type an id).`;
   showCost();
 }
 
-// The member's rewards with units left and not expired (the first 200), to use.
+// The member's rewards with units left and not expired (read from every page, up to PICKER_CAP), to use.
 async function loadHeld(card, select, line, form, current) {
-  let rows;
+  let read;
   try {
-    rows = (await get(`/v1/members/${segment(card)}/rewards`, { limit: 200 })).attributions;
+    read = await everyPage(`/v1/members/${segment(card)}/rewards`, "attributions", PICKER_CAP);
   } catch (error) {
     if (current()) line.textContent = `The rewards could not be read: ${error.message} (${error.code || "error"}).`;
     return;
   }
-  const usable = rows.filter((a) => a.quantity - a.burned > 0 && ["available", "pending"].includes(a.status));
+  const usable = read.rows.filter((a) => a.quantity - a.burned > 0 && ["available", "pending"].includes(a.status));
   select.replaceChildren(...usable.map((a) => h(
     "option", { value: a.attribution_id },
     `${a.reward_id}: ${a.quantity - a.burned} of ${a.quantity} left (${a.status}) · ${a.attribution_id}`,
   )));
-  line.textContent = usable.length ? `${usable.length} reward(s) to use.` : "The member holds no reward to use.";
+  const beyond = read.more ? ` (of the member's newest ${read.rows.length} rewards; older ones are not listed)` : "";
+  line.textContent = usable.length ? `${usable.length} reward(s) to use${beyond}.` : `The member holds no reward to use${beyond}.`;
   form.hidden = !usable.length;
 }

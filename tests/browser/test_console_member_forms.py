@@ -5,6 +5,7 @@ reading every page of the catalog and of the rewards held."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -148,3 +149,66 @@ def test_a_purchase_and_a_use_carry_their_store_and_moment(signed_in: Any, seede
     assert burn["store_id"] == "S-34", burn
     assert datetime.fromisoformat(burn["burned_at"]) == moment.replace(tzinfo=UTC), burn
     assert posts[-1]["burned_at"] == f"{moment.isoformat()}+00:00", posts[-1]
+
+
+def _pages(page: Any, pattern: str, field: str, rows: list[dict[str, Any]]) -> list[str]:
+    """The test's network answers `pattern`'s GETs with `rows`, paged as the API does (its
+    `limit`, an opaque cursor): the queries asked."""
+    asked: list[str] = []
+
+    def answer(route: Any) -> None:
+        if route.request.method != "GET":
+            route.continue_()
+            return
+        query = parse_qs(urlparse(route.request.url).query)
+        asked.append(urlparse(route.request.url).query)
+        start = int(query.get("cursor", ["c0"])[0][1:])
+        limit = int(query["limit"][0])
+        end = start + limit
+        body = {field: rows[start:end], "next_cursor": f"c{end}" if end < len(rows) else None}
+        route.fulfill(status=200, body=json.dumps(body), content_type="application/json")
+
+    page.route(re.compile(pattern), answer)
+    return asked
+
+
+def test_the_pickers_read_every_page_of_the_catalog_and_of_the_rewards_held(
+    signed_in: Any, seeded: Seeded
+) -> None:
+    """The pickers read the first 200 of each: a reward of the catalog's 201st, or a member's
+    201st reward, could not be picked."""
+    page = signed_in
+    card = "FORMS-0006"
+    _enrol(seeded, card)
+    catalog = [
+        {"external_id": f"gift-{n:03}", "name": f"Gift {n}", "nqp_value": n, "codes": "generated"}
+        for n in range(450)
+    ]
+    held = [
+        {
+            "attribution_id": f"A{n:03}",
+            "reward_id": REWARD,
+            "status": "burned" if n < 449 else "available",
+            "quantity": 1,
+            "burned": 1 if n < 449 else 0,
+            "nqp_spent": 10,
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "valid_until": "2027-01-01T00:00:00+00:00",
+        }
+        for n in range(450)
+    ]
+    catalog_asked = _pages(page, r"/v1/rewards\?", "rewards", catalog)
+    held_asked = _pages(page, rf"/v1/members/{card}/rewards\?", "attributions", held)
+    open_member(page, card)
+    expect(page.locator("#buy-catalog option")).to_have_count(450)
+    expect(page.locator("#buy-listed")).to_have_text(
+        "450 reward(s) of the catalog to pick from (or type an id)."
+    )
+    page.get_by_label("Reward id").fill("gift-449")
+    expect(page.locator("#buy-cost")).to_have_text("Costs 449 NQ points (449 each).")
+    assert len(catalog_asked) == 3, catalog_asked
+    expect(page.locator("#use-held")).to_have_text("1 reward(s) to use.")
+    expect(page.get_by_label("Reward held").locator("option")).to_have_text(
+        [f"{REWARD}: 1 of 1 left (available) · A449"]
+    )
+    assert sum("limit=200" in q for q in held_asked) == 3, held_asked
