@@ -2,7 +2,7 @@
 // first, filtered by resource, key and time range (UTC), each record's details on request.
 
 import { get } from "./api.js";
-import { clearError, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
+import { clearError, closeOnEscape, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const STALE = Object.assign(new Error("a newer list"), { stale: true });
@@ -52,11 +52,20 @@ function detailsToggle(record) {
   ].join("\n");
   const details = h("pre", { id, class: "audit-details", hidden: true }, text); // text, never markup
   const button = h("button", { type: "button", "aria-expanded": "false", "aria-controls": id }, "Details");
+  const box = h("div", {}, button, details);
   button.addEventListener("click", () => {
     details.hidden = !details.hidden;
     button.setAttribute("aria-expanded", String(!details.hidden));
+    // Escape on the open details (or their button) closes them, the focus on the button
+    if (details.hidden) box.onkeydown = null;
+    else {
+      closeOnEscape(box, () => {
+        button.click();
+        button.focus();
+      });
+    }
   });
-  return h("div", {}, button, details);
+  return box;
 }
 
 export async function loadAudit({ focus = false } = {}) {

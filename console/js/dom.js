@@ -123,6 +123,23 @@ export async function pagedTable(box, caption, columns, empty, what, fetchPage) 
   await show(null);
 }
 
+// Escape inside `box` closes what it shows, as its Cancel (or toggle) does; `close` gives the
+// focus back to the control that opened it. One handler a box: opening it again replaces it.
+export function closeOnEscape(box, close) {
+  box.onkeydown = (event) => {
+    if (event.key !== "Escape") return;
+    event.preventDefault();
+    box.onkeydown = null;
+    close();
+  };
+}
+
+// The control to give the focus back to: `opener` while it is in the page (a list read again
+// replaced it), else `fallback` (the section's heading).
+export function focusBack(opener, fallback) {
+  (opener && opener.isConnected ? opener : document.getElementById(fallback)).focus();
+}
+
 // An admin page's error: a 403 is a key without the admin scope, said with what it may not do
 // (`what`); any other error as the API says it.
 export function explain(error, what) {

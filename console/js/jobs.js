@@ -2,7 +2,7 @@
 // job, each opened with the progress of its member shards (`GET …/jobs/{run_id}`).
 
 import { allPrograms, get, segment } from "./api.js";
-import { clearError, definitions, explain, h, pagedTable, replace, say, showError, table, when } from "./dom.js";
+import { clearError, closeOnEscape, definitions, explain, focusBack, h, pagedTable, replace, say, showError, table, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const STALE = Object.assign(new Error("a newer list"), { stale: true });
@@ -95,10 +95,10 @@ async function listRuns({ focus = false, mine = ++listing } = {}) {
 
 function openButton(programId, run) {
   const label = `Open the ${run.job} run of ${when(run.scheduled_at)}`;
-  return h("button", { type: "button", "aria-label": label, onclick: () => openRun(programId, run.run_id) }, "Open");
+  return h("button", { type: "button", "aria-label": label, onclick: (event) => openRun(programId, run.run_id, event.currentTarget) }, "Open");
 }
 
-async function openRun(programId, runId) {
+async function openRun(programId, runId, opener) {
   const mine = ++opening;
   clearError();
   const view = $("job-run-view");
@@ -147,6 +147,13 @@ async function openRun(programId, runId) {
   );
   heading.focus();
   say(`Run ${run.run_id} opened.`);
+  // Escape in the run closes it, the focus back on its Open button
+  closeOnEscape(view, () => {
+    opening++;
+    replace(view);
+    say("");
+    focusBack(opener, "jobs-title");
+  });
 }
 
 // Sign-out: the programs, the runs and the run shown are forgotten (the form is reset with the others).

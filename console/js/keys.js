@@ -4,7 +4,7 @@
 // sessionStorage, a URL, a file name or the status line.
 
 import { call, get, keyId, noFinalAnswer, segment } from "./api.js";
-import { clearError, enable, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
+import { clearError, closeOnEscape, enable, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const STALE = Object.assign(new Error("a newer list"), { stale: true });
@@ -214,9 +214,11 @@ async function createKey() {
   }
 }
 
+// A rotation's or revocation's form; Escape in it is its Cancel.
 function panel(title, ...children) {
   const box = $("key-action");
   replace(box, h("h3", { id: "key-action-title", tabindex: "-1" }, title), ...children);
+  closeOnEscape(box, () => [...box.querySelectorAll("button")].find((b) => b.textContent === "Cancel")?.click());
   $("key-action-title").focus();
 }
 

@@ -1,7 +1,7 @@
 // Customer service's actions on a member's VIP tiers and rewards (the member view's block).
 
 import { call, everyPage, get, noFinalAnswer, segment } from "./api.js";
-import { clearError, enable, h, say, showError, when } from "./dom.js";
+import { clearError, closeOnEscape, enable, h, say, showError, when } from "./dom.js";
 
 // The API's refusals of these actions in words (docs/api.md, Errors); any other as the API says it.
 const WORDS = {
@@ -137,8 +137,10 @@ function vipForms(member, current, reopen) {
     no.addEventListener("click", () => {
       confirmLine.hidden = true;
       confirmLine.replaceChildren();
+      confirmLine.onkeydown = null;
       removeButton.focus();
     });
+    closeOnEscape(confirmLine, () => no.click());
     yes.addEventListener("click", async () => {
       if (yes.disabled) return; // a double click removes once
       // optional; if given, not spaces only (the API would keep a blank reason in the history)

@@ -2,7 +2,7 @@
 // the fields below are shown), a subscription's delivery log, and redelivery of an event.
 
 import { call, get, noFinalAnswer, segment } from "./api.js";
-import { clearError, definitions, enable, explain, h, pagedTable, replace, say, showError, when } from "./dom.js";
+import { clearError, closeOnEscape, definitions, enable, explain, focusBack, h, pagedTable, replace, say, showError, when } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const words = (code) => String(code ?? "").replaceAll("_", " ");
@@ -33,7 +33,7 @@ export async function loadWebhooks() {
     await pagedTable(list, "Webhooks", [
       {
         label: "URL",
-        value: (w) => h("button", { type: "button", "aria-label": `Open ${w.url}`, onclick: () => openWebhook(w) }, w.url),
+        value: (w) => h("button", { type: "button", "aria-label": `Open ${w.url}`, onclick: (event) => openWebhook(w, event.currentTarget) }, w.url),
       },
       { label: "Events", value: (w) => events(w.kinds) },
       { label: "State", value: (w) => hookState(w) },
@@ -52,7 +52,7 @@ export async function loadWebhooks() {
   }
 }
 
-async function openWebhook(hook) {
+async function openWebhook(hook, opener) {
   const mine = ++opening;
   clearError();
   const view = $("deliveries-view");
@@ -72,6 +72,13 @@ async function openWebhook(hook) {
     h("div", { id: "deliveries" }, h("p", { class: "muted" }, "Loading the deliveries…")),
   );
   $("webhook-title").focus();
+  // Escape in the webhook's view closes it, the focus back on its URL in the list
+  closeOnEscape(view, () => {
+    opening++;
+    replace(view);
+    say("");
+    focusBack(opener, "webhooks-title");
+  });
   const box = $("deliveries");
   try {
     await pagedTable(box, "Deliveries (newest first)", [

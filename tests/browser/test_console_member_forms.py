@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_member
@@ -53,8 +54,10 @@ def test_an_adjustment_refused_after_another_member_opened_shows_nothing(
     expect(page.get_by_role("status")).to_contain_text(f"Member {other} loaded")
 
 
-def _vip_program(api: Api) -> str:
+@pytest.fixture(scope="module")
+def vip_program(seeded: Seeded) -> str:
     """A program with one VIP tier, `press`."""
+    api = Api(seeded.api_url, seeded.admin_key)
     program = "forms-club"
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     body = {
@@ -77,11 +80,13 @@ def _vip_program(api: Api) -> str:
     return program
 
 
-def test_a_vip_tier_is_removed_with_the_reason_the_agent_gives(signed_in: Any, seeded: Seeded) -> None:
+def test_a_vip_tier_is_removed_with_the_reason_the_agent_gives(
+    signed_in: Any, seeded: Seeded, vip_program: str
+) -> None:
     """The removal sent no reason: the tier history kept none, though the API takes one."""
     page = signed_in
     api = Api(seeded.api_url, seeded.admin_key)
-    program = _vip_program(api)
+    program = vip_program
     cards = ("FORMS-0003", "FORMS-0004")
     for card in cards:
         api("POST", f"/v1/programs/{program}/members", 201, json={"card_code": card})
@@ -212,3 +217,22 @@ def test_the_pickers_read_every_page_of_the_catalog_and_of_the_rewards_held(
         [f"{REWARD}: 1 of 1 left (available) · A449"]
     )
     assert sum("limit=200" in q for q in held_asked) == 3, held_asked
+
+
+def test_escape_closes_a_vip_removal_s_confirmation(signed_in: Any, seeded: Seeded, vip_program: str) -> None:
+    """Escape left the confirmation open; it now does what Cancel does."""
+    page = signed_in
+    api = Api(seeded.api_url, seeded.admin_key)
+    program = vip_program
+    card = "FORMS-0007"
+    api("POST", f"/v1/programs/{program}/members", 201, json={"card_code": card})
+    api("PUT", f"/v1/members/{card}/vip-tiers/press", 200, json={"reason": "journalist"})
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "DELETE" else None)
+    open_member(page, card)
+    page.get_by_role("button", name="Remove VIP tier").press("Enter")
+    page.get_by_role("button", name="Yes, remove press").focus()
+    page.keyboard.press("Escape")
+    expect(page.locator("#vip-confirm")).to_be_hidden()
+    expect(page.get_by_role("button", name="Remove VIP tier")).to_be_focused()
+    assert sent == []
