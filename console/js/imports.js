@@ -3,7 +3,7 @@
 // reports; upload a partner file through the presigned upload flow.
 
 import { call, get, segment } from "./api.js";
-import { clearError, enable, h, replace, say, showError, table, when } from "./dom.js";
+import { clearError, definitions, enable, h, replace, say, showError, table, when } from "./dom.js";
 
 const WATCHED_KEY = "loyalty-console-watched-files";
 const REFRESH_MS = 2000;
@@ -233,24 +233,45 @@ async function downloadReport(item) {
     if (!current()) return;
     const name = `${item.file_name.replace(/\.csv$/i, "")}.${item.import_id}.report.json`;
     const link = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/json" })), download: name, id: "report-file" }, `Save ${name} again`);
-    let pretty = text;
-    try {
-      pretty = JSON.stringify(JSON.parse(text), null, 2);
-    } catch {
-      /* shown as it is */
-    }
     replace(
       box,
       h("h3", { id: "report-title", tabindex: "-1" }, `Report of ${item.import_id} (${item.file_name})`),
       h("p", {}, link, " · ", h("a", { href: links.skipped_url, rel: "noreferrer" }, "Skipped lines (CSV)"),
         h("span", { class: "muted" }, ` · links valid until ${when(links.expires_at)}`)),
-      h("pre", { id: "report-summary" }, pretty),
+      reportInWords(text),
     );
     link.click();
     say(`Report of ${item.import_id} downloaded.`);
   } catch (error) {
     if (current()) showError(`Report of ${item.import_id}`, error);
   }
+}
+
+// The report's fields in words (the file saved keeps the JSON as the engine wrote it); a report
+// that is not JSON is shown as it is, as text.
+function reportInWords(text) {
+  let r;
+  try {
+    r = JSON.parse(text);
+  } catch {
+    return h("pre", { id: "report-summary" }, text);
+  }
+  if (!r || typeof r !== "object") return h("pre", { id: "report-summary" }, text);
+  const rejection = r.rejection
+    ? `${r.rejection.message} (${r.rejection.code}${r.rejection.line ? `, line ${r.rejection.line}` : ""})` : "none";
+  return h("div", { id: "report-summary" }, definitions([
+    ["State", String(r.state ?? "—").replaceAll("_", " ")],
+    ["Scope", [r.scope, r.subsection].filter(Boolean).join(" / ") || "—"],
+    ["Received", when(r.received_at)],
+    ["Finished", when(r.finished_at)],
+    ["Lines read", r.lines_read],
+    ["Applied", r.applied],
+    ["Skipped", r.skipped],
+    ["Unchanged", r.unchanged],
+    ["File refused", rejection],
+    ...(r.duplicate_of ? [["Duplicate of", r.duplicate_of]] : []),
+    ["Content SHA-256", r.content_sha256],
+  ]));
 }
 
 async function upload(file) {

@@ -172,7 +172,16 @@ def test_a_partner_file_is_uploaded_watched_until_complete_and_its_report_downlo
     download.save_as(saved)
     summary = json.loads(saved.read_text())
     assert (summary["applied"], summary["skipped"]) == (1, 1), summary
-    expect(page.locator("#report-summary")).to_contain_text('"applied": 1')
+    # the report in words, not its JSON: each field's value after its name
+    report = page.locator("#report-summary")
+    for name, value in (
+        ("State", "completed"),
+        ("Lines read", str(summary["lines_read"])),
+        ("Applied", "1"),
+        ("Skipped", "1"),
+    ):
+        expect(report.locator(f"dt:text-is('{name}') + dd")).to_have_text(value)
+    expect(report).not_to_contain_text("{")
     expect(page.get_by_role("link", name="Skipped lines (CSV)")).to_be_visible()
 
 
