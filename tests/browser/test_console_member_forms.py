@@ -236,3 +236,17 @@ def test_escape_closes_a_vip_removal_s_confirmation(signed_in: Any, seeded: Seed
     expect(page.locator("#vip-confirm")).to_be_hidden()
     expect(page.get_by_role("button", name="Remove VIP tier")).to_be_focused()
     assert sent == []
+
+
+def test_a_form_with_nothing_to_act_on_is_not_shown(signed_in: Any, seeded: Seeded) -> None:
+    """The page hid the grant form (the program has no VIP tier) and the use form (no reward
+    held) with `hidden`, which the forms' grid layout overrode: an empty list and its button."""
+    page = signed_in
+    card = "FORMS-0008"
+    _enrol(seeded, card)
+    open_member(page, card)
+    expect(page.locator("#use-held")).to_have_text("The member holds no reward to use.")
+    expect(page.locator("#vip-program")).to_have_text("The program has no VIP tier.")
+    expect(page.get_by_role("button", name="Use reward")).to_be_hidden()
+    expect(page.get_by_role("button", name="Grant VIP tier")).to_be_hidden()
+    expect(page.get_by_role("button", name="Buy reward")).to_be_visible()
