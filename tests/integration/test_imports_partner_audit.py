@@ -1,0 +1,26 @@
+"""A partner's files audited again: values a partner writes that the seed or DOMAIN.md say how
+to read (integers out of bounds, a VIP tier's case, a store id, NULL in `codes`, a stock run
+out). Through the importer on moto, as a partner's upload arrives."""
+
+from __future__ import annotations
+
+from tests.support.import_files import MASTER, catalog, reward
+from tests.support.imports import deliver, report, skipped_codes, upload
+
+
+def test_an_integer_out_of_its_bounds_is_invalid_integer_whichever_bound(world):
+    """0 and 1201 in validity_interval_count are the same kind of error: one reason code."""
+    rows = (
+        "low;N;0;10;0;0;month;0;1;5;0",  # validity_interval_count below 1
+        "high;N;0;10;0;1201;month;0;1;5;0",  # above 1200
+        "hold;N;0;10;36501;1;month;0;1;5;0",  # holding_days above 36,500
+        "nqp;N;0;1000000000001;0;1;month;0;1;5;0",  # nqp_value above 10^12
+        "stock;N;0;10;0;1;month;0;1;1000000001;0",  # max_attribution_count above 10^9
+        "neg;N;0;-1;0;1;month;0;1;5;0",  # a negative nqp_value
+        reward("fine"),
+    )
+    assert deliver(upload(world.s3, MASTER, catalog(*rows))) == {"batchItemFailures": []}
+    summary, skipped = report(world.s3, MASTER)
+    assert (summary["applied"], summary["skipped"]) == (1, 6), summary
+    assert skipped_codes(skipped) == {line: "invalid_integer" for line in range(2, 8)}
+    assert "1200" in skipped  # the message says the bound
