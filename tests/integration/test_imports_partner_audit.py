@@ -4,8 +4,11 @@ out). Through the importer on moto, as a partner's upload arrives."""
 
 from __future__ import annotations
 
+from tests.integration.conftest import SHOP
+from tests.support.api import call
 from tests.support.import_files import MASTER, catalog, reward
 from tests.support.imports import deliver, report, skipped_codes, upload
+from tests.support.member_files import CLUB, VIP_COLUMNS, VIPS, add_club, lines
 
 
 def test_an_integer_out_of_its_bounds_is_invalid_integer_whichever_bound(world):
@@ -24,3 +27,22 @@ def test_an_integer_out_of_its_bounds_is_invalid_integer_whichever_bound(world):
     assert (summary["applied"], summary["skipped"]) == (1, 6), summary
     assert skipped_codes(skipped) == {line: "invalid_integer" for line in range(2, 8)}
     assert "1200" in skipped  # the message says the bound
+
+
+def test_a_vip_tier_is_found_whatever_the_case_the_partner_wrote_it_in(world):
+    """VIP tier names are lower-case slugs: `Staff` or `STAFF` can only mean `staff`."""
+    add_club(world)
+    one, two = "2990000000017", "2990000000025"
+    world.enrol(one, two, program=CLUB)
+    rows = (
+        f"{one};Staff;grant;employee",  # 2 applied
+        f"{two};STAFF;grant;manager",  # 3 applied
+        f"{two};staff;grant;again",  # 4 unchanged: held already
+        f"{one};Gold-Club;grant;x",  # 5 unknown_vip_tier
+    )
+    assert deliver(upload(world.s3, VIPS, lines(VIP_COLUMNS, *rows))) == {"batchItemFailures": []}
+    summary, skipped = report(world.s3, VIPS)
+    assert (summary["applied"], summary["unchanged"], summary["skipped"]) == (2, 1, 1), summary
+    assert skipped_codes(skipped) == {5: "unknown_vip_tier"}
+    for card in (one, two):
+        assert call("api_get_member", SHOP, path={"card_code": card}).body["vip_tiers"] == ["staff"]

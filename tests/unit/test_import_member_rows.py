@@ -126,6 +126,7 @@ def test_vip_lines():
     )
     remove = vip_line(vip_row("CARD0001", "staff", " REMOVE ", ""))
     assert (remove.grant, remove.reason) == (False, None)
+    assert vip_line(vip_row("CARD0001", " STAFF ", "grant", "x")).vip_tier == "staff"  # any case
 
 
 @pytest.mark.parametrize(
@@ -136,7 +137,7 @@ def test_vip_lines():
         (("CARD0001", "staff", "", "x"), ("missing_value", "action")),
         (("CARD0001", "staff", "promote", "x"), ("invalid_action", "action")),
         (("CARD0001", "staff", "grant", ""), ("missing_value", "reason")),
-        (("CARD0001", "Staff", "grant", "x"), ("unknown_vip_tier", "vip_tier")),
+        (("CARD0001", "Staff Tier", "grant", "x"), ("unknown_vip_tier", "vip_tier")),
         (("CARD0001", "staff", "grant", "r" * 257), ("too_long", "reason")),
         (("a b", "staff", "grant", "x"), ("invalid_card_code", "card_code")),
     ],

@@ -88,7 +88,8 @@ class VipLine:
 def vip_line(row: dict[str, str]) -> VipLine:
     """A VIP line: grant (with a reason) or remove (reason optional) one VIP tier of one card."""
     card_code = _card_code(row)
-    vip_tier = _mandatory(row, "vip_tier")
+    # a VIP tier's name is a lower-case slug: `Staff` or `STAFF` can only mean `staff`
+    vip_tier = _mandatory(row, "vip_tier").lower()
     action = _mandatory(row, "action").lower()
     if action not in ("grant", "remove"):
         raise LineSkipped("invalid_action", "action", f"action is grant or remove, not {row['action']!r}")
