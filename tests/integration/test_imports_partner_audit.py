@@ -4,11 +4,22 @@ out). Through the importer on moto, as a partner's upload arrives."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.conftest import SHOP
 from tests.support.api import call
-from tests.support.import_files import MASTER, catalog, reward
+from tests.support.import_files import CATALOG_COLUMNS, MASTER, catalog, get_reward, reward
+from tests.support.import_world import PROGRAM, make_world
 from tests.support.imports import deliver, report, skipped_codes, upload
 from tests.support.member_files import CLUB, VIP_COLUMNS, VIPS, add_club, lines
+
+DAY2 = f"demo_masterreward_{PROGRAM}_20180802.csv"
+
+
+@pytest.fixture
+def erasing_world(table):
+    """As `world`, with the group's setting `null_erases` on."""
+    return make_world(null_erases=True)
 
 
 def test_an_integer_out_of_its_bounds_is_invalid_integer_whichever_bound(world):
@@ -46,3 +57,22 @@ def test_a_vip_tier_is_found_whatever_the_case_the_partner_wrote_it_in(world):
     assert skipped_codes(skipped) == {5: "unknown_vip_tier"}
     for card in (one, two):
         assert call("api_get_member", SHOP, path={"card_code": card}).body["vip_tiers"] == ["staff"]
+
+
+def test_null_in_codes_keeps_the_rewards_codes_when_null_erases_is_on(erasing_world):
+    """`codes` is fixed once the reward exists: NULL (a partner's export writes it in every
+    empty cell) cannot erase it; the line updates the rest, as an empty cell or the API's null."""
+    world = erasing_world
+    columns = CATALOG_COLUMNS + ";codes"
+    first = lines(columns, "vouchers;Voucher;0;10;0;1;month;0;0;;0;loaded", reward("gift") + ";")
+    assert deliver(upload(world.s3, MASTER, first)) == {"batchItemFailures": []}
+    update = lines(
+        columns,
+        "vouchers;Voucher 2;0;10;0;1;month;0;0;NULL;0;NULL",
+        "gift;Gift 2;0;10;0;1;month;0;1;100;0;NULL",
+    )
+    assert deliver(upload(world.s3, DAY2, update)) == {"batchItemFailures": []}
+    summary, skipped = report(world.s3, DAY2)
+    assert (summary["applied"], summary["skipped"]) == (2, 0), skipped
+    assert (get_reward("vouchers")["name"], get_reward("vouchers")["codes"]) == ("Voucher 2", "loaded")
+    assert (get_reward("gift")["name"], get_reward("gift")["codes"]) == ("Gift 2", "generated")

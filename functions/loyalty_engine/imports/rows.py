@@ -243,7 +243,7 @@ def master_spec(row: dict[str, str], stored: RewardSpec | None, null_erases: boo
         if text == NULL:
             if column in mandatory:
                 raise LineSkipped("missing_value", column, f"{column} is mandatory and cannot be NULL")
-            if null_erases:
+            if null_erases and column != "codes":  # `codes` is fixed once the reward exists
                 if column in CUSTOM_COLUMNS:
                     custom.pop(column, None)
                 else:
