@@ -4,11 +4,24 @@ out). Through the importer on moto, as a partner's upload arrives."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.integration.conftest import SHOP
 from tests.support.api import call
-from tests.support.import_files import CATALOG_COLUMNS, MASTER, catalog, get_reward, reward
+from tests.support.import_files import (
+    BURN,
+    CATALOG_COLUMNS,
+    EARN,
+    EARN_COLUMNS,
+    MASTER,
+    VALID,
+    attributions,
+    catalog,
+    get_reward,
+    reward,
+)
 from tests.support.import_world import PROGRAM, make_world
 from tests.support.imports import deliver, report, skipped_codes, upload
 from tests.support.member_files import CLUB, VIP_COLUMNS, VIPS, add_club, lines
@@ -76,3 +89,33 @@ def test_null_in_codes_keeps_the_rewards_codes_when_null_erases_is_on(erasing_wo
     assert (summary["applied"], summary["skipped"]) == (2, 0), skipped
     assert (get_reward("vouchers")["name"], get_reward("vouchers")["codes"]) == ("Voucher 2", "loaded")
     assert (get_reward("gift")["name"], get_reward("gift")["codes"]) == ("Gift 2", "generated")
+
+
+def test_a_store_id_is_trimmed_and_one_with_a_control_character_skips_its_line(world):
+    """As the API's store_id (one line of text): a quoted cell holding a line break or a tab is
+    not a store; spaces around it are a spreadsheet's, as around any other cell."""
+    world.enrol("CC0001")
+    deliver(upload(world.s3, MASTER, catalog(reward("r"))))
+    earned = lines(
+        EARN_COLUMNS + ";store_id",
+        f"r;CC0001;A-1;1;;{VALID}; S1 ",  # 2 applied, store S1
+        f'r;CC0001;A-2;1;;{VALID};"S\n2"',  # 3-4 invalid_value: a line break
+        f"r;CC0001;A-3;1;;{VALID};S\t3",  # 5 invalid_value: a tab
+        f"r;CC0001;A-4;2;;{VALID};",  # 6 applied, no store
+    )
+    assert deliver(upload(world.s3, EARN, earned)) == {"batchItemFailures": []}
+    _, skipped = report(world.s3, EARN)
+    assert skipped_codes(skipped) == {3: "invalid_value", 5: "invalid_value"}, skipped
+    stores = {a["attribution_id"]: a["store_id"] for a in attributions("CC0001")}
+    assert stores == {"A-1": "S1", "A-4": None}
+    burned = lines(
+        "card_code;attribution_id;burn_date;store_id",
+        "CC0001;A-4;2018-08-01 10:00:00;S\x019",  # 2 invalid_value
+        "CC0001;A-4;2018-08-01 10:00:00; S9",  # 3 applied, store S9
+    )
+    world.at(datetime(2018, 8, 1, 12, 0, tzinfo=UTC))
+    assert deliver(upload(world.s3, BURN, burned)) == {"batchItemFailures": []}
+    _, skipped = report(world.s3, BURN)
+    assert skipped_codes(skipped) == {2: "invalid_value"}, skipped
+    (a4,) = [a for a in attributions("CC0001") if a["attribution_id"] == "A-4"]
+    assert [b["store_id"] for b in a4["burns"]] == ["S9"]

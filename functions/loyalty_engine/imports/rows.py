@@ -338,11 +338,25 @@ def earn_line(row: dict[str, str], now: datetime, day_start: datetime) -> EarnLi
         valid_until=valid_until,
         burned_at=burned_at,
         context=_optional_text(row, "context", CONTEXT_MAX),
-        store_id=_optional_text(row, "store_id"),
+        store_id=_store_id(row),
     )
 
 
 CONTEXT_MAX = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _store_id(row: dict[str, str]) -> str | None:
+    """One line of text, trimmed, as the API's store_id (`rewards.models.StoreId`)."""
+    value = _present(row, "store_id")
+    if value is None:
+        return None
+    value = _text("store_id", value.strip())
+    if _CONTROL.search(value):
+        raise LineSkipped(
+            "invalid_value", "store_id", "store_id: one line of text, without a control character"
+        )
+    return value
 
 
 def _optional_text(row: dict[str, str], column: str, limit: int = TEXT_MAX) -> str | None:
@@ -377,5 +391,5 @@ def burn_line(row: dict[str, str]) -> BurnLine:
         attribution_id=_text("attribution_id", _required(row, "attribution_id")),
         burn_date=_present(row, "burn_date"),
         context=_optional_text(row, "context", CONTEXT_MAX),
-        store_id=_optional_text(row, "store_id"),
+        store_id=_store_id(row),
     )
