@@ -19,6 +19,7 @@ from tests.support.import_files import (
     VALID,
     attributions,
     catalog,
+    earn,
     get_reward,
     reward,
 )
@@ -119,3 +120,39 @@ def test_a_store_id_is_trimmed_and_one_with_a_control_character_skips_its_line(w
     assert skipped_codes(skipped) == {2: "invalid_value"}, skipped
     (a4,) = [a for a in attributions("CC0001") if a["attribution_id"] == "A-4"]
     assert [b["store_id"] for b in a4["burns"]] == ["S9"]
+
+
+def messages(skipped_csv: str) -> dict[int, str]:
+    import csv
+    import io
+
+    return {int(row[0]): row[3] for row in list(csv.reader(io.StringIO(skipped_csv), delimiter=";"))[1:]}
+
+
+def test_an_out_of_stock_line_says_which_reward_and_how_many_units_were_left(world):
+    world.enrol("CC0001")
+    deliver(upload(world.s3, MASTER, catalog(reward("r", stock=3), reward("big", stock=5))))
+    rows = (
+        f"r;CC0001;A-1;2;;{VALID}",  # 2 applied: 1 left
+        f"r;CC0001;A-2;2;;{VALID}",  # 3 out_of_stock: 1 left, asks 2
+        f"r;CC0001;A-3;1;;{VALID}",  # 4 applied: 0 left
+        f"r;CC0001;A-4;1;;{VALID}",  # 5 out_of_stock: 0 left
+        f"big;CC0001;A-5;6;;{VALID}",  # 6 out_of_stock: more than its whole stock
+    )
+    assert deliver(upload(world.s3, EARN, earn(*rows))) == {"batchItemFailures": []}
+    _, skipped = report(world.s3, EARN)
+    assert skipped_codes(skipped) == dict.fromkeys((3, 5, 6), "out_of_stock")
+    said = messages(skipped)
+    assert said[3] == "reward 'r' has 1 unit left; the line asks 2", said
+    assert said[5] == "reward 'r' has 0 units left; the line asks 1", said
+    assert said[6] == "reward 'big' has 5 units in all; the line asks 6", said
+    # the day after, the stock read again: nothing left of r, 5 of big
+    world.at(datetime(2018, 8, 2, 9, 0, tzinfo=UTC))
+    later = f"demo_earnreward_{PROGRAM}_20180802.csv"
+    rows = (f"r;CC0001;B-1;1;;{VALID}", f"big;CC0001;B-2;5;;{VALID}", f"big;CC0001;B-3;1;;{VALID}")
+    assert deliver(upload(world.s3, later, earn(*rows))) == {"batchItemFailures": []}
+    _, skipped = report(world.s3, later)
+    assert messages(skipped) == {
+        2: "reward 'r' has 0 units left; the line asks 1",
+        4: "reward 'big' has 0 units left; the line asks 1",
+    }

@@ -238,6 +238,7 @@ def test_a_rewardcode_file_loads_codes_and_earnreward_hands_them_out(world):
     }
     summary, skipped = report(world.s3, f"demo_earnreward_{PROGRAM}_20180801.csv")
     assert skipped_codes(skipped) == {4: "reward_codes_exhausted"}
+    assert "reward 'v' has 0 loaded codes left; the line asks 1: load more codes" in skipped
     owned = {
         a["attribution_id"]: a["codes"]
         for card in ("CC0001", "CC0002")

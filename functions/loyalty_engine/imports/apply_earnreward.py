@@ -7,7 +7,7 @@ from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import Record, file_day_start
 from loyalty_engine.imports.jobs import ImportJob
 from loyalty_engine.imports.rows import EarnLine, LineSkipped, earn_line, row_of
-from loyalty_engine.imports.stock import reserve_units
+from loyalty_engine.imports.stock import Units, reserve_units
 from loyalty_engine.rewards.code_use_cases import report_exhausted
 from loyalty_engine.rewards.codes import CodeSource, generate_codes
 from loyalty_engine.rewards.models import Attribution, Burn, MasterReward, generated_attribution_id
@@ -84,15 +84,10 @@ def earn_chunk(
         else:
             first = units[reward.external_id].take(line.quantity)
             if first is None:
-                refusal = LineSkipped(
-                    "out_of_stock", "quantity", f"reward {reward.external_id!r} is out of stock"
-                )
+                said = _what_was_left(reward, units[reward.external_id], line.quantity)
+                refusal = LineSkipped("out_of_stock", "quantity", said)
                 if reward.codes == CodeSource.LOADED:
-                    refusal = LineSkipped(
-                        "reward_codes_exhausted",
-                        "quantity",
-                        f"reward {reward.external_id!r} has no loaded code left: load more codes",
-                    )
+                    refusal = LineSkipped("reward_codes_exhausted", "quantity", f"{said}: load more codes")
                     exhausted.add(reward.external_id)
                 outcome.skipped.append(skipped(record, refusal))
                 continue
@@ -139,3 +134,15 @@ def earn_chunk(
         report_exhausted(external_id, f"import:{job.import_id}")
     outcome.items = items
     return outcome
+
+
+def _what_was_left(reward: MasterReward, units: Units, asked: int) -> str:
+    """A refused line's message: the reward, the units (or loaded codes) left when the line's
+    turn came, and what it asked."""
+    loaded = reward.codes == CodeSource.LOADED
+    left = units.stock_left()
+    if left is None:  # not read: no line fitted even the whole stock
+        what = "loaded codes" if loaded else "units"
+        return f"reward {reward.external_id!r} has {units.limit} {what} in all; the line asks {asked}"
+    what = ("loaded code" if loaded else "unit") + ("" if left == 1 else "s")
+    return f"reward {reward.external_id!r} has {left} {what} left; the line asks {asked}"

@@ -23,6 +23,14 @@ from loyalty_engine.rewards.models import MasterReward
 class Units:
     next_unit: int
     left: int
+    # the stock's units beyond this reservation when it was made (None: not read), and its whole
+    # limit: what a refused line's message says was left (`stock_left`)
+    spare: int | None = None
+    limit: int | None = None
+
+    def stock_left(self) -> int | None:
+        """Units left in the stock for the line being judged, when known."""
+        return None if self.spare is None else self.left + self.spare
 
     def take(self, quantity: int) -> int | None:
         if quantity > self.left:
@@ -76,6 +84,7 @@ def reserve_units(
         limit = reward.limit_with(stocks[external_id].loaded if external_id in stocks else 0) or 0
         wanted = fitting(quantities, limit)
         reservation = None
+        available: int | None = None  # the stock left before this chunk, once read
         for _ in range(20):
             if wanted == 0:
                 break
@@ -84,7 +93,14 @@ def reserve_units(
                 break
             stock = svc.rewards.stock(group, external_id)
             limit = reward.limit_with(stock.loaded) or 0
-            wanted = fitting(quantities, max(0, limit - stock.taken))
+            available = max(0, limit - stock.taken)
+            wanted = fitting(quantities, available)
         outcome.reserved.add(external_id)
-        units[external_id] = Units(reservation.first_unit, reservation.units) if reservation else Units(0, 0)
+        if reservation is not None:
+            available = max(0, limit - (reservation.first_unit - 1))  # units are numbered from 1
+            units[external_id] = Units(
+                reservation.first_unit, reservation.units, max(0, available - reservation.units), limit
+            )
+        else:
+            units[external_id] = Units(0, 0, available, limit)
     return units
