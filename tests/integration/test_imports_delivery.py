@@ -126,6 +126,7 @@ def test_import_status_through_the_api(world):
         "bucket": BUCKET,
         "summary_key": f"{stem}.report.json",
         "skipped_key": f"{stem}.skipped.csv",
+        "attributions_key": f"{stem}.attributions.csv",
     }
     summary = summary_of(world, EARN)
     assert summary["import_id"] == job["import_id"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.integration.conftest import SHOP
+from tests.integration.conftest import ADMIN, SHOP
 from tests.support.api import call
 from tests.support.import_files import (
     BURN,
@@ -156,3 +156,46 @@ def test_an_out_of_stock_line_says_which_reward_and_how_many_units_were_left(wor
         2: "reward 'r' has 0 units left; the line asks 1",
         4: "reward 'big' has 0 units left; the line asks 1",
     }
+
+
+def attributions_report(world, name: str) -> list[list[str]]:
+    import csv
+    import io
+
+    from tests.support.imports import BUCKET
+
+    summary, _ = report(world.s3, name)
+    body = world.s3.get_object(Bucket=BUCKET, Key=summary["attributions_report"])["Body"].read().decode()
+    return list(csv.reader(io.StringIO(body), delimiter=";"))
+
+
+def test_an_earnreward_report_lists_the_attribution_ids_it_generated_so_they_can_be_burned(world):
+    """An auto-generated reward's line leaves attribution_id empty (seed 002): the partner needs
+    the id we made to reconcile its lines and to burn the reward by file."""
+    world.enrol("CC0001", "CC0002")
+    deliver(upload(world.s3, MASTER, catalog(reward("tea", auto=True), reward("coffee"))))
+    rows = (
+        f"tea;CC0001;;1;;{VALID}",  # 2 generated
+        f"coffee;CC0001;C-1;1;;{VALID}",  # 3 the partner's own id: not listed
+        f"tea;CC9999;;1;;{VALID}",  # 4 unknown_card: not listed
+        f"tea;CC0002;;2;;{VALID}",  # 5 generated
+    )
+    assert deliver(upload(world.s3, EARN, earn(*rows))) == {"batchItemFailures": []}
+    table = attributions_report(world, EARN)
+    assert table[0] == ["line", "attribution_id", "reward_id", "card_code"]
+    owned = {a["attribution_id"]: a for card in ("CC0001", "CC0002") for a in attributions(card)}
+    assert [(row[0], row[2], row[3]) for row in table[1:]] == [("2", "tea", "CC0001"), ("5", "tea", "CC0002")]
+    for _line, attribution_id, reward_id, card in table[1:]:
+        assert attribution_id.startswith("AG-")
+        assert (owned[attribution_id]["reward_id"], owned[attribution_id]["card_code"]) == (reward_id, card)
+    # the partner burns the first by file with the id the report gave
+    world.at(datetime(2018, 8, 1, 12, 0, tzinfo=UTC))
+    burned = lines("card_code;attribution_id", f"CC0001;{table[1][1]}")
+    assert deliver(upload(world.s3, BURN, burned)) == {"batchItemFailures": []}
+    summary, _ = report(world.s3, BURN)
+    assert (summary["applied"], summary["skipped"]) == (1, 0)
+    assert summary["attributions_report"] is None  # burn files generate nothing
+    links = call("api_get_import_report", ADMIN, path={"import_id": report(world.s3, EARN)[0]["import_id"]})
+    assert links.status == 200 and links.body["attributions_url"], links.body
+    links = call("api_get_import_report", ADMIN, path={"import_id": summary["import_id"]})
+    assert links.status == 200 and links.body["attributions_url"] is None, links.body

@@ -306,7 +306,7 @@ BEFORE = {
     "BatchGetItem": 5,
     "UpdateItem": 2,
     "BatchWriteItem": 9,
-    "Query": 2,
+    "Query": 3,  # 2, + the read of the generated attribution ids for the .attributions.csv report
     "DeleteItem": 1,
 }
 

@@ -181,6 +181,9 @@ class ReportLocation(DeferredModel):
     bucket: str
     summary_key: str
     skipped_key: str
+    attributions_key: str | None = Field(
+        default=None, description="An earnreward file's attribution ids of ours (CSV), once applied"
+    )
 
 
 class ImportFinished(DomainEvent):

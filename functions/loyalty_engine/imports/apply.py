@@ -33,7 +33,7 @@ from loyalty_engine.imports.files import (
 from loyalty_engine.imports.finish import finish, reject, release_reservations
 from loyalty_engine.imports.header import check_header
 from loyalty_engine.imports.jobs import ImportJob, Progress
-from loyalty_engine.imports.store import job_item, reserved_item, skipped_item
+from loyalty_engine.imports.store import generated_item, job_item, reserved_item, skipped_item
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.objects import StoredObject
 from loyalty_engine.kernel.pacing import WritePacer, write_units
@@ -202,6 +202,7 @@ def apply_file(
         outcome: ChunkOutcome = apply_chunk(job, chunk)
         expires = int(time.time()) + SKIPPED_TTL_S
         items = outcome.items + [skipped_item(group, job.import_id, s, expires) for s in outcome.skipped]
+        items += [generated_item(group, job.import_id, g, expires) for g in outcome.generated]
         items += [
             reserved_item(group, job.import_id, r, expires) for r in sorted(outcome.reserved - recorded)
         ]

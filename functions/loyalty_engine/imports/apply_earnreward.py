@@ -5,7 +5,7 @@ from __future__ import annotations
 from loyalty_engine.imports.chunks import CardCache, ChunkOutcome, check_card_program, line_source, skipped
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import Record, file_day_start
-from loyalty_engine.imports.jobs import ImportJob
+from loyalty_engine.imports.jobs import GeneratedAttribution, ImportJob
 from loyalty_engine.imports.rows import EarnLine, LineSkipped, earn_line, row_of
 from loyalty_engine.imports.stock import Units, reserve_units
 from loyalty_engine.rewards.code_use_cases import report_exhausted
@@ -96,6 +96,15 @@ def earn_chunk(
             else:
                 codes = generate_codes(line.quantity)
         outcome.applied += 1
+        if line.attribution_id is None:  # ours: the report lists it (a replay writes the same record)
+            outcome.generated.append(
+                GeneratedAttribution(
+                    line=record.line,
+                    attribution_id=attribution_id,
+                    reward_id=reward.external_id,
+                    card_code=line.card_code,
+                )
+            )
         if replayed:
             continue  # written by the interrupted attempt of this chunk, with the same units
         burns = []

@@ -8,7 +8,7 @@ from typing import Any
 
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import Record
-from loyalty_engine.imports.jobs import ImportJob, SkippedLine
+from loyalty_engine.imports.jobs import GeneratedAttribution, ImportJob, SkippedLine
 from loyalty_engine.imports.rows import LineSkipped
 from loyalty_engine.rewards.models import Attribution, RuleBroken
 
@@ -21,6 +21,7 @@ class ChunkOutcome:
     unchanged: int = 0  # member and vip lines that asked for what was already so
     skipped: list[SkippedLine] = field(default_factory=list)
     reserved: set[str] = field(default_factory=set)
+    generated: list[GeneratedAttribution] = field(default_factory=list)  # earnreward: ids of ours
     items: list[dict[str, Any]] = field(default_factory=list)  # to put once the chunk is decided
 
 

@@ -10,7 +10,13 @@ from aws_lambda_powertools import Logger
 from loyalty_engine.imports.context import ImportServices
 from loyalty_engine.imports.files import FileRejected, Scope, report_keys
 from loyalty_engine.imports.jobs import ImportJob, Rejection, ReportLocation
-from loyalty_engine.imports.reports import skipped_csv_header, skipped_csv_row, summary
+from loyalty_engine.imports.reports import (
+    attributions_csv_header,
+    attributions_csv_row,
+    skipped_csv_header,
+    skipped_csv_row,
+    summary,
+)
 
 logger = Logger(service="loyalty-engine", child=True)
 
@@ -34,10 +40,17 @@ def finish(svc: ImportServices, group: str, job: ImportJob, expected_chunk: int)
     summary_key, skipped_key = report_keys(
         group, job.file_name.replace("/", "_"), job.received_at, job.import_id
     )
+    # an earnreward file that was applied lists the attribution ids of ours it handed out
+    attributions_key = None
+    if job.scope == Scope.EARNREWARD and job.state in ("completed", "failed"):
+        attributions_key = skipped_key.removesuffix(".skipped.csv") + ".attributions.csv"
     job = job.model_copy(
         update={
             "report": ReportLocation(
-                bucket=svc.objects.bucket, summary_key=summary_key, skipped_key=skipped_key
+                bucket=svc.objects.bucket,
+                summary_key=summary_key,
+                skipped_key=skipped_key,
+                attributions_key=attributions_key,
             )
         }
     )
@@ -47,6 +60,13 @@ def finish(svc: ImportServices, group: str, job: ImportJob, expected_chunk: int)
             spool.write(skipped_csv_row(skipped).encode())
         spool.seek(0)
         svc.objects.put_stream(skipped_key, spool, "text/csv; charset=utf-8")  # type: ignore[arg-type]
+    if attributions_key is not None:
+        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+            spool.write(attributions_csv_header().encode())
+            for generated in svc.jobs.generated_attributions(group, job.import_id):
+                spool.write(attributions_csv_row(generated).encode())
+            spool.seek(0)
+            svc.objects.put_stream(attributions_key, spool, "text/csv; charset=utf-8")  # type: ignore[arg-type]
     svc.objects.put_json(summary_key, summary(job))
     svc.jobs.save_job(group, job, expected_chunk=expected_chunk)
     if svc.on_finished is not None:

@@ -74,6 +74,7 @@ class ReportLocation(DeferredModel):
     bucket: str
     summary_key: str
     skipped_key: str
+    attributions_key: str | None = None  # earnreward files: the attribution ids generated
 
 
 class Progress(DeferredModel):
@@ -166,3 +167,13 @@ class SkippedLine(DeferredModel):
     @classmethod
     def _short(cls, value: str) -> str:
         return _clip(value)
+
+
+class GeneratedAttribution(DeferredModel):
+    """An earnreward line applied with an attribution id of ours (an auto-generated reward's):
+    the partner needs it to burn the reward by file."""
+
+    line: int
+    attribution_id: str
+    reward_id: str
+    card_code: str

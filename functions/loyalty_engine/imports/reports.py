@@ -9,9 +9,10 @@ import csv
 import io
 
 from loyalty_engine.imports.files import spreadsheet_safe
-from loyalty_engine.imports.jobs import ImportJob, SkippedLine
+from loyalty_engine.imports.jobs import GeneratedAttribution, ImportJob, SkippedLine
 
 SKIPPED_COLUMNS = ("line", "reason_code", "field", "message", "raw_line")
+ATTRIBUTION_COLUMNS = ("line", "attribution_id", "reward_id", "card_code")
 
 
 def skipped_csv_header() -> str:
@@ -20,8 +21,21 @@ def skipped_csv_header() -> str:
 
 def skipped_csv_row(skipped: SkippedLine) -> str:
     """One report row; every text cell that a spreadsheet would evaluate is escaped."""
+    return _row([str(skipped.line), skipped.code, skipped.field or "", skipped.message, skipped.raw])
+
+
+def attributions_csv_header() -> str:
+    return ";".join(ATTRIBUTION_COLUMNS) + "\r\n"
+
+
+def attributions_csv_row(generated: GeneratedAttribution) -> str:
+    """An earnreward line applied with a generated attribution id: the line, the id, the reward
+    and the card, so that a partner can match the id to its line and burn it by file."""
+    return _row([str(generated.line), generated.attribution_id, generated.reward_id, generated.card_code])
+
+
+def _row(cells: list[str]) -> str:
     out = io.StringIO()
-    cells = [str(skipped.line), skipped.code, skipped.field or "", skipped.message, skipped.raw]
     csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL).writerow(
         [spreadsheet_safe(cell) for cell in cells]
     )
@@ -47,4 +61,5 @@ def summary(job: ImportJob) -> dict[str, object]:
         "content_sha256": job.content_sha256,
         "duplicate_of": job.duplicate_of,
         "skipped_lines_report": job.report.skipped_key if job.report else None,
+        "attributions_report": job.report.attributions_key if job.report else None,
     }

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from loyalty_engine.imports.jobs import ImportJob, SkippedLine
+from loyalty_engine.imports.jobs import GeneratedAttribution, ImportJob, SkippedLine
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.batch import batch_get
 from loyalty_engine.kernel.batch import key as table_key
@@ -62,6 +62,16 @@ def skipped_item(group: str, job_id: str, skipped: SkippedLine, expires: int) ->
         keys.skipped_sk(skipped.line),
         "import_skipped_line",
         skipped.model_dump(mode="json"),
+        **{TTL_ATTRIBUTE: expires},
+    )
+
+
+def generated_item(group: str, job_id: str, generated: GeneratedAttribution, expires: int) -> dict[str, Any]:
+    return item(
+        keys.import_pk(group, job_id),
+        keys.generated_sk(generated.line),
+        "import_generated_attribution",
+        generated.model_dump(mode="json"),
         **{TTL_ATTRIBUTE: expires},
     )
 
@@ -140,6 +150,11 @@ class ImportStore:
         """A job's skipped lines in line order, page by page."""
         for values in self._job_records(group, job_id, keys.SKIPPED_PREFIX):
             yield SkippedLine.model_validate(values)
+
+    def generated_attributions(self, group: str, job_id: str) -> Iterator[GeneratedAttribution]:
+        """The attribution ids an earnreward job generated, in line order, page by page."""
+        for values in self._job_records(group, job_id, keys.GENERATED_PREFIX):
+            yield GeneratedAttribution.model_validate(values)
 
     def reserved_rewards(self, group: str, job_id: str) -> Iterator[str]:
         """The rewards a job reserved stock of, page by page."""

@@ -51,6 +51,11 @@ class ReportLinks(DeferredModel):
     state: str
     summary_url: str = Field(description="Presigned GET of the JSON summary, until `expires_at`")
     skipped_url: str = Field(description="Presigned GET of the skipped lines' CSV, until `expires_at`")
+    attributions_url: str | None = Field(
+        default=None,
+        description="An applied earnreward file's: presigned GET of the CSV of the attribution ids "
+        "generated for its lines (auto-generated rewards); null for other files",
+    )
     expires_at: UtcDatetime
 
 
@@ -110,5 +115,10 @@ def report_links(ctx: UploadContext, caller: Caller, import_id: str) -> ReportLi
         state=job.state,
         summary_url=objects.presigned_get(job.report.summary_key, seconds),
         skipped_url=objects.presigned_get(job.report.skipped_key, seconds),
+        attributions_url=(
+            objects.presigned_get(job.report.attributions_key, seconds)
+            if job.report.attributions_key
+            else None
+        ),
         expires_at=ctx.clock() + timedelta(seconds=seconds),
     )

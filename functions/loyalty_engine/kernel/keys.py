@@ -179,6 +179,7 @@ def member_attributions_gsi1pk(group: str, card_code: str) -> str:
 JOB_SK = "JOB"
 SKIPPED_PREFIX = "SKIP#"
 RESERVED_PREFIX = "RSV#"
+GENERATED_PREFIX = "GEN#"  # an earnreward line's generated attribution id, for the report
 LOCK_SK = "LOCK"
 
 
@@ -188,6 +189,10 @@ def import_pk(group: str, job_id: str) -> str:
 
 def skipped_sk(line: int) -> str:
     return f"{SKIPPED_PREFIX}{line:09d}"
+
+
+def generated_sk(line: int) -> str:
+    return f"{GENERATED_PREFIX}{line:09d}"
 
 
 def reserved_sk(external_id: str) -> str:
