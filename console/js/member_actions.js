@@ -96,7 +96,9 @@ function vipForms(member, current, reopen) {
   const reason = h("input", { id: "vip-reason", type: "text", maxlength: 500 });
   const grantButton = h("button", { type: "submit" }, "Grant VIP tier");
   const grant = h(
-    "form", { id: "vip-grant-form", class: "stack" },
+    // shown once the program's VIP tiers are read: a grant clicked before had no tier to send
+    // (the browser refused the empty list, with no request and the focus on it)
+    "form", { id: "vip-grant-form", class: "stack", hidden: true },
     h("label", { for: "vip-grant-tier" }, "VIP tier to grant"), grantTier,
     h("label", { for: "vip-reason" }, "Reason for the grant"), reason,
     h("span"), grantButton,
@@ -183,6 +185,7 @@ async function loadVipTiers(member, select, line, form, current) {
     form.hidden = true;
   } else {
     line.textContent = `${free.length} VIP tier(s) of the program to grant.`;
+    form.hidden = false;
   }
 }
 

@@ -131,6 +131,22 @@ def test_a_vip_grant_refused_by_the_api_is_said_in_words(signed_in: Any, api: Ap
     expect(page.get_by_role("button", name="Grant VIP tier")).to_be_focused()
 
 
+def test_a_vip_grant_waits_for_the_program_s_tiers(signed_in: Any, api: Api) -> None:
+    """Under load the program's read (behind the member view's other reads) answered after the
+    agent pressed Grant: the list was empty, the browser refused the form, no request, the
+    focus on the list. The grant form now shows once the tiers are read."""
+    page = signed_in
+    card = _member(api, "VIP-0013")
+    _counting(page, f"**/v1/programs/{PROGRAM}", "GET", delay=1500)
+    open_member(page, card)
+    expect(page.locator("#vip-grant-form")).to_be_hidden()
+    _refuse(page, "**/vip-tiers/*", 403, "forbidden")
+    page.get_by_label("Reason for the grant").fill("staff")
+    page.get_by_role("button", name="Grant VIP tier").click()
+    expect(page.get_by_role("alert")).to_contain_text("it needs an admin key")
+    expect(page.get_by_role("button", name="Grant VIP tier")).to_be_focused()
+
+
 def test_a_reward_is_bought_once_its_cost_shown(signed_in: Any, api: Api) -> None:
     page = signed_in
     card = _member(api, "VIP-0004", points=100)
