@@ -1,8 +1,9 @@
-// Programs and their tiers; gift card and coupon look-up.
+// Programs and their tiers; gift card and coupon look-up (and its customer link).
 
 import { allPrograms, get, segment } from "./api.js";
 import { membersPerTierChart } from "./charts.js";
 import { clearError, definitions, h, replace, say, showError, table, when } from "./dom.js";
+import { instrumentCustomer, whenLinksChange } from "./instrument_links.js";
 
 // The programs read last are the ones shown: an answer after the agent left the section, read
 // it again, or signed out is dropped (its status line would speak of another section).
@@ -60,50 +61,67 @@ export async function loadPrograms() {
 }
 
 // The number looked up last is the one shown: a slower answer for a number looked up before it,
-// or one arriving after sign-out, is dropped.
+// or one arriving after sign-out, is dropped. A link changed (instrument_links.js) reads the
+// number shown again.
 let looking = 0;
+let settled = 0; // the last look-up answered: one on its way will show the link as it is now
+let shown = null;
 
 export function forgetInstruments() {
   looking++;
+  shown = null;
 }
 
 export function setupInstruments() {
-  document.getElementById("instrument-form").addEventListener("submit", async (event) => {
+  whenLinksChange("instrument", () => (shown ? lookUp(shown, { again: true }) : null));
+  document.getElementById("instrument-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    clearError();
-    const mine = ++looking;
-    const number = document.getElementById("instrument-number").value.replace(/\s+/g, "");
-    const view = document.getElementById("instrument-view");
-    if (!number) {
-      replace(view);
-      showError("Look up", { message: "Type a gift card or coupon number (spaces only is none).", code: "validation_error" });
-      return;
-    }
-    try {
-      const found = await get(`/v1/instruments/${segment(number)}`);
-      if (mine !== looking) return;
-      const discount = found.discount
-        ? (found.discount.percent ? `${found.discount.percent} % off` : `${found.discount.amount} ${found.currency || ""} off`)
-        : null;
-      replace(
-        view,
-        h("h3", { id: "instrument-title", tabindex: "-1" }, `${found.kind.replaceAll("_", " ")} ${found.number}`),
-        definitions([
-          ["Status", h("span", { id: "instrument-status" }, found.status)],
-          ["Series", `${found.series_name} (${found.series_id})`],
-          ["Balance", found.balance !== null ? h("span", { id: "instrument-balance" }, `${found.balance} ${found.currency || ""}`.trim()) : null],
-          ["Discount", discount],
-          ["Activated", found.activated_at ? when(found.activated_at) : "not yet"],
-          ["Valid until", when(found.valid_until)],
-          ["Customer", found.customer_id],
-        ]),
-      );
-      document.getElementById("instrument-title").focus();
-      say(`Found ${found.number}.`);
-    } catch (error) {
-      if (mine !== looking) return;
-      replace(view);
-      showError(`Number ${number}`, error);
-    }
+    lookUp(document.getElementById("instrument-number").value.replace(/\s+/g, ""));
   });
+}
+
+async function lookUp(number, { again = false } = {}) {
+  if (again && settled !== looking) return;
+  if (!again) clearError();
+  const mine = ++looking;
+  const view = document.getElementById("instrument-view");
+  if (!number) {
+    shown = null;
+    replace(view);
+    showError("Look up", { message: "Type a gift card or coupon number (spaces only is none).", code: "validation_error" });
+    return;
+  }
+  try {
+    const found = await get(`/v1/instruments/${segment(number)}`);
+    if (mine !== looking) return;
+    settled = mine;
+    shown = found.number;
+    const discount = found.discount
+      ? (found.discount.percent ? `${found.discount.percent} % off` : `${found.discount.amount} ${found.currency || ""} off`)
+      : null;
+    replace(
+      view,
+      h("h3", { id: "instrument-title", tabindex: "-1" }, `${found.kind.replaceAll("_", " ")} ${found.number}`),
+      definitions([
+        ["Status", h("span", { id: "instrument-status" }, found.status)],
+        ["Series", `${found.series_name} (${found.series_id})`],
+        ["Balance", found.balance !== null ? h("span", { id: "instrument-balance" }, `${found.balance} ${found.currency || ""}`.trim()) : null],
+        ["Discount", discount],
+        ["Activated", found.activated_at ? when(found.activated_at) : "not yet"],
+        ["Valid until", when(found.valid_until)],
+        ["Customer", h("span", { id: "instrument-customer-id" }, found.customer_id || "none")],
+      ]),
+      instrumentCustomer(found, () => mine === looking),
+    );
+    if (again) return; // read again after a link changed: the write says what it did
+    document.getElementById("instrument-title").focus();
+    say(`Found ${found.number}.`);
+  } catch (error) {
+    if (mine !== looking) return;
+    settled = mine;
+    if (again) return; // the view shown stays; the write said what it did
+    shown = null;
+    replace(view);
+    showError(`Number ${number}`, error);
+  }
 }

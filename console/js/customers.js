@@ -3,6 +3,7 @@
 
 import { get, segment } from "./api.js";
 import { clearError, definitions, h, pagedTable, replace, say, showError, when } from "./dom.js";
+import { customerInstruments, whenLinksChange } from "./instrument_links.js";
 import { openMember } from "./member.js";
 import { erasureForm, exportBlock, forgetPrivacy, privacyError } from "./privacy.js";
 
@@ -13,9 +14,28 @@ let showSection = () => {};
 // one asked before is dropped (as the member view does); sign-out moves both on too.
 let opening = 0;
 let searching = 0;
+let shown = null; // the customer shown: read again when an instrument's link changed
+let settled = 0; // the last opening answered: one on its way will show the links as they are now
+
+// The customer shown read again (no focus move, no status line: the write says what it did).
+async function readAgain() {
+  if (!shown || settled !== opening) return;
+  const mine = ++opening;
+  let customer;
+  try {
+    customer = await get(`/v1/customers/${segment(shown)}`);
+  } catch {
+    if (mine === opening) settled = mine;
+    return; // the view shown stays
+  }
+  if (mine !== opening) return;
+  settled = mine;
+  render(customer, mine);
+}
 
 export function setupCustomers(show) {
   showSection = show;
+  whenLinksChange("customer", readAgain);
   $("find-customer").addEventListener("submit", (event) => {
     event.preventDefault();
     openCustomer($("customer-id").value);
@@ -28,6 +48,7 @@ export function setupCustomers(show) {
 
 export function forgetCustomers() {
   opening++;
+  shown = null;
   searching++;
   forgetPrivacy();
   replace($("customer-view"));
@@ -108,6 +129,7 @@ export async function openCustomer(rawId) {
     return;
   }
   const mine = ++opening;
+  shown = null;
   forgetPrivacy(); // the export of the customer shown before
   replace($("customer-view"), h("p", { class: "muted" }, `Loading ${id}…`));
   let customer;
@@ -115,11 +137,13 @@ export async function openCustomer(rawId) {
     customer = await get(`/v1/customers/${segment(id)}`);
   } catch (error) {
     if (mine !== opening) return;
+    settled = mine;
     replace($("customer-view"));
     privacyError(`Customer ${id}`, `Customer ${id}`, error);
     return;
   }
   if (mine !== opening) return;
+  settled = mine;
   render(customer, mine);
   $("customer-title").focus();
   say(`Customer ${customer.customer_id} loaded.`);
@@ -132,6 +156,7 @@ function openCard(card) {
 
 function render(customer, mine) {
   const id = customer.customer_id;
+  shown = id;
   const subject = `Customer ${id}`;
   const current = () => mine === opening;
   const path = `/v1/customers/${segment(id)}`;
@@ -154,7 +179,7 @@ function render(customer, mine) {
         ? h("ul", { class: "inline", id: "customer-cards" }, cards.map((card) => h("li", {},
           h("button", { type: "button", onclick: () => openCard(card), "aria-label": `Open card ${card} in Members` }, card))))
         : "none"],
-      ["Gift cards and coupons", customer.links.instruments.join(", ") || "none"],
+      ["Gift cards and coupons", customerInstruments(customer, current)],
       ["Customer since", when(customer.created_at)],
       ["Last changed", when(customer.updated_at)],
       ...(customer.erased ? [["Personal data", h("span", { id: "customer-erased" }, `erased ${when(customer.erased_at)}`)]] : []),
