@@ -98,6 +98,9 @@ def test_during_a_rotation_grace_both_secrets_verify():
         "2002:7f00:1::1",
         "2002:a9fe:a9fe::1",
         "2002:a00:1::",
+        # IPv6 site-local (fec0::/10): deprecated, still routed inside some networks
+        "fec0::1",
+        "feff::1",
     ],
 )
 def test_private_local_reserved_multicast_and_metadata_addresses_are_refused(address):
@@ -133,6 +136,7 @@ def test_public_addresses_are_allowed_and_the_local_stack_allows_loopback_but_ne
         ("https://[::1]/in", "webhook_url_forbidden"),
         ("https://169.254.169.254/latest/meta-data", "webhook_url_forbidden"),
         ("https://[fd00:ec2::254]/", "webhook_url_forbidden"),
+        ("https://[fec0::1]/in", "webhook_url_forbidden"),
         ("https://localhost/in", "webhook_url_forbidden"),
         ("https://api.localhost/in", "webhook_url_forbidden"),
         ("https://intranet/in", "webhook_url_forbidden"),

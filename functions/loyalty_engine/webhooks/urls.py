@@ -5,8 +5,9 @@
   stack). A literal IP address or a name such as `localhost` that can only mean a forbidden
   address is refused at once.
 - At delivery time (`address_allowed`), after resolution, every address the name resolves to
-  must be public: not private, loopback, link-local, reserved, multicast, unspecified, shared
-  (100.64/10) nor a cloud metadata address (169.254.169.254, fd00:ec2::254), nor an IPv6 address
+  must be public: not private, loopback, link-local, IPv6 site-local (fec0::/10, deprecated but
+  still routed inside some networks), reserved, multicast, unspecified, shared (100.64/10) nor
+  a cloud metadata address (169.254.169.254, fd00:ec2::254), nor an IPv6 address
   carrying such an IPv4 address (IPv4-mapped, 6to4); the connection is
   then made to the checked address (see `webhooks.http`), never to a second resolution.
 """
@@ -43,6 +44,8 @@ def address_allowed(address: IPAddress | str, *, allow_private: bool = False) ->
         return False
     if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return False  # fec0::/10: Python counts it neither private nor reserved
     if allow_private and (ip.is_loopback or ip.is_private):
         return True
     return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local)
