@@ -60,6 +60,7 @@ def test_create_without_idempotency_key_or_with_bad_input_is_a_4xx_that_stores_n
         ({**SPEC, "url": "https://169.254.169.254/latest"}, "webhook_url_forbidden"),
         ({**SPEC, "url": "https://localhost/in"}, "webhook_url_forbidden"),
         ({**SPEC, "url": "https://[fec0::1]/in"}, "webhook_url_forbidden"),  # IPv6 site-local
+        ({**SPEC, "url": "https://\uff11\uff12\uff17.0.0.1/in"}, "webhook_url_forbidden"),  # 127.0.0.1
         ({**SPEC, "kinds": ["points.stolen"]}, "validation_error"),
         ({**SPEC, "secret": "mine"}, "validation_error"),
         ({**SPEC, "kinds": []}, "validation_error"),

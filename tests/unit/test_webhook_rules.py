@@ -148,6 +148,13 @@ def test_public_addresses_are_allowed_and_the_local_stack_allows_loopback_but_ne
         ("https://2130706433/in", "webhook_url_forbidden"),
         ("https://169.254.43518/latest/meta-data", "webhook_url_forbidden"),
         ("https://10.1/in", "webhook_url_forbidden"),
+        # host names in other scripts that the resolver's IDNA step makes a forbidden address or
+        # name: full-width and circled digits, ideographic and full-width full stops
+        ("https://\uff11\uff12\uff17.0.0.1/in", "webhook_url_forbidden"),
+        ("https://\u2460\u2461\u2466\u30020\u30020\u30021/in", "webhook_url_forbidden"),
+        ("https://169.254.169.254\uff0e/latest", "webhook_url_forbidden"),
+        ("https://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/in", "webhook_url_forbidden"),
+        ("https://" + "\u00e9" * 70 + ".example.com/in", "invalid_webhook_url"),  # a label over 63
     ],
 )
 def test_obviously_bad_urls_are_refused_at_create_time(url, code):

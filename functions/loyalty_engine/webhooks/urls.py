@@ -66,6 +66,20 @@ def _literal_address(host: str) -> IPAddress | None:
         return None
 
 
+def _ascii_host(hostname: str) -> str:
+    """The host as a resolver reads it: a name in other scripts is first made ASCII as the
+    delivery's resolution makes it (IDNA: full-width digits and full stops, circled digits and
+    the ideographic full stop can spell 127.0.0.1, full-width letters localhost), so that it is
+    judged as what it will reach."""
+    host = hostname
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise _refused("invalid_webhook_url", "the URL's host is not a valid host name") from None
+    return host.rstrip(".").lower()
+
+
 def _refused(reason: str, message: str) -> InvalidRequest:
     return InvalidRequest(message, code=reason, details=[{"in": "body", "field": "url", "reason": reason}])
 
@@ -90,7 +104,7 @@ def check_url(url: str, *, allow_http: bool = False, allow_private: bool = False
         raise _refused("invalid_webhook_url", "the URL may hold neither credentials nor a fragment")
     if port == 0:
         raise _refused("invalid_webhook_url", "port 0 is not a port")
-    host = parts.hostname.rstrip(".").lower()
+    host = _ascii_host(parts.hostname)
     literal = _literal_address(host)
     if literal is not None and not address_allowed(literal, allow_private=allow_private):
         raise _refused("webhook_url_forbidden", "the URL's address is private, local or reserved")
