@@ -42,14 +42,36 @@ def test_valid_key_allows_the_api_and_carries_the_group(store):
         lambda t: t.replace("lk.demo.", "lk.demo-b."),  # the key claimed for another group
         lambda t: "garbage",
         lambda t: t.replace("lk.", "xx."),
+        lambda t: t.rsplit(".", 1)[0] + ".\ud800",  # a lone surrogate: cannot be hashed
+        lambda t: t.rsplit(".", 1)[0] + ".caf\u00e9",
+        lambda t: t.rsplit(".", 1)[0] + ".",
+        lambda t: t.replace("lk.demo.", "lk.demo\n."),
     ],
-    ids=["missing", "wrong-secret", "other-group", "garbage", "bad-prefix"],
+    ids=[
+        "missing",
+        "wrong-secret",
+        "other-group",
+        "garbage",
+        "bad-prefix",
+        "surrogate-secret",
+        "non-ascii-secret",
+        "empty-secret",
+        "group-with-newline",
+    ],
 )
 def test_bad_keys_are_unauthorized(store, mangle):
     token = create_api_key(store, "demo", ["admin"])
     create_api_key(store, "demo-b", ["admin"])
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         _authorize(mangle(token))
+
+
+@pytest.mark.parametrize("value", [5, ["Bearer x"], {"a": 1}])
+def test_an_authorization_value_that_is_not_text_is_unauthorized(store, value):
+    event = load_event("authorizer_request")
+    event["headers"] = {"authorization": value}
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.handler(event, LambdaContext())
 
 
 def test_only_the_hash_of_the_secret_is_stored(store, table):

@@ -159,9 +159,13 @@ def new_api_key(
 
 
 def parse_token(authorization: str | None) -> tuple[str, str, str]:
-    """`Bearer lk.<group>.<key_id>.<secret>` → (group, key_id, secret)."""
+    """`Bearer lk.<group>.<key_id>.<secret>` → (group, key_id, secret). Anything else is
+    Unauthorized, never another error (the authorizer would fail: a 500): a value that is not
+    text, a secret that is not printable ASCII (a lone surrogate cannot even be hashed)."""
     if not authorization:
         raise Unauthorized("missing Authorization header")
+    if not isinstance(authorization, str):
+        raise Unauthorized("the Authorization header is not text")
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer":
         raise Unauthorized("Authorization must be `Bearer <key>`")
@@ -169,8 +173,9 @@ def parse_token(authorization: str | None) -> tuple[str, str, str]:
     if (
         len(parts) != 4
         or parts[0] != TOKEN_PREFIX
-        or not _SLUG.match(parts[1])
-        or not _KEY_ID.match(parts[2])
+        or not _SLUG.fullmatch(parts[1])
+        or not _KEY_ID.fullmatch(parts[2])
+        or not (parts[3].isascii() and parts[3].isprintable())
     ):
         raise Unauthorized("malformed API key")
     return parts[1], parts[2], parts[3]
