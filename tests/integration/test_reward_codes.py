@@ -3,6 +3,7 @@ handed out in load order, never twice, refused when exhausted, refilled by loadi
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections import Counter
@@ -140,6 +141,18 @@ def test_the_stock_pages_through_the_remaining_codes(funded):
     assert seen == codes(7)[2:]
     bad = stock(cursor="Zm9v")
     assert (bad.status, bad.body["code"]) == (422, "invalid_cursor")
+
+
+@pytest.mark.parametrize("position", ["SEQ#~", "SEQ#zzz", "SEQ#", "SEQ#-1", "SEQ#00000000000\u0661", "SEQ#1"])
+def test_a_cursor_that_is_no_codes_position_is_refused(funded, position):
+    """Under the prefix but not a code's position: "SEQ#~" sorts after the last code, and the
+    read's range would end before it starts (DynamoDB refuses such a BETWEEN: a 500)."""
+    assert put_voucher(nqp_value=1).status == 201
+    assert load(codes(3)).status == 200
+    crafted = base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+    bad = stock(cursor=crafted)
+    assert (bad.status, bad.body["code"]) == (422, "invalid_cursor"), bad.body
+    assert stock().body["remaining_codes"] == codes(3)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ Unit n of the stock (the `taken` counter) is code n: codes go out in load order,
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,9 +24,12 @@ from loyalty_engine.kernel.dynamo import (
     serialize,
     to_item,
 )
+from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.records import item
 from loyalty_engine.kernel.table import PARTITION_KEY, SORT_KEY, TYPE_ATTRIBUTE
 
+# A position this API hands out: a code's load-order key (`SEQ#` and 12 digits).
+_POSITION = re.compile(rf"{re.escape(keys.CODE_SEQ_PREFIX)}[0-9]{{12}}")
 CODES_PER_TRANSACTION = 49  # 2 puts per code + the stock update: within DynamoDB's 100 actions
 
 
@@ -113,7 +117,16 @@ class CodeStore:
         pk = keys.reward_codes_pk(group, external_id)
         start = keys.code_seq_sk(handed_out)
         if cursor:
-            start = max(start, decode_cursor(cursor, prefix=keys.CODE_SEQ_PREFIX))
+            # Any other text under the prefix could sort after the range's end ("SEQ#~"): a
+            # BETWEEN whose bounds are reversed is a ValidationException (a 500), not a page.
+            position = decode_cursor(cursor, prefix=keys.CODE_SEQ_PREFIX)
+            if not _POSITION.fullmatch(position):
+                raise InvalidRequest(
+                    "invalid cursor",
+                    code="invalid_cursor",
+                    details=[{"field": "cursor", "reason": "invalid_cursor"}],
+                )
+            start = max(start, position)
         params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :after AND :end",
