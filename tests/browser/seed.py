@@ -50,6 +50,28 @@ class Api:
         return response.json()
 
 
+def vip_program_body(name: str, vip_tiers: list[dict[str, Any]]) -> dict[str, Any]:
+    """A tiered program (one tier, Blue, from 0) started ten days ago, with these VIP tiers: what
+    the member page's VIP and reward tests act on."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return {
+        "name": name,
+        "kind": "tiered",
+        "currency": "EUR",
+        "starts_at": (now - timedelta(days=10)).isoformat(),
+        "card_codes": {"generation": "manual"},
+        "nq_points": {"conversion_rate": "1", "rounding": "down", "validity": {"value": 1, "unit": "year"}},
+        "q_points": {"conversion_rate": "1", "validity": {"value": 1, "unit": "year"}},
+        "tier_settings": {
+            "max_tier_downgrade": 1,
+            "upgrade": {"first_run_at": (now + timedelta(days=1)).isoformat(), "periodicity": "daily"},
+            "downgrade": {"mode": "relative", "every": {"value": 1, "unit": "year"}},
+            "tiers": [{"rank": 1, "name": "Blue", "entry_threshold": 0, "downgrade_threshold": 0}],
+        },
+        "vip_tiers": vip_tiers,
+    }
+
+
 def seed(stack: LocalStack) -> Seeded:
     keys = stack.keys[GROUP]
     api = Api(stack.api_url, keys["admin"])

@@ -5,14 +5,13 @@ sent once for a double click, a retry under its key, a late answer dropped."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_member
-from tests.browser.seed import Api, Seeded
+from tests.browser.seed import Api, Seeded, vip_program_body
 
 PROGRAM = "vip-club"
 REWARD = "seed-gift-3"  # the seed's catalog: 10 NQ points a unit
@@ -21,23 +20,8 @@ REWARD = "seed-gift-3"  # the seed's catalog: 10 NQ points a unit
 @pytest.fixture(scope="module")
 def api(seeded: Seeded) -> Api:
     api = Api(seeded.api_url, seeded.admin_key)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    program = {
-        "name": "VIP Club",
-        "kind": "tiered",
-        "currency": "EUR",
-        "starts_at": (now - timedelta(days=10)).isoformat(),
-        "card_codes": {"generation": "manual"},
-        "nq_points": {"conversion_rate": "1", "rounding": "down", "validity": {"value": 1, "unit": "year"}},
-        "q_points": {"conversion_rate": "1", "validity": {"value": 1, "unit": "year"}},
-        "tier_settings": {
-            "max_tier_downgrade": 1,
-            "upgrade": {"first_run_at": (now + timedelta(days=1)).isoformat(), "periodicity": "daily"},
-            "downgrade": {"mode": "relative", "every": {"value": 1, "unit": "year"}},
-            "tiers": [{"rank": 1, "name": "Blue", "entry_threshold": 0, "downgrade_threshold": 0}],
-        },
-        "vip_tiers": [{"name": "staff", "q_multiplier": "2", "nq_multiplier": "3"}, {"name": "press"}],
-    }
+    vip_tiers = [{"name": "staff", "q_multiplier": "2", "nq_multiplier": "3"}, {"name": "press"}]
+    program = vip_program_body("VIP Club", vip_tiers)
     api("PUT", f"/v1/programs/{PROGRAM}", 201, json=program)
     return api
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_member
-from tests.browser.seed import Api, Seeded
+from tests.browser.seed import Api, Seeded, vip_program_body
 
 REWARD = "seed-gift-3"  # the seed's catalog: 10 NQ points a unit
 
@@ -59,23 +59,7 @@ def vip_program(seeded: Seeded) -> str:
     """A program with one VIP tier, `press`."""
     api = Api(seeded.api_url, seeded.admin_key)
     program = "forms-club"
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    body = {
-        "name": "Forms Club",
-        "kind": "tiered",
-        "currency": "EUR",
-        "starts_at": (now - timedelta(days=10)).isoformat(),
-        "card_codes": {"generation": "manual"},
-        "nq_points": {"conversion_rate": "1", "rounding": "down", "validity": {"value": 1, "unit": "year"}},
-        "q_points": {"conversion_rate": "1", "validity": {"value": 1, "unit": "year"}},
-        "tier_settings": {
-            "max_tier_downgrade": 1,
-            "upgrade": {"first_run_at": (now + timedelta(days=1)).isoformat(), "periodicity": "daily"},
-            "downgrade": {"mode": "relative", "every": {"value": 1, "unit": "year"}},
-            "tiers": [{"rank": 1, "name": "Blue", "entry_threshold": 0, "downgrade_threshold": 0}],
-        },
-        "vip_tiers": [{"name": "press"}],
-    }
+    body = vip_program_body("Forms Club", [{"name": "press"}])
     api("PUT", f"/v1/programs/{program}", 201, json=body)
     return program
 

@@ -4,6 +4,7 @@ and the release of the stock markers it held."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 
 from aws_lambda_powertools import Logger
 
@@ -54,19 +55,11 @@ def finish(svc: ImportServices, group: str, job: ImportJob, expected_chunk: int)
             )
         }
     )
-    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
-        spool.write(skipped_csv_header().encode())
-        for skipped in svc.jobs.skipped_lines(group, job.import_id):
-            spool.write(skipped_csv_row(skipped).encode())
-        spool.seek(0)
-        svc.objects.put_stream(skipped_key, spool, "text/csv; charset=utf-8")  # type: ignore[arg-type]
+    skipped = svc.jobs.skipped_lines(group, job.import_id)
+    _put_csv(svc, skipped_key, skipped_csv_header(), map(skipped_csv_row, skipped))
     if attributions_key is not None:
-        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
-            spool.write(attributions_csv_header().encode())
-            for generated in svc.jobs.generated_attributions(group, job.import_id):
-                spool.write(attributions_csv_row(generated).encode())
-            spool.seek(0)
-            svc.objects.put_stream(attributions_key, spool, "text/csv; charset=utf-8")  # type: ignore[arg-type]
+        generated = svc.jobs.generated_attributions(group, job.import_id)
+        _put_csv(svc, attributions_key, attributions_csv_header(), map(attributions_csv_row, generated))
     svc.objects.put_json(summary_key, summary(job))
     svc.jobs.save_job(group, job, expected_chunk=expected_chunk)
     if svc.on_finished is not None:
@@ -79,3 +72,13 @@ def release_reservations(svc: ImportServices, group: str, job: ImportJob) -> Non
         return  # only earn lines reserve stock
     for external_id in svc.jobs.reserved_rewards(group, job.import_id):
         svc.rewards.release_job(group, external_id, job.import_id)
+
+
+def _put_csv(svc: ImportServices, key: str, header: str, rows: Iterable[str]) -> None:
+    """A report of any length, spooled to disk past 8 MiB, then stored in one streamed PUT."""
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+        spool.write(header.encode())
+        for row in rows:
+            spool.write(row.encode())
+        spool.seek(0)
+        svc.objects.put_stream(key, spool, "text/csv; charset=utf-8")  # type: ignore[arg-type]
