@@ -1,4 +1,4 @@
-"""The instrument feature as deployed: the InstrumentApi and BatchIssuer functions, the 22 routes,
+"""The instrument feature as deployed: the InstrumentApi and BatchIssuer functions, the 29 routes,
 the Exports bucket, the InstrumentBatches queue, and exactly the grants between them.
 
 The generic tests (one per wiring entry) cover these too; here the expected values are spelled
@@ -57,6 +57,8 @@ ROUTES = {
     ("GET", "/v1/customers/{customer_id}"),
     ("GET", "/v1/customers"),
     ("PUT", "/v1/members/{card_code}/customer"),
+    ("PUT", "/v1/instruments/{number}/customer"),
+    ("DELETE", "/v1/instruments/{number}/customer"),
 }
 CONSUME_ACTIONS = {
     "sqs:ReceiveMessage",
@@ -115,7 +117,7 @@ def test_the_api_timeout_is_below_api_gateways_limit(prod: Synthesized) -> None:
 # API
 
 
-def test_the_22_instrument_routes_are_methods_of_the_instrument_api_behind_the_authorizer(
+def test_the_instrument_routes_are_methods_of_the_instrument_api_behind_the_authorizer(
     prod: Synthesized,
 ) -> None:
     assert {(route.method, route.path) for route in wiring.INSTRUMENT_ROUTES} == ROUTES
