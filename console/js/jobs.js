@@ -20,6 +20,9 @@ const currentRun = (mine) => mine === opening && visible();
 const count = (value) => (value === null || value === undefined ? "—" : value);
 const tally = (counts) => Object.entries(counts || {}).map(([name, n]) => `${name}: ${n}`).join(", ") || "—";
 const SHARD_STATES = { not_started: "not started", running: "running", done: "done" };
+// A running run with no checkpoint for 30 minutes is `stalled` (the API says so): its shards'
+// messages keep failing, or wait in the jobs dead-letter queue for a redrive.
+const runState = (r) => (r.stalled ? `stalled since ${when(r.progress_at)}` : r.state);
 
 export function setupJobs() {
   $("jobs-form").addEventListener("submit", (event) => {
@@ -68,7 +71,7 @@ async function listRuns({ focus = false, mine = ++listing } = {}) {
     await pagedTable(view, `Runs of ${name}${job ? `, ${job} only` : ""} (newest first)`, [
       { label: "Scheduled", value: (r) => when(r.scheduled_at) },
       { label: "Job", value: (r) => r.job },
-      { label: "State", value: (r) => r.state },
+      { label: "State", value: runState },
       { label: "Started", value: (r) => when(r.started_at) },
       { label: "Completed", value: (r) => when(r.completed_at) },
       { label: "Members", value: (r) => count(r.members), num: true },
@@ -122,7 +125,10 @@ async function openRun(programId, runId, opener) {
     heading,
     definitions([
       ["Run id", run.run_id],
-      ["State", run.state === "completed" ? "completed" : `running: ${done} of ${run.shards} shards done`],
+      ["State", run.state === "completed" ? "completed" : `${runState(run)}: ${done} of ${run.shards} shards done`],
+      ...(run.stalled
+        ? [["Why", "No shard has moved on for 30 minutes: their messages keep failing, or wait in the jobs dead-letter queue (redrive it: each shard resumes from its last checkpoint)."]]
+        : []),
       ["Scheduled", when(run.scheduled_at)],
       ["Started", when(run.started_at)],
       ["Completed", when(run.completed_at)],

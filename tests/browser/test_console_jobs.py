@@ -139,6 +139,44 @@ def test_runs_are_text_never_markup_and_a_running_run_says_so(signed_in: Any, se
     assert page.evaluate("document.body.dataset.pwned") is None
 
 
+def test_a_stalled_run_says_since_when_and_what_to_do(signed_in: Any, seeded: Seeded) -> None:
+    page = signed_in
+    run = {
+        "run_id": "expire-points@2026-12-01T23:00:00Z",
+        "job": "expire-points",
+        "scheduled_at": "2026-12-01T23:00:00Z",
+        "state": "running",
+        "started_at": "2026-12-01T23:00:02Z",
+        "completed_at": None,
+        "progress_at": "2026-12-01T23:04:00Z",
+        "stalled": True,
+        "shards": 16,
+        **dict.fromkeys(("shards_done", "members", "changed", "drift", "retried", "tiers", "vip_tiers")),
+    }
+    shards = [
+        {
+            "shard": n,
+            "state": "done" if n else "running",
+            "pages": 1,
+            "members": 0,
+            "changed": 0,
+            "drift": 0,
+            "retried": 0,
+            "updated_at": "2026-12-01T23:04:00Z",
+        }
+        for n in range(16)
+    ]
+    page.route(RUN, lambda route: route.fulfill(json={**run, "shard_progress": shards}))
+    page.route(RUNS, lambda route: route.fulfill(json={"runs": [run], "next_cursor": None}))
+    runs = _open_jobs(page, seeded)
+    row = runs.locator("tbody tr")
+    expect(row.locator("td").nth(2)).to_have_text("stalled since 2026-12-01 23:04 UTC")
+    row.get_by_role("button").click()
+    view = page.locator("#job-run-view")
+    expect(view).to_contain_text("stalled since 2026-12-01 23:04 UTC: 15 of 16 shards done")
+    expect(view).to_contain_text("wait in the jobs dead-letter queue")
+
+
 def test_errors_in_words(signed_in: Any, seeded: Seeded) -> None:
     page = signed_in
     forbidden = {"code": "forbidden", "message": "Forbidden"}

@@ -250,6 +250,7 @@ def test_a_scheduled_upgrade_run_moves_the_member_up(
 
     run = eventually(target, closed, f"{run_id} listed as completed")
     assert run["changed"] >= 1 and run["shards_done"] == run["shards"], run
+    assert (run["stalled"], run["progress_at"]) == (False, None), run
     detail = api("GET", f"{runs_path}/{run_id}", 200)
     assert [shard["state"] for shard in detail["shard_progress"]] == ["done"] * detail["shards"]
 

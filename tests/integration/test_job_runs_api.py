@@ -11,6 +11,7 @@ from loyalty_engine.handlers import jobs as job_handlers
 from loyalty_engine.handlers.api_context import default_context
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.table import MEMBER_SHARDS
+from loyalty_engine.tiers.context import job_services
 from tests.integration.conftest import ADMIN, CARD, OTHER_GROUP, SHOP, order_body
 from tests.support.api import call
 from tests.support.aws import fresh_caches
@@ -165,3 +166,34 @@ def test_a_running_run_shows_each_shard_as_the_workers_move_it_on(member, clock,
             assert job_handlers.work(sqs_event(message), JobContext()) == {"batchItemFailures": []}
     closed = runs().body["runs"][0]  # the close rewrote the run item: it is still listed
     assert (closed["state"], closed["members"], closed["shards_done"]) == ("completed", 1, MEMBER_SHARDS)
+
+
+def test_a_run_with_no_progress_for_30_minutes_is_stalled_until_a_shard_moves_on(member, clock, monkeypatch):
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="loyalty-jobs")["QueueUrl"]
+    monkeypatch.setenv("JOB_QUEUE_URL", url)
+    fresh_caches()
+    default_context().clock = job_services().clock = clock  # the API's and the workers' clock
+    assert start("tier-upgrade", UPGRADE)["state"] == "running"
+    started = clock.now
+    listed = runs().body["runs"][0]
+    assert (listed["stalled"], listed["progress_at"]) == (False, started.isoformat().replace("+00:00", "Z"))
+    clock.advance(minutes=30)
+    assert runs().body["runs"][0]["stalled"] is False  # 30 minutes exactly: not yet
+    clock.advance(seconds=1)
+    assert runs().body["runs"][0]["stalled"] is True
+    detail = call("api_get_job_run", ADMIN).body
+    assert (detail["stalled"], detail["state"]) == (True, "running")
+    # a redriven message: the shard's worker checkpoints, the run moves on again
+    messages = receive_all(sqs, url)
+    assert job_handlers.work(sqs_event(messages[0]), JobContext()) == {"batchItemFailures": []}
+    listed = runs().body["runs"][0]
+    assert listed["stalled"] is False and listed["progress_at"] > started.isoformat().replace("+00:00", "Z")
+    clock.advance(minutes=31)
+    assert call("api_get_job_run", ADMIN).body["stalled"] is True
+    for message in messages[1:]:
+        assert job_handlers.work(sqs_event(message), JobContext()) == {"batchItemFailures": []}
+    clock.advance(hours=5)
+    closed = runs().body["runs"][0]  # a completed run is never stalled
+    assert (closed["state"], closed["stalled"], closed["progress_at"]) == ("completed", False, None)
+    assert call("api_get_job_run", ADMIN).body["stalled"] is False

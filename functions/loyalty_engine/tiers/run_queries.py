@@ -3,6 +3,8 @@ the runs newest first, of every job or one, and one run with the progress of eac
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from loyalty_engine.access.models import Caller
@@ -17,6 +19,9 @@ class RunReaders(Protocol):
     programs: ProgramStore
 
     @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
     def runs(self) -> RunStore: ...
 
 
@@ -28,11 +33,19 @@ def _known_program(ctx: RunReaders, caller: Caller, program_id: str) -> None:
 def list_runs(
     ctx: RunReaders, caller: Caller, program_id: str, job: JobName | None, limit: int, cursor: str | None
 ) -> RunPage:
-    """The program's runs (of `job` only, if given), newest scheduled first, a page at a time."""
+    """The program's runs (of `job` only, if given), newest scheduled first, a page at a time. A
+    running run's shards are read too (one Query each) to tell whether it still moves on: runs
+    complete within minutes, so a page rarely holds more than one running."""
     _known_program(ctx, caller, program_id)
     jobs = (job,) if job else JOB_NAMES
     stored, next_cursor = ctx.runs.runs_page(caller.group_id, program_id, jobs, limit, cursor)
-    runs = [run_view(values, f"{values['job']}@{values['scheduled_at_key']}") for values in stored]
+    now, runs = ctx.clock(), []
+    for values in stored:
+        run_id = f"{values['job']}@{values['scheduled_at_key']}"
+        shards = (
+            ctx.runs.run(caller.group_id, program_id, run_id)[1] if values["state"] != "completed" else {}
+        )
+        runs.append(run_view(values, run_id, shards, now))
     return RunPage(runs=runs, next_cursor=next_cursor)
 
 
@@ -42,4 +55,4 @@ def get_run(ctx: RunReaders, caller: Caller, program_id: str, run_id: str) -> Ru
     summary, shards = ctx.runs.run(caller.group_id, program_id, run_id)
     if summary is None:
         raise NotFound(f"run {run_id!r} of program {program_id!r} not found", code="run_not_found")
-    return run_detail(summary, run_id, shards)
+    return run_detail(summary, run_id, shards, ctx.clock())

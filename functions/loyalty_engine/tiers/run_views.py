@@ -4,7 +4,7 @@ models are built at the API's cold start, the run machinery (`tiers.jobs`) is no
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field
@@ -15,6 +15,12 @@ from loyalty_engine.points.job_names import JOB_NAMES, JobName
 
 # A run's id: `<job>@<scheduled time, UTC>` (`tiers.jobs.JobRequest.run_id`).
 RUN_ID_PATTERN = rf"^({'|'.join(JOB_NAMES)})@\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}Z$"
+# A running run with no shard checkpoint (nor its start) this recent is `stalled`. A worker
+# checkpoints after every page of 500 members (seconds), and a shard out of time queues its own
+# continuation at once; 30 minutes without one means its messages keep failing (each retry waits
+# the jobs queue's visibility timeout, 90 minutes; after 5 they go to its dead-letter queue) or
+# wait behind other runs' shards.
+STALL_AFTER = timedelta(minutes=30)
 _COUNTS = ("shards_done", "members", "changed", "drift", "retried", "tiers", "vip_tiers")
 
 
@@ -28,6 +34,17 @@ class RunView(DeferredModel):
     started_at: datetime
     completed_at: datetime | None = Field(
         description="null while running (and for a run completed before the engine kept it)"
+    )
+    progress_at: datetime | None = Field(
+        None,
+        description="Running runs: the newest checkpoint of any shard (its start before the first); "
+        "null once completed",
+    )
+    stalled: bool = Field(
+        False,
+        description="Running and no progress for 30 minutes (`progress_at`): a shard's messages keep "
+        "failing (after 5 receives they wait in the jobs dead-letter queue, alarmed: redrive them to "
+        "resume from the checkpoint) or wait behind other runs. It clears when a shard moves on",
     )
     shards: int = Field(MEMBER_SHARDS, description="The member shards the run works through")
     shards_done: int | None = Field(description="Totals from here on: null while the run is running")
@@ -59,8 +76,17 @@ class RunPage(DeferredModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-def _run_fields(values: dict[str, Any], run_id: str) -> dict[str, Any]:
+def _run_fields(
+    values: dict[str, Any], run_id: str, shards: dict[int, dict[str, Any]], now: datetime
+) -> dict[str, Any]:
     running = values["state"] != "completed"
+    progress_at = None
+    if running:
+        moments = [
+            values["started_at"],
+            *(shard["updated_at"] for shard in shards.values() if shard.get("updated_at")),
+        ]
+        progress_at = max(datetime.fromisoformat(str(moment)) for moment in moments)
     fields = {
         "run_id": run_id,
         "job": values["job"],
@@ -68,17 +94,24 @@ def _run_fields(values: dict[str, Any], run_id: str) -> dict[str, Any]:
         "state": "running" if running else "completed",
         "started_at": values["started_at"],
         "completed_at": values.get("completed_at"),
+        "progress_at": progress_at,
+        "stalled": progress_at is not None and now - progress_at > STALL_AFTER,
     }
     return fields | {name: None if running else values.get(name) for name in _COUNTS}
 
 
-def run_view(values: dict[str, Any], run_id: str) -> RunView:
-    """A stored run summary (`tiers.jobs.RunSummary`, as JSON) as the API shows it."""
-    return RunView.model_validate(_run_fields(values, run_id))
+def run_view(
+    values: dict[str, Any], run_id: str, shards: dict[int, dict[str, Any]], now: datetime
+) -> RunView:
+    """A stored run summary (`tiers.jobs.RunSummary`, as JSON) as the API shows it at `now`; a
+    running run's progress is read from its shards' checkpoints (`tiers.jobs.ShardProgress`)."""
+    return RunView.model_validate(_run_fields(values, run_id, shards, now))
 
 
-def run_detail(values: dict[str, Any], run_id: str, shards: dict[int, dict[str, Any]]) -> RunDetail:
-    """The run and every shard, from their stored checkpoints (`tiers.jobs.ShardProgress`)."""
+def run_detail(
+    values: dict[str, Any], run_id: str, shards: dict[int, dict[str, Any]], now: datetime
+) -> RunDetail:
+    """The run and every shard at `now`, from their stored checkpoints (`tiers.jobs.ShardProgress`)."""
     progress = []
     for number in range(MEMBER_SHARDS):
         shard = shards.get(number, {})
@@ -95,4 +128,4 @@ def run_detail(values: dict[str, Any], run_id: str, shards: dict[int, dict[str, 
                 updated_at=shard.get("updated_at"),
             )
         )
-    return RunDetail.model_validate(_run_fields(values, run_id) | {"shard_progress": progress})
+    return RunDetail.model_validate(_run_fields(values, run_id, shards, now) | {"shard_progress": progress})
