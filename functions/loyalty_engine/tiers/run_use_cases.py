@@ -53,8 +53,8 @@ from loyalty_engine.tiers.rules import (
 logger = logging.getLogger(__name__)
 TIME_MARGIN_MS = 90_000  # a page takes seconds; stop well before the function's timeout
 MEMBER_ATTEMPTS = 10
-# A tier run decides and writes this many of a page's members at once (each member's write is
-# its own, conditioned on its version): the page waits for about 1/MEMBER_WRITERS of its writes.
+# A tier or expiry run decides and writes this many of a page's members at once (each member's
+# write is its own, conditioned on its version): the page waits for about 1/MEMBER_WRITERS of its writes.
 MEMBER_WRITERS = 16
 # Every member of a shard has the same gsi1 partition key, and each member written is copied
 # there (gsi1 projects the whole item): a page's writes are paced to this many write units a
@@ -228,9 +228,16 @@ def _page(
                 history.append((member.card_code, change))
         services.jobs.put_history(message.group, history)
     elif message.job == "expire-points":
-        for member in members:
-            loaded = _expire_member(services, message, member, counts)
+        pacer = WritePacer(SHARD_INDEX_WCU_S)
+
+        def expire(member: Member) -> PageCounts:
+            mine = PageCounts()
+            loaded = _expire_member(services, message, member, mine, pacer)
             _notice_member(services, program, message, member, loaded)
+            return mine
+
+        for mine in in_parallel(expire, members, MEMBER_WRITERS):
+            counts.changed, counts.retried = counts.changed + mine.changed, counts.retried + mine.retried
     else:
         for member in members:
             _reconcile_member(services, message, member, counts)
@@ -287,9 +294,14 @@ def _tier_member(
 
 
 def _expire_member(
-    services: JobServices, message: ShardMessage, member: Member | None, counts: PageCounts
+    services: JobServices,
+    message: ShardMessage,
+    member: Member | None,
+    counts: PageCounts,
+    pacer: WritePacer | None = None,
 ) -> Member | None:
-    """Expire what is due; the member with its lots as they are now if it was read (else None)."""
+    """Expire what is due; the member with its lots as they are now if it was read (else None).
+    Its write is paced by `pacer` (the member's copy in the shard's index partition)."""
     at = message.scheduled_at
     for _ in range(MEMBER_ATTEMPTS):
         if member is None or not has_expired(member, at):
@@ -303,6 +315,8 @@ def _expire_member(
         write = finished(
             MemberWrite(member=current.model_copy(update={"version": full.version + 1})), start, at
         )
+        if pacer is not None:
+            pacer.spend(write_units([member_item(message.group, write.member)]))
         try:
             services.members.commit(message.group, write, expected_version=full.version)
         except (StaleMember, RecordExists):
