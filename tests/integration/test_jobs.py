@@ -20,6 +20,7 @@ from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.dynamo import from_item, to_item
 from loyalty_engine.kernel.table import MEMBER_SHARDS
 from loyalty_engine.points.lots import pack, unpack
+from loyalty_engine.tiers import run_use_cases
 from loyalty_engine.tiers.jobs import JobRequest, ShardMessage
 from loyalty_engine.tiers.run_use_cases import work_shard
 from tests.integration.conftest import ADMIN, CARD, SHOP, order_body
@@ -318,3 +319,23 @@ def test_reconcile_counts_the_drift_and_the_handler_emits_it_once(member, clock,
     emitted = list(emf_metrics(capsys.readouterr().out))
     assert [value for name, value in emitted if name == "BalanceDrift"] == [1]
     assert [value for name, value in emitted if name == "JobRunsCompleted"] == [1]
+
+
+def test_reconcile_checks_a_pages_members_at_once_and_counts_each_drift(member, clock, table, monkeypatch):
+    cards = cards_in_shard(2, 5, "DRIFT")
+    for card in cards:
+        assert call("api_enrol_member", SHOP, body={"card_code": card}).status == 201
+        body = order_body(order_id="R-1", amount="42.00", ordered_at="2026-11-01T10:00:00Z", lines=[])
+        assert call("api_earn_order", SHOP, path={"card_code": card}, body=body).status == 201
+    for card in cards[:3]:
+        _corrupt_lots(table, card, 7)
+    pages = []
+    real = run_use_cases.in_parallel
+    monkeypatch.setattr(
+        run_use_cases,
+        "in_parallel",
+        lambda work, items, threads: pages.append((len(items), threads)) or real(work, items, threads),
+    )
+    summary = _run("reconcile", datetime(2026, 12, 10, 2, tzinfo=UTC))
+    assert (summary.drift, summary.changed) == (3, 0)
+    assert (len(cards), run_use_cases.MEMBER_WRITERS) in pages  # the shard's five members at once

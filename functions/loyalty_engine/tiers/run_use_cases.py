@@ -239,8 +239,13 @@ def _page(
         for mine in in_parallel(expire, members, MEMBER_WRITERS):
             counts.changed, counts.retried = counts.changed + mine.changed, counts.retried + mine.retried
     else:
-        for member in members:
-            _reconcile_member(services, message, member, counts)
+
+        def check(member: Member) -> int:
+            mine = PageCounts()
+            _reconcile_member(services, message, member, mine)
+            return mine.drift
+
+        counts.drift += sum(in_parallel(check, members, MEMBER_WRITERS))  # reads only: nothing to pace
         by_rank, by_vip = tally(members)
         counts.tiers, counts.vip_tiers = dict(by_rank), dict(by_vip)
     return counts
