@@ -208,3 +208,36 @@ def test_a_program_cannot_drop_a_tier_while_it_has_members(clock):
     assert group.member("GOLD-2")["tier"]["name"] == "Gold"
     other = Group("demo-b", SAMPLE)  # no member yet: its tiers may still be reshaped
     assert call("api_put_program", other.admin, body=two_tiers).status == 200
+
+
+def test_a_program_cannot_drop_a_vip_tier_while_it_has_members(clock):
+    """DOMAIN.md: VIP tiers are granted and removed by hand, with a reason, and every tier change is
+    recorded. Dropping `staff` from the program under a staff member left them showing `staff` at
+    x1, a change no history entry explains: the replacement is refused and changes nothing, as for
+    standard tiers. A VIP tier's multipliers may still change; a program without members may drop it."""
+    group = Group("demo", SAMPLE)
+    group.enrol("VIP-9")
+    now("2026-12-10T12:00:00+01:00")
+    granted = call(
+        "api_grant_vip_tier",
+        group.admin,
+        path={"card_code": "VIP-9", "vip_tier": "staff"},
+        body={"reason": "cashier"},
+    )
+    assert granted.status == 200, granted.body
+    without_staff = copy.deepcopy(SAMPLE) | {"vip_tiers": []}
+    refused = call("api_put_program", group.admin, body=without_staff)
+    assert (refused.status, refused.body["code"]) == (409, "tiers_in_use"), refused.body
+    assert refused.body["details"] == [{"field": "vip_tiers", "reason": "tiers_in_use", "names": ["staff"]}]
+    renamed = copy.deepcopy(SAMPLE)
+    renamed["vip_tiers"][0]["name"] = "crew"
+    assert call("api_put_program", group.admin, body=renamed).status == 409
+    assert call("api_get_program", group.admin, path={"program_id": "club"}).body["version"] == 1
+    now("2026-12-10T13:00:00+01:00")
+    earned = group.earn("VIP-9", "O1", "10.00", at("2026-12-10T12:30:00+01:00"))["earned"]
+    assert earned["nq"] == 200  # staff's NQ x2 still applies
+    richer = copy.deepcopy(SAMPLE)
+    richer["vip_tiers"][0]["nq_multiplier"] = "3"
+    assert call("api_put_program", group.admin, body=richer).status == 200
+    other = Group("demo-b", SAMPLE)  # no member yet: its VIP tiers may still be dropped
+    assert call("api_put_program", other.admin, body=without_staff).status == 200

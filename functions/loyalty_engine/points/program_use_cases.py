@@ -28,13 +28,23 @@ def put_program(
         ctx.program_saved(group, previous)  # a retry after a failed schedule sync converges here
         return 200, previous
     removed = _removed_ranks(previous, spec)
-    if removed and ctx.programs.has_members(group, program_id):
+    removed_vips = _removed_vip_tiers(previous, spec)
+    if (removed or removed_vips) and ctx.programs.has_members(group, program_id):
+        details: list[dict[str, object]] = []
+        if removed:
+            details.append({"field": "tier_settings.tiers", "reason": "tiers_in_use", "ranks": removed})
+        if removed_vips:
+            details.append({"field": "vip_tiers", "reason": "tiers_in_use", "names": removed_vips})
+        lost = ", ".join(
+            [f"tiers {removed}"] * bool(removed) + [f"VIP tiers {removed_vips}"] * bool(removed_vips)
+        )
         raise Conflict(
-            f"the program has members and would lose its tiers {removed}: a member would be left in a "
-            "tier the program no longer has; raise the thresholds of those tiers instead (the downgrade "
-            "runs move their members down, with history), or drop them before the first member",
+            f"the program has members and would lose its {lost}: a member would be left in a tier the "
+            "program no longer has, with no history of the change; raise the thresholds of a standard "
+            "tier instead (the downgrade runs move its members down, with history), stop granting a VIP "
+            "tier, or drop them before the first member",
             code="tiers_in_use",
-            details=[{"field": "tier_settings.tiers", "reason": "tiers_in_use", "ranks": removed}],
+            details=details,
         )
     program = Program(
         **spec.model_dump(),
@@ -55,6 +65,13 @@ def _removed_ranks(previous: Program | None, spec: ProgramSpec) -> list[int]:
     before = len(previous.tier_settings.tiers) if previous and previous.tier_settings else 0
     after = len(spec.tier_settings.tiers) if spec.tier_settings else 0
     return list(range(after + 1, before + 1))
+
+
+def _removed_vip_tiers(previous: Program | None, spec: ProgramSpec) -> list[str]:
+    """The VIP tiers `previous` has and `spec` does not (a renamed one included): members may hold
+    them, and no bounded read tells whether one does (the holders are on the member items only)."""
+    kept = {vip.name for vip in spec.vip_tiers}
+    return [vip.name for vip in previous.vip_tiers if vip.name not in kept] if previous else []
 
 
 def get_program(ctx: PointsContext, caller: Caller, program_id: str) -> Program:
