@@ -116,3 +116,25 @@ def test_a_return_of_an_order_cut_by_the_maximum_balance_takes_back_only_what_wa
     ret = call("api_return_order", SHOP, path={"order_id": "P2"}, body={"return_id": "R-3"})
     assert ret.body["reversed"]["nq"] == 250
     assert ret.body["balances"]["nq"]["pending"] == 1000  # P1's points untouched
+
+
+def test_orders_and_returns_take_amounts_to_the_same_four_decimals(member, clock):
+    """DOMAIN.md and the seeds give no precision for an order's amount; decisions.md: orders, their
+    lines and returns take amounts of up to four decimals alike, so whatever an order was placed
+    for can be returned in parts, and a finer amount is refused on both, changing nothing."""
+    body = order_body(order_id="F", ordered_at="2026-11-20T10:00:00+01:00", amount="10.00001", lines=[])
+    refused = call("api_earn_order", SHOP, body=body)
+    assert (refused.status, refused.body["code"]) == (422, "validation_error"), refused.body
+    _earn("A", "2026-11-20T10:00:00+01:00", "10.0005")  # 100 NQ 10 Q
+    path = {"order_id": "A"}
+    refused = call("api_return_order", SHOP, path=path, body={"return_id": "R0", "amount": "0.00001"})
+    assert (refused.status, refused.body["code"]) == (422, "validation_error"), refused.body
+    tiny = call("api_return_order", SHOP, path=path, body={"return_id": "R1", "amount": "0.0005"})
+    assert tiny.status == 201, tiny.body
+    assert (tiny.body["reversed"], tiny.body["order_returned_amount"]) == (
+        {"nq": 0, "q": 0, "unrecovered": 0},
+        "0.0005",
+    )
+    rest = call("api_return_order", SHOP, path=path, body={"return_id": "R2", "amount": "10.00"})
+    assert rest.status == 201, rest.body
+    assert (rest.body["reversed"]["nq"], rest.body["balances"]["nq"]["pending"]) == (100, 0)
