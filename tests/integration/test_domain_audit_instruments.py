@@ -252,3 +252,24 @@ def test_an_unsold_gift_card_follows_its_series_end_when_it_is_moved(world, tabl
     ok(put_series("dated", gift_spec(**spec, valid_until=world.now.isoformat())), 200)  # ended now
     assert ok(lookup(drawer), 200)["status"] == "expired"
     refused(sell(drawer, "SALE-3", "30.00"), 409, "expired")
+
+
+def test_a_coupon_worth_an_amount_off_names_its_currency(world, table):
+    """Seed 000: "5€ off for a minimum order amount of 15€"; DOMAIN.md: money is a Decimal, and every
+    other amount of the engine (gift cards, store credit, orders, payments) carries its currency.
+    An amount off with no currency let a till of another currency take 5 of its own units off: an
+    amount-off coupon series needs its currency (a percent off needs none), its coupons carry it,
+    and a till that says it pays in another currency is refused, nothing used."""
+    five_off = {**PROMO, "name": "Five off", "prefix": "7005", "discount": {"amount": "5"}}
+    missing = refused(put_series("five", five_off), 422, "validation_error")
+    assert any("currency" in str(detail) for detail in missing["details"]), missing
+    created = ok(put_series("five", {**five_off, "currency": "EUR"}))
+    assert (created["currency"], created["discount"]) == ("EUR", {"percent": None, "amount": "5.00"})
+    refused(put_series("ten-pc", {**PROMO, "prefix": "7006", "currency": "EUR"}), 422, "validation_error")
+    coupon, other = issue(table, "five", "B-FIVE", 2)
+    assert ok(lookup(coupon), 200)["currency"] == "EUR"
+    refused(redeem(coupon, "USE-USD", currency="USD"), 422, "currency_mismatch")
+    assert ok(lookup(coupon), 200)["status"] == "active"
+    used = ok(redeem(coupon, "USE-EUR", currency="EUR"))["instrument"]
+    assert (used["status"], used["currency"], used["discount"]["amount"]) == ("redeemed", "EUR", "5.00")
+    assert ok(redeem(other, "USE-ANY"))["instrument"]["status"] == "redeemed"  # no currency said: as before

@@ -302,6 +302,9 @@ def redeem(
         )
     require_group(merchant, series.acceptor_group, "acceptor")
     _usable(instrument, now)
+    held_in = instrument.currency or series.currency  # its balance's, or a coupon's amount off's
+    if request.currency is not None and held_in is not None and request.currency != held_in:
+        raise refused("currency_mismatch", f"the instrument holds {held_in}", currency=held_in)
     if series.kind == "coupon":
         if request.amount is not None:
             raise refused("invalid_amount", "a coupon is used whole: send no amount")
@@ -310,12 +313,6 @@ def redeem(
     else:
         if request.amount is None:
             raise refused("invalid_amount", "send the amount to pay")
-        if request.currency is not None and request.currency != instrument.currency:
-            raise refused(
-                "currency_mismatch",
-                f"the instrument holds {instrument.currency}",
-                currency=instrument.currency,
-            )
         balance = instrument.balance or Decimal(0)
         if request.amount > balance:
             raise refused(

@@ -6,7 +6,7 @@ Money is a Decimal with at most two decimal places (cents), never a float.
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
@@ -67,7 +67,9 @@ class SeriesSpec(Model):
     check_digit: bool = Field(default=True, description="The last digit is a Luhn check digit")
     issuer_group: Slug = Field(description="Merchant group whose merchants sell, activate or issue")
     acceptor_group: Slug = Field(description="Merchant group whose merchants redeem")
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="Stored-value kinds")
+    currency: str | None = Field(
+        default=None, pattern=r"^[A-Z]{3}$", description="Stored-value kinds, and a coupon's amount off"
+    )
     value: Money | None = Field(default=None, description="A gift card's fixed value; absent = open value")
     min_value: Money | None = Field(default=None, description="Open value (or store credit): the least")
     max_value: Money | None = Field(default=None, description="Open value (or store credit): the most")
@@ -82,6 +84,15 @@ class SeriesSpec(Model):
     )
     discount: Discount | None = Field(default=None, description="A coupon's discount")
 
+    # A request is held to every rule; a stored series is read as it was saved, before an amount
+    # off needed its currency (`Series` and `SeriesView` turn this off).
+    requires_amount_off_currency: ClassVar[bool] = True
+
+    @property
+    def amount_off(self) -> bool:
+        """A coupon worth an amount off (money: in the series' currency), not a percent."""
+        return self.discount is not None and self.discount.amount is not None
+
     @model_validator(mode="after")
     def _consistent(self) -> "SeriesSpec":
         free = self.length - len(self.prefix) - (1 if self.check_digit else 0)
@@ -92,8 +103,16 @@ class SeriesSpec(Model):
         stored_value = self.kind in STORED_VALUE_KINDS
         if stored_value and self.currency is None:
             raise ValueError(f"a {self.kind} series needs a currency")
-        if not stored_value and (self.currency or self.value or self.min_value or self.max_value):
-            raise ValueError(f"a {self.kind} series has no currency or value")
+        amount_off = self.kind == "coupon" and self.amount_off
+        if amount_off and self.currency is None and self.requires_amount_off_currency:
+            raise ValueError("a coupon series with an amount off needs a currency (the amount's)")
+        if not stored_value and (
+            (self.currency and not amount_off) or self.value or self.min_value or self.max_value
+        ):
+            raise ValueError(
+                f"a {self.kind} series has no currency or value"
+                + (" (only a coupon's amount off has a currency)" if self.kind == "coupon" else "")
+            )
         if self.kind != "gift_card" and self.value is not None:
             raise ValueError("only gift cards have a fixed value")
         if self.value is not None and (self.min_value is not None or self.max_value is not None):
@@ -106,6 +125,7 @@ class SeriesSpec(Model):
 
 
 class Series(SeriesSpec):
+    requires_amount_off_currency: ClassVar[bool] = False
     series_id: Slug
     secret: str = Field(exclude=True, description="Keys the permutation of generated numbers")
     next_index: int = Field(default=0, ge=0, exclude=True)
@@ -148,6 +168,7 @@ class Series(SeriesSpec):
 
 
 class SeriesView(SeriesSpec):
+    requires_amount_off_currency: ClassVar[bool] = False
     series_id: Slug
     version: int
     issued: int = Field(description="Numbers drawn so far (gaps from crashed reservations included)")
