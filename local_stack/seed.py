@@ -1,7 +1,7 @@
 """Seed data: loyalty groups and their API keys, made with the access capability's own code
-(`access.use_cases.create_api_key`, which creates a group with its first key; `loyalty-admin
-create-key` goes through `access.key_use_cases.create_key`) and, as `create-key` does, each
-group's own usage key."""
+(`access.use_cases.create_api_key`, which names the group and makes each key as the API and
+`loyalty-admin create-key` do, through `access.key_use_cases.create_key`) and, as `create-key`
+does, each group's own usage key."""
 
 from __future__ import annotations
 

@@ -12,13 +12,11 @@ from loyalty_engine.access.models import (
     KeyUse,
     LoyaltyGroup,
     Scope,
-    new_api_key,
     parse_token,
     use_to_record,
     verify,
 )
 from loyalty_engine.access.store import GroupStore
-from loyalty_engine.kernel.ids import new_id
 from loyalty_engine.kernel.timeutil import utcnow
 
 
@@ -31,19 +29,22 @@ def create_api_key(
     merchant_id: str | None = None,
     group_name: str | None = None,
 ) -> str:
-    """Create the group if it does not exist, then a key bound to it; returns the token (shown once)."""
+    """Create the group (named `group_name`) if it does not exist, then a key bound to it; returns
+    the token (shown once). The bootstrap of a stack (its seed, tests): the key is made as the
+    API's and `loyalty-admin create-key`'s are (`key_use_cases.create_key`), without an
+    Idempotency-Key and with `merchant_id` taken as given (no merchant directory is asked)."""
+    from loyalty_engine.access.key_rules import CreateKeyRequest  # not in the authorizer's cold import
+    from loyalty_engine.access.key_use_cases import create_key
+
     now = utcnow()
     store.create_group(LoyaltyGroup(group_id=group, name=group_name or group, created_at=now))
-    key, token = new_api_key(
-        key_id=new_id(),
-        group_id=group,
-        name=name or f"{'+'.join(scopes)} key",
-        scopes=list(scopes),
-        merchant_id=merchant_id,
-        now=now,
+    request = CreateKeyRequest(
+        name=name or f"{'+'.join(scopes)} key", scopes=list(scopes), merchant_id=merchant_id
     )
-    store.put_api_key(key)
-    return token
+    _, made = create_key(store, group, request, now, lambda _group, _merchant: True, None)
+    if made.api_key is None:  # never: without an Idempotency-Key every key is new
+        raise RuntimeError(f"no token for the new key {made.key_id} of group {group!r}")
+    return made.api_key
 
 
 def authorize(store: GroupStore, authorization: str | None, now: datetime | None = None) -> Caller:
