@@ -42,7 +42,7 @@ def earn_chunk(
     }
     programs, existing = cards.lookup(svc, group, {line.card_code for _, line in lines}, set(ids.values()))
     candidates: list[tuple[Record, EarnLine, MasterReward, str, bool]] = []  # (…, replayed)
-    seen: set[str] = set()
+    ours = {line_source(job, record) for record, _ in lines}  # written by this chunk's interrupted attempt
     for record, line in lines:
         try:
             reward = rewards.get(line.reward_id)
@@ -60,13 +60,13 @@ def earn_chunk(
             attribution_id = ids[record.line]
             found = existing.get(attribution_id)
             replayed = found is not None and found.source == line_source(job, record)
-            if (found is not None and not replayed) or attribution_id in seen:
+            if found is not None and found.source not in ours:
                 raise LineSkipped(
                     "duplicate_attribution",
                     "attribution_id",
                     f"attribution {attribution_id!r} exists already",
                 )
-            seen.add(attribution_id)
+            # an id repeated in the chunk: the first line served takes it (`stock.serving`)
             candidates.append((record, line, reward, attribution_id, replayed))
         except LineSkipped as problem:
             outcome.skipped.append(skipped(record, problem))
@@ -78,7 +78,14 @@ def earn_chunk(
     }
     exhausted: set[str] = set()
     items = []
+    taken: dict[str, int] = {}  # attribution id -> the line served with it
     for record, line, reward, attribution_id, replayed in candidates:
+        if attribution_id in taken:
+            message = f"attribution {attribution_id!r} is given by line {taken[attribution_id]} of this file"
+            outcome.skipped.append(
+                skipped(record, LineSkipped("duplicate_attribution", "attribution_id", message))
+            )
+            continue
         if reward.stock_limit is None:
             codes = generate_codes(line.quantity)
         else:
@@ -96,6 +103,7 @@ def earn_chunk(
             else:
                 codes = generate_codes(line.quantity)
         outcome.applied += 1
+        taken[attribution_id] = record.line
         if line.attribution_id is None:  # ours: the report lists it (a replay writes the same record)
             outcome.generated.append(
                 GeneratedAttribution(

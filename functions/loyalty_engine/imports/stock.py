@@ -34,23 +34,32 @@ class Units:
 
     def take(self, quantity: int) -> int | None:
         if quantity > self.left:
-            return None  # this line does not fit; a later, smaller one may (as `fitting` counted)
+            return None  # this line does not fit; a later, smaller one may (as `serving` counted)
         first = self.next_unit
         self.next_unit += quantity
         self.left -= quantity
         return first
 
 
-def fitting(quantities: list[int], available: int) -> int:
-    """Units of the lines that fit in `available`, taken in line order: a line that does not fit
-    is passed over, a later one that fits what is left takes it. Handing `total` units out to
-    the same lines in the same way (`Units.take`) serves exactly those lines, so a replay that
-    gets the reservation back serves them again."""
-    total = 0
-    for quantity in quantities:
-        if total + quantity <= available:
-            total += quantity
-    return total
+Line = tuple[str, str, int]  # a candidate line's reward, attribution id and quantity
+
+
+def serving(lines: list[Line], capacity: dict[str, int | None]) -> dict[str, int]:
+    """Units each reward's lines use, judged in line order: a line whose attribution id an earlier
+    line took is passed over (a duplicate), a line that does not fit what is left of its reward's
+    `capacity` is passed over (a later, smaller one may fit), None is unlimited. A line refused
+    for stock takes no id: a later line with it is judged on its own. Handing a reward's reserved
+    units out to the same lines in the same way (`Units.take`) serves exactly those lines, so a
+    replay that gets the reservations back serves them again."""
+    used: dict[str, int] = defaultdict(int)
+    taken: set[str] = set()
+    for external_id, attribution_id, quantity in lines:
+        room = capacity.get(external_id)
+        if attribution_id in taken or (room is not None and used[external_id] + quantity > room):
+            continue
+        used[external_id] += quantity
+        taken.add(attribution_id)
+    return used
 
 
 def reserve_units(
@@ -62,29 +71,42 @@ def reserve_units(
 ) -> dict[str, Units]:
     """One stock reservation per reward per chunk, of exactly the units its lines will use
     (replays get the first reservation back). Every line of an unlimited reward fits: its
-    reservation counts them all."""
-    demand: dict[str, list[int]] = defaultdict(list)
-    named: dict[str, MasterReward] = {}
-    for _, line, reward, _, _ in candidates:
-        demand[reward.external_id].append(line.quantity)
-        named[reward.external_id] = reward
-    # a loaded-codes reward's stock is its codes loaded so far: one read for those rewards only
-    loaded = sorted(e for e, reward in named.items() if reward.codes == CodeSource.LOADED)
-    stocks = svc.rewards.stocks_of(group, loaded) if loaded else {}
+    reservation counts them all. The lines a reward serves can depend on another reward's when
+    they share an attribution id (a line refused for stock leaves its id to a later line): such
+    rewards' stock is read first, with the loaded-codes rewards', so that their lines are judged
+    on what is left rather than on their whole stock."""
+    named = {reward.external_id: reward for _, _, reward, _, _ in candidates}
+    lines = [(reward.external_id, a, line.quantity) for _, line, reward, a, _ in candidates]
+    owners: dict[str, set[str]] = defaultdict(set)
+    for external_id, attribution_id, _ in lines:
+        owners[attribution_id].add(external_id)
+    shared = {e for rewards in owners.values() if len(rewards) > 1 for e in rewards}
+    read = sorted(
+        e
+        for e, reward in named.items()
+        if reward.codes == CodeSource.LOADED or (e in shared and reward.stock_limit is not None)
+    )
+    stocks = svc.rewards.stocks_of(group, read, (job.import_id, job.chunk)) if read else {}
+    capacity: dict[str, int | None] = {}
+    for external_id, reward in named.items():
+        limit = reward.limit_with(stocks[external_id].loaded if external_id in stocks else 0)
+        if limit is not None and external_id in shared:
+            limit = max(0, limit - stocks[external_id].taken)
+        capacity[external_id] = limit
     units: dict[str, Units] = {}
-    for external_id, quantities in sorted(demand.items()):
+    for external_id in sorted(named):
         reward = named[external_id]
         if reward.stock_limit is None:
-            total = sum(quantities)
+            total = serving(lines, capacity)[external_id]
             counted = svc.rewards.reserve(group, external_id, job.import_id, job.chunk, total, None)
             outcome.reserved.add(external_id)
             # None: a replay whose markers two later chunks replaced: its first attempt counted them
             units[external_id] = Units(counted.first_unit if counted else 0, total)
             continue
         limit = reward.limit_with(stocks[external_id].loaded if external_id in stocks else 0) or 0
-        wanted = fitting(quantities, limit)
+        wanted = serving(lines, capacity)[external_id]
         reservation = None
-        available: int | None = None  # the stock left before this chunk, once read
+        available: int | None = capacity[external_id] if external_id in shared else None
         for _ in range(20):
             if wanted == 0:
                 break
@@ -93,8 +115,8 @@ def reserve_units(
                 break
             stock = svc.rewards.stock(group, external_id)
             limit = reward.limit_with(stock.loaded) or 0
-            available = max(0, limit - stock.taken)
-            wanted = fitting(quantities, available)
+            available = capacity[external_id] = max(0, limit - stock.taken)
+            wanted = serving(lines, capacity)[external_id]
         outcome.reserved.add(external_id)
         if reservation is not None:
             available = max(0, limit - (reservation.first_unit - 1))  # units are numbered from 1
@@ -103,4 +125,5 @@ def reserve_units(
             )
         else:
             units[external_id] = Units(0, 0, available, limit)
+        capacity[external_id] = units[external_id].left  # what the lines will be handed, exactly
     return units

@@ -37,9 +37,16 @@ class Stock:
     loaded: int = 0  # codes loaded (codes=loaded only)
 
 
-def stock_of(values: dict[str, Any] | None) -> Stock:
+def stock_of(values: dict[str, Any] | None, chunk_of: tuple[str, int] | None = None) -> Stock:
+    """The counters; with `chunk_of` (job, chunk), as that chunk found them: a replayed chunk's
+    own reservation (its markers) is not counted as taken."""
     values = values or {}
-    return Stock(taken=int(values.get("taken", 0)), loaded=int(values.get("loaded", 0)))
+    taken = int(values.get("taken", 0))
+    names = _stock_names(chunk_of[0]) if chunk_of else {}
+    for chunk, first in (("#c", "#s"), ("#pc", "#ps")):
+        if chunk_of and values.get(names[chunk]) == chunk_of[1]:
+            taken = int(values[names[first]]) - 1
+    return Stock(taken=taken, loaded=int(values.get("loaded", 0)))
 
 
 @dataclass(frozen=True)
@@ -97,14 +104,7 @@ def _attribution(values: dict[str, Any]) -> Attribution:
 def _stock_names(job_id: str) -> dict[str, str]:
     """A job's reservation markers on a stock item: the last chunk's (chunk, units, first unit)
     and the one before (a checkpoint lags one chunk, so a replay may ask for either)."""
-    return {
-        "#c": f"rc_{job_id}",
-        "#n": f"rn_{job_id}",
-        "#s": f"rs_{job_id}",
-        "#pc": f"pc_{job_id}",
-        "#pn": f"pn_{job_id}",
-        "#ps": f"ps_{job_id}",
-    }
+    return {f"#{m}": f"{'r' + m if len(m) == 1 else m}_{job_id}" for m in ("c", "n", "s", "pc", "pn", "ps")}
 
 
 class RewardStore:
@@ -235,11 +235,13 @@ class RewardStore:
         new = from_item(response["Attributes"])
         return Reservation(first_unit=int(new[names["#s"]]), units=units)
 
-    def stocks_of(self, group: str, external_ids: list[str]) -> dict[str, Stock]:
-        """Each reward's stock counters (the stock items only)."""
+    def stocks_of(
+        self, group: str, external_ids: list[str], chunk_of: tuple[str, int] | None = None
+    ) -> dict[str, Stock]:
+        """Each reward's stock counters (the stock items only), as `stock_of` reads them."""
         pk = keys.rewards_pk(group)
         found = batch_get(self._client, self._table, [(pk, keys.stock_sk(e)) for e in external_ids])
-        return {e: stock_of(found.get((pk, keys.stock_sk(e)))) for e in external_ids}
+        return {e: stock_of(found.get((pk, keys.stock_sk(e))), chunk_of) for e in external_ids}
 
     def stock(self, group: str, external_id: str) -> Stock:
         return self.stocks_of(group, [external_id])[external_id]
