@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from loyalty_engine.imports.files import FILE_TZ, Scope, ValueProblem, parse_file_datetime
 from loyalty_engine.imports.problems import LineSkipped
+from loyalty_engine.kernel.types import trimmed
 from loyalty_engine.rewards.codes import CodeSource
 from loyalty_engine.rewards.models import (
     CUSTOM_COLUMNS,
@@ -173,7 +174,7 @@ def _required(row: dict[str, str], column: str) -> str:
 # --- masterreward ------------------------------------------------------------------------
 
 _MASTER_PARSERS: dict[str, Any] = {
-    "name": lambda t: _text("name", t),
+    "name": lambda t: _text("name", trimmed(t)),  # as the API's (`DisplayName`)
     "monetary_type": lambda t: _monetary_type(t),
     "monetary_value": lambda t: _decimal("monetary_value", t),
     "nqp_value": lambda t: _int("nqp_value", t, 0),

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -67,6 +68,20 @@ def single_line(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(single_line)]
+
+# Spaces (any Unicode space) before or after a text; control characters are not spaces here
+_PADDING = re.compile(r"^[^\S\x00-\x1f\x7f-\x9f]+|[^\S\x00-\x1f\x7f-\x9f]+$")
+
+
+def trimmed(value: Any) -> Any:
+    """Display text as a person means it: the spaces around it are not part of it (a padded
+    spreadsheet cell, a stray space in a form). A control character is left in place, for
+    `single_line` to refuse."""
+    return _PADDING.sub("", value) if isinstance(value, str) else value
+
+
+# A name shown to people (a master reward's): stored trimmed, from a file or from the API
+DisplayName = Annotated[str, BeforeValidator(trimmed), AfterValidator(single_line)]
 
 
 def not_blank(value: str) -> str:

@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_v
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime, add_wall_duration
-from loyalty_engine.kernel.types import FREE_ID_PATTERN, Name, plain_decimal, single_line, unpadded
+from loyalty_engine.kernel.types import FREE_ID_PATTERN, DisplayName, plain_decimal, single_line, unpadded
 from loyalty_engine.rewards.codes import CodeSource
 
 TEXT_MAX = 128
@@ -79,7 +79,7 @@ class RewardSpec(DeferredModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name = Field(min_length=1, max_length=TEXT_MAX)
+    name: DisplayName = Field(min_length=1, max_length=TEXT_MAX, description="Stored trimmed")
     monetary: bool = False
     monetary_type: Literal["value", "percentage"] | None = None
     monetary_value: (
