@@ -189,12 +189,13 @@ def apply_file(
     persisted, checkpoint = job, None
     pace = _catalog_pace(group, svc.catalog_wcu_s) if job.scope == Scope.MASTERREWARD else None
     recorded: set[str] = set()  # rewards whose reservation record this run has written
+    lines_per_chunk = svc.lines_per_chunk(job.scope)
     while True:
         if remaining_ms() < svc.time_margin_ms:
             if checkpoint is not None:
                 svc.jobs.save_job(group, checkpoint, expected_chunk=persisted.chunk)
             return False
-        chunk = list(itertools.islice(records, svc.chunk_lines))
+        chunk = list(itertools.islice(records, lines_per_chunk))
         if not chunk:
             break
         if svc.before_chunk is not None:
