@@ -36,7 +36,7 @@ from loyalty_engine.imports.jobs import ImportJob, Progress
 from loyalty_engine.imports.store import generated_item, job_item, reserved_item, skipped_item
 from loyalty_engine.kernel import keys
 from loyalty_engine.kernel.objects import StoredObject
-from loyalty_engine.kernel.pacing import WritePacer, write_units
+from loyalty_engine.kernel.pacing import WRITE_UNIT_BYTES, WritePacer, write_units
 from loyalty_engine.kernel.table import PARTITION_KEY
 from loyalty_engine.rewards.models import MasterReward
 
@@ -52,6 +52,25 @@ def _records(
     return read_records(
         svc.objects.chunks(stored, offset), separator=separator, offset=offset, first_line=line
     )
+
+
+def line_units(record: Record) -> int:
+    """A masterreward line's catalog write units, from its size: the reward as stored is its
+    values and their names (within a KB of the line), kept twice by an update (`prior_*`)."""
+    return 2 * (len(record.raw.encode()) // WRITE_UNIT_BYTES + 1)
+
+
+def _next_chunk(records: Iterator[Record], lines: int, units: int | None) -> list[Record]:
+    """Up to `lines` records, fewer once their `line_units` reach `units` (None: no cap)."""
+    chunk: list[Record] = []
+    spent = 0
+    for record in itertools.islice(records, lines):
+        chunk.append(record)
+        if units is not None:
+            spent += line_units(record)
+            if spent >= units:
+                break
+    return chunk
 
 
 def _check_file(
@@ -189,13 +208,13 @@ def apply_file(
     persisted, checkpoint = job, None
     pace = _catalog_pace(group, svc.catalog_wcu_s) if job.scope == Scope.MASTERREWARD else None
     recorded: set[str] = set()  # rewards whose reservation record this run has written
-    lines_per_chunk = svc.lines_per_chunk(job.scope)
+    lines_per_chunk, units_per_chunk = svc.lines_per_chunk(job.scope), svc.units_per_chunk(job.scope)
     while True:
         if remaining_ms() < svc.time_margin_ms:
             if checkpoint is not None:
                 svc.jobs.save_job(group, checkpoint, expected_chunk=persisted.chunk)
             return False
-        chunk = list(itertools.islice(records, lines_per_chunk))
+        chunk = _next_chunk(records, lines_per_chunk, units_per_chunk)
         if not chunk:
             break
         if svc.before_chunk is not None:

@@ -62,6 +62,14 @@ class ImportServices:
             return max(1, min(self.chunk_lines, self.time_margin_ms // LINE_TRANSACTION_MS))
         return self.chunk_lines
 
+    def units_per_chunk(self, scope: Scope) -> int | None:
+        """A masterreward chunk's catalog write units (as `imports.apply.line_units` estimates
+        them): what the pace lets through in half the time margin, so that a chunk of large
+        rewards started with the margin left ends before the Lambda's timeout. None: no cap."""
+        if scope != Scope.MASTERREWARD:
+            return None
+        return max(1, self.catalog_wcu_s * self.time_margin_ms // 2_000)
+
 
 @cache
 def import_services() -> ImportServices:
