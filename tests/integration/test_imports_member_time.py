@@ -12,6 +12,7 @@ from loyalty_engine.handlers import imports
 from loyalty_engine.imports import apply_member, apply_vip
 from loyalty_engine.imports.context import import_services
 from tests.support.fast_clients import shared_botocore_loader
+from tests.support.import_files import BURN, BURN_COLUMNS, CATALOG_COLUMNS, EARN, EARN_COLUMNS, MASTER, VALID
 from tests.support.import_state import queued_messages
 from tests.support.import_world import PROGRAM
 from tests.support.imports import ImportContext, notification, report, sqs_event, upload
@@ -69,4 +70,35 @@ def test_a_run_never_works_past_its_deadline_on_member_and_vip_lines(world, monk
     assert min(run.lowest for run in runs) > 0, "a run went on past its deadline (killed mid-chunk)"
     assert len(runs) > 1  # the margin was reached: the file went on in a continuation
     summary, _ = report(world.s3, file_name)
+    assert (summary["state"], summary["lines_read"], summary["applied"]) == ("completed", 40, 40)
+
+
+def test_a_run_never_works_past_its_deadline_on_burn_lines(world, monkeypatch):
+    """A burn line is one conditional UpdateItem of its attribution, in line order: the same cut."""
+    world.enrol("CC0001")
+    catalog = "\n".join([CATALOG_COLUMNS, "r;Reward;0;10;0;1;month;0;1;100;0"]) + "\n"
+    grants = [f"r;CC0001;A-{n};1;;{VALID}" for n in range(40)]
+    for name, content in ((MASTER, catalog), (EARN, "\n".join([EARN_COLUMNS, *grants]) + "\n")):
+        assert imports.handler(sqs_event(notification(upload(world.s3, name, content))), ImportContext()) == {
+            "batchItemFailures": []
+        }
+    monkeypatch.setattr(import_services(), "time_margin_ms", MARGIN_MS)
+    runs: list[Lambda] = []
+    rewards = import_services().rewards
+    original = rewards.add_burn
+
+    def timed(*args, **kwargs):
+        runs[-1].spend()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rewards, "add_burn", timed)
+    content = "\n".join([BURN_COLUMNS, *[f"CC0001;A-{n};;" for n in range(40)]]) + "\n"
+    bodies = [notification(upload(world.s3, BURN, content))]
+    while bodies and len(runs) < 20:
+        runs.append(Lambda(MARGIN_MS + 700))
+        assert imports.handler(sqs_event(*bodies), runs[-1]) == {"batchItemFailures": []}
+        bodies = queued_messages(world.sqs)
+    assert min(run.lowest for run in runs) > 0, "a run went on past its deadline (killed mid-chunk)"
+    assert len(runs) > 1
+    summary, _ = report(world.s3, BURN)
     assert (summary["state"], summary["lines_read"], summary["applied"]) == ("completed", 40, 40)

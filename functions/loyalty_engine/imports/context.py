@@ -21,9 +21,9 @@ from loyalty_engine.rewards.store import RewardStore
 
 TIME_MARGIN_MS = 60_000  # stop starting chunks with less than this left; a continuation resumes
 # A member or vip line is one transaction, as an API call (~25 ms on DynamoDB, 40-100 ms on moto),
-# not a share of a BatchWriteItem: their chunks are cut to the margin's worth of lines at this
-# cost, so that a chunk started with the margin left ends before the Lambda's timeout
-# (`ImportServices.lines_per_chunk`).
+# and a burnreward line one conditional UpdateItem, not a share of a BatchWriteItem: their chunks
+# are cut to the margin's worth of lines at this cost, so that a chunk started with the margin
+# left ends before the Lambda's timeout (`ImportServices.lines_per_chunk`).
 LINE_TRANSACTION_MS = 120
 
 
@@ -57,8 +57,8 @@ class ImportServices:
     on_unknown_group: Callable[[str], None] | None = None
 
     def lines_per_chunk(self, scope: Scope) -> int:
-        """`chunk_lines`, or fewer for lines of one transaction each (LINE_TRANSACTION_MS)."""
-        if scope in (Scope.MEMBER, Scope.VIP):
+        """`chunk_lines`, or fewer for lines of one request each (LINE_TRANSACTION_MS)."""
+        if scope in (Scope.MEMBER, Scope.VIP, Scope.BURNREWARD):
             return max(1, min(self.chunk_lines, self.time_margin_ms // LINE_TRANSACTION_MS))
         return self.chunk_lines
 
