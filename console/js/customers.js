@@ -2,7 +2,7 @@
 // with its linked cards (each opens in the Members section), export its data and erase it.
 
 import { get, segment } from "./api.js";
-import { clearError, definitions, h, pagedTable, replace, say, showError, when } from "./dom.js";
+import { clearError, definitions, h, limitBy, pagedTable, replace, say, showError, when } from "./dom.js";
 import { customerInstruments, whenLinksChange } from "./instrument_links.js";
 import { openMember } from "./member.js";
 import { erasureForm, exportBlock, forgetPrivacy, privacyError } from "./privacy.js";
@@ -40,6 +40,8 @@ export function setupCustomers(show) {
     event.preventDefault();
     openCustomer($("customer-id").value);
   });
+  // the API's longest value for each: an e-mail, a card code prefix, a customer group id
+  limitBy($("customer-search-by"), $("customer-search-value"), { email: 254, card_prefix: 40, customer_group: 63 });
   $("customer-search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     searchCustomers($("customer-search-by").value, $("customer-search-value").value.trim());

@@ -146,3 +146,12 @@ export function explain(error, what) {
   if (error.status !== 403) return error;
   return { ...error, message: `This key may not ${what}: it needs an admin key.` };
 }
+
+// A field whose longest value (the API's limit) depends on a list's choice: its `maxlength`
+// follows the choice, and the form's reset (sign-out) back to the first choice.
+export function limitBy(select, field, limits) {
+  const follow = () => field.setAttribute("maxlength", String(limits[select.value]));
+  select.addEventListener("change", follow);
+  select.form.addEventListener("reset", () => setTimeout(follow, 0));
+  follow();
+}

@@ -86,7 +86,7 @@ function unlinkButton(number, customerId, line, current, heading) {
 export function instrumentCustomer(found, current) {
   const number = found.number;
   const linked = found.customer_id;
-  const field = h("input", { id: "instrument-link-customer", type: "text", autocomplete: "off", maxlength: 128 });
+  const field = h("input", { id: "instrument-link-customer", type: "text", autocomplete: "off", maxlength: 63 });
   const button = h("button", { type: "submit" }, linked ? "Move to customer" : "Link to customer");
   const form = h(
     "form", { id: "instrument-link-form", class: "stack" },

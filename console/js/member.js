@@ -2,7 +2,7 @@
 
 import { call, get, noFinalAnswer, segment } from "./api.js";
 import { earnedBurnedChart, pointsPerDay } from "./charts.js";
-import { clearError, definitions, enable, h, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
+import { clearError, definitions, enable, h, limitBy, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
 import { memberActions } from "./member_actions.js";
 import { memberPrivacy } from "./privacy.js";
 
@@ -28,6 +28,8 @@ export function setupMembers() {
     event.preventDefault();
     openMember(document.getElementById("card-code").value);
   });
+  // the API's longest value for each filter: an e-mail, a card code prefix, a customer id
+  limitBy(document.getElementById("search-by"), document.getElementById("search-value"), { email: 254, card_prefix: 40, customer_id: 63 });
   document.getElementById("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     search(document.getElementById("search-by").value, document.getElementById("search-value").value.trim());
@@ -301,7 +303,7 @@ function adjustForm(card, { current }) {
     h("label", { for: "adjust-reason" }, "Reason code"),
     h("select", { id: "adjust-reason", required: true }, REASONS.map(([code, words]) => h("option", { value: code }, `${code}: ${words}`))),
     h("label", { for: "adjust-comment" }, "Comment"),
-    h("textarea", { id: "adjust-comment", rows: 2 }),
+    h("textarea", { id: "adjust-comment", rows: 2, maxlength: 500 }),
     h("span"),
     h("button", { type: "submit" }, "Adjust points"),
   );

@@ -93,7 +93,7 @@ function vipForms(member, current, reopen) {
   const card = member.card_code;
   const held = member.vip_tiers;
   const grantTier = h("select", { id: "vip-grant-tier", required: true });
-  const reason = h("input", { id: "vip-reason", type: "text", maxlength: 500 });
+  const reason = h("input", { id: "vip-reason", type: "text", maxlength: 256 });
   const grantButton = h("button", { type: "submit" }, "Grant VIP tier");
   const grant = h(
     // shown once the program's VIP tiers are read: a grant clicked before had no tier to send
@@ -190,7 +190,7 @@ async function loadVipTiers(member, select, line, form, current) {
 }
 
 function rewardForms(card, current, reopen) {
-  const rewardId = h("input", { id: "buy-reward", type: "text", list: "buy-catalog", autocomplete: "off" });
+  const rewardId = h("input", { id: "buy-reward", type: "text", list: "buy-catalog", autocomplete: "off", maxlength: 128 });
   const catalog = h("datalist", { id: "buy-catalog" });
   const quantity = h("input", { id: "buy-quantity", type: "number", step: 1, value: 1 });
   const cost = h("p", { id: "buy-cost", class: "muted", "aria-live": "polite" });

@@ -1,0 +1,196 @@
+"""Customer service's left-overs on the member page, and what walking the console as an agent
+found: each field as long as the API takes, a purchase's and a use's context, the customer's
+gift cards and coupons beside the card, and the held rewards past the picker's first 2,000."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import open_member
+from tests.browser.seed import Api, Seeded, vip_program_body
+
+OPENAPI = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
+REWARD = "seed-gift-3"  # the seed's catalog: 10 NQ points a unit
+PROGRAM = "service-club"  # one VIP tier, `press` (after the seed's in the Jobs section's list)
+
+
+def _schema(node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    return OPENAPI["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else node
+
+
+def _longest(schema: dict[str, Any]) -> int:
+    """The longest text a schema takes: its maxLength, else its pattern's longest match."""
+    for choice in [schema, *schema.get("anyOf", [])]:
+        if "maxLength" in choice:
+            return int(choice["maxLength"])
+        if "pattern" in choice:
+            return _widest(choice["pattern"].removeprefix("^").removesuffix("$"))
+    raise AssertionError(f"no length limit in {schema}")
+
+
+def _widest(pattern: str) -> int:
+    """The longest text a pattern of the API matches (classes, `(?:a|b)` groups, escapes and
+    `{m,n}` / `{n}` / `?` repeats: what its patterns use)."""
+    best, width, i, last = 0, 0, 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "|":
+            best, width, i = max(best, width), 0, i + 1
+            continue
+        if char == "{":
+            end = pattern.index("}", i)
+            width += last * (int(pattern[i + 1 : end].split(",")[-1]) - 1)
+            i = end + 1
+            continue
+        if char == "?":
+            i += 1
+            continue
+        assert char not in "*+", f"{pattern} has no longest match"
+        if char == "(":
+            depth, end = 0, i
+            while True:
+                depth += {"(": 1, ")": -1}.get(pattern[end], 0) if pattern[end - 1 : end] != "\\" else 0
+                if depth == 0:
+                    break
+                end += 1
+            last = _widest(pattern[i + 1 : end].removeprefix("?:"))
+            i = end + 1
+        elif char == "[":
+            end = i + 1
+            while pattern[end] != "]" or pattern[end - 1] == "\\":
+                end += 1
+            last, i = 1, end + 1
+        else:
+            last, i = 1, i + (2 if char == "\\" else 1)
+        width += last
+    return max(best, width)
+
+
+def api_limit(path: str, method: str, where: str, name: str) -> int:
+    """The API's limit of one field the console sends (docs/openapi.json)."""
+    operation = OPENAPI["paths"][path][method]
+    if where == "body":
+        body = _schema(operation["requestBody"]["content"]["application/json"]["schema"])
+        return _longest(_schema(body["properties"][name]))
+    (parameter,) = [p for p in operation["parameters"] if p["in"] == where and p["name"] == name]
+    return _longest(parameter["schema"])
+
+
+MEMBERS = "/v1/members"
+# The console's text fields, each with what it sends: (field, path, method, where, name).
+FIELDS = [
+    ("#card-code", "/v1/members/{card_code}", "get", "path", "card_code"),
+    ("#customer-id", "/v1/customers/{customer_id}", "get", "path", "customer_id"),
+    ("#import-file", "/v1/imports", "get", "query", "file"),
+    ("#audit-object", "/v1/audit", "get", "query", "object"),
+    ("#audit-key", "/v1/audit", "get", "query", "key_id"),
+    ("#key-name", "/v1/api-keys", "post", "body", "name"),
+    ("#key-merchant", "/v1/api-keys", "post", "body", "merchant_id"),
+]
+MEMBER_FIELDS = [
+    ("#adjust-comment", "/v1/members/{card_code}/adjustments", "post", "body", "comment"),
+    ("#vip-reason", "/v1/members/{card_code}/vip-tiers/{vip_tier}", "put", "body", "reason"),
+    ("#vip-remove-reason", "/v1/members/{card_code}/vip-tiers/{vip_tier}", "delete", "query", "reason"),
+    ("#buy-reward", "/v1/members/{card_code}/rewards", "post", "body", "reward_id"),
+    ("#buy-store", "/v1/members/{card_code}/rewards", "post", "body", "store_id"),
+    ("#use-store", "/v1/members/{card_code}/rewards/{attribution_id}/burns", "post", "body", "store_id"),
+]
+# (the search's list, its choice, field, path, method, where, name)
+SEARCHES = [
+    ("#search-by", "email", "#search-value", MEMBERS, "get", "query", "email"),
+    ("#search-by", "card_prefix", "#search-value", MEMBERS, "get", "query", "card_prefix"),
+    ("#search-by", "customer_id", "#search-value", MEMBERS, "get", "query", "customer_id"),
+    ("#customer-search-by", "email", "#customer-search-value", "/v1/customers", "get", "query", "email"),
+    ("#customer-search-by", "card_prefix", "#customer-search-value", MEMBERS, "get", "query", "card_prefix"),
+    (
+        "#customer-search-by",
+        "customer_group",
+        "#customer-search-value",
+        "/v1/customer-groups/{customer_group_id}/customers",
+        "get",
+        "path",
+        "customer_group_id",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def agent_program(seeded: Seeded) -> str:
+    api = Api(seeded.api_url, seeded.admin_key)
+    api("PUT", f"/v1/programs/{PROGRAM}", 201, json=vip_program_body("Service Club", [{"name": "press"}]))
+    return PROGRAM
+
+
+def enrol(seeded: Seeded, card: str, program: str, points: int = 0) -> Api:
+    api = Api(seeded.api_url, seeded.admin_key)
+    api("POST", f"/v1/programs/{program}/members", 201, json={"card_code": card})
+    if points:
+        body = {"kind": "nq", "points": points, "reason_code": "goodwill"}
+        api("POST", f"/v1/members/{card}/adjustments", 201, json=body, headers={"Idempotency-Key": card})
+    return api
+
+
+def _maxlength(page: Any, selector: str) -> int | None:
+    value = page.locator(selector).get_attribute("maxlength")
+    return None if value is None else int(value)
+
+
+def test_every_text_field_takes_what_the_api_takes(signed_in: Any, seeded: Seeded, agent_program: str) -> None:
+    """The grant's reason took 500 characters where the API takes 256 (a 422 after typing them),
+    and other fields had no limit or another than the API's."""
+    page = signed_in
+    card = "AGENT-0001"
+    api = enrol(seeded, card, agent_program, points=100)
+    api("POST", f"/v1/members/{card}/rewards", 201, json={"reward_id": REWARD}, headers={"Idempotency-Key": card})
+    api("PUT", f"/v1/members/{card}/vip-tiers/press", 200, json={"reason": "journalist"})
+    wrong = []
+    for selector, *field in FIELDS:
+        if _maxlength(page, selector) != api_limit(*field):
+            wrong.append((selector, _maxlength(page, selector), api_limit(*field)))
+    for select, choice, selector, *field in SEARCHES:
+        if select == "#customer-search-by":
+            page.get_by_role("button", name="Customers", exact=True).click()
+        page.locator(select).select_option(choice)
+        if _maxlength(page, selector) != api_limit(*field):
+            wrong.append((f"{selector} ({choice})", _maxlength(page, selector), api_limit(*field)))
+    page.get_by_role("button", name="Members", exact=True).click()
+    open_member(page, card)
+    page.get_by_role("button", name="Remove VIP tier").click()
+    for selector, *field in MEMBER_FIELDS:
+        if _maxlength(page, selector) != api_limit(*field):
+            wrong.append((selector, _maxlength(page, selector), api_limit(*field)))
+    page.get_by_role("button", name="Gift cards & coupons").click()
+    page.get_by_label("Gift card or coupon number").fill(seeded.gift_card)
+    page.get_by_role("button", name="Look up").click()
+    link = ("/v1/instruments/{number}/customer", "put", "body", "customer_id")
+    if _maxlength(page, "#instrument-link-customer") != api_limit(*link):
+        wrong.append(("#instrument-link-customer", _maxlength(page, "#instrument-link-customer"), api_limit(*link)))
+    assert wrong == [], wrong
+    page.get_by_role("button", name="Sign out").click()  # the forms reset: back to the e-mail's
+    assert _maxlength(page, "#customer-search-value") == 254
+    assert _maxlength(page, "#search-value") == 254
+
+
+def test_a_grant_s_reason_as_long_as_the_api_takes_is_granted(
+    signed_in: Any, seeded: Seeded, agent_program: str
+) -> None:
+    """300 characters typed in the grant's reason were sent, and refused by the API (422)."""
+    page = signed_in
+    card = "AGENT-0002"
+    api = enrol(seeded, card, agent_program)
+    open_member(page, card)
+    reason = page.get_by_label("Reason for the grant")
+    expect(reason).to_be_visible()  # once the program's VIP tiers are read
+    reason.press_sequentially("x" * 300, delay=0)
+    assert len(reason.input_value()) == 256
+    page.get_by_role("button", name="Grant VIP tier").click()
+    expect(page.get_by_role("status")).to_contain_text("Granted the VIP tier press")
+    expect(page.get_by_role("alert")).to_be_hidden()
+    change = api("GET", f"/v1/members/{card}/tier-history", 200)["changes"][0]
+    assert change["reason"] == "x" * 256, change
