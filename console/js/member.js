@@ -271,6 +271,12 @@ const REWARDS = {
     { label: "Burned", value: (a) => a.burned, num: true },
     { label: "NQ points spent", value: (a) => a.nqp_spent, num: true },
     { label: "Valid until", value: (a) => when(a.valid_until) },
+    // the purchase's context, then each use's (the API's `context`, as text)
+    {
+      label: "Context",
+      value: (a) => [a.context, ...(a.burns || []).filter((b) => b.context).map((b) => `used: ${b.context}`)]
+        .filter(Boolean).join(" · "),
+    },
   ],
 };
 

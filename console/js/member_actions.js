@@ -69,17 +69,25 @@ function refuse(title, field, message) {
   return null;
 }
 
-// The store where it happened (optional, as the API takes it): empty is none, spaces only is
-// refused in the page (`undefined` then, the field focused), else the id trimmed.
-function storeOf(field, title) {
+// An optional text (the store where it happened, its context), as the API takes it: empty is
+// none, spaces only is refused in the page (`null` then, the field focused), else the text trimmed.
+function optionalText(field, title, what) {
   const value = field.value.trim();
-  if (field.value && !value) return refuse(title, field, "Type the store id, or leave it empty (spaces only is none).");
+  if (field.value && !value) return refuse(title, field, `Type the ${what}, or leave it empty (spaces only is none).`);
   return value || undefined;
 }
+const storeOf = (field, title) => optionalText(field, title, "store id");
+const contextOf = (field, title) => optionalText(field, title, "context");
 
 const storeField = (id, purpose) => [
   h("label", { for: id }, `Store id (optional${purpose})`),
   h("input", { id, type: "text", maxlength: 128, autocomplete: "off" }),
+];
+// The situation of the purchase or the use (the API's `context`, up to 1,024 characters, kept
+// with the reward or the use): e.g. the complaint it settles.
+const contextField = (id, purpose) => [
+  h("label", { for: id }, `Context (optional: ${purpose})`),
+  h("input", { id, type: "text", maxlength: 1024, autocomplete: "off" }),
 ];
 
 export function memberActions(member, { current, reopen }) {
@@ -201,9 +209,11 @@ function rewardForms(card, current, reopen) {
     h("span"), listed,
     h("label", { for: "buy-reward" }, "Reward id"), rewardId, catalog,
     h("label", { for: "buy-quantity" }, "Quantity to buy"), quantity, storeField("buy-store", ": where it was bought"),
+    contextField("buy-context", "why it is bought, e.g. the complaint it settles"),
     h("span"), cost, h("span"), buyButton,
   );
   const buyStore = buy.querySelector("#buy-store");
+  const buyContext = buy.querySelector("#buy-context");
   const prices = new Map();
   const showCost = () => {
     const each = prices.get(rewardId.value.trim());
@@ -223,6 +233,8 @@ function rewardForms(card, current, reopen) {
     if (!Number.isInteger(body.quantity) || body.quantity < 1) return refuse("Buy reward", quantity, "The quantity must be a whole number of at least 1.");
     body.store_id = storeOf(buyStore, "Buy reward");
     if (body.store_id === null) return null;
+    body.context = contextOf(buyContext, "Buy reward");
+    if (body.context === null) return null;
     const path = `/v1/members/${segment(card)}/rewards`;
     const answer = await sendBuy(JSON.stringify(body), (key) => call("POST", path, { body, headers: { "Idempotency-Key": key } }));
     const where = answer && answer.store_id ? ` at store ${answer.store_id}` : "";
@@ -236,10 +248,12 @@ function rewardForms(card, current, reopen) {
     "form", { id: "use-form", class: "stack", hidden: true },
     h("label", { for: "use-attribution" }, "Reward held"), attribution,
     h("label", { for: "use-quantity" }, "Quantity to use"), units, storeField("use-store", ": where it was used"),
+    contextField("use-context", "why or how it is used"),
     h("label", { for: "use-at" }, "Used at (UTC; empty: now)"), h("input", { id: "use-at", type: "datetime-local", step: 1 }),
     h("span"), useButton,
   );
   const useStore = use.querySelector("#use-store");
+  const useContext = use.querySelector("#use-context");
   const usedAt = use.querySelector("#use-at");
   const held = h("p", { class: "muted", id: "use-held" }, "Loading the rewards to use…");
   loadHeld(card, attribution, held, use, current);
@@ -252,6 +266,8 @@ function rewardForms(card, current, reopen) {
     if (!Number.isInteger(body.quantity) || body.quantity < 1) return refuse("Use reward", units, "The quantity must be a whole number of at least 1.");
     body.store_id = storeOf(useStore, "Use reward");
     if (body.store_id === null) return null;
+    body.context = contextOf(useContext, "Use reward");
+    if (body.context === null) return null;
     if (usedAt.validity.badInput) return refuse("Use reward", usedAt, "Give the moment of the use in full (date and time, UTC), or leave it empty for now.");
     // typed in UTC, as every time of the console; empty: the API dates the use now
     if (usedAt.value) body.burned_at = `${usedAt.value}${/T\d\d:\d\d$/.test(usedAt.value) ? ":00" : ""}+00:00`;

@@ -100,6 +100,8 @@ MEMBER_FIELDS = [
     ("#buy-reward", "/v1/members/{card_code}/rewards", "post", "body", "reward_id"),
     ("#buy-store", "/v1/members/{card_code}/rewards", "post", "body", "store_id"),
     ("#use-store", "/v1/members/{card_code}/rewards/{attribution_id}/burns", "post", "body", "store_id"),
+    ("#buy-context", "/v1/members/{card_code}/rewards", "post", "body", "context"),
+    ("#use-context", "/v1/members/{card_code}/rewards/{attribution_id}/burns", "post", "body", "context"),
 ]
 # (the search's list, its choice, field, path, method, where, name)
 SEARCHES = [
@@ -194,3 +196,41 @@ def test_a_grant_s_reason_as_long_as_the_api_takes_is_granted(
     expect(page.get_by_role("alert")).to_be_hidden()
     change = api("GET", f"/v1/members/{card}/tier-history", 200)["changes"][0]
     assert change["reason"] == "x" * 256, change
+
+
+def test_a_purchase_and_a_use_carry_the_context_the_agent_gives(signed_in: Any, seeded: Seeded) -> None:
+    """Buying and using sent no `context` (the situation the API keeps with the reward and the
+    use): the complaint a goodwill reward settled was nowhere."""
+    page = signed_in
+    card = "AGENT-0003"
+    api = enrol(seeded, card, seeded.program_id, points=100)
+    posts: list[dict[str, Any]] = []
+    page.on("request", lambda r: posts.append(r.post_data_json) if r.method == "POST" else None)
+    open_member(page, card)
+    page.get_by_label("Reward id").fill(REWARD)
+    context = page.get_by_label("Context (optional: why it is bought", exact=False)
+    context.fill("   ")
+    page.get_by_role("button", name="Buy reward").click()
+    expect(page.get_by_role("alert")).to_contain_text("Type the context, or leave it empty")
+    expect(context).to_be_focused()
+    assert posts == []
+    context.fill(" complaint #4411: late delivery ")
+    page.get_by_role("button", name="Buy reward").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Bought 1 of {REWARD}")
+    assert posts[-1]["context"] == "complaint #4411: late delivery", posts[-1]
+    bought = api("GET", f"/v1/members/{card}/rewards", 200)["attributions"][0]
+    assert bought["context"] == "complaint #4411: late delivery", bought
+    rewards = page.get_by_role("table", name="Rewards")
+    expect(rewards.locator("tbody tr").first).to_contain_text("complaint #4411: late delivery")
+    page.get_by_label("Context (optional: why or how it is used)").fill("<b>handed over</b> at the desk")
+    page.get_by_role("button", name="Use reward").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Used 1 of reward {bought['attribution_id']}")
+    burn = api("GET", f"/v1/members/{card}/rewards", 200)["attributions"][0]["burns"][0]
+    assert burn["context"] == "<b>handed over</b> at the desk", burn
+    expect(rewards.locator("tbody tr").first).to_contain_text("used: <b>handed over</b> at the desk")
+    # without one, none is sent
+    open_member(page, card)
+    page.get_by_label("Reward id").fill(REWARD)
+    page.get_by_role("button", name="Buy reward").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Bought 1 of {REWARD}")
+    assert "context" not in posts[-1], posts[-1]
