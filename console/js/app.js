@@ -113,7 +113,7 @@ async function main() {
   for (const button of document.querySelectorAll("nav button[data-section]")) {
     button.addEventListener("click", () => show(button.dataset.section));
   }
-  setupMembers();
+  setupMembers(show);
   setupCustomers(show);
   setupImports(show);
   setupInstruments();

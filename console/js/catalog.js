@@ -80,6 +80,12 @@ export function setupInstruments() {
   });
 }
 
+// A number opened from elsewhere (the member view's customer instruments): looked up as typed.
+export function openInstrument(number) {
+  document.getElementById("instrument-number").value = number;
+  return lookUp(number);
+}
+
 async function lookUp(number, { again = false } = {}) {
   if (again && settled !== looking) return;
   if (!again) clearError();

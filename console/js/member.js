@@ -1,6 +1,7 @@
 // Find a member (card code, or the search route) and show everything about the card.
 
 import { call, get, noFinalAnswer, segment } from "./api.js";
+import { openInstrument } from "./catalog.js";
 import { earnedBurnedChart, pointsPerDay } from "./charts.js";
 import { clearError, definitions, enable, h, limitBy, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
 import { memberActions } from "./member_actions.js";
@@ -23,7 +24,10 @@ const words = (code) => String(code ?? "").replaceAll("_", " ");
 
 const view = () => document.getElementById("member-view");
 
-export function setupMembers() {
+let showSection = () => {};
+
+export function setupMembers(show) {
+  showSection = show;
   document.getElementById("find-card").addEventListener("submit", (event) => {
     event.preventDefault();
     openMember(document.getElementById("card-code").value);
@@ -149,6 +153,7 @@ function render(member, ledger, here) {
       ["Program", member.program_id],
       ["Customer reference", member.customer_ref],
       ["Linked customer", h("span", { id: "linked-customer" }, "…")],
+      ["Gift cards and coupons", h("div", { id: "member-instruments" }, "…")], // the linked customer's
       ["Member since", when(member.subscribed_at)],
       ["Customer groups", member.customer_groups.join(", ") || "none"],
       ["Next expiry", expiry],
@@ -178,20 +183,45 @@ function render(member, ledger, here) {
 
 // The customer the card is linked to (id, name, e-mail), as the member search finds it: the
 // card itself is the first card of its own prefix. An erased card is found by no search.
+// Its gift cards and coupons are the customer's (`GET /v1/customers/{id}`, its links), each
+// opened in its section, as the customer view lists them.
 async function loadLinkedCustomer(card, erasedAt) {
   const box = document.getElementById("linked-customer");
-  if (!box) return;
+  const instruments = document.getElementById("member-instruments");
+  if (!box || !instruments) return;
   if (erasedAt) {
     // the member search, which names the customer, leaves erased cards out: "none" would lie
     box.textContent = "not shown: the card's personal data was erased";
+    instruments.textContent = "not shown: the card's personal data was erased";
     return;
   }
+  let hit;
   try {
     const page = await get("/v1/members", { card_prefix: card, limit: 1 });
-    const hit = page.items.find((m) => m.card_code === card);
+    hit = page.items.find((m) => m.card_code === card);
     box.textContent = hit && hit.customer_id ? [hit.customer_id, hit.name, hit.email].filter(Boolean).join(" · ") : "none";
   } catch (error) {
     box.textContent = `could not be read (${error.code || "error"})`;
+    instruments.textContent = "not shown: the linked customer could not be read";
+    return;
+  }
+  if (!hit || !hit.customer_id) {
+    instruments.textContent = "none: the card is linked to no customer";
+    return;
+  }
+  try {
+    const customer = await get(`/v1/customers/${segment(hit.customer_id)}`);
+    const numbers = customer.links.instruments;
+    const open = (number) => {
+      showSection("instruments");
+      openInstrument(number);
+    };
+    instruments.replaceChildren(numbers.length
+      ? h("ul", { class: "inline" }, numbers.map((number) => h("li", {},
+        h("button", { type: "button", onclick: () => open(number), "aria-label": `Open ${number} in Gift cards and coupons` }, number))))
+      : "none");
+  } catch (error) {
+    instruments.textContent = `could not be read (${error.code || "error"})`;
   }
 }
 

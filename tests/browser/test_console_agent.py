@@ -234,3 +234,30 @@ def test_a_purchase_and_a_use_carry_the_context_the_agent_gives(signed_in: Any, 
     page.get_by_role("button", name="Buy reward").click()
     expect(page.get_by_role("status")).to_contain_text(f"Bought 1 of {REWARD}")
     assert "context" not in posts[-1], posts[-1]
+
+
+def test_the_member_view_shows_its_customer_s_gift_cards_and_coupons(signed_in: Any, seeded: Seeded) -> None:
+    """The customer view and the instrument view showed a customer's gift cards and coupons;
+    the member view, of a card linked to that customer, did not."""
+    page = signed_in
+    card, alone, customer = "AGENT-0004", "AGENT-0005", "agent-cara"
+    api = enrol(seeded, card, seeded.program_id)
+    enrol(seeded, alone, seeded.program_id)
+    put = api.session.put(api.base + f"/v1/customers/{customer}", json={"first_name": "Cara"}, timeout=30)
+    assert put.status_code in (200, 201), put.text
+    api("PUT", f"/v1/members/{card}/customer", 200, json={"customer_id": customer})
+    api("PUT", f"/v1/instruments/{seeded.coupon}/customer", 200, json={"customer_id": customer})
+    try:
+        open_member(page, card)
+        instruments = page.locator("#member-instruments")
+        expect(page.locator("#linked-customer")).to_contain_text(customer)
+        opener = instruments.get_by_role("button", name=f"Open {seeded.coupon} in Gift cards and coupons")
+        expect(opener).to_have_text(seeded.coupon)
+        opener.press("Enter")
+        expect(page.get_by_role("heading", name=f"coupon {seeded.coupon}")).to_be_focused()
+        expect(page.locator("#instrument-customer-id")).to_have_text(customer)
+        page.get_by_role("button", name="Members", exact=True).click()
+        open_member(page, alone)
+        expect(instruments).to_have_text("none: the card is linked to no customer")
+    finally:
+        api("DELETE", f"/v1/instruments/{seeded.coupon}/customer", 200)
