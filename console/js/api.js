@@ -100,17 +100,18 @@ export async function allPrograms() {
   return programs;
 }
 
-// Every row of a paged list (`field` of each page), 200 a page, up to `cap` rows: {rows, more}
-// (`more`: the list goes on past the cap). The member page's pickers read them all.
-export async function everyPage(path, field, cap) {
+// Every row of a paged list (`field` of each page), 200 a page, from `from` (a cursor; null: the
+// start) until `cap` rows are read: {rows, more, next} (`more`: the list goes on, from the
+// cursor `next`; a page is kept whole, so no row is skipped). The member page's pickers read them.
+export async function everyPage(path, field, cap, from = null) {
   const rows = [];
-  let cursor = null;
+  let cursor = from;
   do {
     const page = await get(path, { limit: 200, cursor });
     rows.push(...page[field]);
     cursor = page.next_cursor;
   } while (cursor && rows.length < cap);
-  return { rows: rows.slice(0, cap), more: Boolean(cursor) || rows.length > cap };
+  return { rows, more: Boolean(cursor), next: cursor || null };
 }
 
 export function segment(value) {

@@ -256,7 +256,8 @@ function rewardForms(card, current, reopen) {
   const useContext = use.querySelector("#use-context");
   const usedAt = use.querySelector("#use-at");
   const held = h("p", { class: "muted", id: "use-held" }, "Loading the rewards to use…");
-  loadHeld(card, attribution, held, use, current);
+  const older = h("button", { type: "button", class: "more", hidden: true }, "List older rewards");
+  loadHeld(card, attribution, held, use, older, current);
   const sendUse = writer(useButton, "Use reward", NEEDS.rewards, current);
   use.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -279,7 +280,7 @@ function rewardForms(card, current, reopen) {
   return h(
     "div", {},
     h("h4", { id: "reward-actions-title" }, "Buy a reward"), buy,
-    h("h4", {}, "Use a reward"), held, use,
+    h("h4", {}, "Use a reward"), held, older, use,
   );
 }
 
@@ -307,21 +308,55 @@ async function loadCatalog(list, line, prices, showCost) {
   showCost();
 }
 
-// The member's rewards with units left and not expired (read from every page, up to PICKER_CAP), to use.
-async function loadHeld(card, select, line, form, current) {
-  let read;
+// The member's rewards with units left and not expired, to use: the newest PICKER_CAP read from
+// every page; past them, **List older rewards** reads the next PICKER_CAP from the API's cursor
+// (the list keeps what it has; the focus then on the list, or on the button if none was added).
+async function loadHeld(card, select, line, form, older, current) {
+  const path = `/v1/members/${segment(card)}/rewards`;
+  const usable = [];
+  let readCount = 0;
+  let next = null;
+  const read = async () => {
+    const answer = await everyPage(path, "attributions", PICKER_CAP, next);
+    const added = answer.rows.filter((a) => a.quantity - a.burned > 0 && ["available", "pending"].includes(a.status));
+    usable.push(...added);
+    readCount += answer.rows.length;
+    next = answer.next;
+    select.append(...added.map((a) => h(
+      "option", { value: a.attribution_id },
+      `${a.reward_id}: ${a.quantity - a.burned} of ${a.quantity} left (${a.status}) · ${a.attribution_id}`,
+    )));
+    const beyond = next ? ` (of the member's newest ${readCount} rewards; older ones are not listed yet)` : "";
+    line.textContent = usable.length ? `${usable.length} reward(s) to use${beyond}.` : `The member holds no reward to use${beyond}.`;
+    form.hidden = !usable.length;
+    older.hidden = !next;
+    return added.length;
+  };
+  older.addEventListener("click", async () => {
+    if (older.disabled || !next) return;
+    older.disabled = true;
+    clearError();
+    let added;
+    try {
+      added = await read();
+    } catch (error) {
+      enable(older);
+      if (current() && error.status !== 401) showError("List older rewards", error);
+      return;
+    }
+    older.disabled = false;
+    if (!current()) return;
+    say(`${readCount} rewards read: ${usable.length} to use.`);
+    if (added) select.focus();
+    else if (!older.hidden) older.focus();
+    else {
+      line.setAttribute("tabindex", "-1");
+      line.focus();
+    }
+  });
   try {
-    read = await everyPage(`/v1/members/${segment(card)}/rewards`, "attributions", PICKER_CAP);
+    await read();
   } catch (error) {
     if (current()) line.textContent = `The rewards could not be read: ${error.message} (${error.code || "error"}).`;
-    return;
   }
-  const usable = read.rows.filter((a) => a.quantity - a.burned > 0 && ["available", "pending"].includes(a.status));
-  select.replaceChildren(...usable.map((a) => h(
-    "option", { value: a.attribution_id },
-    `${a.reward_id}: ${a.quantity - a.burned} of ${a.quantity} left (${a.status}) · ${a.attribution_id}`,
-  )));
-  const beyond = read.more ? ` (of the member's newest ${read.rows.length} rewards; older ones are not listed)` : "";
-  line.textContent = usable.length ? `${usable.length} reward(s) to use${beyond}.` : `The member holds no reward to use${beyond}.`;
-  form.hidden = !usable.length;
 }

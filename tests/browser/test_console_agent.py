@@ -5,7 +5,9 @@ gift cards and coupons beside the card, and the held rewards past the picker's f
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 from typing import Any
 
 import pytest
@@ -261,3 +263,63 @@ def test_the_member_view_shows_its_customer_s_gift_cards_and_coupons(signed_in: 
         expect(instruments).to_have_text("none: the card is linked to no customer")
     finally:
         api("DELETE", f"/v1/instruments/{seeded.coupon}/customer", 200)
+
+
+def _paged(page: Any, pattern: str, field: str, rows: list[dict[str, Any]]) -> list[str]:
+    """The test's network answers `pattern`'s GETs with `rows`, paged as the API does (its
+    `limit`, an opaque cursor): the cursors asked ("" for the first page)."""
+    asked: list[str] = []
+
+    def answer(route: Any) -> None:
+        query = parse_qs(urlparse(route.request.url).query)
+        cursor = query.get("cursor", [""])[0]
+        asked.append(cursor)
+        start = int(cursor[1:] or 0)
+        end = start + int(query["limit"][0])
+        body = {field: rows[start:end], "next_cursor": f"c{end}" if end < len(rows) else None}
+        route.fulfill(status=200, body=json.dumps(body), content_type="application/json")
+
+    page.route(re.compile(pattern), answer)
+    return asked
+
+
+def test_held_rewards_past_the_newest_2000_are_listed_on_demand(signed_in: Any, seeded: Seeded) -> None:
+    """The use's picker read the member's newest 2,000 rewards and said older ones were not
+    listed, with no way to list them though the API pages them: a reward held past them could
+    not be used from the console."""
+    page = signed_in
+    card = "AGENT-0006"
+    enrol(seeded, card, seeded.program_id)
+    usable = {2100, 2449}  # older than the newest 2,000 (the API lists the newest first)
+    held = [
+        {
+            "attribution_id": f"A{n:04}",
+            "reward_id": REWARD,
+            "status": "available" if n in usable else "burned",
+            "quantity": 1,
+            "burned": 0 if n in usable else 1,
+            "nqp_spent": 10,
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "valid_until": "2027-01-01T00:00:00+00:00",
+        }
+        for n in range(2450)
+    ]
+    asked = _paged(page, rf"/v1/members/{card}/rewards\?", "attributions", held)
+    open_member(page, card)
+    line = page.locator("#use-held")
+    expect(line).to_have_text(
+        "The member holds no reward to use (of the member's newest 2000 rewards; older ones are not listed yet)."
+    )
+    assert asked.count("") == 2 and "c2000" not in asked, asked  # the picker's first read, and the table's
+    older = page.get_by_role("button", name="List older rewards")
+    older.focus()
+    older.press("Enter")
+    picker = page.get_by_label("Reward held")
+    expect(picker).to_be_focused()
+    expect(picker.locator("option")).to_have_text(
+        [f"{REWARD}: 1 of 1 left (available) · A2100", f"{REWARD}: 1 of 1 left (available) · A2449"]
+    )
+    expect(line).to_have_text("2 reward(s) to use.")
+    expect(older).to_be_hidden()
+    expect(page.get_by_role("status")).to_have_text("2450 rewards read: 2 to use.")
+    assert "c2000" in asked and "c2400" in asked, asked
