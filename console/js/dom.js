@@ -42,6 +42,30 @@ export function replace(container, ...children) {
 
 const errorBox = () => document.getElementById("error");
 
+// What a field the agent types must look like, in words: the API refuses one that does not
+// match its pattern with the pattern itself (a regular expression no agent should have to read).
+const ID_FORM = "1 to 63 lowercase letters, digits and dashes, starting with a letter or a digit";
+const FORMS = {
+  card_code: "a card code is 4 to 40 letters, digits and dashes, starting with a letter or a digit",
+  card_prefix: "a card code prefix is 1 to 40 letters, digits and dashes, starting with a letter or a digit",
+  customer_id: `a customer id is ${ID_FORM}`,
+  customer_group_id: `a customer group id is ${ID_FORM}`,
+  merchant_id: `a merchant id is ${ID_FORM}`,
+  number: "a gift card or coupon number is 8 to 32 digits",
+  key_id: "a key id is 26 capital letters and digits, as the API keys page shows it",
+  reward_id: "a reward id is 1 to 128 characters, with no /, # or control character, not starting with a space",
+  object: "a resource is a lowercase kind, then an id, e.g. members/2990000000017 or webhooks/wh_…",
+  email: "an e-mail address is name@domain, with no space inside",
+};
+const PATTERN = "string_pattern_mismatch";
+
+// A detail's message in words: a pattern refused is said as the form the field takes.
+function detailMessage(d) {
+  if (d.reason !== PATTERN) return d.message;
+  const name = String(d.field || "").split(".").pop();
+  return FORMS[name] || "it is not in the form the API takes";
+}
+
 // An error from the API (its structured `{code, message, details}`) or the network, said plainly.
 export function showError(context, error) {
   const box = errorBox();
@@ -51,7 +75,10 @@ export function showError(context, error) {
   // neither (e.g. insufficient_points' `requested`, `available`) shows its other values.
   const values = (d) => Object.entries(d).filter(([name]) => !["field", "in"].includes(name))
     .map(([name, value]) => `${name.replaceAll("_", " ")} ${typeof value === "object" ? JSON.stringify(value) : value}`).join(", ");
-  const said = (d) => (d.message && d.reason ? `${d.message} (${d.reason})` : d.message || d.reason || values(d));
+  const said = (d) => {
+    const message = detailMessage(d);
+    return message && d.reason ? `${message} (${d.reason})` : message || d.reason || values(d);
+  };
   const details = (error.details || []).map((d) => h("li", {}, [d.field, said(d)].filter(Boolean).join(": ")));
   box.replaceChildren(h("p", {}, parts), details.length ? h("ul", {}, details) : "");
   box.hidden = false;

@@ -323,3 +323,30 @@ def test_held_rewards_past_the_newest_2000_are_listed_on_demand(signed_in: Any, 
     expect(older).to_be_hidden()
     expect(page.get_by_role("status")).to_have_text("2450 rewards read: 2 to use.")
     assert "c2000" in asked and "c2400" in asked, asked
+
+
+def test_a_field_the_api_refuses_for_its_form_is_explained_in_words(signed_in: Any, seeded: Seeded) -> None:
+    """A card code, a customer id, a number or a key id the API refused for its form was
+    explained with the API's regular expression (`String should match pattern '^[A-Za-z0-9]…'`)."""
+    page = signed_in
+    alert = page.get_by_role("alert")
+    page.get_by_label("Card code", exact=True).fill("ab")
+    page.get_by_role("button", name="Open member").click()
+    expect(alert).to_contain_text(
+        "card_code: a card code is 4 to 40 letters, digits and dashes, starting with a letter or a digit "
+        "(string_pattern_mismatch)"
+    )
+    expect(alert).not_to_contain_text("pattern '")
+    page.locator("#search-by").select_option("customer_id")
+    page.get_by_label("Search for").fill("Ann_B")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(alert).to_contain_text("customer_id: a customer id is 1 to 63 lowercase letters, digits and dashes")
+    page.get_by_role("button", name="Gift cards & coupons").click()
+    page.get_by_label("Gift card or coupon number").fill("123")
+    page.get_by_role("button", name="Look up").click()
+    expect(alert).to_contain_text("number: a gift card or coupon number is 8 to 32 digits")
+    page.get_by_role("button", name="Audit log").click()
+    page.get_by_label("Key id").fill("not-a-key")
+    page.get_by_role("button", name="Show records").click()
+    expect(alert).to_contain_text("key_id: a key id is 26 capital letters and digits")
+    expect(alert).not_to_contain_text("pattern '")
