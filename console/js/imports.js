@@ -161,11 +161,11 @@ export async function refreshImports() {
     try {
       await readRecent();
       if (recent.imports.some((i) => ACTIVE.has(i.state))) active = true;
-      replace(document.getElementById("recent-imports"), recentBlock());
+      redraw(document.getElementById("recent-imports"), recentBlock());
     } catch (error) {
-      replace(document.getElementById("recent-imports"), h("p", { class: "error" }, `Recent imports: ${error.message} (${error.code})`));
+      redraw(document.getElementById("recent-imports"), h("p", { class: "error" }, `Recent imports: ${error.message} (${error.code})`));
     }
-    replace(view, files.length ? blocks : h("p", { class: "muted" }, "No file watched by name (name one above to follow its imports)."));
+    redraw(view, files.length ? blocks : h("p", { class: "muted" }, "No file watched by name (name one above to follow its imports)."));
   } finally {
     refreshing = false;
   }
@@ -180,6 +180,17 @@ export async function refreshImports() {
   } else {
     note.textContent = `Up to date (${clock()}).`;
   }
+}
+
+// A box drawn again by a refresh, the focus kept: a button focused in it (a report's Download,
+// More imports) was replaced by its copy every 2 s, the keyboard thrown back to the page's top.
+function redraw(box, ...children) {
+  const focused = document.activeElement;
+  const had = focused && focused !== box && box.contains(focused) ? (focused.id || focused.textContent) : null;
+  replace(box, ...children);
+  if (had === null) return;
+  const same = [...box.querySelectorAll("button, a")].find((node) => (node.id || node.textContent) === had);
+  if (same) same.focus();
 }
 
 // The time of a refresh in UTC, as every other time of the console, to the second.

@@ -350,3 +350,48 @@ def test_a_field_the_api_refuses_for_its_form_is_explained_in_words(signed_in: A
     page.get_by_role("button", name="Show records").click()
     expect(alert).to_contain_text("key_id: a key id is 26 capital letters and digits")
     expect(alert).not_to_contain_text("pattern '")
+
+
+def _an_import(import_id: str, state: str) -> dict[str, Any]:
+    at = "2026-12-01T10:00:00Z"
+    return {
+        "import_id": import_id,
+        "file_name": f"demo_masterreward_club_{import_id.lower()}.csv",
+        "key": f"incoming/demo/{import_id}.csv",
+        "state": state,
+        "scope": "masterreward",
+        "subsection": "club",
+        "received_at": at,
+        "started_at": at,
+        "finished_at": None if state == "running" else at,
+        "progress": {"lines_read": 1, "lines_total": 2, "applied": 1, "skipped": 0, "unchanged": 0},
+        "rejection": None,
+        "duplicate_of": None,
+        "report": None if state == "running" else {"summary": "reports/x.json"},
+    }
+
+
+def test_the_imports_refresh_keeps_the_keyboard_where_it_was(signed_in: Any) -> None:
+    """While an import ran, the page's refresh every 2 s drew the lists again: the report's
+    Download button the agent had tabbed to was replaced, the focus thrown to the page's top."""
+    page = signed_in
+    reads = {"n": 0}
+
+    def imports(route: Any) -> None:
+        reads["n"] += 1
+        body = {"imports": [_an_import("RUNS", "running"), _an_import("DONE", "completed")], "next_cursor": "p2"}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/v1/imports?*", imports)
+    page.get_by_role("button", name="Imports", exact=True).click()
+    download = page.get_by_role("button", name="Download report of DONE")
+    download.focus()
+    more = page.get_by_role("button", name="More imports")
+    seen = reads["n"]
+    page.wait_for_timeout(4500)  # two refreshes at least
+    assert reads["n"] >= seen + 2, reads
+    expect(download).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(more).to_be_focused()
+    page.wait_for_timeout(2500)
+    expect(more).to_be_focused()
