@@ -82,7 +82,17 @@ export function showError(context, error) {
   const details = (error.details || []).map((d) => h("li", {}, [d.field, said(d)].filter(Boolean).join(": ")));
   box.replaceChildren(h("p", {}, parts), details.length ? h("ul", {}, details) : "");
   box.hidden = false;
+  setTimeout(() => uncover(box), 0); // once the caller has focused what was refused
   say(""); // the status of the action before ("Member … loaded") would contradict the error
+}
+
+// The alert stays at the screen's top (sticky, style.css): the control with the focus (a field
+// refused, the button whose request was refused) is scrolled from under it, so both are seen.
+function uncover(box) {
+  const focused = document.activeElement;
+  if (box.hidden || !focused || focused === document.body || box.contains(focused)) return;
+  const under = box.getBoundingClientRect().bottom - focused.getBoundingClientRect().top;
+  if (under > 0) window.scrollBy(0, -(under + 8));
 }
 
 export function clearError() {

@@ -1,0 +1,47 @@
+"""What walking the console as a customer-service agent on a phone (375 px), by mouse and by
+keyboard, found: an error said out of sight."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import open_member
+from tests.browser.seed import Seeded
+
+PHONE = {"width": 375, "height": 740}
+
+
+def _uncovered(page: Any, control: Any) -> None:
+    """The control is below the alert kept at the screen's top, not under it."""
+    alert_bottom = page.get_by_role("alert").evaluate("(node) => node.getBoundingClientRect().bottom")
+    assert control.evaluate("(node) => node.getBoundingClientRect().top") >= alert_bottom
+
+
+def test_an_error_is_in_sight_where_the_agent_is(signed_in: Any, seeded: Seeded) -> None:
+    """On a phone the member page is some 4,000 px long: a refusal of the Buy form, near its
+    end, was written in the alert at the page's top, out of sight, the focus left below."""
+    page = signed_in
+    page.set_viewport_size(PHONE)
+    open_member(page, seeded.card)
+    alert = page.get_by_role("alert")
+    quantity = page.get_by_label("Quantity to buy")
+    quantity.fill("0")
+    page.get_by_label("Reward id").fill("seed-gift-3")
+    page.get_by_role("button", name="Buy reward").click()
+    expect(alert).to_contain_text("The quantity must be a whole number of at least 1.")
+    expect(quantity).to_be_focused()
+    expect(quantity).to_be_in_viewport()
+    expect(alert).to_be_in_viewport()
+    _uncovered(page, quantity)
+    quantity.fill("1")
+    page.get_by_label("Reward id").fill("no-such-reward")
+    buy = page.get_by_role("button", name="Buy reward")
+    buy.press("Enter")
+    expect(alert).to_contain_text("No reward of the catalog has this id.")
+    expect(buy).to_be_focused()
+    expect(buy).to_be_in_viewport()
+    expect(alert).to_be_in_viewport()
+    _uncovered(page, buy)
+
