@@ -3,7 +3,7 @@
 import { forgetAudit, loadAudit, setupAudit } from "./audit.js";
 import { configure, get, keyGroup, setKey, whenKeyRefused } from "./api.js";
 import { forgetInstruments, forgetPrograms, loadPrograms, setupInstruments } from "./catalog.js";
-import { forgetCustomers, setupCustomers } from "./customers.js";
+import { forgetCustomers, openCustomer, setupCustomers } from "./customers.js";
 import { clearError, say, showError } from "./dom.js";
 import { forgetImports, refreshImports, setupImports, stopImports } from "./imports.js";
 import { forgetJobs, loadJobs, setupJobs } from "./jobs.js";
@@ -113,7 +113,7 @@ async function main() {
   for (const button of document.querySelectorAll("nav button[data-section]")) {
     button.addEventListener("click", () => show(button.dataset.section));
   }
-  setupMembers(show);
+  setupMembers(show, openCustomer);
   setupCustomers(show);
   setupImports(show);
   setupInstruments();

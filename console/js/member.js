@@ -25,9 +25,13 @@ const words = (code) => String(code ?? "").replaceAll("_", " ");
 const view = () => document.getElementById("member-view");
 
 let showSection = () => {};
+let showCustomer = () => {};
 
-export function setupMembers(show) {
+// `show` opens a section, `openCustomer` a customer in the Customers section (customers.js,
+// which opens cards here: given by the shell rather than imported both ways).
+export function setupMembers(show, openCustomer) {
   showSection = show;
+  showCustomer = openCustomer;
   document.getElementById("find-card").addEventListener("submit", (event) => {
     event.preventDefault();
     openMember(document.getElementById("card-code").value);
@@ -199,7 +203,19 @@ async function loadLinkedCustomer(card, erasedAt) {
   try {
     const page = await get("/v1/members", { card_prefix: card, limit: 1 });
     hit = page.items.find((m) => m.card_code === card);
-    box.textContent = hit && hit.customer_id ? [hit.customer_id, hit.name, hit.email].filter(Boolean).join(" · ") : "none";
+    if (hit && hit.customer_id) {
+      // a button that opens the customer (its privacy block, phone, instruments), as the
+      // customer view's cards open here
+      const id = hit.customer_id;
+      box.replaceChildren(h("button", {
+        type: "button",
+        "aria-label": `Open customer ${id} in Customers`,
+        onclick: () => {
+          showSection("customers");
+          showCustomer(id);
+        },
+      }, [id, hit.name, hit.email].filter(Boolean).join(" · ")));
+    } else box.textContent = "none";
   } catch (error) {
     box.textContent = `could not be read (${error.code || "error"})`;
     instruments.textContent = "not shown: the linked customer could not be read";

@@ -1,5 +1,5 @@
 """What walking the console as a customer-service agent on a phone (375 px), by mouse and by
-keyboard, found: an error said out of sight."""
+keyboard, found: an error said out of sight, a linked customer that did not open from the member view."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_member
-from tests.browser.seed import Seeded
+from tests.browser.seed import Api, Seeded
 
 PHONE = {"width": 375, "height": 740}
 
@@ -45,3 +45,23 @@ def test_an_error_is_in_sight_where_the_agent_is(signed_in: Any, seeded: Seeded)
     expect(alert).to_be_in_viewport()
     _uncovered(page, buy)
 
+
+def test_the_linked_customer_opens_from_the_member_view(signed_in: Any, seeded: Seeded) -> None:
+    """The customer view's cards open in Members; the member view named its linked customer as
+    text only: for the customer's privacy request or phone, the agent typed its id again."""
+    page = signed_in
+    page.set_viewport_size(PHONE)
+    card, customer = "WALK-0001", "walk-dora"
+    api = Api(seeded.api_url, seeded.admin_key)
+    api("POST", f"/v1/programs/{seeded.program_id}/members", 201, json={"card_code": card})
+    put = api.session.put(api.base + f"/v1/customers/{customer}", json={"first_name": "Dora"}, timeout=30)
+    assert put.status_code in (200, 201), put.text
+    api("PUT", f"/v1/members/{card}/customer", 200, json={"customer_id": customer})
+    open_member(page, card)
+    opener = page.get_by_role("button", name=f"Open customer {customer} in Customers")
+    expect(opener).to_have_text(f"{customer} · Dora")
+    opener.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Customer {customer}")).to_be_focused()
+    expect(page.locator("#customer-cards")).to_contain_text(card)
+    expect(page.get_by_role("status")).to_have_text(f"Customer {customer} loaded.")
