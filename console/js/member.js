@@ -85,8 +85,12 @@ export function forgetMembers() {
   searching++;
 }
 
-export async function openMember(rawCard) {
+// `keep` (the member read again after a write, `reopen`): what the agent typed in the view's
+// other forms is kept (a half-typed adjustment survived no purchase); the form just sent
+// (`keep`, a form, or null for none) is drawn empty.
+export async function openMember(rawCard, { keep } = {}) {
   const card = String(rawCard).trim();
+  const typed = keep === undefined ? null : typedValues(keep);
   clearError();
   if (!card) {
     showError("Open member", { message: "Type a card code (spaces only is none).", code: "validation_error" });
@@ -105,15 +109,39 @@ export async function openMember(rawCard) {
   }
   const ledger = await ledgerEntries(card);
   if (mine !== opening) return;
-  const here = { current: () => mine === opening, reopen: () => openMember(member.card_code) };
+  const reopen = (form) => openMember(member.card_code, { keep: form instanceof HTMLFormElement ? form : null });
+  const here = { current: () => mine === opening, reopen };
   render(member, ledger, here);
   view().append(memberActions(member, here), memberPrivacy(member, here));
+  if (typed) restoreTyped(typed);
   say(`Member ${member.card_code} loaded.`);
   loadLinkedCustomer(member.card_code, member.erased_at);
   loadLots(member.card_code);
   loadHistory(member.card_code);
   loadRewards(member.card_code);
   loadTimeline(member.card_code);
+}
+
+// The values typed in the member view's fields (by id), but those of `except`.
+function typedValues(except) {
+  const values = new Map();
+  for (const field of view().querySelectorAll("input[id], textarea[id], select[id]")) {
+    if ((except && except.contains(field)) || field.type === "file") continue;
+    values.set(field.id, field.value);
+  }
+  return values;
+}
+
+// The values typed put back in the view drawn again (a list read later, the rewards held or the
+// VIP tiers to grant, starts anew: its choice is not among its options yet).
+function restoreTyped(values) {
+  for (const [id, value] of values) {
+    const field = document.getElementById(id);
+    if (!field || !view().contains(field) || field.value === value) continue;
+    if (field.tagName === "SELECT" && ![...field.options].some((option) => option.value === value)) continue;
+    field.value = value;
+    field.dispatchEvent(new Event("input", { bubbles: true })); // e.g. a reward's cost shown again
+  }
 }
 
 async function ledgerEntries(card) {
@@ -399,7 +427,7 @@ function adjustForm(card, { current }) {
       if (!document.getElementById("app").hidden) say(`Adjusted ${adjusted} of card ${card} ${after}`);
       return;
     }
-    await openMember(card);
+    await openMember(card, { keep: form });
     say(`Adjusted ${adjusted} ${after}`);
   });
   return h("section", { "aria-labelledby": "adjust-title" }, h("h4", { id: "adjust-title" }, "Adjust points"), form);

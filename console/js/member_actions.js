@@ -54,12 +54,12 @@ function writer(button, title, needs, current) {
 
 // After a success: the member view read again (tier, multipliers, tier history, rewards), or, if
 // the agent opened another member meanwhile, they stay on it and the status line says which.
-async function done(current, reopen, card, said) {
+async function done(current, reopen, card, said, form) {
   if (!current()) {
     if (!document.getElementById("app").hidden) say(`${said} (card ${card}).`);
     return;
   }
-  await reopen();
+  await reopen(form); // the form sent drawn empty, what was typed in the others kept
   say(`${said}.`);
 }
 
@@ -129,7 +129,7 @@ function vipForms(member, current, reopen) {
     const body = { reason: reason.value.trim() };
     const path = `/v1/members/${segment(card)}/vip-tiers/${segment(tier)}`;
     const answer = await send(JSON.stringify([tier, body]), () => call("PUT", path, { body }));
-    if (answer) await done(current, reopen, card, `Granted the VIP tier ${tier}`);
+    if (answer) await done(current, reopen, card, `Granted the VIP tier ${tier}`, grant);
   });
   const sendRemove = writer(removeButton, "Remove VIP tier", NEEDS.vip, current);
   remove.addEventListener("submit", (event) => {
@@ -160,7 +160,7 @@ function vipForms(member, current, reopen) {
       const path = `/v1/members/${segment(card)}/vip-tiers/${segment(tier)}`;
       const query = { reason: given.trim() || undefined };
       const answer = await sendRemove(JSON.stringify([tier, query.reason]), () => call("DELETE", path, { query }));
-      if (answer) await done(current, reopen, card, `Removed the VIP tier ${tier}`);
+      if (answer) await done(current, reopen, card, `Removed the VIP tier ${tier}`, remove);
       else if (yes.isConnected) enable(yes);
     });
     why.addEventListener("keydown", (key) => {
@@ -238,7 +238,7 @@ function rewardForms(card, current, reopen) {
     const path = `/v1/members/${segment(card)}/rewards`;
     const answer = await sendBuy(JSON.stringify(body), (key) => call("POST", path, { body, headers: { "Idempotency-Key": key } }));
     const where = answer && answer.store_id ? ` at store ${answer.store_id}` : "";
-    if (answer) await done(current, reopen, card, `Bought ${answer.quantity} of ${answer.reward_id} for ${answer.nqp_spent} NQ points${where}`);
+    if (answer) await done(current, reopen, card, `Bought ${answer.quantity} of ${answer.reward_id} for ${answer.nqp_spent} NQ points${where}`, buy);
   });
 
   const attribution = h("select", { id: "use-attribution", required: true });
@@ -275,7 +275,7 @@ function rewardForms(card, current, reopen) {
     const path = `/v1/members/${segment(card)}/rewards/${segment(id)}/burns`;
     const answer = await sendUse(JSON.stringify([id, body]), (key) => call("POST", path, { body, headers: { "Idempotency-Key": key } }));
     const where = answer && answer.burn.store_id ? ` at store ${answer.burn.store_id}` : "";
-    if (answer) await done(current, reopen, card, `Used ${answer.burn.quantity} of reward ${id}: ${answer.remaining} left (used ${when(answer.burn.burned_at)}${where})`);
+    if (answer) await done(current, reopen, card, `Used ${answer.burn.quantity} of reward ${id}: ${answer.remaining} left (used ${when(answer.burn.burned_at)}${where})`, use);
   });
   return h(
     "div", {},

@@ -1,5 +1,6 @@
 """What walking the console as a customer-service agent on a phone (375 px), by mouse and by
-keyboard, found: an error said out of sight, a linked customer that did not open from the member view."""
+keyboard, found: an error said out of sight, a linked customer that did not open from the member view,
+what was typed lost when another form succeeded."""
 
 from __future__ import annotations
 
@@ -65,3 +66,33 @@ def test_the_linked_customer_opens_from_the_member_view(signed_in: Any, seeded: 
     expect(page.get_by_role("heading", name=f"Customer {customer}")).to_be_focused()
     expect(page.locator("#customer-cards")).to_contain_text(card)
     expect(page.get_by_role("status")).to_have_text(f"Customer {customer} loaded.")
+
+
+def test_what_the_agent_typed_survives_another_form_s_success(signed_in: Any, seeded: Seeded) -> None:
+    """A purchase (or any write) read the member view again and drew every form anew: the
+    adjustment the agent had half typed for the same complaint was lost."""
+    page = signed_in
+    page.set_viewport_size(PHONE)
+    card = "WALK-0002"
+    api = Api(seeded.api_url, seeded.admin_key)
+    api("POST", f"/v1/programs/{seeded.program_id}/members", 201, json={"card_code": card})
+    body = {"kind": "nq", "points": 50, "reason_code": "goodwill"}
+    api("POST", f"/v1/members/{card}/adjustments", 201, json=body, headers={"Idempotency-Key": card})
+    open_member(page, card)
+    page.get_by_label("Change (signed)").fill("7")
+    page.get_by_label("Reason code").select_option("correction")
+    page.get_by_label("Comment").fill("complaint #88: half typed")
+    page.get_by_label("Reward id").fill("seed-gift-3")
+    page.get_by_label("Store id (optional: where it was bought)").fill("S-1")
+    page.get_by_role("button", name="Buy reward").click()
+    expect(page.get_by_role("status")).to_contain_text("Bought 1 of seed-gift-3")
+    expect(page.locator("#nq-available")).to_have_text("40")
+    expect(page.get_by_label("Change (signed)")).to_have_value("7")
+    expect(page.get_by_label("Reason code")).to_have_value("correction")
+    expect(page.get_by_label("Comment")).to_have_value("complaint #88: half typed")
+    # the form sent is drawn empty: the same purchase is not one Enter away
+    expect(page.get_by_label("Reward id")).to_have_value("")
+    expect(page.get_by_label("Store id (optional: where it was bought)")).to_have_value("")
+    page.get_by_role("button", name="Adjust points").click()
+    expect(page.get_by_role("status")).to_contain_text("Adjusted +7 NQ points (correction)")
+    expect(page.get_by_label("Comment")).to_have_value("")
