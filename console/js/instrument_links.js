@@ -19,9 +19,10 @@ function explained(error) {
   return WORDS[error.code] ? { ...error, message: WORDS[error.code] } : error;
 }
 
-// The views to read again after a change (the customer shown, the instrument shown), set by
-// customers.js and catalog.js: a move changes two customers' lists and the instrument's.
-const views = { customer: async () => {}, instrument: async () => {} };
+// The views to read again after a change (the customer shown, the instrument shown, the member
+// shown: its customer's gift cards and coupons), set by customers.js, catalog.js and member.js:
+// a move changes two customers' lists and the instrument's.
+const views = { customer: async () => {}, instrument: async () => {}, member: async () => {} };
 export function whenLinksChange(kind, refresh) {
   views[kind] = refresh;
 }
@@ -45,7 +46,7 @@ async function write(button, title, current, heading, said, send) {
     if (!document.getElementById("app").hidden) say(`${said}.`);
     return;
   }
-  await Promise.all([views.customer(), views.instrument()]);
+  await Promise.all([views.customer(), views.instrument(), views.member()]);
   const landing = document.getElementById(heading);
   if (landing) landing.focus();
   say(`${said}.`);

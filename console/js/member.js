@@ -4,6 +4,7 @@ import { call, get, noFinalAnswer, segment } from "./api.js";
 import { openInstrument } from "./catalog.js";
 import { earnedBurnedChart, pointsPerDay } from "./charts.js";
 import { clearError, definitions, enable, h, limitBy, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
+import { whenLinksChange } from "./instrument_links.js";
 import { memberActions } from "./member_actions.js";
 import { memberPrivacy } from "./privacy.js";
 
@@ -32,6 +33,7 @@ let showCustomer = () => {};
 export function setupMembers(show, openCustomer) {
   showSection = show;
   showCustomer = openCustomer;
+  whenLinksChange("member", () => (shown ? loadLinkedCustomer(shown.card, shown.erasedAt) : null));
   document.getElementById("find-card").addEventListener("submit", (event) => {
     event.preventDefault();
     openMember(document.getElementById("card-code").value);
@@ -83,7 +85,12 @@ let opening = 0;
 export function forgetMembers() {
   opening++;
   searching++;
+  shown = null;
 }
+
+// The member shown ({card, erasedAt}): its customer's gift cards and coupons are read again when
+// a link changes (instrument_links.js), in the Customers or Gift cards section meanwhile.
+let shown = null;
 
 // `keep` (the member read again after a write, `reopen`): what the agent typed in the view's
 // other forms is kept (a half-typed adjustment survived no purchase); the form just sent
@@ -92,6 +99,7 @@ export async function openMember(rawCard, { keep } = {}) {
   const card = String(rawCard).trim();
   const typed = keep === undefined ? null : typedValues(keep);
   clearError();
+  shown = null;
   if (!card) {
     showError("Open member", { message: "Type a card code (spaces only is none).", code: "validation_error" });
     return;
@@ -115,6 +123,7 @@ export async function openMember(rawCard, { keep } = {}) {
   view().append(memberActions(member, here), memberPrivacy(member, here));
   if (typed) restoreTyped(typed);
   say(`Member ${member.card_code} loaded.`);
+  shown = { card: member.card_code, erasedAt: member.erased_at };
   loadLinkedCustomer(member.card_code, member.erased_at);
   loadLots(member.card_code);
   loadHistory(member.card_code);

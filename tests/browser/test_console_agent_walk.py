@@ -1,6 +1,7 @@
 """What walking the console as a customer-service agent on a phone (375 px), by mouse and by
-keyboard, found: an error said out of sight, a linked customer that did not open from the member view,
-what was typed lost when another form succeeded."""
+keyboard, found: an error said out of sight, a linked customer that did not open from the member
+view, what was typed lost when another form succeeded, a gift card list left stale by a link
+changed elsewhere."""
 
 from __future__ import annotations
 
@@ -96,3 +97,28 @@ def test_what_the_agent_typed_survives_another_form_s_success(signed_in: Any, se
     page.get_by_role("button", name="Adjust points").click()
     expect(page.get_by_role("status")).to_contain_text("Adjusted +7 NQ points (correction)")
     expect(page.get_by_label("Comment")).to_have_value("")
+
+
+def test_the_member_view_s_gift_cards_follow_a_link_changed_elsewhere(signed_in: Any, seeded: Seeded) -> None:
+    """A coupon opened from the member view and unlinked there was still listed as the
+    customer's when the agent went back to the member (the customer view is read again)."""
+    page = signed_in
+    card, customer = "WALK-0003", "walk-emil"
+    api = Api(seeded.api_url, seeded.admin_key)
+    api("POST", f"/v1/programs/{seeded.program_id}/members", 201, json={"card_code": card})
+    put = api.session.put(api.base + f"/v1/customers/{customer}", json={"first_name": "Emil"}, timeout=30)
+    assert put.status_code in (200, 201), put.text
+    api("PUT", f"/v1/members/{card}/customer", 200, json={"customer_id": customer})
+    api("PUT", f"/v1/instruments/{seeded.coupon}/customer", 200, json={"customer_id": customer})
+    try:
+        open_member(page, card)
+        instruments = page.locator("#member-instruments")
+        instruments.get_by_role("button", name=f"Open {seeded.coupon} in Gift cards and coupons").click()
+        page.get_by_role("button", name=f"Unlink {seeded.coupon} from customer {customer}").click()
+        page.get_by_role("button", name=f"Yes, unlink {seeded.coupon}").click()
+        expect(page.get_by_role("status")).to_have_text(f"Unlinked {seeded.coupon} from customer {customer}.")
+        page.get_by_role("button", name="Members", exact=True).click()
+        expect(page.get_by_role("heading", name=f"Member {card}")).to_be_visible()
+        expect(instruments).to_have_text("none")
+    finally:
+        api("DELETE", f"/v1/instruments/{seeded.coupon}/customer", 200)
