@@ -1,23 +1,16 @@
 // Find a member (card code, or the search route) and show everything about the card.
 
-import { call, get, noFinalAnswer, segment } from "./api.js";
+import { get, segment } from "./api.js";
 import { openInstrument } from "./catalog.js";
 import { earnedBurnedChart, pointsPerDay } from "./charts.js";
-import { clearError, definitions, enable, h, limitBy, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
+import { clearError, definitions, h, limitBy, pagedTable, replace, say, showError, signed, table, when } from "./dom.js";
 import { whenLinksChange } from "./instrument_links.js";
 import { memberActions } from "./member_actions.js";
+import { adjustForm } from "./member_adjust.js";
 import { memberPrivacy } from "./privacy.js";
 
 const LEDGER_PAGES = 5; // up to 1,000 entries for the chart
 const LOTS_PAGE = 100;
-// The adjustments' reason codes (docs/api.md, Customer service): the API refuses any other.
-const REASONS = [
-  ["goodwill", "a gesture after a complaint"],
-  ["correction", "points the engine should have given or taken"],
-  ["fraud", "points taken back from abuse"],
-  ["migration", "balances from a previous system"],
-  ["other", "say why in the comment"],
-];
 
 // The timeline's sources in words (its `type`), and any code of the API made readable.
 const SOURCES = { ledger: "points", tier_change: "tier change", reward: "reward", instrument: "instrument" };
@@ -379,65 +372,4 @@ async function loadTimeline(card) {
   } catch (error) {
     replace(box, h("p", { class: "notice" }, `The timeline could not be read: ${error.message} (${error.code}).`));
   }
-}
-
-function adjustForm(card, { current }) {
-  const form = h(
-    "form",
-    { id: "adjust-form", class: "stack", "aria-labelledby": "adjust-title" },
-    h("label", { for: "adjust-kind" }, "Points"),
-    h("select", { id: "adjust-kind" }, h("option", { value: "nq" }, "NQ (spendable)"), h("option", { value: "q" }, "Q (qualifying)")),
-    h("label", { for: "adjust-points" }, "Change (signed)"),
-    h("input", { id: "adjust-points", type: "number", step: "1", required: true }),
-    h("label", { for: "adjust-reason" }, "Reason code"),
-    h("select", { id: "adjust-reason", required: true }, REASONS.map(([code, words]) => h("option", { value: code }, `${code}: ${words}`))),
-    h("label", { for: "adjust-comment" }, "Comment"),
-    h("textarea", { id: "adjust-comment", rows: 2, maxlength: 500 }),
-    h("span"),
-    h("button", { type: "submit" }, "Adjust points"),
-  );
-  // The Idempotency-Key of a request that got no answer (network failure, 5xx): the same form
-  // sent again is a retry of that request, applied once; any answer, or another form, drops it.
-  let unanswered = null;
-  const button = form.querySelector("button[type=submit]");
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (button.disabled) return; // a double click or Enter while the first submit is on its way
-    clearError();
-    const points = Number(document.getElementById("adjust-points").value);
-    if (!Number.isInteger(points) || points === 0) {
-      showError("Adjust points", { message: "The change must be a whole number other than 0.", code: "validation_error" });
-      return;
-    }
-    const body = {
-      kind: document.getElementById("adjust-kind").value,
-      points,
-      reason_code: document.getElementById("adjust-reason").value.trim(),
-      comment: document.getElementById("adjust-comment").value,
-    };
-    const fingerprint = JSON.stringify(body);
-    const key = unanswered && unanswered.fingerprint === fingerprint ? unanswered.key : crypto.randomUUID();
-    button.disabled = true;
-    let done;
-    try {
-      done = await call("POST", `/v1/members/${segment(card)}/adjustments`, { body, headers: { "Idempotency-Key": key } });
-      unanswered = null;
-    } catch (error) {
-      unanswered = noFinalAnswer(error) ? { fingerprint, key } : null;
-      enable(button);
-      // not after sign-out, nor once the agent opened another member (a 401 has signed out)
-      if (current() && error.status !== 401) showError("Adjust points", error);
-      return;
-    }
-    const adjusted = `${signed(done.points)} ${done.kind.toUpperCase()} points`;
-    const after = `(${done.reason_code}): NQ ${done.balance.nq}, Q ${done.balance.q}.`;
-    if (!current()) {
-      // the agent opened another member meanwhile (or signed out): they stay where they are
-      if (!document.getElementById("app").hidden) say(`Adjusted ${adjusted} of card ${card} ${after}`);
-      return;
-    }
-    await openMember(card, { keep: form });
-    say(`Adjusted ${adjusted} ${after}`);
-  });
-  return h("section", { "aria-labelledby": "adjust-title" }, h("h4", { id: "adjust-title" }, "Adjust points"), form);
 }
