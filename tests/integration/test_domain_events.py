@@ -49,6 +49,20 @@ def test_an_enrolment_then_an_earn_are_one_event_each(bus, member) -> None:
     assert bus.kinds() == ["member.enrolled", "points.earned"]
 
 
+def test_a_late_order_earns_an_event_that_occurred_when_the_order_was_placed(bus, member) -> None:
+    """events.md: `occurred_at` is when the change took effect, for an earn the order's time,
+    whenever the till or the web shop sent it; `recorded_at` is when the table recorded it."""
+    body = order_body(order_id="LATE-1", ordered_at="2026-11-20T15:04:05+01:00")
+    reply = call("api_earn_order", SHOP, body=body)
+    assert reply.status == 201, reply.body
+    earned = one(bus, "points.earned")
+    assert earned["occurred_at"] == "2026-11-20T14:04:05Z"
+    assert earned["recorded_at"] > earned["occurred_at"]
+    ledger = call("api_get_ledger", SHOP).body["entries"]
+    assert (ledger[0]["kind"], ledger[0]["occurred_at"]) == ("earn", "2026-11-20T14:04:05Z")
+    assert ledger[0]["at"] == "2026-12-10T12:00:00Z"  # recorded now, on the fake clock
+
+
 def test_a_return_and_a_burn(bus, member) -> None:
     assert call("api_earn_order", SHOP).status == 201
     returned = call("api_return_order", SHOP)

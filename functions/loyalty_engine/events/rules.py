@@ -140,7 +140,8 @@ def _ledger_entry(change: Change) -> list[m.DomainEvent]:
         extra["unrecovered"] = new.get("unrecovered", 0)
     return [
         model(
-            **_base(change, m.kind_of(model), new["at"]),
+            # an earn took effect when its order was placed, whenever it was recorded
+            **_base(change, m.kind_of(model), new.get("occurred_at") or new["at"]),
             card_code=change.key_part(3),
             entry_id=new["entry_id"],
             entry_kind=new["kind"],

@@ -60,6 +60,12 @@ class LedgerEntry(DeferredModel):
     not_credited: int = Field(default=0, description="NQ points refused by the program's maximum balance")
     unrecovered: int = Field(default=0, description="Points a return could not take back (already spent)")
     reason_code: str | None = Field(default=None, description="An adjustment's reason code")
+    occurred_at: datetime | None = Field(
+        default=None,
+        description="An earn's order time (`ordered_at`), when the change took effect, whenever it was "
+        "recorded (`at`); absent for other entries",
+        exclude_if=lambda occurred_at: occurred_at is None,  # other entries stay as they were
+    )
 
 
 def balance(lots: Iterable[Lot], kind: PointKind) -> int:
@@ -96,6 +102,7 @@ def _entry(
     movements: list[LotMovement],
     not_credited: int = 0,
     unrecovered: int = 0,
+    occurred_at: datetime | None = None,
 ) -> LedgerEntry:
     return LedgerEntry(
         entry_id=entry_id,
@@ -109,6 +116,7 @@ def _entry(
         movements=movements,
         not_credited=not_credited,
         unrecovered=unrecovered,
+        occurred_at=occurred_at,
     )
 
 
@@ -163,8 +171,10 @@ def credit(
     q_available_at: datetime,
     q_expires_at: datetime | None,
     nq_max_balance: int = 0,
+    occurred_at: datetime | None = None,
 ) -> tuple[list[Lot], LedgerEntry]:
-    """Credit an earn as up to two lots (NQ, Q); NQ beyond the maximum balance is refused and recorded."""
+    """Credit an earn as up to two lots (NQ, Q); NQ beyond the maximum balance is refused and recorded.
+    `occurred_at`: the order's time, kept on the entry (its event's `occurred_at`)."""
     if nq < 0 or q < 0:
         raise ValueError("credits are not negative")
     not_credited = 0
@@ -198,6 +208,7 @@ def credit(
         reference=reference,
         movements=movements,
         not_credited=not_credited,
+        occurred_at=occurred_at,
     )
     return new_lots, entry
 

@@ -79,6 +79,7 @@ def earn(ctx: PointsContext, caller: Caller, card_code: str, request: OrderReque
             q_available_at=q_settings.holding_period.after(base, zone) if q_settings.holding_period else base,
             q_expires_at=q_expires_at,
             nq_max_balance=current.nq_points.max_balance,  # the balance is today's
+            occurred_at=request.ordered_at,
         )
         # an order so old that its points have expired already
         late_lots = [lot for lot in lots if lot.lot_id == entry_id and lot.is_expired(now)]
