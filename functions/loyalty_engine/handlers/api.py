@@ -105,6 +105,14 @@ IdempotencyKey = Annotated[
         description="Makes the write safe to retry when the body carries no natural key",
     ),
 ]
+RequiredIdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=NATURAL_KEY_PATTERN,
+        description="Required: the same key and body again answer the first answer, and change nothing",
+    ),
+]
 
 
 ExternalId = Annotated[
@@ -274,7 +282,9 @@ def put_reward(external_id: ExternalId, spec: Annotated[RewardSpec, Body()]) -> 
 
 @app.post("/v1/members/<card_code>/rewards", status_code=201, responses=responses(201), tags=["rewards"])
 def buy_reward(
-    card_code: CardCode, request: Annotated[BuyRequest, Body()], idempotency_key: IdempotencyKey = None
+    card_code: CardCode,
+    request: Annotated[BuyRequest, Body()],
+    idempotency_key: RequiredIdempotencyKey = None,
 ) -> Response[Attribution]:
     status, body = rewards.buy(default_context(), _caller(), card_code, request, idempotency_key)
     metrics.add_metric(name="RewardsBought", unit=MetricUnit.Count, value=1)
@@ -297,7 +307,7 @@ def burn_attribution(
     card_code: CardCode,
     attribution_id: AttributionId,
     request: Annotated[BurnAttributionRequest, Body()],
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: RequiredIdempotencyKey = None,
 ) -> Response[AttributionBurnResult]:
     status, body = rewards.burn_attribution(
         default_context(), _caller(), card_code, attribution_id, request, idempotency_key

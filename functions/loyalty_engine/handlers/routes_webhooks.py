@@ -12,7 +12,7 @@ from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from pydantic import BeforeValidator, Field
 
 from loyalty_engine.handlers.api_context import default_context
@@ -20,6 +20,7 @@ from loyalty_engine.handlers.rest import caller_of, json_response, responses
 from loyalty_engine.handlers.routes_keys import IdempotencyKey  # required; the answer shows a secret once
 from loyalty_engine.kernel.dynamo import client
 from loyalty_engine.kernel.errors import ServiceUnavailable
+from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.settings import ApiSettings, load
 from loyalty_engine.kernel.types import plain_int
 from loyalty_engine.webhooks import use_cases as webhooks
@@ -37,6 +38,14 @@ from loyalty_engine.webhooks.models import (
 from loyalty_engine.webhooks.queue import DeliveryQueue
 from loyalty_engine.webhooks.store import WebhookStore
 
+RedeliveryKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=NATURAL_KEY_PATTERN,
+        description="Required: the same key again queues nothing",
+    ),
+]
 SubscriptionId = Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN, description="The webhook's id")]
 EventId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$", description="The event's id")]
 Limit = Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()]
@@ -139,7 +148,7 @@ def add_webhooks_routes(app: APIGatewayRestResolver) -> None:
         tags=["webhooks"],
     )
     def redeliver_webhook_event(
-        subscription_id: SubscriptionId, event_id: EventId, idempotency_key: IdempotencyKey = None
+        subscription_id: SubscriptionId, event_id: EventId, idempotency_key: RedeliveryKey = None
     ) -> Response[RedeliveryAccepted]:
         """Send an event again (one the webhook was sent, while it is kept), with fresh retries."""
         accepted = webhooks.redeliver(
