@@ -137,3 +137,18 @@ def test_a_group_has_its_own_usage_key_only_on_the_api_it_was_given_on() -> None
     assert not has_own_usage_key(own, "b", "api1")
     assert not has_own_usage_key(GroupQuota(), "a", "api1")  # never given one
     assert not has_own_usage_key(GroupQuota(usage_key=default_usage_key("api1")), "a", "api1")
+
+
+def test_the_openapi_document_lists_the_429_every_route_may_answer() -> None:
+    """quotas.md: API Gateway answers any route of a group over its limits with 429 (`throttled`,
+    `quota_exceeded`) and `Retry-After`; the document says so for every operation, so that a
+    client generated from it expects the answer and its header."""
+    from loyalty_engine.handlers.openapi import document
+
+    schema = document()
+    operations = [op for ops in schema["paths"].values() for op in ops.values() if "responses" in op]
+    assert operations
+    for operation in operations:
+        answer = operation["responses"]["429"]
+        assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+        assert answer["headers"]["Retry-After"]["schema"] == {"type": "integer"}

@@ -48,6 +48,14 @@ ERRORS: dict[int, Any] = {
         (503, "Temporarily unavailable: retry with the same idempotency key"),
     )
 }
+# API Gateway's answer to a group over its usage plan's rate or daily quota, on every route
+# (docs/quotas.md): the request reached no function; retry after Retry-After seconds.
+ERRORS[429] = {
+    **ERRORS[401],
+    "description": "Over the loyalty group's rate (`throttled`) or daily quota (`quota_exceeded`): "
+    "nothing was done; retry after `Retry-After` with the same idempotency key",
+    "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}
 
 
 def responses(*success: int) -> dict[int, Any]:
