@@ -115,6 +115,23 @@ def test_invalid_adjustments_are_refused(earned, body):
     assert [e["kind"] for e in ledger()] == ["earn"]
 
 
+@pytest.mark.parametrize("comment", [None, "", " \t "])
+def test_the_reason_other_needs_a_comment_that_says_why(earned, comment):
+    """api.md: `other` (say why in the comment): without one, nothing tells the next agent why."""
+    body = {"kind": "nq", "points": 10, "reason_code": "other"}
+    if comment is not None:
+        body["comment"] = comment
+    reply = adjust(body)
+    assert reply.status == 422, reply.body
+    assert reply.body["details"][0]["field"] == "comment"
+    assert reply.body["details"][0]["reason"] == "comment_required"
+    assert [e["kind"] for e in ledger()] == ["earn"]
+    assert adjust({**body, "comment": "points of a store event"}).status == 201
+    assert (
+        adjust({**GOODWILL, "comment": ""}, key="adj-2").status == 201
+    )  # the other codes say why themselves
+
+
 def test_only_admin_keys_adjust_and_only_their_group(earned):
     assert adjust(caller=SHOP).status == 403
     reply = adjust(caller=OTHER_GROUP)

@@ -42,6 +42,13 @@ def adjust(
     def decide(member: Member, records: dict[str, dict[str, Any]], now: datetime) -> Decision | Answer:
         if sk in records:
             return answer_from(records[sk]["answer"]).replay(fp, "Idempotency-Key", idempotency_key)
+        if (
+            request.reason_code == "other" and not request.comment.strip()
+        ):  # after replays: they answer as before
+            raise InvalidRequest(
+                "the reason `other` needs a comment that says why",
+                details=[{"in": "body", "field": "comment", "reason": "comment_required"}],
+            )
         program = ctx.program(group, member.program_id)
         settings = program.nq_points if request.kind == "nq" else program.q_points
         lots, entry = ledger.adjust(

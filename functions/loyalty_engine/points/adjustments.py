@@ -24,7 +24,11 @@ class AdjustmentRequest(DeferredModel):
         description="Signed, non-zero: added (+) or taken back (-)"
     )
     reason_code: ReasonCode
-    comment: str = Field(default="", max_length=COMMENT_MAX, description="Free text for the next agent")
+    comment: str = Field(
+        default="",
+        max_length=COMMENT_MAX,
+        description="Free text for the next agent; required (not blank) with the reason `other`",
+    )
 
     @field_validator("points")
     @classmethod
