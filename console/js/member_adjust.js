@@ -48,6 +48,12 @@ export function adjustForm(card, { current, reopen }) {
       reason_code: document.getElementById("adjust-reason").value.trim(),
       comment: document.getElementById("adjust-comment").value,
     };
+    if (body.reason_code === "other" && !body.comment.trim()) {
+      // the API refuses it too (422 comment_required): said here, before any request
+      showError("Adjust points", { message: "The reason other needs a comment that says why.", code: "comment_required" });
+      document.getElementById("adjust-comment").focus();
+      return;
+    }
     const fingerprint = JSON.stringify(body);
     const key = unanswered && unanswered.fingerprint === fingerprint ? unanswered.key : crypto.randomUUID();
     button.disabled = true;

@@ -114,6 +114,29 @@ def test_the_reason_code_is_chosen_among_the_apis_codes(signed_in: Any, seeded: 
     assert _ledger(seeded, member)[0]["reason_code"] == "migration"
 
 
+def test_the_reason_other_asks_for_a_comment_before_any_request(
+    signed_in: Any, seeded: Seeded, member: str
+) -> None:
+    page = signed_in
+    open_member(page, member)
+    before = len(_ledger(seeded, member))
+    posts: list[str] = []
+    page.on(
+        "request", lambda request: posts.append(request.url) if request.url.endswith("/adjustments") else None
+    )
+    page.get_by_label("Change (signed)").fill("3")
+    page.get_by_label("Reason code").select_option("other")
+    page.get_by_label("Comment").fill("   ")
+    page.get_by_role("button", name="Adjust points").click()
+    expect(page.get_by_role("alert")).to_contain_text("The reason other needs a comment that says why.")
+    expect(page.get_by_label("Comment")).to_be_focused()
+    assert posts == [] and len(_ledger(seeded, member)) == before
+    page.get_by_label("Comment").fill("points promised by phone")
+    page.get_by_role("button", name="Adjust points").click()
+    expect(page.get_by_role("status")).to_contain_text("Adjusted +3 NQ points (other)")
+    assert _ledger(seeded, member)[0]["comment"] == "points promised by phone"
+
+
 @pytest.fixture(scope="module")
 def rewarded(seeded: Seeded) -> str:
     """A member who bought three rewards of the seed's catalog."""
