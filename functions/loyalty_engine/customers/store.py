@@ -243,20 +243,27 @@ class CustomerStore(ItemTable):
         ], next_cursor
 
     def link_instrument_actions(self, group: str, customer_id: str, number: str) -> list[dict[str, Any]]:
-        """Transaction actions: the customer's link to an instrument, and a check that the
-        customer (which the caller read) is still there and not erased: an erasure committed
-        since fails the transaction, and the caller reads again and refuses."""
+        """Transaction actions: the customer's link to an instrument, and the customer's version
+        moved on condition that it (which the caller read) is still there and not erased: an
+        erasure committed since fails the transaction, and the caller reads again and refuses;
+        an erasure that read the customer's links before this one loses its race on the version
+        and reads them again (so it blanks this instrument too)."""
         pk = keys.customer_pk(group, customer_id)
-        not_erased = {
-            "ConditionExpression": "attribute_exists(#pk) AND (attribute_not_exists(#erased) OR #erased = :no)",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#erased": "erased"},
-            "ExpressionAttributeValues": {":no": {"BOOL": False}},
-        }
         return [
             self.put_action(
                 item(pk, keys.customer_instrument_link_sk(number), "customer_link", {"number": number})
             ),
-            self.check_action(pk, keys.CUSTOMER_SK, not_erased),
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": self.key(pk, keys.CUSTOMER_SK),
+                    "UpdateExpression": "ADD #v :one",
+                    "ConditionExpression": "attribute_exists(#pk) AND "
+                    "(attribute_not_exists(#erased) OR #erased = :no)",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#erased": "erased", "#v": "version"},
+                    "ExpressionAttributeValues": {":no": {"BOOL": False}, ":one": {"N": "1"}},
+                }
+            },
         ]
 
     def unlink_instrument_action(self, group: str, customer_id: str, number: str) -> dict[str, Any]:
