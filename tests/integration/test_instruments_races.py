@@ -29,6 +29,8 @@ from tests.support.instrument_api import (
     store_credit,
 )
 from tests.support.instrument_retries import (
+    OTHER_LIKE,
+    SPLIT_LIKE,
     between,
     customer,
     customers_world,
@@ -206,6 +208,31 @@ def test_admin_puts_racing_themselves_answer_or_ask_for_a_retry(world, table, mo
         ), (event, first.body)
         again = send()
         assert again.status == 200, (event, again.body)
+
+
+def test_a_series_created_twice_at_once_answers_the_replay_not_an_overlap_with_itself(
+    world, table, monkeypatch
+):
+    """The same series PUT run between another one's reads and its write: the late one finds
+    the series it was about to create (200, as a replay), not a prefix overlap with itself."""
+    send = lambda: call("api_put_series", ADMIN, path={"series_id": "extra"}, body=SPLIT_LIKE)  # noqa: E731
+    raced = between(SeriesStore, "series", send, monkeypatch)
+    late = send()
+    assert raced[0].status == 201, raced[0].body
+    assert (late.status, late.body) == (200, raced[0].body)
+    # both read before either wrote: the loser's transaction finds the id taken, reads it again
+    monkeypatch.undo()
+    raced = between(SeriesStore, "all_series", lambda: send_other(), monkeypatch)
+    assert (
+        ok(call("api_put_series", ADMIN, path={"series_id": "more"}, body=OTHER_LIKE), 200) == raced[0].body
+    )
+    assert len([i for i in stored_items(table) if '"type": {"S": "series"}' in i and "7008" in i]) == 1
+
+
+def send_other() -> Reply:
+    reply = call("api_put_series", ADMIN, path={"series_id": "more"}, body=OTHER_LIKE)
+    assert reply.status == 201, reply.body
+    return reply
 
 
 def test_a_series_changed_while_a_batch_draws_keeps_its_counter(world, table, monkeypatch):

@@ -37,10 +37,11 @@ class SeriesStore(ItemTable):
         values = self.get(keys.series_pk(group), keys.series_prefix_sk(prefix))
         return Series.model_validate(values) if values else None
 
-    def create_series(self, group: str, series: Series, enclosing: list[Series]) -> None:
+    def create_series(self, group: str, series: Series, enclosing: list[Series]) -> bool:
         """Create a series and claim its id and prefix. A series whose prefix begins with
         another's may only be created while that one has drawn no number (else it would take
-        over numbers already issued): checked in the same transaction."""
+        over numbers already issued): checked in the same transaction. False: its id was
+        claimed meanwhile (the caller reads that series)."""
         pk = keys.series_pk(group)
         actions = [
             self.put_action(series_item(group, series), NEW_ONLY),
@@ -64,7 +65,7 @@ class SeriesStore(ItemTable):
             self.transact(actions)
         except ConditionsFailed as failed:
             if 1 in failed.failed:
-                raise Conflict(f"series {series.series_id!r} exists", code="concurrent_update") from None
+                return False
             if 0 in failed.failed:
                 raise Conflict(
                     f"prefix {series.prefix!r} is taken",
@@ -77,6 +78,7 @@ class SeriesStore(ItemTable):
                     series.prefix, outer.prefix, outer.series_id, "it has issued numbers"
                 ) from None
             raise Conflict("the series changed concurrently; retry", code="concurrent_update") from None
+        return True
 
     def replace_series(self, group: str, series: Series, expected_version: int) -> bool:
         """Replace the mutable settings; the counter is kept as stored (never rewound)."""

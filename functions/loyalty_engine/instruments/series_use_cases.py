@@ -23,10 +23,12 @@ from loyalty_engine.instruments.numbers import SeriesExhausted, nested_pairs, ne
 from loyalty_engine.instruments.series import Series, SeriesSpec, SeriesView, check_update, prefix_overlap
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest, NotFound
 from loyalty_engine.kernel.idempotency import fingerprint
+from loyalty_engine.kernel.retry import RACE, attempts
 from loyalty_engine.kernel.types import same_spec
 
 CHUNK = 1000  # indexes per checkpoint: 40 BatchWriteItem requests
 MARGIN_MS = 30_000  # stop and queue a continuation this long before the invocation's timeout
+MAX_ATTEMPTS = 3  # a create that lost its id to a concurrent one reads it again
 API_MARGIN_MS = 5_000  # a batch issued during an API call hands over to the queue 5 s before the timeout
 
 
@@ -53,41 +55,57 @@ def put_series(
     svc: InstrumentServices, caller: Caller, series_id: str, spec: SeriesSpec
 ) -> tuple[int, SeriesView]:
     """Create (201) or update (200) a series. Prefixes never overlap: an equal prefix is refused,
-    and a nested one (e.g. 6012 inside 60) only while the enclosing series has issued nothing."""
+    and a nested one (e.g. 6012 inside 60) only while the enclosing series has issued nothing.
+    A series of this id created meanwhile (the same PUT racing itself) is the current one: its
+    replay answers 200, as a PUT repeated later does."""
     group = caller.group_id
     _check_groups(svc, group, spec)
-    now = svc.clock()
-    current = svc.series.series(group, series_id)
-    if current is not None:
-        if same_spec(spec, current):
-            return 200, SeriesView.of(current)  # a replay changes nothing
-        check_update(current, spec)
-        updated = Series(
+    for _ in attempts(MAX_ATTEMPTS, RACE):
+        current = svc.series.series(group, series_id)
+        others = [] if current is not None else svc.series.all_series(group)
+        current = current or next((o for o in others if o.series_id == series_id), None)
+        if current is not None:
+            return _update_series(svc, group, series_id, spec, current)
+        for other in others:
+            if other.prefix == spec.prefix:
+                raise prefix_overlap(spec.prefix, other.prefix, other.series_id, "the same prefix")
+        enclosing_prefixes, _ = nested_pairs(spec.prefix, [o.prefix for o in others])
+        enclosing = [o for o in others if o.prefix in enclosing_prefixes]
+        for outer in enclosing:
+            if outer.next_index:
+                raise prefix_overlap(spec.prefix, outer.prefix, outer.series_id, "it has issued numbers")
+        now = svc.clock()
+        series = Series(
             **spec.model_dump(),
             series_id=series_id,
-            secret=current.secret,
-            next_index=current.next_index,
-            version=current.version + 1,
-            created_at=current.created_at,
+            secret=new_series_secret(),
+            created_at=now,
             updated_at=now,
         )
-        if not svc.series.replace_series(group, updated, current.version):
-            raise Conflict("the series was changed concurrently; read it and retry", code="concurrent_update")
-        return 200, SeriesView.of(updated)
-    others = svc.series.all_series(group)
-    for other in others:
-        if other.prefix == spec.prefix:
-            raise prefix_overlap(spec.prefix, other.prefix, other.series_id, "the same prefix")
-    enclosing_prefixes, _ = nested_pairs(spec.prefix, [o.prefix for o in others])
-    enclosing = [o for o in others if o.prefix in enclosing_prefixes]
-    for outer in enclosing:
-        if outer.next_index:
-            raise prefix_overlap(spec.prefix, outer.prefix, outer.series_id, "it has issued numbers")
-    series = Series(
-        **spec.model_dump(), series_id=series_id, secret=new_series_secret(), created_at=now, updated_at=now
+        if svc.series.create_series(group, series, enclosing):
+            return 201, SeriesView.of(series)
+        # the id was claimed meanwhile: read it again (a replay, an update or a layout change)
+    raise Conflict("the series was changed concurrently; read it and retry", code="concurrent_update")
+
+
+def _update_series(
+    svc: InstrumentServices, group: str, series_id: str, spec: SeriesSpec, current: Series
+) -> tuple[int, SeriesView]:
+    if same_spec(spec, current):
+        return 200, SeriesView.of(current)  # a replay changes nothing
+    check_update(current, spec)
+    updated = Series(
+        **spec.model_dump(),
+        series_id=series_id,
+        secret=current.secret,
+        next_index=current.next_index,
+        version=current.version + 1,
+        created_at=current.created_at,
+        updated_at=svc.clock(),
     )
-    svc.series.create_series(group, series, enclosing)
-    return 201, SeriesView.of(series)
+    if not svc.series.replace_series(group, updated, current.version):
+        raise Conflict("the series was changed concurrently; read it and retry", code="concurrent_update")
+    return 200, SeriesView.of(updated)
 
 
 def get_series(svc: InstrumentServices, caller: Caller, series_id: str) -> SeriesView:
