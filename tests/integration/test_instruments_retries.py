@@ -227,3 +227,22 @@ def test_an_erasure_retried_after_a_crash_finishes(world, table, monkeypatch):
     erased = ok(call("api_erase_customer", ADMIN, path={"customer_id": "ada"}), 200)
     assert erased["erased"] is True and erased["links"]["instruments"] == [number]
     assert "Lovelace" not in stored_text(table)
+
+
+def test_a_card_linked_before_its_sale_to_a_customer_since_erased_still_sells(world, table):
+    """An unsold card linked to a customer who is then erased: its sale (naming no customer)
+    goes through at once and keeps the link (a pseudonymous id, as an erasure keeps every link);
+    it does not re-link the erased customer, whose check would fail every attempt."""
+    (number,) = issue(table, "gift", "B-PRELINKED", 1)
+    ok(link(number, "ada"), 200)
+    ok(call("api_erase_customer", ADMIN, path={"customer_id": "ada"}), 200)
+    sold = ok(sell(number, "S-1", "50.00"))
+    assert (sold["instrument"]["customer_id"], sold["instrument"]["balance"]) == ("ada", "50.00")
+    assert customer("ada")["links"]["instruments"] == [number]
+    _, entries = balance_and_ledger(number)
+    assert [e["kind"] for e in entries] == ["activation", "customer_link"]
+    # naming the erased customer is still refused, nothing written
+    (other,) = issue(table, "gift", "B-PRELINKED-2", 1)
+    before = stored_items(table)
+    refused(sell(other, "S-2", "50.00", customer_id="ada"), 409, "customer_erased")
+    unchanged(table, before)

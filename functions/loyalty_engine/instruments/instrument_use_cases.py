@@ -152,10 +152,12 @@ def activate_gift_card(
         answer = StoredAnswer(
             fingerprint=fp, status=201, body=_movement(InstrumentView.of(new, series, now), entry)
         )
-        links = (
-            svc.customers.link_instrument_actions(group, new.customer_id, number) if new.customer_id else []
-        )
         before = loaded.instrument.customer_id
+        links: list[dict[str, Any]] = []
+        if new.customer_id and new.customer_id != before:
+            # a card linked before its sale keeps that link as it is (its customer may have been
+            # erased since: a link written again would check it and fail every attempt)
+            links = svc.customers.link_instrument_actions(group, new.customer_id, number)
         if before and before != new.customer_id:  # linked before its sale to another customer
             links.append(svc.customers.unlink_instrument_action(group, before, number))
         write = InstrumentWrite(
