@@ -173,13 +173,6 @@ def test_admin_puts_racing_themselves_answer_or_ask_for_a_retry(world, table, mo
     cases: list[tuple[Any, str, str, dict[str, str], dict[str, Any]]] = [
         (
             MerchantStore,
-            "merchant",
-            "api_put_merchant",
-            {"merchant_id": "m-7"},
-            {"name": "M7", "store_id": "S-7", "merchant_groups": ["stores"]},
-        ),
-        (
-            MerchantStore,
             "merchant_group",
             "api_put_merchant_group",
             {"merchant_group_id": "more"},
@@ -208,6 +201,24 @@ def test_admin_puts_racing_themselves_answer_or_ask_for_a_retry(world, table, mo
         ), (event, first.body)
         again = send()
         assert again.status == 200, (event, again.body)
+
+
+def test_a_merchant_put_racing_itself_answers_as_a_replay(world, table, monkeypatch):
+    """The same merchant PUT run between another one's read and its write: the late one reads
+    the merchant again and answers 200 as a replay (not 409); a different change racing it is
+    made on top of it, its store id claimed and the old claim released."""
+    body = {"name": "M7", "store_id": "S-7", "merchant_groups": ["stores"]}
+    send = lambda b=body: call("api_put_merchant", ADMIN, path={"merchant_id": "m-7"}, body=b)  # noqa: E731
+    raced = between(MerchantStore, "merchant", send, monkeypatch)
+    late = send()
+    assert raced[0].status == 201, raced[0].body
+    assert (late.status, late.body) == (200, raced[0].body)
+    monkeypatch.undo()
+    raced = between(MerchantStore, "merchant", lambda: send({**body, "store_id": "S-8"}), monkeypatch)
+    moved = ok(send({**body, "store_id": "S-9"}), 200)
+    assert raced[0].status == 200 and (moved["store_id"], moved["version"]) == ("S-9", 3)
+    claims = sorted(i for i in stored_items(table) if '"store_claim"' in i and '"m-7"' in i)
+    assert len(claims) == 1 and "STORE#S-9" in claims[0], claims
 
 
 def test_a_series_created_twice_at_once_answers_the_replay_not_an_overlap_with_itself(

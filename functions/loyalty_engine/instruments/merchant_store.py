@@ -54,9 +54,10 @@ class MerchantStore(ItemTable):
 
     def put_merchant(
         self, group: str, merchant: Merchant, previous: Merchant | None, groups_checked: list[str]
-    ) -> None:
+    ) -> bool:
         """Create or replace a merchant, claim its store id (unique in the loyalty group), and
-        check in the same transaction that its merchant groups exist."""
+        check in the same transaction that its merchant groups exist. False: the merchant is
+        no longer as read (`previous`): the caller reads it again."""
         pk = keys.merchants_pk(group)
         data = merchant.model_dump(mode="json")
         condition = new_or_version(None if previous is None else previous.version)
@@ -105,4 +106,5 @@ class MerchantStore(ItemTable):
                         for m in missing
                     ],
                 ) from None
-            raise Conflict("the merchant was changed concurrently; retry", code="concurrent_update") from None
+            return False
+        return True

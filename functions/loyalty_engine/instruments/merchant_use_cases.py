@@ -12,8 +12,11 @@ from loyalty_engine.instruments.merchants import (
     MerchantPage,
     MerchantSpec,
 )
-from loyalty_engine.kernel.errors import NotFound
+from loyalty_engine.kernel.errors import Conflict, NotFound
+from loyalty_engine.kernel.retry import RACE, attempts
 from loyalty_engine.kernel.types import same_spec
+
+MAX_ATTEMPTS = 5
 
 
 def put_merchant_group(
@@ -43,20 +46,24 @@ def get_merchant_group(svc: InstrumentServices, caller: Caller, merchant_group_i
 def put_merchant(
     svc: InstrumentServices, caller: Caller, merchant_id: str, spec: MerchantSpec
 ) -> tuple[int, Merchant]:
-    """Create (201) or replace (200) a merchant; its store id is unique and its groups must exist."""
-    found = svc.merchants.merchant(caller.group_id, merchant_id)
-    if found is not None and same_spec(spec, found):
-        return 200, found  # a replay changes nothing (its store id and groups are as they were)
-    now = svc.clock()
-    merchant = Merchant(
-        **spec.model_dump(),
-        merchant_id=merchant_id,
-        version=found.version + 1 if found else 1,
-        created_at=found.created_at if found else now,
-        updated_at=now,
-    )
-    svc.merchants.put_merchant(caller.group_id, merchant, found, spec.merchant_groups)
-    return (200 if found else 201), merchant
+    """Create (201) or replace (200) a merchant; its store id is unique and its groups must exist.
+    A merchant changed meanwhile (the same PUT racing itself, say) is read again: a replay
+    answers 200, another change is made on top of it."""
+    for _ in attempts(MAX_ATTEMPTS, RACE):
+        found = svc.merchants.merchant(caller.group_id, merchant_id)
+        if found is not None and same_spec(spec, found):
+            return 200, found  # a replay changes nothing (its store id and groups are as they were)
+        now = svc.clock()
+        merchant = Merchant(
+            **spec.model_dump(),
+            merchant_id=merchant_id,
+            version=found.version + 1 if found else 1,
+            created_at=found.created_at if found else now,
+            updated_at=now,
+        )
+        if svc.merchants.put_merchant(caller.group_id, merchant, found, spec.merchant_groups):
+            return (200 if found else 201), merchant
+    raise Conflict("the merchant was changed concurrently; retry", code="concurrent_update")
 
 
 def get_merchant(svc: InstrumentServices, caller: Caller, merchant_id: str) -> Merchant:
