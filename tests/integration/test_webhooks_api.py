@@ -150,3 +150,28 @@ def test_list_pages(clock):
     second = call("api_list_webhooks", ADMIN, query={"limit": "2", "cursor": first["next_cursor"]}).body
     ids = [w["subscription_id"] for w in first["webhooks"] + second["webhooks"]]
     assert len(set(ids)) == 3
+
+
+def test_a_create_whose_twin_is_deleted_between_its_two_reads_is_409_webhook_deleted(hook, monkeypatch):
+    """The create read nothing (its twin had not written yet), its add found the twin's
+    subscription, and a delete came before its second read: the key's webhook was deleted, as
+    a create after the delete answers; never a 500 (an assert), never a new subscription."""
+    from loyalty_engine.webhooks.store import WebhookStore
+
+    real_get = WebhookStore.get
+    reads: list[str] = []
+
+    def racing_get(self, group, subscription_id):
+        reads.append(subscription_id)
+        if len(reads) == 1:
+            return None  # the stale first read, before the twin's add
+        if len(reads) == 2:
+            monkeypatch.setattr(WebhookStore, "get", real_get)
+            assert call("api_delete_webhook", ADMIN).status == 200  # in between the two reads
+        return real_get(self, group, subscription_id)
+
+    monkeypatch.setattr(WebhookStore, "get", racing_get)
+    reply = call("api_create_webhook", ADMIN)
+    assert (reply.status, reply.body["code"]) == (409, "webhook_deleted"), reply.body
+    assert reads == [SUB, SUB]
+    assert call("api_list_webhooks", ADMIN).body["webhooks"] == []

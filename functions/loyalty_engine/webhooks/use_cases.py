@@ -89,15 +89,14 @@ def create(
             return 201, SubscriptionSecret(**view_of(made, now).model_dump(), secret=made.secret)
         if outcome == "full":
             raise Conflict(f"a group has at most {MAX_SUBSCRIPTIONS} webhooks", code="too_many_webhooks")
-        if outcome == "deleted":
+        existing = store.get(group, subscription_id) if outcome == "exists" else None
+        if existing is None:  # deleted before the add, or (a concurrent twin's) since it
             raise Conflict(
                 f"the webhook created under Idempotency-Key {idempotency_key!r} was deleted: "
                 "create a new one under another key",
                 code="webhook_deleted",
                 details=[{"field": "Idempotency-Key", "reason": "webhook_deleted"}],
             )
-        existing = store.get(group, subscription_id)  # a concurrent twin made it first
-        assert existing is not None
     if existing.create_fingerprint != print_:
         raise _reused(idempotency_key)
     return 200, SubscriptionSecret(**view_of(existing, now).model_dump(), secret=None)
