@@ -215,7 +215,9 @@ def test_a_failed_record_leaves_the_answer_alone(program, monkeypatch):
     assert reply.status == 201
 
 
-@pytest.mark.parametrize("bad", ["members/x y", "../x", "members/1/2/3", "Members/1"])
+@pytest.mark.parametrize(
+    "bad", ["members/ x", "members/x ", "members/a#b", "../x", "members/1/2/3", "Members/1", "rewards/."]
+)
 def test_bad_object_filter_is_refused(table, bad):
     assert call("api_list_audit", ADMIN, query={"object": bad}).status == 422
 
@@ -266,3 +268,16 @@ def test_a_webhook_s_whole_life_is_one_audit_object(table):
     life = audit(object=f"webhooks/{hook_id}")["items"]
     assert [(i["method"], i["status"]) for i in life] == [("DELETE", life[0]["status"]), ("POST", 201)]
     assert created.body["secret"] not in json.dumps(life)  # never the signing secret
+
+
+@pytest.mark.parametrize("external_id", ["café crème", "Ωmega-1", "コーヒー", "a.b:c_d"])
+def test_the_object_filter_names_any_id_a_route_takes(clock, external_id):
+    """A reward's external id is free text (non-ASCII letters, inner spaces): its records are
+    kept under `rewards/<that id>`, and the filter names it (it used to be a 422 that no
+    spelling could pass)."""
+    put = call("api_put_reward", ADMIN, path={"external_id": external_id})
+    assert put.status == 201, put.body
+    found = audit(object=f"rewards/{external_id}")["items"]
+    assert [(i["object"], i["ids"]) for i in found] == [
+        (f"rewards/{external_id}", {"external_id": external_id})
+    ]

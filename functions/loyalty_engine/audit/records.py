@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, computed_field
 
 from loyalty_engine.kernel.model import DeferredModel
-from loyalty_engine.kernel.types import SLUG_PATTERN
+from loyalty_engine.kernel.types import FREE_ID_PATTERN, SLUG_PATTERN
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Keys with one of these scopes have their writes recorded. Shop keys (tills, web shops) are
@@ -47,7 +47,9 @@ SHOWN_FIELDS = (
     "import_quiet_period_s",
     "audit_retention_days",
 )
-AUDIT_OBJECT_PATTERN = r"^[a-z][a-z0-9-]*(/[a-z][a-z0-9-]*)?(/[A-Za-z0-9_.:-]{1,128})?$"
+# `<collection>[/<sub-collection>][/<id>]`: the id is any id a route takes in its path (a
+# reward's external id is free text: `rewards/café crème`), so the filter can name every object.
+AUDIT_OBJECT_PATTERN = rf"^[a-z][a-z0-9-]*(/[a-z][a-z0-9-]*)?(/{FREE_ID_PATTERN[1:-1]})?$"
 _OBJECT = re.compile(AUDIT_OBJECT_PATTERN)
 # Routes that create an object whose id only the answer knows: the answer's field naming it,
 # and the shape of that id (a key's ULID, a webhook's `wh_` id).

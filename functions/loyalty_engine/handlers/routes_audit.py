@@ -10,17 +10,17 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from loyalty_engine.audit.records import AUDIT_OBJECT_PATTERN, AuditPage
 from loyalty_engine.audit.use_cases import audit_page
 from loyalty_engine.handlers.audit_trail import audit_services
 from loyalty_engine.handlers.rest import caller_of, responses
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import plain_int
+from loyalty_engine.kernel.types import plain_int, unpadded
 
 Limit = Annotated[int, Field(ge=1, le=200), BeforeValidator(plain_int), Query()]
-Cursor = Annotated[str | None, Query(max_length=300, pattern=r"^[A-Za-z0-9_-]+$")]
+Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 def add_audit_routes(app: APIGatewayRestResolver) -> None:
@@ -28,11 +28,13 @@ def add_audit_routes(app: APIGatewayRestResolver) -> None:
     def list_audit(
         audit_object: Annotated[
             str | None,
+            AfterValidator(unpadded),
             Query(
                 alias="object",
                 pattern=AUDIT_OBJECT_PATTERN,
                 max_length=200,
-                description="Only what was done to this object, e.g. `members/2990000000017`",
+                description="Only what was done to this object, e.g. `members/2990000000017`, "
+                "`rewards/café crème` (any id its route takes)",
             ),
         ] = None,
         key_id: Annotated[
