@@ -199,3 +199,44 @@ def test_an_earnreward_report_lists_the_attribution_ids_it_generated_so_they_can
     assert links.status == 200 and links.body["attributions_url"], links.body
     links = call("api_get_import_report", ADMIN, path={"import_id": summary["import_id"]})
     assert links.status == 200 and links.body["attributions_url"] is None, links.body
+
+
+def test_one_line_values_with_a_tab_or_a_line_break_skip_their_line_as_the_api_refuses_them(world):
+    """A line's context, customer_ref, VIP reason and custom values are one line of text, as
+    the API's (422 `invalid_character` there): a quoted cell holding a line break, or a tab,
+    skips the line (`invalid_value`); the other lines apply."""
+    world.enrol("CC0001")
+    catalog_lines = lines(
+        CATALOG_COLUMNS + ";c0",
+        reward("r") + ";plain",  # 2 applied
+        reward("t") + ';"two\nlines"',  # 3-4 skipped: a line break in a custom value
+    )
+    assert deliver(upload(world.s3, MASTER, catalog_lines)) == {"batchItemFailures": []}
+    _, skipped = report(world.s3, MASTER)
+    assert set(skipped_codes(skipped).values()) == {"invalid_value"}, skipped
+    assert get_reward("r")["custom"] == {"c0": "plain"}
+    earned = lines(
+        EARN_COLUMNS + ";context",
+        f"r;CC0001;A-1;1;;{VALID};web shop",  # 2 applied
+        f"r;CC0001;A-2;1;;{VALID};web\tshop",  # 3 invalid_value: a tab
+        f'r;CC0001;A-3;1;;{VALID};"web\r\nshop"',  # 4-5 invalid_value: a line break
+    )
+    assert deliver(upload(world.s3, EARN, earned)) == {"batchItemFailures": []}
+    _, skipped = report(world.s3, EARN)
+    assert skipped_codes(skipped) == {3: "invalid_value", 4: "invalid_value"}, skipped
+    assert [a["attribution_id"] for a in attributions("CC0001")] == ["A-1"]
+    members = f"demo_member_{PROGRAM}_20180801.csv"
+    rows = ("CARD0001;cust-1;", 'CARD0002;"cust\n2";', "CARD0003;cust\t3;")  # 2 applied, 3-4, 5
+    assert deliver(upload(world.s3, members, lines("card_code;customer_ref;subscribed_at", *rows))) == {
+        "batchItemFailures": []
+    }
+    _, skipped = report(world.s3, members)
+    assert skipped_codes(skipped) == {3: "invalid_value", 5: "invalid_value"}, skipped
+    assert call("api_get_member", SHOP, path={"card_code": "CARD0002"}).status == 404
+    add_club(world)
+    world.enrol("2990000000017", "2990000000025", program=CLUB)
+    vips = ("2990000000017;staff;grant;shop\tmanager", "2990000000025;staff;grant;manager")
+    assert deliver(upload(world.s3, VIPS, lines(VIP_COLUMNS, *vips))) == {"batchItemFailures": []}
+    summary, skipped = report(world.s3, VIPS)
+    assert skipped_codes(skipped) == {2: "invalid_value"}, skipped
+    assert summary["applied"] == 1

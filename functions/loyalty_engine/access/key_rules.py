@@ -18,7 +18,7 @@ from loyalty_engine.access.models import ApiKey, Scope, digest, new_secret
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import SLUG_PATTERN
+from loyalty_engine.kernel.types import SLUG_PATTERN, Name
 
 MAX_GRACE_S = 7 * 24 * 3600
 # A retried rotation is recognised by its Idempotency-Key among the key's last rotations.
@@ -30,7 +30,7 @@ KeyStatus = Literal["active", "expired", "revoked"]
 class CreateKeyRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=NAME_MAX, description="A label for the key")
+    name: Name = Field(min_length=1, max_length=NAME_MAX, description="A label for the key")
     scopes: list[Scope] = Field(min_length=1, max_length=3, description="admin, shop and/or partner")
     merchant_id: str | None = Field(
         default=None, pattern=SLUG_PATTERN, description="Bind the key to this merchant of the group"

@@ -18,8 +18,8 @@ class CustomerGroup(CustomerGroupSpec):
 
 
 class CustomerSpec(Model):
-    first_name: str | None = Field(default=None, max_length=128)
-    last_name: str | None = Field(default=None, max_length=128)
+    first_name: Name | None = Field(default=None, max_length=128)
+    last_name: Name | None = Field(default=None, max_length=128)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 ()-]{3,32}$")
     customer_groups: list[Slug] = Field(default_factory=list, max_length=50)

@@ -42,7 +42,7 @@ from loyalty_engine.imports.jobs import ImportView, JobState, Scope
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.settings import ApiSettings, load
-from loyalty_engine.kernel.types import SLUG_PATTERN, not_blank, plain_int, unpadded
+from loyalty_engine.kernel.types import SLUG_PATTERN, not_blank, plain_int, single_line, unpadded
 from loyalty_engine.points import member_use_cases as members
 from loyalty_engine.points import point_use_cases as points
 from loyalty_engine.points import program_use_cases as programs
@@ -149,7 +149,7 @@ class TierHistoryPage(DeferredModel):
 class VipGrant(DeferredModel):
     model_config = {"extra": "forbid"}
 
-    reason: Annotated[str, AfterValidator(not_blank)] = Field(
+    reason: Annotated[str, AfterValidator(not_blank), AfterValidator(single_line)] = Field(
         min_length=1, max_length=REASON_MAX, description="Why (e.g. an employee's job title); not spaces only"
     )
 

@@ -347,22 +347,24 @@ CONTEXT_MAX = 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _store_id(row: dict[str, str]) -> str | None:
-    """One line of text, trimmed, as the API's store_id (`rewards.models.StoreId`)."""
-    value = _present(row, "store_id")
-    if value is None:
-        return None
-    value = _text("store_id", value.strip())
+def one_line(column: str, value: str) -> str:
+    """A value the API takes as one line of text (`kernel.types.OneLine`: a store id, a context,
+    a customer_ref, a reason): a control character in it (a tab, a line break inside a quoted
+    cell) skips the line as `invalid_value`, as the API refuses it (`invalid_character`)."""
     if _CONTROL.search(value):
-        raise LineSkipped(
-            "invalid_value", "store_id", "store_id: one line of text, without a control character"
-        )
+        raise LineSkipped("invalid_value", column, f"{column}: one line of text, without a control character")
     return value
+
+
+def _store_id(row: dict[str, str]) -> str | None:
+    """Trimmed, as the API's store_id (`rewards.models.StoreId`)."""
+    value = _present(row, "store_id")
+    return None if value is None else one_line("store_id", _text("store_id", value.strip()))
 
 
 def _optional_text(row: dict[str, str], column: str, limit: int = TEXT_MAX) -> str | None:
     value = _present(row, column)
-    return _text(column, value, limit) if value is not None else None
+    return one_line(column, _text(column, value, limit)) if value is not None else None
 
 
 # --- burnreward --------------------------------------------------------------------------

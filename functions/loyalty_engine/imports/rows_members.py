@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from loyalty_engine.imports.files import ValueProblem, parse_file_datetime
-from loyalty_engine.imports.rows import NULL, LineSkipped
+from loyalty_engine.imports.rows import NULL, LineSkipped, one_line
 from loyalty_engine.kernel.types import SLUG_PATTERN
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
 from loyalty_engine.points.tier_history import REASON_MAX
@@ -60,7 +60,7 @@ def member_line(row: dict[str, str]) -> MemberLine:
     """An enrolment line: the values the API's enrolment takes."""
     card_code = _card_code(row)
     customer_ref = _value(row, "customer_ref")
-    if customer_ref is not None and len(customer_ref) > CUSTOMER_REF_MAX:
+    if customer_ref is not None and len(one_line("customer_ref", customer_ref)) > CUSTOMER_REF_MAX:
         raise LineSkipped(
             "too_long", "customer_ref", f"customer_ref is longer than {CUSTOMER_REF_MAX} characters"
         )
@@ -100,6 +100,6 @@ def vip_line(row: dict[str, str]) -> VipLine:
     if reason is None and action == "grant":
         # as the API: a grant says why (an employee's job title...); a removal may
         raise LineSkipped("missing_value", "reason", "a grant needs a reason")
-    if reason is not None and len(reason) > REASON_MAX:
+    if reason is not None and len(one_line("reason", reason)) > REASON_MAX:
         raise LineSkipped("too_long", "reason", f"reason is longer than {REASON_MAX} characters")
     return VipLine(card_code=card_code, vip_tier=vip_tier, grant=action == "grant", reason=reason)

@@ -17,7 +17,7 @@ from loyalty_engine.kernel.errors import Conflict, DomainError, Forbidden, Inval
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import Slug, not_blank
+from loyalty_engine.kernel.types import Slug, not_blank, single_line
 
 Status = Literal["issued", "active", "redeemed", "expired", "cancelled"]
 Movement = Literal["activation", "issue", "redemption", "reversal", "cancellation"]
@@ -142,7 +142,7 @@ class CancellationRequest(DeferredModel):
     cancellation_id: NaturalKey = Field(
         description="The operator's id of the cancellation: the idempotency key"
     )
-    reason: Annotated[str, AfterValidator(not_blank)] = Field(
+    reason: Annotated[str, AfterValidator(not_blank), AfterValidator(single_line)] = Field(
         min_length=1, max_length=500, description="Why, e.g. reported lost or stolen; not spaces only"
     )
 

@@ -37,7 +37,9 @@ TimeZoneName = Annotated[
 # a request whose number could be read two ways is refused with `invalid_number`.
 _PLAIN_INT = re.compile(r"-?[0-9]{1,18}")
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
-# Names and ids are one line of text: no control character at all (tab and newlines included).
+# Names, ids, references, reasons and contexts are one line of text: no control character at
+# all (tab and line breaks included). Free text that may run over lines (descriptions, an
+# adjustment's comment) keeps tab, LF and CR; the request guard refuses the rest everywhere.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -63,11 +65,15 @@ def plain_decimal(value: Any) -> Any:
 
 def single_line(value: str) -> str:
     if _CONTROL.search(value):
-        raise PydanticCustomError("invalid_character", "control characters are not allowed in names and ids")
+        raise PydanticCustomError(
+            "invalid_character",
+            "one line of text: no control character (tab and line breaks included)",
+        )
     return value
 
 
-Name = Annotated[str, AfterValidator(single_line)]
+OneLine = Annotated[str, AfterValidator(single_line)]  # a name, a reference, a reason, a context
+Name = OneLine
 
 # Spaces (any Unicode space) before or after a text; control characters are not spaces here
 _PADDING = re.compile(r"^[^\S\x00-\x1f\x7f-\x9f]+|[^\S\x00-\x1f\x7f-\x9f]+$")

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field
 from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
+from loyalty_engine.kernel.types import OneLine
 from loyalty_engine.points import ledger
 from loyalty_engine.points.cardcodes import CARD_CODE_PATTERN
 from loyalty_engine.points.ledger import Lot
@@ -22,7 +23,7 @@ class EnrolRequest(DeferredModel):
     card_code: str | None = Field(
         default=None, pattern=CARD_CODE_PATTERN, description="Imported card code; generated when absent"
     )
-    customer_ref: str | None = Field(default=None, min_length=1, max_length=128)
+    customer_ref: OneLine | None = Field(default=None, min_length=1, max_length=128)
     subscribed_at: UtcDatetime | None = Field(
         default=None,
         description="Defaults to now; from 1900-01-01T00:00:00Z to a day after now (else subscribed_at_out_of_range)",

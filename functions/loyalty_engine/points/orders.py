@@ -10,7 +10,7 @@ from loyalty_engine.kernel.errors import InvalidRequest
 from loyalty_engine.kernel.idempotency import NATURAL_KEY_PATTERN, StoredAnswer
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime
-from loyalty_engine.kernel.types import Name, plain_decimal, single_line
+from loyalty_engine.kernel.types import Name, OneLine, plain_decimal, single_line
 from loyalty_engine.points.members import Balances, Member
 from loyalty_engine.points.programs import EXACT as _EXACT
 from loyalty_engine.points.programs import EarningRule, Program, QPointSettings
@@ -68,7 +68,7 @@ class BurnRequest(DeferredModel):
         description="Idempotency key (or the Idempotency-Key header)",
     )
     points: int = Field(ge=1, le=1_000_000_000, strict=True)
-    reason: str | None = Field(default=None, max_length=256)
+    reason: OneLine | None = Field(default=None, max_length=256)
 
 
 class OrderRecord(DeferredModel):

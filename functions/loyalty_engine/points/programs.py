@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from loyalty_engine.kernel.timeutil import DEFAULT_TIME_ZONE, DurationUnit, UtcDatetime, time_zone
-from loyalty_engine.kernel.types import Duration, Model, Name, Slug, TimeZoneName, plain_decimal
+from loyalty_engine.kernel.types import Duration, Model, Name, OneLine, Slug, TimeZoneName, plain_decimal
 
 Rounding = Literal["nearest", "up", "down"]
 _ROUNDING = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
@@ -67,8 +67,8 @@ class EarningRule(Model):
     settings and the member's tier multiplier for that kind.
     """
 
-    sku: str | None = Field(default=None, min_length=1, max_length=64)
-    product_group: str | None = Field(default=None, min_length=1, max_length=64)
+    sku: OneLine | None = Field(default=None, min_length=1, max_length=64)
+    product_group: OneLine | None = Field(default=None, min_length=1, max_length=64)
     customer_group: Slug | None = Field(
         default=None, description="Only for members whose customer is in this customer group"
     )

@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_v
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime, add_wall_duration
-from loyalty_engine.kernel.types import FREE_ID_PATTERN, DisplayName, plain_decimal, single_line, unpadded
+from loyalty_engine.kernel.types import FREE_ID_PATTERN, DisplayName, OneLine, plain_decimal, single_line, unpadded
 from loyalty_engine.rewards.codes import CodeSource
 
 TEXT_MAX = 128
@@ -98,8 +98,8 @@ class RewardSpec(DeferredModel):
     is_limited: bool = False
     max_attribution_count: int | None = Field(default=None, ge=0, le=10**9, strict=True)
     is_auto_generated: bool = False
-    image_url: str | None = Field(default=None, max_length=2048)
-    custom: dict[str, str] = Field(default_factory=dict, description="Custom columns c0..c31")
+    image_url: OneLine | None = Field(default=None, max_length=2048)
+    custom: dict[str, OneLine] = Field(default_factory=dict, description="Custom columns c0..c31")
     codes: CodeSource | None = Field(
         default=None,
         description="Where the codes of its attributions come from: `generated` (the default) or "
@@ -311,7 +311,7 @@ class BuyRequest(DeferredModel):
         pattern=EXTERNAL_ID_PATTERN, description="The master reward's external_id"
     )
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
-    context: str | None = Field(default=None, max_length=1024)
+    context: OneLine | None = Field(default=None, max_length=1024)
     store_id: StoreId | None = None
 
 
@@ -320,7 +320,7 @@ class BurnAttributionRequest(DeferredModel):
 
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     burned_at: UtcDatetime | None = Field(default=None, description="Default: now; never in the future")
-    context: str | None = Field(default=None, max_length=1024)
+    context: OneLine | None = Field(default=None, max_length=1024)
     store_id: StoreId | None = None
 
 
