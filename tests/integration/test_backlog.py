@@ -89,3 +89,26 @@ def test_a_backlog_must_key_every_item_and_stay_within_its_size(member, clock):
     too_many = [_order(f"O-{n}", "2026-11-20T10:00:00Z") for n in range(101)]
     assert call("api_post_backlog", SHOP, body={"items": too_many}).status == 422
     assert call("api_get_ledger", SHOP).body["entries"] == []
+
+
+def test_a_refused_item_names_its_field_as_the_body_holds_it(member):
+    """`details[].field` is the path in the body sent (`items.1.request.burn_id`), without the
+    item type that pydantic's tagged union adds to its location (`items.1.burn.request...`)."""
+    items = [
+        {**_order("o-1", "2026-12-09T10:15:00+01:00"), "card_code": "bad code"},
+        _burn("bad id!", "2026-12-09T11:00:00+01:00", 10),
+        {**_return("r-1", "o-1", "2026-12-09T12:00:00+01:00", "1.00"), "order_id": ""},
+    ]
+    items[0]["order"]["currency"] = "euro"
+    reply = call("api_post_backlog", SHOP, body={"items": items})
+    assert reply.status == 422, reply.body
+    assert {d["field"] for d in reply.body["details"]} == {
+        "items.0.card_code",
+        "items.0.order.currency",
+        "items.1.request.burn_id",
+        "items.2.order_id",
+    }, reply.body
+    unknown = call(
+        "api_post_backlog", SHOP, body={"items": [{**_burn("b-1", "2026-12-09T11:00:00Z", 1), "x": 1}]}
+    )
+    assert [d["field"] for d in unknown.body["details"]] == ["items.0.x"], unknown.body

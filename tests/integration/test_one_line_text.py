@@ -39,7 +39,7 @@ ONE_LINE = [
     ),
     (
         "api_post_backlog",
-        "items.1.burn.request.reason",
+        "items.1.request.reason",
         lambda b, t: (
             b
             | {

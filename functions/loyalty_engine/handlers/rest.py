@@ -105,7 +105,7 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response:
-        details = [_detail(problem) for problem in error.errors()]
+        details = [_detail(problem, _sent_body(app)) for problem in error.errors()]
         reasons = {detail["reason"] for detail in details}
         code = reasons.pop() if len(reasons) == 1 and reasons <= GUARD_CODES else "validation_error"
         body = {"code": code, "message": "the request is not valid", "details": details}
@@ -151,11 +151,40 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
     return app
 
 
-def _detail(problem: dict[str, Any]) -> dict[str, Any]:
+def _sent_body(app: APIGatewayRestResolver) -> Any:
+    try:
+        return app.current_event.json_body  # the guard's parse, kept: nothing is read twice
+    except Exception:  # malformed JSON: its own detail names the body
+        return None
+
+
+def _as_sent(location: list[str], body: Any) -> list[str]:
+    """A body field's location as the body holds it: pydantic adds a tagged union's tag (a
+    backlog item's `type`) to the location (`items.1.burn.request.burn_id`), a step no client
+    can follow in what it sent (`items.1.request.burn_id`)."""
+    path: list[str] = []
+    value, tag_read = body, None
+    for part in location:
+        if isinstance(value, dict) and value is not tag_read and value.get("type") == part:
+            tag_read = value  # the tag (once: an order item's `order` is then its field)
+            continue
+        path.append(part)
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            value = None
+    return path
+
+
+def _detail(problem: dict[str, Any], body: Any = None) -> dict[str, Any]:
     """One problem of the resolver's validation. Malformed JSON names the body as its field and
     gives the parser's reason and position in its message (powertools puts the position in
     `loc`, where a field's name goes)."""
     location = [str(part) for part in problem.get("loc", ())]
+    if location[:1] == ["body"] and len(location) > 1:
+        location[1:] = _as_sent(location[1:], body)
     if problem.get("type") == "json_invalid":
         reason = (problem.get("ctx") or {}).get("error") or "invalid JSON"
         at = f" at position {location[1]}" if len(location) > 1 else ""
