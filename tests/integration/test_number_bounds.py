@@ -46,3 +46,19 @@ def test_a_tier_threshold_past_any_program_is_refused(table) -> None:
 def test_a_daily_quota_is_bounded() -> None:
     with pytest.raises(ValueError, match="less than or equal"):
         QuotaLimits(rate_per_second=1, burst=1, daily_quota=10**12 + 1)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [("1E+2", "100"), ("2e1", "20"), ("1.5E1", "15"), ("0.25e1", "2.5"), ("15.0", "15.0"), ("7", "7")],
+)
+def test_a_number_in_exponent_notation_is_stored_plain_and_reads_back(table, written, read) -> None:
+    """A JSON number may be written `1E+2`; stored as such, it was read back as the string
+    '1E+2', which an amount or a rate refuses: the PUT answered a 422 about its own *response*
+    after storing the program, and every later read of it was a 500. It is taken as `100`."""
+    raw = json.dumps(program(conversion_rate="@")).replace('"@"', written)
+    put = call("api_put_program", ADMIN, raw_body=raw)
+    assert put.status == 201, put.body
+    assert put.body["nq_points"]["conversion_rate"] == read, put.body
+    got = call("api_get_program", ADMIN)
+    assert (got.status, got.body["nq_points"]["conversion_rate"]) == (200, read), got.body

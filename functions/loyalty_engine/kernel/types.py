@@ -2,6 +2,7 @@
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -57,9 +58,16 @@ def plain_int(value: Any) -> Any:
 
 
 def plain_decimal(value: Any) -> Any:
-    """An amount: a JSON number or a string of ASCII digits with an optional fraction, never a boolean."""
+    """An amount: a JSON number or a string of ASCII digits with an optional fraction, never a
+    boolean. A JSON number is taken in plain notation (`1E+2` is `100`): the value is stored
+    and answered as a string, which must be one this validator takes back (`"1E+2"` is not)."""
     if isinstance(value, bool) or (isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value)):
         raise _not_a_number(value)
+    if isinstance(value, int | Decimal):
+        text = format(Decimal(value), "f")
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise _not_a_number(value)
+        return Decimal(text)
     return value
 
 
