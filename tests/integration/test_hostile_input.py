@@ -270,3 +270,23 @@ def test_zz_figures() -> None:
     FIGURES.write_text(json.dumps(figures, indent=2))
     print(json.dumps({k: v for k, v in figures.items() if k != "per_route"}))
     assert figures["server_errors"] == 0
+
+
+@pytest.mark.parametrize(
+    "body", ['[{"first_name": "A"}, 5]', "[{}]", "1e5", "1.5", "null", "[]", '"x"', "7", "true"]
+)
+@pytest.mark.parametrize(
+    ("method", "path"), [("PUT", "/v1/customers/{customer_id}"), ("PUT", "/v1/group/settings")]
+)
+def test_a_body_that_is_not_a_json_object_is_refused(
+    member: dict, table: Any, body: str, method, path
+) -> None:
+    """Every route's body is a JSON object. Powertools read an array as its first item (the rest
+    dropped) and a JSON fraction as an object without attributes (all defaults): both were
+    stored as if sent as an object. They are a 422 naming the body, and change nothing."""
+    before = _table_items(table)
+    status, answer = send(method, path, Hostile("not_an_object", body=body))
+    assert (status, answer["code"]) == (422, "validation_error"), answer
+    assert answer["details"][0]["field"] == "body" and answer["details"][0]["reason"] == "object_expected"
+    assert _table_items(table) == before
+

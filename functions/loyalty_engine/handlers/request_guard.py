@@ -6,7 +6,8 @@ body's depth: a JSON media type (415 `unsupported_media_type`), at most 256 KiB 
 by a linear scan outside strings before any parsing (422 `body_too_deep`), then one strict
 parse: a duplicate key (422 `duplicate_key`), `NaN`/`Infinity`/an overflowing or non-ASCII
 number (422 `invalid_number`), a control character in any string (422 `invalid_character`;
-tab, line feed and carriage return are left to the fields that allow free text). Path and
+tab, line feed and carriage return are left to the fields that allow free text), a body that
+is not a JSON object (422 `validation_error`, reason `object_expected`). Path and
 query values are checked for control characters too, and a query parameter or the
 Idempotency-Key header given twice is refused by name (422 `repeated_parameter`).
 
@@ -44,8 +45,16 @@ _ASCII_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 class Refused(DomainError):
     """A request refused before the resolver: its status, stable code and message."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None, where: str = "body"):
-        details = [{"in": where, "field": field, "reason": code}] if field else None
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        where: str = "body",
+        reason: str | None = None,
+    ):
+        details = [{"in": where, "field": field, "reason": reason or code}] if field else None
         super().__init__(message, code=code, details=details)
         self.status = status
 
@@ -307,6 +316,11 @@ def check(event: dict[str, Any]) -> dict[str, Any] | None:
         except json.JSONDecodeError:
             return None  # the resolver answers its own validation_error (json_invalid)
         _check_strings(text, value)
+        if not isinstance(value, dict):  # every route's body is an object; powertools would
+            # read an array as its first item and a fraction as an object of defaults
+            raise Refused(
+                422, "validation_error", "the body must be a JSON object", "body", reason="object_expected"
+            )
         if text is event.get("body"):
             _last = (text, value)
         return None
