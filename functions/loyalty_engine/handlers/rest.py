@@ -119,13 +119,17 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
 
     def declared_parameters(method: str, resource: str) -> frozenset[str] | None:
         """The query parameters of the route (method, path template), read from its signature on
-        its first request; None for no route (the resolver answers its 404)."""
+        its first request, and `BODY` if it takes a body; None for no route (the resolver
+        answers its 404)."""
         if (method, resource) not in declared:
             routes = (*app._static_routes, *app._dynamic_routes)
             route = next((r for r in routes if (r.method, r.openapi_path) == (method, resource)), None)
             if route is None:
                 return None
-            declared[method, resource] = frozenset(param.alias for param in route.dependant.query_params)
+            body = {BODY} if route.dependant.body_params else set()
+            declared[method, resource] = frozenset(
+                {*(param.alias for param in route.dependant.query_params), *body}
+            )
         return declared[method, resource]
 
     resolve = app.resolve
@@ -134,7 +138,11 @@ def rest_app(routes: tuple[ApiRoute, ...], logger: Logger) -> APIGatewayRestReso
         if refusal := request_guard.malformed(event):  # no caller to audit: nothing read
             logger.info("request refused", extra={"status": refusal["statusCode"]})
             return refusal
-        if refusal := request_guard.check(event) or _unknown_parameter(declared_parameters, event):
+        if refusal := (
+            request_guard.check(event)
+            or _unknown_parameter(declared_parameters, event)
+            or _unexpected_body(declared_parameters, event)
+        ):
             logger.info("request refused", extra={"status": refusal["statusCode"]})
             audit_trail.record_answer(event, refusal, logger, refused_by_guard=True)
             return refusal
@@ -218,13 +226,34 @@ def _unknown_parameter(
     key = (str(event.get("httpMethod")), str(event.get("resource")))
     if not given or key in PUBLIC_ROUTES:
         return None
-    declared = declared_parameters(*key)
-    unknown = sorted(given - declared) if declared is not None else []
+    declared = (declared_parameters(*key) or frozenset()) - {BODY}
+    unknown = sorted(given - declared) if declared_parameters(*key) is not None else []
     if not unknown:
         return None
     takes = ", ".join(sorted(declared or ())) or "none"
     message = f"the query parameter {unknown[0]!r} is not one this route takes (it takes: {takes})"
     return request_guard.Refused(422, "unknown_parameter", message, unknown[0], "query").response()
+
+
+BODY = "<body>"  # in a route's declared parameters: it takes a body (no query name has `<`)
+
+
+def _unexpected_body(
+    declared_parameters: Callable[[str, str], frozenset[str] | None], event: dict[str, Any]
+) -> dict[str, Any] | None:
+    """422 for a body sent to a route that takes none (a VIP removal's reason belongs in its
+    query): read by nothing, it would be dropped without a word. An empty body is no body."""
+    body = event.get("body")
+    key = (str(event.get("httpMethod")), str(event.get("resource")))
+    if not isinstance(body, str) or not body.strip() or key in PUBLIC_ROUTES:
+        return None
+    declared = declared_parameters(*key)
+    if declared is None or BODY in declared:
+        return None
+    message = "this route takes no body: send its values in the path or the query"
+    return request_guard.Refused(
+        422, "validation_error", message, "body", reason="body_not_allowed"
+    ).response()
 
 
 # A field's own check may answer one of the guard's codes (a control character in a name, digits
