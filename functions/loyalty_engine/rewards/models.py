@@ -22,7 +22,14 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_v
 from loyalty_engine.kernel.errors import Conflict, InvalidRequest
 from loyalty_engine.kernel.model import DeferredModel
 from loyalty_engine.kernel.timeutil import UtcDatetime, add_wall_duration
-from loyalty_engine.kernel.types import FREE_ID_PATTERN, DisplayName, OneLine, plain_decimal, single_line, unpadded
+from loyalty_engine.kernel.types import (
+    FREE_ID_PATTERN,
+    DisplayName,
+    OneLine,
+    plain_decimal,
+    single_line,
+    unpadded,
+)
 from loyalty_engine.rewards.codes import CodeSource
 
 TEXT_MAX = 128
