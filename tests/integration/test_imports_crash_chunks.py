@@ -3,14 +3,10 @@ takes its units once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
-from loyalty_engine.imports.context import import_services
 from tests.support.fast_clients import shared_botocore_loader
-from tests.support.import_crash import HEADERS, VALID, Crash, fresh_world, run, upload_all
+from tests.support.import_crash import HEADERS, VALID, crash_once, fresh_world, run, upload_all
 from tests.support.import_state import snapshot
 from tests.support.import_world import PROGRAM
 from tests.support.imports import ImportContext, notification
@@ -33,26 +29,6 @@ def limited_grants(lines: int) -> list[tuple[str, str]]:
             HEADERS["earnreward"] + "\n" + "".join(f"r1;CC0001;A{n};1;;{VALID};\n" for n in range(lines)),
         ),
     ]
-
-
-def crash_once(target: tuple[str, str], number: int, when: str) -> Callable[[], None]:
-    """Make the `number`-th call of one write method crash (before or after it); returns an undo."""
-    store, name = target
-    owner = getattr(import_services(), store)
-    original = getattr(owner, name)
-    calls = {"n": 0}
-
-    def write(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == number and when == "before":
-            raise Crash(f"before {name}")
-        result = original(*args, **kwargs)
-        if calls["n"] == number and when == "after":
-            raise Crash(f"after {name}")
-        return result
-
-    setattr(owner, name, write)
-    return lambda: delattr(owner, name)
 
 
 def test_a_crash_after_releasing_the_reservations_takes_the_units_again():

@@ -4,14 +4,11 @@ a later one; an id that a served line took is still `duplicate_attribution`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from loyalty_engine.imports.context import import_services
 from tests.support.fast_clients import shared_botocore_loader
-from tests.support.import_crash import HEADERS, Crash, fresh_world, run, upload_all
+from tests.support.import_crash import HEADERS, crash_once, fresh_world, run, upload_all
 from tests.support.import_files import (
     EARN,
     MASTER,
@@ -122,23 +119,3 @@ def test_a_replayed_chunk_judges_lines_sharing_an_id_as_its_first_attempt_did():
             "B-3": "few",
         }
         assert (state["stock"]["STOCK#few"]["taken"], state["stock"]["STOCK#plenty"]["taken"]) == (1, 2)
-
-
-def crash_once(target: tuple[str, str], number: int, when: str) -> Callable[[], None]:
-    """Make the `number`-th call of one write method crash (before or after it); returns an undo."""
-    store, name = target
-    owner = getattr(import_services(), store)
-    original = getattr(owner, name)
-    calls = {"n": 0}
-
-    def write(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == number and when == "before":
-            raise Crash(f"before {name}")
-        result = original(*args, **kwargs)
-        if calls["n"] == number and when == "after":
-            raise Crash(f"after {name}")
-        return result
-
-    setattr(owner, name, write)
-    return lambda: delattr(owner, name)

@@ -285,3 +285,23 @@ def fresh_world(chunk_lines: int) -> Iterator[ImportWorld]:
 
 def upload_all(world: ImportWorld, files: list[tuple[str, str]]) -> list[str]:
     return [upload(world.s3, name, content) for name, content in files]
+
+
+def crash_once(target: tuple[str, str], number: int, when: str) -> Callable[[], None]:
+    """Make the `number`-th call of one write method crash (before or after it); returns an undo."""
+    store, name = target
+    owner = getattr(import_services(), store)
+    original = getattr(owner, name)
+    calls = {"n": 0}
+
+    def write(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == number and when == "before":
+            raise Crash(f"before {name}")
+        result = original(*args, **kwargs)
+        if calls["n"] == number and when == "after":
+            raise Crash(f"after {name}")
+        return result
+
+    setattr(owner, name, write)
+    return lambda: delattr(owner, name)
