@@ -72,6 +72,40 @@ def vip_program_body(name: str, vip_tiers: list[dict[str, Any]]) -> dict[str, An
     }
 
 
+def import_listed(
+    import_id: str, received_at: str, state: str = "completed", report: bool = False
+) -> dict[str, Any]:
+    """A masterreward import as `GET /v1/imports` lists it (for a page's routed answers); a
+    finished one with a report if `report`."""
+    return {
+        "import_id": import_id,
+        "file_name": f"demo_masterreward_club_{import_id.lower()}.csv",
+        "key": f"incoming/demo/{import_id}.csv",
+        "state": state,
+        "scope": "masterreward",
+        "subsection": "club",
+        "received_at": received_at,
+        "started_at": received_at,
+        "finished_at": None if state == "running" else received_at,
+        "progress": {"lines_read": 1, "lines_total": 2, "applied": 1, "skipped": 0, "unchanged": 0},
+        "rejection": None,
+        "duplicate_of": None,
+        "report": {"summary": "reports/x.json"} if report and state != "running" else None,
+    }
+
+
+def member_with_customer(seeded: Seeded, card: str, customer: str, first_name: str) -> Api:
+    """A new member of the seeded program linked to a new customer, who is linked to the seed's
+    coupon too (the member view lists the customer's instruments)."""
+    api = Api(seeded.api_url, seeded.admin_key)
+    api("POST", f"/v1/programs/{seeded.program_id}/members", 201, json={"card_code": card})
+    put = api.session.put(api.base + f"/v1/customers/{customer}", json={"first_name": first_name}, timeout=30)
+    assert put.status_code in (200, 201), put.text
+    api("PUT", f"/v1/members/{card}/customer", 200, json={"customer_id": customer})
+    api("PUT", f"/v1/instruments/{seeded.coupon}/customer", 200, json={"customer_id": customer})
+    return api
+
+
 def seed(stack: LocalStack) -> Seeded:
     keys = stack.keys[GROUP]
     api = Api(stack.api_url, keys["admin"])

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_member
-from tests.browser.seed import Api, Seeded, vip_program_body
+from tests.browser.seed import Api, Seeded, import_listed, member_with_customer, vip_program_body
 
 OPENAPI = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
 REWARD = "seed-gift-3"  # the seed's catalog: 10 NQ points a unit
@@ -239,12 +239,8 @@ def test_the_member_view_shows_its_customer_s_gift_cards_and_coupons(signed_in: 
     the member view, of a card linked to that customer, did not."""
     page = signed_in
     card, alone, customer = "AGENT-0004", "AGENT-0005", "agent-cara"
-    api = enrol(seeded, card, seeded.program_id)
+    api = member_with_customer(seeded, card, customer, "Cara")
     enrol(seeded, alone, seeded.program_id)
-    put = api.session.put(api.base + f"/v1/customers/{customer}", json={"first_name": "Cara"}, timeout=30)
-    assert put.status_code in (200, 201), put.text
-    api("PUT", f"/v1/members/{card}/customer", 200, json={"customer_id": customer})
-    api("PUT", f"/v1/instruments/{seeded.coupon}/customer", 200, json={"customer_id": customer})
     try:
         open_member(page, card)
         instruments = page.locator("#member-instruments")
@@ -348,31 +344,13 @@ def test_a_field_the_api_refuses_for_its_form_is_explained_in_words(signed_in: A
     expect(alert).not_to_contain_text("pattern '")
 
 
-def _an_import(import_id: str, state: str) -> dict[str, Any]:
-    at = "2026-12-01T10:00:00Z"
-    return {
-        "import_id": import_id,
-        "file_name": f"demo_masterreward_club_{import_id.lower()}.csv",
-        "key": f"incoming/demo/{import_id}.csv",
-        "state": state,
-        "scope": "masterreward",
-        "subsection": "club",
-        "received_at": at,
-        "started_at": at,
-        "finished_at": None if state == "running" else at,
-        "progress": {"lines_read": 1, "lines_total": 2, "applied": 1, "skipped": 0, "unchanged": 0},
-        "rejection": None,
-        "duplicate_of": None,
-        "report": None if state == "running" else {"summary": "reports/x.json"},
-    }
-
-
 def test_the_imports_refresh_keeps_the_keyboard_where_it_was(signed_in: Any) -> None:
     """While an import ran, the page's refresh every 2 s drew the lists again: the report's
     Download button the agent had tabbed to was replaced, the focus thrown to the page's top."""
     page = signed_in
     reads = {"n": 0}
-    listed = [_an_import("RUNS", "running"), _an_import("DONE", "completed")]
+    at = "2026-12-01T10:00:00Z"
+    listed = [import_listed("RUNS", at, "running"), import_listed("DONE", at, report=True)]
 
     def imports(route: Any) -> None:
         reads["n"] += 1

@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_member
-from tests.browser.seed import Api, Seeded
+from tests.browser.seed import Api, Seeded, member_with_customer
 
 PHONE = {"width": 375, "height": 740}
 
@@ -104,12 +104,7 @@ def test_the_member_view_s_gift_cards_follow_a_link_changed_elsewhere(signed_in:
     customer's when the agent went back to the member (the customer view is read again)."""
     page = signed_in
     card, customer = "WALK-0003", "walk-emil"
-    api = Api(seeded.api_url, seeded.admin_key)
-    api("POST", f"/v1/programs/{seeded.program_id}/members", 201, json={"card_code": card})
-    put = api.session.put(api.base + f"/v1/customers/{customer}", json={"first_name": "Emil"}, timeout=30)
-    assert put.status_code in (200, 201), put.text
-    api("PUT", f"/v1/members/{card}/customer", 200, json={"customer_id": customer})
-    api("PUT", f"/v1/instruments/{seeded.coupon}/customer", 200, json={"customer_id": customer})
+    api = member_with_customer(seeded, card, customer, "Emil")
     try:
         open_member(page, card)
         instruments = page.locator("#member-instruments")

@@ -14,25 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
-from tests.browser.seed import GROUP, Seeded
-
-
-def _import(import_id: str, received_at: str, state: str = "completed") -> dict[str, Any]:
-    return {
-        "import_id": import_id,
-        "file_name": f"demo_masterreward_club_{import_id.lower()}.csv",
-        "key": f"incoming/demo/{import_id}.csv",
-        "state": state,
-        "scope": "masterreward",
-        "subsection": "club",
-        "received_at": received_at,
-        "started_at": received_at,
-        "finished_at": None if state == "running" else received_at,
-        "progress": {"lines_read": 1, "lines_total": 2, "applied": 1, "skipped": 0, "unchanged": 0},
-        "rejection": None,
-        "duplicate_of": None,
-        "report": None,
-    }
+from tests.browser.seed import GROUP, Seeded, import_listed
 
 
 def test_a_refresh_keeps_the_older_imports_received_in_the_same_second(signed_in: Any) -> None:
@@ -45,11 +27,14 @@ def test_a_refresh_keeps_the_older_imports_received_in_the_same_second(signed_in
     def imports(route: Any) -> None:
         query = dict(parse_qsl(urlsplit(route.request.url).query))
         if query.get("cursor") == "page-2":
-            body = {"imports": [_import("KKKK", "2026-12-01T10:00:04Z")], "next_cursor": None}
+            body = {"imports": [import_listed("KKKK", "2026-12-01T10:00:04Z")], "next_cursor": None}
         else:
             first_reads["n"] += 1
             state = "running" if first_reads["n"] <= 2 else "completed"
-            page_1 = [_import("AAAA", "2026-12-01T10:00:05Z", state), _import("MMMM", "2026-12-01T10:00:04Z")]
+            page_1 = [
+                import_listed("AAAA", "2026-12-01T10:00:05Z", state),
+                import_listed("MMMM", "2026-12-01T10:00:04Z"),
+            ]
             body = {"imports": page_1, "next_cursor": "page-2"}
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
