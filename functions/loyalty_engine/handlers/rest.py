@@ -236,16 +236,18 @@ def _unknown_parameter(
 
 
 BODY = "<body>"  # in a route's declared parameters: it takes a body (no query name has `<`)
+_SAYS_NOTHING = re.compile(r"\s*(\{\s*\})?\s*")
 
 
 def _unexpected_body(
     declared_parameters: Callable[[str, str], frozenset[str] | None], event: dict[str, Any]
 ) -> dict[str, Any] | None:
     """422 for a body sent to a route that takes none (a VIP removal's reason belongs in its
-    query): read by nothing, it would be dropped without a word. An empty body is no body."""
+    query): read by nothing, it would be dropped without a word. An empty body is no body, and
+    so is an empty object (`{}`: what many HTTP clients send by default)."""
     body = event.get("body")
     key = (str(event.get("httpMethod")), str(event.get("resource")))
-    if not isinstance(body, str) or not body.strip() or key in PUBLIC_ROUTES:
+    if not isinstance(body, str) or _SAYS_NOTHING.fullmatch(body) or key in PUBLIC_ROUTES:
         return None
     declared = declared_parameters(*key)
     if declared is None or BODY in declared:
